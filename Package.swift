@@ -1,0 +1,79 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// Settings shared by every target of ours: Swift 6 strict concurrency plus the upcoming
+/// features the house style asks for. Dependencies are built with their own settings.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "schedctl",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "schedctl", targets: ["schedctl"]),
+        .executable(name: "schedbench", targets: ["schedbench"]),
+        .library(name: "Scheduler", targets: ["Scheduler"]),
+        .library(name: "Jobs", targets: ["Jobs"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        .target(
+            name: "Scheduler",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Jobs",
+            dependencies: [
+                "Scheduler",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "schedctl",
+            dependencies: [
+                "Scheduler",
+                "Jobs",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "schedbench",
+            dependencies: ["Scheduler", "Jobs", "SchedctlTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SchedctlTesting",
+            dependencies: ["Scheduler", "Jobs"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SchedulerTests",
+            dependencies: ["Scheduler", "Jobs", "SchedctlTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SchedctlTests",
+            dependencies: ["Scheduler", "SchedctlTesting"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

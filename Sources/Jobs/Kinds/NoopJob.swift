@@ -1,0 +1,14 @@
+public import Scheduler
+
+/// `type: noop`: records a run and does nothing else (smoke tests, benchmarks).
+public struct NoopJob: JobKind {
+    public let name = "noop"
+    public let options: [OptionSpec] = []
+
+    /// The kind.
+    public init() {}
+
+    public func run(_ context: RunContext) async throws -> RunOutcome {
+        RunOutcome(summary: "ok")
+    }
+}

@@ -1,0 +1,713 @@
+public import Foundation
+import Yams
+
+/// Turns `jobs.yaml` into a validated, immutable `Plan`, or reports every problem in one pass.
+///
+/// ```swift
+/// let plan = try ConfigLoader(catalog: catalog).load(file: "jobs.yaml")
+/// ```
+public struct ConfigLoader: Sendable {
+    /// The component types and job kinds this build knows.
+    public var catalog: ConfigCatalog
+
+    /// A loader for `catalog`.
+    public init(catalog: ConfigCatalog) { self.catalog = catalog }
+
+    /// Reads and validates the file at `path`.
+    public func load(file path: String) throws(ConfigError) -> Plan {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(diagnostics: [
+                Diagnostic(file: path, line: 0, column: 0, path: "", message: "cannot read the file (\(Self.reason(error))); check the path or run 'schedctl init' to write a starter jobs.yaml")
+            ])
+        }
+        let base = (path as NSString).deletingLastPathComponent
+        return try load(text: text, file: path, baseDirectory: base.isEmpty ? "." : base)
+    }
+
+    /// Validates `text` as if read from `file`; relative paths resolve against `baseDirectory`.
+    public func load(text: String, file: String, baseDirectory: String) throws(ConfigError) -> Plan {
+        let reader = ConfigReader(file: file, catalog: catalog, baseDirectory: baseDirectory)
+        let plan = reader.read(text)
+        if let plan, reader.diagnostics.isEmpty { return plan }
+        throw ConfigError(diagnostics: reader.diagnostics.sorted { ($0.line, $0.column) < ($1.line, $1.column) })
+    }
+
+    static func reason(_ error: any Error) -> String {
+        let nsError = error as NSError
+        if nsError.domain == NSCocoaErrorDomain, nsError.code == NSFileReadNoSuchFileError || nsError.code == 260 { return "no such file" }
+        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        return nsError.localizedDescription
+    }
+}
+
+/// The single-pass reader behind `ConfigLoader`; collects diagnostics instead of stopping.
+final class ConfigReader {
+    let file: String
+    let catalog: ConfigCatalog
+    let baseDirectory: String
+    private(set) var diagnostics: [Diagnostic] = []
+
+    static let topKeys = ["timezone", "database", "secrets", "brokers", "strategies", "notifiers", "calendars", "service", "jobs"]
+    static let jobKeys = ["type", "schedule", "misfire", "overlap", "retry", "timeout", "paused", "description"]
+    static let nameCharacters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+    init(file: String, catalog: ConfigCatalog, baseDirectory: String) {
+        self.file = file
+        self.catalog = catalog
+        self.baseDirectory = baseDirectory
+    }
+
+    // MARK: Reporting
+
+    func error(_ node: Node?, _ path: String, _ message: String, columnOffset: Int = 0) {
+        let mark = node?.mark
+        var column = (mark?.column ?? 0) + columnOffset
+        if columnOffset > 0, case .scalar(let scalar) = node, scalar.style == .doubleQuoted || scalar.style == .singleQuoted {
+            column += 1
+        }
+        diagnostics.append(Diagnostic(file: file, line: mark?.line ?? 0, column: column, path: path, message: message))
+    }
+
+    // MARK: Node helpers
+
+    func mapping(_ node: Node, _ path: String, what: String = "a mapping") -> [(key: String, keyNode: Node, value: Node)]? {
+        guard case .mapping(let mapping) = node else {
+            if isNull(node) { return [] }
+            error(node, path, "expected \(what), found \(describe(node))")
+            return nil
+        }
+        var seen: [String: Node] = [:]
+        var result: [(String, Node, Node)] = []
+        for (key, value) in mapping {
+            guard let name = key.scalar?.string else {
+                error(key, path, "keys must be plain text")
+                continue
+            }
+            if let first = seen[name] {
+                error(key, path.isEmpty ? name : "\(path).\(name)", "duplicate key '\(name)' (first defined at line \(first.mark?.line ?? 0)); keep one")
+                continue
+            }
+            seen[name] = key
+            result.append((name, key, value))
+        }
+        return result
+    }
+
+    func checkKeys(_ entries: [(key: String, keyNode: Node, value: Node)], allowed: [String], _ path: String) {
+        for entry in entries where !allowed.contains(entry.key) {
+            error(entry.keyNode, join(path, entry.key), "unknown key '\(entry.key)'\(Suggest.hint(for: entry.key, in: allowed))")
+        }
+    }
+
+    func isNull(_ node: Node) -> Bool {
+        guard case .scalar(let scalar) = node, scalar.style == .plain else { return false }
+        return ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+    }
+
+    func describe(_ node: Node) -> String {
+        switch node {
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case .scalar(let s): return isNull(node) ? "nothing" : "'\(s.string)'"
+        case .alias: return "an alias"
+        }
+    }
+
+    func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    func string(_ node: Node, _ path: String) -> String? {
+        guard case .scalar(let scalar) = node, !isNull(node) else {
+            error(node, path, "expected text, found \(describe(node))")
+            return nil
+        }
+        return scalar.string
+    }
+
+    func bool(_ node: Node, _ path: String) -> Bool? {
+        guard let text = string(node, path) else { return nil }
+        switch text.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default:
+            error(node, path, "expected true or false, found '\(text)'")
+            return nil
+        }
+    }
+
+    func integer(_ node: Node, _ path: String, _ range: ClosedRange<Int>) -> Int? {
+        guard let text = string(node, path) else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            error(node, path, "expected a whole number from \(range.lowerBound) to \(range.upperBound), found '\(text)'")
+            return nil
+        }
+        return value
+    }
+
+    func duration(_ node: Node, _ path: String, allowNegative: Bool = false) -> Duration? {
+        guard let text = string(node, path) else { return nil }
+        guard let value = DurationText.parse(text) else {
+            error(node, path, "'\(text)' is not a duration; write it like 30s, 15m, 1h30m or 2d")
+            return nil
+        }
+        if !allowNegative && value < .zero {
+            error(node, path, "'\(text)' must not be negative")
+            return nil
+        }
+        return value
+    }
+
+    func zone(_ node: Node, _ path: String) -> ZoneRules? {
+        guard let text = string(node, path) else { return nil }
+        guard let rules = ZoneRules.named(text) else {
+            let candidates = TimeZone.knownTimeZoneIdentifiers
+            let hint = Suggest.closest(to: text, in: candidates).map { " — did you mean '\($0)'?" } ?? "; use an IANA name such as America/New_York or UTC"
+            error(node, path, "unknown time zone '\(text)'\(hint)")
+            return nil
+        }
+        return rules
+    }
+
+    // MARK: The file
+
+    func read(_ text: String) -> Plan? {
+        let root: Node
+        do {
+            guard let composed = try Yams.compose(yaml: text) else {
+                error(nil, "", "the file is empty; run 'schedctl init' for a starter jobs.yaml")
+                return nil
+            }
+            root = composed
+        } catch let yamlError as YamlError {
+            reportYAML(yamlError)
+            return nil
+        } catch {
+            self.error(nil, "", "cannot parse YAML: \(error)")
+            return nil
+        }
+        guard let top = mapping(root, "", what: "a mapping of settings at the top level") else { return nil }
+        checkKeys(top, allowed: Self.topKeys, "")
+        let value = { (key: String) in top.first { $0.key == key }?.value }
+
+        var timezone = ZoneRules.utc
+        if let node = value("timezone"), let rules = zone(node, "timezone") { timezone = rules }
+        var database = "state/schedctl.sqlite"
+        if let node = value("database"), let text = string(node, "database") { database = text }
+        if !database.hasPrefix("/") && database != ":memory:" { database = (baseDirectory as NSString).appendingPathComponent(database) }
+        var secrets = SecretsSettings()
+        if let node = value("secrets"), let entries = mapping(node, "secrets") {
+            checkKeys(entries, allowed: ["ssh_key"], "secrets")
+            if let key = entries.first(where: { $0.key == "ssh_key" }) { secrets.sshKey = string(key.value, "secrets.ssh_key") }
+        }
+        let brokers = components(value("brokers"), "brokers", types: catalog.brokers)
+        let strategies = components(value("strategies"), "strategies", types: catalog.strategies)
+        let notifiers = components(value("notifiers"), "notifiers", types: catalog.notifiers)
+        let calendars = readCalendars(value("calendars"))
+        let service = readService(value("service"))
+        let references = References(brokers: Set(brokers.keys), strategies: Set(strategies.keys), notifiers: Set(notifiers.keys))
+        var jobs: [JobSpec] = []
+        if let node = value("jobs"), let entries = mapping(node, "jobs") {
+            for entry in entries {
+                if let job = readJob(entry.key, entry.keyNode, entry.value, timezone: timezone, calendars: calendars, references: references) {
+                    jobs.append(job)
+                }
+            }
+        } else if value("jobs") == nil {
+            error(nil, "jobs", "no 'jobs:' section; add at least one job (see 'schedctl init')")
+        }
+        return Plan(
+            source: file, timezone: timezone, database: database, secrets: secrets, brokers: brokers, strategies: strategies,
+            notifiers: notifiers, calendars: calendars, service: service, jobs: jobs)
+    }
+
+    func reportYAML(_ yamlError: YamlError) {
+        switch yamlError {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            let detail = context.map { "\(problem) \($0.text)" } ?? problem
+            diagnostics.append(Diagnostic(file: file, line: mark.line, column: mark.column, path: "", message: "invalid YAML: \(detail); check indentation and quoting on this line"))
+        default:
+            diagnostics.append(Diagnostic(file: file, line: 0, column: 0, path: "", message: "invalid YAML: \(yamlError)"))
+        }
+    }
+
+    // MARK: Components
+
+    struct References {
+        var brokers: Set<String>
+        var strategies: Set<String>
+        var notifiers: Set<String>
+    }
+
+    func components(_ node: Node?, _ section: String, types: [String: [OptionSpec]]) -> [String: ComponentSpec] {
+        guard let node, let entries = mapping(node, section) else { return [:] }
+        var result: [String: ComponentSpec] = [:]
+        for entry in entries {
+            let path = join(section, entry.key)
+            validateName(entry.key, entry.keyNode, path)
+            guard let fields = mapping(entry.value, path) else { continue }
+            guard let typeEntry = fields.first(where: { $0.key == "type" }) else {
+                error(entry.keyNode, path, "missing 'type'; one of: \(types.keys.sorted().joined(separator: ", "))")
+                continue
+            }
+            guard let type = string(typeEntry.value, join(path, "type")) else { continue }
+            guard let specs = types[type] else {
+                error(typeEntry.value, join(path, "type"), "unknown \(section.dropLast(section.hasSuffix("ies") ? 3 : 1))\(section.hasSuffix("ies") ? "y" : "") type '\(type)'\(Suggest.hint(for: type, in: Array(types.keys)))")
+                continue
+            }
+            let options = readOptions(fields.filter { $0.key != "type" }, specs: specs, path: path, parent: entry.keyNode, references: nil)
+            result[entry.key] = ComponentSpec(name: entry.key, type: type, options: options)
+        }
+        return result
+    }
+
+    func validateName(_ name: String, _ node: Node, _ path: String) {
+        if name.isEmpty || name.unicodeScalars.contains(where: { !Self.nameCharacters.contains($0) }) {
+            error(node, path, "name '\(name)' may use only letters, digits, '.', '_' and '-'")
+        }
+    }
+
+    func readOptions(
+        _ fields: [(key: String, keyNode: Node, value: Node)], specs: [OptionSpec], path: String, parent: Node, references: References?
+    ) -> [String: ConfigValue] {
+        checkKeys(fields, allowed: specs.map(\.name), path)
+        var options: [String: ConfigValue] = [:]
+        for spec in specs {
+            guard let field = fields.first(where: { $0.key == spec.name }) else {
+                if spec.required { error(parent, path, "missing required key '\(spec.name)'") }
+                continue
+            }
+            if let value = option(field.value, spec.kind, join(path, spec.name), references: references) {
+                options[spec.name] = value
+            }
+        }
+        return options
+    }
+
+    func option(_ node: Node, _ kind: OptionKind, _ path: String, references: References?) -> ConfigValue? {
+        switch kind {
+        case .string:
+            guard let text = string(node, path) else { return nil }
+            return secretOrString(text, node, path)
+        case .secret:
+            guard let text = string(node, path) else { return nil }
+            let value = secretOrString(text, node, path)
+            if case .string = value {
+                error(node, path, "credentials do not belong in jobs.yaml; store it with 'schedctl secrets set NAME' and write 'secret:NAME' here")
+                return nil
+            }
+            return value
+        case .number:
+            guard let text = string(node, path) else { return nil }
+            guard let number = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")), text.first?.isNumber == true || text.first == "-" else {
+                error(node, path, "expected a number, found '\(text)'")
+                return nil
+            }
+            return .number(number)
+        case .integer(let range):
+            return integer(node, path, range).map { .number(Decimal($0)) }
+        case .bool:
+            return bool(node, path).map { .bool($0) }
+        case .duration:
+            return duration(node, path).map { .duration($0) }
+        case .choice(let choices):
+            guard let text = string(node, path) else { return nil }
+            guard choices.contains(text) else {
+                error(node, path, "'\(text)' is not allowed here; use \(choices.map { "'\($0)'" }.joined(separator: " or "))")
+                return nil
+            }
+            return .string(text)
+        case .stringList:
+            guard case .sequence(let items) = node else {
+                error(node, path, "expected a list, found \(describe(node))")
+                return nil
+            }
+            return .list(items.compactMap { item in string(item, path).map { secretOrString($0, item, path) } })
+        case .command:
+            if case .sequence(let items) = node {
+                let argv = items.compactMap { string($0, path) }
+                if argv.isEmpty { error(node, path, "the command is empty; give at least the program, e.g. [\"/bin/echo\", \"hello\"]") }
+                return .list(argv.map { .string($0) })
+            }
+            guard let text = string(node, path), !text.isEmpty else { return nil }
+            return .list([.string("/bin/sh"), .string("-c"), .string(text)])
+        case .stringMap:
+            guard let entries = mapping(node, path) else { return nil }
+            var map: [String: ConfigValue] = [:]
+            for entry in entries { if let text = string(entry.value, join(path, entry.key)) { map[entry.key] = secretOrString(text, entry.value, join(path, entry.key)) } }
+            return .map(map)
+        case .numberMap:
+            guard let entries = mapping(node, path) else { return nil }
+            var map: [String: ConfigValue] = [:]
+            for entry in entries { if let number = option(entry.value, .number, join(path, entry.key), references: nil) { map[entry.key] = number } }
+            return .map(map)
+        case .brokerReference, .strategyReference:
+            guard let name = string(node, path) else { return nil }
+            if let references {
+                let (known, section) = kind == .brokerReference ? (references.brokers, "brokers") : (references.strategies, "strategies")
+                if !known.contains(name) {
+                    error(node, path, "unknown \(section == "brokers" ? "broker" : "strategy") '\(name)'\(known.isEmpty ? "; define it under '\(section):'" : Suggest.hint(for: name, in: Array(known)))")
+                    return nil
+                }
+            }
+            return .string(name)
+        case .notifierReferences:
+            let nodes: [Node]
+            if case .sequence(let items) = node { nodes = Array(items) } else { nodes = [node] }
+            var names: [ConfigValue] = []
+            for item in nodes {
+                guard let name = string(item, path) else { continue }
+                if let references, !references.notifiers.contains(name) {
+                    error(item, path, "unknown notifier '\(name)'\(references.notifiers.isEmpty ? "; define it under 'notifiers:'" : Suggest.hint(for: name, in: Array(references.notifiers)))")
+                    continue
+                }
+                names.append(.string(name))
+            }
+            return .list(names)
+        }
+    }
+
+    func secretOrString(_ text: String, _ node: Node, _ path: String) -> ConfigValue {
+        guard text.hasPrefix("secret:") else { return .string(text) }
+        let name = String(text.dropFirst("secret:".count))
+        let allowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/-")
+        if name.isEmpty || name.unicodeScalars.contains(where: { !allowed.contains($0) }) {
+            error(node, path, "'\(text)' is not a valid secret reference; write secret:NAME with letters, digits, '.', '_', '/' or '-'")
+        }
+        return .secret(name)
+    }
+
+    // MARK: Calendars and service
+
+    func readCalendars(_ node: Node?) -> [Market: any TradingCalendar] {
+        var overrides: [Market: CalendarOverrides] = [:]
+        if let node, let entries = mapping(node, "calendars") {
+            for entry in entries {
+                let path = join("calendars", entry.key)
+                guard let market = Market(rawValue: entry.key) else {
+                    error(entry.keyNode, path, "unknown calendar '\(entry.key)'; use XNYS or CME")
+                    continue
+                }
+                guard let fields = mapping(entry.value, path) else { continue }
+                checkKeys(fields, allowed: ["closures", "early_closes"], path)
+                var result = CalendarOverrides()
+                if let closures = fields.first(where: { $0.key == "closures" }) {
+                    let cpath = join(path, "closures")
+                    if case .sequence(let items) = closures.value {
+                        for item in items { if let date = date(item, cpath) { result.closures[date] = "closed (jobs.yaml)" } }
+                    } else if let map = mapping(closures.value, cpath, what: "a list of dates or a mapping of date to reason") {
+                        for pair in map {
+                            if let date = date(pair.keyNode, cpath) { result.closures[date] = string(pair.value, join(cpath, pair.key)) ?? "closed" }
+                        }
+                    }
+                }
+                if let closes = fields.first(where: { $0.key == "early_closes" }), let map = mapping(closes.value, join(path, "early_closes")) {
+                    for pair in map {
+                        let ppath = join(path, "early_closes.\(pair.key)")
+                        guard let date = date(pair.keyNode, ppath), let text = string(pair.value, ppath) else { continue }
+                        guard let second = Self.clockTime(text) else {
+                            error(pair.value, ppath, "'\(text)' is not a time of day; write it like 13:00 (in the exchange's own time zone)")
+                            continue
+                        }
+                        result.closes[date] = second
+                    }
+                }
+                overrides[market] = result
+            }
+        }
+        var calendars: [Market: any TradingCalendar] = [:]
+        for market in Market.allCases { calendars[market] = market.calendar(overrides: overrides[market] ?? CalendarOverrides()) }
+        return calendars
+    }
+
+    func date(_ node: Node, _ path: String) -> LocalDate? {
+        guard let text = string(node, path) else { return nil }
+        do {
+            return try LocalDate(parsing: text)
+        } catch {
+            self.error(node, path, "\(error)")
+            return nil
+        }
+    }
+
+    static func clockTime(_ text: String) -> Int? {
+        let parts = text.split(separator: ":")
+        guard parts.count == 2, parts[0].count <= 2, parts[1].count == 2, let h = Int(parts[0]), let m = Int(parts[1]), (0..<24).contains(h), (0..<60).contains(m) else { return nil }
+        return h * 3600 + m * 60
+    }
+
+    func readService(_ node: Node?) -> ServiceSettings {
+        var settings = ServiceSettings()
+        guard let node, let fields = mapping(node, "service") else { return settings }
+        checkKeys(fields, allowed: ["max_concurrent_runs", "lease", "shutdown_grace", "log_format", "log_level"], "service")
+        for field in fields {
+            let path = join("service", field.key)
+            switch field.key {
+            case "max_concurrent_runs": if let n = integer(field.value, path, 1...10_000) { settings.maxConcurrentRuns = n }
+            case "lease":
+                if let d = duration(field.value, path) {
+                    if d < .seconds(2) { error(field.value, path, "a lease shorter than 2s cannot be renewed reliably; use at least 2s") } else { settings.leaseDuration = d }
+                }
+            case "shutdown_grace": if let d = duration(field.value, path) { settings.shutdownGrace = d }
+            case "log_format":
+                if let t = string(field.value, path) {
+                    if ["logfmt", "json"].contains(t) { settings.logFormat = t } else { error(field.value, path, "'\(t)' is not a log format; use 'logfmt' or 'json'") }
+                }
+            case "log_level":
+                let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+                if let t = string(field.value, path) {
+                    if levels.contains(t) { settings.logLevel = t } else { error(field.value, path, "'\(t)' is not a log level\(Suggest.hint(for: t, in: levels))") }
+                }
+            default: break
+            }
+        }
+        return settings
+    }
+
+    // MARK: Jobs
+
+    func readJob(
+        _ name: String, _ keyNode: Node, _ node: Node, timezone: ZoneRules, calendars: [Market: any TradingCalendar], references: References
+    ) -> JobSpec? {
+        let path = join("jobs", name)
+        validateName(name, keyNode, path)
+        guard let fields = mapping(node, path) else { return nil }
+        let field = { (key: String) in fields.first { $0.key == key } }
+        guard let typeField = field("type") else {
+            error(keyNode, path, "missing 'type'; one of: \(catalog.jobKinds.keys.sorted().joined(separator: ", "))")
+            return nil
+        }
+        guard let kind = string(typeField.value, join(path, "type")) else { return nil }
+        guard let kindSpecs = catalog.jobKinds[kind] else {
+            error(typeField.value, join(path, "type"), "unknown job type '\(kind)'\(Suggest.hint(for: kind, in: Array(catalog.jobKinds.keys)))")
+            return nil
+        }
+        let kindKeys = Set(kindSpecs.map(\.name))
+        checkKeys(fields.filter { !kindKeys.contains($0.key) }, allowed: Self.jobKeys + kindSpecs.map(\.name), path)
+        let options = readOptions(
+            fields.filter { kindKeys.contains($0.key) }, specs: kindSpecs, path: path, parent: keyNode, references: references)
+
+        var schedule: Schedule?
+        if let scheduleField = field("schedule") {
+            schedule = readSchedule(scheduleField.value, join(path, "schedule"), timezone: timezone, calendars: calendars)
+        } else {
+            error(keyNode, path, "missing 'schedule'; e.g. schedule: { cron: \"0 17 * * 1-5\" } or { market: XNYS, at: open, offset: 5m }")
+        }
+        var job = JobSpec(name: name, kind: kind, schedule: schedule ?? Schedule(.once(Instant(seconds: 0))), options: options, line: keyNode.mark?.line ?? 0)
+        if let f = field("misfire") { job.misfire = readMisfire(f.value, join(path, "misfire")) ?? job.misfire }
+        if let f = field("overlap"), let text = string(f.value, join(path, "overlap")) {
+            if let policy = OverlapPolicy(rawValue: text) {
+                job.overlap = policy
+            } else {
+                error(f.value, join(path, "overlap"), "unknown overlap policy '\(text)'\(Suggest.hint(for: text, in: OverlapPolicy.allCases.map(\.rawValue)))")
+            }
+        }
+        if let f = field("retry") { job.retry = readRetry(f.value, join(path, "retry")) ?? job.retry }
+        if let f = field("timeout") { job.timeout = duration(f.value, join(path, "timeout")) }
+        if let f = field("paused") { job.paused = bool(f.value, join(path, "paused")) ?? false }
+        if let f = field("description") { job.description = string(f.value, join(path, "description")) }
+        return schedule == nil ? nil : job
+    }
+
+    func readMisfire(_ node: Node, _ path: String) -> MisfirePolicy? {
+        var policy = MisfirePolicy()
+        let modeNames = MisfirePolicy.Mode.allCases.map(\.rawValue)
+        func mode(_ node: Node, _ path: String) -> MisfirePolicy.Mode? {
+            guard let text = string(node, path) else { return nil }
+            guard let mode = MisfirePolicy.Mode(rawValue: text) else {
+                error(node, path, "unknown misfire policy '\(text)'\(Suggest.hint(for: text, in: modeNames))")
+                return nil
+            }
+            return mode
+        }
+        if case .scalar = node { return mode(node, path).map { MisfirePolicy(mode: $0) } }
+        guard let fields = mapping(node, path) else { return nil }
+        checkKeys(fields, allowed: ["policy", "grace"], path)
+        for field in fields {
+            if field.key == "policy", let m = mode(field.value, join(path, "policy")) { policy.mode = m }
+            if field.key == "grace", let g = duration(field.value, join(path, "grace")) { policy.grace = g }
+        }
+        return policy
+    }
+
+    func readRetry(_ node: Node, _ path: String) -> RetryPolicy? {
+        var policy = RetryPolicy()
+        if case .scalar = node {
+            return integer(node, path, 1...100).map { RetryPolicy(attempts: $0) }
+        }
+        guard let fields = mapping(node, path) else { return nil }
+        checkKeys(fields, allowed: ["attempts", "backoff", "max_backoff", "jitter"], path)
+        for field in fields {
+            let p = join(path, field.key)
+            switch field.key {
+            case "attempts": if let n = integer(field.value, p, 1...100) { policy.attempts = n }
+            case "backoff": if let d = duration(field.value, p) { policy.backoff = d }
+            case "max_backoff": if let d = duration(field.value, p) { policy.maxBackoff = d }
+            case "jitter": if let b = bool(field.value, p) { policy.jitter = b }
+            default: break
+            }
+        }
+        if policy.maxBackoff < policy.backoff {
+            error(node, path, "max_backoff (\(DurationText.format(policy.maxBackoff))) is shorter than backoff (\(DurationText.format(policy.backoff))); raise max_backoff")
+        }
+        return policy
+    }
+
+    // MARK: Schedules
+
+    static let scheduleForms = ["cron", "every", "at", "market"]
+
+    func readSchedule(_ node: Node, _ path: String, timezone: ZoneRules, calendars: [Market: any TradingCalendar]) -> Schedule? {
+        if case .scalar = node {
+            guard let text = string(node, path) else { return nil }
+            return cron(text, node, path, zone: timezone, dst: nil)
+        }
+        guard let fields = mapping(node, path) else { return nil }
+        let field = { (key: String) in fields.first { $0.key == key } }
+        let forms = fields.filter { ["cron", "every", "market"].contains($0.key) }.map(\.key)
+        if forms.count > 1 {
+            error(node, path, "a schedule takes one of cron, every, at or market; found \(forms.joined(separator: " and "))")
+            return nil
+        }
+        var zone = timezone
+        if let f = field("timezone"), let z = self.zone(f.value, join(path, "timezone")) { zone = z }
+        var jitter: Duration = .zero
+        if let f = field("jitter"), let d = duration(f.value, join(path, "jitter")) { jitter = d }
+
+        if let f = field("cron") {
+            checkKeys(fields, allowed: ["cron", "timezone", "dst", "jitter"], path)
+            let dst = field("dst").flatMap { readDST($0.value, join(path, "dst")) }
+            guard let text = string(f.value, join(path, "cron")) else { return nil }
+            guard var schedule = cron(text, f.value, join(path, "cron"), zone: zone, dst: dst) else { return nil }
+            schedule.jitter = jitter
+            return schedule
+        }
+        if let f = field("every") {
+            checkKeys(fields, allowed: ["every", "align", "timezone", "jitter"], path)
+            guard let every = duration(f.value, join(path, "every")) else { return nil }
+            let seconds = every.components.seconds
+            guard seconds >= 1, every.components.attoseconds == 0 else {
+                error(f.value, join(path, "every"), "the interval must be a whole number of seconds, at least 1s")
+                return nil
+            }
+            var aligned = false
+            if let a = field("align"), let b = bool(a.value, join(path, "align")) { aligned = b }
+            if aligned && 86_400 % seconds != 0 {
+                error(f.value, join(path, "every"), "align: true needs an interval that divides a day evenly (such as 5m, 15m, 1h, 4h); \(DurationText.format(every)) does not")
+                return nil
+            }
+            if jitter >= every {
+                error(field("jitter")?.value, join(path, "jitter"), "jitter (\(DurationText.format(jitter))) must be shorter than the interval (\(DurationText.format(every)))")
+            }
+            return Schedule(.interval(seconds: seconds, aligned: aligned, zone: zone), jitter: jitter)
+        }
+        if let f = field("market") {
+            checkKeys(fields, allowed: ["market", "at", "offset", "days", "jitter"], path)
+            guard let name = string(f.value, join(path, "market")) else { return nil }
+            guard let market = Market(rawValue: name) else {
+                error(f.value, join(path, "market"), "unknown market '\(name)'; use XNYS (NYSE) or CME (Globex equity index futures)")
+                return nil
+            }
+            var event = MarketRule.Event.open
+            if let a = field("at"), let text = string(a.value, join(path, "at")) {
+                guard let e = MarketRule.Event(rawValue: text) else {
+                    error(a.value, join(path, "at"), "'\(text)' is not a market event; use 'open' or 'close'")
+                    return nil
+                }
+                event = e
+            } else if field("at") == nil {
+                error(node, path, "missing 'at: open' or 'at: close' for the market schedule")
+                return nil
+            }
+            var offset: Duration = .zero
+            if let o = field("offset") {
+                guard let d = duration(o.value, join(path, "offset"), allowNegative: true) else { return nil }
+                let magnitude = d < .zero ? .zero - d : d
+                if magnitude > MarketRule.maximumOffset {
+                    error(o.value, join(path, "offset"), "offset \(DurationText.format(d)) moves the market \(event.rawValue) past the next session; keep it within ±12h")
+                    return nil
+                }
+                offset = d
+            }
+            var days = DayRule.everyTradingDay
+            if let d = field("days") { days = readDays(d.value, join(path, "days")) ?? days }
+            return Schedule(.market(MarketRule(market: market, calendar: calendars[market]!, event: event, offset: offset, days: days)), jitter: jitter)
+        }
+        if let f = field("at") {
+            checkKeys(fields, allowed: ["at", "timezone"], path)
+            guard let text = string(f.value, join(path, "at")) else { return nil }
+            if let instant = try? Instant(iso8601: text) { return Schedule(.once(instant)) }
+            if let parsed = ISO8601Text.parse(text), parsed.offsetSeconds == nil {
+                guard let instant = zone.instant(at: parsed.local, policy: DSTPolicy(gap: .skip)) else {
+                    error(f.value, join(path, "at"), "\(parsed.local) does not exist in \(zone.identifier) (daylight saving gap); pick another time")
+                    return nil
+                }
+                return Schedule(.once(instant))
+            }
+            error(f.value, join(path, "at"), "'\(text)' is not a date and time; write 2026-12-01T14:35:00Z, or a local 2026-12-01T09:35:00 with timezone")
+            return nil
+        }
+        checkKeys(fields, allowed: Self.scheduleForms + ["timezone", "dst", "align", "offset", "days", "jitter"], path)
+        error(node, path, "a schedule needs one of: cron, every, at, market")
+        return nil
+    }
+
+    func cron(_ text: String, _ node: Node, _ path: String, zone: ZoneRules, dst: DSTPolicy?) -> Schedule? {
+        do {
+            return Schedule.cron(try CronExpression(text), zone: zone, dst: dst)
+        } catch {
+            self.error(node, path, error.message, columnOffset: error.column ?? 0)
+            return nil
+        }
+    }
+
+    func readDST(_ node: Node, _ path: String) -> DSTPolicy? {
+        guard let fields = mapping(node, path) else { return nil }
+        checkKeys(fields, allowed: ["spring_forward", "fall_back"], path)
+        var policy = DSTPolicy()
+        for field in fields {
+            let p = join(path, field.key)
+            guard let text = string(field.value, p) else { continue }
+            if field.key == "spring_forward" {
+                if let gap = DSTPolicy.Gap(rawValue: text) { policy.gap = gap } else { error(field.value, p, "'\(text)' is not allowed; use 'shift' or 'skip'") }
+            } else if field.key == "fall_back" {
+                if let overlap = DSTPolicy.Overlap(rawValue: text) { policy.overlap = overlap } else { error(field.value, p, "'\(text)' is not allowed; use 'first', 'last' or 'both'") }
+            }
+        }
+        return policy
+    }
+
+    func readDays(_ node: Node, _ path: String) -> DayRule? {
+        if case .sequence(let items) = node {
+            var set = Set<Weekday>()
+            for item in items {
+                guard let text = string(item, path) else { continue }
+                guard let day = Weekday(name: text) else {
+                    error(item, path, "'\(text)' is not a weekday; use mon, tue, wed, thu or fri")
+                    continue
+                }
+                set.insert(day)
+            }
+            return set.isEmpty ? nil : .weekdays(set)
+        }
+        guard let text = string(node, path) else { return nil }
+        if let rule = DayRule.parse(text) { return rule }
+        let names = DayRule.names.keys.sorted()
+        error(node, path, "unknown day rule '\(text)'\(Suggest.hint(for: text, in: names + ["mon,wed,fri"]))")
+        return nil
+    }
+}
+
+extension DayRule {
+    /// Parses a rule name (`first-trading-day-of-month`) or a weekday list (`mon,wed,fri`).
+    public static func parse(_ text: String) -> DayRule? {
+        if let rule = names[text] { return rule }
+        let days = text.split(separator: ",").map { Weekday(name: $0.trimmingCharacters(in: .whitespaces)) }
+        guard !days.isEmpty, days.allSatisfy({ $0 != nil }) else { return nil }
+        return .weekdays(Set(days.compactMap { $0 }))
+    }
+}

@@ -1,0 +1,144 @@
+public import Logging
+
+/// A kind of job (`noop`, `exec`, later `rebalance`, …): the options it takes in `jobs.yaml` and
+/// how one attempt of a run executes. The engine knows kinds only through this protocol.
+public protocol JobKind: Sendable {
+    /// The `type:` value in `jobs.yaml`.
+    var name: String { get }
+    /// The kind-specific keys a job of this kind accepts.
+    var options: [OptionSpec] { get }
+    /// Runs one attempt. Throw to fail it; honour cancellation (timeouts and lost leases cancel).
+    func run(_ context: RunContext) async throws -> RunOutcome
+}
+
+/// What one attempt reports when it succeeds.
+public struct RunOutcome: Sendable, Hashable {
+    /// A one-line summary for `history` and `show`.
+    public var summary: String
+    /// Optional detail (e.g. the tail of a command's output).
+    public var detail: String?
+
+    /// An outcome.
+    public init(summary: String, detail: String? = nil) {
+        self.summary = summary
+        self.detail = detail
+    }
+}
+
+/// An attempt that failed with something to record beyond the error message.
+public struct JobFailure: Error, CustomStringConvertible, Sendable {
+    /// What went wrong.
+    public var message: String
+    /// Optional detail (e.g. the tail of a command's output).
+    public var detail: String?
+    /// Whether another attempt could succeed (false: do not retry).
+    public var retryable: Bool
+
+    /// A failure.
+    public init(_ message: String, detail: String? = nil, retryable: Bool = true) {
+        self.message = message
+        self.detail = detail
+        self.retryable = retryable
+    }
+
+    public var description: String { message }
+}
+
+/// Everything an attempt may use: its job, its occurrence, a logger and fenced checkpoints.
+public struct RunContext: Sendable {
+    /// The job's configuration.
+    public var job: JobSpec
+    /// The run's id in the store.
+    public var runID: Int64
+    /// The occurrence's nominal instant.
+    public var nominal: Instant
+    /// 1 for the first attempt.
+    public var attempt: Int
+    /// The lease generation this attempt holds (a fencing token).
+    public var generation: Int64
+    /// A logger with `job` and `run` metadata.
+    public var logger: Logger
+    /// Reads and writes the run's checkpoint under the lease.
+    public var checkpoints: any CheckpointAccess
+    /// Resolves `secret:NAME` references and redacts resolved values from text.
+    public var secrets: any SecretResolving
+
+    /// A context.
+    public init(
+        job: JobSpec, runID: Int64, nominal: Instant, attempt: Int, generation: Int64, logger: Logger, checkpoints: any CheckpointAccess,
+        secrets: any SecretResolving = NoSecrets()
+    ) {
+        self.job = job
+        self.runID = runID
+        self.nominal = nominal
+        self.attempt = attempt
+        self.generation = generation
+        self.logger = logger
+        self.checkpoints = checkpoints
+        self.secrets = secrets
+    }
+
+    /// A key unique to this run and `step`, for broker idempotency (at most 22 characters).
+    public func idempotencyKey(step: String) -> String {
+        var hasher = FNV1a()
+        hasher.add("\(job.name)|\(nominal.seconds)|\(step)")
+        let text = String(hasher.value, radix: 36)
+        return "sc" + String(runID, radix: 36) + "-" + text
+    }
+}
+
+/// Checkpoint storage for one run, fenced by the lease generation.
+public protocol CheckpointAccess: Sendable {
+    /// The last checkpoint saved for the run, if any.
+    func load() async throws -> String?
+    /// Saves `value`; fails if a newer lease generation owns the run.
+    func save(_ value: String) async throws
+}
+
+/// 64-bit FNV-1a, a small stable hash for derived keys (not for security).
+struct FNV1a {
+    var value: UInt64 = 0xcbf2_9ce4_8422_2325
+    mutating func add(_ text: String) {
+        for byte in text.utf8 {
+            value ^= UInt64(byte)
+            value = value &* 0x100_0000_01b3
+        }
+    }
+}
+
+/// The job kinds a build knows, by name.
+public struct JobKindRegistry: Sendable {
+    /// Kinds by `type:` name.
+    public private(set) var kinds: [String: any JobKind] = [:]
+
+    /// A registry of `kinds`.
+    public init(_ kinds: [any JobKind]) {
+        for kind in kinds { self.kinds[kind.name] = kind }
+    }
+
+    /// The kind called `name`.
+    public func kind(named name: String) -> (any JobKind)? { kinds[name] }
+
+    /// Each kind's options, for the configuration catalog.
+    public var optionSpecs: [String: [OptionSpec]] { kinds.mapValues(\.options) }
+}
+
+/// Resolves secret references at run time and keeps resolved values out of recorded text.
+public protocol SecretResolving: Sendable {
+    /// The value of the secret `name`; the value is registered for redaction.
+    func resolve(_ name: String) async throws -> String
+    /// `text` with every resolved secret value replaced by `‹redacted›`.
+    func redact(_ text: String) -> String
+}
+
+/// The resolver used when no vault is configured: every reference fails with the fix.
+public struct NoSecrets: SecretResolving {
+    /// A resolver with no vault.
+    public init() {}
+
+    public func resolve(_ name: String) async throws -> String {
+        throw JobFailure("secret '\(name)' cannot be resolved: no vault is open; run 'schedctl secrets set \(name)'", retryable: false)
+    }
+
+    public func redact(_ text: String) -> String { text }
+}

@@ -1,0 +1,50 @@
+import Foundation
+
+/// Reads and writes durations such as `15m`, `1h30m`, `-5m`, `90s`, `2d`, `500ms`.
+public enum DurationText {
+    /// Parses a duration; units `ms`, `s`, `m`, `h`, `d`, combined largest first, optional sign.
+    public static func parse(_ text: String) -> Duration? {
+        var rest = Substring(text.trimmingCharacters(in: .whitespaces))
+        var negative = false
+        if rest.first == "-" || rest.first == "+" {
+            negative = rest.first == "-"
+            rest = rest.dropFirst()
+        }
+        guard !rest.isEmpty else { return nil }
+        var total: Duration = .zero
+        var lastRank = Int.max
+        while !rest.isEmpty {
+            let digits = rest.prefix(while: \.isNumber)
+            guard !digits.isEmpty, let value = Int64(digits) else { return nil }
+            rest = rest.dropFirst(digits.count)
+            let unit = rest.prefix(while: \.isLetter)
+            rest = rest.dropFirst(unit.count)
+            let (rank, scale): (Int, Duration)
+            switch unit {
+            case "d": (rank, scale) = (5, .seconds(86_400))
+            case "h": (rank, scale) = (4, .seconds(3600))
+            case "m": (rank, scale) = (3, .seconds(60))
+            case "s": (rank, scale) = (2, .seconds(1))
+            case "ms": (rank, scale) = (1, .milliseconds(1))
+            default: return nil
+            }
+            guard rank < lastRank else { return nil }
+            lastRank = rank
+            total += scale * value
+        }
+        return negative ? .zero - total : total
+    }
+
+    /// Formats whole seconds compactly: `1h30m`, `15m`, `45s`, `0s`.
+    public static func format(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        if seconds == 0 && attoseconds != 0 { return "\(attoseconds / 1_000_000_000_000_000)ms" }
+        var rest = abs(seconds)
+        var text = seconds < 0 ? "-" : ""
+        for (unit, size) in [("d", Int64(86_400)), ("h", 3600), ("m", 60), ("s", 1)] where rest >= size {
+            text += "\(rest / size)\(unit)"
+            rest %= size
+        }
+        return text == "" || text == "-" ? "0s" : text
+    }
+}

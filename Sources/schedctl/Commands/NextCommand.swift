@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import Scheduler
+
+/// `schedctl next`: upcoming fire times of a configured job or of an ad hoc rule.
+struct NextCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "next",
+        abstract: "Show upcoming fire times of a job, or of a rule given on the command line.",
+        discussion: """
+            Examples:
+              schedctl next rebalance-adm --count 3
+              schedctl next --cron '5 9 * * mon-fri' --tz America/New_York
+              schedctl next --every 15m --align --after 2026-11-27T14:00:00Z
+              schedctl next --market XNYS --at close --offset -10m --days last-trading-day-of-month
+            """)
+
+    @Argument(help: "A job in the configuration.") var job: String?
+    @OptionGroup var options: ConfigOptions
+    @Option(help: "A cron expression (5 or 6 fields, or @daily …).") var cron: String?
+    @Option(help: "Time zone for --cron and --every --align (default UTC).") var tz: String?
+    @Option(help: "An interval such as 15m.") var every: String?
+    @Flag(help: "With --every: align to the wall clock (:00, :15, …).") var align = false
+    @Option(help: "An exchange: XNYS or CME.") var market: String?
+    @Option(help: "With --market: open or close.") var at: String?
+    @Option(parsing: .unconditional, help: "With --market: shift from the event, e.g. 5m or -10m.") var offset: String?
+    @Option(help: "With --market: every-trading-day, first-/last-trading-day-of-week/-month, or mon,wed,fri.") var days: String?
+    @Option(help: "Start after this ISO 8601 instant (default: now).") var after: String?
+    @Option(help: "How many fire times to show.") var count = 5
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        try await exiting {
+            let schedule = try resolveSchedule()
+            let start: Instant
+            if let after {
+                do { start = try Instant(iso8601: after) } catch { throw CommandFailure(message: "--after: \(error)", code: 64) }
+            } else {
+                start = Instant(Date())
+            }
+            guard (1...100_000).contains(count) else { throw CommandFailure(message: "--count must be from 1 to 100000", code: 64) }
+            let instants = schedule.upcoming(after: start, count: count)
+            let zone = schedule.displayZone
+            if json {
+                let rows = instants.map { instant -> [String: String] in
+                    ["at": instant.iso8601, "local": instant.iso8601(in: zone), "zone": zone.identifier, "rule": schedule.explain(instant)]
+                }
+                print(try JSONText.encode(rows))
+                return
+            }
+            if instants.isEmpty {
+                print("no fire times after \(start)")
+                return
+            }
+            var table = TextTable(headers: ["#", "local (\(zone.identifier))", "UTC", "rule"])
+            for (index, instant) in instants.enumerated() {
+                table.add([String(index + 1), zone.local(instant).weekdayDescription, instant.iso8601, schedule.explain(instant)])
+            }
+            print(table.render())
+        }
+    }
+
+    private func resolveSchedule() throws -> Schedule {
+        let adHoc = [cron != nil, every != nil, market != nil].filter { $0 }.count
+        if let job {
+            guard adHoc == 0 else { throw CommandFailure(message: "give a job name or an ad hoc rule (--cron, --every, --market), not both", code: 64) }
+            let plan = try Wiring.loadPlan(options.path)
+            guard let spec = plan.job(named: job) else {
+                let names = plan.jobs.map(\.name)
+                throw CommandFailure(message: "no job '\(job)' in \(plan.source); jobs: \(names.joined(separator: ", "))", code: 2)
+            }
+            return spec.schedule
+        }
+        guard adHoc == 1 else { throw CommandFailure(message: "give a job name, or exactly one of --cron, --every, --market", code: 64) }
+        let zone = try tz.map { name -> ZoneRules in
+            guard let rules = ZoneRules.named(name) else { throw CommandFailure(message: "unknown time zone '\(name)'; use an IANA name such as America/New_York", code: 64) }
+            return rules
+        } ?? .utc
+        if let cron {
+            do { return Schedule.cron(try CronExpression(cron), zone: zone) } catch { throw CommandFailure(message: "--cron: \(error.message)", code: 64) }
+        }
+        if let every {
+            guard let duration = DurationText.parse(every), duration >= .seconds(1) else {
+                throw CommandFailure(message: "--every: '\(every)' is not a duration such as 15m", code: 64)
+            }
+            let seconds = duration.components.seconds
+            if align && 86_400 % seconds != 0 { throw CommandFailure(message: "--align needs an interval that divides a day (5m, 15m, 1h, …)", code: 64) }
+            return Schedule(.interval(seconds: seconds, aligned: align, zone: zone))
+        }
+        guard let name = market, let market = Market(rawValue: name.uppercased()) else {
+            throw CommandFailure(message: "--market: use XNYS or CME", code: 64)
+        }
+        guard let event = MarketRule.Event(rawValue: at ?? "") else { throw CommandFailure(message: "--market needs --at open or --at close", code: 64) }
+        var shift: Duration = .zero
+        if let offset {
+            guard let parsed = DurationText.parse(offset) else { throw CommandFailure(message: "--offset: '\(offset)' is not a duration such as 5m or -10m", code: 64) }
+            let magnitude = parsed < .zero ? .zero - parsed : parsed
+            guard magnitude <= MarketRule.maximumOffset else { throw CommandFailure(message: "--offset \(offset) moves the market event past the next session; keep it within ±12h", code: 64) }
+            shift = parsed
+        }
+        var rule = DayRule.everyTradingDay
+        if let days {
+            guard let parsed = DayRule.parse(days) else {
+                throw CommandFailure(message: "--days: unknown rule '\(days)'; use \(DayRule.names.keys.sorted().joined(separator: ", ")) or weekdays like mon,wed,fri", code: 64)
+            }
+            rule = parsed
+        }
+        return Schedule(.market(MarketRule(market: market, calendar: market.calendar(), event: event, offset: shift, days: rule)))
+    }
+}
+
+extension LocalDateTime {
+    /// `Fri 2026-11-27 09:35`.
+    var weekdayDescription: String { "\(date.weekday.shortName.capitalized) \(description)" }
+}

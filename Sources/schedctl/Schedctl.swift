@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+
+/// The schedctl command line: the service and the tools around it.
+@main
+struct Schedctl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "schedctl",
+        abstract: "A market-aware job scheduler for automated trading in your own brokerage accounts.",
+        discussion: """
+            Exit codes: 0 success; 1 the request failed (invalid configuration, failed run, …);
+            2 not found (unknown job or run); 64 bad command-line usage.
+            """,
+        version: SchedctlVersion.text,
+        subcommands: [
+            ValidateCommand.self, NextCommand.self, CalendarCommand.self,
+        ]
+    )
+}
+
+/// The version printed by `--version`.
+enum SchedctlVersion {
+    static let text = "0.1.0"
+}
+
+/// `--config FILE`, shared by commands that read `jobs.yaml`.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .long, help: "The configuration file (default: $SCHEDCTL_CONFIG, else ./jobs.yaml).")
+    var config: String?
+
+    /// The path to read.
+    var path: String { config ?? ProcessInfo.processInfo.environment["SCHEDCTL_CONFIG"] ?? "jobs.yaml" }
+}
+
+/// Errors the commands raise on purpose, with their exit codes.
+struct CommandFailure: Error, CustomStringConvertible {
+    var message: String
+    var code: Int32 = 1
+    var description: String { message }
+}
+
+/// Writes to standard error.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Runs `body`, turning a `CommandFailure` into a message on stderr and its exit code.
+func exiting(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let failure as CommandFailure {
+        printError("error: " + failure.message)
+        throw ExitCode(failure.code)
+    }
+}
