@@ -4,6 +4,7 @@
     import Darwin
 #endif
 import Foundation
+import Logging
 public import Scheduler
 import Synchronization
 
@@ -68,15 +69,23 @@ final class ChildProcess: Sendable {
 
     let pid: pid_t
     private let output: Mutex<[UInt8]>
-    private let reader: Mutex<Thread?>
+    private let readerDone: Mutex<Bool>
     private let tailBytes: Int
 
     private init(pid: pid_t, tailBytes: Int) {
         self.pid = pid
         self.output = Mutex([])
-        self.reader = Mutex(nil)
+        self.readerDone = Mutex(false)
         self.tailBytes = tailBytes
     }
+
+    private typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
+
+    /// glibc's `posix_spawn_file_actions_addchdir_np` (2.29+), which the Swift overlay does not export.
+    private static let addChdir: AddChdir? = {
+        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "posix_spawn_file_actions_addchdir_np") else { return nil }
+        return unsafeBitCast(symbol, to: AddChdir.self)
+    }()
 
     /// Starts `argv[0]` (searched on PATH) with stdout and stderr captured, stdin from /dev/null.
     static func spawn(argv: [String], environment: [String: String], workdir: String?, tailBytes: Int) throws -> ChildProcess {
@@ -92,7 +101,11 @@ final class ChildProcess: Sendable {
         posix_spawn_file_actions_adddup2(&actions, writeEnd, 2)
         posix_spawn_file_actions_addclose(&actions, readEnd)
         posix_spawn_file_actions_addclose(&actions, writeEnd)
-        if let workdir { posix_spawn_file_actions_addchdir_np(&actions, workdir) }
+        if let workdir {
+            guard let addChdir = ChildProcess.addChdir else { throw JobFailure("this system cannot set a working directory for a child", retryable: false) }
+            guard FileManager.default.fileExists(atPath: workdir) else { throw JobFailure("workdir '\(workdir)' does not exist", retryable: false) }
+            _ = addChdir(&actions, workdir)
+        }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -131,9 +144,9 @@ final class ChildProcess: Sendable {
                 }
             }
             close(readEnd)
+            child.readerDone.withLock { $0 = true }
         }
         thread.start()
-        child.reader.withLock { $0 = thread }
         return child
     }
 
@@ -163,7 +176,7 @@ final class ChildProcess: Sendable {
     /// The last bytes of combined output, as text (waits briefly for the reader to drain).
     func outputTail() -> String {
         for _ in 0..<50 {
-            if reader.withLock({ $0?.isFinished ?? true }) { break }
+            if readerDone.withLock({ $0 }) { break }
             usleep(2000)
         }
         let bytes = output.withLock { Array($0.suffix(tailBytes)) }
