@@ -13,7 +13,9 @@ struct Schedctl: AsyncParsableCommand {
             """,
         version: SchedctlVersion.text,
         subcommands: [
-            ValidateCommand.self, NextCommand.self, CalendarCommand.self,
+            InitCommand.self, ValidateCommand.self, ServeCommand.self, NextCommand.self, CalendarCommand.self, RunCommand.self,
+            PauseCommand.self, ResumeCommand.self, BackfillCommand.self, HistoryCommand.self, ShowCommand.self, StatusCommand.self,
+            ReloadCommand.self,
         ]
     )
 }

@@ -9,6 +9,29 @@ enum Wiring {
     /// The configuration loader for this build.
     static let loader = ConfigLoader(catalog: StandardCatalog.catalog(kinds: registry))
 
+    /// Opens the plan's database, or fails with what to do.
+    static func openStore(_ plan: Plan) throws -> Store {
+        do {
+            return try Store(path: plan.database)
+        } catch {
+            throw CommandFailure(message: "\(error)")
+        }
+    }
+
+    /// The configured job `name`, or a not-found failure listing the jobs.
+    static func job(_ name: String, in plan: Plan) throws -> JobSpec {
+        guard let job = plan.job(named: name) else {
+            throw CommandFailure(message: "no job '\(name)' in \(plan.source); jobs: \(plan.jobs.map(\.name).joined(separator: ", "))", code: 2)
+        }
+        return job
+    }
+
+    /// Secret resolution for runs (the vault joins here).
+    static func secrets(for plan: Plan) -> any SecretResolving { NoSecrets() }
+
+    /// Redacts resolved secrets from log lines.
+    static let redact: @Sendable (String) -> String = { $0 }
+
     /// Loads and validates `path`, or fails with every diagnostic.
     static func loadPlan(_ path: String) throws -> Plan {
         do {

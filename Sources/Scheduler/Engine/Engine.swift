@@ -1,0 +1,425 @@
+public import Foundation
+public import Logging
+public import ServiceLifecycle
+
+/// The scheduler service: claims due occurrences exactly once, runs them under renewed leases
+/// with the job's retry, timeout, misfire and overlap policies, takes over runs whose owner died,
+/// and drains on graceful shutdown.
+///
+/// Decisions read the injected wall clock; waits use the injected monotonic `clock`, in slices
+/// no longer than `maxSleep`, re-reading the wall clock after every wake (clock jumps, suspend).
+/// ```swift
+/// let engine = Engine(store: store, plan: plan, registry: StandardKinds.registry, logger: logger)
+/// try await ServiceGroup(services: [engine], logger: logger).run()
+/// ```
+public actor Engine: Service {
+    /// Tunables with sensible defaults.
+    public struct Options: Sendable {
+        /// The longest single sleep of the main loop.
+        public var maxSleep: Duration = .milliseconds(500)
+        /// How often live instances record a heartbeat.
+        public var heartbeatInterval: Duration = .seconds(5)
+        /// How many times an expired lease may be taken over before the run is abandoned.
+        public var maxTakeovers = 3
+        /// Jobs claimed per transaction.
+        public var claimBatch = 512
+        /// Defaults.
+        public init() {}
+    }
+
+    let store: Store
+    private(set) var plan: Plan
+    private var jobsByName: [String: JobSpec]
+    let registry: JobKindRegistry
+    /// This process's id in the `instance` table and in leases.
+    public nonisolated let instanceID: String
+    let logger: Logger
+    let wall: @Sendable () -> Date
+    let clock: any Clock<Duration>
+    let random: @Sendable () -> Double
+    let secrets: any SecretResolving
+    let options: Options
+
+    private var nextDue: [String: Instant] = [:]
+    private var executions: [Int64: Execution] = [:]
+    private var lastRenewal = Date.distantPast
+    private var lastHeartbeat = Date.distantPast
+    private var lastTakeoverScan = Date.distantPast
+    private var draining = false
+    private var started = Date()
+    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
+
+    struct Execution {
+        var task: Task<Void, Never>
+        var generation: Int64
+        var job: String
+        /// Why the engine cancelled it, if it did.
+        var stopReason: StopReason?
+    }
+
+    enum StopReason: Sendable, Equatable {
+        case leaseLost, cancelRequested, shutdown
+    }
+
+    /// An engine over `store` running `plan`.
+    public init(
+        store: Store, plan: Plan, registry: JobKindRegistry, logger: Logger, instanceID: String = Engine.makeInstanceID(),
+        wall: @escaping @Sendable () -> Date = { Date() }, clock: any Clock<Duration> = ContinuousClock(),
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }, secrets: any SecretResolving = NoSecrets(),
+        options: Options = Options()
+    ) {
+        self.store = store
+        self.plan = plan
+        self.jobsByName = Dictionary(plan.jobs.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        self.registry = registry
+        self.instanceID = instanceID
+        self.logger = logger
+        self.wall = wall
+        self.clock = clock
+        self.random = random
+        self.secrets = secrets
+        self.options = options
+    }
+
+    /// `host:pid:random`, unique per process start.
+    public static func makeInstanceID() -> String {
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
+        return "\(host):\(getpid()):\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+    }
+
+    // MARK: Service
+
+    /// Runs until graceful shutdown (or cancellation), then drains.
+    public func run() async throws {
+        started = wall()
+        try await start()
+        await withGracefulShutdownHandler {
+            await loop()
+        } onGracefulShutdown: {
+            Task { await self.beginDrain() }
+        }
+        await drain()
+    }
+
+    /// Registers the instance and the plan's jobs. `run()` calls it; tests may call it directly.
+    public func start() async throws {
+        let states = try await store.registerJobs(plan.jobs, now: wall())
+        for job in plan.jobs {
+            let watermark = states[job.name]?.watermark.map(Instant.init(seconds:)) ?? Instant(wall())
+            nextDue[job.name] = job.schedule.next(after: watermark)
+        }
+        try await heartbeat(state: "running")
+        logger.info("started", metadata: ["instance": "\(instanceID)", "jobs": "\(plan.jobs.count)", "database": "\(store.path)"])
+    }
+
+    private func loop() async {
+        while !draining && !Task.isCancelled {
+            await tick()
+            let now = wall()
+            var wake = now.addingTimeInterval(options.maxSleep.seconds)
+            if let earliest = nextDue.values.min(), earliest.date < wake { wake = earliest.date }
+            let delay = max(0.0005, wake.timeIntervalSince(now))
+            try? await clock.sleep(for: .milliseconds(Int64(delay * 1000)) + .microseconds(Int64((delay * 1_000_000).truncatingRemainder(dividingBy: 1000))))
+        }
+    }
+
+    /// Asks the loop to stop claiming and drain.
+    public func beginDrain() {
+        draining = true
+    }
+
+    // MARK: One pass
+
+    /// What one pass did (for tests and logs).
+    public struct TickReport: Sendable {
+        /// Runs claimed (inserted as pending).
+        public var claimed = 0
+        /// Occurrences recorded as skipped.
+        public var skipped = 0
+        /// Runs started (including taken over).
+        public var started = 0
+        /// Runs taken over from expired leases.
+        public var takenOver = 0
+    }
+
+    /// One pass at the wall clock's current time: claim due occurrences, start pending runs,
+    /// renew leases, take over expired ones, heartbeat.
+    @discardableResult
+    public func tick() async -> TickReport {
+        var report = TickReport()
+        let now = wall()
+        let nowInstant = Instant(now)
+        do {
+            if !draining {
+                let due = plan.jobs.filter { job in nextDue[job.name].map { $0 <= nowInstant } ?? false }
+                var index = 0
+                while index < due.count {
+                    let batch = Array(due[index..<min(index + options.claimBatch, due.count)])
+                    index += batch.count
+                    let random = self.random
+                    let outcomes = try await store.claim(batch, now: now, instance: instanceID) { job in
+                        job.schedule.jitter > .zero ? random() * job.schedule.jitter.seconds : 0
+                    }
+                    for outcome in outcomes {
+                        report.claimed += outcome.inserted.count
+                        report.skipped += outcome.skipped
+                        guard let job = jobsByName[outcome.job] else { continue }
+                        if outcome.paused {
+                            nextDue[job.name] = Instant(seconds: nowInstant.seconds + 1)
+                        } else {
+                            nextDue[job.name] = outcome.watermark.flatMap { job.schedule.next(after: $0) }
+                        }
+                        for id in outcome.cancelRequested where executions[id] != nil { stop(id, .cancelRequested) }
+                    }
+                }
+                let free = plan.service.maxConcurrentRuns - executions.count
+                for leased in try await store.startPending(now: now, owner: instanceID, leaseDuration: plan.service.leaseDuration, limit: free, plan: jobsByName) {
+                    launch(leased)
+                    report.started += 1
+                }
+            }
+            await renewLeases(now: now)
+            if !draining, now.timeIntervalSince(lastTakeoverScan) >= min(1, plan.service.leaseDuration.seconds / 4) {
+                lastTakeoverScan = now
+                let free = plan.service.maxConcurrentRuns - executions.count
+                for leased in try await store.takeOverExpired(
+                    now: now, owner: instanceID, leaseDuration: plan.service.leaseDuration, limit: free, maxTakeovers: options.maxTakeovers)
+                {
+                    logger.notice("took over run", metadata: ["job": "\(leased.run.job)", "run": "\(leased.run.id)", "generation": "\(leased.generation)"])
+                    launch(leased)
+                    report.started += 1
+                    report.takenOver += 1
+                }
+            }
+            if now.timeIntervalSince(lastHeartbeat) >= options.heartbeatInterval.seconds { try await heartbeat(state: draining ? "draining" : "running") }
+        } catch {
+            logger.error("tick failed", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
+        }
+        return report
+    }
+
+    private func heartbeat(state: String) async throws {
+        let now = wall()
+        lastHeartbeat = now
+        try await store.heartbeat(
+            instance: InstanceRecord(
+                id: instanceID, pid: Int(getpid()), host: ProcessInfo.processInfo.hostName, startedAt: started.timeIntervalSince1970,
+                heartbeatAt: now.timeIntervalSince1970, state: state, config: plan.source))
+    }
+
+    private func renewLeases(now: Date) async {
+        let lease = plan.service.leaseDuration
+        guard !executions.isEmpty, now.timeIntervalSince(lastRenewal) >= lease.seconds / 3 else { return }
+        lastRenewal = now
+        let held = executions.filter { $0.value.stopReason != .leaseLost }.map { (id: $0.key, generation: $0.value.generation) }
+        let answers: [Int64: Store.Renewal]
+        do {
+            answers = try await store.renew(held, owner: instanceID, now: now, leaseDuration: lease)
+        } catch {
+            // Cannot reach the database: the leases may lapse, so stop side effects now.
+            logger.error("lease renewal failed; cancelling runs", metadata: ["error": "\(error)"])
+            for run in held { stop(run.id, .leaseLost) }
+            return
+        }
+        for (id, answer) in answers {
+            switch answer {
+            case .lost:
+                logger.warning("lease lost; cancelling run", metadata: ["run": "\(id)"])
+                stop(id, .leaseLost)
+            case .renewed(let cancelRequested):
+                if cancelRequested { stop(id, .cancelRequested) }
+            }
+        }
+    }
+
+    private func stop(_ id: Int64, _ reason: StopReason) {
+        guard var execution = executions[id], execution.stopReason == nil else { return }
+        execution.stopReason = reason
+        executions[id] = execution
+        execution.task.cancel()
+    }
+
+    // MARK: Executing runs
+
+    private func launch(_ leased: LeasedRun) {
+        let run = leased.run
+        guard let job = jobsByName[run.job] else { return }
+        let kind = registry.kind(named: job.kind)
+        var runLogger = logger
+        runLogger[metadataKey: "job"] = "\(job.name)"
+        runLogger[metadataKey: "run"] = "\(run.id)"
+        let checkpoints = StoreCheckpoints(store: store, runID: run.id, owner: instanceID, generation: leased.generation, wall: wall)
+        let context = RunContext(
+            job: job, runID: run.id, nominal: run.nominalInstant, attempt: run.attempt, generation: leased.generation, logger: runLogger,
+            checkpoints: checkpoints, secrets: secrets)
+        let clock = self.clock
+        let task = Task {
+            let result: Result<RunOutcome, any Error>
+            if let kind {
+                result = await Engine.attempt(kind: kind, context: context, timeout: job.timeout, clock: clock)
+            } else {
+                result = .failure(JobFailure("job type '\(job.kind)' is not available in this build", retryable: false))
+            }
+            await self.finished(run: run, job: job, generation: leased.generation, result: result, logger: runLogger)
+        }
+        executions[run.id] = Execution(task: task, generation: leased.generation, job: job.name, stopReason: nil)
+        runLogger.info("run started", metadata: ["attempt": "\(run.attempt)", "nominal": "\(run.nominalInstant)", "takeover": "\(leased.takenOver)"])
+    }
+
+    struct TimedOut: Error {}
+
+    static func attempt(kind: any JobKind, context: RunContext, timeout: Duration?, clock: any Clock<Duration>) async -> Result<RunOutcome, any Error> {
+        do {
+            let outcome = try await withThrowingTaskGroup(of: RunOutcome.self) { group in
+                group.addTask { try await kind.run(context) }
+                if let timeout {
+                    group.addTask {
+                        try await clock.sleep(for: timeout)
+                        throw TimedOut()
+                    }
+                }
+                defer { group.cancelAll() }
+                return try await group.next()!
+            }
+            return .success(outcome)
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private func finished(run: RunRecord, job: JobSpec, generation: Int64, result: Result<RunOutcome, any Error>, logger: Logger) async {
+        let stopReason = executions[run.id]?.stopReason
+        defer {
+            executions[run.id] = nil
+            notifyIdleIfNeeded()
+        }
+        if stopReason == .leaseLost {
+            logger.warning("run stopped: lease lost; another instance owns it now")
+            return
+        }
+        let attemptResult: Store.AttemptResult
+        switch result {
+        case .success(let outcome):
+            attemptResult = .succeeded(RunOutcome(summary: secrets.redact(outcome.summary), detail: outcome.detail.map(secrets.redact)))
+        case .failure(let error):
+            if stopReason == .shutdown {
+                attemptResult = .released
+            } else if stopReason == .cancelRequested {
+                attemptResult = .cancelled(reason: "cancelled: replaced by a newer occurrence (overlap: cancel_previous) or on request")
+            } else {
+                var message: String
+                var detail: String?
+                var retryable = true
+                if error is TimedOut {
+                    message = "timed out after \(DurationText.format(job.timeout ?? .zero))"
+                } else if let failure = error as? JobFailure {
+                    message = failure.message
+                    detail = failure.detail
+                    retryable = failure.retryable
+                } else if error is CancellationError {
+                    message = "cancelled"
+                } else {
+                    message = String(describing: error)
+                }
+                message = secrets.redact(message)
+                detail = detail.map(secrets.redact)
+                let retry = retryable && run.attempt < run.maxAttempts
+                let delay = retry ? job.retry.delay(beforeAttempt: run.attempt + 1, unit: random()) : nil
+                attemptResult = .failed(message: message, detail: detail, retryAfter: delay)
+                logger.warning("attempt failed", metadata: ["attempt": "\(run.attempt)", "error": "\(message)", "retry": "\(retry)"])
+            }
+        }
+        do {
+            try await store.finishAttempt(runID: run.id, owner: instanceID, generation: generation, now: wall(), result: attemptResult)
+            if case .succeeded = attemptResult { logger.info("run succeeded") }
+        } catch {
+            logger.error("could not record the run's end", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
+        }
+    }
+
+    // MARK: Control
+
+    /// Replaces the plan (config reload): new jobs start being claimed, removed ones stop,
+    /// changed schedules continue from their watermarks. Running runs keep their old settings.
+    public func reload(_ newPlan: Plan) async throws {
+        let states = try await store.registerJobs(newPlan.jobs, now: wall())
+        plan = newPlan
+        jobsByName = Dictionary(newPlan.jobs.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        nextDue = [:]
+        for job in newPlan.jobs {
+            let watermark = states[job.name]?.watermark.map(Instant.init(seconds:)) ?? Instant(wall())
+            nextDue[job.name] = job.schedule.next(after: watermark)
+        }
+        logger.notice("configuration reloaded", metadata: ["jobs": "\(newPlan.jobs.count)"])
+    }
+
+    /// Leases the pending run `runID` and executes it in this process, returning when it ends
+    /// (used by `schedctl run` when no service is running). Returns false if it was not pending.
+    public func executeNow(runID: Int64) async throws -> Bool {
+        let leased = try await store.startPending(
+            now: wall(), owner: instanceID, leaseDuration: plan.service.leaseDuration, limit: 1, plan: jobsByName, only: runID)
+        guard let run = leased.first else { return false }
+        launch(run)
+        while executions[runID] != nil {
+            await renewLeases(now: wall())
+            try? await clock.sleep(for: .milliseconds(100))
+        }
+        return true
+    }
+
+    /// The jobs' next nominal instants as this instance sees them.
+    public func upcoming() -> [String: Instant] { nextDue }
+
+    /// The number of runs executing in this process.
+    public var executingCount: Int { executions.count }
+
+    /// Waits until no run executes in this process (tests).
+    public func waitForIdle() async {
+        if executions.isEmpty { return }
+        await withCheckedContinuation { idleWaiters.append($0) }
+    }
+
+    private func notifyIdleIfNeeded() {
+        guard executions.isEmpty else { return }
+        let waiters = idleWaiters
+        idleWaiters = []
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Stops claiming, lets running jobs finish for up to the shutdown grace, then cancels the
+    /// rest and releases their leases so another instance resumes them at once.
+    public func drain() async {
+        draining = true
+        let deadline = wall().addingTimeInterval(plan.service.shutdownGrace.seconds)
+        logger.notice("draining", metadata: ["running": "\(executions.count)", "grace": "\(DurationText.format(plan.service.shutdownGrace))"])
+        while !executions.isEmpty && wall() < deadline {
+            await renewLeases(now: wall())
+            try? await clock.sleep(for: .milliseconds(50))
+        }
+        for id in executions.keys { stop(id, .shutdown) }
+        await waitForIdle()
+        try? await store.removeInstance(instanceID)
+        logger.notice("stopped", metadata: ["instance": "\(instanceID)"])
+    }
+
+    /// Simulates a crash for tests: forgets runs without writing anything (their leases lapse).
+    public func abandonForTesting() {
+        draining = true
+        for id in executions.keys { stop(id, .leaseLost) }
+    }
+}
+
+/// Checkpoints of one run, fenced by this instance's lease generation.
+struct StoreCheckpoints: CheckpointAccess {
+    let store: Store
+    let runID: Int64
+    let owner: String
+    let generation: Int64
+    let wall: @Sendable () -> Date
+
+    func load() async throws -> String? { try await store.checkpoint(runID: runID) }
+
+    func save(_ value: String) async throws {
+        try await store.saveCheckpoint(runID: runID, owner: owner, generation: generation, value: value, now: wall())
+    }
+}

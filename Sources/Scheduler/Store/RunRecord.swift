@@ -1,0 +1,141 @@
+public import GRDB
+
+/// The state of a run.
+public enum RunState: String, Codable, Sendable, CaseIterable {
+    /// Claimed; waiting to start (concurrency cap, buffered overlap, retry backoff, manual).
+    case pending
+    /// Executing under a lease.
+    case running
+    /// Finished successfully.
+    case succeeded
+    /// Finished with an error after its last attempt.
+    case failed
+    /// Not run, with a reason (misfire, overlap, pause).
+    case skipped
+    /// Stopped on request (cancel_previous, shutdown of a removed job).
+    case cancelled
+    /// Given up after its lease expired too many times.
+    case abandoned
+
+    /// Whether the run has ended.
+    public var isFinal: Bool { self != .pending && self != .running }
+}
+
+/// Why a run exists.
+public enum RunTrigger: String, Codable, Sendable {
+    /// A scheduled occurrence.
+    case schedule
+    /// `schedctl run`.
+    case manual
+    /// `schedctl backfill`.
+    case backfill
+}
+
+/// One row of the `run` table.
+public struct RunRecord: Codable, Sendable, Hashable, FetchableRecord {
+    public var id: Int64
+    public var job: String
+    /// Nominal instant, seconds since the epoch.
+    public var nominal: Int64
+    public var trigger: RunTrigger
+    public var state: RunState
+    public var attempt: Int
+    public var maxAttempts: Int
+    public var takeovers: Int
+    public var generation: Int64
+    public var createdAt: Double
+    public var dueAt: Double
+    public var startedAt: Double?
+    public var finishedAt: Double?
+    public var cancelRequested: Bool
+    public var reason: String?
+    public var error: String?
+    public var summary: String?
+    public var detail: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, job, nominal, trigger, state, attempt, takeovers, generation, reason, error, summary, detail
+        case maxAttempts = "max_attempts"
+        case createdAt = "created_at"
+        case dueAt = "due_at"
+        case startedAt = "started_at"
+        case finishedAt = "finished_at"
+        case cancelRequested = "cancel_requested"
+    }
+
+    /// The nominal instant.
+    public var nominalInstant: Instant { Instant(seconds: nominal) }
+}
+
+/// One row of the `run_event` table.
+public struct RunEvent: Codable, Sendable, Hashable, FetchableRecord {
+    public var id: Int64
+    public var runID: Int64
+    public var at: Double
+    public var kind: String
+    public var message: String
+    public var instance: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, at, kind, message, instance
+        case runID = "run_id"
+    }
+}
+
+/// One row of the `lease` table.
+public struct LeaseRecord: Codable, Sendable, Hashable, FetchableRecord {
+    public var runID: Int64
+    public var owner: String
+    public var generation: Int64
+    public var acquiredAt: Double
+    public var expiresAt: Double
+
+    enum CodingKeys: String, CodingKey {
+        case owner, generation
+        case runID = "run_id"
+        case acquiredAt = "acquired_at"
+        case expiresAt = "expires_at"
+    }
+}
+
+/// One row of the `instance` table: a live `schedctl serve` process.
+public struct InstanceRecord: Codable, Sendable, Hashable, FetchableRecord {
+    public var id: String
+    public var pid: Int
+    public var host: String
+    public var startedAt: Double
+    public var heartbeatAt: Double
+    public var state: String
+    public var config: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, pid, host, state, config
+        case startedAt = "started_at"
+        case heartbeatAt = "heartbeat_at"
+    }
+}
+
+/// One row of the `job_state` table.
+public struct JobStateRecord: Codable, Sendable, Hashable, FetchableRecord {
+    public var job: String
+    public var watermark: Int64?
+    public var paused: Bool
+    public var pausedAt: Double?
+    public var firstSeen: Double
+
+    enum CodingKeys: String, CodingKey {
+        case job, watermark, paused
+        case pausedAt = "paused_at"
+        case firstSeen = "first_seen"
+    }
+}
+
+/// A run this instance holds a lease on and must execute.
+public struct LeasedRun: Sendable, Hashable {
+    /// The run as it was when leased.
+    public var run: RunRecord
+    /// The lease generation (fencing token).
+    public var generation: Int64
+    /// Whether this instance took it over from an expired lease.
+    public var takenOver: Bool
+}

@@ -1,0 +1,334 @@
+public import Foundation
+import GRDB
+
+/// The operations the engine performs, each one transaction that keeps the invariants.
+extension Store {
+    /// Makes sure every job has a state row; a new job's watermark starts at `now`, so it does
+    /// not count the time before it existed as misfires. Returns every job's state.
+    public func registerJobs(_ jobs: [JobSpec], now: Date) async throws -> [String: JobStateRecord] {
+        try await writer.write { db in
+            for job in jobs {
+                try db.execute(
+                    sql: "INSERT INTO job_state (job, watermark, paused, first_seen) VALUES (?, ?, ?, ?) ON CONFLICT(job) DO NOTHING",
+                    arguments: [job.name, Int64(now.timeIntervalSince1970.rounded(.down)), job.paused, now.timeIntervalSince1970])
+            }
+            let rows = try JobStateRecord.fetchAll(db, sql: "SELECT * FROM job_state")
+            return Dictionary(uniqueKeysWithValues: rows.map { ($0.job, $0) })
+        }
+    }
+
+    /// The outcome of claiming one job's due occurrences.
+    public struct ClaimOutcome: Sendable {
+        /// The job.
+        public var job: String
+        /// The watermark after the claim (nil if the job has no state yet).
+        public var watermark: Instant?
+        /// Whether the job is paused.
+        public var paused: Bool
+        /// Runs inserted as pending.
+        public var inserted: [Int64]
+        /// Occurrences recorded as skipped.
+        public var skipped: Int
+        /// Running runs whose cancellation was requested.
+        public var cancelRequested: [Int64]
+    }
+
+    /// Claims the due occurrences of `jobs` at `now` in one transaction: re-reads each job's
+    /// watermark, lets `OccurrencePlanner` decide, inserts the runs and advances the watermark.
+    /// A second process doing the same sees the advanced watermark and claims nothing.
+    public func claim(_ jobs: [JobSpec], now: Date, instance: String, jitter: @Sendable (JobSpec) -> Double = { _ in 0 }) async throws -> [ClaimOutcome] {
+        let nowInstant = Instant(now)
+        let t = now.timeIntervalSince1970
+        return try await writer.write { db in
+            var outcomes: [ClaimOutcome] = []
+            for job in jobs {
+                guard let state = try JobStateRecord.fetchOne(db, sql: "SELECT * FROM job_state WHERE job = ?", arguments: [job.name]) else {
+                    try db.execute(
+                        sql: "INSERT INTO job_state (job, watermark, paused, first_seen) VALUES (?, ?, ?, ?)",
+                        arguments: [job.name, nowInstant.seconds, job.paused, t])
+                    outcomes.append(ClaimOutcome(job: job.name, watermark: nowInstant, paused: job.paused, inserted: [], skipped: 0, cancelRequested: []))
+                    continue
+                }
+                let watermark = Instant(seconds: state.watermark ?? nowInstant.seconds)
+                if state.paused {
+                    outcomes.append(ClaimOutcome(job: job.name, watermark: watermark, paused: true, inserted: [], skipped: 0, cancelRequested: []))
+                    continue
+                }
+                var active = OccurrencePlanner.Active()
+                for row in try Row.fetchAll(db, sql: "SELECT id, state FROM run WHERE job = ? AND state IN ('pending', 'running')", arguments: [job.name]) {
+                    if row["state"] as String == "running" { active.running.append(row["id"]) } else { active.pending.append(row["id"]) }
+                }
+                let plan = OccurrencePlanner.plan(job: job, watermark: watermark, now: nowInstant, active: active)
+                var outcome = ClaimOutcome(job: job.name, watermark: plan.watermark ?? watermark, paused: false, inserted: [], skipped: 0, cancelRequested: [])
+                for id in plan.cancelRunning {
+                    try db.execute(sql: "UPDATE run SET cancel_requested = 1 WHERE id = ?", arguments: [id])
+                    try Store.event(db, id, t, "cancel-requested", "a newer occurrence replaces this run (overlap: cancel_previous)", instance)
+                    outcome.cancelRequested.append(id)
+                }
+                for id in plan.cancelPending {
+                    try db.execute(
+                        sql: "UPDATE run SET state = 'cancelled', finished_at = ?, reason = 'overlap: replaced by a newer occurrence' WHERE id = ? AND state = 'pending'",
+                        arguments: [t, id])
+                }
+                for decision in plan.decisions {
+                    switch decision {
+                    case .run(let at):
+                        let due = Double(at.seconds) + jitter(job)
+                        if let id = try Store.insertRun(db, job: job, nominal: at, trigger: .schedule, state: .pending, now: t, due: due, reason: nil) {
+                            try Store.event(db, id, t, "claimed", "claimed by \(instance)", instance)
+                            outcome.inserted.append(id)
+                        }
+                    case .skip(let at, let reason):
+                        if let id = try Store.insertRun(db, job: job, nominal: at, trigger: .schedule, state: .skipped, now: t, due: Double(at.seconds), reason: reason) {
+                            try Store.event(db, id, t, "skipped", reason, instance)
+                            outcome.skipped += 1
+                        }
+                    }
+                }
+                if let mark = plan.watermark {
+                    try db.execute(sql: "UPDATE job_state SET watermark = ? WHERE job = ?", arguments: [mark.seconds, job.name])
+                }
+                outcomes.append(outcome)
+            }
+            return outcomes
+        }
+    }
+
+    /// Inserts a run unless its occurrence already has one; returns the new id or `nil`.
+    static func insertRun(
+        _ db: Database, job: JobSpec, nominal: Instant, trigger: RunTrigger, state: RunState, now: Double, due: Double, reason: String?
+    ) throws -> Int64? {
+        try db.execute(
+            sql: """
+                INSERT INTO run (job, nominal, trigger, state, max_attempts, created_at, due_at, finished_at, reason)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (job, nominal) WHERE trigger != 'manual' DO NOTHING
+                """,
+            arguments: [job.name, nominal.seconds, trigger.rawValue, state.rawValue, job.retry.attempts, now, due, state.isFinal ? now : nil, reason])
+        return db.changesCount == 1 ? db.lastInsertedRowID : nil
+    }
+
+    static func event(_ db: Database, _ runID: Int64, _ at: Double, _ kind: String, _ message: String, _ instance: String?) throws {
+        try db.execute(
+            sql: "INSERT INTO run_event (run_id, at, kind, message, instance) VALUES (?, ?, ?, ?, ?)",
+            arguments: [runID, at, kind, message, instance])
+    }
+
+    /// Starts up to `limit` pending runs that are due: each becomes `running` under a new lease
+    /// held by `owner` (compare-and-set, so two instances never start the same run).
+    /// `eligible` says whether a job may start now (overlap policy, job still configured).
+    public func startPending(
+        now: Date, owner: String, leaseDuration: Duration, limit: Int, plan: [String: JobSpec], only runID: Int64? = nil
+    ) async throws -> [LeasedRun] {
+        guard limit > 0 else { return [] }
+        let t = now.timeIntervalSince1970
+        let expiry = t + leaseDuration.seconds
+        return try await writer.write { db in
+            let candidates =
+                try runID.map { try RunRecord.fetchAll(db, sql: "SELECT * FROM run WHERE id = ? AND state = 'pending'", arguments: [$0]) }
+                ?? RunRecord.fetchAll(
+                    db, sql: "SELECT * FROM run WHERE state = 'pending' AND due_at <= ? ORDER BY due_at, id LIMIT ?", arguments: [t, limit * 4 + 16])
+            var started: [LeasedRun] = []
+            var runningJobs = Set<String>()
+            for var run in candidates where started.count < limit {
+                guard let job = plan[run.job] else {
+                    try db.execute(
+                        sql: "UPDATE run SET state = 'cancelled', finished_at = ?, reason = 'the job is no longer in the configuration' WHERE id = ?",
+                        arguments: [t, run.id])
+                    continue
+                }
+                if job.overlap == .skip || job.overlap == .bufferOne {
+                    let busy =
+                        try runningJobs.contains(run.job)
+                        || Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM run WHERE job = ? AND state = 'running')", arguments: [run.job])!
+                    if busy { continue }
+                }
+                try db.execute(
+                    sql: """
+                        UPDATE run SET state = 'running', attempt = attempt + 1, generation = generation + 1,
+                            started_at = COALESCE(started_at, ?) WHERE id = ? AND state = 'pending'
+                        """,
+                    arguments: [t, run.id])
+                guard db.changesCount == 1 else { continue }
+                run.state = .running
+                run.attempt += 1
+                run.generation += 1
+                run.startedAt = run.startedAt ?? t
+                try db.execute(
+                    sql: "INSERT INTO lease (run_id, owner, generation, acquired_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [run.id, owner, run.generation, t, expiry])
+                try Store.event(db, run.id, t, "started", "attempt \(run.attempt) of \(run.maxAttempts) on \(owner)", owner)
+                runningJobs.insert(run.job)
+                started.append(LeasedRun(run: run, generation: run.generation, takenOver: false))
+            }
+            return started
+        }
+    }
+
+    /// Takes over up to `limit` runs whose leases expired before `now`: the lease moves to
+    /// `owner` with the next generation. A run taken over `maxTakeovers` times is abandoned.
+    public func takeOverExpired(now: Date, owner: String, leaseDuration: Duration, limit: Int, maxTakeovers: Int = 3) async throws -> [LeasedRun] {
+        guard limit > 0 else { return [] }
+        let t = now.timeIntervalSince1970
+        return try await writer.write { db in
+            let expired = try LeaseRecord.fetchAll(db, sql: "SELECT * FROM lease WHERE expires_at < ? ORDER BY expires_at LIMIT ?", arguments: [t, limit])
+            var result: [LeasedRun] = []
+            for lease in expired {
+                guard var run = try RunRecord.fetchOne(db, sql: "SELECT * FROM run WHERE id = ?", arguments: [lease.runID]) else { continue }
+                if run.takeovers >= maxTakeovers {
+                    try db.execute(sql: "DELETE FROM lease WHERE run_id = ?", arguments: [run.id])
+                    let message = "abandoned: its lease expired \(run.takeovers + 1) times (last owner \(lease.owner))"
+                    try db.execute(
+                        sql: "UPDATE run SET state = 'abandoned', finished_at = ?, error = ? WHERE id = ?", arguments: [t, message, run.id])
+                    try Store.event(db, run.id, t, "abandoned", message, owner)
+                    continue
+                }
+                let generation = lease.generation + 1
+                try db.execute(
+                    sql: "UPDATE lease SET owner = ?, generation = ?, acquired_at = ?, expires_at = ? WHERE run_id = ? AND generation = ?",
+                    arguments: [owner, generation, t, t + leaseDuration.seconds, run.id, lease.generation])
+                guard db.changesCount == 1 else { continue }
+                try db.execute(sql: "UPDATE run SET generation = ?, takeovers = takeovers + 1 WHERE id = ?", arguments: [generation, run.id])
+                try Store.event(db, run.id, t, "taken-over", "lease of \(lease.owner) (generation \(lease.generation)) expired; resumed by \(owner) with generation \(generation)", owner)
+                run.generation = generation
+                run.takeovers += 1
+                result.append(LeasedRun(run: run, generation: generation, takenOver: true))
+            }
+            return result
+        }
+    }
+
+    /// The answer to a lease renewal.
+    public enum Renewal: Sendable, Equatable {
+        /// Renewed; `cancelRequested` asks the holder to stop the run.
+        case renewed(cancelRequested: Bool)
+        /// The lease belongs to someone else now: stop at once, write nothing.
+        case lost
+    }
+
+    /// Extends the leases `owner` holds on `runs` to `now + leaseDuration`, in one transaction.
+    public func renew(_ runs: [(id: Int64, generation: Int64)], owner: String, now: Date, leaseDuration: Duration) async throws -> [Int64: Renewal] {
+        let t = now.timeIntervalSince1970
+        return try await writer.write { db in
+            var result: [Int64: Renewal] = [:]
+            for run in runs {
+                try db.execute(
+                    sql: "UPDATE lease SET expires_at = ? WHERE run_id = ? AND owner = ? AND generation = ? AND expires_at >= ?",
+                    arguments: [t + leaseDuration.seconds, run.id, owner, run.generation, t])
+                if db.changesCount == 1 {
+                    let cancel = try Bool.fetchOne(db, sql: "SELECT cancel_requested FROM run WHERE id = ?", arguments: [run.id]) ?? false
+                    result[run.id] = .renewed(cancelRequested: cancel)
+                } else {
+                    result[run.id] = .lost
+                }
+            }
+            return result
+        }
+    }
+
+    /// How an attempt ended, as the executor reports it.
+    public enum AttemptResult: Sendable {
+        /// Succeeded.
+        case succeeded(RunOutcome)
+        /// Failed; retry after `retryAfter` if given, else the run fails.
+        case failed(message: String, detail: String?, retryAfter: Duration?)
+        /// Cancelled on request or by shutdown of a run that should not resume.
+        case cancelled(reason: String)
+        /// Interrupted by shutdown: release the lease so another instance resumes it now.
+        case released
+    }
+
+    /// Records the end of an attempt, fenced: only the current lease holder may write.
+    /// Throws `StoreError(.fenced)` when the lease moved on.
+    public func finishAttempt(runID: Int64, owner: String, generation: Int64, now: Date, result: AttemptResult) async throws {
+        let t = now.timeIntervalSince1970
+        try await writer.write { db in
+            try Store.checkFence(db, runID: runID, owner: owner, generation: generation)
+            switch result {
+            case .succeeded(let outcome):
+                try db.execute(
+                    sql: "UPDATE run SET state = 'succeeded', finished_at = ?, summary = ?, detail = ?, error = NULL WHERE id = ?",
+                    arguments: [t, outcome.summary, outcome.detail, runID])
+                try Store.event(db, runID, t, "succeeded", outcome.summary, owner)
+                try db.execute(sql: "DELETE FROM lease WHERE run_id = ?", arguments: [runID])
+            case .failed(let message, let detail, let retryAfter):
+                if let retryAfter {
+                    try db.execute(
+                        sql: "UPDATE run SET state = 'pending', due_at = ?, error = ?, detail = ? WHERE id = ?",
+                        arguments: [t + retryAfter.seconds, message, detail, runID])
+                    try Store.event(db, runID, t, "retry", "\(message); next attempt in \(DurationText.format(retryAfter))", owner)
+                } else {
+                    try db.execute(
+                        sql: "UPDATE run SET state = 'failed', finished_at = ?, error = ?, detail = ? WHERE id = ?", arguments: [t, message, detail, runID])
+                    try Store.event(db, runID, t, "failed", message, owner)
+                }
+                try db.execute(sql: "DELETE FROM lease WHERE run_id = ?", arguments: [runID])
+            case .cancelled(let reason):
+                try db.execute(sql: "UPDATE run SET state = 'cancelled', finished_at = ?, reason = ? WHERE id = ?", arguments: [t, reason, runID])
+                try Store.event(db, runID, t, "cancelled", reason, owner)
+                try db.execute(sql: "DELETE FROM lease WHERE run_id = ?", arguments: [runID])
+            case .released:
+                try db.execute(sql: "UPDATE lease SET expires_at = ? WHERE run_id = ?", arguments: [t - 1, runID])
+                try Store.event(db, runID, t, "released", "\(owner) shut down; the lease is released for another instance", owner)
+            }
+        }
+    }
+
+    static func checkFence(_ db: Database, runID: Int64, owner: String, generation: Int64) throws {
+        let lease = try LeaseRecord.fetchOne(db, sql: "SELECT * FROM lease WHERE run_id = ?", arguments: [runID])
+        guard let lease, lease.owner == owner, lease.generation == generation else {
+            throw StoreError(
+                .fenced, path: "",
+                detail: "run #\(runID): generation \(generation) of \(owner) is stale (lease now \(lease.map { "generation \($0.generation) of \($0.owner)" } ?? "released")); write refused")
+        }
+    }
+
+    /// Saves a run's checkpoint, fenced by the lease generation.
+    public func saveCheckpoint(runID: Int64, owner: String, generation: Int64, value: String, now: Date) async throws {
+        try await writer.write { db in
+            try Store.checkFence(db, runID: runID, owner: owner, generation: generation)
+            try db.execute(
+                sql: """
+                    INSERT INTO checkpoint (run_id, generation, value, updated_at) VALUES (?, ?, ?, ?)
+                    ON CONFLICT(run_id) DO UPDATE SET generation = excluded.generation, value = excluded.value, updated_at = excluded.updated_at
+                    WHERE excluded.generation >= checkpoint.generation
+                    """,
+                arguments: [runID, generation, value, now.timeIntervalSince1970])
+            guard db.changesCount == 1 else { throw StoreError(.fenced, path: "", detail: "run #\(runID): a newer generation wrote the checkpoint; write refused") }
+        }
+    }
+
+    /// The last checkpoint of a run.
+    public func checkpoint(runID: Int64) async throws -> String? {
+        try await writer.read { db in try String.fetchOne(db, sql: "SELECT value FROM checkpoint WHERE run_id = ?", arguments: [runID]) }
+    }
+
+    /// Appends an event to a run's log.
+    public func appendEvent(runID: Int64, kind: String, message: String, instance: String?, now: Date) async throws {
+        try await writer.write { db in try Store.event(db, runID, now.timeIntervalSince1970, kind, message, instance) }
+    }
+
+    // MARK: Instances
+
+    /// Registers or refreshes a live instance.
+    public func heartbeat(instance: InstanceRecord) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO instance (id, pid, host, started_at, heartbeat_at, state, config) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, state = excluded.state, config = excluded.config
+                    """,
+                arguments: [instance.id, instance.pid, instance.host, instance.startedAt, instance.heartbeatAt, instance.state, instance.config])
+        }
+    }
+
+    /// Removes an instance that stopped cleanly.
+    public func removeInstance(_ id: String) async throws {
+        _ = try await writer.write { db in try db.execute(sql: "DELETE FROM instance WHERE id = ?", arguments: [id]) }
+    }
+}
+
+extension Duration {
+    /// Seconds as a `Double`.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

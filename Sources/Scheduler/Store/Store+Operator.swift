@@ -1,0 +1,133 @@
+public import Foundation
+import GRDB
+
+/// What operators ask of the store: history, one run, status, pause/resume, backfill, manual runs.
+extension Store {
+    /// The most recent runs, newest first, optionally of one job.
+    public func history(job: String? = nil, limit: Int = 50) async throws -> [RunRecord] {
+        try await writer.read { db in
+            if let job {
+                return try RunRecord.fetchAll(db, sql: "SELECT * FROM run WHERE job = ? ORDER BY nominal DESC, id DESC LIMIT ?", arguments: [job, limit])
+            }
+            return try RunRecord.fetchAll(db, sql: "SELECT * FROM run ORDER BY nominal DESC, id DESC LIMIT ?", arguments: [limit])
+        }
+    }
+
+    /// One run with its events and lease, or `nil`.
+    public func run(id: Int64) async throws -> (run: RunRecord, events: [RunEvent], lease: LeaseRecord?, checkpoint: String?)? {
+        try await writer.read { db in
+            guard let run = try RunRecord.fetchOne(db, sql: "SELECT * FROM run WHERE id = ?", arguments: [id]) else { return nil }
+            let events = try RunEvent.fetchAll(db, sql: "SELECT * FROM run_event WHERE run_id = ? ORDER BY id", arguments: [id])
+            let lease = try LeaseRecord.fetchOne(db, sql: "SELECT * FROM lease WHERE run_id = ?", arguments: [id])
+            let checkpoint = try String.fetchOne(db, sql: "SELECT value FROM checkpoint WHERE run_id = ?", arguments: [id])
+            return (run, events, lease, checkpoint)
+        }
+    }
+
+    /// Everything `schedctl status` shows.
+    public struct Status: Sendable {
+        /// Instances whose heartbeat is recent.
+        public var instances: [InstanceRecord]
+        /// Leases held now.
+        public var leases: [LeaseRecord]
+        /// Per-job state.
+        public var jobs: [String: JobStateRecord]
+        /// The latest run of each job.
+        public var lastRuns: [String: RunRecord]
+        /// Runs running or pending per job.
+        public var active: [String: Int]
+    }
+
+    /// The status as of `now`; instances silent for longer than `staleAfter` are left out.
+    public func status(now: Date, staleAfter: Duration = .seconds(30)) async throws -> Status {
+        try await writer.read { db in
+            let instances = try InstanceRecord.fetchAll(
+                db, sql: "SELECT * FROM instance WHERE heartbeat_at >= ? ORDER BY started_at", arguments: [now.timeIntervalSince1970 - staleAfter.seconds])
+            let leases = try LeaseRecord.fetchAll(db, sql: "SELECT * FROM lease ORDER BY run_id")
+            let jobs = try JobStateRecord.fetchAll(db, sql: "SELECT * FROM job_state")
+            let last = try RunRecord.fetchAll(db, sql: "SELECT r.* FROM run r JOIN (SELECT job, MAX(id) AS id FROM run GROUP BY job) m ON r.id = m.id")
+            var active: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT job, COUNT(*) AS n FROM run WHERE state IN ('pending', 'running') GROUP BY job") {
+                active[row["job"]] = row["n"]
+            }
+            return Status(
+                instances: instances, leases: leases, jobs: Dictionary(uniqueKeysWithValues: jobs.map { ($0.job, $0) }),
+                lastRuns: Dictionary(last.map { ($0.job, $0) }, uniquingKeysWith: { a, _ in a }), active: active)
+        }
+    }
+
+    /// Pauses a job: its watermark stops advancing until it is resumed.
+    public func pause(job: JobSpec, now: Date) async throws -> Bool {
+        try await writer.write { db in
+            try db.execute(
+                sql: "INSERT INTO job_state (job, watermark, paused, paused_at, first_seen) VALUES (?, ?, 1, ?, ?) ON CONFLICT(job) DO UPDATE SET paused = 1, paused_at = excluded.paused_at WHERE paused = 0",
+                arguments: [job.name, Int64(now.timeIntervalSince1970), now.timeIntervalSince1970, now.timeIntervalSince1970])
+            return db.changesCount == 1
+        }
+    }
+
+    /// Resumes a paused job. Occurrences that fell due while it was paused are recorded as
+    /// skipped ("paused"), unless `catchUp` is set: then the job's misfire policy decides.
+    /// Returns how many occurrences were recorded as skipped.
+    public func resume(job: JobSpec, now: Date, catchUp: Bool) async throws -> Int {
+        let nowInstant = Instant(now)
+        return try await writer.write { db in
+            guard let state = try JobStateRecord.fetchOne(db, sql: "SELECT * FROM job_state WHERE job = ?", arguments: [job.name]), state.paused else {
+                return -1
+            }
+            var skipped = 0
+            if !catchUp, let watermark = state.watermark {
+                var cursor = Instant(seconds: watermark)
+                while let next = job.schedule.next(after: cursor), next <= nowInstant {
+                    if let id = try Store.insertRun(
+                        db, job: job, nominal: next, trigger: .schedule, state: .skipped, now: now.timeIntervalSince1970, due: Double(next.seconds),
+                        reason: "paused")
+                    {
+                        try Store.event(db, id, now.timeIntervalSince1970, "skipped", "the job was paused", nil)
+                        skipped += 1
+                    }
+                    cursor = next
+                }
+                try db.execute(sql: "UPDATE job_state SET watermark = ? WHERE job = ?", arguments: [cursor.seconds, job.name])
+            }
+            try db.execute(sql: "UPDATE job_state SET paused = 0, paused_at = NULL WHERE job = ?", arguments: [job.name])
+            return skipped
+        }
+    }
+
+    /// Queues a manual run of `job` due now; returns its id.
+    public func enqueueManualRun(job: JobSpec, now: Date, by: String) async throws -> Int64 {
+        try await writer.write { db in
+            let t = now.timeIntervalSince1970
+            try db.execute(
+                sql: "INSERT INTO run (job, nominal, trigger, state, max_attempts, created_at, due_at) VALUES (?, ?, 'manual', 'pending', ?, ?, ?)",
+                arguments: [job.name, Int64(t), job.retry.attempts, t, t])
+            let id = db.lastInsertedRowID
+            try Store.event(db, id, t, "queued", "manual run requested by \(by)", nil)
+            return id
+        }
+    }
+
+    /// Queues runs for the occurrences of `job` in `from...to` that have no run yet; returns
+    /// the queued and the already-present counts.
+    public func backfill(job: JobSpec, from: Instant, to: Instant, now: Date, limit: Int = 10_000) async throws -> (queued: Int, existing: Int) {
+        var occurrences: [Instant] = []
+        var cursor = Instant(seconds: from.seconds - 1)
+        while occurrences.count < limit, let next = job.schedule.next(after: cursor), next <= to {
+            occurrences.append(next)
+            cursor = next
+        }
+        let list = occurrences
+        return try await writer.write { db in
+            var queued = 0
+            let t = now.timeIntervalSince1970
+            for occurrence in list {
+                if let id = try Store.insertRun(db, job: job, nominal: occurrence, trigger: .backfill, state: .pending, now: t, due: t, reason: nil) {
+                    try Store.event(db, id, t, "queued", "backfill", nil)
+                    queued += 1
+                }
+            }
+            return (queued, list.count - queued)
+        }
+    }
+}

@@ -1,0 +1,173 @@
+public import Foundation
+public import GRDB
+
+/// The durable state of schedctl in one SQLite file: per-job watermarks and pause state, runs
+/// (unique per job and nominal instant), run events, leases, checkpoints and live instances.
+///
+/// Writes are `BEGIN IMMEDIATE` transactions in WAL mode with a busy timeout, so several
+/// `schedctl serve` processes can share one database. Every method keeps the invariants in
+/// `docs/DESIGN.md`; callers never write SQL.
+public final class Store: Sendable {
+    /// The GRDB connection pool.
+    public let writer: DatabasePool
+    /// The database file.
+    public let path: String
+
+    /// Adds migrations of other modules (the vault, the paper broker) to the store's migrator.
+    public typealias MigrationRegistration = @Sendable (inout DatabaseMigrator) -> Void
+
+    /// Opens (creating with mode 0600 if needed) and migrates the database at `path`.
+    ///
+    /// Throws `StoreError` when the file was written by a newer schedctl, is not a database, or
+    /// cannot be created; nothing is written in those cases.
+    public init(path: String, extraMigrations: [MigrationRegistration] = []) throws {
+        self.path = path
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw StoreError(.cannotCreate, path: path, detail: "cannot create the directory \(directory): \(error.localizedDescription)")
+            }
+        }
+        if !FileManager.default.fileExists(atPath: path) {
+            let fd = open(path, O_CREAT | O_WRONLY | O_EXCL, 0o600)
+            if fd < 0 && errno != EEXIST {
+                throw StoreError(.cannotCreate, path: path, detail: String(cString: strerror(errno)))
+            }
+            if fd >= 0 { close(fd) }
+        }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        do {
+            writer = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw StoreError(.notADatabase, path: path, detail: "\(error)")
+        }
+        var migrator = Store.migrator
+        for register in extraMigrations { register(&migrator) }
+        do {
+            let superseded = try writer.read { db in try migrator.hasBeenSuperseded(db) }
+            if superseded {
+                throw StoreError(.newerSchema, path: path, detail: "")
+            }
+            try migrator.migrate(writer)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(.notADatabase, path: path, detail: "\(error)")
+        }
+        for suffix in ["", "-wal", "-shm"] { chmod(path + suffix, 0o600) }
+    }
+
+    /// The schema, as named migrations. Never edit a landed migration: add a new one.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("engine-v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE job_state (
+                        job TEXT PRIMARY KEY NOT NULL,
+                        watermark INTEGER,
+                        paused INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1)),
+                        paused_at REAL,
+                        first_seen REAL NOT NULL
+                    );
+                    CREATE TABLE run (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        job TEXT NOT NULL,
+                        nominal INTEGER NOT NULL,
+                        trigger TEXT NOT NULL CHECK (trigger IN ('schedule', 'manual', 'backfill')),
+                        state TEXT NOT NULL CHECK (state IN ('pending', 'running', 'succeeded', 'failed', 'skipped', 'cancelled', 'abandoned')),
+                        attempt INTEGER NOT NULL DEFAULT 0,
+                        max_attempts INTEGER NOT NULL DEFAULT 1 CHECK (max_attempts >= 1),
+                        takeovers INTEGER NOT NULL DEFAULT 0,
+                        generation INTEGER NOT NULL DEFAULT 0,
+                        created_at REAL NOT NULL,
+                        due_at REAL NOT NULL,
+                        started_at REAL,
+                        finished_at REAL,
+                        cancel_requested INTEGER NOT NULL DEFAULT 0,
+                        reason TEXT,
+                        error TEXT,
+                        summary TEXT,
+                        detail TEXT
+                    );
+                    CREATE UNIQUE INDEX run_occurrence ON run(job, nominal) WHERE trigger != 'manual';
+                    CREATE INDEX run_pending ON run(state, due_at) WHERE state = 'pending';
+                    CREATE INDEX run_job_state ON run(job, state);
+                    CREATE TABLE lease (
+                        run_id INTEGER PRIMARY KEY NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+                        owner TEXT NOT NULL,
+                        generation INTEGER NOT NULL,
+                        acquired_at REAL NOT NULL,
+                        expires_at REAL NOT NULL
+                    );
+                    CREATE INDEX lease_expiry ON lease(expires_at);
+                    CREATE TABLE run_event (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        run_id INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+                        at REAL NOT NULL,
+                        kind TEXT NOT NULL,
+                        message TEXT NOT NULL,
+                        instance TEXT
+                    );
+                    CREATE INDEX run_event_run ON run_event(run_id);
+                    CREATE TABLE checkpoint (
+                        run_id INTEGER PRIMARY KEY NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+                        generation INTEGER NOT NULL,
+                        value TEXT NOT NULL,
+                        updated_at REAL NOT NULL
+                    );
+                    CREATE TABLE instance (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        pid INTEGER NOT NULL,
+                        host TEXT NOT NULL,
+                        started_at REAL NOT NULL,
+                        heartbeat_at REAL NOT NULL,
+                        state TEXT NOT NULL CHECK (state IN ('running', 'draining')),
+                        config TEXT NOT NULL
+                    );
+                    """)
+        }
+        return migrator
+    }
+}
+
+/// A database that cannot be used as it is.
+public struct StoreError: Error, CustomStringConvertible, Sendable {
+    /// What kind of problem.
+    public enum Code: Sendable { case cannotCreate, notADatabase, newerSchema, notFound, fenced, conflict }
+    /// The kind.
+    public var code: Code
+    /// The database file.
+    public var path: String
+    /// More about it.
+    public var detail: String
+
+    init(_ code: Code, path: String, detail: String) {
+        self.code = code
+        self.path = path
+        self.detail = detail
+    }
+
+    public var description: String {
+        switch code {
+        case .cannotCreate: return "cannot create the database \(path): \(detail); check the 'database:' path and its directory's permissions"
+        case .notADatabase: return "\(path) is not a schedctl database (\(detail)); point 'database:' at another file or move this one away"
+        case .newerSchema:
+            return "\(path) was written by a newer schedctl than this one (\(SchedulerInfo.version)); upgrade schedctl — nothing was written"
+        case .notFound, .fenced, .conflict: return detail
+        }
+    }
+}
+
+/// Facts about this build of the Scheduler module.
+public enum SchedulerInfo {
+    /// The schedctl version.
+    public static let version = "0.1.0"
+}

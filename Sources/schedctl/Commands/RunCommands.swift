@@ -1,0 +1,114 @@
+import ArgumentParser
+import Foundation
+import Jobs
+import Logging
+import Scheduler
+
+/// `schedctl run JOB`: a manual run, recorded as such.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a job now (a manual run, recorded as such).",
+        discussion: "With a service running on the database, the run is queued for it; --wait waits for the result. With none, it runs in this process.")
+
+    @Argument(help: "The job.") var job: String
+    @OptionGroup var options: ConfigOptions
+    @Flag(help: "Wait for the run to finish and exit non-zero if it failed.") var wait = false
+
+    func run() async throws {
+        try await exiting {
+            let plan = try Wiring.loadPlan(options.path)
+            let spec = try Wiring.job(job, in: plan)
+            let store = try Wiring.openStore(plan)
+            let id = try await store.enqueueManualRun(job: spec, now: Date(), by: "schedctl run (pid \(getpid()))")
+            let live = try await store.status(now: Date()).instances
+            if live.isEmpty {
+                print("run #\(id) of \(spec.name): no service is running, so it runs here")
+                LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: .logfmt, level: .warning, redact: Wiring.redact) }
+                let engine = Engine(store: store, plan: plan, registry: Wiring.registry, logger: Logger(label: "schedctl"), secrets: Wiring.secrets(for: plan))
+                _ = try await engine.executeNow(runID: id)
+            } else {
+                print("run #\(id) of \(spec.name) queued for \(live.map(\.id).joined(separator: ", "))")
+                guard wait else { return }
+                while let record = try await store.run(id: id)?.run, !record.state.isFinal {
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
+            guard let result = try await store.run(id: id)?.run else { return }
+            if result.state.isFinal {
+                print("run #\(id): \(result.state.rawValue)\(result.summary.map { " — \($0)" } ?? "")\(result.error.map { " — \($0)" } ?? "")")
+                if result.state != .succeeded { throw ExitCode(1) }
+            }
+        }
+    }
+}
+
+/// `schedctl pause JOB`.
+struct PauseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pause", abstract: "Stop claiming a job's occurrences until it is resumed.")
+
+    @Argument(help: "The job.") var job: String
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        try await exiting {
+            let plan = try Wiring.loadPlan(options.path)
+            let spec = try Wiring.job(job, in: plan)
+            let changed = try await Wiring.openStore(plan).pause(job: spec, now: Date())
+            print(changed ? "\(spec.name) paused" : "\(spec.name) was already paused")
+        }
+    }
+}
+
+/// `schedctl resume JOB`.
+struct ResumeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume", abstract: "Resume a paused job.",
+        discussion: "Occurrences that fell due while paused are recorded as skipped (reason: paused). With --catch-up, the job's misfire policy decides instead.")
+
+    @Argument(help: "The job.") var job: String
+    @OptionGroup var options: ConfigOptions
+    @Flag(help: "Treat the occurrences missed while paused as misfires (the job's misfire policy applies).") var catchUp = false
+
+    func run() async throws {
+        try await exiting {
+            let plan = try Wiring.loadPlan(options.path)
+            let spec = try Wiring.job(job, in: plan)
+            let skipped = try await Wiring.openStore(plan).resume(job: spec, now: Date(), catchUp: catchUp)
+            if skipped < 0 {
+                print("\(spec.name) was not paused")
+            } else {
+                print("\(spec.name) resumed" + (catchUp ? "; missed occurrences follow the misfire policy" : "; \(skipped) occurrence(s) recorded as skipped (paused)"))
+            }
+        }
+    }
+}
+
+/// `schedctl backfill JOB --from --to`.
+struct BackfillCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backfill", abstract: "Queue runs for a job's occurrences in a past range that have no run yet.")
+
+    @Argument(help: "The job.") var job: String
+    @OptionGroup var options: ConfigOptions
+    @Option(help: "First instant (ISO 8601), inclusive.") var from: String
+    @Option(help: "Last instant (ISO 8601), inclusive.") var to: String
+
+    func run() async throws {
+        try await exiting {
+            let plan = try Wiring.loadPlan(options.path)
+            let spec = try Wiring.job(job, in: plan)
+            let start: Instant
+            let end: Instant
+            do {
+                start = try Instant(iso8601: from)
+                end = try Instant(iso8601: to)
+            } catch {
+                throw CommandFailure(message: "\(error)", code: 64)
+            }
+            guard start <= end else { throw CommandFailure(message: "--from is after --to", code: 64) }
+            let result = try await Wiring.openStore(plan).backfill(job: spec, from: start, to: end, now: Date())
+            print("\(spec.name): \(result.queued) run(s) queued, \(result.existing) occurrence(s) already had a run")
+        }
+    }
+}

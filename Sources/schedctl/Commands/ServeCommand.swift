@@ -1,0 +1,99 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Jobs
+import Logging
+import Scheduler
+import ServiceLifecycle
+import UnixSignals
+
+/// `schedctl serve`: the scheduler service in the foreground.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the scheduler service in the foreground.",
+        discussion: """
+            Prints the plan and the next fire times, then runs until SIGTERM or SIGINT, which drain it:
+            it stops claiming, lets running jobs finish within service.shutdown_grace, and releases
+            the leases of the rest so another instance resumes them. SIGHUP (or 'schedctl reload')
+            re-reads the configuration; an invalid one is logged and the running plan stays.
+            """)
+
+    @OptionGroup var options: ConfigOptions
+    @Option(help: "logfmt or json (default: service.log_format).") var logFormat: String?
+    @Option(help: "trace, debug, info, notice, warning, error (default: service.log_level).") var logLevel: String?
+
+    func run() async throws {
+        try await exiting {
+            let plan = try Wiring.loadPlan(options.path)
+            let format = LineLogHandler.Format(rawValue: logFormat ?? plan.service.logFormat) ?? .logfmt
+            let level = Logger.Level(rawValue: logLevel ?? plan.service.logLevel) ?? .info
+            LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: format, level: level, redact: Wiring.redact) }
+            let logger = Logger(label: "schedctl")
+            let store = try Wiring.openStore(plan)
+            let engine = Engine(store: store, plan: plan, registry: Wiring.registry, logger: logger, secrets: Wiring.secrets(for: plan))
+            printPlan(plan, instance: engine.instanceID)
+            let reloader = installReloadHandler(engine: engine, path: options.path, logger: logger)
+            let group = ServiceGroup(
+                configuration: .init(services: [engine], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await group.run()
+            reloader.cancel()
+        }
+    }
+
+    private func printPlan(_ plan: Plan, instance: String) {
+        print("schedctl \(SchedctlVersion.text) serving \(plan.source) as \(instance)")
+        print("database \(plan.database); \(plan.jobs.count) jobs; up to \(plan.service.maxConcurrentRuns) runs at once")
+        let now = Instant(Date())
+        var table = TextTable(headers: ["job", "type", "schedule", "next (UTC)"])
+        for job in plan.jobs {
+            table.add([job.name, job.kind, job.schedule.summary, job.schedule.next(after: now)?.iso8601 ?? "never"])
+        }
+        print(table.render())
+        fflush(nil)
+    }
+
+    private func installReloadHandler(engine: Engine, path: String, logger: Logger) -> any DispatchSourceSignal {
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        source.setEventHandler {
+            Task {
+                do {
+                    let plan = try Wiring.loader.load(file: path)
+                    try await engine.reload(plan)
+                } catch let error as ConfigError {
+                    logger.error("reload rejected; the running configuration stays", metadata: ["errors": "\(error.description)"])
+                } catch {
+                    logger.error("reload failed; the running configuration stays", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+        source.resume()
+        return source
+    }
+}
+
+/// `schedctl reload`: asks the live services on this host to re-read their configuration.
+struct ReloadCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "reload", abstract: "Make running services re-read jobs.yaml (sends SIGHUP).")
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        try await exiting {
+            let plan = try Wiring.loadPlan(options.path)
+            let store = try Wiring.openStore(plan)
+            let status = try await store.status(now: Date())
+            let host = ProcessInfo.processInfo.hostName
+            let local = status.instances.filter { $0.host == host }
+            guard !local.isEmpty else { throw CommandFailure(message: "no schedctl service is running on this host for \(plan.database)") }
+            for instance in local {
+                if kill(pid_t(instance.pid), SIGHUP) == 0 {
+                    print("reload requested: \(instance.id) (pid \(instance.pid))")
+                } else {
+                    printError("could not signal pid \(instance.pid): \(String(cString: strerror(errno)))")
+                }
+            }
+        }
+    }
+}
