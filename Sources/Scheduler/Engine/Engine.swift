@@ -330,10 +330,33 @@ public actor Engine: Service {
             }
         }
         do {
-            try await store.finishAttempt(runID: run.id, owner: instanceID, generation: generation, now: wall(), result: attemptResult)
+            // The run's task may be cancelled (timeout, shutdown); the record must still be written.
+            let store = self.store
+            let (owner, now) = (instanceID, wall())
+            try await Task.detached {
+                try await store.finishAttempt(runID: run.id, owner: owner, generation: generation, now: now, result: attemptResult)
+            }.value
             if case .succeeded = attemptResult { logger.info("run succeeded") }
         } catch {
             logger.error("could not record the run's end", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
+        }
+        await startWaitingRuns()
+    }
+
+    /// Starts pending runs into free slots right away (a queued or buffered run follows the
+    /// one that just ended without waiting for the next pass).
+    private func startWaitingRuns() async {
+        guard !draining else { return }
+        let free = plan.service.maxConcurrentRuns - executions.count + 1
+        do {
+            let store = self.store
+            let (now, owner, lease, jobs) = (wall(), instanceID, plan.service.leaseDuration, jobsByName)
+            let started = try await Task.detached {
+                try await store.startPending(now: now, owner: owner, leaseDuration: lease, limit: free, plan: jobs)
+            }.value
+            for leased in started { launch(leased) }
+        } catch {
+            logger.error("could not start waiting runs", metadata: ["error": "\(error)"])
         }
     }
 

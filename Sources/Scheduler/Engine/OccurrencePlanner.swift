@@ -51,8 +51,11 @@ public enum OccurrencePlanner {
         var result = Result(decisions: [], watermark: due.last, cancelRunning: [], cancelPending: [])
         guard !due.isEmpty else { return result }
         let moreRemain = job.schedule.next(after: cursor).map { $0 <= now } ?? false
+        // Overlap is judged against runs that were active before this batch; occurrences decided
+        // together (a catch-up under `misfire: all`) queue behind one another instead.
         var running = active.running
         var pending = active.pending
+        var queuedInBatch = false
         let grace = job.misfire.grace.components.seconds
         for (index, occurrence) in due.enumerated() {
             let late = now.seconds - occurrence.seconds
@@ -73,6 +76,8 @@ public enum OccurrencePlanner {
                 let other = (running + pending).first!
                 result.decisions.append(.skip(occurrence, reason: "overlap: run #\(other) is still active"))
                 continue
+            case .skip where queuedInBatch, .bufferOne where queuedInBatch:
+                break
             case .bufferOne where !pending.isEmpty:
                 result.decisions.append(.skip(occurrence, reason: "overlap: occurrence #\(pending[0]) is already waiting"))
                 continue
@@ -84,7 +89,7 @@ public enum OccurrencePlanner {
             default: break
             }
             result.decisions.append(.run(occurrence))
-            pending.append(-Int64(index) - 1)  // placeholder id for a run inserted by this batch
+            queuedInBatch = true
         }
         return result
     }

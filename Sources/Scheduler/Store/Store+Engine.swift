@@ -207,14 +207,15 @@ extension Store {
     }
 
     /// Extends the leases `owner` holds on `runs` to `now + leaseDuration`, in one transaction.
+    /// Fencing is by generation: a lease that lapsed but was not taken over is still the owner's.
     public func renew(_ runs: [(id: Int64, generation: Int64)], owner: String, now: Date, leaseDuration: Duration) async throws -> [Int64: Renewal] {
         let t = now.timeIntervalSince1970
         return try await writer.write { db in
             var result: [Int64: Renewal] = [:]
             for run in runs {
                 try db.execute(
-                    sql: "UPDATE lease SET expires_at = ? WHERE run_id = ? AND owner = ? AND generation = ? AND expires_at >= ?",
-                    arguments: [t + leaseDuration.seconds, run.id, owner, run.generation, t])
+                    sql: "UPDATE lease SET expires_at = ? WHERE run_id = ? AND owner = ? AND generation = ?",
+                    arguments: [t + leaseDuration.seconds, run.id, owner, run.generation])
                 if db.changesCount == 1 {
                     let cancel = try Bool.fetchOne(db, sql: "SELECT cancel_requested FROM run WHERE id = ?", arguments: [run.id]) ?? false
                     result[run.id] = .renewed(cancelRequested: cancel)

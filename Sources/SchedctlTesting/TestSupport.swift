@@ -1,0 +1,46 @@
+public import Foundation
+import Synchronization
+
+/// A wall clock a test sets by hand.
+public final class ManualWallClock: Sendable {
+    private let current: Mutex<Date>
+
+    /// A clock showing `start` (an ISO 8601 instant).
+    public init(_ start: String) {
+        let formatter = ISO8601DateFormatter()
+        current = Mutex(formatter.date(from: start)!)
+    }
+
+    /// The time it shows.
+    public func now() -> Date { current.withLock { $0 } }
+
+    /// Sets it (forward or back: clock jumps).
+    public func set(_ iso: String) {
+        let date = ISO8601DateFormatter().date(from: iso)!
+        current.withLock { $0 = date }
+    }
+
+    /// Moves it by `seconds`.
+    public func advance(_ seconds: Double) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
+
+    /// A closure for `Engine(wall:)`.
+    public var source: @Sendable () -> Date { { self.now() } }
+}
+
+/// A fresh directory under the system temporary directory, removed when released.
+public final class TemporaryDirectory: Sendable {
+    /// Its path.
+    public let path: String
+
+    /// Creates it.
+    public init(prefix: String = "schedctl-test") {
+        let base = NSTemporaryDirectory() + "\(prefix)-\(UUID().uuidString.prefix(8))"
+        try! FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        path = base
+    }
+
+    /// A path inside it.
+    public func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
