@@ -45,6 +45,9 @@ public final class ScriptedJob: JobKind, Sendable {
     /// Every attempt so far.
     public var attempts: [Attempt] { log.withLock { $0 } }
 
+    /// How many attempts are parked in `.block`, waiting for release or cancellation.
+    public var blockedCount: Int { gates.withLock { $0.count } }
+
     /// How many attempts ended by cancellation.
     public var cancelledCount: Int { cancellations.withLock { $0 } }
 

@@ -1,5 +1,6 @@
 import Jobs
 import Scheduler
+import Secrets
 
 /// The composition root: which kinds, catalogs and stores this executable uses.
 enum Wiring {
@@ -12,7 +13,7 @@ enum Wiring {
     /// Opens the plan's database, or fails with what to do.
     static func openStore(_ plan: Plan) throws -> Store {
         do {
-            return try Store(path: plan.database)
+            return try Store(path: plan.database, extraMigrations: migrations)
         } catch {
             throw CommandFailure(message: "\(error)")
         }
@@ -26,11 +27,19 @@ enum Wiring {
         return job
     }
 
-    /// Secret resolution for runs (the vault joins here).
-    static func secrets(for plan: Plan) -> any SecretResolving { NoSecrets() }
+    /// The schema parts other modules keep in the same database.
+    static let migrations: [Store.MigrationRegistration] = [VaultAccess.migrations]
+
+    /// Every secret value this process resolves is registered here.
+    static let redactor = Redactor()
+
+    /// Secret resolution for runs: the vault in the plan's database, opened on first use.
+    static func secrets(for plan: Plan, store: Store) -> any SecretResolving {
+        VaultSecretResolver(store: store, keyPath: plan.secrets.sshKey, redactor: redactor)
+    }
 
     /// Redacts resolved secrets from log lines.
-    static let redact: @Sendable (String) -> String = { $0 }
+    static let redact: @Sendable (String) -> String = { redactor.redact($0) }
 
     /// Loads and validates `path`, or fails with every diagnostic.
     static func loadPlan(_ path: String) throws -> Plan {

@@ -213,7 +213,7 @@ struct EngineTests {
         try await engine.start()
         bed.wall.set("2026-11-23T16:00:00Z")
         await engine.tick()
-        while bed.clock.sleeperCount == 0 { await Task.yield() }
+        while bed.clock.sleeperCount == 0 || bed.kind.blockedCount == 0 { await Task.yield() }
         bed.clock.advance(by: .seconds(5))
         await engine.waitForIdle()
         let run = try #require(try await bed.runs().first)

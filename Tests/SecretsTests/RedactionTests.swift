@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+
+@testable import Secrets
+
+@Suite("Redaction, secret wrapper, references")
+struct RedactionTests {
+    @Test("registered values are replaced, longest first; short values ignored")
+    func redactor() {
+        let redactor = Redactor()
+        redactor.register("abc")  // too short: ignored
+        redactor.register("token-1234")
+        redactor.register("token-1234-extended")
+        redactor.register(Secret("pw-secret"))
+        #expect(redactor.count == 3)
+        #expect(redactor.redact("a=token-1234-extended b=token-1234 c=pw-secret d=abc")
+            == "a=‹redacted› b=‹redacted› c=‹redacted› d=abc")
+        #expect(redactor.redact("nothing here") == "nothing here")
+    }
+
+    @Test("the redactor is safe to use from many threads")
+    func concurrentRedactor() async {
+        let redactor = Redactor()
+        await withTaskGroup(of: Void.self) { group in
+            for i in 0..<50 {
+                group.addTask {
+                    redactor.register("value-\(i)-xyz")
+                    _ = redactor.redact("value-\(i)-xyz")
+                }
+            }
+        }
+        #expect(redactor.count == 50)
+        #expect(redactor.redact("value-7-xyz value-49-xyz") == "‹redacted› ‹redacted›")
+    }
+
+    @Test("Secret never shows its value")
+    func secretWrapper() {
+        let secret = Secret("hunter2-password")
+        #expect("\(secret)" == "‹redacted›")
+        #expect(String(describing: secret) == "‹redacted›")
+        #expect(String(reflecting: secret) == "‹redacted›")
+        var dumped = ""
+        dump(secret, to: &dumped)
+        #expect(!dumped.contains("hunter2"))
+        #expect(!"\([secret])".contains("hunter2"))
+        #expect(!"\(Optional(secret) as Any)".contains("hunter2"))
+        #expect(secret.value == "hunter2-password")
+        #expect(Secret("a") == Secret("a"))
+    }
+
+    @Test("TokenState never shows its tokens")
+    func tokenStateDescription() {
+        let state = TokenState(accessToken: "access-canary", refreshToken: "refresh-canary")
+        var dumped = ""
+        dump(state, to: &dumped)
+        for text in ["\(state)", String(reflecting: state), dumped] {
+            #expect(!text.contains("canary"))
+        }
+    }
+
+    @Test("TokenState JSON round trip and Go oauth2 form")
+    func tokenStateJSON() throws {
+        let state = TokenState(
+            accessToken: "a", accessTokenExpiresAt: Date(timeIntervalSince1970: 1_767_225_600.5),
+            refreshToken: "r", refreshTokenExpiresAt: Date(timeIntervalSince1970: 1_767_312_000), tokenType: "Bearer")
+        #expect(try TokenState(json: state.jsonData()) == state)
+        let go = try TokenState(json: Data(#"{"access_token":"x","token_type":"Bearer","expiry":"2026-01-01T00:00:00Z"}"#.utf8))
+        #expect(go.accessTokenExpiresAt == Date(timeIntervalSince1970: 1_767_225_600))
+        #expect(go.refreshToken == nil)
+        #expect(throws: SecretsError.self) { try TokenState(json: Data(#"{"token_type":"Bearer"}"#.utf8)) }
+        #expect(throws: SecretsError.self) { try TokenState(json: Data("[]".utf8)) }
+        #expect(throws: SecretsError.self) { try TokenState(json: Data(#"{"access_token":"x","expiry":"tomorrow"}"#.utf8)) }
+    }
+
+    @Test("secret references", arguments: [
+        ("secret:tradestation/client_id", "tradestation/client_id"),
+        ("secret:a", "a"),
+        ("secret:A-b_c.d/e", "A-b_c.d/e"),
+    ])
+    func validReference(text: String, name: String) throws {
+        let reference = try SecretReference(parsing: text)
+        #expect(reference.name == name)
+        #expect(reference.description == text)
+    }
+
+    @Test("invalid references", arguments: [
+        "tradestation/client_id", "secret:", "secret:has space", "secret:a//b", "secret:/abs", "secret:a/../b",
+        "secret:ünï", "Secret:x", "secret:a/", "secret:" + String(repeating: "x", count: 201),
+    ])
+    func invalidReference(text: String) {
+        let error = #expect(throws: SecretsError.self) { try SecretReference(parsing: text) }
+        #expect(error?.kind == .invalidSecretReference)
+        #expect(error?.message.contains("secret:NAME") == true)
+    }
+
+    @Test("isReference only checks the prefix")
+    func isReference() {
+        #expect(SecretReference.isReference("secret:x"))
+        #expect(!SecretReference.isReference("plain"))
+    }
+}
