@@ -73,7 +73,8 @@ public final class ScriptedJob: JobKind, Sendable {
     public func run(_ context: RunContext) async throws -> RunOutcome {
         let checkpoint = try await context.checkpoints.load()
         log.withLock {
-            $0.append(Attempt(job: context.job.name, nominal: context.nominal, attempt: context.attempt, generation: context.generation, checkpoint: checkpoint))
+            $0.append(
+                Attempt(job: context.job.name, nominal: context.nominal, attempt: context.attempt, generation: context.generation, checkpoint: checkpoint))
         }
         switch behaviour.withLock({ $0 }) {
         case .succeed:
@@ -86,11 +87,13 @@ public final class ScriptedJob: JobKind, Sendable {
             await withTaskCancellationHandler {
                 await withCheckedContinuation { (gate: CheckedContinuation<Void, Never>) in
                     let open = released.withLock { $0 }
-                    let parked = !open && gates.withLock { g -> Bool in
-                        if Task.isCancelled { return false }
-                        g[context.runID] = gate
-                        return true
-                    }
+                    let parked =
+                        !open
+                        && gates.withLock { g -> Bool in
+                            if Task.isCancelled { return false }
+                            g[context.runID] = gate
+                            return true
+                        }
                     if !parked { gate.resume() }
                 }
             } onCancel: {

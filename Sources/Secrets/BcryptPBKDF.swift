@@ -23,8 +23,10 @@ enum BcryptPBKDF {
         var out = [UInt8]()
         out.reserveCapacity(hashSize)
         for w in words {  // little-endian output, as OpenBSD does
-            out += [UInt8(truncatingIfNeeded: w), UInt8(truncatingIfNeeded: w >> 8),
-                    UInt8(truncatingIfNeeded: w >> 16), UInt8(truncatingIfNeeded: w >> 24)]
+            out += [
+                UInt8(truncatingIfNeeded: w), UInt8(truncatingIfNeeded: w >> 8),
+                UInt8(truncatingIfNeeded: w >> 16), UInt8(truncatingIfNeeded: w >> 24),
+            ]
         }
         return out
     }
@@ -39,8 +41,11 @@ enum BcryptPBKDF {
         var remaining = keyLength
         var count: UInt32 = 1
         while remaining > 0 {
-            let countSalt = salt + [UInt8(count >> 24), UInt8(truncatingIfNeeded: count >> 16),
-                                    UInt8(truncatingIfNeeded: count >> 8), UInt8(truncatingIfNeeded: count)]
+            let countSalt =
+                salt + [
+                    UInt8(count >> 24), UInt8(truncatingIfNeeded: count >> 16),
+                    UInt8(truncatingIfNeeded: count >> 8), UInt8(truncatingIfNeeded: count),
+                ]
             var sha2Salt = Array(SHA512.hash(data: countSalt))
             var tmp = bcryptHash(sha2Pass: sha2Pass, sha2Salt: sha2Salt)
             var out = tmp

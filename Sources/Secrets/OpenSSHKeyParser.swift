@@ -53,8 +53,9 @@ enum OpenSSHKeyParser {
             let encrypted = try reader.readString()
             let tagLength = Cipher.all.first(where: { $0.name == cipherName })?.tagLength ?? 0
             let tag = try reader.readBytes(tagLength)
-            return Container(cipherName: cipherName, kdfName: kdfName, kdfOptions: kdfOptions,
-                             publicKey: publicKey, encrypted: encrypted, tag: tag)
+            return Container(
+                cipherName: cipherName, kdfName: kdfName, kdfOptions: kdfOptions,
+                publicKey: publicKey, encrypted: encrypted, tag: tag)
         } catch let error as SecretsError {
             throw error
         } catch {
@@ -75,8 +76,9 @@ enum OpenSSHKeyParser {
             plain = c.encrypted
         } else {
             guard c.kdfName == "bcrypt" else {
-                throw .unsupportedKey(path, "KDF '\(c.kdfName)' is not supported",
-                                      fix: "re-encrypt the key with `ssh-keygen -p -f KEY`")
+                throw .unsupportedKey(
+                    path, "KDF '\(c.kdfName)' is not supported",
+                    fix: "re-encrypt the key with `ssh-keygen -p -f KEY`")
             }
             guard let passphrase else { throw .passphraseRequired(path) }
             var options = SSHReader(c.kdfOptions)

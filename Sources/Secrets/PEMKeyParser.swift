@@ -133,7 +133,7 @@ enum PEMKeyParser {
             return try pkcs1(privateKey, path: path)
         case ecPublicKey:
             guard let parameters, parameters.tag == 0x06,
-                  let curve = curves.first(where: { $0.0 == parameters.content })?.1
+                let curve = curves.first(where: { $0.0 == parameters.content })?.1
             else {
                 throw SecretsError.unsupportedKey(path, "EC curve is not P-256, P-384 or P-521", fix: "use an ed25519 key")
             }

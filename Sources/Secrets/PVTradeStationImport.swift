@@ -1,5 +1,5 @@
-public import Foundation
 public import Crypto
+public import Foundation
 
 /// Imports the credentials of `pv-tradestation` (the Go predecessor) into the vault.
 ///

@@ -113,8 +113,9 @@ public struct SSHKeyLocation: Sendable, Equatable {
         }
         var warnings: [String] = []
         if let attributes = try? manager.attributesOfItem(atPath: path),
-           let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue,
-           let warning = permissionWarning(path: path, mode: mode) {
+            let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue,
+            let warning = permissionWarning(path: path, mode: mode)
+        {
             warnings.append(warning)
         }
         let data: Data

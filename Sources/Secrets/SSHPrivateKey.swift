@@ -1,5 +1,5 @@
-public import Foundation
 import Crypto
+public import Foundation
 
 /// An SSH private key, loaded only to derive the vault key from it.
 ///
@@ -170,8 +170,9 @@ public struct SSHPrivateKey: Sendable, CustomStringConvertible, CustomReflectabl
             throw .invalidKeyFormat(path, "RSA key has an empty component")
         }
         guard n.count * 8 >= 1024 else {
-            throw .unsupportedKey(path, "RSA keys shorter than 1024 bits are not accepted",
-                                  fix: "create a new key with `ssh-keygen -t ed25519`")
+            throw .unsupportedKey(
+                path, "RSA keys shorter than 1024 bits are not accepted",
+                fix: "create a new key with `ssh-keygen -t ed25519`")
         }
         guard multiplyMagnitudes(p, q) == n else {
             throw .invalidKeyFormat(path, "the RSA primes do not match the modulus (damaged key)")
@@ -221,8 +222,10 @@ func multiplyMagnitudes(_ a: [UInt8], _ b: [UInt8]) -> [UInt8] {
     }
     var bytes: [UInt8] = []
     for limb in product.reversed() {
-        bytes += [UInt8(truncatingIfNeeded: limb >> 24), UInt8(truncatingIfNeeded: limb >> 16),
-                  UInt8(truncatingIfNeeded: limb >> 8), UInt8(truncatingIfNeeded: limb)]
+        bytes += [
+            UInt8(truncatingIfNeeded: limb >> 24), UInt8(truncatingIfNeeded: limb >> 16),
+            UInt8(truncatingIfNeeded: limb >> 8), UInt8(truncatingIfNeeded: limb),
+        ]
     }
     return Array(bytes.drop(while: { $0 == 0 }))
 }

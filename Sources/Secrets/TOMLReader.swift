@@ -164,7 +164,7 @@ struct TOMLReader {
                         hex.append(h)
                     }
                     guard hex.count == count, let scalarValue = UInt32(hex, radix: 16),
-                          let scalar = Unicode.Scalar(scalarValue)
+                        let scalar = Unicode.Scalar(scalarValue)
                     else { throw ParseError(line: line, message: "invalid \\\(e) escape") }
                     out.unicodeScalars.append(scalar)
                 default:

@@ -75,12 +75,14 @@ public struct TokenState: Sendable, Equatable, CustomStringConvertible, CustomRe
     }
 
     public var customMirror: Mirror {
-        Mirror(self, children: [
-            "accessToken": redactedPlaceholder,
-            "refreshToken": refreshToken == nil ? "nil" : redactedPlaceholder,
-            "accessTokenExpiresAt": accessTokenExpiresAt as Any,
-            "refreshTokenExpiresAt": refreshTokenExpiresAt as Any,
-        ], displayStyle: .struct)
+        Mirror(
+            self,
+            children: [
+                "accessToken": redactedPlaceholder,
+                "refreshToken": refreshToken == nil ? "nil" : redactedPlaceholder,
+                "accessTokenExpiresAt": accessTokenExpiresAt as Any,
+                "refreshTokenExpiresAt": refreshTokenExpiresAt as Any,
+            ], displayStyle: .struct)
     }
 }
 

@@ -1,5 +1,5 @@
-public import Foundation
 import Crypto
+public import Foundation
 
 /// The secret vault: named values sealed with AES-256-GCM under a key derived from an SSH key.
 ///
@@ -131,10 +131,12 @@ public struct Vault: Sendable {
     /// The value named `name` as bytes, or nil when there is none.
     public func getData(_ name: String) throws -> Secret<Data>? {
         try SecretName.validate(name)
-        guard let record = try read({ transaction in
-            try checkHeader(transaction)
-            return try transaction.record(named: name)
-        }) else { return nil }
+        guard
+            let record = try read({ transaction in
+                try checkHeader(transaction)
+                return try transaction.record(named: name)
+            })
+        else { return nil }
         return Secret(try Self.open(record.sealed, name: name, key: key))
     }
 
@@ -203,10 +205,12 @@ public struct Vault: Sendable {
     public func tokenState(for broker: String) throws -> VersionedTokenState? {
         let name = Self.tokenStateName(for: broker)
         try SecretName.validate(name)
-        guard let record = try read({ transaction in
-            try checkHeader(transaction)
-            return try transaction.record(named: name)
-        }) else { return nil }
+        guard
+            let record = try read({ transaction in
+                try checkHeader(transaction)
+                return try transaction.record(named: name)
+            })
+        else { return nil }
         let state = try TokenState(json: try Self.open(record.sealed, name: name, key: key), name: name)
         redactor?.register(state.accessToken)
         if let refresh = state.refreshToken { redactor?.register(refresh) }

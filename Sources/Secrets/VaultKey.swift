@@ -1,5 +1,5 @@
-public import Foundation
 import Crypto
+public import Foundation
 
 /// The 256-bit key that seals the vault, derived from an SSH private key.
 ///

@@ -50,8 +50,10 @@ struct SSHWriter {
     private(set) var bytes: [UInt8] = []
 
     mutating func writeUInt32(_ value: UInt32) {
-        bytes += [UInt8(value >> 24), UInt8(truncatingIfNeeded: value >> 16),
-                  UInt8(truncatingIfNeeded: value >> 8), UInt8(truncatingIfNeeded: value)]
+        bytes += [
+            UInt8(value >> 24), UInt8(truncatingIfNeeded: value >> 16),
+            UInt8(truncatingIfNeeded: value >> 8), UInt8(truncatingIfNeeded: value),
+        ]
     }
 
     mutating func writeString<C: Collection<UInt8>>(_ value: C) {

@@ -1,6 +1,6 @@
+import Foundation
 public import GRDB
 public import Secrets
-import Foundation
 
 /// ``VaultStorage`` in SQLite through GRDB: the vault lives in the application's database.
 ///
@@ -31,23 +31,24 @@ public struct SQLiteVaultStorage: VaultStorage {
     /// Adds the vault's migrations (`secrets-v1`: tables `vault_header` and `vault_secret`).
     public static func registerMigrations(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration(migrationName) { db in
-            try db.execute(sql: """
-                CREATE TABLE vault_header (
-                    id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
-                    format_version INTEGER NOT NULL,
-                    salt BLOB NOT NULL,
-                    key_fingerprint TEXT NOT NULL,
-                    key_id BLOB NOT NULL,
-                    created_at DATETIME NOT NULL,
-                    rekeyed_at DATETIME NOT NULL
-                );
-                CREATE TABLE vault_secret (
-                    name TEXT PRIMARY KEY NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
-                    sealed BLOB NOT NULL,
-                    version INTEGER NOT NULL CHECK (version >= 1),
-                    updated_at DATETIME NOT NULL
-                );
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE vault_header (
+                        id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+                        format_version INTEGER NOT NULL,
+                        salt BLOB NOT NULL,
+                        key_fingerprint TEXT NOT NULL,
+                        key_id BLOB NOT NULL,
+                        created_at DATETIME NOT NULL,
+                        rekeyed_at DATETIME NOT NULL
+                    );
+                    CREATE TABLE vault_secret (
+                        name TEXT PRIMARY KEY NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+                        sealed BLOB NOT NULL,
+                        version INTEGER NOT NULL CHECK (version >= 1),
+                        updated_at DATETIME NOT NULL
+                    );
+                    """)
         }
     }
 
@@ -85,8 +86,10 @@ public struct SQLiteVaultStorage: VaultStorage {
                         key_fingerprint = excluded.key_fingerprint, key_id = excluded.key_id,
                         created_at = excluded.created_at, rekeyed_at = excluded.rekeyed_at
                     """,
-                arguments: [header.formatVersion, header.salt, header.keyFingerprint, header.keyID,
-                            header.createdAt, header.rekeyedAt])
+                arguments: [
+                    header.formatVersion, header.salt, header.keyFingerprint, header.keyID,
+                    header.createdAt, header.rekeyedAt,
+                ])
         }
 
         func record(named name: String) throws -> VaultRecord? {

@@ -32,7 +32,8 @@ struct Bed {
     func engine(_ jobs: [JobSpec], id: String = "test-a", maxConcurrent: Int = 8, lease: Duration = .seconds(30)) -> Engine {
         Engine(
             store: store, plan: plan(jobs, maxConcurrent: maxConcurrent, lease: lease), registry: JobKindRegistry([kind]),
-            logger: Logger(label: "test", factory: { LineLogHandler(label: $0, format: .logfmt, level: .error) }), instanceID: id, wall: wall.source, clock: clock,
+            logger: Logger(label: "test", factory: { LineLogHandler(label: $0, format: .logfmt, level: .error) }), instanceID: id, wall: wall.source,
+            clock: clock,
             random: { 0.5 })
     }
 
@@ -41,7 +42,10 @@ struct Bed {
     }
 }
 
-func every(_ name: String, seconds: Int64, misfire: MisfirePolicy = MisfirePolicy(), overlap: OverlapPolicy = .skip, retry: RetryPolicy = RetryPolicy(), timeout: Duration? = nil) -> JobSpec {
+func every(
+    _ name: String, seconds: Int64, misfire: MisfirePolicy = MisfirePolicy(), overlap: OverlapPolicy = .skip, retry: RetryPolicy = RetryPolicy(),
+    timeout: Duration? = nil
+) -> JobSpec {
     JobSpec(
         name: name, kind: "scripted", schedule: Schedule(.interval(seconds: seconds, aligned: true, zone: .utc)), misfire: misfire, overlap: overlap,
         retry: retry, timeout: timeout)
@@ -412,14 +416,16 @@ struct EngineTests {
         let engine = bed.engine([job])
         try await engine.start()
         let manual = try await bed.store.enqueueManualRun(job: job, now: bed.wall.now(), by: "test")
-        let result = try await bed.store.backfill(job: job, from: try Instant(iso8601: "2026-11-23T14:00:00Z"), to: try Instant(iso8601: "2026-11-23T14:03:00Z"), now: bed.wall.now())
+        let result = try await bed.store.backfill(
+            job: job, from: try Instant(iso8601: "2026-11-23T14:00:00Z"), to: try Instant(iso8601: "2026-11-23T14:03:00Z"), now: bed.wall.now())
         #expect(result.queued == 4)
         for _ in 0..<5 { await tickAndSettle(engine) }
         let runs = try await bed.runs()
         #expect(runs.filter { $0.trigger == .backfill && $0.state == .succeeded }.count == 4)
         #expect(runs.first { $0.id == manual }?.trigger == .manual)
         #expect(runs.first { $0.id == manual }?.state == .succeeded)
-        let again = try await bed.store.backfill(job: job, from: try Instant(iso8601: "2026-11-23T14:00:00Z"), to: try Instant(iso8601: "2026-11-23T14:03:00Z"), now: bed.wall.now())
+        let again = try await bed.store.backfill(
+            job: job, from: try Instant(iso8601: "2026-11-23T14:00:00Z"), to: try Instant(iso8601: "2026-11-23T14:03:00Z"), now: bed.wall.now())
         #expect(again.queued == 0 && again.existing == 4)
     }
 }

@@ -55,10 +55,12 @@ struct BLAKE3Tests {
     func extendableOutput() {
         #expect(
             Hex.encode(BLAKE3.hash(Self.input(1025), outputLength: 100))
-                == "d00278ae47eb27b34faecf67b4fe263f82d5412916c1ffd97c8cb7fb814b8444f4c4a22b4b399155358a994e52bf255de60035742ec71bd08ac275a1b51cc6bfe332b0ef84b409108cda080e6269ed4b3e2c3f7d722aa4cdc98d16deb554e5627be8f955")
+                == "d00278ae47eb27b34faecf67b4fe263f82d5412916c1ffd97c8cb7fb814b8444f4c4a22b4b399155358a994e52bf255de60035742ec71bd08ac275a1b51cc6bfe332b0ef84b409108cda080e6269ed4b3e2c3f7d722aa4cdc98d16deb554e5627be8f955"
+        )
         #expect(
             Hex.encode(BLAKE3.hash([], outputLength: 131))
-                == "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262e00f03e7b69af26b7faaf09fcd333050338ddfe085b8cc869ca98b206c08243a26f5487789e8f660afe6c99ef9e0c52b92e7393024a80459cf91f476f9ffdbda7001c22e159b402631f277ca96f2defdf1078282314e763699a31c5363165421cce14d")
+                == "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262e00f03e7b69af26b7faaf09fcd333050338ddfe085b8cc869ca98b206c08243a26f5487789e8f660afe6c99ef9e0c52b92e7393024a80459cf91f476f9ffdbda7001c22e159b402631f277ca96f2defdf1078282314e763699a31c5363165421cce14d"
+        )
     }
 }
 
@@ -73,13 +75,15 @@ struct BcryptTests {
     }
 
     // Eric Young's Blowfish ECB vectors (key, plaintext, ciphertext).
-    @Test("Blowfish ECB vectors", arguments: [
-        ("0000000000000000", "0000000000000000", "4EF997456198DD78"),
-        ("FFFFFFFFFFFFFFFF", "FFFFFFFFFFFFFFFF", "51866FD5B85ECB8A"),
-        ("3000000000000000", "1000000000000001", "7D856F9A613063F2"),
-        ("0123456789ABCDEF", "1111111111111111", "61F9C3802281B096"),
-        ("FEDCBA9876543210", "0123456789ABCDEF", "0ACEAB0FC6A0A28D"),
-    ])
+    @Test(
+        "Blowfish ECB vectors",
+        arguments: [
+            ("0000000000000000", "0000000000000000", "4EF997456198DD78"),
+            ("FFFFFFFFFFFFFFFF", "FFFFFFFFFFFFFFFF", "51866FD5B85ECB8A"),
+            ("3000000000000000", "1000000000000001", "7D856F9A613063F2"),
+            ("0123456789ABCDEF", "1111111111111111", "61F9C3802281B096"),
+            ("FEDCBA9876543210", "0123456789ABCDEF", "0ACEAB0FC6A0A28D"),
+        ])
     func blowfishVector(key: String, plaintext: String, ciphertext: String) {
         let cipher = Blowfish(key: Hex.decode(key)!)
         let p = Hex.decode(plaintext)!
@@ -90,11 +94,19 @@ struct BcryptTests {
     }
 
     // Reference values from `bcrypt.kdf` (pyca/bcrypt 5.0.0), computed when these tests were written.
-    @Test("bcrypt_pbkdf vectors", arguments: [
-        ("password", "salt", 32, 4, "5bbf0cc293587f1c3635555c27796598d47e579071bf427e9d8fbe842aba34d9"),
-        ("password", "salt", 64, 16, "c339d704ec235f27690d3f12167c05a55bf86d572f270adbf9fe04c379da5f8c7942a939245dbb39ebe26fc2bd19b88b05f3e85024c509d5d5db6d821e7663e2"),
-        ("x", "saltsaltsaltsalt", 72, 1, "8bbfb1ec973fb6946060c222a07f97bfb9621598d1b9166411ed41a8549bd778355391bf8bbf693a398ff6f03bd49a6c9bb9df9b804fb193b511bed67e58a70a3a6ff567edad0642"),
-    ])
+    @Test(
+        "bcrypt_pbkdf vectors",
+        arguments: [
+            ("password", "salt", 32, 4, "5bbf0cc293587f1c3635555c27796598d47e579071bf427e9d8fbe842aba34d9"),
+            (
+                "password", "salt", 64, 16,
+                "c339d704ec235f27690d3f12167c05a55bf86d572f270adbf9fe04c379da5f8c7942a939245dbb39ebe26fc2bd19b88b05f3e85024c509d5d5db6d821e7663e2"
+            ),
+            (
+                "x", "saltsaltsaltsalt", 72, 1,
+                "8bbfb1ec973fb6946060c222a07f97bfb9621598d1b9166411ed41a8549bd778355391bf8bbf693a398ff6f03bd49a6c9bb9df9b804fb193b511bed67e58a70a3a6ff567edad0642"
+            ),
+        ])
     func bcryptVector(password: String, salt: String, length: Int, rounds: Int, expected: String) {
         let key = BcryptPBKDF.deriveKey(password: Array(password.utf8), salt: Array(salt.utf8), rounds: rounds, keyLength: length)
         #expect(Hex.encode(key) == expected)

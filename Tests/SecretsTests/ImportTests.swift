@@ -13,7 +13,8 @@ struct PVTradeStationImportTests {
     static let sealedClientID = "AAECAwQFBgcICQoL4d8zcVgueXbrwoTDSW/jtamg1LgU6M/KTOxp/uexVsBMGzNVLfoR"
     static let sealedClientSecret = "DA0ODxAREhMUFRYXXFDSYo1s+rFsYb04ri6K8KVf//Sm0kQvrPyqSZpIjwXU9to/mRcYKYSOsXuKcwyMTA=="
     static let sealedPVToken = "GBkaGxwdHh8gISIjkCF7wP3UmetugLIw0yxnSxYJSXXk2PXmYiYoX7u/lWOc/hhd"
-    static let sealedState = "JCUmJygpKissLS4veaoUJyvkdrmcY51knYmFEFRM92yHdwOyhQ3yphRHGQ4F1MH6VOE+SL+5i5c/2xiRh+m+U0xg/cr8ATYeDzR5NYw2nezCjw/FVdpNFbxhJwzNc/LKj8cTeNAuvtksqFDvgI8N5AfSZAOfha+W53AV3UwDGC/kjsfnsiqE2o9pvIPI/Gx1zUDsbNHPWLy4RU8h8luzFl9QR6qyOl+6ZgoN4oco364F"
+    static let sealedState =
+        "JCUmJygpKissLS4veaoUJyvkdrmcY51knYmFEFRM92yHdwOyhQ3yphRHGQ4F1MH6VOE+SL+5i5c/2xiRh+m+U0xg/cr8ATYeDzR5NYw2nezCjw/FVdpNFbxhJwzNc/LKj8cTeNAuvtksqFDvgI8N5AfSZAOfha+W53AV3UwDGC/kjsfnsiqE2o9pvIPI/Gx1zUDsbNHPWLy4RU8h8luzFl9QR6qyOl+6ZgoN4oco364F"
 
     func write(_ text: String, to path: String) throws {
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
@@ -35,7 +36,8 @@ struct PVTradeStationImportTests {
         let dir = try TemporaryDirectory()
         try Self.fixtureKeyFile.write(to: URL(fileURLWithPath: dir.path("pvts.key")))
         try write(Self.sealedState, to: dir.path("state.json"))
-        try write("""
+        try write(
+            """
             # pv-tradestation settings
             mode = "sim"
             key_file = "pvts.key"   # relative to this file
@@ -58,9 +60,10 @@ struct PVTradeStationImportTests {
         #expect(result.keyFilePath == dir.path("pvts.key"))
         #expect(result.stateFilePath == dir.path("state.json"))
         #expect(result.warnings.isEmpty)
-        #expect(result.items.map(\.name) == [
-            "tradestation/client_id", "tradestation/client_secret", "pennyvault/token", "tradestation/token_state",
-        ])
+        #expect(
+            result.items.map(\.name) == [
+                "tradestation/client_id", "tradestation/client_secret", "pennyvault/token", "tradestation/token_state",
+            ])
         #expect(holds(item(result, PVTradeStationImport.clientIDName), "ts-client-id-0123456789"))
         #expect(holds(item(result, PVTradeStationImport.clientSecretName), "ts-client-secret-abcdefghijklmnop"))
         #expect(holds(item(result, PVTradeStationImport.pennyVaultTokenName), "pv-api-token-ZYXWVUT"))
@@ -88,9 +91,11 @@ struct PVTradeStationImportTests {
         let key = PVTradeStationImport.sealingKey(keyFileBytes: keyBytes)
         let values = ["round-trip-id", "round-trip-secret", "round-trip-pv"]
         let sealed = try values.map { try PVTradeStationImport.seal(Data($0.utf8), key: key) }
-        try write(#"{"access_token":"rt-access","refresh_token":"rt-refresh","expiry":"0001-01-01T00:00:00Z"}"#,
-                  to: dir.path("state.json"))
-        try write("""
+        try write(
+            #"{"access_token":"rt-access","refresh_token":"rt-refresh","expiry":"0001-01-01T00:00:00Z"}"#,
+            to: dir.path("state.json"))
+        try write(
+            """
             key_file = "~/.pvts/key"
             state_file = "\(dir.path("state.json"))"
             [auth]
@@ -178,7 +183,8 @@ struct PVTradeStationImportTests {
 struct TOMLReaderTests {
     @Test("flat keys, tables, strings, escapes and comments")
     func parses() throws {
-        let table = try TOMLReader.parse("""
+        let table = try TOMLReader.parse(
+            """
             # comment
             mode = "sim"  # trailing comment
             'quoted key' = 'literal \\n kept'
@@ -200,14 +206,16 @@ struct TOMLReaderTests {
         #expect(table["pv.apikey"] == .string(""))
     }
 
-    @Test("errors carry the line number", arguments: [
-        ("a = \"unterminated", 1),
-        ("ok = 1\nnot a pair", 2),
-        ("a = 1\na = 2", 2),
-        ("x = \"\"\"\nmulti\n\"\"\"", 1),
-        ("[[array]]", 1),
-        ("a = \"x\" junk", 1),
-    ])
+    @Test(
+        "errors carry the line number",
+        arguments: [
+            ("a = \"unterminated", 1),
+            ("ok = 1\nnot a pair", 2),
+            ("a = 1\na = 2", 2),
+            ("x = \"\"\"\nmulti\n\"\"\"", 1),
+            ("[[array]]", 1),
+            ("a = \"x\" junk", 1),
+        ])
     func errors(text: String, line: Int) {
         #expect(throws: TOMLReader.ParseError.self) { try TOMLReader.parse(text) }
         do {

@@ -13,8 +13,9 @@ struct RedactionTests {
         redactor.register("token-1234-extended")
         redactor.register(Secret("pw-secret"))
         #expect(redactor.count == 3)
-        #expect(redactor.redact("a=token-1234-extended b=token-1234 c=pw-secret d=abc")
-            == "a=‹redacted› b=‹redacted› c=‹redacted› d=abc")
+        #expect(
+            redactor.redact("a=token-1234-extended b=token-1234 c=pw-secret d=abc")
+                == "a=‹redacted› b=‹redacted› c=‹redacted› d=abc")
         #expect(redactor.redact("nothing here") == "nothing here")
     }
 
@@ -72,21 +73,25 @@ struct RedactionTests {
         #expect(throws: SecretsError.self) { try TokenState(json: Data(#"{"access_token":"x","expiry":"tomorrow"}"#.utf8)) }
     }
 
-    @Test("secret references", arguments: [
-        ("secret:tradestation/client_id", "tradestation/client_id"),
-        ("secret:a", "a"),
-        ("secret:A-b_c.d/e", "A-b_c.d/e"),
-    ])
+    @Test(
+        "secret references",
+        arguments: [
+            ("secret:tradestation/client_id", "tradestation/client_id"),
+            ("secret:a", "a"),
+            ("secret:A-b_c.d/e", "A-b_c.d/e"),
+        ])
     func validReference(text: String, name: String) throws {
         let reference = try SecretReference(parsing: text)
         #expect(reference.name == name)
         #expect(reference.description == text)
     }
 
-    @Test("invalid references", arguments: [
-        "tradestation/client_id", "secret:", "secret:has space", "secret:a//b", "secret:/abs", "secret:a/../b",
-        "secret:ünï", "Secret:x", "secret:a/", "secret:" + String(repeating: "x", count: 201),
-    ])
+    @Test(
+        "invalid references",
+        arguments: [
+            "tradestation/client_id", "secret:", "secret:has space", "secret:a//b", "secret:/abs", "secret:a/../b",
+            "secret:ünï", "Secret:x", "secret:a/", "secret:" + String(repeating: "x", count: 201),
+        ])
     func invalidReference(text: String) {
         let error = #expect(throws: SecretsError.self) { try SecretReference(parsing: text) }
         #expect(error?.kind == .invalidSecretReference)

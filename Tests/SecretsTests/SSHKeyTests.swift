@@ -44,13 +44,15 @@ struct SSHKeyTests {
         #expect(!SSHPrivateKey.isEncrypted(pemText: text))
     }
 
-    @Test("passphrase-protected keys", arguments: [
-        ("ed25519", nil as Int?, nil as String?),
-        ("ecdsa", 256, nil),
-        ("rsa", 2048, nil),
-        ("ed25519", nil, "aes256-gcm@openssh.com"),
-        ("ed25519", nil, "aes128-ctr"),
-    ])
+    @Test(
+        "passphrase-protected keys",
+        arguments: [
+            ("ed25519", nil as Int?, nil as String?),
+            ("ecdsa", 256, nil),
+            ("rsa", 2048, nil),
+            ("ed25519", nil, "aes256-gcm@openssh.com"),
+            ("ed25519", nil, "aes128-ctr"),
+        ])
     func passphraseProtected(type: String, bits: Int?, cipher: String?) throws {
         let dir = try TemporaryDirectory()
         let path = try SSHKeygen.generate(type, bits: bits, passphrase: "pass", rounds: 4, cipher: cipher, at: dir.path("key"))
@@ -74,9 +76,18 @@ struct SSHKeyTests {
         let plain = try SSHKeygen.generate("ed25519", at: dir.path("plain"))
         let locked = try SSHKeygen.generate("ed25519", passphrase: "pass", rounds: 2, at: dir.path("locked"))
         var asked = 0
-        _ = try SSHKeyLocation.load(path: plain, passphraseProvider: { asked += 1; return "unused" })
+        _ = try SSHKeyLocation.load(
+            path: plain,
+            passphraseProvider: {
+                asked += 1; return "unused"
+            })
         #expect(asked == 0)
-        let key = try SSHKeyLocation.load(path: locked, passphraseProvider: { asked += 1; return "pass" }).key
+        let key = try SSHKeyLocation.load(
+            path: locked,
+            passphraseProvider: {
+                asked += 1; return "pass"
+            }
+        ).key
         #expect(asked == 1)
         #expect(key.fingerprint == (try SSHKeygen.fingerprint(of: locked)))
         let refused = #expect(throws: SecretsError.self) {
@@ -260,13 +271,15 @@ struct SSHKeyLocationTests {
 
 @Suite("Big-number helper")
 struct MultiplyTests {
-    @Test("products of magnitudes", arguments: [
-        ("ff", "ff", "fe01"),
-        ("0100000000", "0100000000", "010000000000000000"),
-        ("ffffffffffffffff", "ffffffffffffffff", "fffffffffffffffe0000000000000001"),
-        ("0000abcdef", "01", "abcdef"),
-        ("123456789abcdef0123456789abcdef", "fedcba9876543210fedcba98765432", "0121fa00ad77d742247acc9140513b74335b54a7dd7e1232100282174aa4ae"),
-    ])
+    @Test(
+        "products of magnitudes",
+        arguments: [
+            ("ff", "ff", "fe01"),
+            ("0100000000", "0100000000", "010000000000000000"),
+            ("ffffffffffffffff", "ffffffffffffffff", "fffffffffffffffe0000000000000001"),
+            ("0000abcdef", "01", "abcdef"),
+            ("123456789abcdef0123456789abcdef", "fedcba9876543210fedcba98765432", "0121fa00ad77d742247acc9140513b74335b54a7dd7e1232100282174aa4ae"),
+        ])
     func multiply(a: String, b: String, product: String) {
         let pad = { (s: String) in s.count % 2 == 0 ? s : "0" + s }
         #expect(Hex.encode(multiplyMagnitudes(Hex.decode(pad(a))!, Hex.decode(pad(b))!)) == product)

@@ -1,12 +1,13 @@
+import Foundation
+import Logging
+public import Scheduler
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import Foundation
-import Logging
-public import Scheduler
-import Synchronization
 
 /// `type: exec`: runs a command in its own process group and records its exit status and the
 /// tail of its output. On timeout, cancellation or shutdown the whole group gets SIGTERM, then

@@ -20,7 +20,9 @@ public struct ConfigLoader: Sendable {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw ConfigError(diagnostics: [
-                Diagnostic(file: path, line: 0, column: 0, path: "", message: "cannot read the file (\(Self.reason(error))); check the path or run 'schedctl init' to write a starter jobs.yaml")
+                Diagnostic(
+                    file: path, line: 0, column: 0, path: "",
+                    message: "cannot read the file (\(Self.reason(error))); check the path or run 'schedctl init' to write a starter jobs.yaml")
             ])
         }
         let base = (path as NSString).deletingLastPathComponent
@@ -229,7 +231,9 @@ final class ConfigReader {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
             .composer(let context, let problem, let mark, _):
             let detail = context.map { "\(problem) \($0.text)" } ?? problem
-            diagnostics.append(Diagnostic(file: file, line: mark.line, column: mark.column, path: "", message: "invalid YAML: \(detail); check indentation and quoting on this line"))
+            diagnostics.append(
+                Diagnostic(
+                    file: file, line: mark.line, column: mark.column, path: "", message: "invalid YAML: \(detail); check indentation and quoting on this line"))
         default:
             diagnostics.append(Diagnostic(file: file, line: 0, column: 0, path: "", message: "invalid YAML: \(yamlError)"))
         }
@@ -256,7 +260,10 @@ final class ConfigReader {
             }
             guard let type = string(typeEntry.value, join(path, "type")) else { continue }
             guard let specs = types[type] else {
-                error(typeEntry.value, join(path, "type"), "unknown \(section.dropLast(section.hasSuffix("ies") ? 3 : 1))\(section.hasSuffix("ies") ? "y" : "") type '\(type)'\(Suggest.hint(for: type, in: Array(types.keys)))")
+                error(
+                    typeEntry.value, join(path, "type"),
+                    "unknown \(section.dropLast(section.hasSuffix("ies") ? 3 : 1))\(section.hasSuffix("ies") ? "y" : "") type '\(type)'\(Suggest.hint(for: type, in: Array(types.keys)))"
+                )
                 continue
             }
             let options = readOptions(fields.filter { $0.key != "type" }, specs: specs, path: path, parent: entry.keyNode, references: nil)
@@ -338,7 +345,9 @@ final class ConfigReader {
         case .stringMap:
             guard let entries = mapping(node, path) else { return nil }
             var map: [String: ConfigValue] = [:]
-            for entry in entries { if let text = string(entry.value, join(path, entry.key)) { map[entry.key] = secretOrString(text, entry.value, join(path, entry.key)) } }
+            for entry in entries {
+                if let text = string(entry.value, join(path, entry.key)) { map[entry.key] = secretOrString(text, entry.value, join(path, entry.key)) }
+            }
             return .map(map)
         case .numberMap:
             guard let entries = mapping(node, path) else { return nil }
@@ -350,7 +359,10 @@ final class ConfigReader {
             if let references {
                 let (known, section) = kind == .brokerReference ? (references.brokers, "brokers") : (references.strategies, "strategies")
                 if !known.contains(name) {
-                    error(node, path, "unknown \(section == "brokers" ? "broker" : "strategy") '\(name)'\(known.isEmpty ? "; define it under '\(section):'" : Suggest.hint(for: name, in: Array(known)))")
+                    error(
+                        node, path,
+                        "unknown \(section == "brokers" ? "broker" : "strategy") '\(name)'\(known.isEmpty ? "; define it under '\(section):'" : Suggest.hint(for: name, in: Array(known)))"
+                    )
                     return nil
                 }
             }
@@ -362,7 +374,10 @@ final class ConfigReader {
             for item in nodes {
                 guard let name = string(item, path) else { continue }
                 if let references, !references.notifiers.contains(name) {
-                    error(item, path, "unknown notifier '\(name)'\(references.notifiers.isEmpty ? "; define it under 'notifiers:'" : Suggest.hint(for: name, in: Array(references.notifiers)))")
+                    error(
+                        item, path,
+                        "unknown notifier '\(name)'\(references.notifiers.isEmpty ? "; define it under 'notifiers:'" : Suggest.hint(for: name, in: Array(references.notifiers)))"
+                    )
                     continue
                 }
                 names.append(.string(name))
@@ -436,7 +451,9 @@ final class ConfigReader {
 
     static func clockTime(_ text: String) -> Int? {
         let parts = text.split(separator: ":")
-        guard parts.count == 2, parts[0].count <= 2, parts[1].count == 2, let h = Int(parts[0]), let m = Int(parts[1]), (0..<24).contains(h), (0..<60).contains(m) else { return nil }
+        guard parts.count == 2, parts[0].count <= 2, parts[1].count == 2, let h = Int(parts[0]), let m = Int(parts[1]), (0..<24).contains(h),
+            (0..<60).contains(m)
+        else { return nil }
         return h * 3600 + m * 60
     }
 
@@ -450,17 +467,29 @@ final class ConfigReader {
             case "max_concurrent_runs": if let n = integer(field.value, path, 1...10_000) { settings.maxConcurrentRuns = n }
             case "lease":
                 if let d = duration(field.value, path) {
-                    if d < .seconds(2) { error(field.value, path, "a lease shorter than 2s cannot be renewed reliably; use at least 2s") } else { settings.leaseDuration = d }
+                    if d < .seconds(2) {
+                        error(field.value, path, "a lease shorter than 2s cannot be renewed reliably; use at least 2s")
+                    } else {
+                        settings.leaseDuration = d
+                    }
                 }
             case "shutdown_grace": if let d = duration(field.value, path) { settings.shutdownGrace = d }
             case "log_format":
                 if let t = string(field.value, path) {
-                    if ["logfmt", "json"].contains(t) { settings.logFormat = t } else { error(field.value, path, "'\(t)' is not a log format; use 'logfmt' or 'json'") }
+                    if ["logfmt", "json"].contains(t) {
+                        settings.logFormat = t
+                    } else {
+                        error(field.value, path, "'\(t)' is not a log format; use 'logfmt' or 'json'")
+                    }
                 }
             case "log_level":
                 let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
                 if let t = string(field.value, path) {
-                    if levels.contains(t) { settings.logLevel = t } else { error(field.value, path, "'\(t)' is not a log level\(Suggest.hint(for: t, in: levels))") }
+                    if levels.contains(t) {
+                        settings.logLevel = t
+                    } else {
+                        error(field.value, path, "'\(t)' is not a log level\(Suggest.hint(for: t, in: levels))")
+                    }
                 }
             default: break
             }
@@ -552,7 +581,9 @@ final class ConfigReader {
             }
         }
         if policy.maxBackoff < policy.backoff {
-            error(node, path, "max_backoff (\(DurationText.format(policy.maxBackoff))) is shorter than backoff (\(DurationText.format(policy.backoff))); raise max_backoff")
+            error(
+                node, path,
+                "max_backoff (\(DurationText.format(policy.maxBackoff))) is shorter than backoff (\(DurationText.format(policy.backoff))); raise max_backoff")
         }
         return policy
     }
@@ -597,11 +628,15 @@ final class ConfigReader {
             var aligned = false
             if let a = field("align"), let b = bool(a.value, join(path, "align")) { aligned = b }
             if aligned && 86_400 % seconds != 0 {
-                error(f.value, join(path, "every"), "align: true needs an interval that divides a day evenly (such as 5m, 15m, 1h, 4h); \(DurationText.format(every)) does not")
+                error(
+                    f.value, join(path, "every"),
+                    "align: true needs an interval that divides a day evenly (such as 5m, 15m, 1h, 4h); \(DurationText.format(every)) does not")
                 return nil
             }
             if jitter >= every {
-                error(field("jitter")?.value, join(path, "jitter"), "jitter (\(DurationText.format(jitter))) must be shorter than the interval (\(DurationText.format(every)))")
+                error(
+                    field("jitter")?.value, join(path, "jitter"),
+                    "jitter (\(DurationText.format(jitter))) must be shorter than the interval (\(DurationText.format(every)))")
             }
             return Schedule(.interval(seconds: seconds, aligned: aligned, zone: zone), jitter: jitter)
         }
@@ -628,7 +663,9 @@ final class ConfigReader {
                 guard let d = duration(o.value, join(path, "offset"), allowNegative: true) else { return nil }
                 let magnitude = d < .zero ? .zero - d : d
                 if magnitude > MarketRule.maximumOffset {
-                    error(o.value, join(path, "offset"), "offset \(DurationText.format(d)) moves the market \(event.rawValue) past the next session; keep it within ±12h")
+                    error(
+                        o.value, join(path, "offset"),
+                        "offset \(DurationText.format(d)) moves the market \(event.rawValue) past the next session; keep it within ±12h")
                     return nil
                 }
                 offset = d
@@ -673,9 +710,17 @@ final class ConfigReader {
             let p = join(path, field.key)
             guard let text = string(field.value, p) else { continue }
             if field.key == "spring_forward" {
-                if let gap = DSTPolicy.Gap(rawValue: text) { policy.gap = gap } else { error(field.value, p, "'\(text)' is not allowed; use 'shift' or 'skip'") }
+                if let gap = DSTPolicy.Gap(rawValue: text) {
+                    policy.gap = gap
+                } else {
+                    error(field.value, p, "'\(text)' is not allowed; use 'shift' or 'skip'")
+                }
             } else if field.key == "fall_back" {
-                if let overlap = DSTPolicy.Overlap(rawValue: text) { policy.overlap = overlap } else { error(field.value, p, "'\(text)' is not allowed; use 'first', 'last' or 'both'") }
+                if let overlap = DSTPolicy.Overlap(rawValue: text) {
+                    policy.overlap = overlap
+                } else {
+                    error(field.value, p, "'\(text)' is not allowed; use 'first', 'last' or 'both'")
+                }
             }
         }
         return policy

@@ -39,7 +39,8 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         let count = diagnostics.count
-        return diagnostics.map(\.description).joined(separator: "\n") + "\n\(count) error\(count == 1 ? "" : "s") in \(diagnostics.first?.file ?? "configuration")"
+        return diagnostics.map(\.description).joined(separator: "\n")
+            + "\n\(count) error\(count == 1 ? "" : "s") in \(diagnostics.first?.file ?? "configuration")"
     }
 }
 

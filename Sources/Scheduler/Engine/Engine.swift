@@ -173,7 +173,9 @@ public actor Engine: Service {
                     }
                 }
                 let free = plan.service.maxConcurrentRuns - executions.count
-                for leased in try await store.startPending(now: now, owner: instanceID, leaseDuration: plan.service.leaseDuration, limit: free, plan: jobsByName) {
+                for leased in try await store.startPending(
+                    now: now, owner: instanceID, leaseDuration: plan.service.leaseDuration, limit: free, plan: jobsByName)
+                {
                     launch(leased)
                     report.started += 1
                 }

@@ -54,7 +54,8 @@ public struct CronExpression: Hashable, Sendable, CustomStringConvertible {
         guard fields.count == 5 || fields.count == 6 else {
             throw CronError(
                 expression: trimmed,
-                message: "'\(trimmed)' has \(fields.count) field\(fields.count == 1 ? "" : "s"); cron takes 5 (minute hour day-of-month month day-of-week) or 6 (with a leading seconds field)"
+                message:
+                    "'\(trimmed)' has \(fields.count) field\(fields.count == 1 ? "" : "s"); cron takes 5 (minute hour day-of-month month day-of-week) or 6 (with a leading seconds field)"
             )
         }
         let hasSeconds = fields.count == 6

@@ -67,7 +67,8 @@ extension Store {
                 }
                 for id in plan.cancelPending {
                     try db.execute(
-                        sql: "UPDATE run SET state = 'cancelled', finished_at = ?, reason = 'overlap: replaced by a newer occurrence' WHERE id = ? AND state = 'pending'",
+                        sql:
+                            "UPDATE run SET state = 'cancelled', finished_at = ?, reason = 'overlap: replaced by a newer occurrence' WHERE id = ? AND state = 'pending'",
                         arguments: [t, id])
                 }
                 for decision in plan.decisions {
@@ -79,7 +80,9 @@ extension Store {
                             outcome.inserted.append(id)
                         }
                     case .skip(let at, let reason):
-                        if let id = try Store.insertRun(db, job: job, nominal: at, trigger: .schedule, state: .skipped, now: t, due: Double(at.seconds), reason: reason) {
+                        if let id = try Store.insertRun(
+                            db, job: job, nominal: at, trigger: .schedule, state: .skipped, now: t, due: Double(at.seconds), reason: reason)
+                        {
                             try Store.event(db, id, t, "skipped", reason, instance)
                             outcome.skipped += 1
                         }
@@ -189,7 +192,9 @@ extension Store {
                     arguments: [owner, generation, t, t + leaseDuration.seconds, run.id, lease.generation])
                 guard db.changesCount == 1 else { continue }
                 try db.execute(sql: "UPDATE run SET generation = ?, takeovers = takeovers + 1 WHERE id = ?", arguments: [generation, run.id])
-                try Store.event(db, run.id, t, "taken-over", "lease of \(lease.owner) (generation \(lease.generation)) expired; resumed by \(owner) with generation \(generation)", owner)
+                try Store.event(
+                    db, run.id, t, "taken-over",
+                    "lease of \(lease.owner) (generation \(lease.generation)) expired; resumed by \(owner) with generation \(generation)", owner)
                 run.generation = generation
                 run.takeovers += 1
                 result.append(LeasedRun(run: run, generation: generation, takenOver: true))
@@ -280,7 +285,9 @@ extension Store {
         guard let lease, lease.owner == owner, lease.generation == generation else {
             throw StoreError(
                 .fenced, path: "",
-                detail: "run #\(runID): generation \(generation) of \(owner) is stale (lease now \(lease.map { "generation \($0.generation) of \($0.owner)" } ?? "released")); write refused")
+                detail:
+                    "run #\(runID): generation \(generation) of \(owner) is stale (lease now \(lease.map { "generation \($0.generation) of \($0.owner)" } ?? "released")); write refused"
+            )
         }
     }
 
@@ -295,7 +302,9 @@ extension Store {
                     WHERE excluded.generation >= checkpoint.generation
                     """,
                 arguments: [runID, generation, value, now.timeIntervalSince1970])
-            guard db.changesCount == 1 else { throw StoreError(.fenced, path: "", detail: "run #\(runID): a newer generation wrote the checkpoint; write refused") }
+            guard db.changesCount == 1 else {
+                throw StoreError(.fenced, path: "", detail: "run #\(runID): a newer generation wrote the checkpoint; write refused")
+            }
         }
     }
 

@@ -60,7 +60,8 @@ extension Store {
     public func pause(job: JobSpec, now: Date) async throws -> Bool {
         try await writer.write { db in
             try db.execute(
-                sql: "INSERT INTO job_state (job, watermark, paused, paused_at, first_seen) VALUES (?, ?, 1, ?, ?) ON CONFLICT(job) DO UPDATE SET paused = 1, paused_at = excluded.paused_at WHERE paused = 0",
+                sql:
+                    "INSERT INTO job_state (job, watermark, paused, paused_at, first_seen) VALUES (?, ?, 1, ?, ?) ON CONFLICT(job) DO UPDATE SET paused = 1, paused_at = excluded.paused_at WHERE paused = 0",
                 arguments: [job.name, Int64(now.timeIntervalSince1970), now.timeIntervalSince1970, now.timeIntervalSince1970])
             return db.changesCount == 1
         }

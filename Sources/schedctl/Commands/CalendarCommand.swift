@@ -18,7 +18,9 @@ struct CalendarCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await exiting {
-            guard let market = Market(rawValue: market.uppercased()) else { throw CommandFailure(message: "unknown market '\(market)'; use XNYS or CME", code: 64) }
+            guard let market = Market(rawValue: market.uppercased()) else {
+                throw CommandFailure(message: "unknown market '\(market)'; use XNYS or CME", code: 64)
+            }
             let range = try dateRange()
             let calendar: any TradingCalendar
             if let config {
@@ -37,23 +39,31 @@ struct CalendarCommand: AsyncParsableCommand {
             var table = TextTable(headers: ["date", "open", "close", "note"])
             for session in sessions {
                 let open = zone.local(session.open)
-                let openText = open.date == session.date ? String(open.description.suffix(5)) : "\(open.date.weekday.shortName.capitalized) \(open.description.suffix(5))"
+                let openText =
+                    open.date == session.date ? String(open.description.suffix(5)) : "\(open.date.weekday.shortName.capitalized) \(open.description.suffix(5))"
                 table.add([
-                    "\(session.date.weekday.shortName.capitalized) \(session.date)", openText, String(zone.local(session.close).description.suffix(5)), session.shortened ?? "",
+                    "\(session.date.weekday.shortName.capitalized) \(session.date)", openText, String(zone.local(session.close).description.suffix(5)),
+                    session.shortened ?? "",
                 ])
             }
             print(table.render())
             let notes = calendar.notes(in: range)
             if !notes.isEmpty {
                 print("\nHolidays and early closes:")
-                for note in notes { print("  \(note.date.weekday.shortName.capitalized) \(note.date)  \(note.kind.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(note.reason)") }
+                for note in notes {
+                    print(
+                        "  \(note.date.weekday.shortName.capitalized) \(note.date)  \(note.kind.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(note.reason)"
+                    )
+                }
             }
         }
     }
 
     private func dateRange() throws -> ClosedRange<LocalDate> {
         if let year {
-            guard (1990...2200).contains(year), from == nil, to == nil else { throw CommandFailure(message: "--year takes 1990…2200 and replaces --from/--to", code: 64) }
+            guard (1990...2200).contains(year), from == nil, to == nil else {
+                throw CommandFailure(message: "--year takes 1990…2200 and replaces --from/--to", code: 64)
+            }
             return LocalDate(year: year, month: 1, day: 1)!...LocalDate(year: year, month: 12, day: 31)!
         }
         guard let from, let to else { throw CommandFailure(message: "give --from and --to (YYYY-MM-DD), or --year", code: 64) }

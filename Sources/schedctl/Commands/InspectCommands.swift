@@ -129,13 +129,17 @@ struct ShowCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await exiting {
-            guard let id = Int64(run.hasPrefix("#") ? String(run.dropFirst()) : run) else { throw CommandFailure(message: "'\(run)' is not a run id", code: 64) }
+            guard let id = Int64(run.hasPrefix("#") ? String(run.dropFirst()) : run) else {
+                throw CommandFailure(message: "'\(run)' is not a run id", code: 64)
+            }
             let plan = try Wiring.loadPlan(options.path)
             guard let found = try await Wiring.openStore(plan).run(id: id) else { throw CommandFailure(message: "no run #\(id)", code: 2) }
             let events = found.events.map { EventJSON(at: Timestamps.iso($0.at), kind: $0.kind, message: $0.message, instance: $0.instance) }
             let lease = found.lease.map { LeaseJSON(owner: $0.owner, generation: $0.generation, expires: Timestamps.iso($0.expiresAt)) }
             if json {
-                print(try JSONText.encode(ShowJSON(run: RunJSON(found.run), detail: found.run.detail, events: events, lease: lease, checkpoint: found.checkpoint)))
+                print(
+                    try JSONText.encode(ShowJSON(run: RunJSON(found.run), detail: found.run.detail, events: events, lease: lease, checkpoint: found.checkpoint))
+                )
                 return
             }
             let r = found.run
@@ -206,11 +210,14 @@ struct StatusCommand: AsyncParsableCommand {
                 let next = job.schedule.next(after: max(watermark ?? Instant(now), Instant(now)))
                 return StatusJSON.JobJSON(
                     job: job.name, type: job.kind, state: state?.paused == true ? "paused" : "active", schedule: job.schedule.summary,
-                    next: next?.iso8601, watermark: watermark?.iso8601, lastRun: status.lastRuns[job.name].map(RunJSON.init), active: status.active[job.name] ?? 0)
+                    next: next?.iso8601, watermark: watermark?.iso8601, lastRun: status.lastRuns[job.name].map(RunJSON.init),
+                    active: status.active[job.name] ?? 0)
             }
             let result = StatusJSON(
                 instances: status.instances.map {
-                    .init(id: $0.id, pid: $0.pid, host: $0.host, started: Timestamps.iso($0.startedAt), heartbeat: Timestamps.iso($0.heartbeatAt), state: $0.state)
+                    .init(
+                        id: $0.id, pid: $0.pid, host: $0.host, started: Timestamps.iso($0.startedAt), heartbeat: Timestamps.iso($0.heartbeatAt), state: $0.state
+                    )
                 },
                 leases: status.leases.map { .init(run: $0.runID, owner: $0.owner, generation: $0.generation, expires: Timestamps.iso($0.expiresAt)) },
                 jobs: jobs)

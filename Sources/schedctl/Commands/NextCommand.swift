@@ -72,10 +72,13 @@ struct NextCommand: AsyncParsableCommand {
             return spec.schedule
         }
         guard adHoc == 1 else { throw CommandFailure(message: "give a job name, or exactly one of --cron, --every, --market", code: 64) }
-        let zone = try tz.map { name -> ZoneRules in
-            guard let rules = ZoneRules.named(name) else { throw CommandFailure(message: "unknown time zone '\(name)'; use an IANA name such as America/New_York", code: 64) }
-            return rules
-        } ?? .utc
+        let zone =
+            try tz.map { name -> ZoneRules in
+                guard let rules = ZoneRules.named(name) else {
+                    throw CommandFailure(message: "unknown time zone '\(name)'; use an IANA name such as America/New_York", code: 64)
+                }
+                return rules
+            } ?? .utc
         if let cron {
             do { return Schedule.cron(try CronExpression(cron), zone: zone) } catch { throw CommandFailure(message: "--cron: \(error.message)", code: 64) }
         }
@@ -93,15 +96,21 @@ struct NextCommand: AsyncParsableCommand {
         guard let event = MarketRule.Event(rawValue: at ?? "") else { throw CommandFailure(message: "--market needs --at open or --at close", code: 64) }
         var shift: Duration = .zero
         if let offset {
-            guard let parsed = DurationText.parse(offset) else { throw CommandFailure(message: "--offset: '\(offset)' is not a duration such as 5m or -10m", code: 64) }
+            guard let parsed = DurationText.parse(offset) else {
+                throw CommandFailure(message: "--offset: '\(offset)' is not a duration such as 5m or -10m", code: 64)
+            }
             let magnitude = parsed < .zero ? .zero - parsed : parsed
-            guard magnitude <= MarketRule.maximumOffset else { throw CommandFailure(message: "--offset \(offset) moves the market event past the next session; keep it within ±12h", code: 64) }
+            guard magnitude <= MarketRule.maximumOffset else {
+                throw CommandFailure(message: "--offset \(offset) moves the market event past the next session; keep it within ±12h", code: 64)
+            }
             shift = parsed
         }
         var rule = DayRule.everyTradingDay
         if let days {
             guard let parsed = DayRule.parse(days) else {
-                throw CommandFailure(message: "--days: unknown rule '\(days)'; use \(DayRule.names.keys.sorted().joined(separator: ", ")) or weekdays like mon,wed,fri", code: 64)
+                throw CommandFailure(
+                    message: "--days: unknown rule '\(days)'; use \(DayRule.names.keys.sorted().joined(separator: ", ")) or weekdays like mon,wed,fri", code: 64
+                )
             }
             rule = parsed
         }

@@ -25,7 +25,8 @@ struct RunCommand: AsyncParsableCommand {
             if live.isEmpty {
                 print("run #\(id) of \(spec.name): no service is running, so it runs here")
                 LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: .logfmt, level: .warning, redact: Wiring.redact) }
-                let engine = Engine(store: store, plan: plan, registry: Wiring.registry, logger: Logger(label: "schedctl"), secrets: Wiring.secrets(for: plan, store: store))
+                let engine = Engine(
+                    store: store, plan: plan, registry: Wiring.registry, logger: Logger(label: "schedctl"), secrets: Wiring.secrets(for: plan, store: store))
                 _ = try await engine.executeNow(runID: id)
             } else {
                 print("run #\(id) of \(spec.name) queued for \(live.map(\.id).joined(separator: ", "))")
@@ -64,7 +65,8 @@ struct PauseCommand: AsyncParsableCommand {
 struct ResumeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "resume", abstract: "Resume a paused job.",
-        discussion: "Occurrences that fell due while paused are recorded as skipped (reason: paused). With --catch-up, the job's misfire policy decides instead.")
+        discussion:
+            "Occurrences that fell due while paused are recorded as skipped (reason: paused). With --catch-up, the job's misfire policy decides instead.")
 
     @Argument(help: "The job.") var job: String
     @OptionGroup var options: ConfigOptions
@@ -78,7 +80,9 @@ struct ResumeCommand: AsyncParsableCommand {
             if skipped < 0 {
                 print("\(spec.name) was not paused")
             } else {
-                print("\(spec.name) resumed" + (catchUp ? "; missed occurrences follow the misfire policy" : "; \(skipped) occurrence(s) recorded as skipped (paused)"))
+                print(
+                    "\(spec.name) resumed"
+                        + (catchUp ? "; missed occurrences follow the misfire policy" : "; \(skipped) occurrence(s) recorded as skipped (paused)"))
             }
         }
     }

@@ -84,7 +84,9 @@ struct SetSecret: AsyncParsableCommand {
 
     func run() async throws {
         try await exiting {
-            guard SecretName.isValid(name) else { throw CommandFailure(message: "'\(name)' is not a valid secret name: use letters, digits, '.', '_', '/' and '-'", code: 64) }
+            guard SecretName.isValid(name) else {
+                throw CommandFailure(message: "'\(name)' is not a valid secret name: use letters, digits, '.', '_', '/' and '-'", code: 64)
+            }
             let value = try Terminal.readValue(name: name)
             guard !value.isEmpty else { throw CommandFailure(message: "the value is empty; nothing was stored", code: 64) }
             let opened = try options.open(create: true)

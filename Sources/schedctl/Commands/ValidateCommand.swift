@@ -17,7 +17,9 @@ struct ValidateCommand: AsyncParsableCommand {
             let plan = try Wiring.loadPlan(options.path)
             try checkSecretReferences(plan)
             let kinds = Dictionary(grouping: plan.jobs, by: \.kind).map { "\($0.value.count) \($0.key)" }.sorted()
-            print("\(plan.source): OK — \(plan.jobs.count) job\(plan.jobs.count == 1 ? "" : "s") (\(kinds.joined(separator: ", "))), \(plan.brokers.count) broker\(plan.brokers.count == 1 ? "" : "s"), database \(plan.database)")
+            print(
+                "\(plan.source): OK — \(plan.jobs.count) job\(plan.jobs.count == 1 ? "" : "s") (\(kinds.joined(separator: ", "))), \(plan.brokers.count) broker\(plan.brokers.count == 1 ? "" : "s"), database \(plan.database)"
+            )
         }
     }
 
@@ -37,7 +39,9 @@ struct ValidateCommand: AsyncParsableCommand {
         let missing = references.filter { !held.contains($0.name) }
         guard !missing.isEmpty else { return }
         let diagnostics = missing.map {
-            Diagnostic(file: plan.source, line: 0, column: 0, path: $0.path, message: "secret '\($0.name)' is not in the vault; add it with 'schedctl secrets set \($0.name)'")
+            Diagnostic(
+                file: plan.source, line: 0, column: 0, path: $0.path,
+                message: "secret '\($0.name)' is not in the vault; add it with 'schedctl secrets set \($0.name)'")
         }
         throw CommandFailure(message: "invalid configuration\n" + ConfigError(diagnostics: diagnostics).description)
     }
