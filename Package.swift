@@ -106,7 +106,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SchedctlTests",
-            dependencies: ["Scheduler", "SchedctlTesting"],
+            dependencies: ["schedctl", "Scheduler", "Jobs", "SchedctlTesting"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -28,7 +28,7 @@ enum Wiring {
     }
 
     /// The schema parts other modules keep in the same database.
-    static let migrations: [Store.MigrationRegistration] = [VaultAccess.migrations]
+    static let migrations = StoreSchema.extensions
 
     /// Every secret value this process resolves is registered here.
     static let redactor = Redactor()
