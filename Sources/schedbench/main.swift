@@ -1,1 +1,22 @@
-print("schedbench")
+import Foundation
+
+// schedbench: prints performance figures (never pass/fail). Run in release:
+//   swift run -c release schedbench [all|foundation|engine]
+let arguments = CommandLine.arguments
+if arguments.count >= 6, arguments[1] == "renew-worker" {
+    try await EngineBenchmarks.renewWorker(database: arguments[2], leases: Int(arguments[3])!, seconds: Double(arguments[4])!, owner: arguments[5])
+    exit(0)
+}
+let which = arguments.count > 1 ? arguments[1] : "all"
+#if DEBUG
+    print("note: a debug build; run 'swift run -c release schedbench' for meaningful figures")
+#endif
+if which == "all" || which == "foundation" {
+    runFoundationBenchmarks()
+}
+if which == "all" || which == "engine" {
+    try await EngineBenchmarks.claims()
+    try await EngineBenchmarks.lateness(seconds: 15)
+    try EngineBenchmarks.renewals()
+    try await EngineBenchmarks.startup()
+}

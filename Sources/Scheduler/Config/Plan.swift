@@ -21,6 +21,24 @@ public struct Plan: Sendable {
     /// The jobs in file order.
     public var jobs: [JobSpec]
 
+    /// A plan (normally made by `ConfigLoader`).
+    public init(
+        source: String, timezone: ZoneRules, database: String, secrets: SecretsSettings, brokers: [String: ComponentSpec],
+        strategies: [String: ComponentSpec], notifiers: [String: ComponentSpec], calendars: [Market: any TradingCalendar],
+        service: ServiceSettings, jobs: [JobSpec]
+    ) {
+        self.source = source
+        self.timezone = timezone
+        self.database = database
+        self.secrets = secrets
+        self.brokers = brokers
+        self.strategies = strategies
+        self.notifiers = notifiers
+        self.calendars = calendars
+        self.service = service
+        self.jobs = jobs
+    }
+
     /// The job named `name`.
     public func job(named name: String) -> JobSpec? { jobs.first { $0.name == name } }
 

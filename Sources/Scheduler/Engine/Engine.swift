@@ -245,7 +245,16 @@ public actor Engine: Service {
 
     private func launch(_ leased: LeasedRun) {
         let run = leased.run
-        guard let job = jobsByName[run.job] else { return }
+        guard let job = jobsByName[run.job] else {
+            // Taken over for a job this configuration no longer has: end it rather than let it cycle.
+            let (store, owner, now) = (self.store, instanceID, wall())
+            Task.detached {
+                try? await store.finishAttempt(
+                    runID: run.id, owner: owner, generation: leased.generation, now: now,
+                    result: .cancelled(reason: "the job is no longer in the configuration"))
+            }
+            return
+        }
         let kind = registry.kind(named: job.kind)
         var runLogger = logger
         runLogger[metadataKey: "job"] = "\(job.name)"
@@ -417,7 +426,7 @@ public actor Engine: Service {
         draining = true
         let deadline = wall().addingTimeInterval(plan.service.shutdownGrace.seconds)
         logger.notice("draining", metadata: ["running": "\(executions.count)", "grace": "\(DurationText.format(plan.service.shutdownGrace))"])
-        while !executions.isEmpty && wall() < deadline {
+        while !executions.isEmpty && wall() < deadline && !Task.isCancelled {
             await renewLeases(now: wall())
             try? await clock.sleep(for: .milliseconds(50))
         }

@@ -329,6 +329,8 @@ extension Store {
                     ON CONFLICT(id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, state = excluded.state, config = excluded.config
                     """,
                 arguments: [instance.id, instance.pid, instance.host, instance.startedAt, instance.heartbeatAt, instance.state, instance.config])
+            // Instances silent for a day died without a goodbye (SIGKILL, power loss).
+            try db.execute(sql: "DELETE FROM instance WHERE heartbeat_at < ?", arguments: [instance.heartbeatAt - 86_400])
         }
     }
 

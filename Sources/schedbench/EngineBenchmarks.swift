@@ -1,0 +1,173 @@
+import Foundation
+import Jobs
+import Logging
+import Scheduler
+
+/// Engine benchmarks: durable claims, fire lateness, lease renewals across processes, start-up
+/// time and memory at 100,000 jobs. They print figures; nothing here passes or fails.
+enum EngineBenchmarks {
+    static let quiet = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    static func temporaryDatabase(_ name: String) -> String {
+        let directory = NSTemporaryDirectory() + "schedbench-\(UUID().uuidString.prefix(8))"
+        try! FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        return directory + "/\(name).sqlite"
+    }
+
+    static func plan(_ jobs: [JobSpec], database: String, maxConcurrent: Int = 64) -> Plan {
+        var service = ServiceSettings()
+        service.maxConcurrentRuns = maxConcurrent
+        service.shutdownGrace = .seconds(5)
+        return Plan(
+            source: "bench", timezone: .utc, database: database, secrets: SecretsSettings(), brokers: [:], strategies: [:], notifiers: [:],
+            calendars: [:], service: service, jobs: jobs)
+    }
+
+    /// Durable claims per second with 10,000 occurrences due at once.
+    static func claims() async throws {
+        let count = 10_000
+        let jobs = (0..<count).map {
+            JobSpec(name: "job-\($0)", kind: "noop", schedule: Schedule(.interval(seconds: 60, aligned: true, zone: .utc)), misfire: MisfirePolicy(mode: .all, grace: .seconds(3600)))
+        }
+        let store = try StoreSchema.open(path: temporaryDatabase("claims"))
+        let start = try Instant(iso8601: "2026-11-23T15:00:30Z").date
+        _ = try await store.registerJobs(jobs, now: start)
+        let due = start.addingTimeInterval(30)
+        let clock = ContinuousClock()
+        var claimed = 0
+        let elapsed = try await clock.measure {
+            var index = 0
+            while index < jobs.count {
+                let batch = Array(jobs[index..<min(index + 512, jobs.count)])
+                index += batch.count
+                claimed += try await store.claim(batch, now: due, instance: "bench").reduce(0) { $0 + $1.inserted.count }
+            }
+        }
+        let seconds = elapsed.seconds
+        print(String(format: "durable claims: %d occurrences due at once claimed in %.3f s → %.0f claims/s (batches of 512 per transaction)", claimed, seconds, Double(claimed) / seconds))
+    }
+
+    /// Fire lateness (start minus nominal) with 10,000 jobs spread over each minute's seconds.
+    static func lateness(seconds window: Int) async throws {
+        let count = 10_000
+        let jobs = try (0..<count).map { i in
+            JobSpec(name: "job-\(i)", kind: "noop", schedule: .cron(try CronExpression("\(i % 60) * * * * *"), zone: .utc))
+        }
+        let database = temporaryDatabase("lateness")
+        let store = try StoreSchema.open(path: database)
+        let engine = Engine(store: store, plan: plan(jobs, database: database), registry: StandardKinds.registry, logger: quiet)
+        let task = Task { try await engine.run() }
+        try await Task.sleep(for: .seconds(window))
+        await engine.beginDrain()
+        task.cancel()
+        _ = try? await task.value
+        let runs = try await store.history(limit: 1_000_000).filter { $0.startedAt != nil }
+        let lateness = runs.map { ($0.startedAt! - Double($0.nominal)) * 1000 }.sorted()
+        guard !lateness.isEmpty else {
+            print("fire lateness: no runs recorded")
+            return
+        }
+        func percentile(_ p: Double) -> Double { lateness[min(lateness.count - 1, Int(Double(lateness.count) * p))] }
+        print(
+            String(
+                format: "fire lateness with %d jobs (~%d fires/s) over %d s: %d runs, p50 %.2f ms, p99 %.2f ms, max %.2f ms", count, count / 60, window,
+                lateness.count, percentile(0.5), percentile(0.99), lateness.last!))
+    }
+
+    /// One worker of the renewal benchmark: holds `leases` leases and renews them one per
+    /// transaction for `seconds`; prints the count.
+    static func renewWorker(database: String, leases: Int, seconds: Double, owner: String) async throws {
+        let store = try StoreSchema.open(path: database)
+        let jobs = (0..<leases).map { JobSpec(name: "\(owner)-\($0)", kind: "noop", schedule: Schedule(.once(Instant(seconds: 0)))) }
+        var held: [(id: Int64, generation: Int64)] = []
+        for job in jobs {
+            let id = try await store.enqueueManualRun(job: job, now: Date(), by: owner)
+            let started = try await store.startPending(
+                now: Date(), owner: owner, leaseDuration: .seconds(30), limit: 1, plan: [job.name: job], only: id)
+            held += started.map { ($0.run.id, $0.generation) }
+        }
+        var renewals = 0
+        let end = Date().addingTimeInterval(seconds)
+        var index = 0
+        while Date() < end {
+            _ = try await store.renew([held[index % held.count]], owner: owner, now: Date(), leaseDuration: .seconds(30))
+            renewals += 1
+            index += 1
+        }
+        print(renewals)
+    }
+
+    /// Lease renewals per second with four processes on one database.
+    static func renewals() throws {
+        let database = temporaryDatabase("leases")
+        _ = try StoreSchema.open(path: database)
+        let seconds = 5.0
+        let processes = (0..<4).map { i -> (Process, Pipe) in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+            process.arguments = ["renew-worker", database, "50", "\(seconds)", "worker-\(i)"]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try! process.run()
+            return (process, pipe)
+        }
+        var total = 0
+        for (process, pipe) in processes {
+            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            total += Int(output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        }
+        print(String(format: "lease renewals: 4 processes × 50 leases, one renewal per transaction, %.0f s: %d renewals → %.0f renewals/s", seconds, total, Double(total) / seconds))
+    }
+
+    /// Start-up time and resident memory with 100,000 jobs.
+    static func startup() async throws {
+        let count = 100_000
+        var yaml = "database: state.sqlite\njobs:\n"
+        for i in 0..<count {
+            switch i % 4 {
+            case 0: yaml += "  job-\(i): { type: noop, schedule: { cron: \"\(i % 60) \(i % 24) * * *\" } }\n"
+            case 1: yaml += "  job-\(i): { type: noop, schedule: { every: \(i % 50 + 10)m } }\n"
+            case 2: yaml += "  job-\(i): { type: noop, schedule: { market: XNYS, at: open, offset: \(i % 60)m } }\n"
+            default: yaml += "  job-\(i): { type: exec, command: [\"/bin/true\"], schedule: { market: CME, at: close, offset: -\(i % 60)m } }\n"
+            }
+        }
+        let path = temporaryDatabase("startup").replacingOccurrences(of: "startup.sqlite", with: "jobs.yaml")
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        let before = residentMegabytes()
+        let clock = ContinuousClock()
+        var engine: Engine?
+        let elapsed = try await clock.measure {
+            let plan = try ConfigLoader(catalog: StandardCatalog.catalog(kinds: StandardKinds.registry)).load(file: path)
+            let store = try StoreSchema.open(path: plan.database)
+            let e = Engine(store: store, plan: plan, registry: StandardKinds.registry, logger: quiet)
+            try await e.start()
+            engine = e
+        }
+        for _ in 0..<5 { await engine!.tick() }
+        let second = try await clock.measure {
+            let plan = try ConfigLoader(catalog: StandardCatalog.catalog(kinds: StandardKinds.registry)).load(file: path)
+            let store = try StoreSchema.open(path: plan.database)
+            try await Engine(store: store, plan: plan, registry: StandardKinds.registry, logger: quiet).start()
+        }
+        let tick = try await clock.measure { await engine!.tick() }
+        print(
+            String(
+                format: "start-up with %d jobs: %.2f s on a new database, %.2f s on an existing one; idle tick %.1f ms; resident memory %.0f MB (%.0f MB before)",
+                count, elapsed.seconds, second.seconds, tick.seconds * 1000, residentMegabytes(), before))
+        _ = engine
+    }
+
+    /// VmRSS of this process in megabytes.
+    static func residentMegabytes() -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+        else { return 0 }
+        let kb = Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+        return kb / 1024
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import GRDB
+import SchedctlTesting
+import Testing
+
+@testable import Scheduler
+
+@Suite("Store on real SQLite files")
+struct StoreTests {
+    @Test func createsTheFileWithMode0600AndWAL() async throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("nested/dir/state.sqlite")
+        let store = try Store(path: path)
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        let mode = try await store.writer.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
+        #expect(mode == "wal")
+    }
+
+    @Test func refusesADatabaseFromANewerSchemaAndWritesNothing() async throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("state.sqlite")
+        do {
+            let store = try Store(path: path)
+            try await store.writer.write { db in
+                try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('engine-v99')")
+            }
+        }
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        let error = try #require(throws: StoreError.self) { try Store(path: path) }
+        #expect(error.code == .newerSchema)
+        #expect(error.description.contains("written by a newer schedctl"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+    }
+
+    @Test func refusesAFileThatIsNotADatabase() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("state.sqlite")
+        try Data("this is not sqlite, just text that is long enough to have a header".utf8).write(to: URL(fileURLWithPath: path))
+        let error = try #require(throws: StoreError.self) { try Store(path: path) }
+        #expect(error.code == .notADatabase)
+        #expect(error.description.contains("is not a schedctl database"))
+    }
+
+    @Test func anOccurrenceIsUniquePerJobAndNominalInstant() async throws {
+        let directory = TemporaryDirectory()
+        let store = try Store(path: directory.file("state.sqlite"))
+        let job = JobSpec(name: "j", kind: "noop", schedule: Schedule(.interval(seconds: 60, aligned: true, zone: .utc)))
+        let at = try Instant(iso8601: "2026-11-23T15:00:00Z")
+        let first = try await store.backfill(job: job, from: at, to: at, now: Date())
+        let second = try await store.backfill(job: job, from: at, to: at, now: Date())
+        #expect(first.queued == 1 && second.queued == 0 && second.existing == 1)
+        await #expect(throws: DatabaseError.self) {
+            try await store.writer.write { db in
+                try db.execute(
+                    sql: "INSERT INTO run (job, nominal, trigger, state, created_at, due_at) VALUES ('j', ?, 'schedule', 'pending', 0, 0)",
+                    arguments: [at.seconds])
+            }
+        }
+        // Manual runs are not occurrences: two at the same second are fine.
+        _ = try await store.enqueueManualRun(job: job, now: at.date, by: "test")
+        _ = try await store.enqueueManualRun(job: job, now: at.date, by: "test")
+        #expect(try await store.history(job: "j").count == 3)
+    }
+
+    @Test func claimingTwiceFromTwoConnectionsInsertsOnce() async throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("state.sqlite")
+        let a = try Store(path: path)
+        let b = try Store(path: path)
+        let job = JobSpec(name: "j", kind: "noop", schedule: Schedule(.interval(seconds: 60, aligned: true, zone: .utc)))
+        let start = try Instant(iso8601: "2026-11-23T15:00:10Z").date
+        _ = try await a.registerJobs([job], now: start)
+        let later = start.addingTimeInterval(300)
+        async let x = a.claim([job], now: later, instance: "a")
+        async let y = b.claim([job], now: later, instance: "b")
+        let (ra, rb) = try await (x, y)
+        #expect(ra[0].inserted.count + ra[0].skipped + rb[0].inserted.count + rb[0].skipped == 5)
+        #expect(try await a.history(job: "j").count == 5)
+    }
+}
