@@ -230,9 +230,35 @@ final class ConfigReader {
             .composer(let context, let problem, let mark, _):
             let detail = context.map { "\(problem) \($0.text)" } ?? problem
             diagnostics.append(Diagnostic(file: file, line: mark.line, column: mark.column, path: "", message: "invalid YAML: \(detail); check indentation and quoting on this line"))
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            // Yams rejects duplicate keys before the reader sees them, naming only the first
+            // occurrence (and carrying the whole file as "context"); point at the repeat instead.
+            let first = context.mark
+            let key = duplicates.first ?? ""
+            let again = Self.repeatedKey(key, after: first, in: context.text)
+            let others = duplicates.dropFirst().map { "'\($0)'" }.joined(separator: ", ")
+            diagnostics.append(Diagnostic(
+                file: file, line: again?.line ?? first.line, column: again?.column ?? first.column, path: "",
+                message: "duplicate key '\(key)' (first defined at line \(first.line)); keep one" + (others.isEmpty ? "" : " (also repeated: \(others))")))
         default:
             diagnostics.append(Diagnostic(file: file, line: 0, column: 0, path: "", message: "invalid YAML: \(yamlError)"))
         }
+    }
+
+    /// The line and column of the next block-style `key:` at the same column as `first`.
+    static func repeatedKey(_ key: String, after first: Mark, in text: String) -> (line: Int, column: Int)? {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard first.line >= 1, first.column >= 1, !key.isEmpty else { return nil }
+        for index in first.line..<lines.count {
+            let line = Array(lines[index])
+            let start = first.column - 1
+            guard line.count > start, line[..<start].allSatisfy({ $0 == " " }) else { continue }
+            let rest = String(line[start...])
+            for candidate in [key, "\"\(key)\"", "'\(key)'"] where rest.hasPrefix(candidate) {
+                if rest.dropFirst(candidate.count).drop(while: { $0 == " " }).first == ":" { return (index + 1, first.column) }
+            }
+        }
+        return nil
     }
 
     // MARK: Components
