@@ -64,10 +64,12 @@ final class ConfigReader {
 
     // MARK: Reporting
 
-    func error(_ node: Node?, _ path: String, _ message: String, columnOffset: Int = 0) {
+    /// Records a problem at `node`; `columnOffset` is a position inside the scalar's text (past
+    /// its opening quote, if quoted), such as the offending field of a cron expression.
+    func error(_ node: Node?, _ path: String, _ message: String, columnOffset: Int? = nil) {
         let mark = node?.mark
-        var column = (mark?.column ?? 0) + columnOffset
-        if columnOffset > 0, case .scalar(let scalar) = node, scalar.style == .doubleQuoted || scalar.style == .singleQuoted {
+        var column = (mark?.column ?? 0) + (columnOffset ?? 0)
+        if columnOffset != nil, case .scalar(let scalar) = node, scalar.style == .doubleQuoted || scalar.style == .singleQuoted {
             column += 1
         }
         diagnostics.append(Diagnostic(file: file, line: mark?.line ?? 0, column: column, path: path, message: message))
@@ -686,7 +688,7 @@ final class ConfigReader {
         do {
             return Schedule.cron(try CronExpression(text), zone: zone, dst: dst)
         } catch {
-            self.error(node, path, error.message, columnOffset: error.column ?? 0)
+            self.error(node, path, error.message, columnOffset: error.column)
             return nil
         }
     }
