@@ -69,3 +69,26 @@ struct TimeTests {
         #expect(zone.offset(at: instant("2026-07-01T00:00:00Z")) == 19_800)
     }
 }
+
+import Foundation
+import SchedctlTesting
+
+/// The transition tables against Foundation, for every zone it knows.
+@Suite("Zone tables")
+struct ZoneTableTests {
+    @Test("the offset at random instants 1970–2100 equals Foundation's, for every known zone")
+    func offsetsMatchFoundation() throws {
+        var rng = SplitMix64(seed: 2026)
+        var mismatches: [String] = []
+        for name in TimeZone.knownTimeZoneIdentifiers.sorted() {
+            guard let rules = ZoneRules.named(name), let zone = TimeZone(identifier: name) else { continue }
+            for _ in 0..<60 {
+                let seconds = Int64.random(in: 0..<4_102_444_800, using: &rng)
+                let expected = zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(seconds)))
+                let actual = rules.offset(at: Instant(seconds: seconds))
+                if expected != actual { mismatches.append("\(name) at \(Instant(seconds: seconds)): \(actual) ≠ \(expected)") }
+            }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.count) mismatches: \(mismatches.prefix(20).joined(separator: "; "))")
+    }
+}
