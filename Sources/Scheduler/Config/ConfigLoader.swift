@@ -718,12 +718,26 @@ final class ConfigReader {
                     error(item, path, "'\(text)' is not a weekday; use mon, tue, wed, thu or fri")
                     continue
                 }
+                guard day.isWeekday else {
+                    error(item, path, "'\(text)' has no trading sessions; use mon, tue, wed, thu or fri")
+                    continue
+                }
                 set.insert(day)
+            }
+            if items.isEmpty {
+                error(node, path, "the list of days is empty; give weekdays such as [mon, wed, fri], or leave 'days' out for every trading day")
             }
             return set.isEmpty ? nil : .weekdays(set)
         }
         guard let text = string(node, path) else { return nil }
-        if let rule = DayRule.parse(text) { return rule }
+        if let rule = DayRule.parse(text) {
+            // Trade dates are Monday to Friday: a weekend day would never fire.
+            if case .weekdays(let set) = rule, let weekend = set.filter({ !$0.isWeekday }).min(by: { $0.rawValue < $1.rawValue }) {
+                error(node, path, "'\(weekend.shortName)' has no trading sessions; use mon, tue, wed, thu or fri")
+                return nil
+            }
+            return rule
+        }
         let names = DayRule.names.keys.sorted()
         error(node, path, "unknown day rule '\(text)'\(Suggest.hint(for: text, in: names + ["mon,wed,fri"]))")
         return nil
