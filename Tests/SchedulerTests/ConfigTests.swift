@@ -325,6 +325,17 @@ struct ConfigTests {
                 e(2, 62, "jobs.a.schedule.days", "unknown day rule 'first-trading-day-of-the-month' — did you mean 'first-trading-day-of-month'?"),
                 e(3, 68, "jobs.b.schedule.days", "'funday' is not a weekday; use mon, tue, wed, thu or fri"),
             ]),
+        Case(name: "day lists that could never fire", yaml: """
+            jobs:
+              a: { type: noop, schedule: { market: XNYS, at: open, days: [sat, sun] } }
+              b: { type: noop, schedule: { market: XNYS, at: open, days: "mon,sun" } }
+              c: { type: noop, schedule: { market: CME, at: open, days: [] } }
+            """, expected: [
+                e(2, 63, "jobs.a.schedule.days", "'sat' has no trading sessions; use mon, tue, wed, thu or fri"),
+                e(2, 68, "jobs.a.schedule.days", "'sun' has no trading sessions; use mon, tue, wed, thu or fri"),
+                e(3, 62, "jobs.b.schedule.days", "'sun' has no trading sessions; use mon, tue, wed, thu or fri"),
+                e(4, 61, "jobs.c.schedule.days", "the list of days is empty; give weekdays such as [mon, wed, fri], or leave 'days' out for every trading day"),
+            ]),
         Case(name: "one-shot at a bad time", yaml: """
             timezone: America/New_York
             jobs:
