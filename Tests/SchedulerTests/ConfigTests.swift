@@ -626,3 +626,37 @@ struct ConfigTests {
         #expect(DurationText.parse("500ms") == .milliseconds(500))
     }
 }
+
+/// Huge values must be rejected or clamped, never trap.
+@Suite("Overflow")
+struct OverflowTests {
+    @Test("durations that overflow are not durations", arguments: ["9223372036854775807d", "106751991168d", "99999999999999999999s", "9223372036854775807ms1"])
+    func hugeDurations(_ text: String) {
+        #expect(DurationText.parse(text) == nil)
+    }
+
+    @Test("the largest whole-millisecond durations still parse")
+    func largestDurations() {
+        #expect(DurationText.parse("106751991167d") == .seconds(Int64(106_751_991_167) * 86_400))
+        #expect(DurationText.parse("9223372036854775807ms") == .milliseconds(Int64.max))
+    }
+
+    @Test("a huge timeout in jobs.yaml is a diagnostic, not a crash")
+    func hugeTimeout() {
+        #expect(ConfigTests.diagnostics("jobs:\n  a: { type: noop, schedule: { every: 10s }, timeout: 9223372036854775807d }\n") == [
+            Diagnostic(
+                file: "jobs.yaml", line: 2, column: 55, path: "jobs.a.timeout",
+                message: "'9223372036854775807d' is not a duration; write it like 30s, 15m, 1h30m or 2d")
+        ])
+    }
+
+    @Test("retry delays double up to the maximum, even from a huge backoff")
+    func retryDelays() {
+        let policy = RetryPolicy(attempts: 10, backoff: .seconds(10), maxBackoff: .seconds(300), jitter: false)
+        #expect((2...8).map { policy.delay(beforeAttempt: $0, unit: 0) } == [10, 20, 40, 80, 160, 300, 300].map { Duration.seconds($0) })
+        #expect(RetryPolicy(backoff: .seconds(10), maxBackoff: .seconds(300), jitter: true).delay(beforeAttempt: 3, unit: 0) == .seconds(10))
+        let huge = RetryPolicy(attempts: 100, backoff: .seconds(1_000_000_000_000_000), maxBackoff: .seconds(2_000_000_000_000_000), jitter: false)
+        #expect(huge.delay(beforeAttempt: 2, unit: 0) == .seconds(1_000_000_000_000_000))
+        #expect(huge.delay(beforeAttempt: 50, unit: 0) == .seconds(2_000_000_000_000_000))
+    }
+}
