@@ -239,9 +239,9 @@ final class ConfigReader {
             let key = duplicates.first ?? ""
             let again = Self.repeatedKey(key, after: first, in: context.text)
             let others = duplicates.dropFirst().map { "'\($0)'" }.joined(separator: ", ")
-            diagnostics.append(Diagnostic(
-                file: file, line: again?.line ?? first.line, column: again?.column ?? first.column, path: "",
-                message: "duplicate key '\(key)' (first defined at line \(first.line)); keep one" + (others.isEmpty ? "" : " (also repeated: \(others))")))
+            let message = "duplicate key '\(key)' (first defined at line \(first.line)); keep one" + (others.isEmpty ? "" : " (also repeated: \(others))")
+            let line = again?.line ?? first.line
+            diagnostics.append(Diagnostic(file: file, line: line, column: again?.column ?? first.column, path: "", message: message))
         default:
             diagnostics.append(Diagnostic(file: file, line: 0, column: 0, path: "", message: "invalid YAML: \(yamlError)"))
         }
