@@ -69,7 +69,10 @@ func runFoundationBenchmarks() {
         ("XNYS close -10m", MarketRule(market: .xnys, calendar: nyse, event: .close, offset: .seconds(-600))),
         ("CME close -10m", MarketRule(market: .cme, calendar: cme, event: .close, offset: .seconds(-600))),
         ("CME open -5m", MarketRule(market: .cme, calendar: cme, event: .open, offset: .seconds(-300))),
-        ("XNYS open +5m, first trading day of month", MarketRule(market: .xnys, calendar: nyse, event: .open, offset: .seconds(300), days: .firstTradingDayOfMonth)),
+        (
+            "XNYS open +5m, first trading day of month",
+            MarketRule(market: .xnys, calendar: nyse, event: .open, offset: .seconds(300), days: .firstTradingDayOfMonth)
+        ),
         ("XNYS close, last trading day of week", MarketRule(market: .xnys, calendar: nyse, event: .close, days: .lastTradingDayOfWeek)),
     ]
     for (label, rule) in market {
@@ -83,7 +86,9 @@ func runFoundationBenchmarks() {
     print("")
     print("calendars and configuration")
     var began = clock.now
-    for _ in 0..<5 { checksum &+= Int64(NYSECalendar().sessions(in: LocalDate(year: 2026, month: 1, day: 1)!...LocalDate(year: 2026, month: 1, day: 5)!).count) }
+    for _ in 0..<5 {
+        checksum &+= Int64(NYSECalendar().sessions(in: LocalDate(year: 2026, month: 1, day: 1)!...LocalDate(year: 2026, month: 1, day: 5)!).count)
+    }
     row("  build the XNYS calendar (1990–2200 tables)", String(format: "%.1f ms", seconds(clock.now - began) * 1000 / 5))
     began = clock.now
     for _ in 0..<5 { checksum &+= Int64(CMECalendar().sessions(in: LocalDate(year: 2026, month: 1, day: 1)!...LocalDate(year: 2026, month: 1, day: 5)!).count) }
@@ -133,9 +138,11 @@ func generatedConfiguration(jobs count: Int) -> String {
         default: schedule = "{ cron: \"0 9 * * *\", timezone: Europe/London, dst: { spring_forward: skip, fall_back: both } }"
         }
         if i % 2 == 0 {
-            text += "  job-\(i):\n    type: noop\n    schedule: \(schedule)\n    misfire: { policy: latest, grace: 5m }\n    retry: { attempts: 3, backoff: 10s }\n"
+            text +=
+                "  job-\(i):\n    type: noop\n    schedule: \(schedule)\n    misfire: { policy: latest, grace: 5m }\n    retry: { attempts: 3, backoff: 10s }\n"
         } else {
-            text += "  job-\(i):\n    type: exec\n    command: [\"/bin/echo\", \"\(i)\"]\n    env: { TOKEN: secret:bench/token }\n    schedule: \(schedule)\n    timeout: 1m\n"
+            text +=
+                "  job-\(i):\n    type: exec\n    command: [\"/bin/echo\", \"\(i)\"]\n    env: { TOKEN: secret:bench/token }\n    schedule: \(schedule)\n    timeout: 1m\n"
         }
     }
     return text

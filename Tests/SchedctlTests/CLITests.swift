@@ -33,7 +33,9 @@ struct CLITests {
     /// Runs `schedctl arguments` and waits for it.
     static func run(_ arguments: [String]) throws -> Result {
         let executable = try #require(
-            binary, "schedctl is not built: run 'swift build' (as .ci/run does) before 'swift test'; looked next to \(CommandLine.arguments.first ?? "?") and in \(packageRoot.path)/.build/debug")
+            binary,
+            "schedctl is not built: run 'swift build' (as .ci/run does) before 'swift test'; looked next to \(CommandLine.arguments.first ?? "?") and in \(packageRoot.path)/.build/debug"
+        )
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("schedctl-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -86,23 +88,24 @@ struct CLITests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("jobs.yaml")
         try """
-            timezone: America/New_Yrok
-            jobs:
-              a: { type: noop, schedule: { cron: "0 25 * * *" } }
-              b: { type: noop, schedul: { every: 10s } }
-            """.write(to: file, atomically: true, encoding: .utf8)
+        timezone: America/New_Yrok
+        jobs:
+          a: { type: noop, schedule: { cron: "0 25 * * *" } }
+          b: { type: noop, schedul: { every: 10s } }
+        """.write(to: file, atomically: true, encoding: .utf8)
         let result = try Self.run(["validate", "--config", file.path])
         #expect(result.status == 1)
         #expect(result.stdout.isEmpty)
         let lines = result.stderr.split(separator: "\n").map(String.init)
-        #expect(lines == [
-            "error: invalid configuration",
-            "\(file.path):1:11: timezone: unknown time zone 'America/New_Yrok' — did you mean 'America/New_York'?",
-            "\(file.path):3:41: jobs.a.schedule.cron: hour 25 is out of range 0–23 in '0 25 * * *'",
-            "\(file.path):4:3: jobs.b: missing 'schedule'; e.g. schedule: { cron: \"0 17 * * 1-5\" } or { market: XNYS, at: open, offset: 5m }",
-            "\(file.path):4:20: jobs.b.schedul: unknown key 'schedul' — did you mean 'schedule'?",
-            "4 errors in \(file.path)",
-        ])
+        #expect(
+            lines == [
+                "error: invalid configuration",
+                "\(file.path):1:11: timezone: unknown time zone 'America/New_Yrok' — did you mean 'America/New_York'?",
+                "\(file.path):3:41: jobs.a.schedule.cron: hour 25 is out of range 0–23 in '0 25 * * *'",
+                "\(file.path):4:3: jobs.b: missing 'schedule'; e.g. schedule: { cron: \"0 17 * * 1-5\" } or { market: XNYS, at: open, offset: 5m }",
+                "\(file.path):4:20: jobs.b.schedul: unknown key 'schedul' — did you mean 'schedule'?",
+                "4 errors in \(file.path)",
+            ])
     }
 
     @Test("validate of a missing file fails with exit status 1")
@@ -171,11 +174,12 @@ struct CLITests {
         let result = try Self.run(["calendar", "XNYS", "--from", "2026-11-25", "--to", "2026-11-30", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let rows = try Self.json(result.stdout)
-        #expect(rows == [
-            ["date": "2026-11-25", "open": "2026-11-25T14:30:00Z", "close": "2026-11-25T21:00:00Z"],
-            ["date": "2026-11-27", "open": "2026-11-27T14:30:00Z", "close": "2026-11-27T18:00:00Z"],
-            ["date": "2026-11-30", "open": "2026-11-30T14:30:00Z", "close": "2026-11-30T21:00:00Z"],
-        ])
+        #expect(
+            rows == [
+                ["date": "2026-11-25", "open": "2026-11-25T14:30:00Z", "close": "2026-11-25T21:00:00Z"],
+                ["date": "2026-11-27", "open": "2026-11-27T14:30:00Z", "close": "2026-11-27T18:00:00Z"],
+                ["date": "2026-11-30", "open": "2026-11-30T14:30:00Z", "close": "2026-11-30T21:00:00Z"],
+            ])
     }
 
     @Test("calendar CME for a year lists sessions and notes")

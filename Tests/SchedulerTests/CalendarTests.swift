@@ -25,19 +25,40 @@ struct CalendarTests {
     /// includes the 2025-01-09 day of mourning.
     static let years: [YearCase] = [
         YearCase(year: 2022, sessions: 251, closed: ["01-17", "02-21", "04-15", "05-30", "06-20", "07-04", "09-05", "11-24", "12-26"], early: ["11-25"]),
-        YearCase(year: 2023, sessions: 250, closed: ["01-02", "01-16", "02-20", "04-07", "05-29", "06-19", "07-04", "09-04", "11-23", "12-25"], early: ["07-03", "11-24"]),
-        YearCase(year: 2024, sessions: 252, closed: ["01-01", "01-15", "02-19", "03-29", "05-27", "06-19", "07-04", "09-02", "11-28", "12-25"], early: ["07-03", "11-29", "12-24"]),
-        YearCase(year: 2025, sessions: 250, closed: ["01-01", "01-09", "01-20", "02-17", "04-18", "05-26", "06-19", "07-04", "09-01", "11-27", "12-25"], early: ["07-03", "11-28", "12-24"]),
-        YearCase(year: 2026, sessions: 251, closed: ["01-01", "01-19", "02-16", "04-03", "05-25", "06-19", "07-03", "09-07", "11-26", "12-25"], early: ["11-27", "12-24"]),
-        YearCase(year: 2027, sessions: 251, closed: ["01-01", "01-18", "02-15", "03-26", "05-31", "06-18", "07-05", "09-06", "11-25", "12-24"], early: ["11-26"]),
-        YearCase(year: 2028, sessions: 251, closed: ["01-17", "02-21", "04-14", "05-29", "06-19", "07-04", "09-04", "11-23", "12-25"], early: ["07-03", "11-24"]),
-        YearCase(year: 2029, sessions: 251, closed: ["01-01", "01-15", "02-19", "03-30", "05-28", "06-19", "07-04", "09-03", "11-22", "12-25"], early: ["07-03", "11-23", "12-24"]),
-        YearCase(year: 2030, sessions: 251, closed: ["01-01", "01-21", "02-18", "04-19", "05-27", "06-19", "07-04", "09-02", "11-28", "12-25"], early: ["07-03", "11-29", "12-24"]),
-        YearCase(year: 2031, sessions: 251, closed: ["01-01", "01-20", "02-17", "04-11", "05-26", "06-19", "07-04", "09-01", "11-27", "12-25"], early: ["07-03", "11-28", "12-24"]),
-        YearCase(year: 2032, sessions: 252, closed: ["01-01", "01-19", "02-16", "03-26", "05-31", "06-18", "07-05", "09-06", "11-25", "12-24"], early: ["11-26"]),
+        YearCase(
+            year: 2023, sessions: 250, closed: ["01-02", "01-16", "02-20", "04-07", "05-29", "06-19", "07-04", "09-04", "11-23", "12-25"],
+            early: ["07-03", "11-24"]),
+        YearCase(
+            year: 2024, sessions: 252, closed: ["01-01", "01-15", "02-19", "03-29", "05-27", "06-19", "07-04", "09-02", "11-28", "12-25"],
+            early: ["07-03", "11-29", "12-24"]),
+        YearCase(
+            year: 2025, sessions: 250, closed: ["01-01", "01-09", "01-20", "02-17", "04-18", "05-26", "06-19", "07-04", "09-01", "11-27", "12-25"],
+            early: ["07-03", "11-28", "12-24"]),
+        YearCase(
+            year: 2026, sessions: 251, closed: ["01-01", "01-19", "02-16", "04-03", "05-25", "06-19", "07-03", "09-07", "11-26", "12-25"],
+            early: ["11-27", "12-24"]),
+        YearCase(
+            year: 2027, sessions: 251, closed: ["01-01", "01-18", "02-15", "03-26", "05-31", "06-18", "07-05", "09-06", "11-25", "12-24"], early: ["11-26"]),
+        YearCase(
+            year: 2028, sessions: 251, closed: ["01-17", "02-21", "04-14", "05-29", "06-19", "07-04", "09-04", "11-23", "12-25"], early: ["07-03", "11-24"]),
+        YearCase(
+            year: 2029, sessions: 251, closed: ["01-01", "01-15", "02-19", "03-30", "05-28", "06-19", "07-04", "09-03", "11-22", "12-25"],
+            early: ["07-03", "11-23", "12-24"]),
+        YearCase(
+            year: 2030, sessions: 251, closed: ["01-01", "01-21", "02-18", "04-19", "05-27", "06-19", "07-04", "09-02", "11-28", "12-25"],
+            early: ["07-03", "11-29", "12-24"]),
+        YearCase(
+            year: 2031, sessions: 251, closed: ["01-01", "01-20", "02-17", "04-11", "05-26", "06-19", "07-04", "09-01", "11-27", "12-25"],
+            early: ["07-03", "11-28", "12-24"]),
+        YearCase(
+            year: 2032, sessions: 252, closed: ["01-01", "01-19", "02-16", "03-26", "05-31", "06-18", "07-05", "09-06", "11-25", "12-24"], early: ["11-26"]),
         YearCase(year: 2033, sessions: 251, closed: ["01-17", "02-21", "04-15", "05-30", "06-20", "07-04", "09-05", "11-24", "12-26"], early: ["11-25"]),
-        YearCase(year: 2034, sessions: 250, closed: ["01-02", "01-16", "02-20", "04-07", "05-29", "06-19", "07-04", "09-04", "11-23", "12-25"], early: ["07-03", "11-24"]),
-        YearCase(year: 2035, sessions: 251, closed: ["01-01", "01-15", "02-19", "03-23", "05-28", "06-19", "07-04", "09-03", "11-22", "12-25"], early: ["07-03", "11-23", "12-24"]),
+        YearCase(
+            year: 2034, sessions: 250, closed: ["01-02", "01-16", "02-20", "04-07", "05-29", "06-19", "07-04", "09-04", "11-23", "12-25"],
+            early: ["07-03", "11-24"]),
+        YearCase(
+            year: 2035, sessions: 251, closed: ["01-01", "01-15", "02-19", "03-23", "05-28", "06-19", "07-04", "09-03", "11-22", "12-25"],
+            early: ["07-03", "11-23", "12-24"]),
     ]
 
     @Test("XNYS closures, early closes and session counts", arguments: years)
@@ -72,7 +93,9 @@ struct CalendarTests {
     func nyse2026() throws {
         let sessions = nyse.sessions(in: date("2026-01-01")...date("2026-12-31"))
         #expect(sessions.count == 251)
-        for closed in ["2026-01-01", "2026-01-19", "2026-02-16", "2026-04-03", "2026-05-25", "2026-06-19", "2026-07-03", "2026-09-07", "2026-11-26", "2026-12-25"] {
+        for closed in [
+            "2026-01-01", "2026-01-19", "2026-02-16", "2026-04-03", "2026-05-25", "2026-06-19", "2026-07-03", "2026-09-07", "2026-11-26", "2026-12-25",
+        ] {
             #expect(nyse.session(on: date(closed)) == nil, "\(closed)")
         }
         let friday = try #require(nyse.session(on: date("2026-11-27")))
@@ -172,11 +195,13 @@ struct CalendarTests {
         return day <= 31 ? LocalDate(year: year, month: 3, day: day)! : LocalDate(year: year, month: 4, day: day - 31)!
     }
 
-    @Test("Good Friday by computus, 2022–2035", arguments: [
-        (2022, "2022-04-15"), (2023, "2023-04-07"), (2024, "2024-03-29"), (2025, "2025-04-18"), (2026, "2026-04-03"),
-        (2027, "2027-03-26"), (2028, "2028-04-14"), (2029, "2029-03-30"), (2030, "2030-04-19"), (2031, "2031-04-11"),
-        (2032, "2032-03-26"), (2033, "2033-04-15"), (2034, "2034-04-07"), (2035, "2035-03-23"),
-    ])
+    @Test(
+        "Good Friday by computus, 2022–2035",
+        arguments: [
+            (2022, "2022-04-15"), (2023, "2023-04-07"), (2024, "2024-03-29"), (2025, "2025-04-18"), (2026, "2026-04-03"),
+            (2027, "2027-03-26"), (2028, "2028-04-14"), (2029, "2029-03-30"), (2030, "2030-04-19"), (2031, "2031-04-11"),
+            (2032, "2032-03-26"), (2033, "2033-04-15"), (2034, "2034-04-07"), (2035, "2035-03-23"),
+        ])
     func goodFriday(_ year: Int, _ expected: String) {
         #expect(USHolidays.easter(year).adding(days: -2) == date(expected))
         #expect(nyse.session(on: date(expected)) == nil)
@@ -184,9 +209,11 @@ struct CalendarTests {
         #expect(nyse.session(on: date(expected).adding(days: 3)) != nil)
     }
 
-    @Test("well-known Easter Sundays", arguments: [
-        "1818-03-22", "1886-04-25", "1943-04-25", "2000-04-23", "2008-03-23", "2011-04-24", "2019-04-21", "2038-04-25", "2285-03-22",
-    ])
+    @Test(
+        "well-known Easter Sundays",
+        arguments: [
+            "1818-03-22", "1886-04-25", "1943-04-25", "2000-04-23", "2008-03-23", "2011-04-24", "2019-04-21", "2038-04-25", "2285-03-22",
+        ])
     func knownEaster(_ text: String) {
         let expected = date(text)
         #expect(USHolidays.easter(expected.year) == expected)
@@ -280,9 +307,11 @@ struct CalendarTests {
         #expect(note.reason == "Martin Luther King Jr. Day halt, closes 12:00 CT")
     }
 
-    @Test("holidays on which Globex trades halt at 12:00 CT", arguments: [
-        "2026-01-19", "2026-02-16", "2026-05-25", "2026-06-19", "2026-07-03", "2026-09-07", "2026-11-26", "2027-07-05",
-    ])
+    @Test(
+        "holidays on which Globex trades halt at 12:00 CT",
+        arguments: [
+            "2026-01-19", "2026-02-16", "2026-05-25", "2026-06-19", "2026-07-03", "2026-09-07", "2026-11-26", "2027-07-05",
+        ])
     func cmeHalts(_ day: String) throws {
         let session = try #require(cme.session(on: date(day)))
         #expect(chicago.local(session.close) == LocalDateTime(date: date(day), hour: 12, minute: 0))
@@ -343,9 +372,10 @@ struct CalendarTests {
 
     @Test("XNYS overrides: added closures and early closes")
     func nyseOverrides() throws {
-        let calendar = NYSECalendar(overrides: CalendarOverrides(
-            closures: [date("2026-12-31"): "snow day", date("2026-11-27"): "closed instead of early"],
-            closes: [date("2026-12-30"): 12 * 3600 + 30 * 60]))
+        let calendar = NYSECalendar(
+            overrides: CalendarOverrides(
+                closures: [date("2026-12-31"): "snow day", date("2026-11-27"): "closed instead of early"],
+                closes: [date("2026-12-30"): 12 * 3600 + 30 * 60]))
         #expect(calendar.session(on: date("2026-12-31")) == nil)
         #expect(calendar.session(on: date("2026-11-27")) == nil)
         let early = try #require(calendar.session(on: date("2026-12-30")))
@@ -361,9 +391,10 @@ struct CalendarTests {
 
     @Test("CME overrides: a closure replaces a short session, a close opens a closed day")
     func cmeOverrides() throws {
-        let calendar = CMECalendar(overrides: CalendarOverrides(
-            closures: [date("2026-04-03"): "no Good Friday session"],
-            closes: [date("2025-04-18"): 8 * 3600 + 15 * 60, date("2026-12-31"): 12 * 3600 + 15 * 60]))
+        let calendar = CMECalendar(
+            overrides: CalendarOverrides(
+                closures: [date("2026-04-03"): "no Good Friday session"],
+                closes: [date("2025-04-18"): 8 * 3600 + 15 * 60, date("2026-12-31"): 12 * 3600 + 15 * 60]))
         #expect(calendar.session(on: date("2026-04-03")) == nil)
         let goodFriday = try #require(calendar.session(on: date("2025-04-18")))
         #expect(goodFriday.close == instant("2025-04-18T13:15:00Z"))

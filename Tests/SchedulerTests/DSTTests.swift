@@ -77,9 +77,10 @@ struct DSTTests {
                 expected.append("\(after)T06:30:00Z")
                 cases.append(PolicyCase(cron: "30 2 * * *", policy: policy, after: "\(before)T00:00:00Z", expected: expected))
                 // 01:30 exists once on the spring day (EST): unaffected by any policy.
-                cases.append(PolicyCase(
-                    cron: "30 1 * * *", policy: policy, after: "\(before)T00:00:00Z",
-                    expected: ["\(before)T06:30:00Z", "\(day)T06:30:00Z", "\(after)T05:30:00Z"]))
+                cases.append(
+                    PolicyCase(
+                        cron: "30 1 * * *", policy: policy, after: "\(before)T00:00:00Z",
+                        expected: ["\(before)T06:30:00Z", "\(day)T06:30:00Z", "\(after)T05:30:00Z"]))
             }
             // Fall back: 01:30 happens at 05:30Z (EDT) and 06:30Z (EST).
             for (before, day, after) in [("2026-10-31", "2026-11-01", "2026-11-02"), ("2027-11-06", "2027-11-07", "2027-11-08")] {
@@ -92,9 +93,10 @@ struct DSTTests {
                 expected.append("\(after)T06:30:00Z")
                 cases.append(PolicyCase(cron: "30 1 * * *", policy: policy, after: "\(before)T00:00:00Z", expected: expected))
                 // 02:30 exists once on the fall day (EST): unaffected by any policy.
-                cases.append(PolicyCase(
-                    cron: "30 2 * * *", policy: policy, after: "\(before)T00:00:00Z",
-                    expected: ["\(before)T06:30:00Z", "\(day)T07:30:00Z", "\(after)T07:30:00Z"]))
+                cases.append(
+                    PolicyCase(
+                        cron: "30 2 * * *", policy: policy, after: "\(before)T00:00:00Z",
+                        expected: ["\(before)T06:30:00Z", "\(day)T07:30:00Z", "\(after)T07:30:00Z"]))
             }
         }
         return cases
@@ -116,9 +118,10 @@ struct DSTTests {
         #expect(dst == .default)
         #expect(dst == DSTPolicy(gap: .shiftForward, overlap: .first))
         #expect(schedule.upcomingText(after: "2026-03-08T00:00:00Z", count: 1) == ["2026-03-08T07:30:00Z"])
-        #expect(Schedule.cron(cron("30 1 * * *"), zone: newYork).upcomingText(after: "2026-11-01T00:00:00Z", count: 2) == [
-            "2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z",
-        ])
+        #expect(
+            Schedule.cron(cron("30 1 * * *"), zone: newYork).upcomingText(after: "2026-11-01T00:00:00Z", count: 2) == [
+                "2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z",
+            ])
     }
 
     @Test("a shifted fire is still found when the search starts inside the shifted hour")
@@ -182,25 +185,29 @@ struct DSTTests {
         // Spring: 00:00 EST (05:00Z), [02:00 missing], 04:00 EDT (08:00Z).
         #expect(schedule.upcomingText(after: "2026-03-08T04:30:00Z", count: 2) == ["2026-03-08T05:00:00Z", "2026-03-08T08:00:00Z"])
         // Fall: 00:00 EDT (04:00Z), 02:00 EST (07:00Z), 04:00 EST (09:00Z).
-        #expect(schedule.upcomingText(after: "2026-11-01T03:30:00Z", count: 3) == [
-            "2026-11-01T04:00:00Z", "2026-11-01T07:00:00Z", "2026-11-01T09:00:00Z",
-        ])
+        #expect(
+            schedule.upcomingText(after: "2026-11-01T03:30:00Z", count: 3) == [
+                "2026-11-01T04:00:00Z", "2026-11-01T07:00:00Z", "2026-11-01T09:00:00Z",
+            ])
     }
 
     @Test("a wildcard-hour cron with an explicit policy follows it")
     func wildcardHourExplicitPolicy() {
         // Shift + first: the missing 02:30 shifts onto the real 03:30 (one fire), the second 01:30 is skipped.
         let schedule = Schedule.cron(cron("30 * * * *"), zone: newYork, dst: .default)
-        #expect(schedule.upcomingText(after: "2026-03-08T05:00:00Z", count: 4) == [
-            "2026-03-08T05:30:00Z", "2026-03-08T06:30:00Z", "2026-03-08T07:30:00Z", "2026-03-08T08:30:00Z",
-        ])
-        #expect(schedule.upcomingText(after: "2026-11-01T04:00:00Z", count: 3) == [
-            "2026-11-01T04:30:00Z", "2026-11-01T05:30:00Z", "2026-11-01T07:30:00Z",
-        ])
+        #expect(
+            schedule.upcomingText(after: "2026-03-08T05:00:00Z", count: 4) == [
+                "2026-03-08T05:30:00Z", "2026-03-08T06:30:00Z", "2026-03-08T07:30:00Z", "2026-03-08T08:30:00Z",
+            ])
+        #expect(
+            schedule.upcomingText(after: "2026-11-01T04:00:00Z", count: 3) == [
+                "2026-11-01T04:30:00Z", "2026-11-01T05:30:00Z", "2026-11-01T07:30:00Z",
+            ])
         let last = Schedule.cron(cron("30 * * * *"), zone: newYork, dst: DSTPolicy(gap: .skip, overlap: .last))
-        #expect(last.upcomingText(after: "2026-11-01T04:00:00Z", count: 3) == [
-            "2026-11-01T04:30:00Z", "2026-11-01T06:30:00Z", "2026-11-01T07:30:00Z",
-        ])
+        #expect(
+            last.upcomingText(after: "2026-11-01T04:00:00Z", count: 3) == [
+                "2026-11-01T04:30:00Z", "2026-11-01T06:30:00Z", "2026-11-01T07:30:00Z",
+            ])
     }
 
     @Test("DST policies do not matter in UTC")
@@ -227,9 +234,10 @@ struct DSTTests {
     @Test("an unaligned interval counts from the previous instant")
     func unalignedInterval() {
         let schedule = Schedule(.interval(seconds: 900, aligned: false, zone: newYork))
-        #expect(schedule.upcomingText(after: "2026-11-01T05:52:10Z", count: 3) == [
-            "2026-11-01T06:07:10Z", "2026-11-01T06:22:10Z", "2026-11-01T06:37:10Z",
-        ])
+        #expect(
+            schedule.upcomingText(after: "2026-11-01T05:52:10Z", count: 3) == [
+                "2026-11-01T06:07:10Z", "2026-11-01T06:22:10Z", "2026-11-01T06:37:10Z",
+            ])
     }
 
     @Test("aligned 15-minute intervals land on :00, :15, :30 and :45, through both transitions", arguments: transitions)
@@ -241,19 +249,21 @@ struct DSTTests {
         #expect(fires.allSatisfy { [0, 15, 30, 45].contains(newYork.local($0).minute) && newYork.local($0).second == 0 })
     }
 
-    @Test("aligned intervals", arguments: [
-        // From just after a boundary.
-        ("UTC", 900, "2026-01-01T00:00:01Z", ["2026-01-01T00:15:00Z", "2026-01-01T00:30:00Z"]),
-        // Exactly on a boundary: strictly after.
-        ("UTC", 300, "2026-01-01T00:05:00Z", ["2026-01-01T00:10:00Z", "2026-01-01T00:15:00Z"]),
-        // Counted from standard-time midnight: every 4h in New York is 00:00, 04:00 … EST, i.e. 01:00, 05:00 … EDT in summer.
-        ("America/New_York", 14_400, "2026-01-15T00:00:00Z", ["2026-01-15T01:00:00Z", "2026-01-15T05:00:00Z", "2026-01-15T09:00:00Z"]),
-        ("America/New_York", 14_400, "2026-07-01T00:00:00Z", ["2026-07-01T01:00:00Z", "2026-07-01T05:00:00Z", "2026-07-01T09:00:00Z"]),
-        // A half-hour zone: whole local hours are :30 in UTC.
-        ("Asia/Kolkata", 3600, "2026-01-01T00:00:00Z", ["2026-01-01T00:30:00Z", "2026-01-01T01:30:00Z"]),
-        // A day: local standard midnight.
-        ("America/New_York", 86_400, "2026-01-01T12:00:00Z", ["2026-01-02T05:00:00Z", "2026-01-03T05:00:00Z"]),
-    ])
+    @Test(
+        "aligned intervals",
+        arguments: [
+            // From just after a boundary.
+            ("UTC", 900, "2026-01-01T00:00:01Z", ["2026-01-01T00:15:00Z", "2026-01-01T00:30:00Z"]),
+            // Exactly on a boundary: strictly after.
+            ("UTC", 300, "2026-01-01T00:05:00Z", ["2026-01-01T00:10:00Z", "2026-01-01T00:15:00Z"]),
+            // Counted from standard-time midnight: every 4h in New York is 00:00, 04:00 … EST, i.e. 01:00, 05:00 … EDT in summer.
+            ("America/New_York", 14_400, "2026-01-15T00:00:00Z", ["2026-01-15T01:00:00Z", "2026-01-15T05:00:00Z", "2026-01-15T09:00:00Z"]),
+            ("America/New_York", 14_400, "2026-07-01T00:00:00Z", ["2026-07-01T01:00:00Z", "2026-07-01T05:00:00Z", "2026-07-01T09:00:00Z"]),
+            // A half-hour zone: whole local hours are :30 in UTC.
+            ("Asia/Kolkata", 3600, "2026-01-01T00:00:00Z", ["2026-01-01T00:30:00Z", "2026-01-01T01:30:00Z"]),
+            // A day: local standard midnight.
+            ("America/New_York", 86_400, "2026-01-01T12:00:00Z", ["2026-01-02T05:00:00Z", "2026-01-03T05:00:00Z"]),
+        ])
     func alignedTable(_ zone: String, _ seconds: Int64, _ after: String, _ expected: [String]) throws {
         let rules = try #require(ZoneRules.named(zone))
         let schedule = Schedule(.interval(seconds: seconds, aligned: true, zone: rules))

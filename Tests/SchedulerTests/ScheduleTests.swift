@@ -19,9 +19,10 @@ struct ScheduleTests {
     @Test("five minutes after the open fires 14:35Z on 2026-11-27 and not on Thanksgiving")
     func openPlusFive() {
         let schedule = Self.market(.xnys, .open, .seconds(300))
-        #expect(schedule.upcomingText(after: "2026-11-26T00:00:00Z", count: 3) == [
-            "2026-11-27T14:35:00Z", "2026-11-30T14:35:00Z", "2026-12-01T14:35:00Z",
-        ])
+        #expect(
+            schedule.upcomingText(after: "2026-11-26T00:00:00Z", count: 3) == [
+                "2026-11-27T14:35:00Z", "2026-11-30T14:35:00Z", "2026-12-01T14:35:00Z",
+            ])
         #expect(schedule.upcomingText(after: "2026-11-25T14:35:00Z", count: 1) == ["2026-11-27T14:35:00Z"])
         // In summer the same wall time is 13:35Z.
         #expect(schedule.upcomingText(after: "2026-07-06T00:00:00Z", count: 1) == ["2026-07-06T13:35:00Z"])
@@ -46,21 +47,26 @@ struct ScheduleTests {
         #expect(schedule.upcomingText(after: "2026-11-27T14:29:59Z", count: 1) == ["2026-11-27T14:30:00Z"])
     }
 
-    @Test("day rules", arguments: [
-        // First trading day of 2026-01 is Friday Jan 2; of 2026-02 is Monday Feb 2.
-        ("first-trading-day-of-month", "open", 300, "2025-12-31T12:00:00Z", ["2026-01-02T14:35:00Z", "2026-02-02T14:35:00Z", "2026-03-02T14:35:00Z"]),
-        // Last trading day of 2026-11 is Monday Nov 30; of 2026-12 is Thursday Dec 31; of 2027-01 Friday Jan 29.
-        ("last-trading-day-of-month", "close", -600, "2026-11-01T00:00:00Z", ["2026-11-30T20:50:00Z", "2026-12-31T20:50:00Z", "2027-01-29T20:50:00Z"]),
-        // The first trading day of the week of MLK Day 2026 is Tuesday Jan 20.
-        ("first-trading-day-of-week", "open", 0, "2026-01-10T00:00:00Z", ["2026-01-12T14:30:00Z", "2026-01-20T14:30:00Z", "2026-01-26T14:30:00Z"]),
-        // The last trading day of Good Friday's week (2026-04-03) is Thursday Apr 2; of Christmas week 2026, Thursday Dec 24 (13:00 close).
-        ("last-trading-day-of-week", "close", 0, "2026-03-28T00:00:00Z", ["2026-04-02T20:00:00Z", "2026-04-10T20:00:00Z"]),
-        ("last-trading-day-of-week", "close", 0, "2026-12-19T00:00:00Z", ["2026-12-24T18:00:00Z", "2026-12-31T21:00:00Z"]),
-        // Weekday lists skip holidays: Thanksgiving Thursday does not fire.
-        ("mon,wed,fri", "open", 0, "2026-11-23T00:00:00Z", ["2026-11-23T14:30:00Z", "2026-11-25T14:30:00Z", "2026-11-27T14:30:00Z", "2026-11-30T14:30:00Z"]),
-        ("thu", "open", 0, "2026-11-20T00:00:00Z", ["2026-12-03T14:30:00Z"]),
-        ("trading-days", "open", 0, "2026-12-24T00:00:00Z", ["2026-12-24T14:30:00Z", "2026-12-28T14:30:00Z"]),
-    ])
+    @Test(
+        "day rules",
+        arguments: [
+            // First trading day of 2026-01 is Friday Jan 2; of 2026-02 is Monday Feb 2.
+            ("first-trading-day-of-month", "open", 300, "2025-12-31T12:00:00Z", ["2026-01-02T14:35:00Z", "2026-02-02T14:35:00Z", "2026-03-02T14:35:00Z"]),
+            // Last trading day of 2026-11 is Monday Nov 30; of 2026-12 is Thursday Dec 31; of 2027-01 Friday Jan 29.
+            ("last-trading-day-of-month", "close", -600, "2026-11-01T00:00:00Z", ["2026-11-30T20:50:00Z", "2026-12-31T20:50:00Z", "2027-01-29T20:50:00Z"]),
+            // The first trading day of the week of MLK Day 2026 is Tuesday Jan 20.
+            ("first-trading-day-of-week", "open", 0, "2026-01-10T00:00:00Z", ["2026-01-12T14:30:00Z", "2026-01-20T14:30:00Z", "2026-01-26T14:30:00Z"]),
+            // The last trading day of Good Friday's week (2026-04-03) is Thursday Apr 2; of Christmas week 2026, Thursday Dec 24 (13:00 close).
+            ("last-trading-day-of-week", "close", 0, "2026-03-28T00:00:00Z", ["2026-04-02T20:00:00Z", "2026-04-10T20:00:00Z"]),
+            ("last-trading-day-of-week", "close", 0, "2026-12-19T00:00:00Z", ["2026-12-24T18:00:00Z", "2026-12-31T21:00:00Z"]),
+            // Weekday lists skip holidays: Thanksgiving Thursday does not fire.
+            (
+                "mon,wed,fri", "open", 0, "2026-11-23T00:00:00Z",
+                ["2026-11-23T14:30:00Z", "2026-11-25T14:30:00Z", "2026-11-27T14:30:00Z", "2026-11-30T14:30:00Z"]
+            ),
+            ("thu", "open", 0, "2026-11-20T00:00:00Z", ["2026-12-03T14:30:00Z"]),
+            ("trading-days", "open", 0, "2026-12-24T00:00:00Z", ["2026-12-24T14:30:00Z", "2026-12-28T14:30:00Z"]),
+        ])
     func dayRules(_ days: String, _ event: String, _ offsetSeconds: Int64, _ after: String, _ expected: [String]) throws {
         let rule = try #require(DayRule.parse(days))
         let schedule = Self.market(.xnys, try #require(MarketRule.Event(rawValue: event)), .seconds(offsetSeconds), days: rule)
@@ -81,16 +87,18 @@ struct ScheduleTests {
     @Test("CME close -10m follows halts and early closes")
     func cmeCloseMinusTen() {
         let schedule = Self.market(.cme, .close, .seconds(-600))
-        #expect(schedule.upcomingText(after: "2026-11-25T00:00:00Z", count: 4) == [
-            "2026-11-25T21:50:00Z",  // 15:50 CST
-            "2026-11-26T17:50:00Z",  // Thanksgiving halt 12:00 → 11:50
-            "2026-11-27T18:05:00Z",  // 12:15 early close → 12:05
-            "2026-11-30T21:50:00Z",
-        ])
+        #expect(
+            schedule.upcomingText(after: "2026-11-25T00:00:00Z", count: 4) == [
+                "2026-11-25T21:50:00Z",  // 15:50 CST
+                "2026-11-26T17:50:00Z",  // Thanksgiving halt 12:00 → 11:50
+                "2026-11-27T18:05:00Z",  // 12:15 early close → 12:05
+                "2026-11-30T21:50:00Z",
+            ])
         // Christmas 2026 and New Year 2027 have no session.
-        #expect(schedule.upcomingText(after: "2026-12-24T00:00:00Z", count: 3) == [
-            "2026-12-24T18:05:00Z", "2026-12-28T21:50:00Z", "2026-12-29T21:50:00Z",
-        ])
+        #expect(
+            schedule.upcomingText(after: "2026-12-24T00:00:00Z", count: 3) == [
+                "2026-12-24T18:05:00Z", "2026-12-28T21:50:00Z", "2026-12-29T21:50:00Z",
+            ])
     }
 
     @Test("CME first trading day of the week is Monday, whose session opens Sunday")
@@ -104,9 +112,10 @@ struct ScheduleTests {
         // XNYS close + 12h: 04:00 New York the next morning (09:00Z); from the 13:00 close, 01:00 (06:00Z).
         // Tuesday's close + 12h is Wednesday 09:00Z, after the start.
         let late = Self.market(.xnys, .close, .seconds(12 * 3600))
-        #expect(late.upcomingText(after: "2026-11-25T00:00:00Z", count: 4) == [
-            "2026-11-25T09:00:00Z", "2026-11-26T09:00:00Z", "2026-11-28T06:00:00Z", "2026-12-01T09:00:00Z",
-        ])
+        #expect(
+            late.upcomingText(after: "2026-11-25T00:00:00Z", count: 4) == [
+                "2026-11-25T09:00:00Z", "2026-11-26T09:00:00Z", "2026-11-28T06:00:00Z", "2026-12-01T09:00:00Z",
+            ])
         // CME open − 12h: 05:00 CT on the day before the trade date (Sunday morning for Monday).
         let early = Self.market(.cme, .open, .seconds(-12 * 3600))
         #expect(early.upcomingText(after: "2026-11-27T12:00:00Z", count: 2) == ["2026-11-29T11:00:00Z", "2026-11-30T11:00:00Z"])
@@ -189,7 +198,7 @@ struct ScheduleTests {
         return Instant(seconds: Int64.random(in: low..<high, using: &rng))
     }
 
-    @Test("cron: fires strictly increase, each matches its expression or is a DST shift, and none is missed", arguments: 0..<40)
+    @Test("cron: fires strictly increase, each matches its expression or is a DST shift, and none is missed", arguments: 0..<60)
     func cronProperty(_ batch: Int) throws {
         var rng = SplitMix64(seed: 0xC0FFEE &+ UInt64(batch))
         for _ in 0..<5 {
@@ -202,8 +211,10 @@ struct ScheduleTests {
             let text = fields.joined(separator: " ")
             guard let expression = try? CronExpression(text) else { continue }  // e.g. Feb 30: rejected, tested elsewhere
             let zone = try #require(ZoneRules.named(Self.propertyZones.randomElement(using: &rng)!))
-            let policy = [nil, DSTPolicy.default, .everyRealHour, DSTPolicy(gap: .skip, overlap: .first), DSTPolicy(gap: .shiftForward, overlap: .last),
-                          DSTPolicy(gap: .shiftForward, overlap: .both)].randomElement(using: &rng)!
+            let policy = [
+                nil, DSTPolicy.default, .everyRealHour, DSTPolicy(gap: .skip, overlap: .first), DSTPolicy(gap: .shiftForward, overlap: .last),
+                DSTPolicy(gap: .shiftForward, overlap: .both),
+            ].randomElement(using: &rng)!
             let schedule = Schedule.cron(expression, zone: zone, dst: policy)
             guard case .cron(_, _, let effective) = schedule.rule else { continue }
             let start = Self.randomStart(zone, &rng)
@@ -269,8 +280,11 @@ struct ScheduleTests {
             let market = Market.allCases.randomElement(using: &rng)!
             let calendar = market.calendar()
             let event = MarketRule.Event.allCases.randomElement(using: &rng)!
-            let offset: Duration = .seconds(Int64.random(in: -12 * 60...12 * 60, using: &rng) * 60 + (Bool.random(using: &rng) ? 0 : Int64.random(in: 0..<60, using: &rng)))
-            let clamped: Duration = offset > MarketRule.maximumOffset ? MarketRule.maximumOffset : (offset < .zero - MarketRule.maximumOffset ? .zero - MarketRule.maximumOffset : offset)
+            let offset: Duration = .seconds(
+                Int64.random(in: -12 * 60...12 * 60, using: &rng) * 60 + (Bool.random(using: &rng) ? 0 : Int64.random(in: 0..<60, using: &rng)))
+            let clamped: Duration =
+                offset > MarketRule.maximumOffset
+                ? MarketRule.maximumOffset : (offset < .zero - MarketRule.maximumOffset ? .zero - MarketRule.maximumOffset : offset)
             let days = rules.randomElement(using: &rng)!
             let rule = MarketRule(market: market, calendar: calendar, event: event, offset: clamped, days: days)
             let schedule = Schedule(.market(rule))

@@ -1,3 +1,5 @@
+import Foundation
+import SchedctlTesting
 import Testing
 
 @testable import Scheduler
@@ -5,18 +7,22 @@ import Testing
 /// Instants, dates and zone names.
 @Suite("Time")
 struct TimeTests {
-    @Test("ISO 8601 instants parse with Z or an offset, and print in UTC or a zone", arguments: [
-        ("2026-11-27T14:35:00Z", "2026-11-27T14:35:00Z"), ("2026-11-27T09:35:00-05:00", "2026-11-27T14:35:00Z"),
-        ("2026-11-27 14:35Z", "2026-11-27T14:35:00Z"), ("2026-11-27T20:05:00+0530", "2026-11-27T14:35:00Z"),
-        ("1969-12-31T23:59:59Z", "1969-12-31T23:59:59Z"),
-    ])
+    @Test(
+        "ISO 8601 instants parse with Z or an offset, and print in UTC or a zone",
+        arguments: [
+            ("2026-11-27T14:35:00Z", "2026-11-27T14:35:00Z"), ("2026-11-27T09:35:00-05:00", "2026-11-27T14:35:00Z"),
+            ("2026-11-27 14:35Z", "2026-11-27T14:35:00Z"), ("2026-11-27T20:05:00+0530", "2026-11-27T14:35:00Z"),
+            ("1969-12-31T23:59:59Z", "1969-12-31T23:59:59Z"),
+        ])
     func parseInstant(_ text: String, _ utc: String) throws {
         #expect(try Instant(iso8601: text).iso8601 == utc)
     }
 
-    @Test("malformed or zone-less instants are rejected", arguments: [
-        "2026-11-27T14:35:00", "2026-11-27", "2026-13-01T00:00:00Z", "2026-02-29T00:00:00Z", "2026-11-27T24:00:00Z", "2026-11-27T14:35:00.5Z", "yesterday",
-    ])
+    @Test(
+        "malformed or zone-less instants are rejected",
+        arguments: [
+            "2026-11-27T14:35:00", "2026-11-27", "2026-13-01T00:00:00Z", "2026-02-29T00:00:00Z", "2026-11-27T24:00:00Z", "2026-11-27T14:35:00.5Z", "yesterday",
+        ])
     func badInstant(_ text: String) {
         #expect(throws: TimeParseError.self) { try Instant(iso8601: text) }
     }
@@ -49,15 +55,19 @@ struct TimeTests {
         #expect(Weekday(name: "mond") == nil)
     }
 
-    @Test("IANA zone names load, including ones missing from Foundation's list on Linux", arguments: [
-        "UTC", "Etc/UTC", "America/New_York", "America/Chicago", "Asia/Kolkata", "Asia/Tokyo", "Europe/London", "US/Eastern", "Etc/GMT+5",
-    ])
+    @Test(
+        "IANA zone names load, including ones missing from Foundation's list on Linux",
+        arguments: [
+            "UTC", "Etc/UTC", "America/New_York", "America/Chicago", "Asia/Kolkata", "Asia/Tokyo", "Europe/London", "US/Eastern", "Etc/GMT+5",
+        ])
     func zoneNames(_ name: String) throws {
         let zone = try #require(ZoneRules.named(name))
         #expect(zone.identifier == name || zone == .utc)
     }
 
-    @Test("abbreviations, offsets and misspellings are not zone names", arguments: ["EST", "PST", "GMT+5", "america/new_york", "America/New_york", "Mars/Olympus", "", "New York"])
+    @Test(
+        "abbreviations, offsets and misspellings are not zone names",
+        arguments: ["EST", "PST", "GMT+5", "america/new_york", "America/New_york", "Mars/Olympus", "", "New York"])
     func badZoneNames(_ name: String) {
         #expect(ZoneRules.named(name) == nil)
     }
@@ -69,9 +79,6 @@ struct TimeTests {
         #expect(zone.offset(at: instant("2026-07-01T00:00:00Z")) == 19_800)
     }
 }
-
-import Foundation
-import SchedctlTesting
 
 /// The transition tables against Foundation, for every zone it knows.
 @Suite("Zone tables")
