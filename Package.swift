@@ -18,12 +18,17 @@ let package = Package(
         .library(name: "Scheduler", targets: ["Scheduler"]),
         .library(name: "Jobs", targets: ["Jobs"]),
         .library(name: "Secrets", targets: ["Secrets"]),
+        .library(name: "Brokers", targets: ["Brokers"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
@@ -55,9 +60,24 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Brokers",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Jobs",
             dependencies: [
                 "Scheduler",
+                "Brokers",
                 "Secrets",
                 "SecretsSQLite",
                 .product(name: "Logging", package: "swift-log"),
@@ -67,6 +87,7 @@ let package = Package(
         .executableTarget(
             name: "schedctl",
             dependencies: [
+                "Brokers",
                 "Scheduler",
                 "Jobs",
                 "Secrets",
@@ -91,6 +112,15 @@ let package = Package(
         .testTarget(
             name: "SchedulerTests",
             dependencies: ["Scheduler", "Jobs", "SchedctlTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BrokersTests",
+            dependencies: [
+                "Brokers",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

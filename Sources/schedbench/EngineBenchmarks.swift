@@ -27,7 +27,9 @@ enum EngineBenchmarks {
     static func claims() async throws {
         let count = 10_000
         let jobs = (0..<count).map {
-            JobSpec(name: "job-\($0)", kind: "noop", schedule: Schedule(.interval(seconds: 60, aligned: true, zone: .utc)), misfire: MisfirePolicy(mode: .all, grace: .seconds(3600)))
+            JobSpec(
+                name: "job-\($0)", kind: "noop", schedule: Schedule(.interval(seconds: 60, aligned: true, zone: .utc)),
+                misfire: MisfirePolicy(mode: .all, grace: .seconds(3600)))
         }
         let store = try StoreSchema.open(path: temporaryDatabase("claims"))
         let start = try Instant(iso8601: "2026-11-23T15:00:30Z").date
@@ -44,7 +46,10 @@ enum EngineBenchmarks {
             }
         }
         let seconds = elapsed.seconds
-        print(String(format: "durable claims: %d occurrences due at once claimed in %.3f s → %.0f claims/s (batches of 512 per transaction)", claimed, seconds, Double(claimed) / seconds))
+        print(
+            String(
+                format: "durable claims: %d occurrences due at once claimed in %.3f s → %.0f claims/s (batches of 512 per transaction)", claimed, seconds,
+                Double(claimed) / seconds))
     }
 
     /// Fire lateness (start minus nominal) with 10,000 jobs spread over each minute's seconds.
@@ -117,7 +122,10 @@ enum EngineBenchmarks {
             process.waitUntilExit()
             total += Int(output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         }
-        print(String(format: "lease renewals: 4 processes × 50 leases, one renewal per transaction, %.0f s: %d renewals → %.0f renewals/s", seconds, total, Double(total) / seconds))
+        print(
+            String(
+                format: "lease renewals: 4 processes × 50 leases, one renewal per transaction, %.0f s: %d renewals → %.0f renewals/s", seconds, total,
+                Double(total) / seconds))
     }
 
     /// Start-up time and resident memory with 100,000 jobs.
@@ -153,7 +161,8 @@ enum EngineBenchmarks {
         let tick = try await clock.measure { await engine!.tick() }
         print(
             String(
-                format: "start-up with %d jobs: %.2f s on a new database, %.2f s on an existing one; idle tick %.1f ms; resident memory %.0f MB (%.0f MB before)",
+                format:
+                    "start-up with %d jobs: %.2f s on a new database, %.2f s on an existing one; idle tick %.1f ms; resident memory %.0f MB (%.0f MB before)",
                 count, elapsed.seconds, second.seconds, tick.seconds * 1000, residentMegabytes(), before))
         _ = engine
     }

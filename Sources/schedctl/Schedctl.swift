@@ -15,7 +15,7 @@ struct Schedctl: AsyncParsableCommand {
         subcommands: [
             InitCommand.self, ValidateCommand.self, ServeCommand.self, NextCommand.self, CalendarCommand.self, RunCommand.self,
             PauseCommand.self, ResumeCommand.self, BackfillCommand.self, HistoryCommand.self, ShowCommand.self, StatusCommand.self,
-            ReloadCommand.self, SecretsCommand.self,
+            ReloadCommand.self, SecretsCommand.self, AuthCommand.self, BrokerCommand.self, SandboxCommand.self,
         ]
     )
 }

@@ -49,6 +49,9 @@ public final class VaultSecretResolver: SecretResolving {
         self.environment = environment
     }
 
+    /// The vault, opened on first use (the SSH key's passphrase only from the environment).
+    public func openedVault() throws -> Vault { try openVault() }
+
     private func openVault() throws -> Vault {
         if let cached = vault.withLock({ $0 }) { return try cached.get() }
         let result: Result<Vault, SecretsError>

@@ -56,7 +56,6 @@ final class ConfigReader {
 
     static let topKeys = ["timezone", "database", "secrets", "brokers", "strategies", "notifiers", "calendars", "service", "jobs"]
     static let jobKeys = ["type", "schedule", "misfire", "overlap", "retry", "timeout", "paused", "description"]
-    static let nameCharacters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
     init(file: String, catalog: ConfigCatalog, baseDirectory: String) {
         self.file = file
@@ -66,10 +65,12 @@ final class ConfigReader {
 
     // MARK: Reporting
 
-    func error(_ node: Node?, _ path: String, _ message: String, columnOffset: Int = 0) {
+    /// Records a problem at `node`; `columnOffset` is a position inside the scalar's text (past
+    /// its opening quote, if quoted), such as the offending field of a cron expression.
+    func error(_ node: Node?, _ path: String, _ message: String, columnOffset: Int? = nil) {
         let mark = node?.mark
-        var column = (mark?.column ?? 0) + columnOffset
-        if columnOffset > 0, case .scalar(let scalar) = node, scalar.style == .doubleQuoted || scalar.style == .singleQuoted {
+        var column = (mark?.column ?? 0) + (columnOffset ?? 0)
+        if columnOffset != nil, case .scalar(let scalar) = node, scalar.style == .doubleQuoted || scalar.style == .singleQuoted {
             column += 1
         }
         diagnostics.append(Diagnostic(file: file, line: mark?.line ?? 0, column: column, path: path, message: message))
@@ -179,7 +180,7 @@ final class ConfigReader {
     func read(_ text: String) -> Plan? {
         let root: Node
         do {
-            guard let composed = try Yams.compose(yaml: text) else {
+            guard let composed = try Yams.compose(yaml: text, .basic) else {
                 error(nil, "", "the file is empty; run 'schedctl init' for a starter jobs.yaml")
                 return nil
             }
@@ -234,9 +235,35 @@ final class ConfigReader {
             diagnostics.append(
                 Diagnostic(
                     file: file, line: mark.line, column: mark.column, path: "", message: "invalid YAML: \(detail); check indentation and quoting on this line"))
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            // Yams rejects duplicate keys before the reader sees them, naming only the first
+            // occurrence (and carrying the whole file as "context"); point at the repeat instead.
+            let first = context.mark
+            let key = duplicates.first ?? ""
+            let again = Self.repeatedKey(key, after: first, in: context.text)
+            let others = duplicates.dropFirst().map { "'\($0)'" }.joined(separator: ", ")
+            let message = "duplicate key '\(key)' (first defined at line \(first.line)); keep one" + (others.isEmpty ? "" : " (also repeated: \(others))")
+            let line = again?.line ?? first.line
+            diagnostics.append(Diagnostic(file: file, line: line, column: again?.column ?? first.column, path: "", message: message))
         default:
             diagnostics.append(Diagnostic(file: file, line: 0, column: 0, path: "", message: "invalid YAML: \(yamlError)"))
         }
+    }
+
+    /// The line and column of the next block-style `key:` at the same column as `first`.
+    static func repeatedKey(_ key: String, after first: Mark, in text: String) -> (line: Int, column: Int)? {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard first.line >= 1, first.column >= 1, !key.isEmpty else { return nil }
+        for index in first.line..<lines.count {
+            let line = Array(lines[index])
+            let start = first.column - 1
+            guard line.count > start, line[..<start].allSatisfy({ $0 == " " }) else { continue }
+            let rest = String(line[start...])
+            for candidate in [key, "\"\(key)\"", "'\(key)'"] where rest.hasPrefix(candidate) {
+                if rest.dropFirst(candidate.count).drop(while: { $0 == " " }).first == ":" { return (index + 1, first.column) }
+            }
+        }
+        return nil
     }
 
     // MARK: Components
@@ -272,8 +299,16 @@ final class ConfigReader {
         return result
     }
 
+    /// Letters, digits, `.`, `_`, `-` (ASCII only; names appear in paths, logs and SQL keys).
+    static func isValidName(_ name: String, extra: Unicode.Scalar? = nil) -> Bool {
+        !name.isEmpty
+            && name.unicodeScalars.allSatisfy { c in
+                ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c) || c == "." || c == "_" || c == "-" || c == extra
+            }
+    }
+
     func validateName(_ name: String, _ node: Node, _ path: String) {
-        if name.isEmpty || name.unicodeScalars.contains(where: { !Self.nameCharacters.contains($0) }) {
+        if !Self.isValidName(name) {
             error(node, path, "name '\(name)' may use only letters, digits, '.', '_' and '-'")
         }
     }
@@ -389,8 +424,7 @@ final class ConfigReader {
     func secretOrString(_ text: String, _ node: Node, _ path: String) -> ConfigValue {
         guard text.hasPrefix("secret:") else { return .string(text) }
         let name = String(text.dropFirst("secret:".count))
-        let allowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/-")
-        if name.isEmpty || name.unicodeScalars.contains(where: { !allowed.contains($0) }) {
+        if !Self.isValidName(name, extra: "/") {
             error(node, path, "'\(text)' is not a valid secret reference; write secret:NAME with letters, digits, '.', '_', '/' or '-'")
         }
         return .secret(name)
@@ -697,7 +731,7 @@ final class ConfigReader {
         do {
             return Schedule.cron(try CronExpression(text), zone: zone, dst: dst)
         } catch {
-            self.error(node, path, error.message, columnOffset: error.column ?? 0)
+            self.error(node, path, error.message, columnOffset: error.column)
             return nil
         }
     }
@@ -735,12 +769,26 @@ final class ConfigReader {
                     error(item, path, "'\(text)' is not a weekday; use mon, tue, wed, thu or fri")
                     continue
                 }
+                guard day.isWeekday else {
+                    error(item, path, "'\(text)' has no trading sessions; use mon, tue, wed, thu or fri")
+                    continue
+                }
                 set.insert(day)
+            }
+            if items.isEmpty {
+                error(node, path, "the list of days is empty; give weekdays such as [mon, wed, fri], or leave 'days' out for every trading day")
             }
             return set.isEmpty ? nil : .weekdays(set)
         }
         guard let text = string(node, path) else { return nil }
-        if let rule = DayRule.parse(text) { return rule }
+        if let rule = DayRule.parse(text) {
+            // Trade dates are Monday to Friday: a weekend day would never fire.
+            if case .weekdays(let set) = rule, let weekend = set.filter({ !$0.isWeekday }).min(by: { $0.rawValue < $1.rawValue }) {
+                error(node, path, "'\(weekend.shortName)' has no trading sessions; use mon, tue, wed, thu or fri")
+                return nil
+            }
+            return rule
+        }
         let names = DayRule.names.keys.sorted()
         error(node, path, "unknown day rule '\(text)'\(Suggest.hint(for: text, in: names + ["mon,wed,fri"]))")
         return nil

@@ -202,9 +202,9 @@ public struct RetryPolicy: Hashable, Sendable {
 
     /// The delay before attempt `attempt` (2, 3, …); `unit` in [0, 1) is the random draw.
     public func delay(beforeAttempt attempt: Int, unit: Double) -> Duration {
-        let exponent = max(0, attempt - 2)
-        var delay = backoff * Int(min(1 << min(exponent, 20), 1 << 20))
-        if delay > maxBackoff { delay = maxBackoff }
+        let factor = 1 << min(max(0, attempt - 2), 20)
+        // Compare before multiplying: a long backoff times 2^20 can overflow Duration and trap.
+        let delay = backoff > maxBackoff / factor ? maxBackoff : backoff * factor
         return jitter ? delay * (0.5 + unit / 2) : delay
     }
 }

@@ -48,6 +48,8 @@ public actor Engine: Service {
     private var draining = false
     private var started = Date()
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    private var kickScheduled = false
+    private var kickAgain = false
 
     struct Execution {
         var task: Task<Void, Never>
@@ -109,6 +111,8 @@ public actor Engine: Service {
             nextDue[job.name] = job.schedule.next(after: watermark)
         }
         try await heartbeat(state: "running")
+        // Loading a large configuration leaves a lot of freed heap behind; give it back.
+        HeapTrim.releaseFreedMemory()
         logger.info("started", metadata: ["instance": "\(instanceID)", "jobs": "\(plan.jobs.count)", "database": "\(store.path)"])
     }
 
@@ -351,24 +355,41 @@ public actor Engine: Service {
         } catch {
             logger.error("could not record the run's end", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
         }
-        await startWaitingRuns()
+        kick()
+    }
+
+    /// Asks for pending runs to be started into free slots soon; completions that arrive
+    /// together share one start transaction.
+    private func kick() {
+        guard !draining else { return }
+        if kickScheduled {
+            kickAgain = true
+            return
+        }
+        kickScheduled = true
+        Task { await self.startWaitingRuns() }
     }
 
     /// Starts pending runs into free slots right away (a queued or buffered run follows the
     /// one that just ended without waiting for the next pass).
     private func startWaitingRuns() async {
-        guard !draining else { return }
-        let free = plan.service.maxConcurrentRuns - executions.count + 1
-        do {
-            let store = self.store
-            let (now, owner, lease, jobs) = (wall(), instanceID, plan.service.leaseDuration, jobsByName)
-            let started = try await Task.detached {
-                try await store.startPending(now: now, owner: owner, leaseDuration: lease, limit: free, plan: jobs)
-            }.value
-            for leased in started { launch(leased) }
-        } catch {
-            logger.error("could not start waiting runs", metadata: ["error": "\(error)"])
-        }
+        defer { kickScheduled = false }
+        repeat {
+            kickAgain = false
+            let free = plan.service.maxConcurrentRuns - executions.count
+            guard free > 0, !draining else { return }
+            do {
+                let store = self.store
+                let (now, owner, lease, jobs) = (wall(), instanceID, plan.service.leaseDuration, jobsByName)
+                let started = try await Task.detached {
+                    try await store.startPending(now: now, owner: owner, leaseDuration: lease, limit: free, plan: jobs)
+                }.value
+                for leased in started { launch(leased) }
+            } catch {
+                logger.error("could not start waiting runs", metadata: ["error": "\(error)"])
+                return
+            }
+        } while kickAgain
     }
 
     // MARK: Control
@@ -409,12 +430,19 @@ public actor Engine: Service {
 
     /// Waits until no run executes in this process (tests).
     public func waitForIdle() async {
-        if executions.isEmpty { return }
-        await withCheckedContinuation { idleWaiters.append($0) }
+        while true {
+            if !executions.isEmpty {
+                await withCheckedContinuation { idleWaiters.append($0) }
+            } else if kickScheduled {
+                await Task.yield()
+            } else {
+                return
+            }
+        }
     }
 
     private func notifyIdleIfNeeded() {
-        guard executions.isEmpty else { return }
+        guard executions.isEmpty || kickScheduled else { return }
         let waiters = idleWaiters
         idleWaiters = []
         for waiter in waiters { waiter.resume() }
@@ -456,4 +484,17 @@ struct StoreCheckpoints: CheckpointAccess {
     func save(_ value: String) async throws {
         try await store.saveCheckpoint(runID: runID, owner: owner, generation: generation, value: value, now: wall())
     }
+}
+
+/// Returns freed heap pages to the operating system (glibc's `malloc_trim`, looked up at run
+/// time because the Swift overlay does not export it; a no-op elsewhere).
+enum HeapTrim {
+    private typealias Trim = @convention(c) (Int) -> Int32
+
+    private static let trim: Trim? = {
+        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "malloc_trim") else { return nil }
+        return unsafeBitCast(symbol, to: Trim.self)
+    }()
+
+    static func releaseFreedMemory() { _ = trim?(0) }
 }

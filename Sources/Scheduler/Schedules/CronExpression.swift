@@ -5,7 +5,7 @@ import Foundation
 ///
 /// When day-of-month and day-of-week are both restricted, a day matches when **either** does
 /// (classic cron); a field that starts with `*` (such as `*/2`) counts as unrestricted for that
-/// rule. Every value is range-checked, and an expression that can never fire is an error.
+/// rule, and so does `?`. Every value is range-checked, and an expression that can never fire is an error.
 /// ```swift
 /// let cron = try CronExpression("5 9 * * mon-fri")
 /// ```
@@ -73,9 +73,11 @@ public struct CronExpression: Hashable, Sendable, CustomStringConvertible {
         // Sunday may be written 0 or 7.
         self.daysOfWeek = (bits[5] | (bits[5] >> 7)) & 0x7F
         let offset = hasSeconds ? 1 : 0
-        self.dayOfMonthStar = fields[offset + 2].text.hasPrefix("*")
-        self.dayOfWeekStar = fields[offset + 4].text.hasPrefix("*")
-        self.hourIsWildcard = fields[offset + 1].text.hasPrefix("*")
+        // `?` is read as `*` (Quartz style), so it counts as unrestricted here too.
+        func isWildcard(_ field: Substring) -> Bool { field.hasPrefix("*") || field.hasPrefix("?") }
+        self.dayOfMonthStar = isWildcard(fields[offset + 2].text)
+        self.dayOfWeekStar = isWildcard(fields[offset + 4].text)
+        self.hourIsWildcard = isWildcard(fields[offset + 1].text)
         if !canEverFire {
             throw CronError(expression: trimmed, message: "'\(trimmed)' can never fire: no month it allows has the day of the month it asks for")
         }

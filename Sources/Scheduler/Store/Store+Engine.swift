@@ -9,11 +9,17 @@ extension Store {
         try await writer.write { db in
             for job in jobs {
                 try db.execute(
-                    sql: "INSERT INTO job_state (job, watermark, paused, first_seen) VALUES (?, ?, ?, ?) ON CONFLICT(job) DO NOTHING",
+                    cached: "INSERT INTO job_state (job, watermark, paused, first_seen) VALUES (?, ?, ?, ?) ON CONFLICT(job) DO NOTHING",
                     arguments: [job.name, Int64(now.timeIntervalSince1970.rounded(.down)), job.paused, now.timeIntervalSince1970])
             }
-            let rows = try JobStateRecord.fetchAll(db, sql: "SELECT * FROM job_state")
-            return Dictionary(uniqueKeysWithValues: rows.map { ($0.job, $0) })
+            var states: [String: JobStateRecord] = [:]
+            states.reserveCapacity(jobs.count)
+            let rows = try Row.fetchCursor(db.cached("SELECT job, watermark, paused, paused_at, first_seen FROM job_state"))
+            while let row = try rows.next() {
+                let state = JobStateRecord(job: row[0], watermark: row[1], paused: row[2], pausedAt: row[3], firstSeen: row[4])
+                states[state.job] = state
+            }
+            return states
         }
     }
 
@@ -42,9 +48,9 @@ extension Store {
         return try await writer.write { db in
             var outcomes: [ClaimOutcome] = []
             for job in jobs {
-                guard let state = try JobStateRecord.fetchOne(db, sql: "SELECT * FROM job_state WHERE job = ?", arguments: [job.name]) else {
+                guard let state = try JobStateRecord.fetchOne(db.cached("SELECT * FROM job_state WHERE job = ?"), arguments: [job.name]) else {
                     try db.execute(
-                        sql: "INSERT INTO job_state (job, watermark, paused, first_seen) VALUES (?, ?, ?, ?)",
+                        cached: "INSERT INTO job_state (job, watermark, paused, first_seen) VALUES (?, ?, ?, ?)",
                         arguments: [job.name, nowInstant.seconds, job.paused, t])
                     outcomes.append(ClaimOutcome(job: job.name, watermark: nowInstant, paused: job.paused, inserted: [], skipped: 0, cancelRequested: []))
                     continue
@@ -55,19 +61,19 @@ extension Store {
                     continue
                 }
                 var active = OccurrencePlanner.Active()
-                for row in try Row.fetchAll(db, sql: "SELECT id, state FROM run WHERE job = ? AND state IN ('pending', 'running')", arguments: [job.name]) {
+                for row in try Row.fetchAll(db.cached("SELECT id, state FROM run WHERE job = ? AND state IN ('pending', 'running')"), arguments: [job.name]) {
                     if row["state"] as String == "running" { active.running.append(row["id"]) } else { active.pending.append(row["id"]) }
                 }
                 let plan = OccurrencePlanner.plan(job: job, watermark: watermark, now: nowInstant, active: active)
                 var outcome = ClaimOutcome(job: job.name, watermark: plan.watermark ?? watermark, paused: false, inserted: [], skipped: 0, cancelRequested: [])
                 for id in plan.cancelRunning {
-                    try db.execute(sql: "UPDATE run SET cancel_requested = 1 WHERE id = ?", arguments: [id])
+                    try db.execute(cached: "UPDATE run SET cancel_requested = 1 WHERE id = ?", arguments: [id])
                     try Store.event(db, id, t, "cancel-requested", "a newer occurrence replaces this run (overlap: cancel_previous)", instance)
                     outcome.cancelRequested.append(id)
                 }
                 for id in plan.cancelPending {
                     try db.execute(
-                        sql:
+                        cached:
                             "UPDATE run SET state = 'cancelled', finished_at = ?, reason = 'overlap: replaced by a newer occurrence' WHERE id = ? AND state = 'pending'",
                         arguments: [t, id])
                 }
@@ -89,7 +95,7 @@ extension Store {
                     }
                 }
                 if let mark = plan.watermark {
-                    try db.execute(sql: "UPDATE job_state SET watermark = ? WHERE job = ?", arguments: [mark.seconds, job.name])
+                    try db.execute(cached: "UPDATE job_state SET watermark = ? WHERE job = ?", arguments: [mark.seconds, job.name])
                 }
                 outcomes.append(outcome)
             }
@@ -102,7 +108,7 @@ extension Store {
         _ db: Database, job: JobSpec, nominal: Instant, trigger: RunTrigger, state: RunState, now: Double, due: Double, reason: String?
     ) throws -> Int64? {
         try db.execute(
-            sql: """
+            cached: """
                 INSERT INTO run (job, nominal, trigger, state, max_attempts, created_at, due_at, finished_at, reason)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (job, nominal) WHERE trigger != 'manual' DO NOTHING
@@ -113,7 +119,7 @@ extension Store {
 
     static func event(_ db: Database, _ runID: Int64, _ at: Double, _ kind: String, _ message: String, _ instance: String?) throws {
         try db.execute(
-            sql: "INSERT INTO run_event (run_id, at, kind, message, instance) VALUES (?, ?, ?, ?, ?)",
+            cached: "INSERT INTO run_event (run_id, at, kind, message, instance) VALUES (?, ?, ?, ?, ?)",
             arguments: [runID, at, kind, message, instance])
     }
 
@@ -128,26 +134,26 @@ extension Store {
         let expiry = t + leaseDuration.seconds
         return try await writer.write { db in
             let candidates =
-                try runID.map { try RunRecord.fetchAll(db, sql: "SELECT * FROM run WHERE id = ? AND state = 'pending'", arguments: [$0]) }
+                try runID.map { try RunRecord.fetchAll(db.cached("SELECT * FROM run WHERE id = ? AND state = 'pending'"), arguments: [$0]) }
                 ?? RunRecord.fetchAll(
-                    db, sql: "SELECT * FROM run WHERE state = 'pending' AND due_at <= ? ORDER BY due_at, id LIMIT ?", arguments: [t, limit * 4 + 16])
+                    db.cached("SELECT * FROM run WHERE state = 'pending' AND due_at <= ? ORDER BY due_at, id LIMIT ?"), arguments: [t, limit * 4 + 16])
             var started: [LeasedRun] = []
             var runningJobs = Set<String>()
             for var run in candidates where started.count < limit {
                 guard let job = plan[run.job] else {
                     try db.execute(
-                        sql: "UPDATE run SET state = 'cancelled', finished_at = ?, reason = 'the job is no longer in the configuration' WHERE id = ?",
+                        cached: "UPDATE run SET state = 'cancelled', finished_at = ?, reason = 'the job is no longer in the configuration' WHERE id = ?",
                         arguments: [t, run.id])
                     continue
                 }
                 if job.overlap == .skip || job.overlap == .bufferOne {
                     let busy =
                         try runningJobs.contains(run.job)
-                        || Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM run WHERE job = ? AND state = 'running')", arguments: [run.job])!
+                        || Bool.fetchOne(db.cached("SELECT EXISTS (SELECT 1 FROM run WHERE job = ? AND state = 'running')"), arguments: [run.job])!
                     if busy { continue }
                 }
                 try db.execute(
-                    sql: """
+                    cached: """
                         UPDATE run SET state = 'running', attempt = attempt + 1, generation = generation + 1,
                             started_at = COALESCE(started_at, ?) WHERE id = ? AND state = 'pending'
                         """,
@@ -158,7 +164,7 @@ extension Store {
                 run.generation += 1
                 run.startedAt = run.startedAt ?? t
                 try db.execute(
-                    sql: "INSERT INTO lease (run_id, owner, generation, acquired_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                    cached: "INSERT INTO lease (run_id, owner, generation, acquired_at, expires_at) VALUES (?, ?, ?, ?, ?)",
                     arguments: [run.id, owner, run.generation, t, expiry])
                 try Store.event(db, run.id, t, "started", "attempt \(run.attempt) of \(run.maxAttempts) on \(owner)", owner)
                 runningJobs.insert(run.job)
@@ -174,24 +180,24 @@ extension Store {
         guard limit > 0 else { return [] }
         let t = now.timeIntervalSince1970
         return try await writer.write { db in
-            let expired = try LeaseRecord.fetchAll(db, sql: "SELECT * FROM lease WHERE expires_at < ? ORDER BY expires_at LIMIT ?", arguments: [t, limit])
+            let expired = try LeaseRecord.fetchAll(db.cached("SELECT * FROM lease WHERE expires_at < ? ORDER BY expires_at LIMIT ?"), arguments: [t, limit])
             var result: [LeasedRun] = []
             for lease in expired {
-                guard var run = try RunRecord.fetchOne(db, sql: "SELECT * FROM run WHERE id = ?", arguments: [lease.runID]) else { continue }
+                guard var run = try RunRecord.fetchOne(db.cached("SELECT * FROM run WHERE id = ?"), arguments: [lease.runID]) else { continue }
                 if run.takeovers >= maxTakeovers {
-                    try db.execute(sql: "DELETE FROM lease WHERE run_id = ?", arguments: [run.id])
+                    try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [run.id])
                     let message = "abandoned: its lease expired \(run.takeovers + 1) times (last owner \(lease.owner))"
                     try db.execute(
-                        sql: "UPDATE run SET state = 'abandoned', finished_at = ?, error = ? WHERE id = ?", arguments: [t, message, run.id])
+                        cached: "UPDATE run SET state = 'abandoned', finished_at = ?, error = ? WHERE id = ?", arguments: [t, message, run.id])
                     try Store.event(db, run.id, t, "abandoned", message, owner)
                     continue
                 }
                 let generation = lease.generation + 1
                 try db.execute(
-                    sql: "UPDATE lease SET owner = ?, generation = ?, acquired_at = ?, expires_at = ? WHERE run_id = ? AND generation = ?",
+                    cached: "UPDATE lease SET owner = ?, generation = ?, acquired_at = ?, expires_at = ? WHERE run_id = ? AND generation = ?",
                     arguments: [owner, generation, t, t + leaseDuration.seconds, run.id, lease.generation])
                 guard db.changesCount == 1 else { continue }
-                try db.execute(sql: "UPDATE run SET generation = ?, takeovers = takeovers + 1 WHERE id = ?", arguments: [generation, run.id])
+                try db.execute(cached: "UPDATE run SET generation = ?, takeovers = takeovers + 1 WHERE id = ?", arguments: [generation, run.id])
                 try Store.event(
                     db, run.id, t, "taken-over",
                     "lease of \(lease.owner) (generation \(lease.generation)) expired; resumed by \(owner) with generation \(generation)", owner)
@@ -219,10 +225,10 @@ extension Store {
             var result: [Int64: Renewal] = [:]
             for run in runs {
                 try db.execute(
-                    sql: "UPDATE lease SET expires_at = ? WHERE run_id = ? AND owner = ? AND generation = ?",
+                    cached: "UPDATE lease SET expires_at = ? WHERE run_id = ? AND owner = ? AND generation = ?",
                     arguments: [t + leaseDuration.seconds, run.id, owner, run.generation])
                 if db.changesCount == 1 {
-                    let cancel = try Bool.fetchOne(db, sql: "SELECT cancel_requested FROM run WHERE id = ?", arguments: [run.id]) ?? false
+                    let cancel = try Bool.fetchOne(db.cached("SELECT cancel_requested FROM run WHERE id = ?"), arguments: [run.id]) ?? false
                     result[run.id] = .renewed(cancelRequested: cancel)
                 } else {
                     result[run.id] = .lost
@@ -253,35 +259,35 @@ extension Store {
             switch result {
             case .succeeded(let outcome):
                 try db.execute(
-                    sql: "UPDATE run SET state = 'succeeded', finished_at = ?, summary = ?, detail = ?, error = NULL WHERE id = ?",
+                    cached: "UPDATE run SET state = 'succeeded', finished_at = ?, summary = ?, detail = ?, error = NULL WHERE id = ?",
                     arguments: [t, outcome.summary, outcome.detail, runID])
                 try Store.event(db, runID, t, "succeeded", outcome.summary, owner)
-                try db.execute(sql: "DELETE FROM lease WHERE run_id = ?", arguments: [runID])
+                try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID])
             case .failed(let message, let detail, let retryAfter):
                 if let retryAfter {
                     try db.execute(
-                        sql: "UPDATE run SET state = 'pending', due_at = ?, error = ?, detail = ? WHERE id = ?",
+                        cached: "UPDATE run SET state = 'pending', due_at = ?, error = ?, detail = ? WHERE id = ?",
                         arguments: [t + retryAfter.seconds, message, detail, runID])
                     try Store.event(db, runID, t, "retry", "\(message); next attempt in \(DurationText.format(retryAfter))", owner)
                 } else {
                     try db.execute(
-                        sql: "UPDATE run SET state = 'failed', finished_at = ?, error = ?, detail = ? WHERE id = ?", arguments: [t, message, detail, runID])
+                        cached: "UPDATE run SET state = 'failed', finished_at = ?, error = ?, detail = ? WHERE id = ?", arguments: [t, message, detail, runID])
                     try Store.event(db, runID, t, "failed", message, owner)
                 }
-                try db.execute(sql: "DELETE FROM lease WHERE run_id = ?", arguments: [runID])
+                try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID])
             case .cancelled(let reason):
-                try db.execute(sql: "UPDATE run SET state = 'cancelled', finished_at = ?, reason = ? WHERE id = ?", arguments: [t, reason, runID])
+                try db.execute(cached: "UPDATE run SET state = 'cancelled', finished_at = ?, reason = ? WHERE id = ?", arguments: [t, reason, runID])
                 try Store.event(db, runID, t, "cancelled", reason, owner)
-                try db.execute(sql: "DELETE FROM lease WHERE run_id = ?", arguments: [runID])
+                try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID])
             case .released:
-                try db.execute(sql: "UPDATE lease SET expires_at = ? WHERE run_id = ?", arguments: [t - 1, runID])
+                try db.execute(cached: "UPDATE lease SET expires_at = ? WHERE run_id = ?", arguments: [t - 1, runID])
                 try Store.event(db, runID, t, "released", "\(owner) shut down; the lease is released for another instance", owner)
             }
         }
     }
 
     static func checkFence(_ db: Database, runID: Int64, owner: String, generation: Int64) throws {
-        let lease = try LeaseRecord.fetchOne(db, sql: "SELECT * FROM lease WHERE run_id = ?", arguments: [runID])
+        let lease = try LeaseRecord.fetchOne(db.cached("SELECT * FROM lease WHERE run_id = ?"), arguments: [runID])
         guard let lease, lease.owner == owner, lease.generation == generation else {
             throw StoreError(
                 .fenced, path: "",
@@ -296,7 +302,7 @@ extension Store {
         try await writer.write { db in
             try Store.checkFence(db, runID: runID, owner: owner, generation: generation)
             try db.execute(
-                sql: """
+                cached: """
                     INSERT INTO checkpoint (run_id, generation, value, updated_at) VALUES (?, ?, ?, ?)
                     ON CONFLICT(run_id) DO UPDATE SET generation = excluded.generation, value = excluded.value, updated_at = excluded.updated_at
                     WHERE excluded.generation >= checkpoint.generation
@@ -310,7 +316,7 @@ extension Store {
 
     /// The last checkpoint of a run.
     public func checkpoint(runID: Int64) async throws -> String? {
-        try await writer.read { db in try String.fetchOne(db, sql: "SELECT value FROM checkpoint WHERE run_id = ?", arguments: [runID]) }
+        try await writer.read { db in try String.fetchOne(db.cached("SELECT value FROM checkpoint WHERE run_id = ?"), arguments: [runID]) }
     }
 
     /// Appends an event to a run's log.
@@ -324,19 +330,19 @@ extension Store {
     public func heartbeat(instance: InstanceRecord) async throws {
         try await writer.write { db in
             try db.execute(
-                sql: """
+                cached: """
                     INSERT INTO instance (id, pid, host, started_at, heartbeat_at, state, config) VALUES (?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, state = excluded.state, config = excluded.config
                     """,
                 arguments: [instance.id, instance.pid, instance.host, instance.startedAt, instance.heartbeatAt, instance.state, instance.config])
             // Instances silent for a day died without a goodbye (SIGKILL, power loss).
-            try db.execute(sql: "DELETE FROM instance WHERE heartbeat_at < ?", arguments: [instance.heartbeatAt - 86_400])
+            try db.execute(cached: "DELETE FROM instance WHERE heartbeat_at < ?", arguments: [instance.heartbeatAt - 86_400])
         }
     }
 
     /// Removes an instance that stopped cleanly.
     public func removeInstance(_ id: String) async throws {
-        _ = try await writer.write { db in try db.execute(sql: "DELETE FROM instance WHERE id = ?", arguments: [id]) }
+        _ = try await writer.write { db in try db.execute(cached: "DELETE FROM instance WHERE id = ?", arguments: [id]) }
     }
 }
 

@@ -7,19 +7,19 @@ extension Store {
     public func history(job: String? = nil, limit: Int = 50) async throws -> [RunRecord] {
         try await writer.read { db in
             if let job {
-                return try RunRecord.fetchAll(db, sql: "SELECT * FROM run WHERE job = ? ORDER BY nominal DESC, id DESC LIMIT ?", arguments: [job, limit])
+                return try RunRecord.fetchAll(db.cached("SELECT * FROM run WHERE job = ? ORDER BY nominal DESC, id DESC LIMIT ?"), arguments: [job, limit])
             }
-            return try RunRecord.fetchAll(db, sql: "SELECT * FROM run ORDER BY nominal DESC, id DESC LIMIT ?", arguments: [limit])
+            return try RunRecord.fetchAll(db.cached("SELECT * FROM run ORDER BY nominal DESC, id DESC LIMIT ?"), arguments: [limit])
         }
     }
 
     /// One run with its events and lease, or `nil`.
     public func run(id: Int64) async throws -> (run: RunRecord, events: [RunEvent], lease: LeaseRecord?, checkpoint: String?)? {
         try await writer.read { db in
-            guard let run = try RunRecord.fetchOne(db, sql: "SELECT * FROM run WHERE id = ?", arguments: [id]) else { return nil }
-            let events = try RunEvent.fetchAll(db, sql: "SELECT * FROM run_event WHERE run_id = ? ORDER BY id", arguments: [id])
-            let lease = try LeaseRecord.fetchOne(db, sql: "SELECT * FROM lease WHERE run_id = ?", arguments: [id])
-            let checkpoint = try String.fetchOne(db, sql: "SELECT value FROM checkpoint WHERE run_id = ?", arguments: [id])
+            guard let run = try RunRecord.fetchOne(db.cached("SELECT * FROM run WHERE id = ?"), arguments: [id]) else { return nil }
+            let events = try RunEvent.fetchAll(db.cached("SELECT * FROM run_event WHERE run_id = ? ORDER BY id"), arguments: [id])
+            let lease = try LeaseRecord.fetchOne(db.cached("SELECT * FROM lease WHERE run_id = ?"), arguments: [id])
+            let checkpoint = try String.fetchOne(db.cached("SELECT value FROM checkpoint WHERE run_id = ?"), arguments: [id])
             return (run, events, lease, checkpoint)
         }
     }
@@ -42,12 +42,12 @@ extension Store {
     public func status(now: Date, staleAfter: Duration = .seconds(30)) async throws -> Status {
         try await writer.read { db in
             let instances = try InstanceRecord.fetchAll(
-                db, sql: "SELECT * FROM instance WHERE heartbeat_at >= ? ORDER BY started_at", arguments: [now.timeIntervalSince1970 - staleAfter.seconds])
-            let leases = try LeaseRecord.fetchAll(db, sql: "SELECT * FROM lease ORDER BY run_id")
-            let jobs = try JobStateRecord.fetchAll(db, sql: "SELECT * FROM job_state")
-            let last = try RunRecord.fetchAll(db, sql: "SELECT r.* FROM run r JOIN (SELECT job, MAX(id) AS id FROM run GROUP BY job) m ON r.id = m.id")
+                db.cached("SELECT * FROM instance WHERE heartbeat_at >= ? ORDER BY started_at"), arguments: [now.timeIntervalSince1970 - staleAfter.seconds])
+            let leases = try LeaseRecord.fetchAll(db.cached("SELECT * FROM lease ORDER BY run_id"))
+            let jobs = try JobStateRecord.fetchAll(db.cached("SELECT * FROM job_state"))
+            let last = try RunRecord.fetchAll(db.cached("SELECT r.* FROM run r JOIN (SELECT job, MAX(id) AS id FROM run GROUP BY job) m ON r.id = m.id"))
             var active: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT job, COUNT(*) AS n FROM run WHERE state IN ('pending', 'running') GROUP BY job") {
+            for row in try Row.fetchAll(db.cached("SELECT job, COUNT(*) AS n FROM run WHERE state IN ('pending', 'running') GROUP BY job")) {
                 active[row["job"]] = row["n"]
             }
             return Status(
@@ -60,7 +60,7 @@ extension Store {
     public func pause(job: JobSpec, now: Date) async throws -> Bool {
         try await writer.write { db in
             try db.execute(
-                sql:
+                cached:
                     "INSERT INTO job_state (job, watermark, paused, paused_at, first_seen) VALUES (?, ?, 1, ?, ?) ON CONFLICT(job) DO UPDATE SET paused = 1, paused_at = excluded.paused_at WHERE paused = 0",
                 arguments: [job.name, Int64(now.timeIntervalSince1970), now.timeIntervalSince1970, now.timeIntervalSince1970])
             return db.changesCount == 1
@@ -73,7 +73,7 @@ extension Store {
     public func resume(job: JobSpec, now: Date, catchUp: Bool) async throws -> Int {
         let nowInstant = Instant(now)
         return try await writer.write { db in
-            guard let state = try JobStateRecord.fetchOne(db, sql: "SELECT * FROM job_state WHERE job = ?", arguments: [job.name]), state.paused else {
+            guard let state = try JobStateRecord.fetchOne(db.cached("SELECT * FROM job_state WHERE job = ?"), arguments: [job.name]), state.paused else {
                 return -1
             }
             var skipped = 0
@@ -89,9 +89,9 @@ extension Store {
                     }
                     cursor = next
                 }
-                try db.execute(sql: "UPDATE job_state SET watermark = ? WHERE job = ?", arguments: [cursor.seconds, job.name])
+                try db.execute(cached: "UPDATE job_state SET watermark = ? WHERE job = ?", arguments: [cursor.seconds, job.name])
             }
-            try db.execute(sql: "UPDATE job_state SET paused = 0, paused_at = NULL WHERE job = ?", arguments: [job.name])
+            try db.execute(cached: "UPDATE job_state SET paused = 0, paused_at = NULL WHERE job = ?", arguments: [job.name])
             return skipped
         }
     }
@@ -101,7 +101,7 @@ extension Store {
         try await writer.write { db in
             let t = now.timeIntervalSince1970
             try db.execute(
-                sql: "INSERT INTO run (job, nominal, trigger, state, max_attempts, created_at, due_at) VALUES (?, ?, 'manual', 'pending', ?, ?, ?)",
+                cached: "INSERT INTO run (job, nominal, trigger, state, max_attempts, created_at, due_at) VALUES (?, ?, 'manual', 'pending', ?, ?, ?)",
                 arguments: [job.name, Int64(t), job.retry.attempts, t, t])
             let id = db.lastInsertedRowID
             try Store.event(db, id, t, "queued", "manual run requested by \(by)", nil)

@@ -11,7 +11,9 @@ public enum DurationText {
             rest = rest.dropFirst()
         }
         guard !rest.isEmpty else { return nil }
-        var total: Duration = .zero
+        // Summed in whole milliseconds with overflow checks: a huge value is not a duration (and
+        // must not trap, as Duration's own arithmetic does).
+        var total: Int64 = 0
         var lastRank = Int.max
         while !rest.isEmpty {
             let digits = rest.prefix(while: \.isNumber)
@@ -19,20 +21,24 @@ public enum DurationText {
             rest = rest.dropFirst(digits.count)
             let unit = rest.prefix(while: \.isLetter)
             rest = rest.dropFirst(unit.count)
-            let (rank, scale): (Int, Duration)
+            let (rank, milliseconds): (Int, Int64)
             switch unit {
-            case "d": (rank, scale) = (5, .seconds(86_400))
-            case "h": (rank, scale) = (4, .seconds(3600))
-            case "m": (rank, scale) = (3, .seconds(60))
-            case "s": (rank, scale) = (2, .seconds(1))
-            case "ms": (rank, scale) = (1, .milliseconds(1))
+            case "d": (rank, milliseconds) = (5, 86_400_000)
+            case "h": (rank, milliseconds) = (4, 3_600_000)
+            case "m": (rank, milliseconds) = (3, 60_000)
+            case "s": (rank, milliseconds) = (2, 1000)
+            case "ms": (rank, milliseconds) = (1, 1)
             default: return nil
             }
             guard rank < lastRank else { return nil }
             lastRank = rank
-            total += scale * value
+            let (scaled, overflow) = value.multipliedReportingOverflow(by: milliseconds)
+            let (sum, carry) = total.addingReportingOverflow(scaled)
+            guard !overflow, !carry else { return nil }
+            total = sum
         }
-        return negative ? .zero - total : total
+        let duration = Duration.milliseconds(total)
+        return negative ? .zero - duration : duration
     }
 
     /// Formats whole seconds compactly: `1h30m`, `15m`, `45s`, `0s`.

@@ -34,8 +34,12 @@ public struct ZoneRules: Sendable, Hashable, CustomStringConvertible {
     public static func named(_ identifier: String) -> ZoneRules? {
         if identifier == "UTC" || identifier == "Etc/UTC" || identifier == "Z" { return .utc }
         if let cached = cache.withLock({ $0[identifier] }) { return cached }
-        guard TimeZone.knownTimeZoneIdentifiers.contains(identifier) || identifier == "GMT",
-            let zone = TimeZone(identifier: identifier)
+        // Foundation's list of known identifiers misses many valid IANA names on Linux (such as
+        // Asia/Kolkata or US/Eastern), so also accept a `Region/City` name that Foundation loads
+        // under exactly that name; abbreviations such as EST or GMT+5 stay rejected.
+        guard let zone = TimeZone(identifier: identifier),
+            TimeZone.knownTimeZoneIdentifiers.contains(identifier) || identifier == "GMT"
+                || (identifier.contains("/") && zone.identifier == identifier)
         else { return nil }
         let rules = build(zone, identifier: identifier)
         cache.withLock { $0[identifier] = rules }

@@ -1,0 +1,86 @@
+import Foundation
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// A raw HTTP response.
+struct RawHTTPResponse: Sendable {
+    var status: Int
+    var headers: [String: String]
+    var body: Data
+
+    func header(_ name: String) -> String? {
+        headers.first { $0.key.caseInsensitiveCompare(name) == .orderedSame }?.value
+    }
+}
+
+/// A thin `URLSession` wrapper: one place for timeouts and transport error mapping.
+struct HTTPTransport: Sendable {
+    let session: URLSession
+    let broker: String
+
+    init(broker: String, timeout: TimeInterval = 30) {
+        let config = URLSessionConfiguration.ephemeral
+        config.timeoutIntervalForRequest = timeout
+        config.requestCachePolicy = .reloadIgnoringLocalCacheData
+        config.urlCache = nil
+        config.httpCookieStorage = nil
+        self.session = URLSession(configuration: config)
+        self.broker = broker
+    }
+
+    func send(_ method: String, _ url: URL, headers: [String: String] = [:], body: Data? = nil) async throws(BrokerError) -> RawHTTPResponse {
+        var request = URLRequest(url: url)
+        request.httpMethod = method
+        for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
+        if let body { request.httpBody = body }
+        do {
+            let (data, response) = try await session.data(for: request)
+            guard let http = response as? HTTPURLResponse else {
+                throw BrokerError(.transport, broker: broker, "\(broker) answered \(method) \(url.path) with a non-HTTP response")
+            }
+            var h: [String: String] = [:]
+            for (k, v) in http.allHeaderFields { h["\(k)"] = "\(v)" }
+            return RawHTTPResponse(status: http.statusCode, headers: h, body: data)
+        } catch let e as BrokerError {
+            throw e
+        } catch is CancellationError {
+            throw BrokerError(.transport, broker: broker, "request \(method) \(url.path) was cancelled")
+        } catch let e as URLError where e.code == .timedOut {
+            throw BrokerError(.timeout, broker: broker, "\(broker) did not answer \(method) \(url.path) in time; check the network and retry")
+        } catch {
+            throw BrokerError(
+                .transport, broker: broker, "cannot reach \(broker) at \(url.host ?? "?") for \(method) \(url.path): \(error.localizedDescription)")
+        }
+    }
+}
+
+/// Percent-encodes a form (`application/x-www-form-urlencoded`).
+func formEncode(_ fields: [(String, String)]) -> Data {
+    var allowed = CharacterSet.alphanumerics
+    allowed.insert(charactersIn: "-._~")
+    let s = fields.map { k, v in
+        "\(k.addingPercentEncoding(withAllowedCharacters: allowed) ?? k)=\(v.addingPercentEncoding(withAllowedCharacters: allowed) ?? v)"
+    }.joined(separator: "&")
+    return Data(s.utf8)
+}
+
+/// Parses a form body.
+func formDecode(_ data: Data) -> [String: String] {
+    var out: [String: String] = [:]
+    for pair in String(decoding: data, as: UTF8.self).split(separator: "&") {
+        let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0) }
+        if parts.count == 2 { out[parts[0]] = parts[1] } else if parts.count == 1 { out[parts[0]] = "" }
+    }
+    return out
+}
+
+/// Backoff for retries: `base · 2^attempt`, capped.
+func backoff(attempt: Int, base: Double = 1, cap: Double = 60) -> Double {
+    min(cap, base * pow(2, Double(max(0, attempt))))
+}
+
+extension Duration {
+    static func secondsDouble(_ s: Double) -> Duration { .milliseconds(Int64((s * 1000).rounded())) }
+}

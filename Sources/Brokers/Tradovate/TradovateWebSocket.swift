@@ -1,0 +1,437 @@
+public import Foundation
+import HummingbirdWSClient
+public import Logging
+import NIOCore
+
+/// A reply to a WebSocket request: `{"s": status, "i": id, "d": payload}`.
+public struct TradovateResponse: Sendable {
+    public var status: Int
+    /// The raw JSON of `d`, if any.
+    public var payload: Data?
+    /// `d` decoded with `JSONSerialization`.
+    public func json() -> Any? { payload.flatMap { try? JSONSerialization.jsonObject(with: $0, options: [.fragmentsAllowed]) } }
+}
+
+/// A market-data quote from an `md` event. Missing entries stay nil.
+public struct TradovateQuote: Sendable, Hashable {
+    public var contractID: Int64
+    public var bid: Decimal?
+    public var bidSize: Decimal?
+    public var ask: Decimal?
+    public var askSize: Decimal?
+    public var last: Decimal?
+    public var timestamp: Date?
+}
+
+/// What the socket reports.
+public enum TradovateEvent: Sendable {
+    /// Authorized on connection number `connection` (1 = first; higher = reconnected).
+    case connected(connection: Int)
+    /// The connection ended; a reconnect follows unless stopped.
+    case disconnected(reason: String)
+    /// A `props` entity event (`entityType` e.g. `order`, `position`; `eventType` Created/Updated/Deleted).
+    case props(entityType: String, eventType: String, entity: Data)
+    /// A quote.
+    case quote(TradovateQuote)
+    /// Another server event (`chart`, `clock`, …) with its raw `d`.
+    case other(name: String, payload: Data)
+}
+
+/// WebSocket behaviour. Intervals are configurable so tests run fast.
+public struct TradovateWebSocketConfiguration: Sendable {
+    /// Client `[]` heartbeat interval (Tradovate: 2.5 s).
+    public var heartbeatInterval: Duration
+    /// Reconnect when the server sends nothing (not even `h`) for this long.
+    public var serverSilenceTimeout: Duration
+    /// How long a request waits for its reply (and for a connection).
+    public var requestTimeout: Duration
+    /// How long one connection attempt may take to get authorized before it is abandoned.
+    public var connectTimeout: Duration
+    /// Reconnect backoff: `base · 2^(attempt−1)`, capped.
+    public var reconnectBase: Duration
+    public var reconnectCap: Duration
+    /// Give up after this many consecutive failed connections (nil: never).
+    public var maxConsecutiveFailures: Int?
+    /// Authorize with `mdAccessToken` (market-data socket) instead of `accessToken`.
+    public var useMarketDataToken: Bool
+
+    public init(
+        heartbeatInterval: Duration = .milliseconds(2500), serverSilenceTimeout: Duration = .seconds(10),
+        requestTimeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(15), reconnectBase: Duration = .milliseconds(500),
+        reconnectCap: Duration = .seconds(30),
+        maxConsecutiveFailures: Int? = nil, useMarketDataToken: Bool = false
+    ) {
+        self.heartbeatInterval = heartbeatInterval
+        self.serverSilenceTimeout = serverSilenceTimeout
+        self.requestTimeout = requestTimeout
+        self.connectTimeout = connectTimeout
+        self.reconnectBase = reconnectBase
+        self.reconnectCap = reconnectCap
+        self.maxConsecutiveFailures = maxConsecutiveFailures
+        self.useMarketDataToken = useMarketDataToken
+    }
+
+    /// The delay before reconnect attempt `attempt` (1-based).
+    public func backoff(attempt: Int) -> Duration {
+        let factor = Int64(1) << Int64(min(max(attempt - 1, 0), 30))
+        let d = reconnectBase * Int(factor)
+        return d > reconnectCap ? reconnectCap : d
+    }
+}
+
+/// A Tradovate trading or market-data WebSocket: `o`/`h`/`a`/`c` frames, `authorize`, `[]`
+/// heartbeats, a watchdog on server silence, request ids, `user/syncrequest` + `props` events,
+/// `md/subscribequote`, and reconnection with capped exponential backoff that re-sends the
+/// sync request and quote subscriptions.
+///
+/// ```swift
+/// let ws = TradovateWebSocket(url: config.webSocketURL, auth: auth)
+/// await ws.start()
+/// _ = try await ws.syncRequest(userID: 7001)
+/// for await event in ws.events { ... }
+/// ```
+public actor TradovateWebSocket {
+    public nonisolated let events: AsyncStream<TradovateEvent>
+    private let eventSink: AsyncStream<TradovateEvent>.Continuation
+    let url: URL
+    let auth: TradovateAuth
+    let configuration: TradovateWebSocketConfiguration
+    let logger: Logger
+
+    private var runTask: Task<Void, Never>?
+    private var stopped = false
+    private var outbound: WebSocketOutboundWriter?
+    private var authorized = false
+    private var authorizeID: Int?
+    private var token: String?
+    private var nextID = 1
+    private var pending: [Int: CheckedContinuation<TradovateResponse, any Error>] = [:]
+    private var connectWaiters: [UUID: CheckedContinuation<Void, any Error>] = [:]
+    private var lastServerFrame = ContinuousClock.now
+    private var syncBody: Data?
+    private var quoteSymbols: [String] = []
+    /// Number of successful (authorized) connections so far.
+    public private(set) var connectionCount = 0
+    /// Number of `[]` heartbeats sent.
+    public private(set) var heartbeatsSent = 0
+
+    public init(
+        url: URL, auth: TradovateAuth, configuration: TradovateWebSocketConfiguration = .init(),
+        logger: Logger = Logger(label: "schedctl.brokers.tradovate.ws")
+    ) {
+        self.url = url
+        self.auth = auth
+        self.configuration = configuration
+        self.logger = logger
+        (events, eventSink) = AsyncStream<TradovateEvent>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
+    }
+
+    /// Whether the socket is connected and authorized.
+    public var isConnected: Bool { authorized }
+
+    /// Starts connecting (and reconnecting) in the background.
+    public func start() {
+        guard runTask == nil, !stopped else { return }
+        runTask = Task { await self.runLoop() }
+    }
+
+    /// Closes the socket and stops reconnecting; pending requests fail.
+    public func stop() async {
+        stopped = true
+        let t = runTask
+        t?.cancel()
+        await t?.value
+        runTask = nil
+        failAll(BrokerError(.transport, broker: "tradovate", "the Tradovate WebSocket was stopped"))
+        eventSink.finish()
+    }
+
+    // MARK: Requests
+
+    /// Sends `endpoint\nid\nquery\nbody` and waits for the matching reply.
+    public func request(_ endpoint: String, query: String = "", body: Data? = nil) async throws -> TradovateResponse {
+        try await waitUntilConnected()
+        guard let out = outbound else { throw BrokerError(.transport, broker: "tradovate", "the Tradovate WebSocket is not connected") }
+        let id = nextID
+        nextID += 1
+        let text = "\(endpoint)\n\(id)\n\(query)\n\(body.map { String(decoding: $0, as: UTF8.self) } ?? "")"
+        let timeout = configuration.requestTimeout
+        return try await withCheckedThrowingContinuation { (c: CheckedContinuation<TradovateResponse, any Error>) in
+            pending[id] = c
+            Task {
+                do { try await out.write(.text(text)) } catch {
+                    self.fail(id, BrokerError(.transport, broker: "tradovate", "could not send \(endpoint) on the Tradovate WebSocket"))
+                }
+            }
+            Task {
+                try? await Task.sleep(for: timeout)
+                self.fail(id, BrokerError(.timeout, broker: "tradovate", "Tradovate did not answer \(endpoint) within \(timeout)"))
+            }
+        }
+    }
+
+    /// `user/syncrequest`; remembered and re-sent after every reconnect (props events resume).
+    @discardableResult
+    public func syncRequest(userID: Int64? = nil, accounts: [Int64]? = nil) async throws -> TradovateResponse {
+        var body: [String: Any] = ["splitResponses": false]
+        if let userID { body["users"] = [userID] }
+        if let accounts { body["accounts"] = accounts }
+        let data = try JSONSerialization.data(withJSONObject: body)
+        let r = try await checked(request("user/syncrequest", body: data), "user/syncrequest")
+        syncBody = data
+        return r
+    }
+
+    /// `md/subscribequote`; remembered and re-sent after every reconnect.
+    public func subscribeQuote(symbol: String) async throws {
+        let data = try JSONSerialization.data(withJSONObject: ["symbol": symbol])
+        _ = try checked(await request("md/subscribequote", body: data), "md/subscribequote \(symbol)")
+        if !quoteSymbols.contains(symbol) { quoteSymbols.append(symbol) }
+    }
+
+    /// `md/unsubscribequote`.
+    public func unsubscribeQuote(symbol: String) async throws {
+        quoteSymbols.removeAll { $0 == symbol }
+        let data = try JSONSerialization.data(withJSONObject: ["symbol": symbol])
+        _ = try checked(await request("md/unsubscribequote", body: data), "md/unsubscribequote \(symbol)")
+    }
+
+    private func checked(_ r: TradovateResponse, _ what: String) throws -> TradovateResponse {
+        guard r.status == 200 else {
+            throw BrokerError(
+                r.status == 401 ? .authenticationFailed : (r.status == 429 ? .rateLimited : .rejected), broker: "tradovate", httpStatus: r.status,
+                "Tradovate refused \(what) on the WebSocket (status \(r.status))")
+        }
+        return r
+    }
+
+    // MARK: Connection loop
+
+    private func runLoop() async {
+        var failures = 0
+        var connectionNumber = 0
+        while !stopped && !Task.isCancelled {
+            let before = connectionCount
+            var reason = "closed"
+            do {
+                try await connectOnce()
+            } catch {
+                reason = "\(error)"
+            }
+            let wasAuthorized = connectionCount > before
+            connectionNumber += 1
+            outbound = nil
+            authorized = false
+            authorizeID = nil
+            failAll(BrokerError(.transport, broker: "tradovate", "the Tradovate WebSocket disconnected (\(reason.prefix(120)))"))
+            if stopped || Task.isCancelled { break }
+            eventSink.yield(.disconnected(reason: String(reason.prefix(200))))
+            failures = wasAuthorized ? 1 : failures + 1
+            if let max = configuration.maxConsecutiveFailures, failures > max {
+                logger.error("giving up on the Tradovate WebSocket", metadata: ["broker": "tradovate", "failures": "\(failures)"])
+                failWaiters(
+                    BrokerError(
+                        .transport, broker: "tradovate",
+                        "the Tradovate WebSocket failed \(failures) times in a row; check the network and the Tradovate status page"))
+                eventSink.finish()
+                break
+            }
+            let delay = configuration.backoff(attempt: failures)
+            logger.notice("reconnecting", metadata: ["broker": "tradovate", "attempt": "\(failures)", "delay": "\(delay)"])
+            try? await Task.sleep(for: delay)
+        }
+    }
+
+    private struct WatchdogTimeout: Error, CustomStringConvertible {
+        var description: String { "no frame from the server within the watchdog timeout" }
+    }
+
+    private struct ConnectTimeout: Error, CustomStringConvertible {
+        var description: String { "the connection was not authorized within the connect timeout" }
+    }
+
+    private func connectOnce() async throws {
+        let session = try await auth.currentSession()
+        let tok = configuration.useMarketDataToken ? (session.mdAccessToken ?? session.accessToken) : session.accessToken
+        token = tok
+        lastServerFrame = .now
+        let logger: Logger = {
+            var l = self.logger
+            l.logLevel = .critical
+            return l
+        }()
+        let interval = configuration.heartbeatInterval
+        let silence = configuration.serverSilenceTimeout
+        let startCount = connectionCount
+        let connectTimeout = configuration.connectTimeout
+        try await withThrowingTaskGroup(of: Void.self) { attempt in
+            attempt.addTask { try await self.runConnection(logger: logger, interval: interval, silence: silence) }
+            attempt.addTask {
+                // Abandon an attempt that stalls before authorization (upgrade or authorize never answered).
+                try await Task.sleep(for: connectTimeout)
+                if await self.connectionCount == startCount { throw ConnectTimeout() }
+                while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
+            }
+            _ = try await attempt.next()
+            attempt.cancelAll()
+        }
+    }
+
+    private func runConnection(logger: Logger, interval: Duration, silence: Duration) async throws {
+        try await WebSocketClient.connect(url: url.absoluteString, configuration: .init(maxFrameSize: 1 << 22, closeTimeout: .seconds(2)), logger: logger) {
+            inbound, outbound, _ in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for try await message in inbound.messages(maxSize: 1 << 24) {
+                        guard case .text(let text) = message else { continue }
+                        if try await self.received(text, outbound) == false { return }
+                    }
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        try await Task.sleep(for: interval)
+                        if await self.silentFor() > silence { throw WatchdogTimeout() }
+                        try await self.heartbeat(outbound)
+                    }
+                }
+                _ = try await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+
+    private func silentFor() -> Duration { ContinuousClock.now - lastServerFrame }
+
+    private func heartbeat(_ out: WebSocketOutboundWriter) async throws {
+        try await out.write(.text("[]"))
+        heartbeatsSent += 1
+    }
+
+    /// Handles one server frame; returns false when the server closed (`c`).
+    private func received(_ text: String, _ out: WebSocketOutboundWriter) async throws -> Bool {
+        lastServerFrame = .now
+        guard let kind = text.first else { return true }
+        switch kind {
+        case "o":
+            let id = nextID
+            nextID += 1
+            authorizeID = id
+            try await out.write(.text("authorize\n\(id)\n\n\(token ?? "")"))
+        case "h":
+            break
+        case "c":
+            logger.notice("server closed the socket", metadata: ["broker": "tradovate", "frame": "\(text.prefix(100))"])
+            return false
+        case "a":
+            guard let array = (try? JSONSerialization.jsonObject(with: Data(text.dropFirst().utf8))) as? [Any] else {
+                logger.warning("unreadable frame", metadata: ["broker": "tradovate"])
+                return true
+            }
+            for item in array {
+                guard let m = item as? [String: Any] else { continue }
+                if let i = (m["i"] as? NSNumber)?.intValue {
+                    let status = (m["s"] as? NSNumber)?.intValue ?? 0
+                    let payload = m["d"].flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.fragmentsAllowed]) }
+                    if i == authorizeID {
+                        guard status == 200 else {
+                            if let t = token { await auth.invalidate(token: t) }
+                            throw BrokerError(
+                                .authenticationFailed, broker: "tradovate", httpStatus: status,
+                                "Tradovate refused the WebSocket authorization (status \(status))")
+                        }
+                        onAuthorized(out)
+                    } else if let c = pending.removeValue(forKey: i) {
+                        c.resume(returning: TradovateResponse(status: status, payload: payload))
+                    }
+                } else if let e = m["e"] as? String {
+                    dispatchEvent(e, m["d"])
+                }
+            }
+        default:
+            break
+        }
+        return true
+    }
+
+    private func onAuthorized(_ out: WebSocketOutboundWriter) {
+        outbound = out
+        authorized = true
+        connectionCount += 1
+        eventSink.yield(.connected(connection: connectionCount))
+        for (_, w) in connectWaiters { w.resume() }
+        connectWaiters.removeAll()
+        // Re-send what the caller had subscribed to (after a reconnect).
+        let sync = syncBody, symbols = quoteSymbols
+        if connectionCount > 1, sync != nil || !symbols.isEmpty {
+            Task {
+                if let sync { _ = try? await self.request("user/syncrequest", body: sync) }
+                for s in symbols {
+                    if let data = try? JSONSerialization.data(withJSONObject: ["symbol": s]) { _ = try? await self.request("md/subscribequote", body: data) }
+                }
+            }
+        }
+    }
+
+    private func dispatchEvent(_ name: String, _ d: Any?) {
+        switch name {
+        case "props":
+            guard let d = d as? [String: Any], let type = d["entityType"] as? String else { return }
+            let entity = d["entity"].flatMap { try? JSONSerialization.data(withJSONObject: $0) } ?? Data("{}".utf8)
+            eventSink.yield(.props(entityType: type, eventType: d["eventType"] as? String ?? "", entity: entity))
+        case "md":
+            guard let d = d as? [String: Any] else { return }
+            if let quotes = d["quotes"] as? [[String: Any]] {
+                for q in quotes {
+                    guard let cid = (q["contractId"] as? NSNumber)?.int64Value else { continue }
+                    let entries = q["entries"] as? [String: Any] ?? [:]
+                    func entry(_ k: String, _ f: String) -> Decimal? { jsonDecimal((entries[k] as? [String: Any])?[f]) }
+                    eventSink.yield(
+                        .quote(
+                            TradovateQuote(
+                                contractID: cid, bid: entry("Bid", "price"), bidSize: entry("Bid", "size"),
+                                ask: entry("Offer", "price"), askSize: entry("Offer", "size"), last: entry("Trade", "price"),
+                                timestamp: (q["timestamp"] as? String).flatMap(parseTimestamp))))
+                }
+            } else {
+                eventSink.yield(.other(name: "md", payload: (try? JSONSerialization.data(withJSONObject: d)) ?? Data()))
+            }
+        default:
+            let payload = d.flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.fragmentsAllowed]) } ?? Data()
+            eventSink.yield(.other(name: name, payload: payload))
+        }
+    }
+
+    private func waitUntilConnected() async throws {
+        if authorized { return }
+        if stopped { throw BrokerError(.transport, broker: "tradovate", "the Tradovate WebSocket was stopped") }
+        let key = UUID()
+        let timeout = configuration.requestTimeout
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+            connectWaiters[key] = c
+            Task {
+                try? await Task.sleep(for: timeout)
+                self.timeoutWaiter(key)
+            }
+        }
+    }
+
+    private func timeoutWaiter(_ key: UUID) {
+        connectWaiters.removeValue(forKey: key)?.resume(throwing: BrokerError(.timeout, broker: "tradovate", "the Tradovate WebSocket did not connect in time"))
+    }
+
+    private func fail(_ id: Int, _ error: BrokerError) {
+        pending.removeValue(forKey: id)?.resume(throwing: error)
+    }
+
+    private func failAll(_ error: BrokerError) {
+        let all = pending
+        pending.removeAll()
+        for (_, c) in all { c.resume(throwing: error) }
+    }
+
+    private func failWaiters(_ error: BrokerError) {
+        let all = connectWaiters
+        connectWaiters.removeAll()
+        for (_, c) in all { c.resume(throwing: error) }
+    }
+}

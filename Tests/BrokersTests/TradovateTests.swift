@@ -1,0 +1,261 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import Brokers
+
+let tvSecrets = InMemoryCredentials([
+    "tradovate/username": "demo-user", "tradovate/password": "demo-pass", "tradovate/cid": "1234", "tradovate/secret": "sim-secret",
+])
+
+func tvConfig(_ sim: TradovateSimulator, renewMargin: TimeInterval = 15 * 60) -> TradovateConfiguration {
+    TradovateConfiguration(
+        environment: .demo, restURL: sim.restURL, webSocketURL: sim.webSocketURL, marketDataURL: sim.webSocketURL,
+        deviceID: "71986488-882c-43db-c345-92a0a2ed9329", renewMargin: renewMargin, timeout: 10)
+}
+
+func withTV(_ body: (TradovateSimulator, TradovateClient) async throws -> Void) async throws {
+    let sim = TradovateSimulator()
+    try await sim.start(port: 0)
+    let client = TradovateClient(auth: TradovateAuth(configuration: tvConfig(sim), credentials: tvSecrets, sleeper: .immediate))
+    do { try await body(sim, client) } catch { await sim.stop(); throw error }
+    await sim.stop()
+}
+
+@Suite struct TradovateAuthTests {
+    @Test func environmentParsing() throws {
+        #expect(try TradovateEnvironment(parsing: "demo").restURL.absoluteString == "https://demo.tradovateapi.com/v1")
+        #expect(TradovateEnvironment.live.webSocketURL.absoluteString == "wss://live.tradovateapi.com/v1/websocket")
+        #expect(throws: BrokerError.self) { try TradovateEnvironment(parsing: "sim") }
+    }
+
+    @Test func concurrentCallersShareOneLogin() async throws {
+        let sim = TradovateSimulator()
+        try await sim.start(port: 0)
+        let auth = TradovateAuth(configuration: tvConfig(sim), credentials: tvSecrets, sleeper: .immediate)
+        let tokens = try await withThrowingTaskGroup(of: String.self) { g in
+            for _ in 0..<10 { g.addTask { try await auth.accessToken() } }
+            var out = Set<String>()
+            for try await t in g { out.insert(t) }
+            return out
+        }
+        #expect(tokens.count == 1)
+        #expect(sim.loginCount == 1 && sim.activeSessionCount == 1)
+        await sim.stop()
+    }
+
+    @Test func renewsAheadOfExpiryInTheSameSession() async throws {
+        let sim = TradovateSimulator()
+        try await sim.start(port: 0)
+        sim.setTokenLifetime(30 * 60)
+        let clock = ManualWallClock(Date())
+        let auth = TradovateAuth(configuration: tvConfig(sim, renewMargin: 15 * 60), credentials: tvSecrets, clock: clock.clock, sleeper: .immediate)
+        let first = try await auth.currentSession()
+        #expect(first.mdAccessToken != nil && first.userID == 7001)
+        clock.advance(by: 10 * 60)  // 20 min left: no renewal
+        #expect(try await auth.accessToken() == first.accessToken)
+        clock.advance(by: 6 * 60)  // 14 min left: renew
+        let second = try await auth.currentSession()
+        #expect(second.accessToken != first.accessToken)
+        #expect(sim.renewCount == 1 && sim.loginCount == 1 && sim.activeSessionCount == 1)
+        let (renews, logins) = (await auth.renewCount, await auth.loginCount)
+        #expect(renews == 1 && logins == 1)
+        await sim.stop()
+    }
+
+    @Test func renewalPenaltyKeepsTheValidTokenAndRetriesLater() async throws {
+        let sim = TradovateSimulator()
+        try await sim.start(port: 0)
+        sim.setTokenLifetime(30 * 60)
+        let clock = ManualWallClock(Date())
+        let auth = TradovateAuth(configuration: tvConfig(sim, renewMargin: 15 * 60), credentials: tvSecrets, clock: clock.clock, sleeper: .immediate)
+        let first = try await auth.accessToken()
+        clock.advance(by: 20 * 60)
+        sim.enqueueRenewPenalty()
+        #expect(try await auth.accessToken() == first)  // penalty: still-valid token kept
+        let next = try await auth.accessToken()  // next call renews successfully
+        #expect(next != first && sim.renewCount == 2 && sim.loginCount == 1)
+        await sim.stop()
+    }
+
+    @Test func refusedRenewalFallsBackToLogin() async throws {
+        let sim = TradovateSimulator()
+        try await sim.start(port: 0)
+        sim.setTokenLifetime(20 * 60)
+        let auth = TradovateAuth(configuration: tvConfig(sim, renewMargin: 30 * 60), credentials: tvSecrets, sleeper: .immediate)
+        _ = try await auth.accessToken()
+        sim.expireTokens()
+        _ = try await auth.accessToken()
+        #expect(sim.renewCount == 1 && sim.loginCount == 2)
+        await sim.stop()
+    }
+
+    @Test func errorTextIsReportedWithoutSecrets() async throws {
+        let sim = TradovateSimulator()
+        try await sim.start(port: 0)
+        let wrong = InMemoryCredentials([
+            "tradovate/username": "demo-user", "tradovate/password": "WRONG-PASSWORD", "tradovate/cid": "1234", "tradovate/secret": "sim-secret",
+        ])
+        let auth = TradovateAuth(configuration: tvConfig(sim), credentials: wrong, sleeper: .immediate)
+        do { _ = try await auth.accessToken(); Issue.record("expected an error") } catch let e as BrokerError {
+            #expect(e.isAuthenticationFailure && e.message.contains("Incorrect username or password"))
+            #expect(!e.message.contains("WRONG-PASSWORD"))
+        }
+        await sim.stop()
+    }
+
+    @Test func timePenaltyIsWaitedOutAndRetriedWithTicket() async throws {
+        let sim = TradovateSimulator()
+        try await sim.start(port: 0)
+        sim.enqueueLoginPenalty(seconds: 15)
+        let sleeps = SleepRecorder()
+        let auth = TradovateAuth(configuration: tvConfig(sim), credentials: tvSecrets, sleeper: sleeps.sleeper)
+        _ = try await auth.accessToken()
+        #expect(sleeps.sleeps.withLock { $0 } == [.seconds(15)])
+        #expect(sim.loginCount == 2)
+        await sim.stop()
+    }
+
+    @Test func captchaPenaltyStopsWithAClearMessage() async throws {
+        let sim = TradovateSimulator()
+        try await sim.start(port: 0)
+        sim.enqueueLoginPenalty(seconds: 3600, captcha: true)
+        let sleeps = SleepRecorder()
+        let auth = TradovateAuth(configuration: tvConfig(sim), credentials: tvSecrets, sleeper: sleeps.sleeper)
+        do { _ = try await auth.accessToken(); Issue.record("expected an error") } catch let e as BrokerError {
+            #expect(e.isPenalty && e.retryAfter == 3600 && e.message.contains("hour"))
+        }
+        #expect(sleeps.count == 0 && sim.loginCount == 1)
+        // Repeated penalties give up after the configured number of retries.
+        sim.enqueueLoginPenalty(seconds: 1); sim.enqueueLoginPenalty(seconds: 1); sim.enqueueLoginPenalty(seconds: 1); sim.enqueueLoginPenalty(seconds: 1)
+        do { _ = try await auth.accessToken(); Issue.record("expected an error") } catch let e as BrokerError { #expect(e.isPenalty) }
+        #expect(sleeps.count == 3)
+        await sim.stop()
+    }
+
+    @Test func sessionsBeyondTwoEvictTheOldest() async throws {
+        let sim = TradovateSimulator()
+        try await sim.start(port: 0)
+        let a = TradovateClient(auth: TradovateAuth(configuration: tvConfig(sim), credentials: tvSecrets, sleeper: .immediate))
+        let b = TradovateClient(auth: TradovateAuth(configuration: tvConfig(sim), credentials: tvSecrets, sleeper: .immediate))
+        let c = TradovateClient(auth: TradovateAuth(configuration: tvConfig(sim), credentials: tvSecrets, sleeper: .immediate))
+        _ = try await a.accounts(); _ = try await b.accounts(); _ = try await c.accounts()
+        #expect(sim.activeSessionCount == 2)
+        // a's session was closed: its next call gets 401, signs in again once and succeeds.
+        #expect(try await a.accounts().count == 1)
+        #expect(sim.loginCount == 4)
+        await sim.stop()
+    }
+}
+
+@Suite struct TradovateRESTTests {
+    @Test func accountsBalancesContractsProducts() async throws {
+        try await withTV { sim, tv in
+            #expect(try await tv.accounts().map(\.id) == ["DEMO123456"])
+            let b = try await tv.balance(account: "DEMO123456")
+            #expect(b.cash == 50_000)
+            #expect(try await tv.balance(account: "1001").cash == 50_000)
+            let c = try await tv.contract(named: "ESZ5")
+            #expect(c.id == 3001)
+            #expect(try await tv.contract(id: 3002).name == "MNQZ5")
+            let p = try await tv.product(named: "ES")
+            #expect(p.valuePerPoint == 50 && p.tickSize == Decimal(string: "0.25"))
+            await #expect(throws: BrokerError.self) { _ = try await tv.balance(account: "NOPE") }
+            await #expect(throws: BrokerError.self) { _ = try await tv.contract(named: "XXZ9") }
+            await #expect(throws: BrokerError.self) { _ = try await tv.quotes(["ESZ5"]) }
+        }
+    }
+
+    @Test func placeSendsAutomatedFlagAndClOrdIdAndFills() async throws {
+        try await withTV { sim, tv in
+            let key = IdempotencyKey.derived(from: "run-9", "entry")
+            let placed = try await tv.place(try OrderRequest(symbol: "ESZ5", side: .buy, quantity: 2, type: .market, key: key), account: "DEMO123456")
+            let body = try #require(sim.placedOrderBodies.last)
+            #expect(body["isAutomated"] as? Bool == true)
+            #expect(body["clOrdId"] as? String == key.rawValue)
+            #expect(body["accountSpec"] as? String == "DEMO123456" && (body["accountId"] as? NSNumber)?.int64Value == 1001)
+            #expect(body["orderQty"] as? Int == 2 && body["action"] as? String == "Buy" && body["orderType"] as? String == "Market")
+            let o = try await tv.order(id: placed.orderID, account: "DEMO123456")
+            #expect(o.state == .filled && o.filledQuantity == 2 && o.averageFillPrice == Decimal(string: "5000.25") && o.symbol == "ESZ5")
+            let pos = try await tv.positions(account: "DEMO123456")
+            #expect(pos.map(\.quantity) == [2] && pos.first?.averagePrice == Decimal(string: "5000.25"))
+            // Duplicate clOrdId is refused, not doubled.
+            await #expect(throws: BrokerError.self) {
+                _ = try await tv.place(try OrderRequest(symbol: "ESZ5", side: .buy, quantity: 2, type: .market, key: key), account: "DEMO123456")
+            }
+            #expect(sim.netPosition(symbol: "ESZ5") == 2)
+            // Fractional futures quantities are refused before sending.
+            await #expect(throws: BrokerError.self) {
+                _ = try await tv.place(
+                    try OrderRequest(symbol: "ESZ5", side: .buy, quantity: try Quantity(parsing: "1.5"), type: .market, key: .random()), account: "DEMO123456")
+            }
+        }
+    }
+
+    @Test func limitModifyCancelAndLiquidate() async throws {
+        try await withTV { sim, tv in
+            let acct = "DEMO123456"
+            let placed = try await tv.place(try OrderRequest(symbol: "ESZ5", side: .buy, quantity: 1, type: .limit(4990), key: .random()), account: acct)
+            var o = try await tv.order(id: placed.orderID, account: acct)
+            #expect(o.state == .working && o.limitPrice == 4990)
+            try await tv.replace(orderID: placed.orderID, account: acct, with: try OrderReplacement(quantity: 3, limitPrice: Decimal(string: "4995.5")!))
+            o = try await tv.order(id: placed.orderID, account: acct)
+            #expect(o.quantity == 3 && o.limitPrice == Decimal(string: "4995.5") && o.state == .working)
+            try await tv.cancel(orderID: placed.orderID, account: acct)
+            #expect(try await tv.order(id: placed.orderID, account: acct).state == .cancelled)
+            await #expect(throws: BrokerError.self) { try await tv.cancel(orderID: placed.orderID, account: acct) }
+            // Working order fills when the market crosses.
+            let buy = try await tv.place(try OrderRequest(symbol: "MNQZ5", side: .buy, quantity: 2, type: .limit(21000), key: .random()), account: acct)
+            sim.setPrice(symbol: "MNQZ5", Decimal(string: "20999.75")!)
+            #expect(try await tv.order(id: buy.orderID, account: acct).state == .filled)
+            #expect(try await tv.orders(account: acct).count == 2)
+            // Price up 10 points: open P&L 2 contracts × 10 × $2.
+            sim.setPrice(symbol: "MNQZ5", Decimal(string: "21009.75")!)
+            let snap = try await tv.cashSnapshot(account: acct)
+            #expect(snap.openPnL == 40)
+            let contracts = try await tv.positionContracts(account: acct)
+            #expect(contracts.map(\.symbol) == ["MNQZ5"])
+            _ = try await tv.liquidate(account: acct, contractID: contracts[0].contractID)
+            #expect(sim.netPosition(symbol: "MNQZ5") == 0)
+            #expect(try await tv.balance(account: acct).cash == 50_040)
+            await #expect(throws: BrokerError.self) { _ = try await tv.liquidate(account: acct, contractID: 3001) }
+        }
+    }
+
+    @Test func failureReasonInA200IsARejection() async throws {
+        try await withTV { sim, tv in
+            sim.rejectNextOrder(reason: "MaxPosLimitReached")
+            do {
+                _ = try await tv.place(try OrderRequest(symbol: "ESZ5", side: .sell, quantity: 1, type: .market, key: .random()), account: "DEMO123456")
+                Issue.record("expected a rejection")
+            } catch let e as BrokerError {
+                #expect(e.isRejected && e.message.contains("MaxPosLimitReached"))
+            }
+            do {
+                _ = try await tv.place(try OrderRequest(symbol: "ZZZ9", side: .sell, quantity: 1, type: .market, key: .random()), account: "DEMO123456")
+                Issue.record("expected a rejection")
+            } catch let e as BrokerError { #expect(e.message.contains("InvalidContract")) }
+        }
+    }
+
+    @Test func faultsAreMappedAndTokenExpiryRecovers() async throws {
+        try await withTV { sim, tv in
+            _ = try await tv.accounts()
+            sim.expireTokens()
+            #expect(try await tv.accounts().count == 1)
+            #expect(sim.loginCount == 2)
+            sim.enqueueFaults(.throttle)
+            do { _ = try await tv.accounts(); Issue.record("expected 429") } catch let e as BrokerError { #expect(e.isRateLimited && e.retryAfter == 3600) }
+            sim.enqueueFaults(.status(503))
+            do { _ = try await tv.accounts(); Issue.record("expected 503") } catch let e as BrokerError { #expect(e.isServerError) }
+            sim.enqueueFaults(.dropConnection)
+            do { _ = try await tv.accounts(); Issue.record("expected a dropped connection") } catch let e as BrokerError {
+                #expect(e.isTransportError || e.isMalformedResponse)
+            }
+            sim.enqueueFaults(.malformed)
+            do { _ = try await tv.accounts(); Issue.record("expected malformed") } catch let e as BrokerError { #expect(e.isMalformedResponse) }
+            sim.setLatency(.milliseconds(10))
+            #expect(try await tv.accounts().count == 1)
+        }
+    }
+}

@@ -1,0 +1,196 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import Brokers
+
+/// Consumes a socket's events once and lets tests wait for one that matches.
+final class EventLog: Sendable {
+    let events = Mutex<[TradovateEvent]>([])
+    let finished = Mutex(false)
+}
+
+final class EventCollector: Sendable {
+    let log = EventLog()
+    let task: Task<Void, Never>
+    var finished: Bool { log.finished.withLock { $0 } }
+
+    init(_ ws: TradovateWebSocket) {
+        let log = self.log
+        task = Task {
+            for await e in ws.events { log.events.withLock { $0.append(e) } }
+            log.finished.withLock { $0 = true }
+        }
+    }
+
+    func count(_ match: (TradovateEvent) -> Bool) -> Int { log.events.withLock { $0.filter(match).count } }
+
+    /// Polls (10 ms) until `count(match) >= n`; false after `timeout`.
+    func wait(for n: Int = 1, timeout: Duration = .seconds(20), _ match: @escaping (TradovateEvent) -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if count(match) >= n { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return false
+    }
+}
+
+func isConnected(_ e: TradovateEvent) -> Bool { if case .connected = e { return true } else { return false } }
+func isDisconnected(_ e: TradovateEvent) -> Bool { if case .disconnected = e { return true } else { return false } }
+func isQuote(_ price: Decimal) -> (TradovateEvent) -> Bool {
+    { e in if case .quote(let q) = e { return q.last == price } else { return false } }
+}
+func isProps(_ type: String, containing text: String = "") -> (TradovateEvent) -> Bool {
+    { e in
+        if case .props(let t, _, let entity) = e { return t == type && (text.isEmpty || String(decoding: entity, as: UTF8.self).contains(text)) }
+        return false
+    }
+}
+
+let fastWS = TradovateWebSocketConfiguration(
+    heartbeatInterval: .milliseconds(40), serverSilenceTimeout: .seconds(1),
+    requestTimeout: .seconds(5), connectTimeout: .seconds(3), reconnectBase: .milliseconds(20), reconnectCap: .milliseconds(200))
+
+struct WSHarness {
+    let sim: TradovateSimulator
+    let auth: TradovateAuth
+    let ws: TradovateWebSocket
+    let events: EventCollector
+
+    static func make(_ config: TradovateWebSocketConfiguration = fastWS, serverHeartbeat: Duration = .milliseconds(40), clientTimeout: TimeInterval = 2)
+        async throws -> WSHarness
+    {
+        let sim = TradovateSimulator()
+        try await sim.start(port: 0)
+        sim.setHeartbeat(interval: serverHeartbeat, clientTimeout: clientTimeout)
+        let auth = TradovateAuth(configuration: tvConfig(sim), credentials: tvSecrets, sleeper: .immediate)
+        let ws = TradovateWebSocket(url: sim.webSocketURL, auth: auth, configuration: config)
+        let events = EventCollector(ws)
+        await ws.start()
+        return WSHarness(sim: sim, auth: auth, ws: ws, events: events)
+    }
+
+    func close() async {
+        await ws.stop()
+        await sim.stop()
+    }
+}
+
+@Suite(.serialized) struct TradovateWebSocketTests {
+    @Test func backoffIsExponentialAndCapped() {
+        let c = TradovateWebSocketConfiguration(reconnectBase: .milliseconds(500), reconnectCap: .seconds(30))
+        #expect(
+            (1...8).map { c.backoff(attempt: $0) } == [
+                .milliseconds(500), .seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(16), .seconds(30), .seconds(30),
+            ])
+        #expect(c.backoff(attempt: 200) == .seconds(30))
+    }
+
+    @Test func authorizesSyncsAndReceivesPropsEvents() async throws {
+        let h = try await WSHarness.make()
+        #expect(await h.events.wait(isConnected))
+        let sync = try await h.ws.syncRequest(userID: 7001)
+        let snapshot = try #require(sync.json() as? [String: Any])
+        #expect((snapshot["accounts"] as? [[String: Any]])?.first?["name"] as? String == "DEMO123456")
+        // Requests by id over the socket.
+        let r = try await h.ws.request("account/list")
+        #expect(r.status == 200 && (r.json() as? [Any])?.count == 1)
+        let missing = try await h.ws.request("contract/find", query: "name=NOPE")
+        #expect(missing.status == 404)
+        // An order placed over REST shows up as props events on the socket.
+        let tv = TradovateClient(auth: h.auth)
+        let placed = try await tv.place(try OrderRequest(symbol: "ESZ5", side: .buy, quantity: 1, type: .market, key: .random()), account: "DEMO123456")
+        #expect(await h.events.wait(isProps("order", containing: "\"Filled\"")))
+        #expect(await h.events.wait(isProps("position")))
+        #expect(h.events.count(isProps("order", containing: placed.orderID)) >= 1)
+        await h.close()
+    }
+
+    @Test func quotesStreamAndHeartbeatsKeepTheConnection() async throws {
+        let h = try await WSHarness.make(clientTimeout: 1)
+        try await h.ws.subscribeQuote(symbol: "ESZ5")
+        #expect(await h.events.wait(isQuote(Decimal(string: "5000.25")!)))
+        let q = h.events.log.events.withLock { $0 }.compactMap { e -> TradovateQuote? in if case .quote(let q) = e { return q } else { return nil } }.first
+        #expect(q?.contractID == 3001 && q?.bid == 5000 && q?.ask == Decimal(string: "5000.5") && q?.bidSize == 7)
+        h.sim.setPrice(symbol: "ESZ5", Decimal(string: "5001.75")!)
+        #expect(await h.events.wait(isQuote(Decimal(string: "5001.75")!)))
+        // Longer than the server's 1 s timeout passes: client heartbeats keep the socket alive.
+        try await Task.sleep(for: .milliseconds(1300))
+        #expect(await h.ws.heartbeatsSent >= 10)
+        #expect(h.events.count(isDisconnected) == 0)
+        #expect(h.sim.webSocketConnectCount == 1)
+        try await h.ws.unsubscribeQuote(symbol: "ESZ5")
+        h.sim.setPrice(symbol: "ESZ5", Decimal(string: "5002")!)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(h.events.count(isQuote(5002)) == 0)
+        await #expect(throws: BrokerError.self) { try await h.ws.subscribeQuote(symbol: "NOPE9") }
+        await h.close()
+    }
+
+    @Test func droppedSocketReconnectsAndResubscribes() async throws {
+        let h = try await WSHarness.make()
+        try await h.ws.syncRequest(userID: 7001)
+        try await h.ws.subscribeQuote(symbol: "MNQZ5")
+        #expect(await h.events.wait(isQuote(Decimal(string: "21000.5")!)))
+        h.sim.dropConnections()
+        #expect(await h.events.wait(isDisconnected))
+        #expect(await h.events.wait(for: 2, isConnected))
+        #expect(await h.events.wait(for: 2, isQuote(Decimal(string: "21000.5")!)))  // re-subscribed: snapshot quote again
+        h.sim.setPrice(symbol: "MNQZ5", Decimal(string: "21010")!)
+        #expect(await h.events.wait(isQuote(21010)))
+        let tv = TradovateClient(auth: h.auth)
+        _ = try await tv.place(try OrderRequest(symbol: "MNQZ5", side: .sell, quantity: 1, type: .market, key: .random()), account: "DEMO123456")
+        #expect(await h.events.wait(isProps("order")))
+        #expect(h.sim.webSocketConnectCount == 2 && h.sim.loginCount == 1)
+        await h.close()
+    }
+
+    @Test func watchdogReconnectsWhenServerHeartbeatsStop() async throws {
+        let h = try await WSHarness.make()
+        #expect(await h.events.wait(isConnected))
+        h.sim.setSendHeartbeats(false)
+        #expect(await h.events.wait(isDisconnected))
+        h.sim.setSendHeartbeats(true)
+        #expect(await h.events.wait(for: 2, timeout: .seconds(30), isConnected))
+        #expect(await h.ws.connectionCount >= 2)
+        await h.close()
+    }
+
+    @Test func serverDropsAClientThatStopsHeartbeating() async throws {
+        var config = fastWS
+        config.heartbeatInterval = .milliseconds(300)  // slower than the server's 0.1 s timeout
+        config.serverSilenceTimeout = .seconds(5)
+        let h = try await WSHarness.make(config, clientTimeout: 0.1)
+        #expect(await h.events.wait(isDisconnected))
+        #expect(h.sim.webSocketConnectCount >= 1)
+        await h.close()
+    }
+
+    @Test func closeFrameAndExpiredTokenReconnectWithFreshLogin() async throws {
+        let h = try await WSHarness.make()
+        #expect(await h.events.wait(isConnected))
+        h.sim.closeConnections()
+        #expect(await h.events.wait(for: 2, isConnected))
+        h.sim.expireTokens()
+        h.sim.dropConnections()
+        // The stale token is refused at authorize, invalidated, and the next attempt signs in again.
+        #expect(await h.events.wait(for: 3, isConnected))
+        #expect(h.sim.loginCount == 2)
+        await h.close()
+    }
+
+    @Test func givesUpAfterConsecutiveFailuresAndFailsRequests() async throws {
+        var config = fastWS
+        config.maxConsecutiveFailures = 2
+        config.requestTimeout = .seconds(3)
+        let h = try await WSHarness.make(config)
+        #expect(await h.events.wait(isConnected))
+        await h.sim.stop()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !h.events.finished && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(h.events.finished)
+        await #expect(throws: BrokerError.self) { _ = try await h.ws.request("account/list") }
+        await h.ws.stop()
+    }
+}
