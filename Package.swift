@@ -136,7 +136,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SchedctlTests",
-            dependencies: ["schedctl", "Scheduler", "Jobs", "SchedctlTesting"],
+            dependencies: ["schedctl", "Scheduler", "Jobs", "Brokers", "SchedctlTesting"],
             swiftSettings: swiftSettings
         ),
     ]

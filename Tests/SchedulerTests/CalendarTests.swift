@@ -414,3 +414,15 @@ struct CalendarTests {
         #expect(Market.cme.calendar().zone == chicago)
     }
 }
+
+@Suite("Calendar overrides")
+struct CalendarOverrideTests {
+    @Test func anXNYSEarlyCloseOnAHolidayOpensTheDay() throws {
+        let christmas = try LocalDate(parsing: "2026-12-25")
+        #expect(NYSECalendar().session(on: christmas) == nil)
+        let calendar = NYSECalendar(overrides: CalendarOverrides(closes: [christmas: 13 * 3600]))
+        let session = try #require(calendar.session(on: christmas))
+        #expect(session.close == (try Instant(iso8601: "2026-12-25T18:00:00Z")))
+    }
+}
+

@@ -29,8 +29,15 @@ public struct NYSECalendar: TradingCalendar {
                 closes[early.date] = (13 * 3600, early.name)
             }
         }
-        for (date, reason) in overrides.closures { closures[date] = reason }
-        for (date, second) in overrides.closes { closes[date] = (second, "early close (jobs.yaml)") }
+        for (date, reason) in overrides.closures {
+            closures[date] = reason
+            closes[date] = nil
+        }
+        for (date, second) in overrides.closes {
+            // A close set by the user opens the day even if the rules call it a holiday.
+            closes[date] = (second, "early close (jobs.yaml)")
+            closures[date] = nil
+        }
         self.closures = closures
         self.closes = closes
     }

@@ -214,6 +214,7 @@ final class ConfigReader {
         let references = References(brokers: Set(brokers.keys), strategies: Set(strategies.keys), notifiers: Set(notifiers.keys))
         var jobs: [JobSpec] = []
         if let node = value("jobs"), let entries = mapping(node, "jobs") {
+            if entries.isEmpty { error(node, "jobs", "'jobs:' is empty; add at least one job (see 'schedctl init')") }
             for entry in entries {
                 if let job = readJob(entry.key, entry.keyNode, entry.value, timezone: timezone, calendars: calendars, references: references) {
                     jobs.append(job)
@@ -460,6 +461,10 @@ final class ConfigReader {
                         guard let date = date(pair.keyNode, ppath), let text = string(pair.value, ppath) else { continue }
                         guard let second = Self.clockTime(text) else {
                             error(pair.value, ppath, "'\(text)' is not a time of day; write it like 13:00 (in the exchange's own time zone)")
+                            continue
+                        }
+                        if market == .xnys && !(9 * 3600 + 30 * 60 < second && second <= 16 * 3600) {
+                            error(pair.value, ppath, "an XNYS close of \(text) is outside the session; give a time after 09:30 and no later than 16:00 (New York time)")
                             continue
                         }
                         result.closes[date] = second
