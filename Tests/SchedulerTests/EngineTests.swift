@@ -428,4 +428,29 @@ struct EngineTests {
             job: job, from: try Instant(iso8601: "2026-11-23T14:00:00Z"), to: try Instant(iso8601: "2026-11-23T14:03:00Z"), now: bed.wall.now())
         #expect(again.queued == 0 && again.existing == 4)
     }
+
+    @Test(arguments: [MisfirePolicy.Mode.skip, .latest])
+    func aRunClaimedAheadButNeverStartedFollowsTheMisfirePolicy(mode: MisfirePolicy.Mode) async throws {
+        let bed = try Bed()
+        let job = every("minutely", seconds: 60, misfire: MisfirePolicy(mode: mode, grace: .seconds(30)))
+        let a = bed.engine([job], id: "a")
+        try await a.start()
+        bed.wall.set("2026-11-23T15:00:59Z")
+        let report = await a.tick()
+        #expect(report.claimed == 1 && report.started == 0)  // claimed ahead, due in a second
+        await a.abandonForTesting()
+        bed.wall.set("2026-11-23T15:05:00Z")
+        let b = bed.engine([job], id: "b")
+        try await b.start()
+        await tickAndSettle(b)
+        let first = try #require(try await bed.runs().first)
+        #expect(first.nominalInstant == (try Instant(iso8601: "2026-11-23T15:01:00Z")))
+        if mode == .skip {
+            #expect(first.state == .skipped)
+            #expect(first.reason == "misfire: not started until 240s after its time, grace 30s")
+        } else {
+            #expect(first.state == .succeeded)
+        }
+    }
 }
+

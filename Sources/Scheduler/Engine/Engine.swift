@@ -21,15 +21,19 @@ public actor Engine: Service {
         public var heartbeatInterval: Duration = .seconds(5)
         /// How many times an expired lease may be taken over before the run is abandoned.
         public var maxTakeovers = 3
-        /// Jobs claimed per transaction.
+                /// Jobs claimed per transaction.
         public var claimBatch = 512
+        /// How far ahead occurrences are claimed (as pending runs) for jobs with no active run,
+        /// so that starting them at their instant is one small transaction. Zero claims only
+        /// what is due.
+        public var lookahead: Duration = .seconds(1)
         /// Defaults.
         public init() {}
     }
 
     let store: Store
     private(set) var plan: Plan
-    private var jobsByName: [String: JobSpec]
+        private var table: JobTable
     let registry: JobKindRegistry
     /// This process's id in the `instance` table and in leases.
     public nonisolated let instanceID: String
@@ -40,7 +44,10 @@ public actor Engine: Service {
     let secrets: any SecretResolving
     let options: Options
 
-    private var nextDue: [String: Instant] = [:]
+        /// When each job next needs a claim (at most one entry per job).
+    private var queue = DueQueue()
+    /// When runs this instance claimed ahead of time may start.
+    private var startTimes: [Double] = []
     private var executions: [Int64: Execution] = [:]
     private var lastRenewal = Date.distantPast
     private var lastHeartbeat = Date.distantPast
@@ -72,7 +79,7 @@ public actor Engine: Service {
     ) {
         self.store = store
         self.plan = plan
-        self.jobsByName = Dictionary(plan.jobs.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+                self.table = JobTable(plan.jobs)
         self.registry = registry
         self.instanceID = instanceID
         self.logger = logger
@@ -105,15 +112,21 @@ public actor Engine: Service {
 
     /// Registers the instance and the plan's jobs. `run()` calls it; tests may call it directly.
     public func start() async throws {
-        let states = try await store.registerJobs(plan.jobs, now: wall())
-        for job in plan.jobs {
-            let watermark = states[job.name]?.watermark.map(Instant.init(seconds:)) ?? Instant(wall())
-            nextDue[job.name] = job.schedule.next(after: watermark)
-        }
+                schedule(from: try await store.registerJobs(plan.jobs, now: wall()))
         try await heartbeat(state: "running")
         // Loading a large configuration leaves a lot of freed heap behind; give it back.
         HeapTrim.releaseFreedMemory()
         logger.info("started", metadata: ["instance": "\(instanceID)", "jobs": "\(plan.jobs.count)", "database": "\(store.path)"])
+    }
+
+        /// Fills the due queue from the jobs' watermarks.
+    private func schedule(from states: [String: JobStateRecord]) {
+        queue.removeAll()
+        let now = Instant(wall())
+        for (position, job) in table.jobs.enumerated() {
+            let watermark = states[job.name]?.watermark.map(Instant.init(seconds:)) ?? now
+            if let next = job.schedule.next(after: watermark) { queue.push(next, position) }
+        }
     }
 
     private func loop() async {
@@ -121,7 +134,10 @@ public actor Engine: Service {
             await tick()
             let now = wall()
             var wake = now.addingTimeInterval(options.maxSleep.seconds)
-            if let earliest = nextDue.values.min(), earliest.date < wake { wake = earliest.date }
+            if let earliest = queue.earliest, earliest.date.addingTimeInterval(-options.lookahead.seconds) < wake {
+                wake = earliest.date.addingTimeInterval(-options.lookahead.seconds)
+            }
+            if let start = startTimes.min(), start < wake.timeIntervalSince1970 { wake = Date(timeIntervalSince1970: start) }
             let delay = max(0.0005, wake.timeIntervalSince(now))
             try? await clock.sleep(for: .milliseconds(Int64(delay * 1000)) + .microseconds(Int64((delay * 1_000_000).truncatingRemainder(dividingBy: 1000))))
         }
@@ -155,30 +171,34 @@ public actor Engine: Service {
         let nowInstant = Instant(now)
         do {
             if !draining {
-                let due = plan.jobs.filter { job in nextDue[job.name].map { $0 <= nowInstant } ?? false }
+                let due = queue.popDue(upTo: nowInstant + options.lookahead)
                 var index = 0
                 while index < due.count {
-                    let batch = Array(due[index..<min(index + options.claimBatch, due.count)])
-                    index += batch.count
+                    let positions = due[index..<min(index + options.claimBatch, due.count)]
+                    index += positions.count
                     let random = self.random
-                    let outcomes = try await store.claim(batch, now: now, instance: instanceID) { job in
+                    let outcomes = try await store.claim(
+                        positions.map { table.jobs[$0] }, now: now, horizon: options.lookahead, instance: instanceID
+                    ) { job in
                         job.schedule.jitter > .zero ? random() * job.schedule.jitter.seconds : 0
                     }
-                    for outcome in outcomes {
+                    for (position, outcome) in zip(positions, outcomes) {
                         report.claimed += outcome.inserted.count
                         report.skipped += outcome.skipped
-                        guard let job = jobsByName[outcome.job] else { continue }
+                        let job = table.jobs[position]
                         if outcome.paused {
-                            nextDue[job.name] = Instant(seconds: nowInstant.seconds + 1)
-                        } else {
-                            nextDue[job.name] = outcome.watermark.flatMap { job.schedule.next(after: $0) }
+                            queue.push(Instant(seconds: nowInstant.seconds + 1), position)
+                        } else if let next = outcome.watermark.flatMap({ job.schedule.next(after: $0) }) {
+                            queue.push(next, position)
                         }
+                        if let start = outcome.earliestDue, start > now.timeIntervalSince1970 { startTimes.append(start) }
                         for id in outcome.cancelRequested where executions[id] != nil { stop(id, .cancelRequested) }
                     }
                 }
+                startTimes.removeAll { $0 <= now.timeIntervalSince1970 }
                 let free = plan.service.maxConcurrentRuns - executions.count
                 for leased in try await store.startPending(
-                    now: now, owner: instanceID, leaseDuration: plan.service.leaseDuration, limit: free, plan: jobsByName)
+                    now: now, owner: instanceID, leaseDuration: plan.service.leaseDuration, limit: free, jobs: table)
                 {
                     launch(leased)
                     report.started += 1
@@ -249,7 +269,7 @@ public actor Engine: Service {
 
     private func launch(_ leased: LeasedRun) {
         let run = leased.run
-        guard let job = jobsByName[run.job] else {
+                guard let job = table[run.job] else {
             // Taken over for a job this configuration no longer has: end it rather than let it cycle.
             let (store, owner, now) = (self.store, instanceID, wall())
             Task.detached {
@@ -380,9 +400,9 @@ public actor Engine: Service {
             guard free > 0, !draining else { return }
             do {
                 let store = self.store
-                let (now, owner, lease, jobs) = (wall(), instanceID, plan.service.leaseDuration, jobsByName)
+                let (now, owner, lease, jobs) = (wall(), instanceID, plan.service.leaseDuration, table)
                 let started = try await Task.detached {
-                    try await store.startPending(now: now, owner: owner, leaseDuration: lease, limit: free, plan: jobs)
+                    try await store.startPending(now: now, owner: owner, leaseDuration: lease, limit: free, jobs: jobs)
                 }.value
                 for leased in started { launch(leased) }
             } catch {
@@ -398,13 +418,9 @@ public actor Engine: Service {
     /// changed schedules continue from their watermarks. Running runs keep their old settings.
     public func reload(_ newPlan: Plan) async throws {
         let states = try await store.registerJobs(newPlan.jobs, now: wall())
-        plan = newPlan
-        jobsByName = Dictionary(newPlan.jobs.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        nextDue = [:]
-        for job in newPlan.jobs {
-            let watermark = states[job.name]?.watermark.map(Instant.init(seconds:)) ?? Instant(wall())
-            nextDue[job.name] = job.schedule.next(after: watermark)
-        }
+                plan = newPlan
+        table = JobTable(newPlan.jobs)
+        schedule(from: states)
         logger.notice("configuration reloaded", metadata: ["jobs": "\(newPlan.jobs.count)"])
     }
 
@@ -412,7 +428,7 @@ public actor Engine: Service {
     /// (used by `schedctl run` when no service is running). Returns false if it was not pending.
     public func executeNow(runID: Int64) async throws -> Bool {
         let leased = try await store.startPending(
-            now: wall(), owner: instanceID, leaseDuration: plan.service.leaseDuration, limit: 1, plan: jobsByName, only: runID)
+            now: wall(), owner: instanceID, leaseDuration: plan.service.leaseDuration, limit: 1, jobs: table, only: runID)
         guard let run = leased.first else { return false }
         launch(run)
         while executions[runID] != nil {
@@ -423,7 +439,9 @@ public actor Engine: Service {
     }
 
     /// The jobs' next nominal instants as this instance sees them.
-    public func upcoming() -> [String: Instant] { nextDue }
+        public func upcoming() -> [String: Instant] {
+        Dictionary(queue.entries.map { (table.jobs[$0.job].name, $0.at) }, uniquingKeysWith: min)
+    }
 
     /// The number of runs executing in this process.
     public var executingCount: Int { executions.count }
@@ -454,6 +472,19 @@ public actor Engine: Service {
         draining = true
         let deadline = wall().addingTimeInterval(plan.service.shutdownGrace.seconds)
         logger.notice("draining", metadata: ["running": "\(executions.count)", "grace": "\(DurationText.format(plan.service.shutdownGrace))"])
+        // Occurrences this instance claimed ahead of time are honoured: start each when due.
+        while let next = startTimes.min(), wall() < deadline, !Task.isCancelled {
+            let wait = next - wall().timeIntervalSince1970
+            if wait > 0 { try? await clock.sleep(for: .milliseconds(Int64(wait * 1000) + 1)) }
+            let now = wall()
+            startTimes.removeAll { $0 <= now.timeIntervalSince1970 }
+            let free = plan.service.maxConcurrentRuns - executions.count
+            if let started = try? await store.startPending(
+                now: now, owner: instanceID, leaseDuration: plan.service.leaseDuration, limit: free, jobs: table)
+            {
+                for leased in started { launch(leased) }
+            }
+        }
         while !executions.isEmpty && wall() < deadline && !Task.isCancelled {
             await renewLeases(now: wall())
             try? await clock.sleep(for: .milliseconds(50))

@@ -40,17 +40,21 @@ public enum OccurrencePlanner {
         public var cancelPending: [Int64]
     }
 
-    /// Plans the occurrences of `job` after `watermark` that are due at `now`.
-    public static func plan(job: JobSpec, watermark: Instant, now: Instant, active: Active) -> Result {
+    /// Plans the occurrences of `job` after `watermark` that are due by `until` (default: `now`;
+    /// later ones are claimed ahead of time and are never late).
+    public static func plan(job: JobSpec, watermark: Instant, now: Instant, until: Instant? = nil, active: Active) -> Result {
+        let until = max(until ?? now, now)
         var due: [Instant] = []
         var cursor = watermark
-        while due.count < batchLimit, let next = job.schedule.next(after: cursor), next <= now {
+        while due.count < batchLimit, let next = job.schedule.next(after: cursor), next <= until {
             due.append(next)
             cursor = next
         }
         var result = Result(decisions: [], watermark: due.last, cancelRunning: [], cancelPending: [])
         guard !due.isEmpty else { return result }
+        // "Latest" is judged among occurrences already due; ones claimed ahead do not count.
         let moreRemain = job.schedule.next(after: cursor).map { $0 <= now } ?? false
+        let lastPast = due.lastIndex { $0 <= now }
         // Overlap is judged against runs that were active before this batch; occurrences decided
         // together (a catch-up under `misfire: all`) queue behind one another instead.
         var running = active.running
@@ -60,7 +64,7 @@ public enum OccurrencePlanner {
         for (index, occurrence) in due.enumerated() {
             let late = now.seconds - occurrence.seconds
             if late > grace {
-                let isLatest = index == due.count - 1 && !moreRemain
+                let isLatest = index == lastPast && !moreRemain
                 switch job.misfire.mode {
                 case .skip:
                     result.decisions.append(.skip(occurrence, reason: "misfire: \(late)s late, grace \(DurationText.format(job.misfire.grace))"))

@@ -37,12 +37,19 @@ extension Store {
         public var skipped: Int
         /// Running runs whose cancellation was requested.
         public var cancelRequested: [Int64]
+        /// When the earliest run inserted by this claim may start (seconds since the epoch).
+        public var earliestDue: Double? = nil
     }
 
     /// Claims the due occurrences of `jobs` at `now` in one transaction: re-reads each job's
     /// watermark, lets `OccurrencePlanner` decide, inserts the runs and advances the watermark.
     /// A second process doing the same sees the advanced watermark and claims nothing.
-    public func claim(_ jobs: [JobSpec], now: Date, instance: String, jitter: @Sendable (JobSpec) -> Double = { _ in 0 }) async throws -> [ClaimOutcome] {
+    /// With a `horizon`, occurrences up to `now + horizon` are claimed ahead of time (as pending
+    /// runs due at their instants) for jobs with no active run, so starting them on time costs
+    /// one small transaction.
+    public func claim(
+        _ jobs: [JobSpec], now: Date, horizon: Duration = .zero, instance: String, jitter: @Sendable (JobSpec) -> Double = { _ in 0 }
+    ) async throws -> [ClaimOutcome] {
         let nowInstant = Instant(now)
         let t = now.timeIntervalSince1970
         return try await writer.write { db in
@@ -64,7 +71,8 @@ extension Store {
                 for row in try Row.fetchAll(db.cached("SELECT id, state FROM run WHERE job = ? AND state IN ('pending', 'running')"), arguments: [job.name]) {
                     if row["state"] as String == "running" { active.running.append(row["id"]) } else { active.pending.append(row["id"]) }
                 }
-                let plan = OccurrencePlanner.plan(job: job, watermark: watermark, now: nowInstant, active: active)
+                let ahead = active.running.isEmpty && active.pending.isEmpty ? horizon : .zero
+                let plan = OccurrencePlanner.plan(job: job, watermark: watermark, now: nowInstant, until: nowInstant + ahead, active: active)
                 var outcome = ClaimOutcome(job: job.name, watermark: plan.watermark ?? watermark, paused: false, inserted: [], skipped: 0, cancelRequested: [])
                 for id in plan.cancelRunning {
                     try db.execute(cached: "UPDATE run SET cancel_requested = 1 WHERE id = ?", arguments: [id])
@@ -84,6 +92,7 @@ extension Store {
                         if let id = try Store.insertRun(db, job: job, nominal: at, trigger: .schedule, state: .pending, now: t, due: due, reason: nil) {
                             try Store.event(db, id, t, "claimed", "claimed by \(instance)", instance)
                             outcome.inserted.append(id)
+                            outcome.earliestDue = min(outcome.earliestDue ?? due, due)
                         }
                     case .skip(let at, let reason):
                         if let id = try Store.insertRun(
@@ -127,7 +136,7 @@ extension Store {
     /// held by `owner` (compare-and-set, so two instances never start the same run).
     /// `eligible` says whether a job may start now (overlap policy, job still configured).
     public func startPending(
-        now: Date, owner: String, leaseDuration: Duration, limit: Int, plan: [String: JobSpec], only runID: Int64? = nil
+        now: Date, owner: String, leaseDuration: Duration, limit: Int, jobs plan: JobTable, only runID: Int64? = nil
     ) async throws -> [LeasedRun] {
         guard limit > 0 else { return [] }
         let t = now.timeIntervalSince1970
@@ -144,6 +153,17 @@ extension Store {
                     try db.execute(
                         cached: "UPDATE run SET state = 'cancelled', finished_at = ?, reason = 'the job is no longer in the configuration' WHERE id = ?",
                         arguments: [t, run.id])
+                    continue
+                }
+                // A run claimed ahead of its time that no instance started within the grace
+                // window (all were down) follows the misfire policy like any late occurrence.
+                let late = t - run.dueAt
+                if run.trigger == .schedule, run.createdAt < run.dueAt, late > job.misfire.grace.seconds, job.misfire.mode == .skip {
+                    let reason = "misfire: not started until \(Int(late))s after its time, grace \(DurationText.format(job.misfire.grace))"
+                    try db.execute(
+                        cached: "UPDATE run SET state = 'skipped', finished_at = ?, reason = ? WHERE id = ? AND state = 'pending'",
+                        arguments: [t, reason, run.id])
+                    try Store.event(db, run.id, t, "skipped", reason, owner)
                     continue
                 }
                 if job.overlap == .skip || job.overlap == .bufferOne {
