@@ -187,6 +187,12 @@ enum EngineBenchmarks {
         _ = engine
     }
 
+    /// Loads `path` once and prints the job count (a target for profilers).
+    static func loadOnly(_ path: String) throws {
+        let plan = try ConfigLoader(catalog: StandardCatalog.catalog(kinds: StandardKinds.registry)).load(file: path)
+        print("\(plan.jobs.count) jobs")
+    }
+
     /// VmRSS of this process in megabytes.
     static func residentMegabytes() -> Double {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),

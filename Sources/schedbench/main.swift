@@ -7,6 +7,11 @@ if arguments.count >= 6, arguments[1] == "renew-worker" {
     try await EngineBenchmarks.renewWorker(database: arguments[2], leases: Int(arguments[3])!, seconds: Double(arguments[4])!, owner: arguments[5])
     exit(0)
 }
+if arguments.count >= 3, arguments[1] == "load-config" {
+    // For profilers: load and validate one configuration file.
+    try EngineBenchmarks.loadOnly(arguments[2])
+    exit(0)
+}
 let which = arguments.count > 1 ? arguments[1] : "all"
 #if DEBUG
     print("note: a debug build; run 'swift run -c release schedbench' for meaningful figures")

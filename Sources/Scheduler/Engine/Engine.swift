@@ -171,7 +171,17 @@ public actor Engine: Service {
         let nowInstant = Instant(now)
         do {
             if !draining {
+                // Start what is due first: claiming ahead for later instants can wait.
+                startTimes.removeAll { $0 <= now.timeIntervalSince1970 }
+                let free = plan.service.maxConcurrentRuns - executions.count
+                for leased in try await store.startPending(
+                    now: now, owner: instanceID, leaseDuration: plan.service.leaseDuration, limit: free, jobs: table)
+                {
+                    launch(leased)
+                    report.started += 1
+                }
                 let due = queue.popDue(upTo: nowInstant + options.lookahead)
+                var claimedDueNow = false
                 var index = 0
                 while index < due.count {
                     let positions = due[index..<min(index + options.claimBatch, due.count)]
@@ -191,17 +201,20 @@ public actor Engine: Service {
                         } else if let next = outcome.watermark.flatMap({ job.schedule.next(after: $0) }) {
                             queue.push(next, position)
                         }
-                        if let start = outcome.earliestDue, start > now.timeIntervalSince1970 { startTimes.append(start) }
+                        if let start = outcome.earliestDue {
+                            if start > now.timeIntervalSince1970 { startTimes.append(start) } else { claimedDueNow = true }
+                        }
                         for id in outcome.cancelRequested where executions[id] != nil { stop(id, .cancelRequested) }
                     }
                 }
-                startTimes.removeAll { $0 <= now.timeIntervalSince1970 }
-                let free = plan.service.maxConcurrentRuns - executions.count
-                for leased in try await store.startPending(
-                    now: now, owner: instanceID, leaseDuration: plan.service.leaseDuration, limit: free, jobs: table)
-                {
-                    launch(leased)
-                    report.started += 1
+                if claimedDueNow {
+                    let free = plan.service.maxConcurrentRuns - executions.count
+                    for leased in try await store.startPending(
+                        now: now, owner: instanceID, leaseDuration: plan.service.leaseDuration, limit: free, jobs: table)
+                    {
+                        launch(leased)
+                        report.started += 1
+                    }
                 }
             }
             await renewLeases(now: now)
