@@ -27,12 +27,19 @@ public enum SchedctlBinary {
         public var stderr: String
     }
 
-    /// Runs `schedctl arguments…` to completion with `stdin` as input.
+    /// Runs `schedctl arguments…` to completion with `stdin` as input (off the shared threads).
     public static func run(
         _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:], directory: String? = nil, file: String = #filePath
+    ) async throws -> Result {
+        let executable = path(file: file)
+        return try await offPool { try runBlocking(executable, arguments, stdin: stdin, environment: environment, directory: directory) }
+    }
+
+    private static func runBlocking(
+        _ executable: String, _ arguments: [String], stdin: String?, environment: [String: String], directory: String?
     ) throws -> Result {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: path(file: file))
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }

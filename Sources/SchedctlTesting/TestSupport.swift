@@ -44,3 +44,17 @@ public final class TemporaryDirectory: Sendable {
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }
+
+/// Runs blocking work (waiting for a child process, reading its pipes) on a thread of its own,
+/// so that it never occupies one of the few threads Swift concurrency shares with the loopback
+/// servers and engines of other tests.
+public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
+
+/// Waits for `process` to end without blocking a shared thread.
+public func exited(_ process: Process) async throws {
+    while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+}

@@ -18,7 +18,7 @@ struct BrokerCLITests {
         let directory = TemporaryDirectory(prefix: "schedctl-broker")
         let key = directory.file("id_ed25519")
         let keygen = try Process.run(URL(fileURLWithPath: "/usr/bin/ssh-keygen"), arguments: ["-q", "-t", "ed25519", "-N", "", "-f", key])
-        keygen.waitUntilExit()
+        try await exited(keygen)
         try #require(keygen.terminationStatus == 0, "ssh-keygen is needed (apt-get install openssh-client)")
         let config = directory.file("jobs.yaml")
         try """
@@ -36,10 +36,10 @@ struct BrokerCLITests {
         jobs:
           noop: { type: noop, schedule: { every: 1h } }
         """.write(toFile: config, atomically: true, encoding: .utf8)
-        #expect(try SchedctlBinary.run(["secrets", "set", "ts/client_id", "--config", config], stdin: "sim-client").status == 0)
-        #expect(try SchedctlBinary.run(["secrets", "set", "ts/client_secret", "--config", config], stdin: "sim-secret").status == 0)
+        #expect(try await SchedctlBinary.run(["secrets", "set", "ts/client_id", "--config", config], stdin: "sim-client").status == 0)
+        #expect(try await SchedctlBinary.run(["secrets", "set", "ts/client_secret", "--config", config], stdin: "sim-secret").status == 0)
 
-        let before = try SchedctlBinary.run(["broker", "ts", "accounts", "--config", config])
+        let before = try await SchedctlBinary.run(["broker", "ts", "accounts", "--config", config])
         #expect(before.status == 1)
         #expect(before.stderr.contains("ts/token_state") || before.stderr.contains("schedctl auth tradestation"), "\(before.stderr)")
 
@@ -54,26 +54,28 @@ struct BrokerCLITests {
         var printed = ""
         let deadline = Date().addingTimeInterval(30)
         while !printed.contains("Waiting on"), Date() < deadline {
-            printed += String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+            let handle = output.fileHandleForReading
+            printed += String(decoding: try await offPool { handle.availableData }, as: UTF8.self)
         }
         let line = try #require(printed.split(separator: "\n").first { $0.contains("/authorize?") })
         let url = try #require(URL(string: line.trimmingCharacters(in: .whitespaces)))
         let (_, response) = try await URLSession.shared.data(from: url)
         #expect((response as? HTTPURLResponse)?.statusCode == 200)
         while auth.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-        printed += String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let handle = output.fileHandleForReading
+        printed += String(decoding: try await offPool { handle.readDataToEndOfFile() }, as: UTF8.self)
         #expect(auth.terminationStatus == 0, "\(printed)")
         #expect(printed.contains("tokens stored in the vault as ts/token_state"))
 
-        let accounts = try SchedctlBinary.run(["broker", "ts", "accounts", "--json", "--config", config])
+        let accounts = try await SchedctlBinary.run(["broker", "ts", "accounts", "--json", "--config", config])
         #expect(accounts.status == 0, "\(accounts.stderr)")
         #expect(accounts.stdout.contains("SIM1234567M"))
-        let balances = try SchedctlBinary.run(["broker", "ts", "balances", "--config", config])
+        let balances = try await SchedctlBinary.run(["broker", "ts", "balances", "--config", config])
         #expect(balances.status == 0, "\(balances.stderr)")
         #expect(balances.stdout.contains("SIM1234567M"))
-        let quote = try SchedctlBinary.run(["broker", "ts", "quote", "MSFT", "NOPE!", "--config", config])
+        let quote = try await SchedctlBinary.run(["broker", "ts", "quote", "MSFT", "NOPE!", "--config", config])
         #expect(quote.status == 64)  // 'NOPE!' is not a valid symbol
-        let listed = try SchedctlBinary.run(["secrets", "list", "--config", config])
+        let listed = try await SchedctlBinary.run(["secrets", "list", "--config", config])
         #expect(listed.stdout.contains("ts/token_state"))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SchedctlTesting
 import Testing
 
 /// The `schedctl` executable, spawned as a user would run it.
@@ -31,7 +32,11 @@ struct CLITests {
     }
 
     /// Runs `schedctl arguments` and waits for it.
-    static func run(_ arguments: [String]) throws -> Result {
+    static func run(_ arguments: [String]) async throws -> Result {
+        try await offPool { try runBlocking(arguments) }
+    }
+
+    static func runBlocking(_ arguments: [String]) throws -> Result {
         let executable = try #require(
             binary,
             "schedctl is not built: run 'swift build' (as .ci/run does) before 'swift test'; looked next to \(CommandLine.arguments.first ?? "?") and in \(packageRoot.path)/.build/debug"
@@ -74,15 +79,15 @@ struct CLITests {
     // MARK: validate
 
     @Test("validate accepts the root jobs.yaml and prints a summary")
-    func validateOK() throws {
-        let result = try Self.run(["validate", "--config", Self.rootConfig])
+    func validateOK() async throws {
+        let result = try await Self.run(["validate", "--config", Self.rootConfig])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("\(Self.rootConfig): OK — 5 jobs (2 noop, 3 exec), 1 broker, database "))
         #expect(result.stderr.isEmpty)
     }
 
     @Test("validate rejects a bad file with every error on stderr and exit status 1")
-    func validateBad() throws {
+    func validateBad() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("schedctl-bad-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -93,7 +98,7 @@ struct CLITests {
           a: { type: noop, schedule: { cron: "0 25 * * *" } }
           b: { type: noop, schedul: { every: 10s } }
         """.write(to: file, atomically: true, encoding: .utf8)
-        let result = try Self.run(["validate", "--config", file.path])
+        let result = try await Self.run(["validate", "--config", file.path])
         #expect(result.status == 1)
         #expect(result.stdout.isEmpty)
         let lines = result.stderr.split(separator: "\n").map(String.init)
@@ -109,8 +114,8 @@ struct CLITests {
     }
 
     @Test("validate of a missing file fails with exit status 1")
-    func validateMissing() throws {
-        let result = try Self.run(["validate", "--config", "/nonexistent/jobs.yaml"])
+    func validateMissing() async throws {
+        let result = try await Self.run(["validate", "--config", "/nonexistent/jobs.yaml"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("/nonexistent/jobs.yaml: cannot read the file (no such file)"))
     }
@@ -118,8 +123,8 @@ struct CLITests {
     // MARK: next
 
     @Test("next --json prints an array of objects with 'at'")
-    func nextJSON() throws {
-        let result = try Self.run([
+    func nextJSON() async throws {
+        let result = try await Self.run([
             "next", "--cron", "35 9 * * mon-fri", "--tz", "America/New_York", "--after", "2026-11-26T00:00:00Z", "--count", "3", "--json",
         ])
         #expect(result.status == 0, "\(result.stderr)")
@@ -131,8 +136,8 @@ struct CLITests {
     }
 
     @Test("next for a market rule with a negative offset")
-    func nextMarket() throws {
-        let result = try Self.run([
+    func nextMarket() async throws {
+        let result = try await Self.run([
             "next", "--market", "XNYS", "--at", "close", "--offset", "-10m", "--after", "2026-11-26T00:00:00Z", "--count", "2", "--json",
         ])
         #expect(result.status == 0, "\(result.stderr)")
@@ -142,8 +147,8 @@ struct CLITests {
     }
 
     @Test("next for a job of the configuration")
-    func nextJob() throws {
-        let result = try Self.run(["next", "market-open", "--config", Self.rootConfig, "--after", "2026-11-26T00:00:00Z", "--count", "2"])
+    func nextJob() async throws {
+        let result = try await Self.run(["next", "market-open", "--config", Self.rootConfig, "--after", "2026-11-26T00:00:00Z", "--count", "2"])
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n")
         #expect(lines.count == 3)
@@ -154,15 +159,15 @@ struct CLITests {
     }
 
     @Test("next for an unknown job exits 2")
-    func nextUnknownJob() throws {
-        let result = try Self.run(["next", "no-such-job", "--config", Self.rootConfig, "--after", "2026-11-26T00:00:00Z"])
+    func nextUnknownJob() async throws {
+        let result = try await Self.run(["next", "no-such-job", "--config", Self.rootConfig, "--after", "2026-11-26T00:00:00Z"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("no job 'no-such-job'"))
     }
 
     @Test("next with a bad cron exits 64 and names the field")
-    func nextBadCron() throws {
-        let result = try Self.run(["next", "--cron", "61 * * * *", "--after", "2026-11-26T00:00:00Z"])
+    func nextBadCron() async throws {
+        let result = try await Self.run(["next", "--cron", "61 * * * *", "--after", "2026-11-26T00:00:00Z"])
         #expect(result.status == 64)
         #expect(result.stderr.contains("minute 61 is out of range 0–59"))
     }
@@ -170,8 +175,8 @@ struct CLITests {
     // MARK: calendar
 
     @Test("calendar --json is an array of {date, open, close}")
-    func calendarJSON() throws {
-        let result = try Self.run(["calendar", "XNYS", "--from", "2026-11-25", "--to", "2026-11-30", "--json"])
+    func calendarJSON() async throws {
+        let result = try await Self.run(["calendar", "XNYS", "--from", "2026-11-25", "--to", "2026-11-30", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let rows = try Self.json(result.stdout)
         #expect(
@@ -183,8 +188,8 @@ struct CLITests {
     }
 
     @Test("calendar CME for a year lists sessions and notes")
-    func calendarCME() throws {
-        let result = try Self.run(["calendar", "CME", "--year", "2026"])
+    func calendarCME() async throws {
+        let result = try await Self.run(["calendar", "CME", "--year", "2026"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("Good Friday short session"))
         #expect(result.stdout.contains("Martin Luther King Jr. Day halt, closes 12:00 CT"))
@@ -192,8 +197,8 @@ struct CLITests {
     }
 
     @Test("calendar with an unknown market exits 64")
-    func calendarUnknown() throws {
-        let result = try Self.run(["calendar", "LSE", "--year", "2026"])
+    func calendarUnknown() async throws {
+        let result = try await Self.run(["calendar", "LSE", "--year", "2026"])
         #expect(result.status == 64)
         #expect(result.stderr.contains("unknown market 'LSE'"))
     }
@@ -201,15 +206,15 @@ struct CLITests {
     // MARK: help and version
 
     @Test("--version prints the version")
-    func version() throws {
-        let result = try Self.run(["--version"])
+    func version() async throws {
+        let result = try await Self.run(["--version"])
         #expect(result.status == 0)
         #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
     }
 
     @Test("--help lists the commands")
-    func help() throws {
-        let result = try Self.run(["--help"])
+    func help() async throws {
+        let result = try await Self.run(["--help"])
         #expect(result.status == 0)
         for command in ["validate", "next", "calendar"] { #expect(result.stdout.contains(command)) }
         #expect(result.stdout.contains("USAGE: schedctl"))

@@ -16,7 +16,7 @@ struct RedactionTests {
         keygen.executableURL = URL(fileURLWithPath: "/usr/bin/ssh-keygen")
         keygen.arguments = ["-q", "-t", "ed25519", "-N", "", "-f", key]
         try keygen.run()
-        keygen.waitUntilExit()
+        try await exited(keygen)
         try #require(keygen.terminationStatus == 0, "ssh-keygen is needed (apt-get install openssh-client)")
         let config = directory.file("jobs.yaml")
         try """
@@ -48,35 +48,35 @@ struct RedactionTests {
         """.write(toFile: config, atomically: true, encoding: .utf8)
 
         var transcript = ""
-        func schedctl(_ args: [String], stdin: String? = nil) throws -> SchedctlBinary.Result {
-            let result = try SchedctlBinary.run(args + ["--config", config], stdin: stdin, directory: directory.path)
+        func schedctl(_ args: [String], stdin: String? = nil) async throws -> SchedctlBinary.Result {
+            let result = try await SchedctlBinary.run(args + ["--config", config], stdin: stdin, directory: directory.path)
             transcript += result.stdout + result.stderr
             return result
         }
-        #expect(try schedctl(["secrets", "set", "api/token"], stdin: token + "\n").status == 0)
-        #expect(try schedctl(["secrets", "set", "db/password"], stdin: password).status == 0)
-        #expect(try schedctl(["secrets", "list"]).stdout.contains("api/token"))
-        let validated = try schedctl(["validate"])
+        #expect(try await schedctl(["secrets", "set", "api/token"], stdin: token + "\n").status == 0)
+        #expect(try await schedctl(["secrets", "set", "db/password"], stdin: password).status == 0)
+        #expect(try await schedctl(["secrets", "list"]).stdout.contains("api/token"))
+        let validated = try await schedctl(["validate"])
         #expect(validated.status == 1)
         #expect(validated.stderr.contains("secret 'not/there' is not in the vault"))
 
-        let manual = try schedctl(["run", "echo-and-fail"])
+        let manual = try await schedctl(["run", "echo-and-fail"])
         #expect(manual.status == 1)
         let log = directory.file("serve.log")
         let service = try SchedctlBinary.serve(config: config, log: log)
         try await Task.sleep(for: .seconds(5))
         kill(service.processIdentifier, SIGTERM)
-        service.waitUntilExit()
+        try await exited(service)
         transcript += try String(contentsOfFile: log, encoding: .utf8)
 
-        let history = try schedctl(["history", "--limit", "500", "--json"])
+        let history = try await schedctl(["history", "--limit", "500", "--json"])
         let runs = try #require(try JSONSerialization.jsonObject(with: Data(history.stdout.utf8)) as? [[String: Any]])
         let failed = runs.filter { $0["state"] as? String == "failed" }
         #expect(Set(failed.compactMap { $0["job"] as? String }) == ["echo-and-fail", "echoes-request", "killed", "missing-secret"])
         for run in runs.prefix(60) {
             let id = try #require(run["id"] as? Int)
-            _ = try schedctl(["show", "\(id)", "--json"])
-            _ = try schedctl(["show", "\(id)"])
+            _ = try await schedctl(["show", "\(id)", "--json"])
+            _ = try await schedctl(["show", "\(id)"])
         }
         #expect(transcript.contains("‹redacted›"), "the failures echoed the secrets, so redaction must have replaced them")
         #expect(transcript.contains("secret 'not/there'"))

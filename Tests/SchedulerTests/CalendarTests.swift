@@ -425,4 +425,3 @@ struct CalendarOverrideTests {
         #expect(session.close == (try Instant(iso8601: "2026-12-25T18:00:00Z")))
     }
 }
-

@@ -513,7 +513,9 @@ struct ConfigTests {
         Case(
             name: "XNYS early close outside the session", yaml: "calendars:\n  XNYS:\n    early_closes: { 2026-12-31: \"08:00\" }\n" + okJob,
             expected: [
-                e(3, 33, "calendars.XNYS.early_closes.2026-12-31", "an XNYS close of 08:00 is outside the session; give a time after 09:30 and no later than 16:00 (New York time)")
+                e(
+                    3, 33, "calendars.XNYS.early_closes.2026-12-31",
+                    "an XNYS close of 08:00 is outside the session; give a time after 09:30 and no later than 16:00 (New York time)")
             ]),
         // The file itself.
         Case(name: "empty file", yaml: "", expected: [e(0, 0, "", "the file is empty; run 'schedctl init' for a starter jobs.yaml")]),

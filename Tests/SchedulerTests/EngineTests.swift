@@ -453,4 +453,3 @@ struct EngineTests {
         }
     }
 }
-

@@ -84,25 +84,47 @@ final class ConfigReader {
             error(node, path, "expected \(what), found \(describe(node))")
             return nil
         }
-        var seen: [String: Node] = [:]
+        // Duplicate keys never get here: the YAML parser rejects them (see `reportYAML`).
         var result: [(String, Node, Node)] = []
+        result.reserveCapacity(mapping.count)
         for (key, value) in mapping {
             guard let name = key.scalar?.string else {
                 error(key, path, "keys must be plain text")
                 continue
             }
-            if let first = seen[name] {
-                error(key, path.isEmpty ? name : "\(path).\(name)", "duplicate key '\(name)' (first defined at line \(first.mark?.line ?? 0)); keep one")
-                continue
-            }
-            seen[name] = key
             result.append((name, key, value))
         }
         return result
     }
 
+    typealias Field = (key: String, keyNode: Node, value: Node)
+
+    private var kindKeyCache: [String: (Set<String>, [String])] = [:]
+
+    /// A job kind's own keys, and every key its jobs accept (computed once per kind).
+    func keys(ofKind kind: String, _ specs: [OptionSpec]) -> (Set<String>, [String]) {
+        if let cached = kindKeyCache[kind] { return cached }
+        let result = (Set(specs.map(\.name)), Self.jobKeys + specs.map(\.name))
+        kindKeyCache[kind] = result
+        return result
+    }
+
+    /// The entry for `key`, found by index so that no other entry's nodes are copied.
+    func lookup(_ fields: [Field], _ key: String) -> Field? {
+        for index in fields.indices where fields[index].key == key { return fields[index] }
+        return nil
+    }
+
+    /// The entries whose keys pass `keep`, found by index.
+    func selecting(_ fields: [Field], where keep: (String) -> Bool) -> [Field] {
+        var result: [Field] = []
+        for index in fields.indices where keep(fields[index].key) { result.append(fields[index]) }
+        return result
+    }
+
     func checkKeys(_ entries: [(key: String, keyNode: Node, value: Node)], allowed: [String], _ path: String) {
-        for entry in entries where !allowed.contains(entry.key) {
+        for index in entries.indices where !allowed.contains(entries[index].key) {
+            let entry = entries[index]
             error(entry.keyNode, join(path, entry.key), "unknown key '\(entry.key)'\(Suggest.hint(for: entry.key, in: allowed))")
         }
     }
@@ -194,7 +216,7 @@ final class ConfigReader {
         }
         guard let top = mapping(root, "", what: "a mapping of settings at the top level") else { return nil }
         checkKeys(top, allowed: Self.topKeys, "")
-        let value = { (key: String) in top.first { $0.key == key }?.value }
+        let value = { (key: String) in self.lookup(top, key)?.value }
 
         var timezone = ZoneRules.utc
         if let node = value("timezone"), let rules = zone(node, "timezone") { timezone = rules }
@@ -204,7 +226,7 @@ final class ConfigReader {
         var secrets = SecretsSettings()
         if let node = value("secrets"), let entries = mapping(node, "secrets") {
             checkKeys(entries, allowed: ["ssh_key"], "secrets")
-            if let key = entries.first(where: { $0.key == "ssh_key" }) { secrets.sshKey = string(key.value, "secrets.ssh_key") }
+            if let key = lookup(entries, "ssh_key") { secrets.sshKey = string(key.value, "secrets.ssh_key") }
         }
         let brokers = components(value("brokers"), "brokers", types: catalog.brokers)
         let strategies = components(value("strategies"), "strategies", types: catalog.strategies)
@@ -282,7 +304,7 @@ final class ConfigReader {
             let path = join(section, entry.key)
             validateName(entry.key, entry.keyNode, path)
             guard let fields = mapping(entry.value, path) else { continue }
-            guard let typeEntry = fields.first(where: { $0.key == "type" }) else {
+            guard let typeEntry = lookup(fields, "type") else {
                 error(entry.keyNode, path, "missing 'type'; one of: \(types.keys.sorted().joined(separator: ", "))")
                 continue
             }
@@ -294,7 +316,7 @@ final class ConfigReader {
                 )
                 continue
             }
-            let options = readOptions(fields.filter { $0.key != "type" }, specs: specs, path: path, parent: entry.keyNode, references: nil)
+            let options = readOptions(selecting(fields) { $0 != "type" }, specs: specs, path: path, parent: entry.keyNode, references: nil)
             result[entry.key] = ComponentSpec(name: entry.key, type: type, options: options)
         }
         return result
@@ -320,7 +342,7 @@ final class ConfigReader {
         checkKeys(fields, allowed: specs.map(\.name), path)
         var options: [String: ConfigValue] = [:]
         for spec in specs {
-            guard let field = fields.first(where: { $0.key == spec.name }) else {
+            guard let field = lookup(fields, spec.name) else {
                 if spec.required { error(parent, path, "missing required key '\(spec.name)'") }
                 continue
             }
@@ -445,7 +467,7 @@ final class ConfigReader {
                 guard let fields = mapping(entry.value, path) else { continue }
                 checkKeys(fields, allowed: ["closures", "early_closes"], path)
                 var result = CalendarOverrides()
-                if let closures = fields.first(where: { $0.key == "closures" }) {
+                if let closures = lookup(fields, "closures") {
                     let cpath = join(path, "closures")
                     if case .sequence(let items) = closures.value {
                         for item in items { if let date = date(item, cpath) { result.closures[date] = "closed (jobs.yaml)" } }
@@ -455,7 +477,7 @@ final class ConfigReader {
                         }
                     }
                 }
-                if let closes = fields.first(where: { $0.key == "early_closes" }), let map = mapping(closes.value, join(path, "early_closes")) {
+                if let closes = lookup(fields, "early_closes"), let map = mapping(closes.value, join(path, "early_closes")) {
                     for pair in map {
                         let ppath = join(path, "early_closes.\(pair.key)")
                         guard let date = date(pair.keyNode, ppath), let text = string(pair.value, ppath) else { continue }
@@ -464,7 +486,9 @@ final class ConfigReader {
                             continue
                         }
                         if market == .xnys && !(9 * 3600 + 30 * 60 < second && second <= 16 * 3600) {
-                            error(pair.value, ppath, "an XNYS close of \(text) is outside the session; give a time after 09:30 and no later than 16:00 (New York time)")
+                            error(
+                                pair.value, ppath,
+                                "an XNYS close of \(text) is outside the session; give a time after 09:30 and no later than 16:00 (New York time)")
                             continue
                         }
                         result.closes[date] = second
@@ -544,7 +568,7 @@ final class ConfigReader {
         let path = join("jobs", name)
         validateName(name, keyNode, path)
         guard let fields = mapping(node, path) else { return nil }
-        let field = { (key: String) in fields.first { $0.key == key } }
+        let field = { (key: String) in self.lookup(fields, key) }
         guard let typeField = field("type") else {
             error(keyNode, path, "missing 'type'; one of: \(catalog.jobKinds.keys.sorted().joined(separator: ", "))")
             return nil
@@ -554,10 +578,10 @@ final class ConfigReader {
             error(typeField.value, join(path, "type"), "unknown job type '\(kind)'\(Suggest.hint(for: kind, in: Array(catalog.jobKinds.keys)))")
             return nil
         }
-        let kindKeys = Set(kindSpecs.map(\.name))
-        checkKeys(fields.filter { !kindKeys.contains($0.key) }, allowed: Self.jobKeys + kindSpecs.map(\.name), path)
+        let (kindKeys, allowedKeys) = keys(ofKind: kind, kindSpecs)
+        checkKeys(selecting(fields) { !kindKeys.contains($0) }, allowed: allowedKeys, path)
         let options = readOptions(
-            fields.filter { kindKeys.contains($0.key) }, specs: kindSpecs, path: path, parent: keyNode, references: references)
+            selecting(fields) { kindKeys.contains($0) }, specs: kindSpecs, path: path, parent: keyNode, references: references)
 
         var schedule: Schedule?
         if let scheduleField = field("schedule") {
@@ -637,8 +661,8 @@ final class ConfigReader {
             return cron(text, node, path, zone: timezone, dst: nil)
         }
         guard let fields = mapping(node, path) else { return nil }
-        let field = { (key: String) in fields.first { $0.key == key } }
-        let forms = fields.filter { ["cron", "every", "market"].contains($0.key) }.map(\.key)
+        let field = { (key: String) in self.lookup(fields, key) }
+        let forms = fields.indices.map { fields[$0].key }.filter { $0 == "cron" || $0 == "every" || $0 == "market" }
         if forms.count > 1 {
             error(node, path, "a schedule takes one of cron, every, at or market; found \(forms.joined(separator: " and "))")
             return nil
@@ -804,7 +828,7 @@ extension DayRule {
     /// Parses a rule name (`first-trading-day-of-month`) or a weekday list (`mon,wed,fri`).
     public static func parse(_ text: String) -> DayRule? {
         if let rule = names[text] { return rule }
-        let days = text.split(separator: ",").map { Weekday(name: $0.trimmingCharacters(in: .whitespaces)) }
+        let days = text.split(separator: ",").map { Weekday(name: String(ASCIIText.trimmed($0))) }
         guard !days.isEmpty, days.allSatisfy({ $0 != nil }) else { return nil }
         return .weekdays(Set(days.compactMap { $0 }))
     }

@@ -21,7 +21,7 @@ public actor Engine: Service {
         public var heartbeatInterval: Duration = .seconds(5)
         /// How many times an expired lease may be taken over before the run is abandoned.
         public var maxTakeovers = 3
-                /// Jobs claimed per transaction.
+        /// Jobs claimed per transaction.
         public var claimBatch = 512
         /// How far ahead occurrences are claimed (as pending runs) for jobs with no active run,
         /// so that starting them at their instant is one small transaction. Zero claims only
@@ -33,7 +33,7 @@ public actor Engine: Service {
 
     let store: Store
     private(set) var plan: Plan
-        private var table: JobTable
+    private var table: JobTable
     let registry: JobKindRegistry
     /// This process's id in the `instance` table and in leases.
     public nonisolated let instanceID: String
@@ -44,7 +44,7 @@ public actor Engine: Service {
     let secrets: any SecretResolving
     let options: Options
 
-        /// When each job next needs a claim (at most one entry per job).
+    /// When each job next needs a claim (at most one entry per job).
     private var queue = DueQueue()
     /// When runs this instance claimed ahead of time may start.
     private var startTimes: [Double] = []
@@ -79,7 +79,7 @@ public actor Engine: Service {
     ) {
         self.store = store
         self.plan = plan
-                self.table = JobTable(plan.jobs)
+        self.table = JobTable(plan.jobs)
         self.registry = registry
         self.instanceID = instanceID
         self.logger = logger
@@ -112,14 +112,14 @@ public actor Engine: Service {
 
     /// Registers the instance and the plan's jobs. `run()` calls it; tests may call it directly.
     public func start() async throws {
-                schedule(from: try await store.registerJobs(plan.jobs, now: wall()))
+        schedule(from: try await store.registerJobs(plan.jobs, now: wall()))
         try await heartbeat(state: "running")
         // Loading a large configuration leaves a lot of freed heap behind; give it back.
         HeapTrim.releaseFreedMemory()
         logger.info("started", metadata: ["instance": "\(instanceID)", "jobs": "\(plan.jobs.count)", "database": "\(store.path)"])
     }
 
-        /// Fills the due queue from the jobs' watermarks.
+    /// Fills the due queue from the jobs' watermarks.
     private func schedule(from states: [String: JobStateRecord]) {
         queue.removeAll()
         let now = Instant(wall())
@@ -282,7 +282,7 @@ public actor Engine: Service {
 
     private func launch(_ leased: LeasedRun) {
         let run = leased.run
-                guard let job = table[run.job] else {
+        guard let job = table[run.job] else {
             // Taken over for a job this configuration no longer has: end it rather than let it cycle.
             let (store, owner, now) = (self.store, instanceID, wall())
             Task.detached {
@@ -431,7 +431,7 @@ public actor Engine: Service {
     /// changed schedules continue from their watermarks. Running runs keep their old settings.
     public func reload(_ newPlan: Plan) async throws {
         let states = try await store.registerJobs(newPlan.jobs, now: wall())
-                plan = newPlan
+        plan = newPlan
         table = JobTable(newPlan.jobs)
         schedule(from: states)
         logger.notice("configuration reloaded", metadata: ["jobs": "\(newPlan.jobs.count)"])
@@ -452,7 +452,7 @@ public actor Engine: Service {
     }
 
     /// The jobs' next nominal instants as this instance sees them.
-        public func upcoming() -> [String: Instant] {
+    public func upcoming() -> [String: Instant] {
         Dictionary(queue.entries.map { (table.jobs[$0.job].name, $0.at) }, uniquingKeysWith: min)
     }
 

@@ -27,7 +27,7 @@ public struct CronExpression: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses `text`; the error names the field, the value and the allowed range.
     public init(_ text: String) throws(CronError) {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = String(ASCIIText.trimmed(Substring(text)))
         self.source = trimmed
         var expanded = trimmed
         if trimmed.hasPrefix("@") {
@@ -43,13 +43,14 @@ public struct CronExpression: Hashable, Sendable, CustomStringConvertible {
         }
         // Split into fields, remembering where each starts (for error columns).
         var fields: [(text: Substring, offset: Int)] = []
-        var index = expanded.startIndex
-        while index < expanded.endIndex {
-            while index < expanded.endIndex, expanded[index] == " " || expanded[index] == "\t" { index = expanded.index(after: index) }
-            guard index < expanded.endIndex else { break }
+        let bytes = Array(expanded.utf8)
+        var index = 0
+        while index < bytes.count {
+            while index < bytes.count, bytes[index] == 32 || bytes[index] == 9 { index += 1 }
+            guard index < bytes.count else { break }
             let start = index
-            while index < expanded.endIndex, expanded[index] != " ", expanded[index] != "\t" { index = expanded.index(after: index) }
-            fields.append((expanded[start..<index], expanded.distance(from: expanded.startIndex, to: start)))
+            while index < bytes.count, bytes[index] != 32, bytes[index] != 9 { index += 1 }
+            fields.append((Substring(String(decoding: bytes[start..<index], as: UTF8.self)), start))
         }
         guard fields.count == 5 || fields.count == 6 else {
             throw CronError(
