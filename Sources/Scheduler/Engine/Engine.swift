@@ -139,7 +139,7 @@ public actor Engine: Service {
             }
             if let start = startTimes.min(), start < wake.timeIntervalSince1970 { wake = Date(timeIntervalSince1970: start) }
             let delay = max(0.0005, wake.timeIntervalSince(now))
-            try? await clock.sleep(for: .milliseconds(Int64(delay * 1000)) + .microseconds(Int64((delay * 1_000_000).truncatingRemainder(dividingBy: 1000))))
+            try? await clock.sleep(for: .microseconds(Int64(delay * 1_000_000)))
         }
     }
 
@@ -187,10 +187,17 @@ public actor Engine: Service {
                     let positions = due[index..<min(index + options.claimBatch, due.count)]
                     index += positions.count
                     let random = self.random
-                    let outcomes = try await store.claim(
-                        positions.map { table.jobs[$0] }, now: now, horizon: options.lookahead, instance: instanceID
-                    ) { job in
-                        job.schedule.jitter > .zero ? random() * job.schedule.jitter.seconds : 0
+                    let outcomes: [Store.ClaimOutcome]
+                    do {
+                        outcomes = try await store.claim(
+                            positions.map { table.jobs[$0] }, now: now, horizon: options.lookahead, instance: instanceID
+                        ) { job in
+                            job.schedule.jitter > .zero ? random() * job.schedule.jitter.seconds : 0
+                        }
+                    } catch {
+                        // Nothing was claimed: look at these jobs again in a second.
+                        for position in due[(index - positions.count)...] { queue.push(nowInstant + .seconds(1), position) }
+                        throw error
                     }
                     for (position, outcome) in zip(positions, outcomes) {
                         report.claimed += outcome.inserted.count

@@ -89,8 +89,8 @@ extension Store {
                     switch decision {
                     case .run(let at):
                         let due = Double(at.seconds) + jitter(job)
+                        // The run row's created_at records the claim; "started" names the instance.
                         if let id = try Store.insertRun(db, job: job, nominal: at, trigger: .schedule, state: .pending, now: t, due: due, reason: nil) {
-                            try Store.event(db, id, t, "claimed", "claimed by \(instance)", instance)
                             outcome.inserted.append(id)
                             outcome.earliestDue = min(outcome.earliestDue ?? due, due)
                         }
