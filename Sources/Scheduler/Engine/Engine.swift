@@ -56,6 +56,8 @@ public actor Engine: Service {
     private var started = Date()
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
     private var kickScheduled = false
+    private var finishQueue: [Finish] = []
+    private var flushScheduled = false
     private var kickAgain = false
 
     struct Execution {
@@ -344,12 +346,10 @@ public actor Engine: Service {
 
     private func finished(run: RunRecord, job: JobSpec, generation: Int64, result: Result<RunOutcome, any Error>, logger: Logger) async {
         let stopReason = executions[run.id]?.stopReason
-        defer {
-            executions[run.id] = nil
-            notifyIdleIfNeeded()
-        }
         if stopReason == .leaseLost {
             logger.warning("run stopped: lease lost; another instance owns it now")
+            executions[run.id] = nil
+            notifyIdleIfNeeded()
             return
         }
         let attemptResult: Store.AttemptResult
@@ -384,17 +384,44 @@ public actor Engine: Service {
                 logger.warning("attempt failed", metadata: ["attempt": "\(run.attempt)", "error": "\(message)", "retry": "\(retry)"])
             }
         }
-        do {
-            // The run's task may be cancelled (timeout, shutdown); the record must still be written.
-            let store = self.store
-            let (owner, now) = (instanceID, wall())
-            try await Task.detached {
-                try await store.finishAttempt(runID: run.id, owner: owner, generation: generation, now: now, result: attemptResult)
-            }.value
-            if case .succeeded = attemptResult { logger.info("run succeeded") }
-        } catch {
-            logger.error("could not record the run's end", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
+        // Ends are written in batches: completions that arrive together share one transaction.
+        finishQueue.append(Finish(end: Store.AttemptEnd(runID: run.id, generation: generation, result: attemptResult), logger: logger))
+        if !flushScheduled {
+            flushScheduled = true
+            Task { await self.flushFinishes() }
         }
+    }
+
+    /// A finished attempt waiting to be recorded.
+    struct Finish {
+        var end: Store.AttemptEnd
+        var logger: Logger
+    }
+
+    /// Records every queued attempt end in one transaction (outside the runs' tasks, which may
+    /// be cancelled), then frees their slots and starts waiting runs.
+    private func flushFinishes() async {
+        while !finishQueue.isEmpty {
+            let batch = finishQueue
+            finishQueue = []
+            let (store, owner, now) = (self.store, instanceID, wall())
+            let ends = batch.map(\.end)
+            do {
+                let fenced = try await Task.detached { try await store.finishAttempts(ends, owner: owner, now: now) }.value
+                for finish in batch {
+                    if fenced.contains(finish.end.runID) {
+                        finish.logger.error("could not record the run's end: another instance holds its lease now")
+                    } else if case .succeeded = finish.end.result {
+                        finish.logger.info("run succeeded")
+                    }
+                }
+            } catch {
+                logger.error("could not record \(batch.count) run end(s)", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
+            }
+            for finish in batch { executions[finish.end.runID] = nil }
+        }
+        flushScheduled = false
+        notifyIdleIfNeeded()
         kick()
     }
 

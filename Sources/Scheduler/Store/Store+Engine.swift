@@ -276,33 +276,74 @@ extension Store {
         let t = now.timeIntervalSince1970
         try await writer.write { db in
             try Store.checkFence(db, runID: runID, owner: owner, generation: generation)
-            switch result {
-            case .succeeded(let outcome):
-                try db.execute(
-                    cached: "UPDATE run SET state = 'succeeded', finished_at = ?, summary = ?, detail = ?, error = NULL WHERE id = ?",
-                    arguments: [t, outcome.summary, outcome.detail, runID])
-                try Store.event(db, runID, t, "succeeded", outcome.summary, owner)
-                try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID])
-            case .failed(let message, let detail, let retryAfter):
-                if let retryAfter {
-                    try db.execute(
-                        cached: "UPDATE run SET state = 'pending', due_at = ?, error = ?, detail = ? WHERE id = ?",
-                        arguments: [t + retryAfter.seconds, message, detail, runID])
-                    try Store.event(db, runID, t, "retry", "\(message); next attempt in \(DurationText.format(retryAfter))", owner)
-                } else {
-                    try db.execute(
-                        cached: "UPDATE run SET state = 'failed', finished_at = ?, error = ?, detail = ? WHERE id = ?", arguments: [t, message, detail, runID])
-                    try Store.event(db, runID, t, "failed", message, owner)
+            try Store.record(db, runID: runID, owner: owner, at: t, result: result)
+        }
+    }
+
+    /// One attempt's end, for `finishAttempts`.
+    public struct AttemptEnd: Sendable {
+        /// The run.
+        public var runID: Int64
+        /// The lease generation the attempt held.
+        public var generation: Int64
+        /// How it ended.
+        public var result: AttemptResult
+
+        /// An attempt's end.
+        public init(runID: Int64, generation: Int64, result: AttemptResult) {
+            self.runID = runID
+            self.generation = generation
+            self.result = result
+        }
+    }
+
+    /// Records many attempts' ends in one transaction (completions that arrive together).
+    /// Each is fenced on its own: returns the ids whose lease had moved on (nothing written
+    /// for those).
+    public func finishAttempts(_ ends: [AttemptEnd], owner: String, now: Date) async throws -> [Int64] {
+        let t = now.timeIntervalSince1970
+        return try await writer.write { db in
+            var fenced: [Int64] = []
+            for end in ends {
+                do {
+                    try Store.checkFence(db, runID: end.runID, owner: owner, generation: end.generation)
+                } catch {
+                    fenced.append(end.runID)
+                    continue
                 }
-                try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID])
-            case .cancelled(let reason):
-                try db.execute(cached: "UPDATE run SET state = 'cancelled', finished_at = ?, reason = ? WHERE id = ?", arguments: [t, reason, runID])
-                try Store.event(db, runID, t, "cancelled", reason, owner)
-                try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID])
-            case .released:
-                try db.execute(cached: "UPDATE lease SET expires_at = ? WHERE run_id = ?", arguments: [t - 1, runID])
-                try Store.event(db, runID, t, "released", "\(owner) shut down; the lease is released for another instance", owner)
+                try Store.record(db, runID: end.runID, owner: owner, at: t, result: end.result)
             }
+            return fenced
+        }
+    }
+
+    static func record(_ db: Database, runID: Int64, owner: String, at t: Double, result: AttemptResult) throws {
+        switch result {
+        case .succeeded(let outcome):
+            try db.execute(
+                cached: "UPDATE run SET state = 'succeeded', finished_at = ?, summary = ?, detail = ?, error = NULL WHERE id = ?",
+                arguments: [t, outcome.summary, outcome.detail, runID])
+            try Store.event(db, runID, t, "succeeded", outcome.summary, owner)
+            try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID])
+        case .failed(let message, let detail, let retryAfter):
+            if let retryAfter {
+                try db.execute(
+                    cached: "UPDATE run SET state = 'pending', due_at = ?, error = ?, detail = ? WHERE id = ?",
+                    arguments: [t + retryAfter.seconds, message, detail, runID])
+                try Store.event(db, runID, t, "retry", "\(message); next attempt in \(DurationText.format(retryAfter))", owner)
+            } else {
+                try db.execute(
+                    cached: "UPDATE run SET state = 'failed', finished_at = ?, error = ?, detail = ? WHERE id = ?", arguments: [t, message, detail, runID])
+                try Store.event(db, runID, t, "failed", message, owner)
+            }
+            try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID])
+        case .cancelled(let reason):
+            try db.execute(cached: "UPDATE run SET state = 'cancelled', finished_at = ?, reason = ? WHERE id = ?", arguments: [t, reason, runID])
+            try Store.event(db, runID, t, "cancelled", reason, owner)
+            try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID])
+        case .released:
+            try db.execute(cached: "UPDATE lease SET expires_at = ? WHERE run_id = ?", arguments: [t - 1, runID])
+            try Store.event(db, runID, t, "released", "\(owner) shut down; the lease is released for another instance", owner)
         }
     }
 
