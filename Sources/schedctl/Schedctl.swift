@@ -13,7 +13,7 @@ struct Schedctl: AsyncParsableCommand {
             """,
         version: SchedctlVersion.text,
         subcommands: [
-            InitCommand.self, ValidateCommand.self, ServeCommand.self, NextCommand.self, CalendarCommand.self, RunCommand.self,
+            InitCommand.self, ValidateCommand.self, ServeCommand.self, JobsCommand.self, NextCommand.self, CalendarCommand.self, RunCommand.self,
             PauseCommand.self, ResumeCommand.self, BackfillCommand.self, HistoryCommand.self, ShowCommand.self, StatusCommand.self,
             ReloadCommand.self, SecretsCommand.self, AuthCommand.self, BrokerCommand.self, SandboxCommand.self,
         ]

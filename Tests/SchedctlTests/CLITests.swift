@@ -76,6 +76,18 @@ struct CLITests {
         return try #require(value as? [[String: String]], "not an array of string objects: \(text)")
     }
 
+    // MARK: jobs
+
+    @Test("jobs lists every configured job with its next fire time")
+    func jobsList() async throws {
+        let result = try await Self.run(["jobs", "--config", Self.rootConfig, "--after", "2026-11-26T00:00:00Z", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let rows = try Self.json(result.stdout)
+        #expect(rows.map { $0["job"] ?? "" } == ["heartbeat", "market-open", "before-globex-close", "month-start", "nightly-check"])
+        #expect(rows.first { $0["job"] == "market-open" }?["next"] == "2026-11-27T14:35:00Z")
+        #expect(rows.first { $0["job"] == "month-start" }?["next"] == "2026-12-01T14:35:00Z")
+    }
+
     // MARK: validate
 
     @Test("validate accepts the root jobs.yaml and prints a summary")

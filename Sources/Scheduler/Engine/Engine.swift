@@ -175,13 +175,7 @@ public actor Engine: Service {
             if !draining {
                 // Start what is due first: claiming ahead for later instants can wait.
                 startTimes.removeAll { $0 <= now.timeIntervalSince1970 }
-                let free = plan.service.maxConcurrentRuns - executions.count
-                for leased in try await store.startPending(
-                    now: now, owner: instanceID, leaseDuration: plan.service.leaseDuration, limit: free, jobs: table)
-                {
-                    launch(leased)
-                    report.started += 1
-                }
+                report.started += try await startDueRuns(now: now)
                 let due = queue.popDue(upTo: nowInstant + options.lookahead)
                 var claimedDueNow = false
                 var index = 0
@@ -216,15 +210,7 @@ public actor Engine: Service {
                         for id in outcome.cancelRequested where executions[id] != nil { stop(id, .cancelRequested) }
                     }
                 }
-                if claimedDueNow {
-                    let free = plan.service.maxConcurrentRuns - executions.count
-                    for leased in try await store.startPending(
-                        now: now, owner: instanceID, leaseDuration: plan.service.leaseDuration, limit: free, jobs: table)
-                    {
-                        launch(leased)
-                        report.started += 1
-                    }
-                }
+                if claimedDueNow { report.started += try await startDueRuns(now: now) }
             }
             await renewLeases(now: now)
             if !draining, now.timeIntervalSince(lastTakeoverScan) >= min(1, plan.service.leaseDuration.seconds / 4) {
@@ -245,6 +231,25 @@ public actor Engine: Service {
         }
         return report
     }
+
+    /// Starts due pending runs into the free slots, a few per transaction so the first ones
+    /// begin while the rest are still being leased. Returns how many started.
+    private func startDueRuns(now: Date) async throws -> Int {
+        var started = 0
+        while true {
+            let free = plan.service.maxConcurrentRuns - executions.count
+            let chunk = min(free, Self.startChunk)
+            guard chunk > 0 else { return started }
+            let leased = try await store.startPending(
+                now: now, owner: instanceID, leaseDuration: plan.service.leaseDuration, limit: chunk, jobs: table)
+            for run in leased { launch(run) }
+            started += leased.count
+            if leased.count < chunk { return started }
+        }
+    }
+
+    /// Runs leased per transaction by `startDueRuns`.
+    static let startChunk = 24
 
     private func heartbeat(state: String) async throws {
         let now = wall()

@@ -122,3 +122,32 @@ extension LocalDateTime {
     /// `Fri 2026-11-27 09:35`.
     var weekdayDescription: String { "\(date.weekday.shortName.capitalized) \(description)" }
 }
+
+/// `schedctl jobs`: the configured jobs with their rules and next fire times.
+struct JobsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "jobs", abstract: "List the configured jobs, their schedules and next fire times.")
+
+    @OptionGroup var options: ConfigOptions
+    @Option(help: "Start after this ISO 8601 instant (default: now).") var after: String?
+    @Flag(help: "Print JSON: [{job, type, schedule, next, description}].") var json = false
+
+    func run() async throws {
+        try await exiting {
+            let plan = try Wiring.loadPlan(options.path)
+            let start: Instant
+            do { start = try after.map { try Instant(iso8601: $0) } ?? Instant(Date()) } catch { throw CommandFailure(message: "--after: \(error)", code: 64) }
+            let rows = plan.jobs.map { job -> [String: String] in
+                var row = ["job": job.name, "type": job.kind, "schedule": job.schedule.summary, "next": job.schedule.next(after: start)?.iso8601 ?? "never"]
+                if let description = job.description { row["description"] = description }
+                return row
+            }
+            if json {
+                print(try JSONText.encode(rows))
+                return
+            }
+            var table = TextTable(headers: ["job", "type", "next (UTC)", "schedule"])
+            for row in rows { table.add([row["job"]!, row["type"]!, row["next"]!, row["schedule"]!]) }
+            print(table.render())
+        }
+    }
+}
