@@ -2,11 +2,12 @@
 import PackageDescription
 
 /// Settings shared by every target of ours: Swift 6 strict concurrency plus the upcoming
-/// features the house style asks for. Dependencies are built with their own settings.
+/// features the house style asks for, warnings as errors. Dependencies keep their own settings.
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
     .enableUpcomingFeature("InternalImportsByDefault"),
+    .treatAllWarnings(as: .error),
 ]
 
 let package = Package(

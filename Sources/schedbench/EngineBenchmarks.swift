@@ -182,7 +182,7 @@ enum EngineBenchmarks {
             let store = try StoreSchema.open(path: plan.database)
             try await Engine(store: store, plan: plan, registry: StandardKinds.registry, logger: quiet).start()
         }
-        let tick = try await clock.measure { await engine!.tick() }
+        let tick = await clock.measure { await engine!.tick() }
         print(
             String(
                 format:

@@ -1,5 +1,5 @@
 public import Brokers
-public import Foundation
+import Foundation
 public import Scheduler
 public import Secrets
 import SecretsSQLite

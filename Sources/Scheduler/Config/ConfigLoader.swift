@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import Yams
 
 /// Turns `jobs.yaml` into a validated, immutable `Plan`, or reports every problem in one pass.

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import GRDB
 
 /// The durable state of schedctl in one SQLite file: per-job watermarks and pause state, runs

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import Synchronization
 
 /// The UTC offsets of one time zone as a table of transitions, for fast and exact conversion
