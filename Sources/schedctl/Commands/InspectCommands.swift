@@ -207,7 +207,12 @@ struct StatusCommand: AsyncParsableCommand {
             let jobs = plan.jobs.map { job -> StatusJSON.JobJSON in
                 let state = status.jobs[job.name]
                 let watermark = state?.watermark.map(Instant.init(seconds:))
-                let next = job.schedule.next(after: max(watermark ?? Instant(now), Instant(now)))
+                // The next nominal instant after now on the job's own grid (from its watermark).
+                var next = job.schedule.next(after: watermark ?? Instant(now))
+                for _ in 0..<10_000 {
+                    guard let candidate = next, candidate <= Instant(now) else { break }
+                    next = job.schedule.next(after: candidate)
+                }
                 return StatusJSON.JobJSON(
                     job: job.name, type: job.kind, state: state?.paused == true ? "paused" : "active", schedule: job.schedule.summary,
                     next: next?.iso8601, watermark: watermark?.iso8601, lastRun: status.lastRuns[job.name].map(RunJSON.init),
