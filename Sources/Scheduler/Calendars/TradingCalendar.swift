@@ -93,3 +93,55 @@ public enum Market: String, CaseIterable, Sendable, Codable {
         }
     }
 }
+
+/// The exceptions of an exchange calendar by trade date — full closures and changed closes — and
+/// what the calendars derive from them: sessions, the user's overrides, notes.
+struct DayTable: Sendable {
+    /// Closed days, with the reason.
+    var closures: [LocalDate: String] = [:]
+    /// Changed closes: seconds after local midnight, with the reason.
+    var closes: [LocalDate: (second: Int, reason: String)] = [:]
+
+    /// Applies `jobs.yaml` overrides: a user closure closes the day; a user close opens it (even
+    /// on a holiday) with that close.
+    mutating func apply(_ overrides: CalendarOverrides, closeReason: String) {
+        for (date, reason) in overrides.closures {
+            closures[date] = reason
+            closes[date] = nil
+        }
+        for (date, second) in overrides.closes {
+            closes[date] = (second, closeReason)
+            closures[date] = nil
+        }
+    }
+
+    /// The session of trade date `date`, opening at `open` and closing at `regularClose` (seconds
+    /// after midnight in `zone`) unless the table shortens it; `nil` on weekends and closures.
+    func session(on date: LocalDate, zone: ZoneRules, open: LocalDateTime, regularClose: Int) -> Session? {
+        guard date.weekday.isWeekday, closures[date] == nil else { return nil }
+        let opens = zone.instant(at: open)!
+        if let changed = closes[date] {
+            return Session(date: date, open: opens, close: zone.instant(at: LocalDateTime(date: date, secondOfDay: changed.second))!, shortened: changed.reason)
+        }
+        return Session(date: date, open: opens, close: zone.instant(at: LocalDateTime(date: date, secondOfDay: regularClose))!)
+    }
+
+    /// Closures and shortened sessions on the weekdays of `range`; `kind` classifies a changed
+    /// close by its reason, and `zoneSuffix` follows the close time (e.g. " CT").
+    func notes(in range: ClosedRange<LocalDate>, zoneSuffix: String, kind: (String) -> CalendarNote.Kind) -> [CalendarNote] {
+        var result: [CalendarNote] = []
+        var day = range.lowerBound
+        while day <= range.upperBound {
+            if day.weekday.isWeekday {
+                if let reason = closures[day] {
+                    result.append(CalendarNote(date: day, kind: .closed, reason: reason))
+                } else if let changed = closes[day] {
+                    let time = LocalDateTime(date: day, secondOfDay: changed.second).description.suffix(5)
+                    result.append(CalendarNote(date: day, kind: kind(changed.reason), reason: "\(changed.reason), closes \(time)\(zoneSuffix)"))
+                }
+            }
+            day = day.adding(days: 1)
+        }
+        return result
+    }
+}
