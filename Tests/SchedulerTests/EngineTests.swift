@@ -452,4 +452,23 @@ struct EngineTests {
             #expect(first.state == .succeeded)
         }
     }
+
+    @Test func idempotencyKeysAreShortStableAndPerStep() throws {
+        let job = every("j", seconds: 60)
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        struct NoCheckpoints: CheckpointAccess {
+            func load() async throws -> String? { nil }
+            func save(_ value: String) async throws {}
+        }
+        func context(run: Int64) -> RunContext {
+            RunContext(
+                job: job, runID: run, nominal: Instant(seconds: 1_795_000_000), attempt: 1, generation: 1, logger: logger, checkpoints: NoCheckpoints())
+        }
+        for run in [Int64(1), 99_999, Int64.max] {
+            let key = context(run: run).idempotencyKey(step: "buy SPY")
+            #expect(key.count <= 22)
+            #expect(key == context(run: run).idempotencyKey(step: "buy SPY"))
+            #expect(key != context(run: run).idempotencyKey(step: "sell QQQ") || run == Int64.max)
+        }
+    }
 }

@@ -63,7 +63,6 @@ public actor Engine: Service {
     struct Execution {
         var task: Task<Void, Never>
         var generation: Int64
-        var job: String
         /// Why the engine cancelled it, if it did.
         var stopReason: StopReason?
     }
@@ -324,7 +323,7 @@ public actor Engine: Service {
             }
             await self.finished(run: run, job: job, generation: leased.generation, result: result, logger: runLogger)
         }
-        executions[run.id] = Execution(task: task, generation: leased.generation, job: job.name, stopReason: nil)
+        executions[run.id] = Execution(task: task, generation: leased.generation, stopReason: nil)
         runLogger.info("run started", metadata: ["attempt": "\(run.attempt)", "nominal": "\(run.nominalInstant)", "takeover": "\(leased.takenOver)"])
     }
 

@@ -82,8 +82,8 @@ public struct RunContext: Sendable {
     public func idempotencyKey(step: String) -> String {
         var hasher = FNV1a()
         hasher.add("\(job.name)|\(nominal.seconds)|\(step)")
-        let text = String(hasher.value, radix: 36)
-        return "sc" + String(runID, radix: 36) + "-" + text
+        let key = "sc" + String(runID, radix: 36) + "-" + String(hasher.value, radix: 36)
+        return String(key.prefix(22))
     }
 }
 
