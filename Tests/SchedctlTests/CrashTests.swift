@@ -26,9 +26,9 @@ struct CrashTests {
         """.write(toFile: config, atomically: true, encoding: .utf8)
         var random = SplitMix64(seed: 20_261_122)
         var services: [Process] = try (0..<3).map { try SchedctlBinary.serve(config: config, log: directory.file("serve-\($0).log")) }
-        let chaosEnd = Date().addingTimeInterval(15)
+        // A fixed number of kills (not a time window): a loaded machine only makes it slower.
         var kills = 0
-        while Date() < chaosEnd {
+        while kills < 12 {
             try await Task.sleep(for: .milliseconds(300 + Int(random.next() % 900)))
             let victim = Int(random.next() % 3)
             kill(services[victim].processIdentifier, SIGKILL)
@@ -46,7 +46,6 @@ struct CrashTests {
         try await Task.sleep(for: .seconds(3))
         kill(services.last!.processIdentifier, SIGTERM)
         try await exited(services.last!)
-        #expect(kills >= 5)
 
         let store = try StoreSchema.open(path: directory.file("state.sqlite"))
         let status = try await store.status(now: Date())
