@@ -35,11 +35,7 @@ public struct BrokerFactory: Sendable {
             }
             return try await PaperBroker.open(ledger: SQLitePaperLedger(writer: store.writer), accountID: spec.name, cash: cash, prices: prices)
         case "tradestation":
-            let configuration = TradeStationConfiguration(
-                environment: try TradeStationEnvironment(parsing: spec.options["environment"]?.stringValue ?? ""),
-                baseURL: spec.options["base_url"]?.stringValue.flatMap(URL.init(string:)),
-                authURL: spec.options["auth_url"]?.stringValue.flatMap(URL.init(string:)),
-                clientIDName: secretName(spec, "client_id"), clientSecretName: secretName(spec, "client_secret"))
+            let configuration = try tradeStationConfiguration(spec)
             return TradeStationClient(
                 configuration: configuration, credentials: VaultCredentials(vault: vault), tokens: VaultTokenStore(vault: vault, broker: spec.name))
         case "tradovate":
@@ -55,6 +51,16 @@ public struct BrokerFactory: Sendable {
         default:
             throw JobFailure("broker type '\(spec.type)' is not supported by this build", retryable: false)
         }
+    }
+
+    /// The client settings of TradeStation broker `spec` (environment, URL overrides, the vault
+    /// names of its credentials).
+    public func tradeStationConfiguration(_ spec: ComponentSpec) throws -> TradeStationConfiguration {
+        TradeStationConfiguration(
+            environment: try TradeStationEnvironment(parsing: spec.options["environment"]?.stringValue ?? ""),
+            baseURL: spec.options["base_url"]?.stringValue.flatMap(URL.init(string:)),
+            authURL: spec.options["auth_url"]?.stringValue.flatMap(URL.init(string:)),
+            clientIDName: secretName(spec, "client_id"), clientSecretName: secretName(spec, "client_secret"))
     }
 
     /// Credentials from the vault.

@@ -25,9 +25,6 @@ public struct JobTable: Sendable {
 struct DueQueue {
     private var heap: [(at: Int64, job: Int32)] = []
 
-    var isEmpty: Bool { heap.isEmpty }
-    var count: Int { heap.count }
-
     /// The earliest instant in the queue.
     var earliest: Instant? { heap.first.map { Instant(seconds: $0.at) } }
 
@@ -65,7 +62,4 @@ struct DueQueue {
         }
         return due
     }
-
-    /// Every (instant, job) pair, unordered.
-    var entries: [(at: Instant, job: Int)] { heap.map { (Instant(seconds: $0.at), Int($0.job)) } }
 }

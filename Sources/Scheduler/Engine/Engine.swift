@@ -489,11 +489,6 @@ public actor Engine: Service {
         return true
     }
 
-    /// The jobs' next nominal instants as this instance sees them.
-    public func upcoming() -> [String: Instant] {
-        Dictionary(queue.entries.map { (table.jobs[$0.job].name, $0.at) }, uniquingKeysWith: min)
-    }
-
     /// The number of runs executing in this process.
     public var executingCount: Int { executions.count }
 

@@ -141,7 +141,7 @@ public final class Store: Sendable {
 /// A database that cannot be used as it is.
 public struct StoreError: Error, CustomStringConvertible, Sendable {
     /// What kind of problem.
-    public enum Code: Sendable { case cannotCreate, notADatabase, newerSchema, notFound, fenced, conflict }
+    public enum Code: Sendable { case cannotCreate, notADatabase, newerSchema, fenced }
     /// The kind.
     public var code: Code
     /// The database file.
@@ -161,7 +161,7 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
         case .notADatabase: return "\(path) is not a schedctl database (\(detail)); point 'database:' at another file or move this one away"
         case .newerSchema:
             return "\(path) was written by a newer schedctl than this one (\(SchedulerInfo.version)); upgrade schedctl — nothing was written"
-        case .notFound, .fenced, .conflict: return detail
+        case .fenced: return detail
         }
     }
 }

@@ -153,12 +153,8 @@ struct AuthTradeStation: AsyncParsableCommand {
             let store = try Wiring.openStore(plan)
             let resolver = VaultSecretResolver(store: store, keyPath: plan.secrets.sshKey, redactor: Wiring.redactor)
             let factory = BrokerFactory(store: store, vault: { try resolver.openedVault() })
-            let configuration = TradeStationConfiguration(
-                environment: (try? TradeStationEnvironment(parsing: spec.options["environment"]?.stringValue ?? "")) ?? .sim,
-                baseURL: spec.options["base_url"]?.stringValue.flatMap(URL.init(string:)),
-                authURL: spec.options["auth_url"]?.stringValue.flatMap(URL.init(string:)),
-                clientIDName: factory.secretName(spec, "client_id"), clientSecretName: factory.secretName(spec, "client_secret"))
             do {
+                let configuration = try factory.tradeStationConfiguration(spec)
                 let clientID = try await factory.credentials.value(for: configuration.clientIDName)
                 let listener = try await OAuthCallbackListener.start(port: port)
                 let state = TradeStationAuth.randomState()
