@@ -75,6 +75,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Sandbox",
+            dependencies: [
+                "Brokers",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Jobs",
             dependencies: [
                 "Scheduler",
@@ -89,6 +100,7 @@ let package = Package(
             name: "schedctl",
             dependencies: [
                 "Brokers",
+                "Sandbox",
                 "Scheduler",
                 "Jobs",
                 "Secrets",
@@ -119,6 +131,7 @@ let package = Package(
             name: "BrokersTests",
             dependencies: [
                 "Brokers",
+                "Sandbox",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             resources: [.copy("Fixtures")],
@@ -136,8 +149,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "JobsTests",
+            dependencies: [
+                "Jobs", "Scheduler", "Brokers", "Sandbox", "Secrets", "SecretsSQLite", "SchedctlTesting",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "SchedctlTests",
-            dependencies: ["schedctl", "Scheduler", "Jobs", "Brokers", "SchedctlTesting"],
+            dependencies: ["schedctl", "Scheduler", "Jobs", "Brokers", "Sandbox", "SchedctlTesting"],
             swiftSettings: swiftSettings
         ),
     ]

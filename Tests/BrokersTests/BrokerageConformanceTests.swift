@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Brokers
+@testable import Sandbox
 
 /// One behaviour suite that every `Brokerage` implementation passes.
 struct ConformanceSubject: Sendable {

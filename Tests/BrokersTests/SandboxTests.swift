@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Brokers
+@testable import Sandbox
 
 @Suite struct SandboxTests {
     @Test func allSimulatorsServeTheirClients() async throws {

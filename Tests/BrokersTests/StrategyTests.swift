@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Brokers
+@testable import Sandbox
 
 @Suite struct TargetWeightsTests {
     @Test func validatesWeights() throws {

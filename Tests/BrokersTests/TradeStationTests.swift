@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 
 @testable import Brokers
+@testable import Sandbox
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking

@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 
 @testable import Brokers
+@testable import Sandbox
 
 let tvSecrets = InMemoryCredentials([
     "tradovate/username": "demo-user", "tradovate/password": "demo-pass", "tradovate/cid": "1234", "tradovate/secret": "sim-secret",

@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 
 @testable import Brokers
+@testable import Sandbox
 
 /// Consumes a socket's events once and lets tests wait for one that matches.
 final class EventLog: Sendable {

@@ -3,6 +3,8 @@ import Foundation
 import SchedctlTesting
 import Testing
 
+@testable import Sandbox
+
 #if canImport(FoundationNetworking)
     import FoundationNetworking
 #endif

@@ -2,6 +2,7 @@ import ArgumentParser
 import Brokers
 import Foundation
 import Jobs
+import Sandbox
 import Scheduler
 import Secrets
 import UnixSignals

@@ -1,3 +1,4 @@
+import Brokers
 public import Foundation
 import Hummingbird
 import HummingbirdWebSocket

@@ -1,3 +1,4 @@
+import Brokers
 public import Foundation
 import HTTPTypes
 import Hummingbird
@@ -39,7 +40,7 @@ public final class TradeStationSimulator: Sendable {
         var id: String
         var account: String
         var symbol: String
-        var side: OrderSide
+        var side: SimSide
         var quantity: Decimal
         var filled: Decimal = 0
         var fillValue: Decimal = 0
@@ -622,7 +623,7 @@ public final class TradeStationSimulator: Sendable {
     }
 
     struct ParsedOrder {
-        var account: String, symbol: String, side: OrderSide, quantity: Decimal, orderType: String
+        var account: String, symbol: String, side: SimSide, quantity: Decimal, orderType: String
         var limit: Decimal?, stop: Decimal?, duration: String, confirmID: String?
     }
 
@@ -634,7 +635,7 @@ public final class TradeStationSimulator: Sendable {
         else { return .failure(SimError("AccountID, Symbol, Quantity, OrderType, TradeAction and TimeInForce.Duration are required")) }
         guard let qty = Decimal(exactly: qtyText), qty > 0 else { return .failure(SimError("Quantity must be a positive number string")) }
         guard ["Market", "Limit", "StopMarket", "StopLimit"].contains(type) else { return .failure(SimError("OrderType \(type) is invalid")) }
-        let side: OrderSide
+        let side: SimSide
         switch action.uppercased() {
         case "BUY", "BUYTOCOVER", "BUYTOOPEN", "BUYTOCLOSE": side = .buy
         case "SELL", "SELLSHORT", "SELLTOOPEN", "SELLTOCLOSE": side = .sell
