@@ -312,7 +312,7 @@ public actor Engine: Service {
         let checkpoints = StoreCheckpoints(store: store, runID: run.id, owner: instanceID, generation: leased.generation, wall: wall)
         let context = RunContext(
             job: job, runID: run.id, nominal: run.nominalInstant, attempt: run.attempt, generation: leased.generation, logger: runLogger,
-            checkpoints: checkpoints, secrets: secrets)
+            checkpoints: checkpoints, secrets: secrets, events: StoreRunEvents(store: store, runID: run.id, instance: instanceID, wall: wall))
         let clock = self.clock
         let task = Task {
             let result: Result<RunOutcome, any Error>
@@ -569,6 +569,26 @@ public struct StoreCheckpoints: CheckpointAccess {
 
     public func save(_ value: String) async throws {
         try await store.saveCheckpoint(runID: runID, owner: owner, generation: generation, value: value, now: wall())
+    }
+}
+
+/// Events of one run, written to the store's run log.
+public struct StoreRunEvents: RunEventRecording {
+    let store: Store
+    let runID: Int64
+    let instance: String?
+    let wall: @Sendable () -> Date
+
+    /// Events of run `runID` recorded by `instance`.
+    public init(store: Store, runID: Int64, instance: String?, wall: @escaping @Sendable () -> Date) {
+        self.store = store
+        self.runID = runID
+        self.instance = instance
+        self.wall = wall
+    }
+
+    public func record(_ kind: String, _ message: String) async throws {
+        try await store.appendEvent(runID: runID, kind: kind, message: message, instance: instance, now: wall())
     }
 }
 

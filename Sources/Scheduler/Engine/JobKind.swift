@@ -62,11 +62,13 @@ public struct RunContext: Sendable {
     public var checkpoints: any CheckpointAccess
     /// Resolves `secret:NAME` references and redacts resolved values from text.
     public var secrets: any SecretResolving
+    /// Appends to the run's event log (`show RUN`), which notifications read as their outbox.
+    public var events: any RunEventRecording
 
     /// A context.
     public init(
         job: JobSpec, runID: Int64, nominal: Instant, attempt: Int, generation: Int64, logger: Logger, checkpoints: any CheckpointAccess,
-        secrets: any SecretResolving = NoSecrets()
+        secrets: any SecretResolving = NoSecrets(), events: any RunEventRecording = DiscardedEvents()
     ) {
         self.job = job
         self.runID = runID
@@ -76,6 +78,7 @@ public struct RunContext: Sendable {
         self.logger = logger
         self.checkpoints = checkpoints
         self.secrets = secrets
+        self.events = events
     }
 
     /// A key unique to this run and `step`, for broker idempotency (at most 22 characters).
@@ -85,6 +88,19 @@ public struct RunContext: Sendable {
         let key = "sc" + String(runID, radix: 36) + "-" + String(hasher.value, radix: 36)
         return String(key.prefix(22))
     }
+}
+
+/// Appends events to one run's log (kind such as `rebalance-done`, `risk-limit`, and a message).
+public protocol RunEventRecording: Sendable {
+    /// Records an event; the message is redacted by the caller.
+    func record(_ kind: String, _ message: String) async throws
+}
+
+/// Events nobody keeps (contexts built outside an engine).
+public struct DiscardedEvents: RunEventRecording {
+    /// A sink.
+    public init() {}
+    public func record(_ kind: String, _ message: String) async throws {}
 }
 
 /// Checkpoint storage for one run, fenced by the lease generation.
