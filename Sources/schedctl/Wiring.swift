@@ -38,6 +38,12 @@ enum Wiring {
         VaultSecretResolver(store: store, keyPath: plan.secrets.sshKey, redactor: redactor)
     }
 
+    /// The kinds for running `plan`: kinds that reach brokers get its brokers and the vault.
+    static func registry(for plan: Plan, store: Store) -> JobKindRegistry {
+        let resolver = VaultSecretResolver(store: store, keyPath: plan.secrets.sshKey, redactor: redactor)
+        return StandardKinds.registry(brokers: plan.brokers, factory: BrokerFactory(store: store, vault: { try resolver.openedVault() }))
+    }
+
     /// Redacts resolved secrets from log lines.
     static let redact: @Sendable (String) -> String = { redactor.redact($0) }
 
