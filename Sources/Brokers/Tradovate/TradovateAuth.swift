@@ -265,8 +265,7 @@ public actor TradovateAuth {
                 }
                 throw BrokerError(
                     .authenticationFailed, broker: "tradovate",
-                    "Tradovate refused the sign-in: \(text); fix the credentials with `schedctl secrets set \(configuration.usernameName)` / `\(configuration.passwordName)`"
-                        + " (and \(configuration.cidName), \(configuration.secretName)); schedctl will not sign in again before \(iso(next))")
+                    "Tradovate refused the sign-in: \(text); \(credentialsFix); schedctl will not sign in again before \(iso(next))")
             case .penalty(let seconds, let ticket, let captcha):
                 let until = now.addingTimeInterval(captcha ? max(seconds, 3600) : seconds)
                 _ = try await mutate { state in
@@ -312,7 +311,7 @@ public actor TradovateAuth {
     private func checkSignInAllowed(_ book: TradovateAuthBook, _ now: Date) throws {
         if let until = book.lockedUntil, until > now { throw lockedError(until: until, reason: book.lockReason ?? "Tradovate locked sign-in") }
         let limits = configuration.limits
-        let fix = "fix the credentials with `schedctl secrets set \(configuration.passwordName)` (and \(configuration.usernameName), \(configuration.cidName), \(configuration.secretName))"
+        let fix = credentialsFix
         if book.failedSignIns.count >= limits.failedSignInsPerHour, let first = book.failedSignIns.min() {
             throw BrokerError(
                 .authenticationFailed, broker: "tradovate", retryAfter: first.addingTimeInterval(3600).timeIntervalSince(now),
@@ -331,6 +330,11 @@ public actor TradovateAuth {
                 "schedctl signed in to Tradovate \(book.signIns.count) times in the last hour (limit \(limits.signInsPerHour)); something keeps closing"
                     + " the session (more than two sessions for this user?); next attempt after \(iso(first.addingTimeInterval(3600)))")
         }
+    }
+
+    private var credentialsFix: String {
+        "fix the credentials with `schedctl secrets set \(configuration.passwordName)` (or \(configuration.usernameName), \(configuration.cidName),"
+            + " \(configuration.secretName))"
     }
 
     private func lockedError(until: Date, reason: String) -> BrokerError {
