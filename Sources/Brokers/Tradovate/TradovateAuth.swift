@@ -341,7 +341,8 @@ public actor TradovateAuth {
         BrokerError(
             .penalty, broker: "tradovate", retryAfter: max(until.timeIntervalSince(clock.now()), 0),
             "\(reason) after too many sign-in attempts; schedctl makes no sign-in attempt before \(iso(until)). Check \(configuration.usernameName)"
-                + " and \(configuration.passwordName) (`schedctl secrets set`), sign in once on the Tradovate website to clear the captcha, then retry after that time")
+                + " and \(configuration.passwordName) (`schedctl secrets set`), sign in once on the Tradovate website to clear the captcha, then retry after that time"
+        )
     }
 
     /// Stores a fresh session (compare-and-swap, re-reading on a lost race).

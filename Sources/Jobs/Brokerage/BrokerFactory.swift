@@ -61,13 +61,13 @@ public struct BrokerFactory: Sendable {
     /// The client settings of Tradovate broker `spec`.
     public func tradovateConfiguration(_ spec: ComponentSpec) throws -> TradovateConfiguration {
         TradovateConfiguration(
-                environment: try TradovateEnvironment(parsing: spec.options["environment"]?.stringValue ?? ""),
-                restURL: spec.options["base_url"]?.stringValue.flatMap(URL.init(string:)),
-                webSocketURL: spec.options["ws_url"]?.stringValue.flatMap(URL.init(string:)),
-                usernameName: secretName(spec, "username"), passwordName: secretName(spec, "password"), cidName: secretName(spec, "cid"),
-                secretName: secretName(spec, "sec"), appID: spec.options["app_id"]?.stringValue ?? "schedctl",
-                appVersion: spec.options["app_version"]?.stringValue ?? SchedulerInfo.version,
-                deviceID: spec.options["device_id"]?.stringValue ?? "schedctl-\(spec.name)")
+            environment: try TradovateEnvironment(parsing: spec.options["environment"]?.stringValue ?? ""),
+            restURL: spec.options["base_url"]?.stringValue.flatMap(URL.init(string:)),
+            webSocketURL: spec.options["ws_url"]?.stringValue.flatMap(URL.init(string:)),
+            usernameName: secretName(spec, "username"), passwordName: secretName(spec, "password"), cidName: secretName(spec, "cid"),
+            secretName: secretName(spec, "sec"), appID: spec.options["app_id"]?.stringValue ?? "schedctl",
+            appVersion: spec.options["app_version"]?.stringValue ?? SchedulerInfo.version,
+            deviceID: spec.options["device_id"]?.stringValue ?? "schedctl-\(spec.name)")
     }
 
     /// The client settings of TradeStation broker `spec` (environment, URL overrides, the vault

@@ -48,7 +48,8 @@ public struct TokenRenewalJob: JobKind {
     private func renewTradeStation(_ spec: ComponentSpec, factory: BrokerFactory, ahead: TimeInterval, _ context: RunContext) async throws -> RunOutcome {
         let store = factory.tokenStore(for: spec)
         guard let before = try await store.load() else {
-            throw JobFailure("no TradeStation sign-in is stored for broker '\(spec.name)'; run `schedctl auth tradestation --broker \(spec.name)`", retryable: false)
+            throw JobFailure(
+                "no TradeStation sign-in is stored for broker '\(spec.name)'; run `schedctl auth tradestation --broker \(spec.name)`", retryable: false)
         }
         var configuration = try factory.tradeStationConfiguration(spec)
         configuration.refreshMargin = ahead

@@ -197,7 +197,16 @@ struct StatusCommand: AsyncParsableCommand {
         }
         struct TokenJSON: Encodable {
             var broker: String
+            /// Null when no token is stored (or the vault cannot be read).
             var expires: String?
+
+            func encode(to encoder: any Encoder) throws {
+                var c = encoder.container(keyedBy: CodingKeys.self)
+                try c.encode(broker, forKey: .broker)
+                try c.encode(expires, forKey: .expires)
+            }
+
+            enum CodingKeys: String, CodingKey { case broker, expires }
         }
         var instances: [InstanceJSON]
         var leases: [LeaseJSON]
