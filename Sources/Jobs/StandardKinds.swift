@@ -6,7 +6,7 @@ public enum StandardKinds {
     public static let registry = JobKindRegistry([NoopJob(), ExecJob(), TokenRenewalJob()])
 
     /// ``registry`` with the kinds that reach brokers bound to `brokers` and `factory`.
-    public static func registry(brokers: [String: ComponentSpec], factory: BrokerFactory) -> JobKindRegistry {
+    public static func registry(brokers: BrokerDirectory, factory: BrokerFactory) -> JobKindRegistry {
         JobKindRegistry(Array(registry.kinds.values) + [TokenRenewalJob(brokers: brokers, factory: factory)])
     }
 }

@@ -244,8 +244,14 @@ public actor TradovateAuth {
             do {
                 result = try await signInRequest(ticket: ticket)
             } catch {
+                // A user-level 429 means an hour's pause for every process, not just this one.
+                let throttled = (error as? BrokerError)?.isRateLimited == true
                 _ = try? await mutate { state in
                     state.book.claimUntil = nil
+                    if throttled {
+                        state.book.lockedUntil = now.addingTimeInterval(3600)
+                        state.book.lockReason = "Tradovate rate-limited this user (HTTP 429)"
+                    }
                     return true
                 }
                 throw error
@@ -338,11 +344,14 @@ public actor TradovateAuth {
     }
 
     private func lockedError(until: Date, reason: String) -> BrokerError {
-        BrokerError(
+        let advice =
+            reason.contains("429")
+            ? "Tradovate asks clients to pause for an hour; look for another program using this user"
+            : "Check \(configuration.usernameName) and \(configuration.passwordName) (`schedctl secrets set`), sign in once on the Tradovate website"
+                + " to clear the captcha, then retry after that time"
+        return BrokerError(
             .penalty, broker: "tradovate", retryAfter: max(until.timeIntervalSince(clock.now()), 0),
-            "\(reason) after too many sign-in attempts; schedctl makes no sign-in attempt before \(iso(until)). Check \(configuration.usernameName)"
-                + " and \(configuration.passwordName) (`schedctl secrets set`), sign in once on the Tradovate website to clear the captcha, then retry after that time"
-        )
+            "\(reason) after sign-in attempts; schedctl makes no sign-in attempt before \(iso(until)). \(advice)")
     }
 
     /// Stores a fresh session (compare-and-swap, re-reading on a lost race).

@@ -14,13 +14,13 @@ public import Scheduler
 public struct TokenRenewalJob: JobKind {
     public let name = "token-renewal"
     public let options: [OptionSpec] = [OptionSpec("broker", .brokerReference, required: true), OptionSpec("ahead", .duration)]
-    /// The plan's brokers, by name.
-    let brokers: [String: ComponentSpec]
+    /// The plan's brokers, by name (replaced on reload).
+    let brokers: BrokerDirectory
     /// Builds the broker sign-ins (vault, clock); nil when this process runs no broker jobs.
     let factory: BrokerFactory?
 
     /// The kind, bound to a plan's brokers and the vault (unbound: only its options are known).
-    public init(brokers: [String: ComponentSpec] = [:], factory: BrokerFactory? = nil) {
+    public init(brokers: BrokerDirectory = BrokerDirectory(), factory: BrokerFactory? = nil) {
         self.brokers = brokers
         self.factory = factory
     }

@@ -62,6 +62,7 @@ struct ServeCommand: AsyncParsableCommand {
                 do {
                     let plan = try Wiring.loader.load(file: path)
                     try await engine.reload(plan)
+                    Wiring.brokers.replace(with: plan.brokers)
                 } catch let error as ConfigError {
                     logger.error("reload rejected; the running configuration stays", metadata: ["errors": "\(error.description)"])
                 } catch {
