@@ -258,4 +258,18 @@ let wrongPassword = InMemoryCredentials([
         await ws.stop()
         await sim.stop()
     }
+
+    @Test func anUnreachableServerDoesNotUseUpTheSignInAllowance() async throws {
+        let t = TVClock()
+        let sim = try await t.simulator()
+        await sim.stop()
+        let store = InMemoryTradovateTokenStore()
+        for _ in 0..<10 {
+            do { _ = try await t.auth(sim, store: store).accessToken() } catch let e as BrokerError {
+                #expect(e.isTransportError || e.isTimeout, "\(e)")
+            }
+        }
+        let book = try #require(try await store.load()?.state.book)
+        #expect(book.signIns.isEmpty && book.claimUntil == nil)
+    }
 }

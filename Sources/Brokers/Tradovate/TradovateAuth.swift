@@ -246,8 +246,11 @@ public actor TradovateAuth {
             } catch {
                 // A user-level 429 means an hour's pause for every process, not just this one.
                 let throttled = (error as? BrokerError)?.isRateLimited == true
+                // An answer that never came opened no session: it does not count against the hour.
+                let unanswered = (error as? BrokerError).map { $0.isTransportError || $0.isServerError } ?? false
                 _ = try? await mutate { state in
                     state.book.claimUntil = nil
+                    if unanswered { state.book.signIns.removeAll { $0 == now } }
                     if throttled {
                         state.book.lockedUntil = now.addingTimeInterval(3600)
                         state.book.lockReason = "Tradovate rate-limited this user (HTTP 429)"
