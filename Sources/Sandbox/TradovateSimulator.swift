@@ -1,4 +1,4 @@
-import Brokers
+public import Brokers
 public import Foundation
 import Hummingbird
 import HummingbirdWebSocket
@@ -8,7 +8,8 @@ import Synchronization
 /// A loopback Tradovate server: REST (`/v1/...`) and the WebSocket (`/v1/websocket`) on one port.
 ///
 /// Reproduces `accesstokenrequest` (tokens, `errorText`, `p-ticket` penalties, at most two
-/// sessions per user), `renewaccesstoken` (same session), Bearer 401s, accounts, positions, cash
+/// sessions per user, 5 failed sign-ins an hour then an hour of captcha), `renewaccesstoken`
+/// (same session, 15 an hour then lengthening penalties; early retries are penalised), Bearer 401s, accounts, positions, cash
 /// snapshots, contracts and products, orders (place/modify/cancel/liquidate; failures as HTTP 200
 /// with `failureReason`), and the WebSocket framing (`o`, `h`, `a[...]`, `c[...]`), `authorize`,
 /// client `[]` heartbeats (clients that stop are dropped), `user/syncrequest` + `props` events and
@@ -70,15 +71,40 @@ public final class TradovateSimulator: Sendable {
         var renewCount = 0
         var placed: [Data] = []
         var wsConnects = 0
+        var limits = AuthLimits()
+        var failedSignIns: [Date] = []
+        var signInLockedUntil: Date?
+        var renewals: [Date] = []
+        var renewViolations = 0
+        /// Outstanding penalty tickets: when each may be used.
+        var tickets: [String: Date] = [:]
+        var captchaReplies = 0
+        var earlyRetries = 0
+        var evictions = 0
+    }
+
+    /// Tradovate's documented auth limits (BROKERS.md §2.7), per IP (every loopback client shares them).
+    public struct AuthLimits: Sendable {
+        /// Failed sign-ins per rolling hour; the next attempt gets a captcha penalty for an hour.
+        public var failedSignInsPerHour = 5
+        /// Renewals per rolling hour (successes count); beyond it a `p-ticket` penalty.
+        public var renewalsPerHour = 15
+        /// The first penalty's `p-time`; repeated violations double it.
+        public var penaltySeconds = 15
+        /// The defaults.
+        public init() {}
     }
 
     let state = Mutex(State())
     private let server = LoopbackServer()
     private let boundPort = Mutex<Int?>(nil)
+    /// The time token expiry and the hourly auth limits are measured against.
+    let clock: WallClock
 
     /// User `demo-user` / `demo-pass`, cid `1234`, secret `sim-secret`; account `DEMO123456`
-    /// (id 1001, $50,000); contracts `ESZ5` (3001) and `MNQZ5` (3002).
-    public init() {}
+    /// (id 1001, $50,000); contracts `ESZ5` (3001) and `MNQZ5` (3002). Token expiry and the
+    /// hourly limits follow `clock` (tests share a manual clock with the client).
+    public init(clock: WallClock = .system) { self.clock = clock }
 
     // MARK: Lifecycle
 
@@ -119,6 +145,16 @@ public final class TradovateSimulator: Sendable {
     public func enqueueLoginPenalty(seconds: Int, captcha: Bool = false) { state.withLock { $0.loginPenalties.append((seconds, captcha)) } }
     /// The next renewal answers with a `p-ticket` penalty (HTTP 200).
     public func enqueueRenewPenalty() { state.withLock { $0.renewPenalty = true } }
+    /// Replaces the documented auth limits.
+    public func setAuthLimits(_ l: AuthLimits) { state.withLock { $0.limits = l } }
+    /// Sign-in attempts answered with a captcha penalty (lock-out after failed sign-ins).
+    public var captchaReplyCount: Int { state.withLock { $0.captchaReplies } }
+    /// Retries that came before their penalty's `p-time` had passed, or beyond a limit.
+    public var earlyRetryCount: Int { state.withLock { $0.earlyRetries } }
+    /// Failed sign-ins received in the current hour.
+    public var failedSignInCount: Int { state.withLock { s in s.failedSignIns.filter { $0 > self.clock.now().addingTimeInterval(-3600) }.count } }
+    /// Sessions closed because a third one started.
+    public var evictedSessionCount: Int { state.withLock { $0.evictions } }
     /// Invalidates every token (next REST call gets 401; renewal is refused).
     public func expireTokens() { state.withLock { $0.tokens.removeAll() } }
     public func enqueueFaults(_ f: Fault...) { state.withLock { $0.faults += f } }
@@ -287,13 +323,13 @@ public final class TradovateSimulator: Sendable {
 
     private func valid(_ s: State, _ token: String?) -> Bool {
         guard let token, let t = s.tokens[token] else { return false }
-        return t.expires > Date() && s.sessions.contains(t.session)
+        return t.expires > clock.now() && s.sessions.contains(t.session)
     }
 
     private func issue(_ s: inout State, session: Int) -> [String: Any] {
         let token = "tv-access-\(UUID().uuidString.prefix(12))"
         let md = "tv-md-\(UUID().uuidString.prefix(12))"
-        let exp = Date().addingTimeInterval(s.tokenLifetime)
+        let exp = clock.now().addingTimeInterval(s.tokenLifetime)
         s.tokens[token] = (session, exp)
         s.tokens[md] = (session, exp)
         let f = ISO8601DateFormatter()
@@ -304,36 +340,82 @@ public final class TradovateSimulator: Sendable {
         ]
     }
 
+    /// A `p-ticket` penalty answer (HTTP 200); the ticket may be used after `seconds`.
+    static func penalty(_ s: inout State, _ ticket: String, seconds: Int, captcha: Bool, _ now: Date) -> Reply {
+        s.tickets[ticket] = now.addingTimeInterval(TimeInterval(seconds))
+        return Reply(status: 200, payload: ["p-ticket": ticket, "p-time": seconds, "p-captcha": captcha])
+    }
+
+    /// Checks a retry's ticket: nil when it may proceed; a longer penalty when it came too early
+    /// or the ticket is unknown ("repeated violations lengthen the back-off").
+    static func redeem(_ s: inout State, _ ticket: String?, _ now: Date) -> Reply? {
+        guard let ticket else { return nil }
+        if let allowed = s.tickets[ticket], allowed <= now {
+            s.tickets[ticket] = nil
+            return nil
+        }
+        s.earlyRetries += 1
+        s.tickets[ticket] = nil
+        return penalty(&s, ticket + "+", seconds: 30 << min(s.earlyRetries, 8), captcha: false, now)
+    }
+
     func dispatch(_ endpoint: String, query: [String: String], body: Data?, token: String?) -> Reply {
         state.withLock { s -> Reply in
             let json = body.flatMap { try? JSONSerialization.jsonObject(with: $0) } as? [String: Any] ?? [:]
             switch endpoint {
             case "auth/accesstokenrequest":
                 s.loginCount += 1
-                if !s.loginPenalties.isEmpty {
+                let now = clock.now()
+                s.failedSignIns.removeAll { $0 <= now.addingTimeInterval(-3600) }
+                if let until = s.signInLockedUntil, until > now {
+                    s.captchaReplies += 1
+                    return Reply(status: 200, payload: ["p-ticket": "captcha-\(s.loginCount)", "p-time": Int(until.timeIntervalSince(now)), "p-captcha": true])
+                }
+                if let early = Self.redeem(&s, json["p-ticket"] as? String, now) { return early }
+                if json["p-ticket"] == nil, !s.loginPenalties.isEmpty {
                     let p = s.loginPenalties.removeFirst()
-                    return Reply(status: 200, payload: ["p-ticket": "ticket-\(s.loginCount)", "p-time": p.time, "p-captcha": p.captcha])
+                    if p.captcha { s.signInLockedUntil = now.addingTimeInterval(TimeInterval(max(p.time, 3600))) }
+                    return Self.penalty(&s, "ticket-\(s.loginCount)", seconds: p.time, captcha: p.captcha, now)
                 }
-                guard json["name"] as? String == s.username, json["password"] as? String == s.password else {
-                    return Reply(status: 200, payload: ["errorText": "Incorrect username or password. Please try again."])
+                let refusal: String?
+                if json["name"] as? String != s.username || json["password"] as? String != s.password {
+                    refusal = "Incorrect username or password. Please try again."
+                } else if "\(json["cid"] ?? "")" != s.cid || json["sec"] as? String != s.secret {
+                    refusal = "The app is not registered"
+                } else {
+                    refusal = nil
                 }
-                guard "\(json["cid"] ?? "")" == s.cid, json["sec"] as? String == s.secret else {
-                    return Reply(status: 200, payload: ["errorText": "The app is not registered"])
+                if let refusal {
+                    s.failedSignIns.append(now)
+                    if s.failedSignIns.count >= s.limits.failedSignInsPerHour { s.signInLockedUntil = now.addingTimeInterval(3600) }
+                    return Reply(status: 200, payload: ["errorText": refusal])
                 }
                 let session = s.nextSession
                 s.nextSession += 1
                 s.sessions.append(session)
-                if s.sessions.count > 2 { s.sessions.removeFirst() }
+                if s.sessions.count > 2 {
+                    s.sessions.removeFirst()
+                    s.evictions += 1
+                }
                 return Reply(status: 200, payload: issue(&s, session: session))
             case "auth/renewaccesstoken":
                 s.renewCount += 1
+                let now = clock.now()
                 guard let token, valid(s, token), let t = s.tokens[token] else {
                     return Reply(status: 401, payload: nil)
                 }
-                if s.renewPenalty {
+                s.renewals.removeAll { $0 <= now.addingTimeInterval(-3600) }
+                if let ticket = query["p-ticket"] {
+                    if let early = Self.redeem(&s, ticket, now) { return early }
+                } else if s.renewPenalty {
                     s.renewPenalty = false
-                    return Reply(status: 200, payload: ["p-ticket": "renew-ticket", "p-time": 15, "p-captcha": false])
+                    return Self.penalty(&s, "renew-ticket-\(s.renewCount)", seconds: s.limits.penaltySeconds, captcha: false, now)
+                } else if s.renewals.count >= s.limits.renewalsPerHour {
+                    s.renewViolations += 1
+                    let seconds = s.limits.penaltySeconds << min(s.renewViolations - 1, 8)
+                    return Self.penalty(&s, "renew-ticket-\(s.renewCount)", seconds: seconds, captcha: false, now)
                 }
+                s.renewals.append(now)
                 return Reply(status: 200, payload: issue(&s, session: t.session))
             default: break
             }

@@ -17,16 +17,25 @@ public struct TokenState: Sendable, Equatable, CustomStringConvertible, CustomRe
     public var refreshTokenExpiresAt: Date?
     /// Usually `Bearer`.
     public var tokenType: String?
+    /// Broker-specific fields (e.g. Tradovate's market-data token and its sign-in bookkeeping).
+    /// Values whose key ends in `Token` are secrets and are registered for redaction.
+    public var attributes: [String: String]
 
     public init(
         accessToken: String, accessTokenExpiresAt: Date? = nil, refreshToken: String? = nil,
-        refreshTokenExpiresAt: Date? = nil, tokenType: String? = nil
+        refreshTokenExpiresAt: Date? = nil, tokenType: String? = nil, attributes: [String: String] = [:]
     ) {
         self.accessToken = accessToken
         self.accessTokenExpiresAt = accessTokenExpiresAt
         self.refreshToken = refreshToken
         self.refreshTokenExpiresAt = refreshTokenExpiresAt
         self.tokenType = tokenType
+        self.attributes = attributes
+    }
+
+    /// The values that must never be shown: both tokens and every `…Token` attribute.
+    public var secretValues: [String] {
+        [accessToken] + [refreshToken].compactMap { $0 } + attributes.filter { $0.key.hasSuffix("Token") }.map(\.value)
     }
 
     /// Parses either JSON form. `name` is only used in error messages.
@@ -49,10 +58,12 @@ public struct TokenState: Sendable, Equatable, CustomStringConvertible, CustomRe
             }
             return nil
         }
-        guard let access = string("accessToken", "access_token") else {
+        // An empty `accessToken` is kept (a broker that has not signed in yet keeps bookkeeping only).
+        guard let access = string("accessToken", "access_token") ?? (object["accessToken"] as? String) else {
             throw .invalidTokenState(name, "no access token")
         }
         self.accessToken = access
+        self.attributes = (object["attributes"] as? [String: Any] ?? [:]).compactMapValues { $0 as? String }
         self.refreshToken = string("refreshToken", "refresh_token")
         self.tokenType = string("tokenType", "token_type")
         self.accessTokenExpiresAt = try date("accessTokenExpiresAt", "expiry")
@@ -66,6 +77,7 @@ public struct TokenState: Sendable, Equatable, CustomStringConvertible, CustomRe
         if let tokenType { object["tokenType"] = tokenType }
         if let accessTokenExpiresAt { object["accessTokenExpiresAt"] = RFC3339.format(accessTokenExpiresAt) }
         if let refreshTokenExpiresAt { object["refreshTokenExpiresAt"] = RFC3339.format(refreshTokenExpiresAt) }
+        if !attributes.isEmpty { object["attributes"] = attributes }
         return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
     }
 

@@ -212,8 +212,7 @@ public struct Vault: Sendable {
             })
         else { return nil }
         let state = try TokenState(json: try Self.open(record.sealed, name: name, key: key), name: name)
-        redactor?.register(state.accessToken)
-        if let refresh = state.refreshToken { redactor?.register(refresh) }
+        for value in state.secretValues { redactor?.register(value) }
         return VersionedTokenState(state: state, version: record.version, updatedAt: record.updatedAt)
     }
 
@@ -228,6 +227,8 @@ public struct Vault: Sendable {
         let name = Self.tokenStateName(for: broker)
         try SecretName.validate(name)
         let sealed = try Self.seal(state.jsonData(), name: name, key: key)
+        // Freshly issued tokens are secrets from the moment they are stored.
+        for value in state.secretValues { redactor?.register(value) }
         let timestamp = now()
         let version = try write { transaction in
             try checkHeader(transaction)

@@ -38,6 +38,16 @@ enum Wiring {
         VaultSecretResolver(store: store, keyPath: plan.secrets.sshKey, redactor: redactor)
     }
 
+    /// The running plan's brokers (`serve` replaces them on reload).
+    static let brokers = BrokerDirectory()
+
+    /// The kinds for running `plan`: kinds that reach brokers get its brokers and the vault.
+    static func registry(for plan: Plan, store: Store) -> JobKindRegistry {
+        brokers.replace(with: plan.brokers)
+        let resolver = VaultSecretResolver(store: store, keyPath: plan.secrets.sshKey, redactor: redactor)
+        return StandardKinds.registry(brokers: brokers, factory: BrokerFactory(store: store, vault: { try resolver.openedVault() }))
+    }
+
     /// Redacts resolved secrets from log lines.
     static let redact: @Sendable (String) -> String = { redactor.redact($0) }
 

@@ -9,10 +9,12 @@ let tvSecrets = InMemoryCredentials([
     "tradovate/username": "demo-user", "tradovate/password": "demo-pass", "tradovate/cid": "1234", "tradovate/secret": "sim-secret",
 ])
 
-func tvConfig(_ sim: TradovateSimulator, renewMargin: TimeInterval = 15 * 60) -> TradovateConfiguration {
+func tvConfig(_ sim: TradovateSimulator, renewMargin: TimeInterval = 15 * 60, limits: TradovateAuthLimits = TradovateAuthLimits())
+    -> TradovateConfiguration
+{
     TradovateConfiguration(
         environment: .demo, restURL: sim.restURL, webSocketURL: sim.webSocketURL, marketDataURL: sim.webSocketURL,
-        deviceID: "71986488-882c-43db-c345-92a0a2ed9329", renewMargin: renewMargin, timeout: 10)
+        deviceID: "71986488-882c-43db-c345-92a0a2ed9329", renewMargin: renewMargin, limits: limits, timeout: 10)
 }
 
 func withTV(_ body: (TradovateSimulator, TradovateClient) async throws -> Void) async throws {
@@ -21,132 +23,6 @@ func withTV(_ body: (TradovateSimulator, TradovateClient) async throws -> Void) 
     let client = TradovateClient(auth: TradovateAuth(configuration: tvConfig(sim), credentials: tvSecrets, sleeper: .immediate))
     do { try await body(sim, client) } catch { await sim.stop(); throw error }
     await sim.stop()
-}
-
-@Suite struct TradovateAuthTests {
-    @Test func environmentParsing() throws {
-        #expect(try TradovateEnvironment(parsing: "demo").restURL.absoluteString == "https://demo.tradovateapi.com/v1")
-        #expect(TradovateEnvironment.live.webSocketURL.absoluteString == "wss://live.tradovateapi.com/v1/websocket")
-        #expect(throws: BrokerError.self) { try TradovateEnvironment(parsing: "sim") }
-    }
-
-    @Test func concurrentCallersShareOneLogin() async throws {
-        let sim = TradovateSimulator()
-        try await sim.start(port: 0)
-        let auth = TradovateAuth(configuration: tvConfig(sim), credentials: tvSecrets, sleeper: .immediate)
-        let tokens = try await withThrowingTaskGroup(of: String.self) { g in
-            for _ in 0..<10 { g.addTask { try await auth.accessToken() } }
-            var out = Set<String>()
-            for try await t in g { out.insert(t) }
-            return out
-        }
-        #expect(tokens.count == 1)
-        #expect(sim.loginCount == 1 && sim.activeSessionCount == 1)
-        await sim.stop()
-    }
-
-    @Test func renewsAheadOfExpiryInTheSameSession() async throws {
-        let sim = TradovateSimulator()
-        try await sim.start(port: 0)
-        sim.setTokenLifetime(30 * 60)
-        let clock = ManualWallClock(Date())
-        let auth = TradovateAuth(configuration: tvConfig(sim, renewMargin: 15 * 60), credentials: tvSecrets, clock: clock.clock, sleeper: .immediate)
-        let first = try await auth.currentSession()
-        #expect(first.mdAccessToken != nil && first.userID == 7001)
-        clock.advance(by: 10 * 60)  // 20 min left: no renewal
-        #expect(try await auth.accessToken() == first.accessToken)
-        clock.advance(by: 6 * 60)  // 14 min left: renew
-        let second = try await auth.currentSession()
-        #expect(second.accessToken != first.accessToken)
-        #expect(sim.renewCount == 1 && sim.loginCount == 1 && sim.activeSessionCount == 1)
-        let (renews, logins) = (await auth.renewCount, await auth.loginCount)
-        #expect(renews == 1 && logins == 1)
-        await sim.stop()
-    }
-
-    @Test func renewalPenaltyKeepsTheValidTokenAndRetriesLater() async throws {
-        let sim = TradovateSimulator()
-        try await sim.start(port: 0)
-        sim.setTokenLifetime(30 * 60)
-        let clock = ManualWallClock(Date())
-        let auth = TradovateAuth(configuration: tvConfig(sim, renewMargin: 15 * 60), credentials: tvSecrets, clock: clock.clock, sleeper: .immediate)
-        let first = try await auth.accessToken()
-        clock.advance(by: 20 * 60)
-        sim.enqueueRenewPenalty()
-        #expect(try await auth.accessToken() == first)  // penalty: still-valid token kept
-        let next = try await auth.accessToken()  // next call renews successfully
-        #expect(next != first && sim.renewCount == 2 && sim.loginCount == 1)
-        await sim.stop()
-    }
-
-    @Test func refusedRenewalFallsBackToLogin() async throws {
-        let sim = TradovateSimulator()
-        try await sim.start(port: 0)
-        sim.setTokenLifetime(20 * 60)
-        let auth = TradovateAuth(configuration: tvConfig(sim, renewMargin: 30 * 60), credentials: tvSecrets, sleeper: .immediate)
-        _ = try await auth.accessToken()
-        sim.expireTokens()
-        _ = try await auth.accessToken()
-        #expect(sim.renewCount == 1 && sim.loginCount == 2)
-        await sim.stop()
-    }
-
-    @Test func errorTextIsReportedWithoutSecrets() async throws {
-        let sim = TradovateSimulator()
-        try await sim.start(port: 0)
-        let wrong = InMemoryCredentials([
-            "tradovate/username": "demo-user", "tradovate/password": "WRONG-PASSWORD", "tradovate/cid": "1234", "tradovate/secret": "sim-secret",
-        ])
-        let auth = TradovateAuth(configuration: tvConfig(sim), credentials: wrong, sleeper: .immediate)
-        do { _ = try await auth.accessToken(); Issue.record("expected an error") } catch let e as BrokerError {
-            #expect(e.isAuthenticationFailure && e.message.contains("Incorrect username or password"))
-            #expect(!e.message.contains("WRONG-PASSWORD"))
-        }
-        await sim.stop()
-    }
-
-    @Test func timePenaltyIsWaitedOutAndRetriedWithTicket() async throws {
-        let sim = TradovateSimulator()
-        try await sim.start(port: 0)
-        sim.enqueueLoginPenalty(seconds: 15)
-        let sleeps = SleepRecorder()
-        let auth = TradovateAuth(configuration: tvConfig(sim), credentials: tvSecrets, sleeper: sleeps.sleeper)
-        _ = try await auth.accessToken()
-        #expect(sleeps.sleeps.withLock { $0 } == [.seconds(15)])
-        #expect(sim.loginCount == 2)
-        await sim.stop()
-    }
-
-    @Test func captchaPenaltyStopsWithAClearMessage() async throws {
-        let sim = TradovateSimulator()
-        try await sim.start(port: 0)
-        sim.enqueueLoginPenalty(seconds: 3600, captcha: true)
-        let sleeps = SleepRecorder()
-        let auth = TradovateAuth(configuration: tvConfig(sim), credentials: tvSecrets, sleeper: sleeps.sleeper)
-        do { _ = try await auth.accessToken(); Issue.record("expected an error") } catch let e as BrokerError {
-            #expect(e.isPenalty && e.retryAfter == 3600 && e.message.contains("hour"))
-        }
-        #expect(sleeps.count == 0 && sim.loginCount == 1)
-        // Repeated penalties give up after the configured number of retries.
-        sim.enqueueLoginPenalty(seconds: 1); sim.enqueueLoginPenalty(seconds: 1); sim.enqueueLoginPenalty(seconds: 1); sim.enqueueLoginPenalty(seconds: 1)
-        do { _ = try await auth.accessToken(); Issue.record("expected an error") } catch let e as BrokerError { #expect(e.isPenalty) }
-        #expect(sleeps.count == 3)
-        await sim.stop()
-    }
-
-    @Test func sessionsBeyondTwoEvictTheOldest() async throws {
-        let sim = TradovateSimulator()
-        try await sim.start(port: 0)
-        let a = TradovateClient(auth: TradovateAuth(configuration: tvConfig(sim), credentials: tvSecrets, sleeper: .immediate))
-        let b = TradovateClient(auth: TradovateAuth(configuration: tvConfig(sim), credentials: tvSecrets, sleeper: .immediate))
-        let c = TradovateClient(auth: TradovateAuth(configuration: tvConfig(sim), credentials: tvSecrets, sleeper: .immediate))
-        _ = try await a.accounts(); _ = try await b.accounts(); _ = try await c.accounts()
-        #expect(sim.activeSessionCount == 2)
-        // a's session was closed: its next call gets 401, signs in again once and succeeds.
-        #expect(try await a.accounts().count == 1)
-        #expect(sim.loginCount == 4)
-        await sim.stop()
-    }
 }
 
 @Suite struct TradovateRESTTests {

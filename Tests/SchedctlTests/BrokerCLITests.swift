@@ -80,4 +80,53 @@ struct BrokerCLITests {
         let listed = try await SchedctlBinary.run(["secrets", "list", "--config", config])
         #expect(listed.stdout.contains("ts/token_state"))
     }
+
+    /// Separate `schedctl` processes share one Tradovate token through the vault: one sign-in
+    /// for all of them; `status` shows the token's expiry.
+    @Test func tradovateCommandsShareOneSignIn() async throws {
+        let simulator = TradovateSimulator()
+        try await simulator.start(port: 0)
+        defer { Task { await simulator.stop() } }
+        let directory = TemporaryDirectory(prefix: "schedctl-tradovate")
+        let key = directory.file("id_ed25519")
+        let keygen = try Process.run(URL(fileURLWithPath: "/usr/bin/ssh-keygen"), arguments: ["-q", "-t", "ed25519", "-N", "", "-f", key])
+        try await exited(keygen)
+        try #require(keygen.terminationStatus == 0, "ssh-keygen is needed (apt-get install openssh-client)")
+        let config = directory.file("jobs.yaml")
+        try """
+        database: state.sqlite
+        secrets: { ssh_key: \(key) }
+        brokers:
+          tv:
+            type: tradovate
+            environment: demo
+            username: secret:tv/username
+            password: secret:tv/password
+            cid: secret:tv/cid
+            sec: secret:tv/sec
+            base_url: \(simulator.restURL.absoluteString)
+        jobs:
+          tv-token: { type: token-renewal, broker: tv, ahead: 15m, schedule: { every: 5m } }
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        for (name, value) in [("tv/username", "demo-user"), ("tv/password", "demo-pass"), ("tv/cid", "1234"), ("tv/sec", "sim-secret")] {
+            #expect(try await SchedctlBinary.run(["secrets", "set", name, "--config", config], stdin: value).status == 0)
+        }
+        let before = try await SchedctlBinary.run(["status", "--json", "--config", config])
+        #expect(before.status == 0, "\(before.stderr)")
+        #expect(before.stdout.contains("\"tokens\"") && before.stdout.contains("\"broker\" : \"tv\""), "\(before.stdout)")
+        for _ in 0..<3 {
+            let accounts = try await SchedctlBinary.run(["broker", "tv", "accounts", "--config", config])
+            #expect(accounts.status == 0, "\(accounts.stderr)")
+            #expect(accounts.stdout.contains("DEMO123456"))
+        }
+        let renewal = try await SchedctlBinary.run(["run", "tv-token", "--config", config])
+        #expect(renewal.status == 0 && renewal.stdout.contains("nothing to renew"), "\(renewal.stdout) \(renewal.stderr)")
+        #expect(simulator.loginCount == 1 && simulator.activeSessionCount == 1)
+        let status = try await SchedctlBinary.run(["status", "--json", "--config", config])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        let tokens = try #require(object["tokens"] as? [[String: Any]])
+        #expect(tokens.count == 1 && tokens.first?["broker"] as? String == "tv" && tokens.first?["expires"] is String, "\(status.stdout)")
+        let human = try await SchedctlBinary.run(["status", "--config", config])
+        #expect(human.stdout.contains("tokens:") && human.stdout.contains("tv  expires 20"), "\(human.stdout)")
+    }
 }

@@ -73,6 +73,22 @@ struct RedactionTests {
         #expect(throws: SecretsError.self) { try TokenState(json: Data(#"{"access_token":"x","expiry":"tomorrow"}"#.utf8)) }
     }
 
+    @Test("token attributes round-trip; `…Token` attributes are secrets; an empty access token is kept")
+    func tokenStateAttributes() throws {
+        let state = TokenState(
+            accessToken: "", accessTokenExpiresAt: Date(timeIntervalSince1970: 1_767_225_600),
+            attributes: ["mdAccessToken": "md-token-1234", "tradovate": #"{"signIns":[]}"#])
+        #expect(try TokenState(json: state.jsonData()) == state)
+        #expect(state.secretValues.contains("md-token-1234") && !state.secretValues.contains(#"{"signIns":[]}"#))
+        #expect(throws: SecretsError.self) { try TokenState(json: Data(#"{"attributes":{}}"#.utf8)) }
+        // Writing a freshly issued token registers it (and its `…Token` attributes) for redaction.
+        let redactor = Redactor()
+        let vault = try Vault.open(storage: InMemoryVaultStorage(), key: try makeTestKey(seed: 5), redactor: redactor)
+        let issued = TokenState(accessToken: "fresh-access-1234", attributes: ["mdAccessToken": "md-token-1234"])
+        _ = try vault.replaceTokenState(for: "tv", expectedVersion: nil, with: issued)
+        #expect(redactor.redact("fresh-access-1234 md-token-1234") == "\(Secret<String>.placeholder) \(Secret<String>.placeholder)")
+    }
+
     @Test(
         "secret references",
         arguments: [

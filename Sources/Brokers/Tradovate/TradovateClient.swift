@@ -30,7 +30,7 @@ public struct TradovateCashSnapshot: Sendable, Hashable, Codable {
 /// key as `clOrdId`. Accounts may be named by their name (`DEMO123456`) or numeric id.
 ///
 /// ```swift
-/// let auth = TradovateAuth(configuration: config, credentials: vault)   // one per process
+/// let auth = TradovateAuth(configuration: config, credentials: vault, store: sharedStore)  // token shared by every process
 /// let tv = TradovateClient(auth: auth)
 /// let placed = try await tv.place(order, account: "DEMO123456")
 /// ```

@@ -112,6 +112,8 @@ public actor TradovateWebSocket {
     private var quoteSymbols: [String] = []
     /// Number of successful (authorized) connections so far.
     public private(set) var connectionCount = 0
+    /// Why the socket stopped by itself (no usable token: bad credentials, captcha, limits).
+    public private(set) var failure: BrokerError?
     /// Number of `[]` heartbeats sent.
     public private(set) var heartbeatsSent = 0
 
@@ -215,6 +217,19 @@ public actor TradovateWebSocket {
             var reason = "closed"
             do {
                 try await connectOnce()
+            } catch let stop as SignInStopped {
+                // Bad credentials, a captcha or the sign-in limits: reconnecting cannot help, and
+                // signing in again every few seconds is what locks the account.
+                logger.error("stopping: no usable Tradovate token", metadata: ["broker": "tradovate"])
+                failure = stop.error
+                stopped = true
+                outbound = nil
+                authorized = false
+                failAll(stop.error)
+                failWaiters(stop.error)
+                eventSink.yield(.disconnected(reason: String(stop.error.message.prefix(200))))
+                eventSink.finish()
+                break
             } catch {
                 reason = "\(error)"
             }
@@ -250,8 +265,16 @@ public actor TradovateWebSocket {
         var description: String { "the connection was not authorized within the connect timeout" }
     }
 
+    /// The sign-in failed in a way no reconnect can fix.
+    private struct SignInStopped: Error { var error: BrokerError }
+
     private func connectOnce() async throws {
-        let session = try await auth.currentSession()
+        let session: TradovateSession
+        do {
+            session = try await auth.currentSession()
+        } catch let error as BrokerError where error.isAuthenticationFailure || error.isPenalty || error.isRateLimited {
+            throw SignInStopped(error: error)
+        }
         let tok = configuration.useMarketDataToken ? (session.mdAccessToken ?? session.accessToken) : session.accessToken
         token = tok
         lastServerFrame = .now

@@ -11,11 +11,16 @@ public struct BrokerFactory: Sendable {
     public var store: Store
     /// Opens the vault on first use; nil when no component needs it.
     public var vault: @Sendable () throws -> Vault
+    /// The wall clock token expiry is judged by, and how waits (penalties) are slept.
+    public var clock: WallClock
+    public var sleeper: Sleeper
 
     /// A factory.
-    public init(store: Store, vault: @escaping @Sendable () throws -> Vault) {
+    public init(store: Store, vault: @escaping @Sendable () throws -> Vault, clock: WallClock = .system, sleeper: Sleeper = .continuous) {
         self.store = store
         self.vault = vault
+        self.clock = clock
+        self.sleeper = sleeper
     }
 
     /// The migrations the paper broker needs in the schedctl database.
@@ -39,18 +44,30 @@ public struct BrokerFactory: Sendable {
             return TradeStationClient(
                 configuration: configuration, credentials: VaultCredentials(vault: vault), tokens: VaultTokenStore(vault: vault, broker: spec.name))
         case "tradovate":
-            let configuration = TradovateConfiguration(
-                environment: try TradovateEnvironment(parsing: spec.options["environment"]?.stringValue ?? ""),
-                restURL: spec.options["base_url"]?.stringValue.flatMap(URL.init(string:)),
-                webSocketURL: spec.options["ws_url"]?.stringValue.flatMap(URL.init(string:)),
-                usernameName: secretName(spec, "username"), passwordName: secretName(spec, "password"), cidName: secretName(spec, "cid"),
-                secretName: secretName(spec, "sec"), appID: spec.options["app_id"]?.stringValue ?? "schedctl",
-                appVersion: spec.options["app_version"]?.stringValue ?? SchedulerInfo.version,
-                deviceID: spec.options["device_id"]?.stringValue ?? "schedctl-\(spec.name)")
-            return TradovateClient(auth: TradovateAuth(configuration: configuration, credentials: VaultCredentials(vault: vault)))
+            return TradovateClient(auth: try tradovateAuth(spec))
         default:
             throw JobFailure("broker type '\(spec.type)' is not supported by this build", retryable: false)
         }
+    }
+
+    /// The Tradovate sign-in of broker `spec`, sharing its token through the vault
+    /// (`NAME/token_state`) with every other process and command on this database.
+    public func tradovateAuth(_ spec: ComponentSpec) throws -> TradovateAuth {
+        TradovateAuth(
+            configuration: try tradovateConfiguration(spec), credentials: VaultCredentials(vault: vault),
+            store: VaultTradovateTokenStore(vault: vault, broker: spec.name), clock: clock, sleeper: sleeper)
+    }
+
+    /// The client settings of Tradovate broker `spec`.
+    public func tradovateConfiguration(_ spec: ComponentSpec) throws -> TradovateConfiguration {
+        TradovateConfiguration(
+            environment: try TradovateEnvironment(parsing: spec.options["environment"]?.stringValue ?? ""),
+            restURL: spec.options["base_url"]?.stringValue.flatMap(URL.init(string:)),
+            webSocketURL: spec.options["ws_url"]?.stringValue.flatMap(URL.init(string:)),
+            usernameName: secretName(spec, "username"), passwordName: secretName(spec, "password"), cidName: secretName(spec, "cid"),
+            secretName: secretName(spec, "sec"), appID: spec.options["app_id"]?.stringValue ?? "schedctl",
+            appVersion: spec.options["app_version"]?.stringValue ?? SchedulerInfo.version,
+            deviceID: spec.options["device_id"]?.stringValue ?? "schedctl-\(spec.name)")
     }
 
     /// The client settings of TradeStation broker `spec` (environment, URL overrides, the vault
@@ -120,5 +137,35 @@ struct VaultTokenStore: TokenStore {
     static func token(_ state: OAuthTokenState) -> TokenState {
         TokenState(
             accessToken: state.accessToken ?? "", accessTokenExpiresAt: state.accessTokenExpiresAt, refreshToken: state.refreshToken, tokenType: "Bearer")
+    }
+}
+
+/// The shared Tradovate token and its sign-in bookkeeping in the vault (`BROKER/token_state`):
+/// the tokens as the token state's access token and `mdAccessToken` attribute, the bookkeeping as
+/// JSON in the `tradovate` attribute; written by compare-and-swap on the record's version.
+struct VaultTradovateTokenStore: TradovateTokenStore {
+    let vault: @Sendable () throws -> Vault
+    let broker: String
+
+    func load() async throws -> VersionedTradovateTokenState? {
+        guard let stored = try vault().tokenState(for: broker) else { return nil }
+        let t = stored.state
+        let book = t.attributes["tradovate"].flatMap { try? JSONDecoder().decode(TradovateAuthBook.self, from: Data($0.utf8)) } ?? TradovateAuthBook()
+        let state = TradovateTokenState(
+            accessToken: t.accessToken.isEmpty ? nil : t.accessToken, mdAccessToken: t.attributes["mdAccessToken"],
+            expirationTime: t.accessTokenExpiresAt, book: book)
+        return VersionedTradovateTokenState(state: state, version: stored.version)
+    }
+
+    func replace(expectedVersion: Int64?, with state: TradovateTokenState) async throws -> Int64? {
+        var attributes = ["tradovate": String(decoding: try JSONEncoder().encode(state.book), as: UTF8.self)]
+        if let md = state.mdAccessToken { attributes["mdAccessToken"] = md }
+        let token = TokenState(
+            accessToken: state.accessToken ?? "", accessTokenExpiresAt: state.expirationTime, tokenType: "Bearer", attributes: attributes)
+        do {
+            return try vault().replaceTokenState(for: broker, expectedVersion: expectedVersion, with: token).version
+        } catch let error as SecretsError where error.kind == .tokenStateConflict {
+            return nil
+        }
     }
 }

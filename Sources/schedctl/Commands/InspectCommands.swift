@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Jobs
 import Scheduler
+import Secrets
 
 /// The `--json` shape of a run in `history` and `show`.
 struct RunJSON: Encodable {
@@ -194,16 +195,50 @@ struct StatusCommand: AsyncParsableCommand {
                 case lastRun = "last_run"
             }
         }
+        struct TokenJSON: Encodable {
+            var broker: String
+            /// Null when no token is stored (or the vault cannot be read).
+            var expires: String?
+
+            func encode(to encoder: any Encoder) throws {
+                var c = encoder.container(keyedBy: CodingKeys.self)
+                try c.encode(broker, forKey: .broker)
+                try c.encode(expires, forKey: .expires)
+            }
+
+            enum CodingKeys: String, CodingKey { case broker, expires }
+        }
         var instances: [InstanceJSON]
         var leases: [LeaseJSON]
         var jobs: [JobJSON]
+        var tokens: [TokenJSON]
+    }
+
+    /// Each tradestation/tradovate broker's stored token expiry (nil: none stored); a note when
+    /// the vault cannot be read.
+    static func tokens(_ plan: Plan, store: Store) -> (tokens: [StatusJSON.TokenJSON], note: String?) {
+        let brokers = plan.brokers.values.filter { ["tradestation", "tradovate"].contains($0.type) }.sorted { $0.name < $1.name }
+        guard !brokers.isEmpty else { return ([], nil) }
+        do {
+            let vault = try VaultSecretResolver(store: store, keyPath: plan.secrets.sshKey, redactor: Wiring.redactor).openedVault()
+            let tokens = try brokers.map { spec in
+                let state = try vault.tokenState(for: spec.name)?.state
+                let expires = state.flatMap { $0.accessToken.isEmpty ? nil : $0.accessTokenExpiresAt }
+                return StatusJSON.TokenJSON(broker: spec.name, expires: expires.map { Timestamps.iso($0.timeIntervalSince1970) })
+            }
+            return (tokens, nil)
+        } catch {
+            return (brokers.map { StatusJSON.TokenJSON(broker: $0.name, expires: nil) }, "token expiry unknown: \(error)")
+        }
     }
 
     func run() async throws {
         try await exiting {
             let plan = try Wiring.loadPlan(options.path)
             let now = Date()
-            let status = try await Wiring.openStore(plan).status(now: now)
+            let store = try Wiring.openStore(plan)
+            let status = try await store.status(now: now)
+            let (tokens, tokenNote) = Self.tokens(plan, store: store)
             let jobs = plan.jobs.map { job -> StatusJSON.JobJSON in
                 let state = status.jobs[job.name]
                 let watermark = state?.watermark.map(Instant.init(seconds:))
@@ -225,7 +260,8 @@ struct StatusCommand: AsyncParsableCommand {
                     )
                 },
                 leases: status.leases.map { .init(run: $0.runID, owner: $0.owner, generation: $0.generation, expires: Timestamps.iso($0.expiresAt)) },
-                jobs: jobs)
+                jobs: jobs, tokens: tokens)
+            if let tokenNote { FileHandle.standardError.write(Data((Wiring.redact(tokenNote) + "\n").utf8)) }
             if json {
                 print(try JSONText.encode(result))
                 return
@@ -242,6 +278,10 @@ struct StatusCommand: AsyncParsableCommand {
                 table.add([job.job, job.state + (job.active > 0 ? " (\(job.active) active)" : ""), job.next ?? "never", last, job.schedule])
             }
             print(table.render())
+            if !tokens.isEmpty {
+                print("tokens:")
+                for t in tokens { print("  \(t.broker)  \(t.expires.map { "expires \($0)" } ?? "none stored")") }
+            }
         }
     }
 }

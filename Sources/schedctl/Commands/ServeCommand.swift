@@ -31,7 +31,8 @@ struct ServeCommand: AsyncParsableCommand {
             LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: format, level: level, redact: Wiring.redact) }
             let logger = Logger(label: "schedctl")
             let store = try Wiring.openStore(plan)
-            let engine = Engine(store: store, plan: plan, registry: Wiring.registry, logger: logger, secrets: Wiring.secrets(for: plan, store: store))
+            let engine = Engine(
+                store: store, plan: plan, registry: Wiring.registry(for: plan, store: store), logger: logger, secrets: Wiring.secrets(for: plan, store: store))
             printPlan(plan, instance: engine.instanceID)
             let reloader = installReloadHandler(engine: engine, path: options.path, logger: logger)
             let group = ServiceGroup(
@@ -61,6 +62,7 @@ struct ServeCommand: AsyncParsableCommand {
                 do {
                     let plan = try Wiring.loader.load(file: path)
                     try await engine.reload(plan)
+                    Wiring.brokers.replace(with: plan.brokers)
                 } catch let error as ConfigError {
                     logger.error("reload rejected; the running configuration stays", metadata: ["errors": "\(error.description)"])
                 } catch {
