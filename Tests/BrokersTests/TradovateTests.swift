@@ -117,6 +117,19 @@ func withTV(_ body: (TradovateSimulator, TradovateClient) async throws -> Void) 
         await sim.stop()
     }
 
+    @Test func aPenaltyLongerThanTheCapFailsAtOnceInsteadOfParkingTheRun() async throws {
+        let sim = TradovateSimulator()
+        try await sim.start(port: 0)
+        sim.enqueueLoginPenalty(seconds: 365 * 86_400)
+        let sleeps = SleepRecorder()
+        let auth = TradovateAuth(configuration: tvConfig(sim), credentials: tvSecrets, sleeper: sleeps.sleeper)
+        do { _ = try await auth.accessToken(); Issue.record("expected an error") } catch let e as BrokerError {
+            #expect(e.isPenalty && e.retryAfter == Double(365 * 86_400))
+        }
+        #expect(sleeps.count == 0 && sim.loginCount == 1)
+        await sim.stop()
+    }
+
     @Test func captchaPenaltyStopsWithAClearMessage() async throws {
         let sim = TradovateSimulator()
         try await sim.start(port: 0)

@@ -170,14 +170,14 @@ public actor TradovateAuth {
                 body: try JSONSerialization.data(withJSONObject: body))
             let obj = try checkAuthResponse(r, what: "sign-in")
             if let ticket = obj["p-ticket"] as? String {
-                let wait = jsonDecimal(obj["p-time"]).map { NSDecimalNumber(decimal: $0).doubleValue } ?? 15
+                let wait = ServerWait.seconds(jsonDecimal(obj["p-time"]).map { NSDecimalNumber(decimal: $0).doubleValue }) ?? 15
                 if obj["p-captcha"] as? Bool == true {
                     throw BrokerError(
                         .penalty, broker: "tradovate", retryAfter: 3600,
                         "Tradovate locked sign-in behind a captcha after too many attempts; wait about an hour, then retry (check tradovate/username and tradovate/password first)"
                     )
                 }
-                guard penalties < configuration.maxPenaltyRetries else {
+                guard penalties < configuration.maxPenaltyRetries, ServerWait.isAcceptable(wait) else {
                     throw BrokerError(
                         .penalty, broker: "tradovate", retryAfter: wait, "Tradovate kept imposing sign-in time penalties; wait a few minutes and retry")
                 }
@@ -199,7 +199,7 @@ public actor TradovateAuth {
         let obj = try checkAuthResponse(r, what: "token renewal")
         if obj["p-ticket"] != nil {
             throw BrokerError(
-                .penalty, broker: "tradovate", retryAfter: jsonDecimal(obj["p-time"]).map { NSDecimalNumber(decimal: $0).doubleValue },
+                .penalty, broker: "tradovate", retryAfter: ServerWait.seconds(jsonDecimal(obj["p-time"]).map { NSDecimalNumber(decimal: $0).doubleValue }),
                 "Tradovate imposed a time penalty on token renewal; the current token stays in use until it expires")
         }
         var s = try session(from: obj, what: "token renewal")
