@@ -241,6 +241,8 @@ public actor TradovateAuth {
         guard let token = obj["accessToken"] as? String, let expText = obj["expirationTime"] as? String,
             let exp = parseTimestamp(expText)
         else { throw BrokerError(.malformedResponse, broker: "tradovate", "Tradovate's \(what) response has no accessToken/expirationTime") }
+        credentials.issued(token)
+        if let market = obj["mdAccessToken"] as? String { credentials.issued(market) }
         return TradovateSession(
             accessToken: token, mdAccessToken: obj["mdAccessToken"] as? String, expirationTime: exp,
             userID: (obj["userId"] as? NSNumber)?.int64Value)
