@@ -42,10 +42,11 @@ struct NextCommand: AsyncParsableCommand {
             let instants = schedule.upcoming(after: start, count: count)
             let zone = schedule.displayZone
             if json {
-                let rows = instants.map { instant -> [String: String] in
-                    ["at": instant.iso8601, "local": instant.iso8601(in: zone), "zone": zone.identifier, "rule": schedule.explain(instant)]
+                if instants.isEmpty {
+                    print(try JSONText.encode([[String: String]]()))
+                } else {
+                    FileHandle.standardOutput.write(Data(FireTimesJSON.render(instants, schedule: schedule, zone: zone) + [0x0A]))
                 }
-                print(try JSONText.encode(rows))
                 return
             }
             if instants.isEmpty {
