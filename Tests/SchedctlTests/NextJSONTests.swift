@@ -33,4 +33,22 @@ struct NextJSONTests {
             #expect(result.stdout == (try expected(schedule, after: "2026-10-30T00:00:00Z", count: 400)), "\(arguments)")
         }
     }
+
+    /// Ad hoc rules go through the configuration loader's schedule builder: same rules, same words.
+    @Test func adHocRulesAreJudgedLikeJobsYAML() async throws {
+        let directory = TemporaryDirectory(prefix: "schedctl-next-rules")
+        let config = directory.file("jobs.yaml")
+        for (flags, schedule) in [
+            (["--every", "7m", "--align"], "{ every: 7m, align: true }"),
+            (["--market", "XNYS", "--at", "open", "--offset", "13h"], "{ market: XNYS, at: open, offset: 13h }"),
+            (["--cron", "61 * * * *"], "{ cron: \"61 * * * *\" }"),
+        ] {
+            try "jobs:\n  x: { type: noop, schedule: \(schedule) }\n".write(toFile: config, atomically: true, encoding: .utf8)
+            let validated = try await SchedctlBinary.run(["validate", "--config", config])
+            let next = try await SchedctlBinary.run(["next"] + flags)
+            #expect(validated.status == 1 && next.status == 64, "\(flags)")
+            let message = try #require(next.stderr.split(separator: "\n").first.map { String($0.split(separator: ": ", maxSplits: 2).last ?? "") })
+            #expect(!message.isEmpty && (validated.stdout + validated.stderr).contains(message), "\(flags): '\(message)' vs \(validated.stderr)")
+        }
+    }
 }
