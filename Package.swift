@@ -85,9 +85,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(name: "CProcessSpawn"),
         .target(
             name: "Jobs",
             dependencies: [
+                "CProcessSpawn",
                 "Scheduler",
                 "Brokers",
                 "Secrets",

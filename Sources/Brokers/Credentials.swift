@@ -7,6 +7,14 @@ import Synchronization
 public protocol CredentialProvider: Sendable {
     /// The secret called `name`; throws when it is missing.
     func value(for name: String) async throws -> String
+    /// A token a broker just issued (access, refresh, market-data token): a provider that guards
+    /// logs and errors registers it for redaction before anything can print it.
+    func issued(_ token: String)
+}
+
+extension CredentialProvider {
+    /// Providers that guard nothing ignore issued tokens.
+    public func issued(_ token: String) {}
 }
 
 /// OAuth token state persisted between runs (the refresh token is the durable part).

@@ -82,5 +82,9 @@ func backoff(attempt: Int, base: Double = 1, cap: Double = 60) -> Double {
 }
 
 extension Duration {
-    static func secondsDouble(_ s: Double) -> Duration { .milliseconds(Int64((s * 1000).rounded())) }
+    /// `s` seconds, clamped to 0…1 day (a non-finite or negative value is zero), so no input traps.
+    static func secondsDouble(_ s: Double) -> Duration {
+        guard s.isFinite, s > 0 else { return .zero }
+        return .milliseconds(Int64((min(s, 86_400) * 1000).rounded()))
+    }
 }

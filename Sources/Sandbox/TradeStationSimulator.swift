@@ -25,6 +25,8 @@ public final class TradeStationSimulator: Sendable {
         case status(Int)
         /// Respond 429 TooManyRequests (with `Retry-After: 1`).
         case throttle
+        /// Respond 429 TooManyRequests with this `Retry-After` value, however odd.
+        case throttleAsking(String)
         /// Respond 200 with a body that is not JSON.
         case malformed
         /// Respond 401 as if the token had expired.
@@ -448,6 +450,9 @@ public final class TradeStationSimulator: Sendable {
                 case .throttle:
                     var h = HTTPFields(); h[HTTPField.Name("Retry-After")!] = "1"
                     return jsonResponse(.tooManyRequests, ["Error": "TooManyRequests", "Message": "Quota exceeded"], headers: h)
+                case .throttleAsking(let value):
+                    var h = HTTPFields(); h[HTTPField.Name("Retry-After")!] = value
+                    return jsonResponse(.tooManyRequests, ["Error": "TooManyRequests", "Message": "Quota exceeded"], headers: h)
                 case .malformed:
                     return rawResponse(.ok, "{\"Orders\": [ this is not json")
                 case .unauthorized:
@@ -505,7 +510,7 @@ public final class TradeStationSimulator: Sendable {
             if !s.tokenFaults.isEmpty {
                 switch s.tokenFaults.removeFirst() {
                 case .status(let code): return jsonResponse(.init(code: code), ["error": "server_error", "error_description": "Simulated failure"])
-                case .throttle: return jsonResponse(.tooManyRequests, ["error": "too_many_requests", "error_description": "slow down"])
+                case .throttle, .throttleAsking: return jsonResponse(.tooManyRequests, ["error": "too_many_requests", "error_description": "slow down"])
                 case .malformed: return rawResponse(.ok, "<html>not json</html>", contentType: "text/html")
                 case .unauthorized: return jsonResponse(.unauthorized, ["error": "invalid_client", "error_description": "Unauthorized"])
                 case .dropConnection: return droppedConnectionResponse()

@@ -4,6 +4,9 @@ import Foundation
 
 /// Parser for OpenSSH's `openssh-key-v1` private key container (PROTOCOL.key in OpenSSH).
 enum OpenSSHKeyParser {
+    /// The most bcrypt KDF rounds a key may ask for (ssh-keygen writes 16; `-a 100` is common).
+    static let maximumBcryptRounds: UInt32 = 1024
+
     static let magic = Array("openssh-key-v1".utf8) + [0]
 
     struct Cipher {
@@ -90,8 +93,14 @@ enum OpenSSHKeyParser {
             } catch {
                 throw .invalidKeyFormat(path, "damaged bcrypt KDF options")
             }
-            guard rounds >= 1, rounds <= 1 << 20, !salt.isEmpty else {
-                throw .invalidKeyFormat(path, "implausible bcrypt parameters (\(rounds) rounds)")
+            guard rounds >= 1, !salt.isEmpty, salt.count <= 1024 else {
+                throw .invalidKeyFormat(path, "implausible bcrypt parameters (\(rounds) rounds, \(salt.count)-byte salt)")
+            }
+            // Each round costs a full bcrypt hash: a damaged or hostile count would hang the caller.
+            guard rounds <= OpenSSHKeyParser.maximumBcryptRounds else {
+                throw .unsupportedKey(
+                    path, "the key asks for \(rounds) bcrypt rounds (at most \(OpenSSHKeyParser.maximumBcryptRounds) are accepted)",
+                    fix: "if the file is intact, re-save it with fewer rounds: `ssh-keygen -p -a 16 -f KEY`; otherwise restore it from a backup")
             }
             guard !passphrase.isEmpty else { throw .wrongPassphrase(path) }
             guard c.encrypted.count % cipher.blockSize == 0 else {

@@ -201,6 +201,9 @@ public struct Vault: Sendable {
     /// The vault name of a broker's token state: `BROKER/token_state`.
     public static func tokenStateName(for broker: String) -> String { "\(broker)/token_state" }
 
+    /// Registers `value` (a token a broker just issued) with the vault's redactor, if it has one.
+    public func registerForRedaction(_ value: String) { redactor?.register(value) }
+
     /// The broker's token state with its version, or nil when none is stored.
     public func tokenState(for broker: String) throws -> VersionedTokenState? {
         let name = Self.tokenStateName(for: broker)
@@ -226,6 +229,8 @@ public struct Vault: Sendable {
     ) throws -> VersionedTokenState {
         let name = Self.tokenStateName(for: broker)
         try SecretName.validate(name)
+        redactor?.register(state.accessToken)
+        if let refresh = state.refreshToken { redactor?.register(refresh) }
         let sealed = try Self.seal(state.jsonData(), name: name, key: key)
         // Freshly issued tokens are secrets from the moment they are stored.
         for value in state.secretValues { redactor?.register(value) }

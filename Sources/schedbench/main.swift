@@ -25,3 +25,6 @@ if which == "all" || which == "engine" {
     try EngineBenchmarks.renewals()
     try await EngineBenchmarks.startup()
 }
+if which == "all" || which == "history" {
+    try await HistoryBenchmarks.run()
+}

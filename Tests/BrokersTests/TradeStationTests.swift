@@ -460,6 +460,24 @@ func withTS(_ body: (TSHarness) async throws -> Void) async throws {
         }
     }
 
+    @Test func oddRetryAfterValuesNeitherTrapNorParkTheCall() async throws {
+        try await withTS { h in
+            // Not delta-seconds: ignored, the client's own backoff applies.
+            h.sim.enqueueFaults(.throttleAsking("1e300"), .throttleAsking("-5"))
+            #expect(try await h.client.accounts().count == 2)
+            #expect(h.sleeps.sleeps.withLock { $0 } == [.seconds(1), .seconds(2)])
+            // Longer than the cap: the call fails at once, passing the wait on.
+            h.sim.enqueueFaults(.throttleAsking("99999999999999999999999"))
+            do {
+                _ = try await h.client.accounts()
+                Issue.record("expected a rate-limit error")
+            } catch let error as BrokerError {
+                #expect(error.isRateLimited && (error.retryAfter ?? 0) > ServerWait.maximum)
+            }
+            #expect(h.sleeps.count == 2)
+        }
+    }
+
     @Test func quoteQuotaExhaustionIsReportedAfterRetries() async throws {
         let h = try await TSHarness.make(maxRetries: 2)
         h.sim.setQuoteQuota(2)

@@ -187,6 +187,17 @@ let wrongPassword = InMemoryCredentials([
         await sim.stop()
     }
 
+    @Test func aPenaltyLongerThanTheCapFailsAtOnceInsteadOfParkingTheRun() async throws {
+        let t = TVClock()
+        let sim = try await t.simulator()
+        sim.enqueueLoginPenalty(seconds: 365 * 86_400)
+        do { _ = try await t.auth(sim).accessToken(); Issue.record("expected an error") } catch let e as BrokerError {
+            #expect(e.isPenalty && e.retryAfter == Double(365 * 86_400))
+        }
+        #expect(t.sleeps.withLock { $0 }.isEmpty && sim.loginCount == 1)
+        await sim.stop()
+    }
+
     @Test func captchaStopsEveryAttemptForAnHour() async throws {
         let t = TVClock()
         let sim = try await t.simulator()

@@ -5,7 +5,8 @@ import Scheduler
 import Testing
 
 /// Real processes on one database, killed with SIGKILL at random moments and restarted: every
-/// due occurrence must end up run exactly once or recorded as skipped by policy.
+/// due occurrence must end up run exactly once or recorded as skipped by policy, and its work (an
+/// `exec` child appending a line) must have happened exactly once.
 @Suite("Crash and multi-process", .serialized)
 struct CrashTests {
     /// Waits for `process` to end without blocking a thread of the shared pool.
@@ -16,13 +17,20 @@ struct CrashTests {
     @Test func threeServicesKilledAtRandomLoseAndDoubleNothing() async throws {
         let directory = TemporaryDirectory(prefix: "schedctl-crash")
         let config = directory.file("jobs.yaml")
+        // The work: append "KEY JOB NOMINAL" once per occurrence. A copy killed before it appended
+        // may be run again; one that appended is recognised by its idempotency key.
+        try """
+        grep -q "^$SCHEDCTL_IDEMPOTENCY_KEY " effects.log 2>/dev/null && exit 0
+        echo "$SCHEDCTL_IDEMPOTENCY_KEY $SCHEDCTL_JOB $SCHEDCTL_NOMINAL" >> effects.log
+        """.write(toFile: directory.file("effect.sh"), atomically: true, encoding: .utf8)
+        let work = "type: exec, command: [/bin/sh, effect.sh], workdir: \(directory.path)"
         try """
         database: state.sqlite
         service: { lease: 2s, shutdown_grace: 1s, log_level: notice }
         jobs:
-          a: { type: noop, schedule: { every: 1s, align: true }, misfire: { policy: latest, grace: 2s } }
-          b: { type: noop, schedule: { every: 1s, align: true }, misfire: { policy: all, grace: 2s } }
-          c: { type: noop, schedule: { every: 2s, align: true }, misfire: { policy: skip, grace: 1s }, retry: 2 }
+          a: { \(work), schedule: { every: 1s, align: true }, misfire: { policy: latest, grace: 2s } }
+          b: { \(work), schedule: { every: 1s, align: true }, misfire: { policy: all, grace: 2s } }
+          c: { \(work), schedule: { every: 2s, align: true }, misfire: { policy: skip, grace: 1s }, retry: 2 }
         """.write(toFile: config, atomically: true, encoding: .utf8)
         var random = SplitMix64(seed: 20_261_122)
         var services: [Process] = try (0..<3).map { try SchedctlBinary.serve(config: config, log: directory.file("serve-\($0).log")) }
@@ -74,5 +82,24 @@ struct CrashTests {
             let recorded = runs.filter { $0.job == name }.map(\.nominal).sorted()
             #expect(recorded == expected, "job \(name): \(expected.count) occurrences due, \(recorded.count) recorded")
         }
+        // The work of every succeeded run happened exactly once; a skipped run did none.
+        let effects = ((try? String(contentsOfFile: directory.file("effects.log"), encoding: .utf8)) ?? "").split(separator: "\n")
+        var done: [String: Int] = [:]
+        var keys: [Substring: Int] = [:]
+        for line in effects {
+            let fields = line.split(separator: " ")
+            guard fields.count == 3 else {
+                Issue.record("malformed effect line: \(line)")
+                continue
+            }
+            keys[fields[0], default: 0] += 1
+            done["\(fields[1]) \(fields[2])", default: 0] += 1
+        }
+        #expect(keys.values.allSatisfy { $0 == 1 }, "an idempotency key was used twice")
+        for run in runs {
+            let count = done["\(run.job) \(Instant(seconds: run.nominal).iso8601)"] ?? 0
+            #expect(count == (run.state == .succeeded ? 1 : 0), "run #\(run.id) of \(run.job) (\(run.state)): its work happened \(count) times")
+        }
+        #expect(effects.count == runs.filter { $0.state == .succeeded }.count)
     }
 }

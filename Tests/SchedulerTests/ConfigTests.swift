@@ -505,6 +505,20 @@ struct ConfigTests {
                 e(5, 14, "service.log_level", "'debg' is not a log level — did you mean 'debug'?"),
             ]),
         Case(
+            name: "bad retention",
+            yaml: """
+                service:
+                  retention: { runs: 30m, failed: forever, keep: 1 }
+                """ + "\n" + okJob,
+            expected: [
+                e(2, 22, "service.retention.runs", "keep history at least 1h (e.g. 90d); omit service.retention to keep it forever"),
+                e(2, 35, "service.retention.failed", "'forever' is not a duration; write it like 30s, 15m, 1h30m or 2d"),
+                e(2, 44, "service.retention.keep", "unknown key 'keep'; expected one of: failed, runs"),
+            ]),
+        Case(
+            name: "retention without runs", yaml: "service:\n  retention: { failed: 365d }\n" + okJob,
+            expected: [e(2, 14, "service.retention", "missing 'runs' (how long finished runs are kept, e.g. 90d)")]),
+        Case(
             name: "unknown secrets key", yaml: "secrets: { ssh_kye: ~/.ssh/id_ed25519 }\n" + okJob,
             expected: [
                 e(1, 12, "secrets.ssh_kye", "unknown key 'ssh_kye' — did you mean 'ssh_key'?")
@@ -607,7 +621,7 @@ struct ConfigTests {
                 early_closes: { 2026-12-30: "12:30" }
               CME:
                 closures: [2026-12-31]
-            service: { max_concurrent_runs: 4, lease: 10s, shutdown_grace: 1m, log_format: json, log_level: debug }
+            service: { max_concurrent_runs: 4, lease: 10s, shutdown_grace: 1m, log_format: json, log_level: debug, retention: { runs: 90d, failed: 365d } }
             jobs:
               heartbeat:
                 type: noop
@@ -658,6 +672,7 @@ struct ConfigTests {
         #expect(plan.service.shutdownGrace == .seconds(60))
         #expect(plan.service.logFormat == "json")
         #expect(plan.service.logLevel == "debug")
+        #expect(plan.service.retention == RetentionPolicy(runs: .seconds(90 * 86_400), failed: .seconds(365 * 86_400)))
 
         // Calendars carry the overrides.
         let xnys = try #require(plan.calendars[.xnys])
@@ -722,6 +737,7 @@ struct ConfigTests {
         #expect(plan.timezone == .utc)
         #expect(plan.database == "/etc/schedctl/state/schedctl.sqlite")
         #expect(plan.service.maxConcurrentRuns == 8)
+        #expect(plan.service.retention == nil)
         #expect(plan.brokers.isEmpty)
         #expect(plan.jobs.first?.schedule == Schedule(.interval(seconds: 10, aligned: false, zone: .utc)))
         let absolute = try Self.load("database: /var/lib/schedctl.db\n" + Self.okJob)

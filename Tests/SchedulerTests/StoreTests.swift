@@ -20,10 +20,12 @@ struct StoreTests {
     @Test func refusesADatabaseFromANewerSchemaAndWritesNothing() async throws {
         let directory = TemporaryDirectory()
         let path = directory.file("state.sqlite")
+        var known: [String] = []
         do {
             let store = try Store(path: path)
-            try await store.writer.write { db in
+            known = try await store.writer.write { db in
                 try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('engine-v99')")
+                return try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations WHERE identifier != 'engine-v99'")
             }
         }
         let error = try #require(throws: StoreError.self) { try Store(path: path) }
@@ -34,7 +36,8 @@ struct StoreTests {
         let migrations = try await DatabaseQueue(path: path, configuration: readOnly).read { db in
             try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier")
         }
-        #expect(migrations == ["engine-v1", "engine-v99"])
+        #expect(known.contains("engine-v1"))
+        #expect(migrations == (known + ["engine-v99"]).sorted())
     }
 
     @Test func refusesAFileThatIsNotADatabase() throws {

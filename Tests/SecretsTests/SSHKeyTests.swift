@@ -117,6 +117,36 @@ struct SSHKeyTests {
         #expect(key.fingerprint == (try SSHKeygen.fingerprint(of: path)))
     }
 
+    /// Rewrites the bcrypt round count inside an encrypted OpenSSH key file.
+    static func withRounds(_ rounds: UInt32, keyAt path: String) throws -> String {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let body = text.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
+        var blob = [UInt8](try #require(Data(base64Encoded: body)))
+        let marker = Array("bcrypt".utf8)
+        let at = try #require((0...(blob.count - marker.count)).first { Array(blob[$0..<$0 + marker.count]) == marker })
+        // kdfname "bcrypt", then kdfoptions: uint32 length, string salt (uint32 length + bytes), uint32 rounds.
+        let saltLengthAt = at + marker.count + 4
+        let saltLength = blob[saltLengthAt..<saltLengthAt + 4].reduce(0) { $0 << 8 | Int($1) }
+        let roundsAt = saltLengthAt + 4 + saltLength
+        for i in 0..<4 { blob[roundsAt + i] = UInt8((rounds >> (24 - 8 * UInt32(i))) & 0xff) }
+        let encoded = Data(blob).base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed])
+        return "-----BEGIN OPENSSH PRIVATE KEY-----\n\(encoded)\n-----END OPENSSH PRIVATE KEY-----\n"
+    }
+
+    @Test("a key asking for an absurd bcrypt round count fails at once, saying how to re-save it", arguments: [UInt32.max, 1 << 20, 1025])
+    func absurdRoundsFailFast(rounds: UInt32) throws {
+        let dir = try TemporaryDirectory()
+        let path = try SSHKeygen.generate("ed25519", passphrase: "pass", rounds: 2, at: dir.path("key"))
+        let hostile = try Self.withRounds(rounds, keyAt: path)
+        let error = #expect(throws: SecretsError.self) { try SSHPrivateKey(pemText: hostile, passphrase: "pass", path: path) }
+        #expect(error?.kind == .unsupportedKey)
+        #expect(error?.message.contains("\(rounds) bcrypt rounds") == true)
+        #expect(error?.message.contains("ssh-keygen -p -a 16 -f KEY") == true)
+        // The rewriting itself is sound: the original count still loads.
+        let intact = try Self.withRounds(2, keyAt: path)
+        #expect(try SSHPrivateKey(pemText: intact, passphrase: "pass", path: path).fingerprint == (try SSHKeygen.fingerprint(of: path)))
+    }
+
     @Test("changing the passphrase keeps the derived vault key", arguments: ["ed25519", "ecdsa", "rsa"])
     func passphraseChangeKeepsDerivedKey(type: String) throws {
         let dir = try TemporaryDirectory()

@@ -236,6 +236,17 @@ struct VaultConformanceTests {
         #expect(after.0 == before.0 && after.1 == before.1)
     }
 
+    @Test("a token state written is registered with the redactor at once")
+    func writtenTokensAreRedacted() throws {
+        let redactor = Redactor()
+        let vault = try open(InMemoryVaultStorage(), try makeTestKey(seed: 5), redactor: redactor)
+        let state = TokenState(accessToken: "fresh-access-7Qx", refreshToken: "fresh-refresh-9Lm")
+        try vault.replaceTokenState(for: "tradestation", expectedVersion: nil, with: state)
+        #expect(redactor.redact("Bearer fresh-access-7Qx / fresh-refresh-9Lm") == "Bearer ‹redacted› / ‹redacted›")
+        vault.registerForRedaction("market-data-3Zp")
+        #expect(redactor.redact("md market-data-3Zp") == "md ‹redacted›")
+    }
+
     @Test("rekey re-seals everything under the new key in one transaction", arguments: StorageKind.allCases)
     func rekey(kind: StorageKind) throws {
         let (storage, keep) = try kind.make()

@@ -76,8 +76,10 @@ public struct PennyVaultClient: StrategySource {
                 throw BrokerError(
                     .notFound, broker: "pennyvault", httpStatus: 404,
                     "Penny Vault has no prediction for portfolio '\(portfolio)'; check the slug, or run the portfolio in Penny Vault first")
-            case let code where (code == 429 || code >= 500) && attempt < maxRetries:
-                try await sleeper(.secondsDouble(r.header("Retry-After").flatMap(Double.init) ?? backoff(attempt: attempt)))
+            case let code
+            where (code == 429 || code >= 500) && attempt < maxRetries
+                && ServerWait.isAcceptable(ServerWait.retryAfter(r.header("Retry-After")) ?? 0):
+                try await sleeper(.secondsDouble(ServerWait.retryAfter(r.header("Retry-After")) ?? backoff(attempt: attempt)))
                 attempt += 1
             case 429:
                 throw BrokerError(.rateLimited, broker: "pennyvault", httpStatus: 429, "Penny Vault is throttling requests; try again later")

@@ -128,6 +128,8 @@ public actor TradeStationAuth {
         guard let access = token.access_token else {
             throw BrokerError(.malformedResponse, broker: "tradestation", "the token endpoint answered without an access_token")
         }
+        credentials.issued(access)
+        if let rotated = token.refresh_token { credentials.issued(rotated) }
         let new = OAuthTokenState(
             accessToken: access, accessTokenExpiresAt: clock.now().addingTimeInterval(token.expires_in ?? 1200),
             refreshToken: token.refresh_token ?? current.refreshToken, scope: token.scope ?? current.scope)
@@ -157,6 +159,8 @@ public actor TradeStationAuth {
                 .authenticationFailed, broker: "tradestation",
                 "TradeStation returned no refresh token; make sure the scope includes offline_access")
         }
+        credentials.issued(access)
+        credentials.issued(refresh)
         let state = OAuthTokenState(
             accessToken: access, accessTokenExpiresAt: clock.now().addingTimeInterval(token.expires_in ?? 1200),
             refreshToken: refresh, scope: token.scope)

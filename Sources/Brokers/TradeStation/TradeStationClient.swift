@@ -315,8 +315,8 @@ public final class TradeStationClient: Brokerage, OrderConfirming, GroupOrderPla
                 refreshed = true
                 _ = try await auth.accessToken(rejected: token)
                 continue
-            case 429 where attempt < configuration.maxRetries:
-                let wait = response.header("Retry-After").flatMap(Double.init) ?? backoff(attempt: attempt)
+            case 429 where attempt < configuration.maxRetries && ServerWait.isAcceptable(ServerWait.retryAfter(response.header("Retry-After")) ?? 0):
+                let wait = ServerWait.retryAfter(response.header("Retry-After")) ?? backoff(attempt: attempt)
                 logger.notice("rate limited; backing off", metadata: ["broker": "tradestation", "path": "\(url.path)", "seconds": "\(wait)"])
                 try await sleeper(.secondsDouble(wait))
                 attempt += 1
@@ -348,7 +348,7 @@ public final class TradeStationClient: Brokerage, OrderConfirming, GroupOrderPla
             return BrokerError(.notFound, broker: brokerName, httpStatus: 404, "TradeStation found nothing at \(path)\(suffix)")
         case 429:
             return BrokerError(
-                .rateLimited, broker: brokerName, httpStatus: 429, retryAfter: r.header("Retry-After").flatMap(Double.init),
+                .rateLimited, broker: brokerName, httpStatus: 429, retryAfter: ServerWait.retryAfter(r.header("Retry-After")),
                 "TradeStation is throttling \(path)\(suffix); quotas reset within 1–5 minutes, try again then")
         case 400..<500:
             return BrokerError(.rejected, broker: brokerName, httpStatus: r.status, "TradeStation refused \(method) \(path) (HTTP \(r.status))\(suffix)")

@@ -277,6 +277,18 @@ public actor TradovateAuth {
                     "Tradovate refused the sign-in: \(text); \(credentialsFix); schedctl will not sign in again before \(iso(next))")
             case .penalty(let seconds, let ticket, let captcha):
                 let until = now.addingTimeInterval(captcha ? max(seconds, 3600) : seconds)
+                if !captcha && !ServerWait.isAcceptable(seconds) {
+                    // A penalty longer than the cap fails the call at once instead of parking it.
+                    _ = try await mutate { state in
+                        state.book.claimUntil = nil
+                        state.book.signInNotBefore = until
+                        state.book.signInTicket = ticket
+                        return true
+                    }
+                    throw BrokerError(
+                        .penalty, broker: "tradovate", retryAfter: seconds,
+                        "Tradovate imposed a \(Int(seconds)) s sign-in penalty; no sign-in before \(iso(until)), then retry")
+                }
                 _ = try await mutate { state in
                     state.book.claimUntil = nil
                     if captcha {

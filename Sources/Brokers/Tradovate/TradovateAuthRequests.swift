@@ -55,7 +55,8 @@ extension TradovateAuth {
         return .renewed(try session(from: obj, what: "token renewal"))
     }
 
-    private func seconds(_ value: Any?) -> Double { jsonDecimal(value).map { NSDecimalNumber(decimal: $0).doubleValue } ?? 15 }
+    /// A `p-time` as seconds: finite and non-negative, else the default 15 s (`1e300` never traps).
+    private func seconds(_ value: Any?) -> Double { ServerWait.seconds(jsonDecimal(value).map { NSDecimalNumber(decimal: $0).doubleValue }) ?? 15 }
 
     private func checkAuthResponse(_ r: RawHTTPResponse, what: String) throws -> [String: Any] {
         switch r.status {

@@ -103,6 +103,8 @@ struct VaultCredentials: CredentialProvider {
         }
         return value.value
     }
+
+    func issued(_ token: String) { (try? vault())?.registerForRedaction(token) }
 }
 
 /// OAuth token state kept in the vault (`BROKER/token_state`), updated by compare-and-swap so a

@@ -97,8 +97,25 @@ public struct ServiceSettings: Hashable, Sendable {
     public var logFormat: String = "logfmt"
     /// `trace` … `critical`.
     public var logLevel: String = "info"
+    /// How long finished runs are kept (`service.retention`); nil keeps them forever.
+    public var retention: RetentionPolicy?
     /// Defaults.
     public init() {}
+}
+
+/// `service.retention: { runs: 90d, failed: 365d }`: finished runs older than this (by their end)
+/// are deleted with their events and checkpoints, in small batches in the background.
+public struct RetentionPolicy: Hashable, Sendable {
+    /// How long succeeded, skipped and cancelled runs are kept.
+    public var runs: Duration
+    /// How long failed and abandoned runs are kept (defaults to `runs`).
+    public var failed: Duration
+
+    /// A policy.
+    public init(runs: Duration, failed: Duration? = nil) {
+        self.runs = runs
+        self.failed = failed ?? runs
+    }
 }
 
 /// One configured job.

@@ -3,8 +3,9 @@ public import Logging
 import Synchronization
 
 /// A swift-log handler that writes one line per message to standard error, as logfmt
-/// (`ts=… level=info msg="run started" job=heartbeat`) or JSON, passing every line through a
-/// redaction function so resolved secrets never reach the log.
+/// (`ts=… level=info msg="run started" job=heartbeat`) or JSON, passing every field through a
+/// redaction function before it is escaped, so resolved secrets never reach the log (escaping
+/// first would turn a secret containing `"` or `\` into text the redactor no longer recognises).
 public struct LineLogHandler: LogHandler {
     /// `logfmt` or `json`.
     public enum Format: String, Sendable { case logfmt, json }
@@ -41,9 +42,9 @@ public struct LineLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var fields: [(String, String)] = [("ts", LineLogHandler.timestamp()), ("level", event.level.rawValue), ("msg", event.message.description)]
+        var fields: [(String, String)] = [("ts", LineLogHandler.timestamp()), ("level", event.level.rawValue), ("msg", redact(event.message.description))]
         let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
-        for key in merged.keys.sorted() { fields.append((key, "\(merged[key]!)")) }
+        for key in merged.keys.sorted() { fields.append((key, redact("\(merged[key]!)"))) }
         let line: String
         switch format {
         case .logfmt:
@@ -51,7 +52,7 @@ public struct LineLogHandler: LogHandler {
         case .json:
             line = "{" + fields.map { "\"\($0.0)\":\(LineLogHandler.jsonString($0.1))" }.joined(separator: ",") + "}"
         }
-        sink(redact(line))
+        sink(line)
     }
 
     static func timestamp() -> String {

@@ -32,7 +32,7 @@ extension Store {
         public var leases: [LeaseRecord]
         /// Per-job state.
         public var jobs: [String: JobStateRecord]
-        /// The latest run of each job.
+        /// The run of each job's latest occurrence (the first `history` shows).
         public var lastRuns: [String: RunRecord]
         /// Runs running or pending per job.
         public var active: [String: Int]
@@ -45,10 +45,24 @@ extension Store {
                 db.cached("SELECT * FROM instance WHERE heartbeat_at >= ? ORDER BY started_at"), arguments: [now.timeIntervalSince1970 - staleAfter.seconds])
             let leases = try LeaseRecord.fetchAll(db.cached("SELECT * FROM lease ORDER BY run_id"))
             let jobs = try JobStateRecord.fetchAll(db.cached("SELECT * FROM job_state"))
-            let last = try RunRecord.fetchAll(db.cached("SELECT r.* FROM run r JOIN (SELECT job, MAX(id) AS id FROM run GROUP BY job) m ON r.id = m.id"))
+            // Each job's latest occurrence and its active count, by index seeks per job (the job
+            // names themselves come from a skip scan), so a long history costs nothing here.
+            let names = try String.fetchAll(
+                db.cached(
+                    """
+                    WITH RECURSIVE names(job) AS (
+                        SELECT MIN(job) FROM run
+                        UNION ALL SELECT (SELECT MIN(job) FROM run WHERE job > names.job) FROM names WHERE names.job IS NOT NULL)
+                    SELECT job FROM names WHERE job IS NOT NULL
+                    """))
+            var last: [RunRecord] = []
             var active: [String: Int] = [:]
-            for row in try Row.fetchAll(db.cached("SELECT job, COUNT(*) AS n FROM run WHERE state IN ('pending', 'running') GROUP BY job")) {
-                active[row["job"]] = row["n"]
+            for name in names {
+                if let run = try RunRecord.fetchOne(db.cached("SELECT * FROM run WHERE job = ? ORDER BY nominal DESC, id DESC LIMIT 1"), arguments: [name]) {
+                    last.append(run)
+                }
+                let count = try Int.fetchOne(db.cached("SELECT COUNT(*) FROM run WHERE job = ? AND state IN ('pending', 'running')"), arguments: [name]) ?? 0
+                if count > 0 { active[name] = count }
             }
             return Status(
                 instances: instances, leases: leases, jobs: Dictionary(uniqueKeysWithValues: jobs.map { ($0.job, $0) }),

@@ -134,6 +134,7 @@ public final class Store: Sendable {
                     );
                     """)
         }
+        registerHistoryIndexes(&migrator)
         return migrator
     }
 }

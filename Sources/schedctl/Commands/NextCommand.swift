@@ -42,10 +42,11 @@ struct NextCommand: AsyncParsableCommand {
             let instants = schedule.upcoming(after: start, count: count)
             let zone = schedule.displayZone
             if json {
-                let rows = instants.map { instant -> [String: String] in
-                    ["at": instant.iso8601, "local": instant.iso8601(in: zone), "zone": zone.identifier, "rule": schedule.explain(instant)]
+                if instants.isEmpty {
+                    print(try JSONText.encode([[String: String]]()))
+                } else {
+                    FileHandle.standardOutput.write(Data(FireTimesJSON.render(instants, schedule: schedule, zone: zone) + [0x0A]))
                 }
-                print(try JSONText.encode(rows))
                 return
             }
             if instants.isEmpty {
@@ -72,49 +73,29 @@ struct NextCommand: AsyncParsableCommand {
             return spec.schedule
         }
         guard adHoc == 1 else { throw CommandFailure(message: "give a job name, or exactly one of --cron, --every, --market", code: 64) }
-        let zone =
-            try tz.map { name -> ZoneRules in
-                guard let rules = ZoneRules.named(name) else {
-                    throw CommandFailure(message: "unknown time zone '\(name)'; use an IANA name such as America/New_York", code: 64)
-                }
-                return rules
-            } ?? .utc
-        if let cron {
-            do { return Schedule.cron(try CronExpression(cron), zone: zone) } catch { throw CommandFailure(message: "--cron: \(error.message)", code: 64) }
-        }
-        if let every {
-            guard let duration = DurationText.parse(every), duration >= .seconds(1) else {
-                throw CommandFailure(message: "--every: '\(every)' is not a duration such as 15m", code: 64)
+        // The same builder as jobs.yaml's `schedule:`, so the rules and messages agree.
+        var fields: [(key: String, value: String)] = []
+        if let cron { fields.append(("cron", cron)) }
+        if let every { fields.append(("every", every)) }
+        if align { fields.append(("align", "true")) }
+        if let market { fields.append(("market", market.uppercased())) }
+        if let at { fields.append(("at", at)) }
+        if let offset { fields.append(("offset", offset)) }
+        if let days { fields.append(("days", days)) }
+        if let tz { fields.append(("timezone", tz)) }
+        do {
+            return try Wiring.loader.schedule(fields, source: "the command line")
+        } catch {
+            let flags = [
+                "cron": "--cron", "every": "--every", "align": "--align", "market": "--market", "at": "--at", "offset": "--offset", "days": "--days",
+                "timezone": "--tz",
+            ]
+            let lines = error.diagnostics.map { diagnostic -> String in
+                let key = diagnostic.path.split(separator: ".").last.map(String.init) ?? ""
+                return "\(flags[key] ?? "the rule"): \(diagnostic.message)"
             }
-            let seconds = duration.components.seconds
-            if align && 86_400 % seconds != 0 { throw CommandFailure(message: "--align needs an interval that divides a day (5m, 15m, 1h, …)", code: 64) }
-            return Schedule(.interval(seconds: seconds, aligned: align, zone: zone))
+            throw CommandFailure(message: lines.joined(separator: "\n"), code: 64)
         }
-        guard let name = market, let market = Market(rawValue: name.uppercased()) else {
-            throw CommandFailure(message: "--market: use XNYS or CME", code: 64)
-        }
-        guard let event = MarketRule.Event(rawValue: at ?? "") else { throw CommandFailure(message: "--market needs --at open or --at close", code: 64) }
-        var shift: Duration = .zero
-        if let offset {
-            guard let parsed = DurationText.parse(offset) else {
-                throw CommandFailure(message: "--offset: '\(offset)' is not a duration such as 5m or -10m", code: 64)
-            }
-            let magnitude = parsed < .zero ? .zero - parsed : parsed
-            guard magnitude <= MarketRule.maximumOffset else {
-                throw CommandFailure(message: "--offset \(offset) moves the market event past the next session; keep it within ±12h", code: 64)
-            }
-            shift = parsed
-        }
-        var rule = DayRule.everyTradingDay
-        if let days {
-            guard let parsed = DayRule.parse(days) else {
-                throw CommandFailure(
-                    message: "--days: unknown rule '\(days)'; use \(DayRule.names.keys.sorted().joined(separator: ", ")) or weekdays like mon,wed,fri", code: 64
-                )
-            }
-            rule = parsed
-        }
-        return Schedule(.market(MarketRule(market: market, calendar: market.calendar(), event: event, offset: shift, days: rule)))
     }
 }
 

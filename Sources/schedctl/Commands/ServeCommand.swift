@@ -34,9 +34,11 @@ struct ServeCommand: AsyncParsableCommand {
             let engine = Engine(
                 store: store, plan: plan, registry: Wiring.registry(for: plan, store: store), logger: logger, secrets: Wiring.secrets(for: plan, store: store))
             printPlan(plan, instance: engine.instanceID)
-            let reloader = installReloadHandler(engine: engine, path: options.path, logger: logger)
+            let retention = RetentionService(store: store, policy: plan.service.retention, logger: logger)
+            let reloader = installReloadHandler(engine: engine, retention: retention, path: options.path, logger: logger)
             let group = ServiceGroup(
-                configuration: .init(services: [engine], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                configuration: .init(
+                    services: [.init(service: engine), .init(service: retention)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
             reloader.cancel()
         }
@@ -54,7 +56,7 @@ struct ServeCommand: AsyncParsableCommand {
         fflush(nil)
     }
 
-    private func installReloadHandler(engine: Engine, path: String, logger: Logger) -> any DispatchSourceSignal {
+    private func installReloadHandler(engine: Engine, retention: RetentionService, path: String, logger: Logger) -> any DispatchSourceSignal {
         signal(SIGHUP, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
         source.setEventHandler {
@@ -63,6 +65,7 @@ struct ServeCommand: AsyncParsableCommand {
                     let plan = try Wiring.loader.load(file: path)
                     try await engine.reload(plan)
                     Wiring.brokers.replace(with: plan.brokers)
+                    retention.update(plan.service.retention)
                 } catch let error as ConfigError {
                     logger.error("reload rejected; the running configuration stays", metadata: ["errors": "\(error.description)"])
                 } catch {
