@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SchedctlTesting
+import Synchronization
 import Testing
 
 @testable import Scheduler
@@ -250,7 +251,17 @@ struct EngineSafetyTests {
         }
         #expect(probe.snapshot.cancelled == 0)
         probe.release()
-        await drain.value
+        let done = Mutex(false)
+        let finished = Task {
+            await drain.value
+            done.withLock { $0 = true }
+        }
+        // The drain polls on the manual clock: move it until the drain has ended.
+        for _ in 0..<10_000 where !done.withLock({ $0 }) {
+            bed.clock.advance(by: .milliseconds(50))
+            await Task.yield()
+        }
+        await finished.value
         let run = try #require(try await bed.runs().first)
         #expect(run.state == .succeeded)
         #expect(run.takeovers == 0)

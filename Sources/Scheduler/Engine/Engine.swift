@@ -58,7 +58,7 @@ public actor Engine: Service {
     var queue = DueQueue()
     /// Paused jobs: not in `queue` until a pause check finds them resumed.
     var parked = Set<String>()
-    var lastPauseCheck: Duration?
+    var lastPauseCheck: (mono: Duration, wall: Double)?
     /// When runs this instance claimed ahead of time may start.
     var startTimes: [Double] = []
     var executions: [Int64: Execution] = [:]
@@ -310,8 +310,14 @@ public actor Engine: Service {
     /// Puts paused jobs that were resumed back in the queue (one read per `pauseCheckInterval`
     /// while any job is paused).
     private func checkPaused(_ now: Instant) async throws {
-        guard !parked.isEmpty, lastPauseCheck.map({ mono() - $0 >= options.pauseCheckInterval }) ?? true else { return }
-        lastPauseCheck = mono()
+        // Due after the interval of monotonic time, or of wall time (whichever moved first).
+        let wallNow = wall().timeIntervalSince1970
+        let due =
+            lastPauseCheck.map { last in
+                mono() - last.mono >= options.pauseCheckInterval || abs(wallNow - last.wall) >= options.pauseCheckInterval.seconds
+            } ?? true
+        guard !parked.isEmpty, due else { return }
+        lastPauseCheck = (mono(), wallNow)
         let epoch = self.epoch
         let paused = try await store.pausedJobs()
         guard epoch == self.epoch else { return }

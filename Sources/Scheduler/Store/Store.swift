@@ -175,8 +175,6 @@ public final class Store: Sendable {
             // The jobs each live instance has (rolling reloads: a run is cancelled as "removed
             // from the configuration" only when no live instance has its job).
             try db.execute(sql: "ALTER TABLE instance ADD COLUMN jobs TEXT")
-            // Runs by job and nominal for history; pending runs per job for starts.
-            try db.execute(sql: "CREATE INDEX run_job_pending ON run(job, due_at) WHERE state = 'pending'")
         }
         return migrator
     }
