@@ -369,6 +369,27 @@ struct EngineSafetyTests {
         #expect(try #require(try await bed.runs().first).state == .succeeded)
     }
 
+    @Test func aJobRemovedAndReAddedFollowsItsMisfirePolicy() async throws {
+        let bed = try Bed()
+        let job = every("minutely", seconds: 60, misfire: MisfirePolicy(mode: .latest, grace: .seconds(30)))
+        let keep = every("keep", seconds: 3600)
+        let engine = bed.engine([job, keep])
+        try await engine.start()
+        bed.wall.advance(60)
+        await tickAndSettle(engine)
+        try await engine.reload(bed.plan([keep]))
+        bed.wall.advance(86_400)
+        await tickAndSettle(engine)
+        let before = bed.kind.attempts.filter { $0.job == "minutely" }.count
+        try await engine.reload(bed.plan([job, keep]))
+        await tickAndSettle(engine)
+        // One pass: the latest occurrence runs once; the day of missed ones is bounded rows.
+        #expect(bed.kind.attempts.filter { $0.job == "minutely" }.count == before + 1)
+        let rows = try await bed.runs("minutely")
+        #expect(rows.count <= OccurrencePlanner.catchUpLimit + 2)
+        #expect(rows.filter { $0.state == .succeeded }.count == 2)
+    }
+
     @Test func severalProcessesOpeningAFreshDatabaseAllStart() async throws {
         let directory = TemporaryDirectory()
         let path = directory.file("fresh.sqlite")
