@@ -13,7 +13,7 @@ enum Wiring {
     /// Opens the plan's database, or fails with what to do.
     static func openStore(_ plan: Plan) throws -> Store {
         do {
-            return try Store(path: plan.database, extraMigrations: migrations)
+            return try Store(path: plan.database, durability: plan.service.durability, extraMigrations: migrations)
         } catch {
             throw CommandFailure(message: "\(error)")
         }

@@ -130,6 +130,8 @@ struct IntentJournalTests {
         let (b, _) = engine(store, kind: kind, id: "b")
         try await b.start()
         gate.open()
+        await b.tick()  // b first sees the lease; it lapses after a lease of b's monotonic time
+        clock.advance(by: .seconds(11))
         await b.tick()
         await b.waitForIdle()
         let runs = try await store.history(job: "journaled", limit: 10)

@@ -545,7 +545,7 @@ final class ConfigReader {
     func readService(_ node: Node?) -> ServiceSettings {
         var settings = ServiceSettings()
         guard let node, let fields = mapping(node, "service") else { return settings }
-        checkKeys(fields, allowed: ["max_concurrent_runs", "lease", "shutdown_grace", "log_format", "log_level", "retention"], "service")
+        checkKeys(fields, allowed: ["max_concurrent_runs", "lease", "shutdown_grace", "log_format", "log_level", "retention", "durability"], "service")
         for field in fields {
             let path = join("service", field.key)
             switch field.key {
@@ -560,6 +560,14 @@ final class ConfigReader {
                 }
             case "shutdown_grace": if let d = duration(field.value, path) { settings.shutdownGrace = d }
             case "retention": settings.retention = readRetention(field.value, path)
+            case "durability":
+                if let t = string(field.value, path) {
+                    if let value = Durability(rawValue: t) {
+                        settings.durability = value
+                    } else {
+                        error(field.value, path, "'\(t)' is not a durability; use 'full' (survives power loss) or 'normal' (faster; may lose the last commits)")
+                    }
+                }
             case "log_format":
                 if let t = string(field.value, path) {
                     if ["logfmt", "json"].contains(t) {

@@ -93,6 +93,8 @@ public struct ServiceSettings: Hashable, Sendable {
     public var leaseDuration: Duration = .seconds(30)
     /// How long shutdown waits for running jobs before cancelling them.
     public var shutdownGrace: Duration = .seconds(30)
+    /// How hard each commit is pushed to the disk (`service.durability`).
+    public var durability: Durability = .full
     /// `logfmt` or `json`.
     public var logFormat: String = "logfmt"
     /// `trace` … `critical`.

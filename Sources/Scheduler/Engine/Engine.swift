@@ -6,8 +6,10 @@ public import ServiceLifecycle
 /// with the job's retry, timeout, misfire and overlap policies, takes over runs whose owner died,
 /// and drains on graceful shutdown.
 ///
-/// Decisions read the injected wall clock; waits use the injected monotonic `clock`, in slices
-/// no longer than `maxSleep`, re-reading the wall clock after every wake (clock jumps, suspend).
+/// Decisions about occurrences read the injected wall clock; everything about liveness (lease
+/// deadlines, takeover, drain, retries of writes) reads the injected monotonic `clock`, so a
+/// wall-clock step neither causes a takeover nor a double. Leases are renewed by their own
+/// keeper, independent of the claim pass.
 /// ```swift
 /// let engine = Engine(store: store, plan: plan, registry: StandardKinds.registry, logger: logger)
 /// try await ServiceGroup(services: [engine], logger: logger).run()
@@ -27,48 +29,89 @@ public actor Engine: Service {
         /// so that starting them at their instant is one small transaction. Zero claims only
         /// what is due.
         public var lookahead: Duration = .seconds(1)
+        /// How often paused jobs are checked for a resume (one read while any job is paused).
+        public var pauseCheckInterval: Duration = .seconds(1)
+        /// The wait before an end-of-run write that failed is tried again.
+        public var finishRetryDelay: Duration = .seconds(1)
         /// Defaults.
         public init() {}
     }
 
     let store: Store
     private(set) var plan: Plan
-    private var table: JobTable
+    var table: JobTable
+    /// Bumped by every reload: a pass that awaited across a reload drops what it computed.
+    var epoch = 0
     let registry: JobKindRegistry
     /// This process's id in the `instance` table and in leases.
     public nonisolated let instanceID: String
     let logger: Logger
     let wall: @Sendable () -> Date
     let clock: any Clock<Duration>
+    /// Monotonic time since the engine was made (read from `clock`).
+    let mono: @Sendable () -> Duration
     let random: @Sendable () -> Double
     let secrets: any SecretResolving
     let options: Options
 
-    /// When each job next needs a claim (at most one entry per job).
-    private var queue = DueQueue()
+    /// When each job next needs attention (at most one entry per job).
+    var queue = DueQueue()
+    /// Paused jobs: not in `queue` until a pause check finds them resumed.
+    var parked = Set<String>()
+    var lastPauseCheck: (mono: Duration, wall: Double)?
     /// When runs this instance claimed ahead of time may start.
-    private var startTimes: [Double] = []
-    private var executions: [Int64: Execution] = [:]
-    private var lastRenewal = Date.distantPast
-    private var lastHeartbeat = Date.distantPast
-    private var lastTakeoverScan = Date.distantPast
-    private var draining = false
-    private var started = Date()
-    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
-    private var kickScheduled = false
-    private var finishQueue: [Finish] = []
-    private var flushScheduled = false
-    private var kickAgain = false
+    var startTimes: [Double] = []
+    var executions: [Int64: Execution] = [:]
+    /// Slots promised to starts whose transaction is in flight (the cap counts them).
+    var reserved = 0
+    var lastHeartbeat: Duration?
+    var jobsChanged = true
+    var lastTakeoverScan: Duration?
+    /// Leases of other owners as last seen, and since when (monotonic) unchanged.
+    var observed: [Int64: Observation] = [:]
+    var lastRenewal: Duration?
+    var renewal: Task<Void, Never>?
+    /// Successful renewal transactions so far (tests wait on it).
+    public internal(set) var renewals = 0
+    /// End-of-run writes that failed and were queued again (tests wait on it).
+    public internal(set) var finishFailures = 0
+    var keeper: Task<Void, Never>?
+    var draining = false
+    /// `schedctl run`: execute one run, start nothing else.
+    var singleRun = false
+    var started = Date()
+    var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    var kickScheduled = false
+    var finishQueue: [Finish] = []
+    var flushScheduled = false
+    var kickAgain = false
 
+    /// One execution of a run in this process, keyed by the run and its lease generation.
     struct Execution {
         var task: Task<Void, Never>
         var generation: Int64
         /// Why the engine cancelled it, if it did.
         var stopReason: StopReason?
+        /// The attempt ended; its end is being recorded (the lease stays renewed meanwhile).
+        var recording = false
+        /// Monotonic deadline: last successful renewal (its start) + lease − margin. Past it the
+        /// execution is cancelled even if the database cannot be reached.
+        var validUntil: Duration
     }
 
     enum StopReason: Sendable, Equatable {
-        case leaseLost, cancelRequested, shutdown
+        case leaseLost, leaseExpired, cancelRequested, shutdown
+
+        /// The lease is not (or may not be) ours: write nothing.
+        var fenced: Bool { self == .leaseLost || self == .leaseExpired }
+    }
+
+    /// A lease of another owner, and when this instance first saw it in this exact state.
+    struct Observation {
+        var lease: LeaseRecord
+        var since: Duration
+        /// How long it must stay unchanged before it counts as lapsed.
+        var patience: Duration
     }
 
     /// An engine over `store` running `plan`.
@@ -86,9 +129,15 @@ public actor Engine: Service {
         self.logger = logger
         self.wall = wall
         self.clock = clock
+        self.mono = Engine.elapsed(on: clock)
         self.random = random
         self.secrets = secrets
         self.options = options
+    }
+
+    private static func elapsed<C: Clock>(on clock: C) -> @Sendable () -> Duration where C.Duration == Duration {
+        let start = clock.now
+        return { start.duration(to: clock.now) }
     }
 
     /// `host:pid:random`, unique per process start.
@@ -97,12 +146,15 @@ public actor Engine: Service {
         return "\(host):\(getpid()):\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
     }
 
+    var lease: Duration { plan.service.leaseDuration }
+
     // MARK: Service
 
     /// Runs until graceful shutdown (or cancellation), then drains.
     public func run() async throws {
         started = wall()
         try await start()
+        startKeeper()
         await withGracefulShutdownHandler {
             await loop()
         } onGracefulShutdown: {
@@ -123,25 +175,38 @@ public actor Engine: Service {
     /// Fills the due queue from the jobs' watermarks.
     private func schedule(from states: [String: JobStateRecord]) {
         queue.removeAll()
+        parked.removeAll()
         let now = Instant(wall())
         for (position, job) in table.jobs.enumerated() {
             let watermark = states[job.name]?.watermark.map(Instant.init(seconds:)) ?? now
-            if let next = job.schedule.next(after: watermark) { queue.push(next, position) }
+            if let next = job.schedule.next(after: watermark) { queue.push(attendance(for: next, now: now), position) }
         }
+    }
+
+    /// When to look at a job whose next occurrence is `next`: `lookahead` before it, so it is
+    /// claimed ahead; but never at or before `now` (that one was looked at already: a job with
+    /// an active run is not claimed ahead, so it is looked at again when due).
+    func attendance(for next: Instant, now: Instant) -> Instant {
+        let ahead = Instant(seconds: next.seconds - Int64(options.lookahead.seconds.rounded(.up)))
+        return ahead > now ? ahead : next
     }
 
     private func loop() async {
         while !draining && !Task.isCancelled {
             await tick()
-            let now = wall()
-            var wake = now.addingTimeInterval(options.maxSleep.seconds)
-            if let earliest = queue.earliest, earliest.date.addingTimeInterval(-options.lookahead.seconds) < wake {
-                wake = earliest.date.addingTimeInterval(-options.lookahead.seconds)
-            }
-            if let start = startTimes.min(), start < wake.timeIntervalSince1970 { wake = Date(timeIntervalSince1970: start) }
-            let delay = max(0.0005, wake.timeIntervalSince(now))
-            try? await clock.sleep(for: .microseconds(Int64(delay * 1_000_000)))
+            try? await clock.sleep(for: nextSleep())
         }
+    }
+
+    /// How long the main loop sleeps after a pass: until the earliest job needs attention or a
+    /// run claimed ahead is due, at most `maxSleep`. Never a spin: a paused or blocked job is
+    /// not looked at again within the same second.
+    public func nextSleep() -> Duration {
+        let now = wall().timeIntervalSince1970
+        var wake = now + options.maxSleep.seconds
+        if let earliest = queue.earliest { wake = min(wake, Double(earliest.seconds)) }
+        if let start = startTimes.min() { wake = min(wake, start) }
+        return .microseconds(Int64(max(0.001, wake - now) * 1_000_000))
     }
 
     /// Asks the loop to stop claiming and drain.
@@ -159,308 +224,152 @@ public actor Engine: Service {
         public var skipped = 0
         /// Runs started (including taken over).
         public var started = 0
-        /// Runs taken over from expired leases.
+        /// Runs taken over from lapsed leases.
         public var takenOver = 0
+        /// Jobs whose occurrences the pass examined (claim transactions' size).
+        public var examined = 0
     }
 
-    /// One pass at the wall clock's current time: claim due occurrences, start pending runs,
-    /// renew leases, take over expired ones, heartbeat.
+    /// One pass at the wall clock's current time: start due pending runs, claim due
+    /// occurrences, take over lapsed leases, heartbeat. Each part fails on its own; leases are
+    /// renewed by the lease keeper, not here.
     @discardableResult
     public func tick() async -> TickReport {
         var report = TickReport()
-        let now = wall()
-        let nowInstant = Instant(now)
-        do {
-            if !draining {
-                // Start what is due first: claiming ahead for later instants can wait.
-                startTimes.removeAll { $0 <= now.timeIntervalSince1970 }
-                report.started += try await startDueRuns(now: now)
-                let due = queue.popDue(upTo: nowInstant + options.lookahead)
-                var claimedDueNow = false
-                var index = 0
-                while index < due.count {
-                    let positions = due[index..<min(index + options.claimBatch, due.count)]
-                    index += positions.count
-                    let random = self.random
-                    let outcomes: [Store.ClaimOutcome]
-                    do {
-                        outcomes = try await store.claim(
-                            positions.map { table.jobs[$0] }, now: now, horizon: options.lookahead, instance: instanceID
-                        ) { job in
-                            job.schedule.jitter > .zero ? random() * job.schedule.jitter.seconds : 0
-                        }
-                    } catch {
-                        // Nothing was claimed: look at these jobs again in a second.
-                        for position in due[(index - positions.count)...] { queue.push(nowInstant + .seconds(1), position) }
-                        throw error
-                    }
-                    for (position, outcome) in zip(positions, outcomes) {
-                        report.claimed += outcome.inserted.count
-                        report.skipped += outcome.skipped
-                        let job = table.jobs[position]
-                        if outcome.paused {
-                            queue.push(Instant(seconds: nowInstant.seconds + 1), position)
-                        } else if let next = outcome.watermark.flatMap({ job.schedule.next(after: $0) }) {
-                            queue.push(next, position)
-                        }
-                        if let start = outcome.earliestDue {
-                            if start > now.timeIntervalSince1970 { startTimes.append(start) } else { claimedDueNow = true }
-                        }
-                        for id in outcome.cancelRequested where executions[id] != nil { stop(id, .cancelRequested) }
-                    }
-                }
-                if claimedDueNow { report.started += try await startDueRuns(now: now) }
+        if !draining {
+            do {
+                try await claimAndStart(&report)
+            } catch {
+                logger.error("claim failed", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
             }
-            await renewLeases(now: now)
-            if !draining, now.timeIntervalSince(lastTakeoverScan) >= min(1, plan.service.leaseDuration.seconds / 4) {
-                lastTakeoverScan = now
-                let free = plan.service.maxConcurrentRuns - executions.count
-                for leased in try await store.takeOverExpired(
-                    now: now, owner: instanceID, leaseDuration: plan.service.leaseDuration, limit: free, maxTakeovers: options.maxTakeovers)
-                {
-                    logger.notice("took over run", metadata: ["job": "\(leased.run.job)", "run": "\(leased.run.id)", "generation": "\(leased.generation)"])
-                    launch(leased)
-                    report.started += 1
-                    report.takenOver += 1
-                }
+            do {
+                try await takeOverLapsed(&report)
+            } catch {
+                logger.error("takeover scan failed", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
             }
-            if now.timeIntervalSince(lastHeartbeat) >= options.heartbeatInterval.seconds { try await heartbeat(state: draining ? "draining" : "running") }
-        } catch {
-            logger.error("tick failed", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
+        }
+        if lastHeartbeat.map({ mono() - $0 >= options.heartbeatInterval }) ?? true {
+            do {
+                try await heartbeat(state: draining ? "draining" : "running")
+            } catch {
+                logger.error("heartbeat failed", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
+            }
         }
         return report
     }
 
-    /// Starts due pending runs into the free slots, a few per transaction so the first ones
-    /// begin while the rest are still being leased. Returns how many started.
-    private func startDueRuns(now: Date) async throws -> Int {
-        var started = 0
-        while true {
-            let free = plan.service.maxConcurrentRuns - executions.count
-            let chunk = min(free, Self.startChunk)
-            guard chunk > 0 else { return started }
-            let leased = try await store.startPending(
-                now: now, owner: instanceID, leaseDuration: plan.service.leaseDuration, limit: chunk, jobs: table)
-            for run in leased { launch(run) }
-            started += leased.count
-            if leased.count < chunk { return started }
+    private func claimAndStart(_ report: inout TickReport) async throws {
+        let now = wall()
+        let nowInstant = Instant(now)
+        // Start what is due first: claiming ahead for later instants can wait.
+        startTimes.removeAll { $0 <= now.timeIntervalSince1970 }
+        report.started += try await startPending()
+        try await checkPaused(nowInstant)
+        let (table, epoch) = (self.table, self.epoch)
+        let due = queue.popDue(upTo: nowInstant)
+        report.examined += due.count
+        var claimedDueNow = false
+        var index = 0
+        while index < due.count {
+            let positions = due[index..<min(index + options.claimBatch, due.count)]
+            index += positions.count
+            let random = self.random
+            let outcomes: [Store.ClaimOutcome]
+            do {
+                outcomes = try await store.claim(positions.map { table.jobs[$0] }, now: now, horizon: options.lookahead, instance: instanceID) { job in
+                    job.schedule.jitter > .zero ? random() * job.schedule.jitter.seconds : 0
+                }
+            } catch {
+                // Nothing was claimed: look at these jobs again in a second.
+                if epoch == self.epoch {
+                    for position in due[(index - positions.count)...] { queue.push(nowInstant + .seconds(1), position) }
+                }
+                throw error
+            }
+            // A reload replaced the job table while this claim ran: its fresh schedule covers
+            // these jobs (from the watermarks this claim advanced).
+            guard epoch == self.epoch else { return }
+            for (position, outcome) in zip(positions, outcomes) {
+                report.claimed += outcome.inserted.count
+                report.skipped += outcome.skipped
+                let job = table.jobs[position]
+                if outcome.paused {
+                    parked.insert(job.name)
+                } else if let next = outcome.watermark.flatMap({ job.schedule.next(after: $0) }) {
+                    queue.push(attendance(for: next, now: nowInstant), position)
+                }
+                if let start = outcome.earliestDue {
+                    if start > now.timeIntervalSince1970 { startTimes.append(start) } else { claimedDueNow = true }
+                }
+                for id in outcome.cancelRequested where executions[id] != nil { stop(id, .cancelRequested) }
+            }
+        }
+        if claimedDueNow { report.started += try await startPending() }
+    }
+
+    /// Puts paused jobs that were resumed back in the queue (one read per `pauseCheckInterval`
+    /// while any job is paused).
+    private func checkPaused(_ now: Instant) async throws {
+        // Due after the interval of monotonic time, or of wall time (whichever moved first).
+        let wallNow = wall().timeIntervalSince1970
+        let due =
+            lastPauseCheck.map { last in
+                mono() - last.mono >= options.pauseCheckInterval || abs(wallNow - last.wall) >= options.pauseCheckInterval.seconds
+            } ?? true
+        guard !parked.isEmpty, due else { return }
+        lastPauseCheck = (mono(), wallNow)
+        let epoch = self.epoch
+        let paused = try await store.pausedJobs()
+        guard epoch == self.epoch else { return }
+        for name in parked where !paused.contains(name) {
+            parked.remove(name)
+            if let position = table.position(of: name) { queue.push(now, position) }
         }
     }
 
-    /// Runs leased per transaction by `startDueRuns`.
+    /// Leases due pending runs into the free slots, a few per transaction so the first ones
+    /// begin while the rest are still being leased. Slots are reserved before the transaction,
+    /// so concurrent starts (pass, kick, takeover) never exceed `max_concurrent_runs`.
+    @discardableResult
+    func startPending(only runID: Int64? = nil) async throws -> Int {
+        var started = 0
+        while true {
+            let free = plan.service.maxConcurrentRuns - executions.count - reserved
+            let chunk = min(free, runID == nil ? Self.startChunk : 1)
+            guard chunk > 0 else { return started }
+            reserved += chunk
+            let (table, leasedAt) = (self.table, mono())
+            let leased: [LeasedRun]
+            do {
+                leased = try await store.startPending(
+                    now: wall(), owner: instanceID, leaseDuration: lease, limit: chunk, jobs: table, only: runID, liveSince: liveSince)
+            } catch {
+                reserved -= chunk
+                throw error
+            }
+            reserved -= chunk
+            for run in leased { launch(run, job: table[run.run.job], leasedAt: leasedAt) }
+            started += leased.count
+            if leased.count < chunk || runID != nil { return started }
+        }
+    }
+
+    /// Runs leased per transaction by `startPending`.
     static let startChunk = 24
+
+    /// Heartbeats after this count as a live instance (for rolling reloads).
+    var liveSince: Double { wall().timeIntervalSince1970 - max(3 * options.heartbeatInterval.seconds, lease.seconds) }
 
     private func heartbeat(state: String) async throws {
         let now = wall()
-        lastHeartbeat = now
+        lastHeartbeat = mono()
+        let jobs = jobsChanged ? plan.jobs.map(\.name) : nil
         try await store.heartbeat(
             instance: InstanceRecord(
                 id: instanceID, pid: Int(getpid()), host: ProcessInfo.processInfo.hostName, startedAt: started.timeIntervalSince1970,
-                heartbeatAt: now.timeIntervalSince1970, state: state, config: plan.source))
-    }
-
-    private func renewLeases(now: Date) async {
-        let lease = plan.service.leaseDuration
-        guard !executions.isEmpty, now.timeIntervalSince(lastRenewal) >= lease.seconds / 3 else { return }
-        lastRenewal = now
-        let held = executions.filter { $0.value.stopReason != .leaseLost }.map { (id: $0.key, generation: $0.value.generation) }
-        let answers: [Int64: Store.Renewal]
-        do {
-            answers = try await store.renew(held, owner: instanceID, now: now, leaseDuration: lease)
-        } catch {
-            // Cannot reach the database: the leases may lapse, so stop side effects now.
-            logger.error("lease renewal failed; cancelling runs", metadata: ["error": "\(error)"])
-            for run in held { stop(run.id, .leaseLost) }
-            return
-        }
-        for (id, answer) in answers {
-            switch answer {
-            case .lost:
-                logger.warning("lease lost; cancelling run", metadata: ["run": "\(id)"])
-                stop(id, .leaseLost)
-            case .renewed(let cancelRequested):
-                if cancelRequested { stop(id, .cancelRequested) }
-            }
-        }
-    }
-
-    private func stop(_ id: Int64, _ reason: StopReason) {
-        guard var execution = executions[id], execution.stopReason == nil else { return }
-        execution.stopReason = reason
-        executions[id] = execution
-        execution.task.cancel()
-    }
-
-    // MARK: Executing runs
-
-    private func launch(_ leased: LeasedRun) {
-        let run = leased.run
-        guard let job = table[run.job] else {
-            // Taken over for a job this configuration no longer has: end it rather than let it cycle.
-            let (store, owner, now) = (self.store, instanceID, wall())
-            Task.detached {
-                try? await store.finishAttempt(
-                    runID: run.id, owner: owner, generation: leased.generation, now: now,
-                    result: .cancelled(reason: "the job is no longer in the configuration"))
-            }
-            return
-        }
-        let kind = registry.kind(named: job.kind)
-        var runLogger = logger
-        runLogger[metadataKey: "job"] = "\(job.name)"
-        runLogger[metadataKey: "run"] = "\(run.id)"
-        let checkpoints = StoreCheckpoints(store: store, runID: run.id, owner: instanceID, generation: leased.generation, wall: wall)
-        let context = RunContext(
-            job: job, runID: run.id, nominal: run.nominalInstant, attempt: run.attempt, generation: leased.generation, logger: runLogger,
-            checkpoints: checkpoints, secrets: secrets, events: StoreRunEvents(store: store, runID: run.id, instance: instanceID, wall: wall))
-        let clock = self.clock
-        let task = Task {
-            let result: Result<RunOutcome, any Error>
-            if let kind {
-                result = await Engine.attempt(kind: kind, context: context, timeout: job.timeout, clock: clock)
-            } else {
-                result = .failure(JobFailure("job type '\(job.kind)' is not available in this build", retryable: false))
-            }
-            await self.finished(run: run, job: job, generation: leased.generation, result: result, logger: runLogger)
-        }
-        executions[run.id] = Execution(task: task, generation: leased.generation, stopReason: nil)
-        runLogger.info("run started", metadata: ["attempt": "\(run.attempt)", "nominal": "\(run.nominalInstant)", "takeover": "\(leased.takenOver)"])
-    }
-
-    struct TimedOut: Error {}
-
-    static func attempt(kind: any JobKind, context: RunContext, timeout: Duration?, clock: any Clock<Duration>) async -> Result<RunOutcome, any Error> {
-        do {
-            let outcome = try await withThrowingTaskGroup(of: RunOutcome.self) { group in
-                group.addTask { try await kind.run(context) }
-                if let timeout {
-                    group.addTask {
-                        try await clock.sleep(for: timeout)
-                        throw TimedOut()
-                    }
-                }
-                defer { group.cancelAll() }
-                return try await group.next()!
-            }
-            return .success(outcome)
-        } catch {
-            return .failure(error)
-        }
-    }
-
-    private func finished(run: RunRecord, job: JobSpec, generation: Int64, result: Result<RunOutcome, any Error>, logger: Logger) async {
-        let stopReason = executions[run.id]?.stopReason
-        if stopReason == .leaseLost {
-            logger.warning("run stopped: lease lost; another instance owns it now")
-            executions[run.id] = nil
-            notifyIdleIfNeeded()
-            return
-        }
-        let attemptResult: Store.AttemptResult
-        switch result {
-        case .success(let outcome):
-            attemptResult = .succeeded(RunOutcome(summary: secrets.redact(outcome.summary), detail: outcome.detail.map(secrets.redact)))
-        case .failure(let error):
-            if stopReason == .shutdown {
-                attemptResult = .released
-            } else if stopReason == .cancelRequested {
-                attemptResult = .cancelled(reason: "cancelled: replaced by a newer occurrence (overlap: cancel_previous) or on request")
-            } else {
-                var message: String
-                var detail: String?
-                var retryable = true
-                if error is TimedOut {
-                    message = "timed out after \(DurationText.format(job.timeout ?? .zero))"
-                } else if let failure = error as? JobFailure {
-                    message = failure.message
-                    detail = failure.detail
-                    retryable = failure.retryable
-                } else if error is CancellationError {
-                    message = "cancelled"
-                } else {
-                    message = String(describing: error)
-                }
-                message = secrets.redact(message)
-                detail = detail.map(secrets.redact)
-                let retry = retryable && run.attempt < run.maxAttempts
-                let delay = retry ? job.retry.delay(beforeAttempt: run.attempt + 1, unit: random()) : nil
-                attemptResult = .failed(message: message, detail: detail, retryAfter: delay)
-                logger.warning("attempt failed", metadata: ["attempt": "\(run.attempt)", "error": "\(message)", "retry": "\(retry)"])
-            }
-        }
-        // Ends are written in batches: completions that arrive together share one transaction.
-        finishQueue.append(Finish(end: Store.AttemptEnd(runID: run.id, generation: generation, result: attemptResult), logger: logger))
-        if !flushScheduled {
-            flushScheduled = true
-            Task { await self.flushFinishes() }
-        }
-    }
-
-    /// A finished attempt waiting to be recorded.
-    struct Finish {
-        var end: Store.AttemptEnd
-        var logger: Logger
-    }
-
-    /// Records every queued attempt end in one transaction (outside the runs' tasks, which may
-    /// be cancelled), then frees their slots and starts waiting runs.
-    private func flushFinishes() async {
-        while !finishQueue.isEmpty {
-            let batch = finishQueue
-            finishQueue = []
-            let (store, owner, now) = (self.store, instanceID, wall())
-            let ends = batch.map(\.end)
-            do {
-                let fenced = try await Task.detached { try await store.finishAttempts(ends, owner: owner, now: now) }.value
-                for finish in batch {
-                    if fenced.contains(finish.end.runID) {
-                        finish.logger.error("could not record the run's end: another instance holds its lease now")
-                    } else if case .succeeded = finish.end.result {
-                        finish.logger.info("run succeeded")
-                    }
-                }
-            } catch {
-                logger.error("could not record \(batch.count) run end(s)", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
-            }
-            for finish in batch { executions[finish.end.runID] = nil }
-        }
-        flushScheduled = false
-        notifyIdleIfNeeded()
-        kick()
-    }
-
-    /// Asks for pending runs to be started into free slots soon; completions that arrive
-    /// together share one start transaction.
-    private func kick() {
-        guard !draining else { return }
-        if kickScheduled {
-            kickAgain = true
-            return
-        }
-        kickScheduled = true
-        Task { await self.startWaitingRuns() }
-    }
-
-    /// Starts pending runs into free slots right away (a queued or buffered run follows the
-    /// one that just ended without waiting for the next pass).
-    private func startWaitingRuns() async {
-        defer { kickScheduled = false }
-        repeat {
-            kickAgain = false
-            let free = plan.service.maxConcurrentRuns - executions.count
-            guard free > 0, !draining else { return }
-            do {
-                let store = self.store
-                let (now, owner, lease, jobs) = (wall(), instanceID, plan.service.leaseDuration, table)
-                let started = try await Task.detached {
-                    try await store.startPending(now: now, owner: owner, leaseDuration: lease, limit: free, jobs: jobs)
-                }.value
-                for leased in started { launch(leased) }
-            } catch {
-                logger.error("could not start waiting runs", metadata: ["error": "\(error)"])
-                return
-            }
-        } while kickAgain
+                heartbeatAt: now.timeIntervalSince1970, state: state, config: plan.source),
+            jobs: jobs)
+        if jobs != nil { jobsChanged = false }
     }
 
     // MARK: Control
@@ -471,21 +380,23 @@ public actor Engine: Service {
         let states = try await store.registerJobs(newPlan.jobs, now: wall())
         plan = newPlan
         table = JobTable(newPlan.jobs)
+        epoch += 1
+        jobsChanged = true
         schedule(from: states)
+        lastHeartbeat = nil
         logger.notice("configuration reloaded", metadata: ["jobs": "\(newPlan.jobs.count)"])
     }
 
-    /// Leases the pending run `runID` and executes it in this process, returning when it ends
-    /// (used by `schedctl run` when no service is running). Returns false if it was not pending.
+    /// Leases the pending run `runID` and executes it in this process (renewing its lease),
+    /// returning when it ends; used by `schedctl run` when no service is running. Starts no
+    /// other run. Returns false if the run could not start (not pending, or its job busy).
     public func executeNow(runID: Int64) async throws -> Bool {
-        let leased = try await store.startPending(
-            now: wall(), owner: instanceID, leaseDuration: plan.service.leaseDuration, limit: 1, jobs: table, only: runID)
-        guard let run = leased.first else { return false }
-        launch(run)
-        while executions[runID] != nil {
-            await renewLeases(now: wall())
-            try? await clock.sleep(for: .milliseconds(100))
-        }
+        singleRun = true
+        guard try await startPending(only: runID) == 1 else { return false }
+        startKeeper()
+        await waitForIdle()
+        keeper?.cancel()
+        keeper = nil
         return true
     }
 
@@ -505,38 +416,36 @@ public actor Engine: Service {
         }
     }
 
-    private func notifyIdleIfNeeded() {
+    func notifyIdleIfNeeded() {
         guard executions.isEmpty || kickScheduled else { return }
         let waiters = idleWaiters
         idleWaiters = []
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Stops claiming, lets running jobs finish for up to the shutdown grace, then cancels the
-    /// rest and releases their leases so another instance resumes them at once.
+    /// Stops claiming, lets running jobs finish for up to the shutdown grace (monotonic; leases
+    /// stay renewed), then cancels the rest and releases them so another instance resumes them
+    /// at once.
     public func drain() async {
         draining = true
-        let deadline = wall().addingTimeInterval(plan.service.shutdownGrace.seconds)
+        startKeeper()
+        let deadline = mono() + plan.service.shutdownGrace
         logger.notice("draining", metadata: ["running": "\(executions.count)", "grace": "\(DurationText.format(plan.service.shutdownGrace))"])
         // Occurrences this instance claimed ahead of time are honoured: start each when due.
-        while let next = startTimes.min(), wall() < deadline, !Task.isCancelled {
+        while let next = startTimes.min(), mono() < deadline, !Task.isCancelled {
             let wait = next - wall().timeIntervalSince1970
-            if wait > 0 { try? await clock.sleep(for: .milliseconds(Int64(wait * 1000) + 1)) }
+            if wait > 0 { try? await clock.sleep(for: min(.milliseconds(Int64(wait * 1000) + 1), deadline - mono())) }
             let now = wall()
             startTimes.removeAll { $0 <= now.timeIntervalSince1970 }
-            let free = plan.service.maxConcurrentRuns - executions.count
-            if let started = try? await store.startPending(
-                now: now, owner: instanceID, leaseDuration: plan.service.leaseDuration, limit: free, jobs: table)
-            {
-                for leased in started { launch(leased) }
-            }
+            _ = try? await startPending()
         }
-        while !executions.isEmpty && wall() < deadline && !Task.isCancelled {
-            await renewLeases(now: wall())
-            try? await clock.sleep(for: .milliseconds(50))
+        while !executions.isEmpty && mono() < deadline && !Task.isCancelled {
+            try? await clock.sleep(for: min(.milliseconds(50), deadline - mono()))
         }
         for id in executions.keys { stop(id, .shutdown) }
         await waitForIdle()
+        keeper?.cancel()
+        keeper = nil
         try? await store.removeInstance(instanceID)
         logger.notice("stopped", metadata: ["instance": "\(instanceID)"])
     }
@@ -544,6 +453,7 @@ public actor Engine: Service {
     /// Simulates a crash for tests: forgets runs without writing anything (their leases lapse).
     public func abandonForTesting() {
         draining = true
+        keeper?.cancel()
         for id in executions.keys { stop(id, .leaseLost) }
     }
 }

@@ -7,6 +7,53 @@ public enum OccurrencePlanner {
     /// The most occurrences one claim handles for one job (the rest follow on the next tick).
     public static let batchLimit = 1000
 
+    /// The most missed occurrences decided one by one after downtime, a pause or a clock jump;
+    /// older ones are recorded as one summary row (a `1s` job paused for a month does not
+    /// insert millions of rows).
+    public static let catchUpLimit = 1000
+
+    /// Occurrences recorded together as one skipped row.
+    public struct SkippedRange: Sendable, Hashable {
+        /// The first occurrence (the summary row's nominal instant).
+        public var first: Instant
+        /// The last occurrence.
+        public var last: Instant
+        /// How many.
+        public var count: Int
+
+        /// The summary row's reason.
+        public func reason(_ cause: String) -> String {
+            "\(cause): \(count) occurrence(s) from \(first.iso8601) to \(last.iso8601), recorded as this one row"
+        }
+    }
+
+    /// Walks the occurrences after `watermark` up to `now` without keeping them: when more
+    /// than `keep` are due, returns the older ones as a range and the instant after which the
+    /// last `keep` begin. Bounded memory; time linear in the number of occurrences.
+    public static func collapse(_ schedule: Schedule, after watermark: Instant, through now: Instant, keep: Int) -> (SkippedRange, resumeAfter: Instant)? {
+        var ring: [Instant] = []
+        ring.reserveCapacity(keep + 1)
+        var head = 0
+        var count = 0
+        var first: Instant?
+        var cursor = watermark
+        while let next = schedule.next(after: cursor), next <= now {
+            if first == nil { first = next }
+            if ring.count <= keep {
+                ring.append(next)
+            } else {
+                ring[head] = next
+                head = (head + 1) % ring.count
+            }
+            count += 1
+            cursor = next
+        }
+        guard count > keep, let first else { return nil }
+        // The oldest kept-in-ring element is the last one collapsed.
+        let lastCollapsed = ring[head]
+        return (SkippedRange(first: first, last: lastCollapsed, count: count - keep), lastCollapsed)
+    }
+
     /// A job's currently active runs (pending or running), as the planner sees them.
     public struct Active: Sendable, Hashable {
         /// Run ids that are running.
@@ -38,6 +85,8 @@ public enum OccurrencePlanner {
         public var cancelRunning: [Int64]
         /// Waiting runs to cancel (`cancel_previous`).
         public var cancelPending: [Int64]
+        /// Older missed occurrences recorded as one skipped row (beyond `catchUpLimit`).
+        public var summary: SkippedRange? = nil
     }
 
     /// Plans the occurrences of `job` after `watermark` that are due by `until` (default: `now`;
@@ -46,11 +95,18 @@ public enum OccurrencePlanner {
         let until = max(until ?? now, now)
         var due: [Instant] = []
         var cursor = watermark
+        var summary: SkippedRange?
+        if let first = job.schedule.next(after: watermark), first <= now, job.schedule.next(after: first).map({ $0 <= now }) ?? false,
+            let (range, resume) = collapse(job.schedule, after: watermark, through: now, keep: catchUpLimit)
+        {
+            summary = range
+            cursor = resume
+        }
         while due.count < batchLimit, let next = job.schedule.next(after: cursor), next <= until {
             due.append(next)
             cursor = next
         }
-        var result = Result(decisions: [], watermark: due.last, cancelRunning: [], cancelPending: [])
+        var result = Result(decisions: [], watermark: due.last ?? summary?.last, cancelRunning: [], cancelPending: [], summary: summary)
         guard !due.isEmpty else { return result }
         // "Latest" is judged among occurrences already due; ones claimed ahead do not count.
         let moreRemain = job.schedule.next(after: cursor).map { $0 <= now } ?? false

@@ -85,6 +85,16 @@ extension Store {
                             "UPDATE run SET state = 'cancelled', finished_at = ?, reason = 'overlap: replaced by a newer occurrence' WHERE id = ? AND state = 'pending'",
                         arguments: [t, id])
                 }
+                if let summary = plan.summary {
+                    let reason = summary.reason("missed")
+                    if let id = try Store.insertRun(
+                        db, job: job, nominal: summary.first, trigger: .schedule, state: .skipped, now: t, due: Double(summary.first.seconds),
+                        reason: reason)
+                    {
+                        try Store.event(db, id, t, "skipped", reason, instance)
+                        outcome.skipped += summary.count
+                    }
+                }
                 for decision in plan.decisions {
                     switch decision {
                     case .run(let at):
@@ -130,132 +140,6 @@ extension Store {
         try db.execute(
             cached: "INSERT INTO run_event (run_id, at, kind, message, instance) VALUES (?, ?, ?, ?, ?)",
             arguments: [runID, at, kind, message, instance])
-    }
-
-    /// Starts up to `limit` pending runs that are due: each becomes `running` under a new lease
-    /// held by `owner` (compare-and-set, so two instances never start the same run).
-    /// `eligible` says whether a job may start now (overlap policy, job still configured).
-    public func startPending(
-        now: Date, owner: String, leaseDuration: Duration, limit: Int, jobs plan: JobTable, only runID: Int64? = nil
-    ) async throws -> [LeasedRun] {
-        guard limit > 0 else { return [] }
-        let t = now.timeIntervalSince1970
-        let expiry = t + leaseDuration.seconds
-        return try await writer.write { db in
-            let candidates =
-                try runID.map { try RunRecord.fetchAll(db.cached("SELECT * FROM run WHERE id = ? AND state = 'pending'"), arguments: [$0]) }
-                ?? RunRecord.fetchAll(
-                    db.cached("SELECT * FROM run WHERE state = 'pending' AND due_at <= ? ORDER BY due_at, id LIMIT ?"), arguments: [t, limit * 4 + 16])
-            var started: [LeasedRun] = []
-            var runningJobs = Set<String>()
-            for var run in candidates where started.count < limit {
-                guard let job = plan[run.job] else {
-                    try db.execute(
-                        cached: "UPDATE run SET state = 'cancelled', finished_at = ?, reason = 'the job is no longer in the configuration' WHERE id = ?",
-                        arguments: [t, run.id])
-                    continue
-                }
-                // A run claimed ahead of its time that no instance started within the grace
-                // window (all were down) follows the misfire policy like any late occurrence.
-                let late = t - run.dueAt
-                if run.trigger == .schedule, run.createdAt < run.dueAt, late > job.misfire.grace.seconds, job.misfire.mode == .skip {
-                    let reason = "misfire: not started until \(Int(late))s after its time, grace \(DurationText.format(job.misfire.grace))"
-                    try db.execute(
-                        cached: "UPDATE run SET state = 'skipped', finished_at = ?, reason = ? WHERE id = ? AND state = 'pending'",
-                        arguments: [t, reason, run.id])
-                    try Store.event(db, run.id, t, "skipped", reason, owner)
-                    continue
-                }
-                if job.overlap == .skip || job.overlap == .bufferOne {
-                    let busy =
-                        try runningJobs.contains(run.job)
-                        || Bool.fetchOne(db.cached("SELECT EXISTS (SELECT 1 FROM run WHERE job = ? AND state = 'running')"), arguments: [run.job])!
-                    if busy { continue }
-                }
-                try db.execute(
-                    cached: """
-                        UPDATE run SET state = 'running', attempt = attempt + 1, generation = generation + 1,
-                            started_at = COALESCE(started_at, ?) WHERE id = ? AND state = 'pending'
-                        """,
-                    arguments: [t, run.id])
-                guard db.changesCount == 1 else { continue }
-                run.state = .running
-                run.attempt += 1
-                run.generation += 1
-                run.startedAt = run.startedAt ?? t
-                try db.execute(
-                    cached: "INSERT INTO lease (run_id, owner, generation, acquired_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [run.id, owner, run.generation, t, expiry])
-                try Store.event(db, run.id, t, "started", "attempt \(run.attempt) of \(run.maxAttempts) on \(owner)", owner)
-                runningJobs.insert(run.job)
-                started.append(LeasedRun(run: run, generation: run.generation, takenOver: false))
-            }
-            return started
-        }
-    }
-
-    /// Takes over up to `limit` runs whose leases expired before `now`: the lease moves to
-    /// `owner` with the next generation. A run taken over `maxTakeovers` times is abandoned.
-    public func takeOverExpired(now: Date, owner: String, leaseDuration: Duration, limit: Int, maxTakeovers: Int = 3) async throws -> [LeasedRun] {
-        guard limit > 0 else { return [] }
-        let t = now.timeIntervalSince1970
-        return try await writer.write { db in
-            let expired = try LeaseRecord.fetchAll(db.cached("SELECT * FROM lease WHERE expires_at < ? ORDER BY expires_at LIMIT ?"), arguments: [t, limit])
-            var result: [LeasedRun] = []
-            for lease in expired {
-                guard var run = try RunRecord.fetchOne(db.cached("SELECT * FROM run WHERE id = ?"), arguments: [lease.runID]) else { continue }
-                if run.takeovers >= maxTakeovers {
-                    try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [run.id])
-                    let message = "abandoned: its lease expired \(run.takeovers + 1) times (last owner \(lease.owner))"
-                    try db.execute(
-                        cached: "UPDATE run SET state = 'abandoned', finished_at = ?, error = ? WHERE id = ?", arguments: [t, message, run.id])
-                    try Store.event(db, run.id, t, "abandoned", message, owner)
-                    continue
-                }
-                let generation = lease.generation + 1
-                try db.execute(
-                    cached: "UPDATE lease SET owner = ?, generation = ?, acquired_at = ?, expires_at = ? WHERE run_id = ? AND generation = ?",
-                    arguments: [owner, generation, t, t + leaseDuration.seconds, run.id, lease.generation])
-                guard db.changesCount == 1 else { continue }
-                try db.execute(cached: "UPDATE run SET generation = ?, takeovers = takeovers + 1 WHERE id = ?", arguments: [generation, run.id])
-                try Store.event(
-                    db, run.id, t, "taken-over",
-                    "lease of \(lease.owner) (generation \(lease.generation)) expired; resumed by \(owner) with generation \(generation)", owner)
-                run.generation = generation
-                run.takeovers += 1
-                result.append(LeasedRun(run: run, generation: generation, takenOver: true))
-            }
-            return result
-        }
-    }
-
-    /// The answer to a lease renewal.
-    public enum Renewal: Sendable, Equatable {
-        /// Renewed; `cancelRequested` asks the holder to stop the run.
-        case renewed(cancelRequested: Bool)
-        /// The lease belongs to someone else now: stop at once, write nothing.
-        case lost
-    }
-
-    /// Extends the leases `owner` holds on `runs` to `now + leaseDuration`, in one transaction.
-    /// Fencing is by generation: a lease that lapsed but was not taken over is still the owner's.
-    public func renew(_ runs: [(id: Int64, generation: Int64)], owner: String, now: Date, leaseDuration: Duration) async throws -> [Int64: Renewal] {
-        let t = now.timeIntervalSince1970
-        return try await writer.write { db in
-            var result: [Int64: Renewal] = [:]
-            for run in runs {
-                try db.execute(
-                    cached: "UPDATE lease SET expires_at = ? WHERE run_id = ? AND owner = ? AND generation = ?",
-                    arguments: [t + leaseDuration.seconds, run.id, owner, run.generation])
-                if db.changesCount == 1 {
-                    let cancel = try Bool.fetchOne(db.cached("SELECT cancel_requested FROM run WHERE id = ?"), arguments: [run.id]) ?? false
-                    result[run.id] = .renewed(cancelRequested: cancel)
-                } else {
-                    result[run.id] = .lost
-                }
-            }
-            return result
-        }
     }
 
     /// How an attempt ended, as the executor reports it.
@@ -342,8 +226,12 @@ extension Store {
             try Store.event(db, runID, t, "cancelled", reason, owner)
             try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID])
         case .released:
-            try db.execute(cached: "UPDATE lease SET expires_at = ? WHERE run_id = ?", arguments: [t - 1, runID])
-            try Store.event(db, runID, t, "released", "\(owner) shut down; the lease is released for another instance", owner)
+            // Not a failure and not a lapse: the run waits, due now, for any instance to resume
+            // it (the same attempt, a new generation; `takeovers` is not counted).
+            try db.execute(
+                cached: "UPDATE run SET state = 'pending', due_at = ?, attempt = MAX(attempt - 1, 0) WHERE id = ?", arguments: [t, runID])
+            try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID])
+            try Store.event(db, runID, t, "released", "\(owner) shut down; the run waits for another instance to resume it", owner)
         }
     }
 
@@ -387,8 +275,9 @@ extension Store {
 
     // MARK: Instances
 
-    /// Registers or refreshes a live instance.
-    public func heartbeat(instance: InstanceRecord) async throws {
+    /// Registers or refreshes a live instance; `jobs` (when given) replaces the names of the
+    /// jobs it runs (written at start and on reload, not on every heartbeat).
+    public func heartbeat(instance: InstanceRecord, jobs: [String]? = nil) async throws {
         try await writer.write { db in
             try db.execute(
                 cached: """
@@ -396,6 +285,9 @@ extension Store {
                     ON CONFLICT(id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, state = excluded.state, config = excluded.config
                     """,
                 arguments: [instance.id, instance.pid, instance.host, instance.startedAt, instance.heartbeatAt, instance.state, instance.config])
+            if let jobs {
+                try db.execute(cached: "UPDATE instance SET jobs = ? WHERE id = ?", arguments: [jobs.joined(separator: "\n"), instance.id])
+            }
             // Instances silent for a day died without a goodbye (SIGKILL, power loss).
             try db.execute(cached: "DELETE FROM instance WHERE heartbeat_at < ?", arguments: [instance.heartbeatAt - 86_400])
         }

@@ -93,6 +93,18 @@ extension Store {
             var skipped = 0
             if !catchUp, let watermark = state.watermark {
                 var cursor = Instant(seconds: watermark)
+                // A long pause of a frequent job: the older occurrences become one summary row.
+                if let (range, resume) = OccurrencePlanner.collapse(job.schedule, after: cursor, through: nowInstant, keep: Store.pausedRowsLimit) {
+                    let reason = range.reason("paused")
+                    if let id = try Store.insertRun(
+                        db, job: job, nominal: range.first, trigger: .schedule, state: .skipped, now: now.timeIntervalSince1970,
+                        due: Double(range.first.seconds), reason: reason)
+                    {
+                        try Store.event(db, id, now.timeIntervalSince1970, "skipped", reason, nil)
+                        skipped += range.count
+                    }
+                    cursor = resume
+                }
                 while let next = job.schedule.next(after: cursor), next <= nowInstant {
                     if let id = try Store.insertRun(
                         db, job: job, nominal: next, trigger: .schedule, state: .skipped, now: now.timeIntervalSince1970, due: Double(next.seconds),
@@ -123,12 +135,32 @@ extension Store {
         }
     }
 
+    /// Cancels run `id` if it is still pending (a manual run that could not start); returns
+    /// whether it did.
+    public func cancelPendingRun(id: Int64, reason: String, now: Date) async throws -> Bool {
+        try await writer.write { db in
+            let t = now.timeIntervalSince1970
+            try db.execute(
+                cached: "UPDATE run SET state = 'cancelled', finished_at = ?, reason = ? WHERE id = ? AND state = 'pending'", arguments: [t, reason, id])
+            guard db.changesCount == 1 else { return false }
+            try Store.event(db, id, t, "cancelled", reason, nil)
+            return true
+        }
+    }
+
+    /// The most skipped rows `resume` records one by one; older ones share a summary row.
+    static let pausedRowsLimit = 100
+
     /// Queues runs for the occurrences of `job` in `from...to` that have no run yet; returns
-    /// the queued and the already-present counts.
+    /// the queued and the already-present counts. A range with more than `limit` occurrences
+    /// is refused (`BackfillTooLarge`) and nothing is written.
     public func backfill(job: JobSpec, from: Instant, to: Instant, now: Date, limit: Int = 10_000) async throws -> (queued: Int, existing: Int) {
         var occurrences: [Instant] = []
         var cursor = Instant(seconds: from.seconds - 1)
-        while occurrences.count < limit, let next = job.schedule.next(after: cursor), next <= to {
+        while let next = job.schedule.next(after: cursor), next <= to {
+            guard occurrences.count < limit else {
+                throw BackfillTooLarge(job: job.name, limit: limit, through: occurrences[limit - 1])
+            }
             occurrences.append(next)
             cursor = next
         }
@@ -144,5 +176,19 @@ extension Store {
             }
             return (queued, list.count - queued)
         }
+    }
+}
+
+/// A backfill range with more occurrences than one backfill may queue.
+public struct BackfillTooLarge: Error, CustomStringConvertible, Sendable {
+    /// The job.
+    public var job: String
+    /// The most occurrences one backfill queues.
+    public var limit: Int
+    /// The last occurrence within the limit.
+    public var through: Instant
+
+    public var description: String {
+        "\(job): the range has more than \(limit) occurrences; nothing was queued — backfill at most \(limit) at a time (e.g. --to \(through.iso8601))"
     }
 }

@@ -16,12 +16,18 @@ public final class Store: Sendable {
     /// Adds migrations of other modules (the vault, the paper broker) to the store's migrator.
     public typealias MigrationRegistration = @Sendable (inout DatabaseMigrator) -> Void
 
+    /// How hard each commit is pushed to the disk.
+    public let durability: Durability
+
     /// Opens (creating with mode 0600 if needed) and migrates the database at `path`.
+    /// `durability` sets SQLite's `synchronous` (`full` by default: a commit survives power loss).
     ///
     /// Throws `StoreError` when the file was written by a newer schedctl, is not a database, or
-    /// cannot be created; nothing is written in those cases.
-    public init(path: String, extraMigrations: [MigrationRegistration] = []) throws {
+    /// cannot be created; nothing is written in those cases. Several processes may open a fresh
+    /// file at once: each waits for the others' migration instead of failing.
+    public init(path: String, durability: Durability = .full, extraMigrations: [MigrationRegistration] = []) throws {
         self.path = path
+        self.durability = durability
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
             do {
@@ -39,15 +45,12 @@ public final class Store: Sendable {
         }
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
+        let synchronous = durability == .full ? "FULL" : "NORMAL"
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
-        do {
-            writer = try DatabasePool(path: path, configuration: configuration)
-        } catch {
-            throw StoreError(.notADatabase, path: path, detail: "\(error)")
-        }
+        writer = try Store.openPool(path: path, configuration: configuration)
         var migrator = Store.migrator
         for register in extraMigrations { register(&migrator) }
         do {
@@ -55,13 +58,47 @@ public final class Store: Sendable {
             if superseded {
                 throw StoreError(.newerSchema, path: path, detail: "")
             }
-            try migrator.migrate(writer)
+            try Store.migrate(writer, with: migrator)
         } catch let error as StoreError {
             throw error
         } catch {
             throw StoreError(.notADatabase, path: path, detail: "\(error)")
         }
         for suffix in ["", "-wal", "-shm"] { chmod(path + suffix, 0o600) }
+    }
+
+    /// Opens the pool; a fresh file that another process is turning into WAL at this moment is
+    /// retried briefly rather than reported as "not a database".
+    private static func openPool(path: String, configuration: Configuration) throws -> DatabasePool {
+        var attempt = 0
+        while true {
+            do {
+                return try DatabasePool(path: path, configuration: configuration)
+            } catch let error as DatabaseError where (error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED) && attempt < 50 {
+                attempt += 1
+                usleep(20_000)
+            } catch {
+                throw StoreError(.notADatabase, path: path, detail: "\(error)")
+            }
+        }
+    }
+
+    /// Applies the pending migrations. Each migration runs in its own transaction, so when
+    /// several processes race on a fresh file, the losers see "already exists" errors: they
+    /// re-read what was applied and continue.
+    private static func migrate(_ writer: DatabasePool, with migrator: DatabaseMigrator) throws {
+        var attempt = 0
+        while true {
+            do {
+                try migrator.migrate(writer)
+                return
+            } catch is DatabaseError where attempt < 20 {
+                let applied = try writer.read { db in try migrator.hasCompletedMigrations(db) }
+                if applied { return }
+                attempt += 1
+                usleep(20_000)
+            }
+        }
     }
 
     /// The schema, as named migrations. Never edit a landed migration: add a new one.
@@ -134,9 +171,23 @@ public final class Store: Sendable {
                     );
                     """)
         }
+        migrator.registerMigration("engine-v2") { db in
+            // The jobs each live instance has (rolling reloads: a run is cancelled as "removed
+            // from the configuration" only when no live instance has its job).
+            try db.execute(sql: "ALTER TABLE instance ADD COLUMN jobs TEXT")
+        }
         registerHistoryIndexes(&migrator)
         return migrator
     }
+}
+
+/// How hard each commit is pushed to the disk (`service.durability`).
+public enum Durability: String, Sendable, Hashable, CaseIterable {
+    /// `synchronous=FULL`: a commit survives power loss (the default).
+    case full
+    /// `synchronous=NORMAL` in WAL mode: faster; a power loss can lose the last commits
+    /// (never corrupts the file).
+    case normal
 }
 
 /// A database that cannot be used as it is.

@@ -28,7 +28,12 @@ struct RunCommand: AsyncParsableCommand {
                 let engine = Engine(
                     store: store, plan: plan, registry: Wiring.registry(for: plan, store: store), logger: Logger(label: "schedctl"),
                     secrets: Wiring.secrets(for: plan, store: store))
-                _ = try await engine.executeNow(runID: id)
+                guard try await engine.executeNow(runID: id) else {
+                    // Nothing ran: say why, and leave no pending run behind for a later service.
+                    let why = "could not start here (the job is busy with another run, or the run is not pending)"
+                    _ = try await store.cancelPendingRun(id: id, reason: "schedctl run: \(why)", now: Date())
+                    throw CommandFailure(message: "run #\(id) of \(spec.name) \(why); nothing was executed", code: 1)
+                }
             } else {
                 print("run #\(id) of \(spec.name) queued for \(live.map(\.id).joined(separator: ", "))")
                 guard wait else { return }
@@ -112,7 +117,12 @@ struct BackfillCommand: AsyncParsableCommand {
                 throw CommandFailure(message: "\(error)", code: 64)
             }
             guard start <= end else { throw CommandFailure(message: "--from is after --to", code: 64) }
-            let result = try await Wiring.openStore(plan).backfill(job: spec, from: start, to: end, now: Date())
+            let result: (queued: Int, existing: Int)
+            do {
+                result = try await Wiring.openStore(plan).backfill(job: spec, from: start, to: end, now: Date())
+            } catch let error as BackfillTooLarge {
+                throw CommandFailure(message: "\(error)", code: 64)
+            }
             print("\(spec.name): \(result.queued) run(s) queued, \(result.existing) occurrence(s) already had a run")
         }
     }

@@ -1,0 +1,237 @@
+public import Foundation
+import GRDB
+
+/// Starting, renewing and taking over runs: each one transaction, compare-and-set on the
+/// lease generation so two instances never execute the same run.
+extension Store {
+    /// Starts up to `limit` pending runs that are due: each becomes `running` under a new lease
+    /// held by `owner` (compare-and-set, so two instances never start the same run).
+    ///
+    /// A run waits while its job is paused (manual runs excepted), while its job has a running
+    /// run under `overlap: skip | buffer_one | cancel_previous`, and while its job is not in
+    /// `plan` but a live instance (heartbeat after `liveSince`) has it. A job whose runs all wait
+    /// never keeps other jobs' due runs from starting.
+    public func startPending(
+        now: Date, owner: String, leaseDuration: Duration, limit: Int, jobs plan: JobTable, only runID: Int64? = nil, liveSince: Double? = nil
+    ) async throws -> [LeasedRun] {
+        guard limit > 0 else { return [] }
+        let t = now.timeIntervalSince1970
+        let expiry = t + leaseDuration.seconds
+        return try await writer.write { db in
+            var started: [LeasedRun] = []
+            var runningJobs = Set<String>()
+            var waiting = Set<String>()
+            let window = limit * 4 + 16
+            while true {
+                let candidates: [RunRecord]
+                if let runID {
+                    candidates = try RunRecord.fetchAll(db.cached("SELECT * FROM run WHERE id = ? AND state = 'pending'"), arguments: [runID])
+                } else if waiting.isEmpty {
+                    candidates = try RunRecord.fetchAll(
+                        db.cached("SELECT * FROM run WHERE state = 'pending' AND due_at <= ? ORDER BY due_at, id LIMIT ?"), arguments: [t, window])
+                } else {
+                    // Jobs whose runs wait (a backlog behind a running run) are left out, so the
+                    // window reaches other jobs' runs.
+                    let excluded = Array(waiting)
+                    let marks = databaseQuestionMarks(count: excluded.count)
+                    candidates = try RunRecord.fetchAll(
+                        db,
+                        sql: "SELECT * FROM run WHERE state = 'pending' AND due_at <= ? AND job NOT IN (\(marks)) ORDER BY due_at, id LIMIT ?",
+                        arguments: StatementArguments([t] as [any DatabaseValueConvertible] + excluded + [window]))
+                }
+                let waitingBefore = waiting.count
+                for var run in candidates where started.count < limit && !waiting.contains(run.job) {
+                    guard let job = plan[run.job] else {
+                        if try Store.liveInstanceHasJob(db, run.job, except: owner, since: liveSince ?? (t - 60)) {
+                            waiting.insert(run.job)
+                            continue
+                        }
+                        try db.execute(
+                            cached:
+                                "UPDATE run SET state = 'cancelled', finished_at = ?, reason = 'the job is no longer in the configuration' WHERE id = ?",
+                            arguments: [t, run.id])
+                        continue
+                    }
+                    if run.trigger != .manual, try Bool.fetchOne(db.cached("SELECT paused FROM job_state WHERE job = ?"), arguments: [run.job]) == true {
+                        waiting.insert(run.job)
+                        continue
+                    }
+                    if let reason = Store.staleAheadClaim(run, job: job, at: t) {
+                        try db.execute(
+                            cached: "UPDATE run SET state = 'skipped', finished_at = ?, reason = ? WHERE id = ? AND state = 'pending'",
+                            arguments: [t, reason, run.id])
+                        try Store.event(db, run.id, t, "skipped", reason, owner)
+                        continue
+                    }
+                    if job.overlap != .allow {
+                        let busy =
+                            try runningJobs.contains(run.job)
+                            || Bool.fetchOne(db.cached("SELECT EXISTS (SELECT 1 FROM run WHERE job = ? AND state = 'running')"), arguments: [run.job])!
+                        if busy {
+                            waiting.insert(run.job)
+                            continue
+                        }
+                    }
+                    try db.execute(
+                        cached: """
+                            UPDATE run SET state = 'running', attempt = attempt + 1, generation = generation + 1,
+                                started_at = COALESCE(started_at, ?) WHERE id = ? AND state = 'pending'
+                            """,
+                        arguments: [t, run.id])
+                    guard db.changesCount == 1 else { continue }
+                    run.state = .running
+                    run.attempt += 1
+                    run.generation += 1
+                    run.startedAt = run.startedAt ?? t
+                    try db.execute(
+                        cached: "INSERT INTO lease (run_id, owner, generation, acquired_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                        arguments: [run.id, owner, run.generation, t, expiry])
+                    try Store.event(db, run.id, t, "started", "attempt \(run.attempt) of \(run.maxAttempts) on \(owner)", owner)
+                    runningJobs.insert(run.job)
+                    started.append(LeasedRun(run: run, generation: run.generation, takenOver: false))
+                }
+                // Look further only when the window was full and some job's runs were held back.
+                guard runID == nil, started.count < limit, candidates.count == window, waiting.count > waitingBefore else { return started }
+            }
+        }
+    }
+
+    /// Why a pending run that was claimed ahead of its instant (and never started) must not
+    /// start now, or `nil`. A delayed retry or a released run was started before: not stale.
+    static func staleAheadClaim(_ run: RunRecord, job: JobSpec, at t: Double) -> String? {
+        guard run.trigger == .schedule, run.startedAt == nil, run.attempt == 0, run.createdAt < run.dueAt else { return nil }
+        let late = t - run.dueAt
+        guard late > job.misfire.grace.seconds else { return nil }
+        switch job.misfire.mode {
+        case .skip:
+            return "misfire: not started until \(Int(late))s after its time, grace \(DurationText.format(job.misfire.grace))"
+        case .latest:
+            // A later occurrence is already due: that one runs (the claim records it).
+            if let next = job.schedule.next(after: run.nominalInstant), Double(next.seconds) <= t {
+                return "misfire: superseded by a later occurrence"
+            }
+            return nil
+        case .all:
+            return nil
+        }
+    }
+
+    /// Whether an instance other than `except`, heard from after `since`, runs `job`.
+    static func liveInstanceHasJob(_ db: Database, _ job: String, except: String, since: Double) throws -> Bool {
+        let lists = try String.fetchAll(
+            db.cached("SELECT jobs FROM instance WHERE id != ? AND heartbeat_at >= ? AND jobs IS NOT NULL"), arguments: [except, since])
+        return lists.contains { $0.split(separator: "\n").contains { $0 == job } }
+    }
+
+    /// Every lease held now (the taker watches them to judge their owners' liveness).
+    public func leases() async throws -> [LeaseRecord] {
+        try await writer.read { db in try LeaseRecord.fetchAll(db.cached("SELECT * FROM lease")) }
+    }
+
+    /// Takes over `leases` (as the caller last saw them: compare-and-set on owner, generation
+    /// and expiry, so a lease its owner renewed meanwhile is left alone). The lease moves to
+    /// `owner` with the next generation. A run with a pending cancel is cancelled rather than
+    /// relaunched; a run taken over `maxTakeovers` times is abandoned; a run whose job this
+    /// instance lacks is left to a live instance that has it, or cancelled when none does.
+    public func takeOver(
+        _ leases: [LeaseRecord], owner: String, now: Date, leaseDuration: Duration, maxTakeovers: Int = 3, jobs plan: JobTable,
+        liveSince: Double? = nil
+    ) async throws -> [LeasedRun] {
+        guard !leases.isEmpty else { return [] }
+        let t = now.timeIntervalSince1970
+        return try await writer.write { db in
+            var result: [LeasedRun] = []
+            for lease in leases {
+                let current = try LeaseRecord.fetchOne(db.cached("SELECT * FROM lease WHERE run_id = ?"), arguments: [lease.runID])
+                guard current == lease, var run = try RunRecord.fetchOne(db.cached("SELECT * FROM run WHERE id = ?"), arguments: [lease.runID])
+                else { continue }
+                func end(_ state: String, _ message: String, _ kind: String) throws {
+                    try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [run.id])
+                    try db.execute(
+                        cached: "UPDATE run SET state = ?, finished_at = ?, reason = ? WHERE id = ?", arguments: [state, t, message, run.id])
+                    try Store.event(db, run.id, t, kind, message, owner)
+                }
+                if plan[run.job] == nil {
+                    if try Store.liveInstanceHasJob(db, run.job, except: owner, since: liveSince ?? (t - 60)) { continue }
+                    try end("cancelled", "the job is no longer in the configuration", "cancelled")
+                    continue
+                }
+                if run.cancelRequested {
+                    try end("cancelled", "cancelled: its owner \(lease.owner) stopped renewing before the requested cancel was recorded", "cancelled")
+                    continue
+                }
+                if run.takeovers >= maxTakeovers {
+                    let message = "abandoned: its lease expired \(run.takeovers + 1) times (last owner \(lease.owner))"
+                    try end("abandoned", message, "abandoned")
+                    try db.execute(cached: "UPDATE run SET error = ? WHERE id = ?", arguments: [message, run.id])
+                    continue
+                }
+                let generation = lease.generation + 1
+                try db.execute(
+                    cached: "UPDATE lease SET owner = ?, generation = ?, acquired_at = ?, expires_at = ? WHERE run_id = ? AND generation = ?",
+                    arguments: [owner, generation, t, t + leaseDuration.seconds, run.id, lease.generation])
+                guard db.changesCount == 1 else { continue }
+                try db.execute(cached: "UPDATE run SET generation = ?, takeovers = takeovers + 1 WHERE id = ?", arguments: [generation, run.id])
+                try Store.event(
+                    db, run.id, t, "taken-over",
+                    "lease of \(lease.owner) (generation \(lease.generation)) was not renewed; resumed by \(owner) with generation \(generation)", owner)
+                run.generation = generation
+                run.takeovers += 1
+                result.append(LeasedRun(run: run, generation: generation, takenOver: true))
+            }
+            return result
+        }
+    }
+
+    /// The answer to a lease renewal.
+    public enum Renewal: Sendable, Equatable {
+        /// Renewed; `cancelRequested` asks the holder to stop the run.
+        case renewed(cancelRequested: Bool)
+        /// The holder's own end of the attempt is already recorded (nothing left to renew).
+        case ended
+        /// The lease belongs to someone else now: stop at once, write nothing.
+        case lost
+    }
+
+    /// Extends the leases `owner` holds on `runs` to the time read from `now` once the write
+    /// lock is held, plus `leaseDuration` (a renewal that waited for the lock still grants a
+    /// full lease from when it commits). Fencing is by generation.
+    public func renew(
+        _ runs: [(id: Int64, generation: Int64)], owner: String, now: @escaping @Sendable () -> Date, leaseDuration: Duration
+    ) async throws -> [Int64: Renewal] {
+        try await writer.write { db in
+            let t = now().timeIntervalSince1970
+            var result: [Int64: Renewal] = [:]
+            for run in runs {
+                try db.execute(
+                    cached: "UPDATE lease SET expires_at = ? WHERE run_id = ? AND owner = ? AND generation = ?",
+                    arguments: [t + leaseDuration.seconds, run.id, owner, run.generation])
+                if db.changesCount == 1 {
+                    let cancel = try Bool.fetchOne(db.cached("SELECT cancel_requested FROM run WHERE id = ?"), arguments: [run.id]) ?? false
+                    result[run.id] = .renewed(cancelRequested: cancel)
+                } else {
+                    let row = try Row.fetchOne(db.cached("SELECT generation, state FROM run WHERE id = ?"), arguments: [run.id])
+                    let leased = try Bool.fetchOne(db.cached("SELECT EXISTS (SELECT 1 FROM lease WHERE run_id = ?)"), arguments: [run.id]) ?? false
+                    if let row, !leased, row["generation"] as Int64 == run.generation, row["state"] as String != "running" {
+                        result[run.id] = .ended
+                    } else {
+                        result[run.id] = .lost
+                    }
+                }
+            }
+            return result
+        }
+    }
+
+    /// Extends leases to `now + leaseDuration` (see `renew(_:owner:now:leaseDuration:)`).
+    public func renew(_ runs: [(id: Int64, generation: Int64)], owner: String, now: Date, leaseDuration: Duration) async throws -> [Int64: Renewal] {
+        try await renew(runs, owner: owner, now: { now }, leaseDuration: leaseDuration)
+    }
+}
+
+extension Store {
+    /// The names of the jobs paused now.
+    public func pausedJobs() async throws -> Set<String> {
+        try await writer.read { db in Set(try String.fetchAll(db.cached("SELECT job FROM job_state WHERE paused = 1"))) }
+    }
+}
