@@ -41,6 +41,24 @@ enum Wiring {
     /// Redacts resolved secrets from log lines.
     static let redact: @Sendable (String) -> String = { redactor.redact($0) }
 
+    /// Reads only `database` and `secrets` from `path` (the vault commands need nothing else).
+    static func loadStorage(_ path: String) throws -> StorageSettings {
+        do {
+            return try loader.loadStorage(file: path)
+        } catch {
+            throw CommandFailure(message: "invalid configuration\n" + error.description)
+        }
+    }
+
+    /// Opens the database at `settings.database`, or fails with what to do.
+    static func openStore(_ settings: StorageSettings) throws -> Store {
+        do {
+            return try Store(path: settings.database, extraMigrations: migrations)
+        } catch {
+            throw CommandFailure(message: "\(error)")
+        }
+    }
+
     /// Loads and validates `path`, or fails with every diagnostic.
     static func loadPlan(_ path: String) throws -> Plan {
         do {

@@ -37,6 +37,26 @@ public struct ConfigLoader: Sendable {
         throw ConfigError(diagnostics: reader.diagnostics.sorted { ($0.line, $0.column) < ($1.line, $1.column) })
     }
 
+    /// Reads only `database` and `secrets` from the file at `path`: what the vault commands need,
+    /// so that a half-written job elsewhere does not block storing the secrets it refers to.
+    /// Problems in those two settings (or YAML syntax errors) are still reported.
+    public func loadStorage(file path: String) throws(ConfigError) -> StorageSettings {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(diagnostics: [
+                Diagnostic(
+                    file: path, line: 0, column: 0, path: "",
+                    message: "cannot read the file (\(Self.reason(error))); check the path or run 'schedctl init' to write a starter jobs.yaml")
+            ])
+        }
+        let base = (path as NSString).deletingLastPathComponent
+        let reader = ConfigReader(file: path, catalog: catalog, baseDirectory: base.isEmpty ? "." : base)
+        if let settings = reader.readStorage(text), reader.diagnostics.isEmpty { return settings }
+        throw ConfigError(diagnostics: reader.diagnostics.sorted { ($0.line, $0.column) < ($1.line, $1.column) })
+    }
+
     static func reason(_ error: any Error) -> String {
         let nsError = error as NSError
         if nsError.domain == NSCocoaErrorDomain, nsError.code == NSFileReadNoSuchFileError || nsError.code == 260 { return "no such file" }
@@ -200,34 +220,15 @@ final class ConfigReader {
     // MARK: The file
 
     func read(_ text: String) -> Plan? {
-        let root: Node
-        do {
-            guard let composed = try Yams.compose(yaml: text, .basic) else {
-                error(nil, "", "the file is empty; run 'schedctl init' for a starter jobs.yaml")
-                return nil
-            }
-            root = composed
-        } catch let yamlError as YamlError {
-            reportYAML(yamlError)
-            return nil
-        } catch {
-            self.error(nil, "", "cannot parse YAML: \(error)")
-            return nil
-        }
-        guard let top = mapping(root, "", what: "a mapping of settings at the top level") else { return nil }
+        guard let top = readTop(text) else { return nil }
         checkKeys(top, allowed: Self.topKeys, "")
         let value = { (key: String) in self.lookup(top, key)?.value }
 
         var timezone = ZoneRules.utc
         if let node = value("timezone"), let rules = zone(node, "timezone") { timezone = rules }
-        var database = "state/schedctl.sqlite"
-        if let node = value("database"), let text = string(node, "database") { database = text }
-        if !database.hasPrefix("/") && database != ":memory:" { database = (baseDirectory as NSString).appendingPathComponent(database) }
-        var secrets = SecretsSettings()
-        if let node = value("secrets"), let entries = mapping(node, "secrets") {
-            checkKeys(entries, allowed: ["ssh_key"], "secrets")
-            if let key = lookup(entries, "ssh_key") { secrets.sshKey = string(key.value, "secrets.ssh_key") }
-        }
+        let storage = storageSettings(top)
+        let database = storage.database
+        let secrets = storage.secrets
         let brokers = components(value("brokers"), "brokers", types: catalog.brokers)
         let strategies = components(value("strategies"), "strategies", types: catalog.strategies)
         let notifiers = components(value("notifiers"), "notifiers", types: catalog.notifiers)
@@ -248,6 +249,44 @@ final class ConfigReader {
         return Plan(
             source: file, timezone: timezone, database: database, secrets: secrets, brokers: brokers, strategies: strategies,
             notifiers: notifiers, calendars: calendars, service: service, jobs: jobs)
+    }
+
+    /// The top-level mapping, or nil (with a diagnostic) when the file is not one.
+    func readTop(_ text: String) -> [Field]? {
+        let root: Node
+        do {
+            guard let composed = try Yams.compose(yaml: text, .basic) else {
+                error(nil, "", "the file is empty; run 'schedctl init' for a starter jobs.yaml")
+                return nil
+            }
+            root = composed
+        } catch let yamlError as YamlError {
+            reportYAML(yamlError)
+            return nil
+        } catch {
+            self.error(nil, "", "cannot parse YAML: \(error)")
+            return nil
+        }
+        return mapping(root, "", what: "a mapping of settings at the top level")
+    }
+
+    /// `database` and `secrets` from the top-level mapping.
+    func storageSettings(_ top: [Field]) -> StorageSettings {
+        var database = "state/schedctl.sqlite"
+        if let node = lookup(top, "database")?.value, let text = string(node, "database") { database = text }
+        if !database.hasPrefix("/") && database != ":memory:" { database = (baseDirectory as NSString).appendingPathComponent(database) }
+        var secrets = SecretsSettings()
+        if let node = lookup(top, "secrets")?.value, let entries = mapping(node, "secrets") {
+            checkKeys(entries, allowed: ["ssh_key"], "secrets")
+            if let key = lookup(entries, "ssh_key") { secrets.sshKey = string(key.value, "secrets.ssh_key") }
+        }
+        return StorageSettings(database: database, secrets: secrets)
+    }
+
+    /// Only `database` and `secrets`; every other section is left unread.
+    func readStorage(_ text: String) -> StorageSettings? {
+        guard let top = readTop(text) else { return nil }
+        return storageSettings(top)
     }
 
     func reportYAML(_ yamlError: YamlError) {
