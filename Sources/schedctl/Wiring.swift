@@ -1,6 +1,7 @@
 import Jobs
 import Scheduler
 import Secrets
+import Synchronization
 
 /// The composition root: which kinds, catalogs and stores this executable uses.
 enum Wiring {
@@ -38,6 +39,17 @@ enum Wiring {
         VaultSecretResolver(store: store, keyPath: plan.secrets.sshKey, redactor: redactor)
     }
 
+    /// The registry the engine runs with: every kind wrapped so that a `days: strategy` run
+    /// records the strategy's next trade date it saw.
+    static func registry(store: Store, plan: PlanBox) -> JobKindRegistry {
+        StrategyDateRecordingKind.wrapping(registry, dates: strategyDates(store: store, plan: plan))
+    }
+
+    /// The next-trade-date refresher for `days: strategy` jobs.
+    static func strategyDates(store: Store, plan: PlanBox) -> StrategyTradeDates {
+        StrategyTradeDates(store: store, secrets: secrets(for: plan.current, store: store), plan: { plan.current })
+    }
+
     /// Redacts resolved secrets from log lines.
     static let redact: @Sendable (String) -> String = { redactor.redact($0) }
 
@@ -66,5 +78,15 @@ enum Wiring {
         } catch {
             throw CommandFailure(message: "invalid configuration\n" + error.description)
         }
+    }
+}
+
+/// The plan a running service uses, replaced on reload.
+final class PlanBox: Sendable {
+    private let value: Mutex<Plan>
+    init(_ plan: Plan) { value = Mutex(plan) }
+    var current: Plan {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
     }
 }

@@ -234,7 +234,9 @@ final class ConfigReader {
         let notifiers = components(value("notifiers"), "notifiers", types: catalog.notifiers)
         let calendars = readCalendars(value("calendars"))
         let service = readService(value("service"))
-        let references = References(brokers: Set(brokers.keys), strategies: Set(strategies.keys), notifiers: Set(notifiers.keys))
+        let references = References(
+            brokers: Set(brokers.keys), strategies: Set(strategies.keys), notifiers: Set(notifiers.keys),
+            strategyTypes: strategies.mapValues(\.type))
         var jobs: [JobSpec] = []
         if let node = value("jobs"), let entries = mapping(node, "jobs") {
             if entries.isEmpty { error(node, "jobs", "'jobs:' is empty; add at least one job (see 'schedctl init')") }
@@ -334,6 +336,8 @@ final class ConfigReader {
         var brokers: Set<String>
         var strategies: Set<String>
         var notifiers: Set<String>
+        /// Each strategy's type, for `days: strategy`.
+        var strategyTypes: [String: String] = [:]
     }
 
     func components(_ node: Node?, _ section: String, types: [String: [OptionSpec]]) -> [String: ComponentSpec] {
@@ -628,6 +632,9 @@ final class ConfigReader {
         } else {
             error(keyNode, path, "missing 'schedule'; e.g. schedule: { cron: \"0 17 * * 1-5\" } or { market: XNYS, at: open, offset: 5m }")
         }
+        if schedule?.strategyRule != nil, let scheduleField = field("schedule") {
+            checkStrategyDays(scheduleField.value, join(path, "schedule.days"), options: options, kindSpecs: kindSpecs, references: references)
+        }
         var job = JobSpec(name: name, kind: kind, schedule: schedule ?? Schedule(.once(Instant(seconds: 0))), options: options, line: keyNode.mark?.line ?? 0)
         if let f = field("misfire") { job.misfire = readMisfire(f.value, join(path, "misfire")) ?? job.misfire }
         if let f = field("overlap"), let text = string(f.value, join(path, "overlap")) {
@@ -642,6 +649,29 @@ final class ConfigReader {
         if let f = field("paused") { job.paused = bool(f.value, join(path, "paused")) ?? false }
         if let f = field("description") { job.description = string(f.value, join(path, "description")) }
         return schedule == nil ? nil : job
+    }
+
+    /// `days: strategy` needs the job's `strategy:` to name a strategy that announces trade dates
+    /// (`pennyvault`); `weights` and `file` strategies have none.
+    func checkStrategyDays(_ scheduleNode: Node, _ path: String, options: [String: ConfigValue], kindSpecs: [OptionSpec], references: References) {
+        var daysNode = scheduleNode
+        if case .mapping(let mapping) = scheduleNode, let entry = mapping.first(where: { $0.key.scalar?.string == "days" }) { daysNode = entry.value }
+        guard kindSpecs.contains(where: { $0.kind == .strategyReference }) else {
+            error(
+                daysNode, path,
+                "'days: strategy' needs a job with a 'strategy:' (such as type: rebalance); this job type has none — use a day rule such as every-trading-day or first-trading-day-of-month")
+            return
+        }
+        guard let name = options.first(where: { key, _ in kindSpecs.contains { $0.name == key && $0.kind == .strategyReference } })?.value.stringValue else {
+            error(daysNode, path, "'days: strategy' needs the job's 'strategy:' set to a pennyvault strategy; add 'strategy: NAME', or use another day rule")
+            return
+        }
+        if let type = references.strategyTypes[name], type != "pennyvault" {
+            error(
+                daysNode, path,
+                "'days: strategy' follows Penny Vault's next trade date, but strategy '\(name)' is type \(type), which has none; "
+                    + "use a day rule such as first-trading-day-of-month, or a pennyvault strategy")
+        }
     }
 
     func readMisfire(_ node: Node, _ path: String) -> MisfirePolicy? {
@@ -849,6 +879,7 @@ final class ConfigReader {
             return set.isEmpty ? nil : .weekdays(set)
         }
         guard let text = string(node, path) else { return nil }
+        if text == "strategy" { return .strategy }
         if let rule = DayRule.parse(text) {
             // Trade dates are Monday to Friday: a weekend day would never fire.
             if case .weekdays(let set) = rule, let weekend = set.filter({ !$0.isWeekday }).min(by: { $0.rawValue < $1.rawValue }) {
@@ -858,7 +889,7 @@ final class ConfigReader {
             return rule
         }
         let names = DayRule.names.keys.sorted()
-        error(node, path, "unknown day rule '\(text)'\(Suggest.hint(for: text, in: names + ["mon,wed,fri"]))")
+        error(node, path, "unknown day rule '\(text)'\(Suggest.hint(for: text, in: names + ["mon,wed,fri", "strategy"]))")
         return nil
     }
 }

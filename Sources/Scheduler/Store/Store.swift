@@ -134,6 +134,7 @@ public final class Store: Sendable {
                     );
                     """)
         }
+        registerStrategyDates(&migrator)
         return migrator
     }
 }

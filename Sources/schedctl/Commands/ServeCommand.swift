@@ -31,12 +31,23 @@ struct ServeCommand: AsyncParsableCommand {
             LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: format, level: level, redact: Wiring.redact) }
             let logger = Logger(label: "schedctl")
             let store = try Wiring.openStore(plan)
-            let engine = Engine(store: store, plan: plan, registry: Wiring.registry, logger: logger, secrets: Wiring.secrets(for: plan, store: store))
+            let box = PlanBox(plan)
+            let engine = Engine(
+                store: store, plan: plan, registry: Wiring.registry(store: store, plan: box), logger: logger, secrets: Wiring.secrets(for: plan, store: store))
             printPlan(plan, instance: engine.instanceID)
-            let reloader = installReloadHandler(engine: engine, path: options.path, logger: logger)
+            let reloader = installReloadHandler(engine: engine, path: options.path, logger: logger, box: box)
+            // `days: strategy` jobs: their strategies' next trade dates, asked at most hourly.
+            let dates = Wiring.strategyDates(store: store, plan: box)
+            let refresher = Task {
+                while !Task.isCancelled {
+                    await dates.refresh()
+                    try? await Task.sleep(for: .seconds(300))
+                }
+            }
             let group = ServiceGroup(
                 configuration: .init(services: [engine], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
+            refresher.cancel()
             reloader.cancel()
         }
     }
@@ -53,7 +64,7 @@ struct ServeCommand: AsyncParsableCommand {
         fflush(nil)
     }
 
-    private func installReloadHandler(engine: Engine, path: String, logger: Logger) -> any DispatchSourceSignal {
+    private func installReloadHandler(engine: Engine, path: String, logger: Logger, box: PlanBox) -> any DispatchSourceSignal {
         signal(SIGHUP, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
         source.setEventHandler {
@@ -61,6 +72,7 @@ struct ServeCommand: AsyncParsableCommand {
                 do {
                     let plan = try Wiring.loader.load(file: path)
                     try await engine.reload(plan)
+                    box.current = plan
                 } catch let error as ConfigError {
                     logger.error("reload rejected; the running configuration stays", metadata: ["errors": "\(error.description)"])
                 } catch {
