@@ -2,8 +2,8 @@ import Brokers
 import Foundation
 import Jobs
 import Logging
-import SchedctlTesting
 import Sandbox
+import SchedctlTesting
 import Synchronization
 import Testing
 

@@ -119,7 +119,9 @@ struct PVTradeStationMoveCLITests {
         }
 
         // A sync file that does not exist fails before anything is stored.
-        let missing = try await run(["secrets", "import-pv-tradestation", "--config", directory.file("tradestation.toml"), "--sync", directory.file("nope.toml")])
+        let missing = try await run([
+            "secrets", "import-pv-tradestation", "--config", directory.file("tradestation.toml"), "--sync", directory.file("nope.toml"),
+        ])
         #expect(missing.status != 0)
         #expect(missing.stderr.contains("nope.toml"))
         #expect(!FileManager.default.fileExists(atPath: directory.file("state.sqlite")))

@@ -71,7 +71,9 @@ struct CMEReferenceTests {
             let day = try #require(object["date"] as? String)
             found[day] = (object["schedctl"] as? String, object["pandas"] as? String)
         }
-        #expect(found.keys.sorted() == Self.documented.keys.sorted(), "undocumented differences: \(Set(found.keys).symmetricDifference(Self.documented.keys).sorted())")
+        #expect(
+            found.keys.sorted() == Self.documented.keys.sorted(),
+            "undocumented differences: \(Set(found.keys).symmetricDifference(Self.documented.keys).sorted())")
         for (day, expected) in Self.documented {
             #expect(found[day]?.ours == expected.ours, "\(day): schedctl")
             #expect(found[day]?.theirs == expected.theirs, "\(day): pandas_market_calendars")

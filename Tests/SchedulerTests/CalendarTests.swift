@@ -368,7 +368,9 @@ struct CalendarTests {
         #expect(cme.notes(in: date(day)...date(day)).first?.kind == .closed)
     }
 
-    @Test("July 3 before Independence Day closes 12:15 CT (CME notices), only when the NYSE closes early", arguments: ["2024-07-03", "2025-07-03", "2028-07-03", "2029-07-03", "2030-07-03"])
+    @Test(
+        "July 3 before Independence Day closes 12:15 CT (CME notices), only when the NYSE closes early",
+        arguments: ["2024-07-03", "2025-07-03", "2028-07-03", "2029-07-03", "2030-07-03"])
     func cmeJuly3(_ day: String) throws {
         let session = try #require(cme.session(on: date(day)))
         #expect(chicago.local(session.close) == LocalDateTime(date: date(day), hour: 12, minute: 15))

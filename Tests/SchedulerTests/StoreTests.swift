@@ -34,7 +34,7 @@ struct StoreTests {
         let migrations = try await DatabaseQueue(path: path, configuration: readOnly).read { db in
             try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier")
         }
-        #expect(migrations == ["engine-v1", "engine-v99"])
+        #expect(migrations == (Store.migrator.migrations + ["engine-v99"]).sorted())  // nothing migrated or written
     }
 
     @Test func refusesAFileThatIsNotADatabase() throws {

@@ -31,9 +31,10 @@ struct StrategyDaysTests {
         // Mon Nov 30 and Tue Dec 1 pass; Wed Dec 2 14:35Z runs.
         let result = Self.plan(gate, watermark: "2026-11-30T00:00:00Z", now: "2026-12-02T15:00:00Z")
         #expect(Self.runs(result) == ["2026-12-02T14:35:00Z"])
-        #expect(result.decisions.filter { if case .pass = $0 { return true } else { return false } }.map(\.instant.iso8601) == [
-            "2026-11-30T14:35:00Z", "2026-12-01T14:35:00Z",
-        ])
+        #expect(
+            result.decisions.filter { if case .pass = $0 { return true } else { return false } }.map(\.instant.iso8601) == [
+                "2026-11-30T14:35:00Z", "2026-12-01T14:35:00Z",
+            ])
         #expect(Self.skips(result).isEmpty)
         #expect(result.firedFor == date("2026-12-02"))
         #expect(result.watermark == instant("2026-12-02T14:35:00Z"))
@@ -155,7 +156,8 @@ struct StrategyDaysValidationTests {
     @Test("a pennyvault strategy is accepted")
     func accepted() throws {
         let plan = try ConfigTests.load(
-            Self.strategies + "  r:\n    type: rebalance\n    broker: paper\n    strategy: growth\n    schedule: { market: XNYS, at: open, offset: 5m, days: strategy }\n",
+            Self.strategies
+                + "  r:\n    type: rebalance\n    broker: paper\n    strategy: growth\n    schedule: { market: XNYS, at: open, offset: 5m, days: strategy }\n",
             catalog: ConfigTests.withReferences)
         #expect(plan.jobs.first?.schedule.strategyRule != nil)
         #expect(plan.jobs.first?.schedule.summary == "XNYS open +5m, trading days on or after the strategy's next trade date")
@@ -165,7 +167,8 @@ struct StrategyDaysValidationTests {
     func weights() {
         let found = Self.diagnostics(
             Self.strategies
-                + "  r:\n    type: rebalance\n    broker: paper\n    strategy: sixty-forty\n    schedule:\n      market: XNYS\n      at: open\n      days: strategy\n")
+                + "  r:\n    type: rebalance\n    broker: paper\n    strategy: sixty-forty\n    schedule:\n      market: XNYS\n      at: open\n      days: strategy\n"
+        )
         #expect(found.count == 1)
         #expect(found.first?.line == 14)
         #expect(found.first?.path == "jobs.r.schedule.days")
@@ -180,7 +183,8 @@ struct StrategyDaysValidationTests {
             Self.strategies + "  r:\n    type: rebalance\n    broker: paper\n    schedule: { market: XNYS, at: open, days: strategy }\n")
         #expect(noStrategy.count == 1)
         #expect(noStrategy.first?.message.contains("add 'strategy: NAME'") == true)
-        let exec = Self.diagnostics(Self.strategies + "  e:\n    type: exec\n    command: [\"true\"]\n    schedule: { market: XNYS, at: open, days: strategy }\n")
+        let exec = Self.diagnostics(
+            Self.strategies + "  e:\n    type: exec\n    command: [\"true\"]\n    schedule: { market: XNYS, at: open, days: strategy }\n")
         #expect(exec.count == 1)
         #expect(exec.first?.message.contains("this job type has none") == true)
     }

@@ -659,7 +659,8 @@ final class ConfigReader {
         guard kindSpecs.contains(where: { $0.kind == .strategyReference }) else {
             error(
                 daysNode, path,
-                "'days: strategy' needs a job with a 'strategy:' (such as type: rebalance); this job type has none — use a day rule such as every-trading-day or first-trading-day-of-month")
+                "'days: strategy' needs a job with a 'strategy:' (such as type: rebalance); this job type has none — use a day rule such as every-trading-day or first-trading-day-of-month"
+            )
             return
         }
         guard let name = options.first(where: { key, _ in kindSpecs.contains { $0.name == key && $0.kind == .strategyReference } })?.value.stringValue else {
