@@ -161,7 +161,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SchedctlTests",
-            dependencies: ["schedctl", "Scheduler", "Jobs", "Brokers", "Sandbox", "SchedctlTesting"],
+            dependencies: ["schedctl", "Scheduler", "Jobs", "Brokers", "Sandbox", "SchedctlTesting", "Secrets"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -3,12 +3,14 @@ public import Foundation
 
 /// Imports the credentials of `pv-tradestation` (the Go predecessor) into the vault.
 ///
-/// It reads `tradestation.toml` (`mode`, `key_file`, `state_file`, `[auth] apikey` and
-/// `secret`, `[pv] apikey`). pv-tradestation sealed each value with AES-256-GCM under the
-/// BLAKE3-256 hash of the key file's raw bytes and stored it as base64 of
+/// It reads `tradestation.toml` as the Go code does: `mode`, `state_file`, `[auth] key_file`
+/// (the older top-level `key_file` the README described is read too), `[auth] apikey` and
+/// `secret` (sealed), `[pv] apikey` (plain text). pv-tradestation sealed each value with
+/// AES-256-GCM under the BLAKE3-256 hash of the key file's raw bytes and stored it as base64 of
 /// `nonce(12) ‖ ciphertext ‖ tag(16)`; the state file (its OAuth token JSON) is sealed the same
-/// way or kept as plain JSON. Unlike the Go code, a missing key file or an undecryptable value
-/// is an error, never an empty string.
+/// way or kept as plain JSON. The token's expiry comes from the access token's JWT `exp`; without
+/// one the access token is imported as expired, so the first use refreshes it. Unlike the Go
+/// code, a missing key file or an undecryptable value is an error, never an empty string.
 ///
 /// The values are returned under these vault names: ``clientIDName``, ``clientSecretName``,
 /// ``tokenStateName``, ``pennyVaultTokenName``.
@@ -86,15 +88,21 @@ public struct PVTradeStationImport: Sendable {
         }
 
         var warnings: [String] = []
-        let keyFileSetting = try stringValue("key_file")
+        // The Go code reads `[auth] key_file`; the README told users to write it at the top level.
+        let authKeyFile = try stringValue("auth.key_file")
+        let topKeyFile = try stringValue("key_file")
+        if let authKeyFile, let topKeyFile, authKeyFile != topKeyFile {
+            warnings.append("both key_file and [auth] key_file are set; using [auth] key_file '\(authKeyFile)' as pv-tradestation did")
+        }
+        let keyFileSetting = authKeyFile ?? topKeyFile
         if keyFileSetting == nil {
-            warnings.append("key_file is not set; using pv-tradestation's default \(defaultKeyFile)")
+            warnings.append("[auth] key_file is not set; using pv-tradestation's default \(defaultKeyFile)")
         }
         let keyFilePath = resolve(keyFileSetting ?? defaultKeyFile)
         guard FileManager.default.fileExists(atPath: keyFilePath) else {
             throw .invalidConfiguration(
                 path, "key file '\(keyFilePath)' does not exist",
-                fix: "set key_file to the file pv-tradestation used; its values cannot be decrypted without it")
+                fix: "set [auth] key_file to the file pv-tradestation used; its values cannot be decrypted without it")
         }
         guard let keyBytes = FileManager.default.contents(atPath: keyFilePath) else {
             throw .invalidConfiguration(path, "cannot read key file '\(keyFilePath)'", fix: "make it readable (chmod 600)")
@@ -102,11 +110,7 @@ public struct PVTradeStationImport: Sendable {
         let key = sealingKey(keyFileBytes: keyBytes)
 
         var items: [Item] = []
-        for (tomlKey, origin, name) in [
-            ("auth.apikey", "[auth] apikey", clientIDName),
-            ("auth.secret", "[auth] secret", clientSecretName),
-            ("pv.apikey", "[pv] apikey", pennyVaultTokenName),
-        ] {
+        for (tomlKey, origin, name) in [("auth.apikey", "[auth] apikey", clientIDName), ("auth.secret", "[auth] secret", clientSecretName)] {
             guard let sealed = try stringValue(tomlKey), !sealed.isEmpty else { continue }
             let plain = try open(sealed: sealed, key: key, what: origin, configPath: path, keyFile: keyFilePath)
             guard let text = String(data: plain, encoding: .utf8) else {
@@ -114,13 +118,28 @@ public struct PVTradeStationImport: Sendable {
             }
             items.append(Item(name: name, origin: origin, value: Secret(text)))
         }
+        if let pvKey = try stringValue("pv.apikey"), !pvKey.isEmpty {
+            // Plain text as the Go code keeps it; a value sealed under the key file (a layout
+            // some setups followed) is opened. A plain key never opens by accident: the GCM tag
+            // would have to match.
+            let opened = decodeBase64(pvKey).flatMap { try? AES.GCM.open(AES.GCM.SealedBox(combined: $0), using: key) }
+            let value = opened.flatMap { String(data: $0, encoding: .utf8) } ?? pvKey
+            items.append(Item(name: pennyVaultTokenName, origin: "[pv] apikey", value: Secret(value)))
+            warnings.append(
+                "[pv] apikey is pv-tradestation's X-Pv-Api key for the old Penny Vault v1 API; Penny Vault v3 accepts only "
+                    + "an Auth0 token (Authorization: Bearer), so replace it with `schedctl secrets set \(pennyVaultTokenName)`")
+        }
 
         var stateFilePath: String?
         if let stateSetting = try stringValue("state_file"), !stateSetting.isEmpty {
             let statePath = resolve(stateSetting)
             if let stateData = FileManager.default.contents(atPath: statePath) {
                 let json = try stateJSON(stateData, key: key, statePath: statePath, keyFile: keyFilePath)
-                items.append(Item(name: tokenStateName, origin: "state_file", value: Secret(json)))
+                let state = try importedTokenState(json)
+                if state.expiredForRefresh {
+                    warnings.append("the access token in state_file has no readable expiry (JWT exp); it is imported as expired and refreshes on first use")
+                }
+                items.append(Item(name: tokenStateName, origin: "state_file", value: Secret(String(decoding: state.state.jsonData(), as: UTF8.self))))
                 stateFilePath = statePath
             } else {
                 warnings.append("state_file '\(statePath)' does not exist; no token state imported (sign in with `schedctl auth tradestation`)")
@@ -134,6 +153,29 @@ public struct PVTradeStationImport: Sendable {
         return PVTradeStationImport(
             configPath: path, mode: try stringValue("mode"), keyFilePath: keyFilePath,
             stateFilePath: stateFilePath, items: items, warnings: warnings)
+    }
+
+    /// The Go `oauth2.Token` JSON as token state: expiry from the access token's JWT `exp`,
+    /// else an RFC 3339 `expiry` (older files), else the Unix epoch (expired: refresh first).
+    static func importedTokenState(_ json: String) throws(SecretsError) -> (state: TokenState, expiredForRefresh: Bool) {
+        var state = try TokenState(json: Data(json.utf8), name: "state_file")
+        if let exp = jwtExpiry(state.accessToken) {
+            state.accessTokenExpiresAt = exp
+            return (state, false)
+        }
+        if state.accessTokenExpiresAt != nil { return (state, false) }
+        state.accessTokenExpiresAt = Date(timeIntervalSince1970: 0)
+        return (state, true)
+    }
+
+    /// The `exp` claim (seconds since the epoch) of a JWT, or nil when it is not a readable JWT.
+    static func jwtExpiry(_ token: String) -> Date? {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let payload = decodeBase64(String(parts[1])),
+            let claims = (try? JSONSerialization.jsonObject(with: payload)) as? [String: Any],
+            let exp = (claims["exp"] as? NSNumber)?.doubleValue, exp > 0
+        else { return nil }
+        return Date(timeIntervalSince1970: exp)
     }
 
     /// The sealing key pv-tradestation used: BLAKE3-256 of the key file's raw bytes.

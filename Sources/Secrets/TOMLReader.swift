@@ -21,7 +21,8 @@ struct TOMLReader {
     static func parse(_ text: String) throws(ParseError) -> [String: Value] {
         var result: [String: Value] = [:]
         var table = ""
-        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" })
+        // "\r\n" is one Character in Swift: Windows line endings must be matched as such.
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
         var index = 0
         while index < lines.count {
             let lineNumber = index + 1

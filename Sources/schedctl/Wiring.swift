@@ -1,6 +1,7 @@
 import Jobs
 import Scheduler
 import Secrets
+import Synchronization
 
 /// The composition root: which kinds, catalogs and stores this executable uses.
 enum Wiring {
@@ -41,15 +42,42 @@ enum Wiring {
     /// The running plan's brokers (`serve` replaces them on reload).
     static let brokers = BrokerDirectory()
 
-    /// The kinds for running `plan`: kinds that reach brokers get its brokers and the vault.
-    static func registry(for plan: Plan, store: Store) -> JobKindRegistry {
+    /// The kinds the engine runs `holder`'s plan with: kinds that reach brokers get its brokers
+    /// and the vault, and every kind is wrapped so that a `days: strategy` run records the
+    /// strategy's next trade date it saw.
+    static func registry(for holder: PlanHolder, store: Store) -> JobKindRegistry {
+        let plan = holder.current
         brokers.replace(with: plan.brokers)
         let resolver = VaultSecretResolver(store: store, keyPath: plan.secrets.sshKey, redactor: redactor)
-        return StandardKinds.registry(brokers: brokers, factory: BrokerFactory(store: store, vault: { try resolver.openedVault() }))
+        let kinds = StandardKinds.registry(brokers: brokers, factory: BrokerFactory(store: store, vault: { try resolver.openedVault() }))
+        return StrategyDateRecordingKind.wrapping(kinds, dates: strategyDates(store: store, plan: holder))
+    }
+
+    /// The next-trade-date refresher for `days: strategy` jobs.
+    static func strategyDates(store: Store, plan: PlanHolder) -> StrategyTradeDates {
+        StrategyTradeDates(store: store, secrets: secrets(for: plan.current, store: store), plan: { plan.current })
     }
 
     /// Redacts resolved secrets from log lines.
     static let redact: @Sendable (String) -> String = { redactor.redact($0) }
+
+    /// Reads only `database` and `secrets` from `path` (the vault commands need nothing else).
+    static func loadStorage(_ path: String) throws -> StorageSettings {
+        do {
+            return try loader.loadStorage(file: path)
+        } catch {
+            throw CommandFailure(message: "invalid configuration\n" + error.description)
+        }
+    }
+
+    /// Opens the database at `settings.database`, or fails with what to do.
+    static func openStore(_ settings: StorageSettings) throws -> Store {
+        do {
+            return try Store(path: settings.database, extraMigrations: migrations)
+        } catch {
+            throw CommandFailure(message: "\(error)")
+        }
+    }
 
     /// Loads and validates `path`, or fails with every diagnostic.
     static func loadPlan(_ path: String) throws -> Plan {
@@ -58,5 +86,15 @@ enum Wiring {
         } catch {
             throw CommandFailure(message: "invalid configuration\n" + error.description)
         }
+    }
+}
+
+/// The plan a running service uses, replaced on reload.
+final class PlanHolder: Sendable {
+    private let value: Mutex<Plan>
+    init(_ plan: Plan) { value = Mutex(plan) }
+    var current: Plan {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
     }
 }

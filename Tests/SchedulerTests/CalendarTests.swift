@@ -356,16 +356,41 @@ struct CalendarTests {
         #expect(session.shortened == "Good Friday short session")
     }
 
-    @Test("other Good Fridays are closed", arguments: ["2022-04-15", "2023-04-07", "2024-03-29", "2025-04-18", "2027-03-26", "2028-04-14"])
+    @Test("Good Friday 2023 (payrolls day) traded until 08:15 CT")
+    func cmeGoodFriday2023() throws {
+        let session = try #require(cme.session(on: date("2023-04-07")))
+        #expect(session.close == instant("2023-04-07T13:15:00Z"))
+    }
+
+    @Test("other Good Fridays are closed", arguments: ["2022-04-15", "2024-03-29", "2025-04-18", "2027-03-26", "2028-04-14"])
     func cmeGoodFridayClosed(_ day: String) {
         #expect(cme.session(on: date(day)) == nil)
         #expect(cme.notes(in: date(day)...date(day)).first?.kind == .closed)
     }
 
-    @Test("CME has no July 3 early close (only the NYSE does)")
-    func cmeJuly3() throws {
-        let session = try #require(cme.session(on: date("2028-07-03")))
-        #expect(chicago.local(session.close).hour == 16)
+    @Test(
+        "July 3 before Independence Day closes 12:15 CT (CME notices), only when the NYSE closes early",
+        arguments: ["2024-07-03", "2025-07-03", "2028-07-03", "2029-07-03", "2030-07-03"])
+    func cmeJuly3(_ day: String) throws {
+        let session = try #require(cme.session(on: date(day)))
+        #expect(chicago.local(session.close) == LocalDateTime(date: date(day), hour: 12, minute: 15))
+        #expect(session.shortened == "Day before Independence Day")
+    }
+
+    @Test("2026-07-02 (Thursday before the observed holiday) has a full session; 2026-07-03 halts at 12:00")
+    func cmeJuly2026() throws {
+        #expect(chicago.local(try #require(cme.session(on: date("2026-07-02"))).close).hour == 16)
+        #expect(chicago.local(try #require(cme.session(on: date("2026-07-03"))).close).hour == 12)
+    }
+
+    @Test("2025-01-09, the National Day of Mourning: equity futures traded until 08:30 CT")
+    func cmeDayOfMourning() throws {
+        let session = try #require(cme.session(on: date("2025-01-09")))
+        #expect(session.open == instant("2025-01-08T23:00:00Z"))
+        #expect(session.close == instant("2025-01-09T14:30:00Z"))
+        #expect(session.shortened == "National Day of Mourning for Jimmy Carter")
+        // The next trade date opens at the regular time that evening.
+        #expect(cme.session(on: date("2025-01-10"))?.open == instant("2025-01-09T23:00:00Z"))
     }
 
     // MARK: Overrides

@@ -259,7 +259,7 @@ struct ScheduleTests {
         }
         let weekStart = day.adding(days: -((day.weekday.rawValue + 6) % 7))
         switch rule {
-        case .everyTradingDay: return true
+        case .everyTradingDay, .strategy: return true  // strategy: every session is a candidate; the gate decides
         case .weekdays(let set): return set.contains(day.weekday)
         case .firstTradingDayOfWeek: return noSession(weekStart, day.adding(days: -1))
         case .lastTradingDayOfWeek: return noSession(day.adding(days: 1), weekStart.adding(days: 6))

@@ -59,7 +59,9 @@ struct PVTradeStationImportTests {
         #expect(result.mode == "sim")
         #expect(result.keyFilePath == dir.path("pvts.key"))
         #expect(result.stateFilePath == dir.path("state.json"))
-        #expect(result.warnings.isEmpty)
+        // The README's top-level key_file still works; the only warning is about the v1 PV key.
+        #expect(result.warnings.count == 1)
+        #expect(result.warnings[0].contains("X-Pv-Api"))
         #expect(
             result.items.map(\.name) == [
                 "tradestation/client_id", "tradestation/client_secret", "pennyvault/token", "tradestation/token_state",
@@ -77,8 +79,8 @@ struct PVTradeStationImportTests {
         #expect(state.state.refreshToken == "fixture-refresh-token-42")
         #expect(state.state.tokenType == "Bearer")
         let expiry = try #require(state.state.accessTokenExpiresAt)
-        // 2026-03-02T15:04:05.123456789-05:00
-        #expect(abs(expiry.timeIntervalSince1970 - 1_772_481_845.123456789) < 0.000_01)
+        // 2026-03-02T15:04:05.123456789-05:00, kept to the millisecond in the vault's form
+        #expect(abs(expiry.timeIntervalSince1970 - 1_772_481_845.123456789) < 0.001)
         #expect(holds(try vault.get("tradestation/client_id"), "ts-client-id-0123456789"))
     }
 
@@ -112,7 +114,9 @@ struct PVTradeStationImportTests {
         let json = try #require(item(result, PVTradeStationImport.tokenStateName))
         let state = try TokenState(json: Data(json.value.utf8))
         #expect(state.refreshToken == "rt-refresh")
-        #expect(state.accessTokenExpiresAt == nil)  // Go's zero time means "no expiry"
+        // Go's zero time and no JWT exp: imported as expired, so the first use refreshes.
+        #expect(state.accessTokenExpiresAt == Date(timeIntervalSince1970: 0))
+        #expect(result.warnings.contains { $0.contains("imported as expired") })
     }
 
     @Test("a missing key file is an error, not empty strings")
@@ -131,12 +135,12 @@ struct PVTradeStationImportTests {
     func wrongKeyFile() throws {
         let dir = try TemporaryDirectory()
         try Data("some other file".utf8).write(to: URL(fileURLWithPath: dir.path("other.key")))
-        try write("key_file = \"other.key\"\n[pv]\napikey = \"\(Self.sealedPVToken)\"\n", to: dir.path("t.toml"))
+        try write("[auth]\nkey_file = \"other.key\"\nsecret = \"\(Self.sealedClientSecret)\"\n", to: dir.path("t.toml"))
         let error = #expect(throws: SecretsError.self) {
             try PVTradeStationImport.load(configPath: dir.path("t.toml"), environment: [:])
         }
         #expect(error?.kind == .importDecryptionFailed)
-        #expect(error?.message.contains("[pv] apikey") == true)
+        #expect(error?.message.contains("[auth] secret") == true)
         #expect(error?.message.contains("other.key") == true)
     }
 
@@ -168,8 +172,8 @@ struct PVTradeStationImportTests {
         try write("key_file = \"k\"\nstate_file = \"gone.json\"\n[pv]\napikey = \"\(Self.sealedPVToken)\"\n", to: dir.path("t.toml"))
         let result = try PVTradeStationImport.load(configPath: dir.path("t.toml"), environment: [:])
         #expect(result.items.map(\.name) == ["pennyvault/token"])
-        #expect(result.warnings.count == 1)
-        #expect(result.warnings[0].contains("gone.json"))
+        #expect(result.warnings.count == 2)
+        #expect(result.warnings.contains { $0.contains("gone.json") })
 
         try write("key_file = \"k\"\nmode = \"live\"\n", to: dir.path("t.toml"))
         let empty = #expect(throws: SecretsError.self) {
@@ -233,5 +237,22 @@ struct TOMLReaderTests {
             try PVTradeStationImport.load(configPath: dir.path("t.toml"), environment: [:])
         }
         #expect(error?.message.contains("t.toml:2") == true)
+    }
+}
+
+@Suite("TOML reader: Windows line endings")
+struct TOMLReaderCRLFTests {
+    @Test("CRLF lines parse like LF lines, and errors keep their line numbers")
+    func crlf() throws {
+        let table = try TOMLReader.parse("mode = \"sim\"\r\n[auth]\r\nkey_file = 'k'\r\n# c\r\nn = 3\r\n")
+        #expect(table["mode"] == .string("sim"))
+        #expect(table["auth.key_file"] == .string("k"))
+        #expect(table["auth.n"] == .raw("3"))
+        do {
+            _ = try TOMLReader.parse("a = 1\r\nb = 2\r\nbroken\r\n")
+            Issue.record("a line without '=' parsed")
+        } catch {
+            #expect(error.line == 3)
+        }
     }
 }

@@ -2,9 +2,11 @@
 ///
 /// The session for trade date T opens 17:00 America/Chicago on the evening before T and closes
 /// 16:00 on T; the week opens Sunday 17:00. On US holidays when Globex trades, the session halts
-/// at 12:00; the day after Thanksgiving and Christmas Eve close at 12:15; New Year's Day and
-/// Christmas Day have no session. Good Friday is closed except in the years listed in
-/// `goodFridaySessions`. Every date can be overridden from `jobs.yaml`.
+/// at 12:00; July 3 (when the NYSE closes early), the day after Thanksgiving and Christmas Eve
+/// close at 12:15; New Year's Day and Christmas Day have no session. Good Friday is closed except
+/// in the years listed in `goodFridaySessions`; `specialCloses` holds CME's unplanned changes.
+/// Every date can be overridden from `jobs.yaml`. The README's calendar section lists where this
+/// differs from `pandas_market_calendars` and why.
 public struct CMECalendar: TradingCalendar {
     public let code = "CME"
     public let zone: ZoneRules
@@ -13,10 +15,20 @@ public struct CMECalendar: TradingCalendar {
     /// The years the holiday tables cover.
     private static let years = 1990...2200
 
-    /// Good Fridays on which equity futures traded a short session, with its close (seconds after
-    /// midnight, Chicago time). CME announces these each year; override in `jobs.yaml` as needed.
+    /// Good Fridays on which equity futures traded a short session (when the employment report
+    /// fell on Good Friday), with its close (seconds after midnight, Chicago time). CME announces
+    /// these each year; override in `jobs.yaml` as needed.
     public static let goodFridaySessions: [LocalDate: Int] = [
-        LocalDate(year: 2026, month: 4, day: 3)!: 8 * 3600 + 15 * 60
+        LocalDate(year: 2015, month: 4, day: 3)!: 8 * 3600 + 15 * 60,
+        LocalDate(year: 2023, month: 4, day: 7)!: 8 * 3600 + 15 * 60,
+        LocalDate(year: 2026, month: 4, day: 3)!: 8 * 3600 + 15 * 60,
+    ]
+
+    /// Unplanned changes CME announced for equity products: a close (seconds after midnight,
+    /// Chicago time) and the reason. 2025-01-09: CME's notice of 2024-12-30 — US equity markets
+    /// open until 08:30 CT on the National Day of Mourning for President Carter.
+    public static let specialCloses: [LocalDate: (second: Int, reason: String)] = [
+        LocalDate(year: 2025, month: 1, day: 9)!: (8 * 3600 + 30 * 60, "National Day of Mourning for Jimmy Carter")
     ]
 
     /// The calendar with `overrides` applied.
@@ -33,10 +45,11 @@ public struct CMECalendar: TradingCalendar {
                     table.closures[holiday.date] = holiday.name
                 }
             }
-            for early in USHolidays.earlyCloseDays(year) where early.name != "Day before Independence Day" {
-                if table.closures[early.date] == nil { table.closes[early.date] = (12 * 3600 + 15 * 60, early.name) }
+            for early in USHolidays.earlyCloseDays(year) where table.closures[early.date] == nil && table.closes[early.date] == nil {
+                table.closes[early.date] = (12 * 3600 + 15 * 60, early.name)
             }
         }
+        for (date, change) in CMECalendar.specialCloses { table.closes[date] = change }
         table.apply(overrides, closeReason: "changed close (jobs.yaml)")
         self.table = table
     }

@@ -37,6 +37,26 @@ public struct ConfigLoader: Sendable {
         throw ConfigError(diagnostics: reader.diagnostics.sorted { ($0.line, $0.column) < ($1.line, $1.column) })
     }
 
+    /// Reads only `database` and `secrets` from the file at `path`: what the vault commands need,
+    /// so that a half-written job elsewhere does not block storing the secrets it refers to.
+    /// Problems in those two settings (or YAML syntax errors) are still reported.
+    public func loadStorage(file path: String) throws(ConfigError) -> StorageSettings {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(diagnostics: [
+                Diagnostic(
+                    file: path, line: 0, column: 0, path: "",
+                    message: "cannot read the file (\(Self.reason(error))); check the path or run 'schedctl init' to write a starter jobs.yaml")
+            ])
+        }
+        let base = (path as NSString).deletingLastPathComponent
+        let reader = ConfigReader(file: path, catalog: catalog, baseDirectory: base.isEmpty ? "." : base)
+        if let settings = reader.readStorage(text), reader.diagnostics.isEmpty { return settings }
+        throw ConfigError(diagnostics: reader.diagnostics.sorted { ($0.line, $0.column) < ($1.line, $1.column) })
+    }
+
     static func reason(_ error: any Error) -> String {
         let nsError = error as NSError
         if nsError.domain == NSCocoaErrorDomain, nsError.code == NSFileReadNoSuchFileError || nsError.code == 260 { return "no such file" }
@@ -200,40 +220,23 @@ final class ConfigReader {
     // MARK: The file
 
     func read(_ text: String) -> Plan? {
-        let root: Node
-        do {
-            guard let composed = try Yams.compose(yaml: text, .basic) else {
-                error(nil, "", "the file is empty; run 'schedctl init' for a starter jobs.yaml")
-                return nil
-            }
-            root = composed
-        } catch let yamlError as YamlError {
-            reportYAML(yamlError)
-            return nil
-        } catch {
-            self.error(nil, "", "cannot parse YAML: \(error)")
-            return nil
-        }
-        guard let top = mapping(root, "", what: "a mapping of settings at the top level") else { return nil }
+        guard let top = readTop(text) else { return nil }
         checkKeys(top, allowed: Self.topKeys, "")
         let value = { (key: String) in self.lookup(top, key)?.value }
 
         var timezone = ZoneRules.utc
         if let node = value("timezone"), let rules = zone(node, "timezone") { timezone = rules }
-        var database = "state/schedctl.sqlite"
-        if let node = value("database"), let text = string(node, "database") { database = text }
-        if !database.hasPrefix("/") && database != ":memory:" { database = (baseDirectory as NSString).appendingPathComponent(database) }
-        var secrets = SecretsSettings()
-        if let node = value("secrets"), let entries = mapping(node, "secrets") {
-            checkKeys(entries, allowed: ["ssh_key"], "secrets")
-            if let key = lookup(entries, "ssh_key") { secrets.sshKey = string(key.value, "secrets.ssh_key") }
-        }
+        let storage = storageSettings(top)
+        let database = storage.database
+        let secrets = storage.secrets
         let brokers = components(value("brokers"), "brokers", types: catalog.brokers)
         let strategies = components(value("strategies"), "strategies", types: catalog.strategies)
         let notifiers = components(value("notifiers"), "notifiers", types: catalog.notifiers)
         let calendars = readCalendars(value("calendars"))
         let service = readService(value("service"))
-        let references = References(brokers: Set(brokers.keys), strategies: Set(strategies.keys), notifiers: Set(notifiers.keys))
+        let references = References(
+            brokers: Set(brokers.keys), strategies: Set(strategies.keys), notifiers: Set(notifiers.keys),
+            strategyTypes: strategies.mapValues(\.type))
         var jobs: [JobSpec] = []
         if let node = value("jobs"), let entries = mapping(node, "jobs") {
             if entries.isEmpty { error(node, "jobs", "'jobs:' is empty; add at least one job (see 'schedctl init')") }
@@ -248,6 +251,44 @@ final class ConfigReader {
         return Plan(
             source: file, timezone: timezone, database: database, secrets: secrets, brokers: brokers, strategies: strategies,
             notifiers: notifiers, calendars: calendars, service: service, jobs: jobs)
+    }
+
+    /// The top-level mapping, or nil (with a diagnostic) when the file is not one.
+    func readTop(_ text: String) -> [Field]? {
+        let root: Node
+        do {
+            guard let composed = try Yams.compose(yaml: text, .basic) else {
+                error(nil, "", "the file is empty; run 'schedctl init' for a starter jobs.yaml")
+                return nil
+            }
+            root = composed
+        } catch let yamlError as YamlError {
+            reportYAML(yamlError)
+            return nil
+        } catch {
+            self.error(nil, "", "cannot parse YAML: \(error)")
+            return nil
+        }
+        return mapping(root, "", what: "a mapping of settings at the top level")
+    }
+
+    /// `database` and `secrets` from the top-level mapping.
+    func storageSettings(_ top: [Field]) -> StorageSettings {
+        var database = "state/schedctl.sqlite"
+        if let node = lookup(top, "database")?.value, let text = string(node, "database") { database = text }
+        if !database.hasPrefix("/") && database != ":memory:" { database = (baseDirectory as NSString).appendingPathComponent(database) }
+        var secrets = SecretsSettings()
+        if let node = lookup(top, "secrets")?.value, let entries = mapping(node, "secrets") {
+            checkKeys(entries, allowed: ["ssh_key"], "secrets")
+            if let key = lookup(entries, "ssh_key") { secrets.sshKey = string(key.value, "secrets.ssh_key") }
+        }
+        return StorageSettings(database: database, secrets: secrets)
+    }
+
+    /// Only `database` and `secrets`; every other section is left unread.
+    func readStorage(_ text: String) -> StorageSettings? {
+        guard let top = readTop(text) else { return nil }
+        return storageSettings(top)
     }
 
     func reportYAML(_ yamlError: YamlError) {
@@ -295,6 +336,8 @@ final class ConfigReader {
         var brokers: Set<String>
         var strategies: Set<String>
         var notifiers: Set<String>
+        /// Each strategy's type, for `days: strategy`.
+        var strategyTypes: [String: String] = [:]
     }
 
     func components(_ node: Node?, _ section: String, types: [String: [OptionSpec]]) -> [String: ComponentSpec] {
@@ -620,6 +663,9 @@ final class ConfigReader {
         } else {
             error(keyNode, path, "missing 'schedule'; e.g. schedule: { cron: \"0 17 * * 1-5\" } or { market: XNYS, at: open, offset: 5m }")
         }
+        if schedule?.strategyRule != nil, let scheduleField = field("schedule") {
+            checkStrategyDays(scheduleField.value, join(path, "schedule.days"), options: options, kindSpecs: kindSpecs, references: references)
+        }
         var job = JobSpec(name: name, kind: kind, schedule: schedule ?? Schedule(.once(Instant(seconds: 0))), options: options, line: keyNode.mark?.line ?? 0)
         if let f = field("misfire") { job.misfire = readMisfire(f.value, join(path, "misfire")) ?? job.misfire }
         if let f = field("overlap"), let text = string(f.value, join(path, "overlap")) {
@@ -634,6 +680,30 @@ final class ConfigReader {
         if let f = field("paused") { job.paused = bool(f.value, join(path, "paused")) ?? false }
         if let f = field("description") { job.description = string(f.value, join(path, "description")) }
         return schedule == nil ? nil : job
+    }
+
+    /// `days: strategy` needs the job's `strategy:` to name a strategy that announces trade dates
+    /// (`pennyvault`); `weights` and `file` strategies have none.
+    func checkStrategyDays(_ scheduleNode: Node, _ path: String, options: [String: ConfigValue], kindSpecs: [OptionSpec], references: References) {
+        var daysNode = scheduleNode
+        if case .mapping(let mapping) = scheduleNode, let entry = mapping.first(where: { $0.key.scalar?.string == "days" }) { daysNode = entry.value }
+        guard kindSpecs.contains(where: { $0.kind == .strategyReference }) else {
+            error(
+                daysNode, path,
+                "'days: strategy' needs a job with a 'strategy:' (such as type: rebalance); this job type has none — use a day rule such as every-trading-day or first-trading-day-of-month"
+            )
+            return
+        }
+        guard let name = options.first(where: { key, _ in kindSpecs.contains { $0.name == key && $0.kind == .strategyReference } })?.value.stringValue else {
+            error(daysNode, path, "'days: strategy' needs the job's 'strategy:' set to a pennyvault strategy; add 'strategy: NAME', or use another day rule")
+            return
+        }
+        if let type = references.strategyTypes[name], type != "pennyvault" {
+            error(
+                daysNode, path,
+                "'days: strategy' follows Penny Vault's next trade date, but strategy '\(name)' is type \(type), which has none; "
+                    + "use a day rule such as first-trading-day-of-month, or a pennyvault strategy")
+        }
     }
 
     func readMisfire(_ node: Node, _ path: String) -> MisfirePolicy? {
@@ -841,6 +911,7 @@ final class ConfigReader {
             return set.isEmpty ? nil : .weekdays(set)
         }
         guard let text = string(node, path) else { return nil }
+        if text == "strategy" { return .strategy }
         if let rule = DayRule.parse(text) {
             // Trade dates are Monday to Friday: a weekend day would never fire.
             if case .weekdays(let set) = rule, let weekend = set.filter({ !$0.isWeekday }).min(by: { $0.rawValue < $1.rawValue }) {
@@ -850,7 +921,7 @@ final class ConfigReader {
             return rule
         }
         let names = DayRule.names.keys.sorted()
-        error(node, path, "unknown day rule '\(text)'\(Suggest.hint(for: text, in: names + ["mon,wed,fri"]))")
+        error(node, path, "unknown day rule '\(text)'\(Suggest.hint(for: text, in: names + ["mon,wed,fri", "strategy"]))")
         return nil
     }
 }

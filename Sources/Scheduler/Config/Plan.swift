@@ -69,6 +69,19 @@ public struct SecretsSettings: Hashable, Sendable {
     public init(sshKey: String? = nil) { self.sshKey = sshKey }
 }
 
+/// The two settings the vault needs: where the database is and where the SSH key is.
+public struct StorageSettings: Hashable, Sendable {
+    /// The SQLite database path (absolute, or `:memory:`).
+    public var database: String
+    /// Where the vault key comes from.
+    public var secrets: SecretsSettings
+    /// Settings.
+    public init(database: String, secrets: SecretsSettings) {
+        self.database = database
+        self.secrets = secrets
+    }
+}
+
 /// A broker, strategy or notifier defined in `jobs.yaml`.
 public struct ComponentSpec: Hashable, Sendable {
     /// Its name in the file.

@@ -73,6 +73,9 @@ public enum OccurrencePlanner {
         case run(Instant)
         /// Insert the occurrence as skipped, with the reason.
         case skip(Instant, reason: String)
+        /// Not an occurrence after all (`days: strategy` before the strategy's next trade
+        /// date): nothing is recorded; only the watermark moves past it.
+        case pass(Instant)
     }
 
     /// What to do with one batch of due occurrences.
@@ -87,13 +90,19 @@ public enum OccurrencePlanner {
         public var cancelPending: [Int64]
         /// Older missed occurrences recorded as one skipped row (beyond `catchUpLimit`).
         public var summary: SkippedRange? = nil
+        /// For `days: strategy`: the next trade date a run was decided for (store it as the
+        /// gate's `firedFor`), or nil.
+        public var firedFor: LocalDate? = nil
     }
 
     /// Plans the occurrences of `job` after `watermark` that are due by `until` (default: `now`;
     /// later ones are claimed ahead of time and are never late).
-    public static func plan(job: JobSpec, watermark: Instant, now: Instant, until: Instant? = nil, active: Active) -> Result {
+    /// A `days: strategy` job is judged by `gate` first (see ``TradeDateGate``): sessions before
+    /// the strategy's next trade date pass unrecorded, and of the sessions on or after it only the
+    /// last one due is a candidate for the usual misfire and overlap policies.
+    public static func plan(job: JobSpec, watermark: Instant, now: Instant, until: Instant? = nil, active: Active, gate: TradeDateGate? = nil) -> Result {
         let until = max(until ?? now, now)
-        var due: [Instant] = []
+        var candidates: [Instant] = []
         var cursor = watermark
         var summary: SkippedRange?
         if let first = job.schedule.next(after: watermark), first <= now, job.schedule.next(after: first).map({ $0 <= now }) ?? false,
@@ -102,11 +111,16 @@ public enum OccurrencePlanner {
             summary = range
             cursor = resume
         }
-        while due.count < batchLimit, let next = job.schedule.next(after: cursor), next <= until {
-            due.append(next)
+        while candidates.count < batchLimit, let next = job.schedule.next(after: cursor), next <= until {
+            candidates.append(next)
             cursor = next
         }
-        var result = Result(decisions: [], watermark: due.last ?? summary?.last, cancelRunning: [], cancelPending: [], summary: summary)
+        var result = Result(decisions: [], watermark: candidates.last ?? summary?.last, cancelRunning: [], cancelPending: [], summary: summary)
+        var gatedFor: LocalDate?
+        var due = candidates
+        if let rule = job.schedule.strategyRule {
+            (due, gatedFor) = applyGate(gate ?? TradeDateGate(), rule: rule, to: candidates, decisions: &result.decisions)
+        }
         guard !due.isEmpty else { return result }
         // "Latest" is judged among occurrences already due; ones claimed ahead do not count.
         let moreRemain = job.schedule.next(after: cursor).map { $0 <= now } ?? false
@@ -150,7 +164,39 @@ public enum OccurrencePlanner {
             }
             result.decisions.append(.run(occurrence))
             queuedInBatch = true
+            if gatedFor != nil { result.firedFor = gatedFor }
         }
+        result.decisions.sort { $0.instant < $1.instant }
         return result
+    }
+
+    /// Splits `candidates` by the gate: passes and skips go to `decisions`; the last candidate on
+    /// or after the next trade date is returned (the others are skipped as superseded).
+    static func applyGate(_ gate: TradeDateGate, rule: MarketRule, to candidates: [Instant], decisions: inout [Decision]) -> ([Instant], LocalDate?) {
+        var firing: [Instant] = []
+        var target: LocalDate?
+        for occurrence in candidates {
+            switch gate.verdict(occurrence, rule: rule) {
+            case .wait: decisions.append(.pass(occurrence))
+            case .skip(let reason): decisions.append(.skip(occurrence, reason: reason))
+            case .fire(let date):
+                firing.append(occurrence)
+                target = date
+            }
+        }
+        guard let last = firing.last else { return ([], nil) }
+        for earlier in firing.dropLast() {
+            decisions.append(.skip(earlier, reason: "days: strategy: one run per trade date; a later session for \(target!) is due"))
+        }
+        return ([last], target)
+    }
+}
+
+extension OccurrencePlanner.Decision {
+    /// The occurrence decided.
+    public var instant: Instant {
+        switch self {
+        case .run(let at), .skip(let at, _), .pass(let at): return at
+        }
     }
 }

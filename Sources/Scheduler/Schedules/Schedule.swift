@@ -64,6 +64,12 @@ public struct Schedule: Sendable, Hashable {
         return result
     }
 
+    /// The exchange rule of a `days: strategy` schedule, else nil.
+    public var strategyRule: MarketRule? {
+        if case .market(let rule) = rule, rule.days == .strategy { return rule }
+        return nil
+    }
+
     /// The time zone fire times are shown in.
     public var displayZone: ZoneRules {
         switch rule {
@@ -172,6 +178,15 @@ public struct MarketRule: Sendable, Hashable {
         return "\(market.rawValue) \(event.rawValue)\(offsetText), \(days.description)"
     }
 
+    /// The trade date of the session whose event `instant` is, or nil when it is none.
+    public func tradeDate(of instant: Instant) -> LocalDate? {
+        let date = calendar.zone.local(instant - offset).date
+        for candidate in [date, date.adding(days: 1), date.adding(days: -1)] {
+            if let session = calendar.session(on: candidate), fire(session) == instant { return candidate }
+        }
+        return nil
+    }
+
     func explain(_ instant: Instant) -> String {
         let date = calendar.zone.local(instant - offset).date
         for candidate in [date, date.adding(days: 1), date.adding(days: -1)] {
@@ -198,6 +213,10 @@ public enum DayRule: Sendable, Hashable, CustomStringConvertible {
     case lastTradingDayOfMonth
     /// Sessions whose trade date falls on one of these weekdays.
     case weekdays(Set<Weekday>)
+    /// Sessions on or after the job's strategy's next trade date (`days: strategy`). Every
+    /// session is a candidate; the occurrence planner lets through only those a
+    /// ``TradeDateGate`` admits, so the schedule itself stays pure.
+    case strategy
 
     /// The spellings accepted in `jobs.yaml` and on the command line.
     public static let names: [String: DayRule] = [
@@ -214,13 +233,14 @@ public enum DayRule: Sendable, Hashable, CustomStringConvertible {
         case .firstTradingDayOfMonth: return "first trading day of the month"
         case .lastTradingDayOfMonth: return "last trading day of the month"
         case .weekdays(let set): return "trading days on " + set.sorted { $0.rawValue < $1.rawValue }.map(\.shortName).joined(separator: ",")
+        case .strategy: return "trading days on or after the strategy's next trade date"
         }
     }
 
     /// Whether the trade date `date` (which has a session) fires.
     func matches(_ date: LocalDate, in calendar: any TradingCalendar) -> Bool {
         switch self {
-        case .everyTradingDay: return true
+        case .everyTradingDay, .strategy: return true
         case .weekdays(let set): return set.contains(date.weekday)
         case .firstTradingDayOfWeek:
             let back = (date.weekday.rawValue + 6) % 7  // days since Monday

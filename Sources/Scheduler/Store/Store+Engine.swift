@@ -72,7 +72,8 @@ extension Store {
                     if row["state"] as String == "running" { active.running.append(row["id"]) } else { active.pending.append(row["id"]) }
                 }
                 let ahead = active.running.isEmpty && active.pending.isEmpty ? horizon : .zero
-                let plan = OccurrencePlanner.plan(job: job, watermark: watermark, now: nowInstant, until: nowInstant + ahead, active: active)
+                let gate = job.schedule.strategyRule == nil ? nil : try Store.tradeDateGate(db, job: job.name)
+                let plan = OccurrencePlanner.plan(job: job, watermark: watermark, now: nowInstant, until: nowInstant + ahead, active: active, gate: gate)
                 var outcome = ClaimOutcome(job: job.name, watermark: plan.watermark ?? watermark, paused: false, inserted: [], skipped: 0, cancelRequested: [])
                 for id in plan.cancelRunning {
                     try db.execute(cached: "UPDATE run SET cancel_requested = 1 WHERE id = ?", arguments: [id])
@@ -111,7 +112,13 @@ extension Store {
                             try Store.event(db, id, t, "skipped", reason, instance)
                             outcome.skipped += 1
                         }
+                    case .pass:
+                        break
                     }
+                }
+                if let firedFor = plan.firedFor {
+                    try db.execute(
+                        cached: "UPDATE strategy_trade_date SET fired_for = ? WHERE job = ?", arguments: [firedFor.description, job.name])
                 }
                 if let mark = plan.watermark {
                     try db.execute(cached: "UPDATE job_state SET watermark = ? WHERE job = ?", arguments: [mark.seconds, job.name])

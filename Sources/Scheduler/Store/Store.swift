@@ -177,6 +177,7 @@ public final class Store: Sendable {
             try db.execute(sql: "ALTER TABLE instance ADD COLUMN jobs TEXT")
         }
         registerHistoryIndexes(&migrator)
+        registerStrategyDates(&migrator)
         return migrator
     }
 }

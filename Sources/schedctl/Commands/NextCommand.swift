@@ -31,7 +31,7 @@ struct NextCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await exiting {
-            let schedule = try resolveSchedule()
+            let (schedule, spec, plan) = try resolveJobOrRule()
             let start: Instant
             if let after {
                 do { start = try Instant(iso8601: after) } catch { throw CommandFailure(message: "--after: \(error)", code: 64) }
@@ -39,16 +39,32 @@ struct NextCommand: AsyncParsableCommand {
                 start = Instant(Date())
             }
             guard (1...100_000).contains(count) else { throw CommandFailure(message: "--count must be from 1 to 100000", code: 64) }
-            let instants = schedule.upcoming(after: start, count: count)
+            var instants = schedule.upcoming(after: start, count: count)
+            var note: String?
+            var nextTradeDate: String?
+            if let spec, let plan, spec.schedule.strategyRule != nil {
+                // days: strategy: only the fire the strategy's next trade date gives is known.
+                let records = await StrategyDatesView.records(for: plan)
+                instants = StrategyDatesView.nextFire(spec, after: start, records: records).map { [$0] } ?? []
+                note = StrategyDatesView.note(spec, records: records)
+                nextTradeDate = records[spec.name]?.gate.nextTradeDate?.description
+            }
             let zone = schedule.displayZone
             if json {
-                if instants.isEmpty {
+                if let nextTradeDate {
+                    let rows = instants.map { instant -> [String: String] in
+                        ["at": instant.iso8601, "local": instant.iso8601(in: zone), "zone": zone.identifier, "rule": schedule.explain(instant),
+                         "next_trade_date": nextTradeDate]
+                    }
+                    print(try JSONText.encode(rows))
+                } else if instants.isEmpty {
                     print(try JSONText.encode([[String: String]]()))
                 } else {
                     FileHandle.standardOutput.write(Data(FireTimesJSON.render(instants, schedule: schedule, zone: zone) + [0x0A]))
                 }
                 return
             }
+            if let note { print("days: strategy — \(note); later fire times follow the strategy's next announcements") }
             if instants.isEmpty {
                 print("no fire times after \(start)")
                 return
@@ -61,17 +77,24 @@ struct NextCommand: AsyncParsableCommand {
         }
     }
 
-    private func resolveSchedule() throws -> Schedule {
-        let adHoc = [cron != nil, every != nil, market != nil].filter { $0 }.count
+    /// The job's schedule (with the job and its plan), or the ad hoc rule.
+    private func resolveJobOrRule() throws -> (Schedule, JobSpec?, Plan?) {
         if let job {
-            guard adHoc == 0 else { throw CommandFailure(message: "give a job name or an ad hoc rule (--cron, --every, --market), not both", code: 64) }
+            guard [cron != nil, every != nil, market != nil].allSatisfy({ !$0 }) else {
+                throw CommandFailure(message: "give a job name or an ad hoc rule (--cron, --every, --market), not both", code: 64)
+            }
             let plan = try Wiring.loadPlan(options.path)
             guard let spec = plan.job(named: job) else {
                 let names = plan.jobs.map(\.name)
                 throw CommandFailure(message: "no job '\(job)' in \(plan.source); jobs: \(names.joined(separator: ", "))", code: 2)
             }
-            return spec.schedule
+            return (spec.schedule, spec, plan)
         }
+        return (try resolveSchedule(), nil, nil)
+    }
+
+    private func resolveSchedule() throws -> Schedule {
+        let adHoc = [cron != nil, every != nil, market != nil].filter { $0 }.count
         guard adHoc == 1 else { throw CommandFailure(message: "give a job name, or exactly one of --cron, --every, --market", code: 64) }
         // The same builder as jobs.yaml's `schedule:`, so the rules and messages agree.
         var fields: [(key: String, value: String)] = []
@@ -117,9 +140,16 @@ struct JobsCommand: AsyncParsableCommand {
             let plan = try Wiring.loadPlan(options.path)
             let start: Instant
             do { start = try after.map { try Instant(iso8601: $0) } ?? Instant(Date()) } catch { throw CommandFailure(message: "--after: \(error)", code: 64) }
+            let records = await StrategyDatesView.records(for: plan)
             let rows = plan.jobs.map { job -> [String: String] in
-                var row = ["job": job.name, "type": job.kind, "schedule": job.schedule.summary, "next": job.schedule.next(after: start)?.iso8601 ?? "never"]
+                let next = StrategyDatesView.nextFire(job, after: start, records: records)?.iso8601
+                var row = [
+                    "job": job.name, "type": job.kind, "schedule": job.schedule.summary,
+                    "next": next ?? (job.schedule.strategyRule == nil ? "never" : "unknown"),
+                ]
                 if let description = job.description { row["description"] = description }
+                if let date = records[job.name]?.gate.nextTradeDate, job.schedule.strategyRule != nil { row["next_trade_date"] = date.description }
+                if let note = StrategyDatesView.note(job, records: records) { row["schedule"]! += " (\(note))" }
                 return row
             }
             if json {

@@ -26,7 +26,7 @@ struct RunCommand: AsyncParsableCommand {
                 print("run #\(id) of \(spec.name): no service is running, so it runs here")
                 LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: .logfmt, level: .warning, redact: Wiring.redact) }
                 let engine = Engine(
-                    store: store, plan: plan, registry: Wiring.registry(for: plan, store: store), logger: Logger(label: "schedctl"),
+                    store: store, plan: plan, registry: Wiring.registry(for: PlanHolder(plan), store: store), logger: Logger(label: "schedctl"),
                     secrets: Wiring.secrets(for: plan, store: store))
                 guard try await engine.executeNow(runID: id) else {
                     // Nothing ran: say why, and leave no pending run behind for a later service.

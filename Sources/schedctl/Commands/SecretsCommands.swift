@@ -21,20 +21,23 @@ struct VaultOptions: ParsableArguments {
     @OptionGroup var config: ConfigOptions
     @Option(name: .customLong("ssh-key"), help: "The SSH private key that seals the vault.") var sshKey: String?
 
-    /// The plan, the store and the vault (created on first use when `create` is set).
-    func open(create: Bool) throws -> (plan: Plan, store: Store, vault: Vault, warnings: [String]) {
+    /// The storage settings, the store and the vault (created on first use when `create` is set).
+    func open(create: Bool) throws -> (settings: StorageSettings, store: Store, vault: Vault, warnings: [String]) {
         try VaultOptions.open(jobsPath: config.path, sshKey: sshKey, create: create)
     }
 
-    /// The plan at `jobsPath`, its store and the vault in it.
-    static func open(jobsPath: String, sshKey: String?, create: Bool) throws -> (plan: Plan, store: Store, vault: Vault, warnings: [String]) {
-        let plan = try Wiring.loadPlan(jobsPath)
-        let store = try Wiring.openStore(plan)
+    /// The vault in the database `jobsPath` names. Only `database` and `secrets` are read, so a
+    /// job still being written elsewhere in the file does not block storing its secrets.
+    static func open(jobsPath: String, sshKey: String?, create: Bool) throws -> (
+        settings: StorageSettings, store: Store, vault: Vault, warnings: [String]
+    ) {
+        let settings = try Wiring.loadStorage(jobsPath)
+        let store = try Wiring.openStore(settings)
         do {
-            let loaded = try VaultAccess.loadKey(explicitPath: sshKey, configured: plan.secrets.sshKey, prompt: Terminal.readSecret)
+            let loaded = try VaultAccess.loadKey(explicitPath: sshKey, configured: settings.secrets.sshKey, prompt: Terminal.readSecret)
             for warning in loaded.warnings { printError("warning: \(warning)") }
             let vault = try VaultAccess.open(store: store, key: loaded.key, create: create, redactor: Wiring.redactor)
-            return (plan, store, vault, loaded.warnings)
+            return (settings, store, vault, loaded.warnings)
         } catch let error as SecretsError {
             throw CommandFailure(message: error.description)
         }
@@ -174,28 +177,37 @@ struct RekeySecrets: AsyncParsableCommand {
 struct ImportPVTradeStation: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import-pv-tradestation",
-        abstract: "Import a pv-tradestation setup (API key and secret, token state, Penny Vault token) into the vault.",
+        abstract: "Import a pv-tradestation setup (API key and secret, token state, Penny Vault key) into the vault.",
         discussion: """
             Stored as tradestation/client_id, tradestation/client_secret, tradestation/token_state and pennyvault/token.
             Here --config names the pv-tradestation file; the schedctl configuration comes from --jobs (default: $SCHEDCTL_CONFIG, else ./jobs.yaml).
+            With --sync (pv-tradestation's sync.toml) it also prints a jobs.yaml fragment: the broker, the strategy and a rebalance job.
             """)
     @Option(help: "The pv-tradestation configuration file (tradestation.toml).") var config: String
+    @Option(help: "pv-tradestation's sync.toml (PortfolioID, AccountID): print a jobs.yaml fragment for it.") var sync: String?
     @Option(help: "The schedctl configuration whose database holds the vault.") var jobs: String?
     @Option(name: .customLong("ssh-key"), help: "The SSH private key that seals the vault.") var sshKey: String?
 
     func run() async throws {
         try await exiting {
+            let environment = ProcessInfo.processInfo.environment
             let imported: PVTradeStationImport
+            let syncFile: PVTradeStationSync?
             do {
-                imported = try PVTradeStationImport.load(configPath: config, environment: ProcessInfo.processInfo.environment)
+                imported = try PVTradeStationImport.load(configPath: config, environment: environment)
+                syncFile = try sync.map { try PVTradeStationSync.load(path: $0, environment: environment) }
             } catch let error as SecretsError {
                 throw CommandFailure(message: error.description)
             }
             for warning in imported.warnings { printError("warning: \(warning)") }
-            let jobsPath = jobs ?? ProcessInfo.processInfo.environment["SCHEDCTL_CONFIG"] ?? "jobs.yaml"
+            let jobsPath = jobs ?? environment["SCHEDCTL_CONFIG"] ?? "jobs.yaml"
             let opened = try VaultOptions.open(jobsPath: jobsPath, sshKey: sshKey, create: true)
             do { try opened.vault.store(imported) } catch { throw CommandFailure(message: "\(error)") }
             for item in imported.items { print("imported \(item.name) (from \(item.origin))") }
+            if let syncFile {
+                print("")
+                print(PVTradeStationMigration.jobsFragment(mode: imported.mode, sync: syncFile), terminator: "")
+            }
         }
     }
 }

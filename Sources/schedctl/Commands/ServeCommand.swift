@@ -31,15 +31,25 @@ struct ServeCommand: AsyncParsableCommand {
             LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: format, level: level, redact: Wiring.redact) }
             let logger = Logger(label: "schedctl")
             let store = try Wiring.openStore(plan)
+            let holder = PlanHolder(plan)
             let engine = Engine(
-                store: store, plan: plan, registry: Wiring.registry(for: plan, store: store), logger: logger, secrets: Wiring.secrets(for: plan, store: store))
+                store: store, plan: plan, registry: Wiring.registry(for: holder, store: store), logger: logger, secrets: Wiring.secrets(for: plan, store: store))
             printPlan(plan, instance: engine.instanceID)
             let retention = RetentionService(store: store, policy: plan.service.retention, logger: logger)
-            let reloader = installReloadHandler(engine: engine, retention: retention, path: options.path, logger: logger)
+            let reloader = installReloadHandler(engine: engine, retention: retention, holder: holder, path: options.path, logger: logger)
+            // `days: strategy` jobs: their strategies' next trade dates, asked at most hourly.
+            let dates = Wiring.strategyDates(store: store, plan: holder)
+            let refresher = Task {
+                while !Task.isCancelled {
+                    await dates.refresh()
+                    try? await Task.sleep(for: .seconds(300))
+                }
+            }
             let group = ServiceGroup(
                 configuration: .init(
                     services: [.init(service: engine), .init(service: retention)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
+            refresher.cancel()
             reloader.cancel()
         }
     }
@@ -56,7 +66,9 @@ struct ServeCommand: AsyncParsableCommand {
         fflush(nil)
     }
 
-    private func installReloadHandler(engine: Engine, retention: RetentionService, path: String, logger: Logger) -> any DispatchSourceSignal {
+    private func installReloadHandler(
+        engine: Engine, retention: RetentionService, holder: PlanHolder, path: String, logger: Logger
+    ) -> any DispatchSourceSignal {
         signal(SIGHUP, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
         source.setEventHandler {
@@ -66,6 +78,7 @@ struct ServeCommand: AsyncParsableCommand {
                     try await engine.reload(plan)
                     Wiring.brokers.replace(with: plan.brokers)
                     retention.update(plan.service.retention)
+                    holder.current = plan
                 } catch let error as ConfigError {
                     logger.error("reload rejected; the running configuration stays", metadata: ["errors": "\(error.description)"])
                 } catch {
