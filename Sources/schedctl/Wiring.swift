@@ -38,6 +38,17 @@ enum Wiring {
         VaultSecretResolver(store: store, keyPath: plan.secrets.sshKey, redactor: redactor)
     }
 
+    /// The kinds an engine runs, wired to the brokers and strategies of `holder`'s plan, with
+    /// credentials from the vault behind `secrets`.
+    static func engineRegistry(_ holder: PlanHolder, store: Store, secrets: any SecretResolving) -> JobKindRegistry {
+        let resolver = secrets as? VaultSecretResolver
+        let factory = BrokerFactory(store: store) {
+            guard let resolver else { throw CommandFailure(message: "no vault is open") }
+            return try resolver.openedVault()
+        }
+        return StandardKinds.registry(rebalance: .standard(plan: holder, factory: factory))
+    }
+
     /// Redacts resolved secrets from log lines.
     static let redact: @Sendable (String) -> String = { redactor.redact($0) }
 

@@ -55,7 +55,29 @@ public struct SQLitePaperLedger: PaperLedger {
 
     public func load(accountID: String) async throws -> PaperAccountState? {
         do {
-            return try await writer.read { db -> PaperAccountState? in
+            return try await writer.read { db in try Self.load(db, accountID) }
+        } catch let e as BrokerError { throw e } catch {
+            throw BrokerError(.storage, broker: "paper", "cannot read the paper ledger: \(error)")
+        }
+    }
+
+    public func update<T: Sendable>(accountID: String, _ body: @Sendable (inout PaperAccountState) throws -> T) async throws -> T {
+        do {
+            // One write transaction: another process's update waits for it and then sees it.
+            return try await writer.write { db in
+                guard var state = try Self.load(db, accountID) else {
+                    throw BrokerError(.notFound, broker: "paper", "paper account '\(accountID)' does not exist")
+                }
+                let result = try body(&state)
+                try Self.save(db, state)
+                return result
+            }
+        } catch let e as BrokerError { throw e } catch {
+            throw BrokerError(.storage, broker: "paper", "cannot update the paper ledger: \(error)")
+        }
+    }
+
+    static func load(_ db: Database, _ accountID: String) throws -> PaperAccountState? {
                 guard let row = try Row.fetchOne(db, sql: "SELECT * FROM paper_accounts WHERE account_id = ?", arguments: [accountID]) else {
                     return nil
                 }
@@ -81,15 +103,17 @@ public struct SQLitePaperLedger: PaperLedger {
                 }
                 state.orders.sort { $0.openedAt == $1.openedAt ? $0.id.localizedStandardCompare($1.id) == .orderedAscending : $0.openedAt < $1.openedAt }
                 return state
-            }
-        } catch let e as BrokerError { throw e } catch {
-            throw BrokerError(.storage, broker: "paper", "cannot read the paper ledger: \(error)")
-        }
     }
 
     public func save(_ state: PaperAccountState) async throws {
         do {
-            try await writer.write { db in
+            try await writer.write { db in try Self.save(db, state) }
+        } catch {
+            throw BrokerError(.storage, broker: "paper", "cannot write the paper ledger: \(error)")
+        }
+    }
+
+    static func save(_ db: Database, _ state: PaperAccountState) throws {
                 try db.execute(
                     sql: """
                         INSERT INTO paper_accounts(account_id, cash, step, next_order_number) VALUES (?, ?, ?, ?)
@@ -118,10 +142,6 @@ public struct SQLitePaperLedger: PaperLedger {
                             o.openedAt.timeIntervalSince1970, o.closedAt?.timeIntervalSince1970,
                         ])
                 }
-            }
-        } catch {
-            throw BrokerError(.storage, broker: "paper", "cannot write the paper ledger: \(error)")
-        }
     }
 }
 

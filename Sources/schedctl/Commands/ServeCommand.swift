@@ -31,9 +31,12 @@ struct ServeCommand: AsyncParsableCommand {
             LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: format, level: level, redact: Wiring.redact) }
             let logger = Logger(label: "schedctl")
             let store = try Wiring.openStore(plan)
-            let engine = Engine(store: store, plan: plan, registry: Wiring.registry, logger: logger, secrets: Wiring.secrets(for: plan, store: store))
+            let secrets = Wiring.secrets(for: plan, store: store)
+            let holder = PlanHolder(plan)
+            let engine = Engine(
+                store: store, plan: plan, registry: Wiring.engineRegistry(holder, store: store, secrets: secrets), logger: logger, secrets: secrets)
             printPlan(plan, instance: engine.instanceID)
-            let reloader = installReloadHandler(engine: engine, path: options.path, logger: logger)
+            let reloader = installReloadHandler(engine: engine, holder: holder, path: options.path, logger: logger)
             let group = ServiceGroup(
                 configuration: .init(services: [engine], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
@@ -53,7 +56,7 @@ struct ServeCommand: AsyncParsableCommand {
         fflush(nil)
     }
 
-    private func installReloadHandler(engine: Engine, path: String, logger: Logger) -> any DispatchSourceSignal {
+    private func installReloadHandler(engine: Engine, holder: PlanHolder, path: String, logger: Logger) -> any DispatchSourceSignal {
         signal(SIGHUP, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
         source.setEventHandler {
@@ -61,6 +64,7 @@ struct ServeCommand: AsyncParsableCommand {
                 do {
                     let plan = try Wiring.loader.load(file: path)
                     try await engine.reload(plan)
+                    holder.update(plan)
                 } catch let error as ConfigError {
                     logger.error("reload rejected; the running configuration stays", metadata: ["errors": "\(error.description)"])
                 } catch {
