@@ -208,9 +208,9 @@ public final class TradeStationSimulator: Sendable {
     public var placedConfirmIDs: [String] { state.withLock { $0.placeConfirmIDs } }
     /// Number of `orderconfirm` / `ordergroupconfirm` requests served.
     public var confirmRequestCount: Int { state.withLock { $0.confirmCount } }
-    /// Orders placed so far as (symbol, side, quantity, filled, status), oldest first.
-    public var orderSummaries: [(symbol: String, buy: Bool, quantity: Decimal, filled: Decimal, status: String)] {
-        state.withLock { s in s.orders.map { ($0.symbol, $0.side == .buy, $0.quantity, $0.filled, $0.status) } }
+    /// Orders placed so far as (id, symbol, side, quantity, filled, limit, status), oldest first.
+    public var orderSummaries: [(id: String, symbol: String, buy: Bool, quantity: Decimal, filled: Decimal, limit: Decimal?, status: String)] {
+        state.withLock { s in s.orders.map { ($0.id, $0.symbol, $0.side == .buy, $0.quantity, $0.filled, $0.limit, $0.status) } }
     }
     /// At most `shares` of a crossing order fill per match (nil: all); the rest stays `FPR`.
     public func setLiquidity(_ shares: Decimal?) { state.withLock { $0.liquidity = shares } }

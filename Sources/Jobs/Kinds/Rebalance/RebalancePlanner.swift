@@ -103,7 +103,7 @@ public enum RebalancePlanner {
             let value = abs(delta) * price
             if delta == 0 {
                 line.skip = "on target"
-            } else if inputs.targets[symbol] != nil, abs(currentWeight - target) <= options.drift {
+            } else if inputs.targets[symbol] != nil, inputs.equity > 0, abs(currentWeight - target * investable / inputs.equity) <= options.drift {
                 line.skip = "within drift"
             } else if value < options.minTrade {
                 line.skip = "below min_trade"
