@@ -114,7 +114,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "schedbench",
-            dependencies: ["Scheduler", "Jobs", "SchedctlTesting"],
+            dependencies: ["Scheduler", "Jobs", "Brokers", "SchedctlTesting"],
             swiftSettings: swiftSettings
         ),
         .target(
