@@ -22,7 +22,9 @@ enum RebalanceBenchmarks {
         let inputs = RebalanceInputs(
             targets: targets, positions: positions, equity: 10_000_000, cash: 2_000_000, buyingPower: 2_000_000, quotes: quotes, now: now,
             requireFreshQuotes: true)
-        let options = try RebalanceOptions(["broker": .string("b"), "strategy": .string("s"), "cash_buffer": .string("1%"), "min_trade": .number(100), "drift": .string("0.01%")])
+        let options = try RebalanceOptions([
+            "broker": .string("b"), "strategy": .string("s"), "cash_buffer": .string("1%"), "min_trade": .number(100), "drift": .string("0.01%"),
+        ])
         var times: [Double] = []
         var orders = 0
         for _ in 0..<7 {

@@ -160,7 +160,7 @@ public actor PaperBroker: Brokerage, OrderConfirming, GroupOrderPlacing, ClosedO
 
     public func closedOrders(account: String, since: Date) async throws -> [Order] {
         try check(account)
-        return try await fresh().orders.reversed().filter { ($0.closedAt ?? .distantPast) >= since }.map(export)
+        return try await fresh().orders.reversed().filter { $0.closedAt.map { $0 >= since } ?? false }.map(export)
     }
 
     public func order(id: String, account: String) async throws -> Order {

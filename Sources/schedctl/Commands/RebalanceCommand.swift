@@ -1,6 +1,6 @@
 import ArgumentParser
-import Foundation
 import Brokers
+import Foundation
 import Jobs
 import Scheduler
 import Secrets

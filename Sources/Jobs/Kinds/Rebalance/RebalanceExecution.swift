@@ -88,7 +88,8 @@ struct RebalanceExecution {
         let state = await journal.state
         if !state.orders.contains(where: { $0.phase == "buy" }) {
             guard let plan = state.plan else { return }
-            let fresh = try await gather(targets: Dictionary(uniqueKeysWithValues: plan.lines.compactMap { l in (try? Symbol(l.symbol)).map { ($0, l.targetWeight) } }))
+            let fresh = try await gather(
+                targets: Dictionary(uniqueKeysWithValues: plan.lines.compactMap { l in (try? Symbol(l.symbol)).map { ($0, l.targetWeight) } }))
             let replanned = try RebalancePlanner.plan(fresh, options: options)
             var (buys, warning) = RebalancePlanner.fitBuys(replanned.buys, budget: fresh.buyingPower, options: options)
             var warnings = warning.map { [$0] } ?? []
@@ -338,7 +339,9 @@ struct RebalanceExecution {
         var residuals: [String] = []
         for l in final?.lines ?? [] where l.side != nil {
             let w = (l.currentWeight * 100).rounded(scale: 2).plainString
-            residuals.append("\(l.symbol) at \(w)% vs target \((l.targetWeight * 100).rounded(scale: 2).plainString)% (\(l.side!.rawValue) \(abs(l.delta).plainString) left)")
+            residuals.append(
+                "\(l.symbol) at \(w)% vs target \((l.targetWeight * 100).rounded(scale: 2).plainString)% (\(l.side!.rawValue) \(abs(l.delta).plainString) left)"
+            )
         }
         if final == nil { residuals.append("final quotes unusable: weights could not be checked") }
         let outcome = residuals.isEmpty ? "succeeded" : "failed"

@@ -1,7 +1,7 @@
 public import Brokers
 import Foundation
-public import Scheduler
 import Logging
+public import Scheduler
 import Synchronization
 
 /// What a rebalance needs from the composition root: the configured brokers and strategies

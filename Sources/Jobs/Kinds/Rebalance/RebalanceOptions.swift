@@ -106,7 +106,9 @@ public struct RebalanceOptions: Sendable, Hashable, Codable {
             minTrade = m
         }
         if let text = o["drift"]?.stringValue {
-            if let f = Self.fraction(text), f >= 0, f < 1 { drift = f } else {
+            if let f = Self.fraction(text), f >= 0, f < 1 {
+                drift = f
+            } else {
                 problems.append(.init(key: "drift", message: "'\(text)' is not a weight tolerance; write a percentage such as 0.5%"))
             }
         }
@@ -123,25 +125,34 @@ public struct RebalanceOptions: Sendable, Hashable, Codable {
                 problems.append(.init(key: "pricing.\(key)", message: "unknown key '\(key)'; pricing takes start, step and limit"))
             }
             if let text = map["start"]?.stringValue {
-                if let s = Start(rawValue: text) { pricing.start = s } else {
+                if let s = Start(rawValue: text) {
+                    pricing.start = s
+                } else {
                     problems.append(.init(key: "pricing.start", message: "'\(text)' is not allowed; use mid, passive or touch"))
                 }
             }
             if let text = map["step"]?.stringValue {
-                if let f = Self.fraction(text), f > 0, f <= 1 { pricing.step = f } else {
+                if let f = Self.fraction(text), f > 0, f <= 1 {
+                    pricing.step = f
+                } else {
                     problems.append(.init(key: "pricing.step", message: "'\(text)' must be a share of the spread above 0% and at most 100%, e.g. 25%"))
                 }
             }
             if let text = map["limit"]?.stringValue {
-                if let f = Self.fraction(text), f >= 0, f < Decimal(string: "0.1")! { pricing.limit = f } else {
+                if let f = Self.fraction(text), f >= 0, f < Decimal(string: "0.1")! {
+                    pricing.limit = f
+                } else {
                     problems.append(.init(key: "pricing.limit", message: "'\(text)' must be a percentage from 0% to below 10%, e.g. 0.5%"))
                 }
             }
         }
         if let value = o["deadline"] {
             if let text = value.stringValue {
-                if let d = DurationText.parse(text), d > .zero { deadline = .after(d) } else {
-                    problems.append(.init(key: "deadline", message: "'\(text)' is not a positive duration; write 2h or { market: XNYS, at: close, offset: -5m }"))
+                if let d = DurationText.parse(text), d > .zero {
+                    deadline = .after(d)
+                } else {
+                    problems.append(
+                        .init(key: "deadline", message: "'\(text)' is not a positive duration; write 2h or { market: XNYS, at: close, offset: -5m }"))
                 }
             } else if let map = value.mapValue {
                 for key in map.keys where !["market", "at", "offset"].contains(key) {
@@ -152,7 +163,9 @@ public struct RebalanceOptions: Sendable, Hashable, Codable {
                 var offset = Duration.zero
                 if let text = map["offset"]?.stringValue {
                     let negative = text.hasPrefix("-")
-                    if let d = DurationText.parse(negative ? String(text.dropFirst()) : text) { offset = negative ? .zero - d : d } else {
+                    if let d = DurationText.parse(negative ? String(text.dropFirst()) : text) {
+                        offset = negative ? .zero - d : d
+                    } else {
                         problems.append(.init(key: "deadline.offset", message: "'\(text)' is not a duration such as -5m"))
                     }
                 }
@@ -178,7 +191,9 @@ public struct RebalanceOptions: Sendable, Hashable, Codable {
         switch broker.type {
         case "tradovate":
             problems.append(
-                .init(key: "broker", message: "broker '\(broker.name)' is a Tradovate futures account; futures accounts are not rebalanced (use paper or tradestation)"))
+                .init(
+                    key: "broker",
+                    message: "broker '\(broker.name)' is a Tradovate futures account; futures accounts are not rebalanced (use paper or tradestation)"))
         case "tradestation":
             if broker.options["environment"]?.stringValue == "live", parsed.maxNotional == nil {
                 problems.append(

@@ -43,6 +43,16 @@ public struct PlanLine: Sendable, Hashable, Codable {
     public var estimatedValue: Decimal
     /// Why nothing is traded, when so (`within drift`, `below min_trade`, …).
     public var skip: String?
+
+    /// A line.
+    public init(
+        symbol: String, currentQuantity: Decimal, currentWeight: Decimal, targetWeight: Decimal, targetQuantity: Decimal, delta: Decimal,
+        side: OrderSide?, bid: Decimal?, ask: Decimal?, mid: Decimal?, estimatedPrice: Decimal?, estimatedValue: Decimal, skip: String?
+    ) {
+        self.symbol = symbol; self.currentQuantity = currentQuantity; self.currentWeight = currentWeight; self.targetWeight = targetWeight
+        self.targetQuantity = targetQuantity; self.delta = delta; self.side = side; self.bid = bid; self.ask = ask; self.mid = mid
+        self.estimatedPrice = estimatedPrice; self.estimatedValue = estimatedValue; self.skip = skip
+    }
 }
 
 /// A plan: what to trade to reach the targets, with the figures it was made from.
@@ -82,6 +92,7 @@ public enum RebalancePlanner {
             let quote = inputs.quotes[symbol]
             let held = inputs.positions[symbol] ?? 0
             let target = inputs.targets[symbol] ?? 0
+            if held == 0 && target == 0 { continue }
             let mid = quote?.twoSidedMid
             let valuation = mid ?? quote?.last.flatMap { $0 > 0 ? $0 : nil }
             let currentWeight = inputs.equity > 0 && valuation != nil ? (held * valuation! / inputs.equity) : 0
