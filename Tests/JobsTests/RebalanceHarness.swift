@@ -129,7 +129,8 @@ struct RebalanceHarness {
     }
 
     func engine(
-        _ spec: (JobSpec, [String: ComponentSpec], [String: ComponentSpec]), id: String = "a", broker: (any Brokerage)? = nil
+        _ spec: (JobSpec, [String: ComponentSpec], [String: ComponentSpec]), id: String = "a", broker: (any Brokerage)? = nil,
+        strategy: (any StrategySource)? = nil
     ) -> Engine {
         let (job, brokers, strategies) = spec
         var service = ServiceSettings()
@@ -142,6 +143,7 @@ struct RebalanceHarness {
         let resources = RebalanceResources(
             components: { (brokers, strategies, Market.xnys.calendar()) }, brokerage: { _ in client },
             strategy: { s in
+                if let strategy { return strategy }
                 var map: [String: Decimal] = [:]
                 for (k, v) in s.options["weights"]?.mapValue ?? [:] { map[k] = v.numberValue }
                 return try InlineWeightsSource(map)

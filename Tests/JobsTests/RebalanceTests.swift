@@ -50,6 +50,23 @@ struct RebalanceTests {
         #expect(events.contains { $0.kind == "rebalance-done" && $0.message.hasPrefix("rebalanced") })
     }
 
+    @Test func pennyVaultTargetsAndTheNextTradeDateAreUsed() async throws {
+        let h = try await RebalanceHarness.make()
+        defer { Task { await h.sim.stop() } }
+        let pv = PennyVaultSimulator()
+        try await pv.start(port: 0)
+        defer { Task { await pv.stop() } }
+        pv.setPortfolio("growth", date: "2026-11-24", weights: [("VTI", Decimal(string: "0.5")!), ("BND", Decimal(string: "0.5")!)])
+        let source = PennyVaultClient(
+            portfolio: "growth", baseURL: pv.baseURL, credentials: InMemoryCredentials(["pennyvault/token": "pv-test-token"]), sleeper: .immediate)
+        seedSPY(h)
+        let spec = h.job([:])
+        let (run, summary) = try await h.runOnce(h.engine(spec, strategy: source), job: spec.0)
+        #expect(run.state == .succeeded, "\(run.error ?? "")")
+        #expect(summary?.nextTradeDate.map { ISO8601DateFormatter().string(from: $0).hasPrefix("2026-11-24") } == true)
+        expectOnTarget(h, ["VTI": Decimal(string: "0.5")!, "BND": Decimal(string: "0.5")!])
+    }
+
     @Test func unfilledOrdersAreReplacedStepByStepAsPricesDrift() async throws {
         let h = try await RebalanceHarness.make()
         defer { Task { await h.sim.stop() } }

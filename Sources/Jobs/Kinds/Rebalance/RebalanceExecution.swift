@@ -381,12 +381,16 @@ struct RebalanceExecution {
                     symbol: l.symbol, quantityBefore: l.currentQuantity, weightBefore: l.currentWeight, targetWeight: l.targetWeight,
                     targetQuantity: l.targetQuantity, quantityAfter: qty, weightAfter: weight))
         }
-        return RebalanceSummary(
+        var orders = state.orders
+        for i in orders.indices { orders[i].slippageBps = orders[i].measuredSlippageBps }
+        var summary = RebalanceSummary(
             outcome: outcome, message: message, broker: broker.brokerName, account: account, dryRun: outcome == "dry-run",
             startedAt: state.startedAt, deadline: state.deadline, equityBefore: plan?.equity ?? 0, equityAfter: after?.equity,
             cashBefore: plan?.cash ?? 0, cashAfter: after?.cash, cashBuffer: plan?.cashBuffer ?? 0, grossPlanned: plan?.grossValue ?? 0,
             sellRounds: state.sellRounds, buyRounds: state.buyRounds, deadlineReached: state.deadlineReached, holdings: holdings,
-            orders: state.orders, residuals: residuals, warnings: state.warnings, nextTradeDate: state.nextTradeDate)
+            orders: orders, residuals: residuals, warnings: state.warnings, nextTradeDate: state.nextTradeDate)
+        summary.slippageBps = summary.measuredSlippageBps
+        return summary
     }
 
     // MARK: Inputs, session, deadline

@@ -29,12 +29,14 @@ public struct RebalanceOrder: Sendable, Hashable, Codable {
     public var arrivalAsk: Decimal
     /// The dry run's confirmation text (`Buy 10 MSFT @ 412.50`), when validated.
     public var confirmation: String?
+    /// Slippage of the fills against the arrival mid in basis points (positive = cost); set in summaries.
+    public var slippageBps: Decimal?
 
     /// The arrival mid.
     public var arrivalMid: Decimal { (arrivalBid + arrivalAsk) / 2 }
 
     /// Slippage of the fills against the arrival mid in basis points (positive = cost).
-    public var slippageBps: Decimal? {
+    public var measuredSlippageBps: Decimal? {
         guard let p = averagePrice, filled > 0, arrivalMid > 0 else { return nil }
         let signed = side == .buy ? p - arrivalMid : arrivalMid - p
         return (signed / arrivalMid * 10_000).rounded(scale: 1)
@@ -77,9 +79,11 @@ public struct RebalanceSummary: Sendable, Hashable, Codable {
     public var residuals: [String]
     public var warnings: [String]
     public var nextTradeDate: Date?
+    /// Value-weighted slippage of every fill against its arrival mid, in basis points.
+    public var slippageBps: Decimal?
 
     /// Value-weighted slippage of every fill against its arrival mid, in basis points.
-    public var slippageBps: Decimal? {
+    public var measuredSlippageBps: Decimal? {
         var cost: Decimal = 0
         var value: Decimal = 0
         for o in orders {
