@@ -116,7 +116,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "schedbench",
-            dependencies: ["Scheduler", "Jobs", "SchedctlTesting"],
+            dependencies: ["Scheduler", "Jobs", "Brokers", "SchedctlTesting"],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -203,8 +203,21 @@ public struct Quote: Sendable, Hashable, Codable {
     public var bid: Decimal?
     public var ask: Decimal?
     public var last: Decimal?
-    public init(symbol: Symbol, bid: Decimal?, ask: Decimal?, last: Decimal?) {
+    /// When the quote was last updated (TradeStation `TradeTime`), when the broker says.
+    public var time: Date?
+    /// The broker flags the quote as delayed.
+    public var delayed: Bool
+    /// The broker flags the symbol as halted.
+    public var halted: Bool
+    public init(symbol: Symbol, bid: Decimal?, ask: Decimal?, last: Decimal?, time: Date? = nil, delayed: Bool = false, halted: Bool = false) {
         self.symbol = symbol; self.bid = bid; self.ask = ask; self.last = last
+        self.time = time; self.delayed = delayed; self.halted = halted
+    }
+
+    /// The mid of a usable two-sided quote (both sides positive, not crossed), else nil.
+    public var twoSidedMid: Decimal? {
+        guard let b = bid, let a = ask, b > 0, a > 0, a >= b else { return nil }
+        return (b + a) / 2
     }
 
     /// The mid of bid and ask when both are positive and not crossed; else the last price.
@@ -318,6 +331,14 @@ public protocol Brokerage: Sendable {
     func replace(orderID: String, account: String, with replacement: OrderReplacement) async throws
     /// Requests cancellation (asynchronous at most brokers: poll ``order(id:account:)``).
     func cancel(orderID: String, account: String) async throws
+}
+
+/// Brokers that can list orders closed since a date (TradeStation `historicalorders`), for
+/// reconciliation after a takeover: an order placed and filled earlier today may no longer be
+/// among the open ones.
+public protocol ClosedOrderListing: Brokerage {
+    /// Closed orders since `since` (the date part counts).
+    func closedOrders(account: String, since: Date) async throws -> [Order]
 }
 
 /// Brokers that can dry-run an order.

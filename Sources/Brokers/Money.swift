@@ -189,3 +189,22 @@ extension Decimal {
         return d.description(withLocale: Locale(identifier: "en_US_POSIX"))
     }
 }
+
+/// Equity tick sizes (US Reg NMS rule 612): $0.01 at or above $1, $0.0001 below.
+public enum TickSize {
+    /// The tick for an equity priced `price`.
+    public static func equity(at price: Decimal) -> Decimal {
+        price >= 1 ? Decimal(string: "0.01")! : Decimal(string: "0.0001")!
+    }
+
+    /// `price` on the tick grid: buys round down and sells up (never a worse limit than asked),
+    /// `nil` side rounds to the nearest tick.
+    public static func round(_ price: Decimal, side: OrderSide? = nil) -> Decimal {
+        let scale = price >= 1 ? 2 : 4
+        switch side {
+        case .buy: return price.rounded(scale: scale, .down)
+        case .sell: return price.rounded(scale: scale, .up)
+        case nil: return price.rounded(scale: scale, .plain)
+        }
+    }
+}

@@ -41,6 +41,8 @@ public enum StandardCatalog {
 
     /// The catalog for `registry`'s job kinds.
     public static func catalog(kinds registry: JobKindRegistry) -> ConfigCatalog {
-        ConfigCatalog(brokers: brokers, strategies: strategies, notifiers: notifiers, jobKinds: registry.optionSpecs)
+        var catalog = ConfigCatalog(brokers: brokers, strategies: strategies, notifiers: notifiers, jobKinds: registry.optionSpecs)
+        catalog.jobChecks["rebalance"] = RebalanceOptions.check
+        return catalog
     }
 }

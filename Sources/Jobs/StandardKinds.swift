@@ -2,11 +2,15 @@ public import Scheduler
 
 /// The job kinds shipped with schedctl.
 public enum StandardKinds {
-    /// `noop` and `exec` (the trading kinds join here as they land).
-    public static let registry = JobKindRegistry([NoopJob(), ExecJob(), TokenRenewalJob()])
+    /// Every kind, for validation (options and checks); ``registry(plan:brokers:factory:)`` is the
+    /// one an engine runs.
+    public static let registry = JobKindRegistry([NoopJob(), ExecJob(), TokenRenewalJob(), RebalanceJob()])
 
-    /// ``registry`` with the kinds that reach brokers bound to `brokers` and `factory`.
-    public static func registry(brokers: BrokerDirectory, factory: BrokerFactory) -> JobKindRegistry {
-        JobKindRegistry(Array(registry.kinds.values) + [TokenRenewalJob(brokers: brokers, factory: factory)])
+    /// The kinds wired to the running plan's brokers, strategies and the vault, for an engine.
+    public static func registry(plan: PlanHolder, brokers: BrokerDirectory, factory: BrokerFactory) -> JobKindRegistry {
+        JobKindRegistry([
+            NoopJob(), ExecJob(), TokenRenewalJob(brokers: brokers, factory: factory),
+            RebalanceJob(resources: .standard(plan: plan, factory: factory)),
+        ])
     }
 }

@@ -90,6 +90,12 @@ public final class TradeStationSimulator: Sendable {
         var tokenCounter = 0
         var requestLog: [String] = []
         var tokenRequests = 0
+        var placeConfirmIDs: [String] = []
+        var confirmCount = 0
+        var liquidity: Decimal?
+        var halfSpread = Decimal(string: "0.01")!
+        var staleSymbols: Set<String> = []
+        var quoteOverrides: [String: (bid: Decimal, ask: Decimal)] = [:]
     }
 
     let state = Mutex(State())
@@ -199,6 +205,34 @@ public final class TradeStationSimulator: Sendable {
     /// Paths of API requests received, in order.
     public var requestLog: [String] { state.withLock { $0.requestLog } }
 
+    /// The `OrderConfirmID` of every order placement received (accepted or not), in order: a
+    /// confirm id appearing twice means a client sent the same order twice.
+    public var placedConfirmIDs: [String] { state.withLock { $0.placeConfirmIDs } }
+    /// Number of `orderconfirm` / `ordergroupconfirm` requests served.
+    public var confirmRequestCount: Int { state.withLock { $0.confirmCount } }
+    /// Orders placed so far as (id, symbol, side, quantity, filled, limit, status), oldest first.
+    public var orderSummaries: [(id: String, symbol: String, buy: Bool, quantity: Decimal, filled: Decimal, limit: Decimal?, status: String)] {
+        state.withLock { s in s.orders.map { ($0.id, $0.symbol, $0.side == .buy, $0.quantity, $0.filled, $0.limit, $0.status) } }
+    }
+    /// At most `shares` of a crossing order fill per match (nil: all); the rest stays `FPR`.
+    public func setLiquidity(_ shares: Decimal?) { state.withLock { $0.liquidity = shares } }
+    /// Half the bid/ask spread quoted around each price (default 0.01).
+    public func setHalfSpread(_ d: Decimal) { state.withLock { $0.halfSpread = d } }
+    /// Quotes of `symbol` carry a `TradeTime` an hour old and `IsDelayed` (a stale quote).
+    public func setQuoteStale(_ symbol: String, _ stale: Bool = true) {
+        state.withLock { s in if stale { s.staleSymbols.insert(symbol.uppercased()) } else { s.staleSymbols.remove(symbol.uppercased()) } }
+    }
+    /// Quotes `symbol` with this bid and ask (zero or crossed ones too), regardless of its price.
+    public func setQuote(_ symbol: String, bid: Decimal, ask: Decimal) { state.withLock { $0.quoteOverrides[symbol.uppercased()] = (bid, ask) } }
+    /// Total value (cash plus positions at current prices) of an account.
+    public func equity(account: String) -> Decimal? {
+        state.withLock { s in
+            s.accounts[account].map { a in a.cash + a.positions.reduce(Decimal(0)) { $0 + $1.value.qty * (s.prices[$1.key] ?? $1.value.avg) } }
+        }
+    }
+    /// Current price of `symbol`.
+    public func price(_ symbol: String) -> Decimal? { state.withLock { $0.prices[symbol.uppercased()] } }
+
     /// Fills `quantity` (default: the rest) of a working order at `price` (default: current price).
     /// A partial fill leaves the order `FPR`. Returns false when the order cannot fill (not working,
     /// no cash, no shares).
@@ -264,7 +298,11 @@ public final class TradeStationSimulator: Sendable {
                 let trig = o.side == .buy ? p >= (o.stop ?? 0) : p <= (o.stop ?? 0)
                 marketable = trig && (o.side == .buy ? p <= (o.limit ?? 0) : p >= (o.limit ?? 0))
             }
-            if marketable { _ = execute(&s, i, o.quantity - o.filled, p) } else if o.status == "ACK" { s.orders[i].status = "OPN" }
+            if marketable {
+                _ = execute(&s, i, min(o.quantity - o.filled, s.liquidity ?? .greatestFiniteMagnitude), p)
+            } else if o.status == "ACK" {
+                s.orders[i].status = "OPN"
+            }
         }
     }
 
@@ -361,11 +399,15 @@ public final class TradeStationSimulator: Sendable {
                 var quotes: [[String: Any]] = [], errors: [[String: Any]] = []
                 for sym in symbols {
                     guard let p = s.prices[sym.uppercased()] else { errors.append(["Symbol": sym, "Error": "FAILED, INVALID SYMBOL"]); continue }
-                    let spread = Decimal(string: "0.01")!
+                    let spread = s.halfSpread
+                    let stale = s.staleSymbols.contains(sym.uppercased())
+                    let override = s.quoteOverrides[sym.uppercased()]
                     quotes.append([
-                        "Symbol": sym.uppercased(), "Bid": (p - spread).plainString, "Ask": (p + spread).plainString, "Last": p.plainString,
+                        "Symbol": sym.uppercased(), "Bid": (override?.bid ?? (p - spread)).plainString,
+                        "Ask": (override?.ask ?? (p + spread)).plainString, "Last": p.plainString,
                         "Close": p.plainString, "Volume": "1000",
-                        "MarketFlags": ["IsDelayed": false, "IsHalted": false, "IsBats": false, "IsHardToBorrow": false],
+                        "TradeTime": ISO8601DateFormatter().string(from: Date().addingTimeInterval(stale ? -3600 : -1)),
+                        "MarketFlags": ["IsDelayed": stale, "IsHalted": false, "IsBats": false, "IsHardToBorrow": false],
                     ])
                 }
                 return .init(.ok, errors.isEmpty ? ["Quotes": quotes] : ["Quotes": quotes, "Errors": errors])
@@ -374,7 +416,10 @@ public final class TradeStationSimulator: Sendable {
         router.post("v3/orderexecution/orderconfirm") { request, _ in
             var r = request
             let body = try await r.bodyData()
-            return await self.api(request) { s in self.confirm(&s, [body], group: false) }
+            return await self.api(request) { s in
+                s.confirmCount += 1
+                return self.confirm(&s, [body], group: false)
+            }
         }
         router.post("v3/orderexecution/ordergroupconfirm") { request, _ in
             var r = request
@@ -558,8 +603,10 @@ public final class TradeStationSimulator: Sendable {
         }
     }
 
-    /// Completes pending cancels (`UCN` → `CAN`/`FLP`); called before every order read.
+    /// Completes pending cancels (`UCN` → `CAN`/`FLP`) and, in instant mode, lets resting orders
+    /// that now cross fill (the market moved); called before every order read.
     static func settleCancels(_ s: inout State) {
+        if s.fillMode == .instant { matchAll(&s) }
         for i in s.orders.indices where s.orders[i].status == "UCN" {
             s.orders[i].status = s.orders[i].filled > 0 ? "FLP" : "CAN"
             s.orders[i].closed = Date()
@@ -714,6 +761,7 @@ public final class TradeStationSimulator: Sendable {
             let id = String(s.nextOrderID)
             s.nextOrderID += 1
             func fail(_ reason: String) { errors.append(["OrderID": id, "Error": "FAILED", "Message": "Order failed. Reason: \(reason)"]) }
+            if let c = o.confirmID { s.placeConfirmIDs.append(c) }
             guard let acct = s.accounts[o.account] else { fail("Account \(o.account) is not valid for this user"); continue }
             if let c = o.confirmID, s.orders.contains(where: { $0.confirmID == c }) { fail("Duplicate OrderConfirmID \(c)"); continue }
             guard let price = s.prices[o.symbol] else { fail("Invalid symbol \(o.symbol)"); continue }

@@ -1,7 +1,7 @@
 import Foundation
 
 // schedbench: prints performance figures (never pass/fail). Run in release:
-//   swift run -c release schedbench [all|foundation|engine]
+//   swift run -c release schedbench [all|foundation|engine|rebalance]
 let arguments = CommandLine.arguments
 if arguments.count >= 6, arguments[1] == "renew-worker" {
     try await EngineBenchmarks.renewWorker(database: arguments[2], leases: Int(arguments[3])!, seconds: Double(arguments[4])!, owner: arguments[5])
@@ -18,6 +18,9 @@ let which = arguments.count > 1 ? arguments[1] : "all"
 #endif
 if which == "all" || which == "foundation" {
     runFoundationBenchmarks()
+}
+if which == "all" || which == "rebalance" {
+    try RebalanceBenchmarks.planning()
 }
 if which == "all" || which == "engine" {
     try await EngineBenchmarks.claims()

@@ -42,15 +42,22 @@ enum Wiring {
     /// The running plan's brokers (`serve` replaces them on reload).
     static let brokers = BrokerDirectory()
 
-    /// The kinds the engine runs `holder`'s plan with: kinds that reach brokers get its brokers
-    /// and the vault, and every kind is wrapped so that a `days: strategy` run records the
-    /// strategy's next trade date it saw.
-    static func registry(for holder: PlanHolder, store: Store) -> JobKindRegistry {
-        let plan = holder.current
-        brokers.replace(with: plan.brokers)
-        let resolver = VaultSecretResolver(store: store, keyPath: plan.secrets.sshKey, redactor: redactor)
-        let kinds = StandardKinds.registry(brokers: brokers, factory: BrokerFactory(store: store, vault: { try resolver.openedVault() }))
+    /// The kinds the engine runs `holder`'s plan with: kinds that reach brokers and strategies
+    /// get the current plan's and the vault behind `secrets`, and every kind is wrapped so that a
+    /// `days: strategy` run records the strategy's next trade date it saw.
+    static func registry(for holder: PlanHolder, store: Store, secrets: any SecretResolving) -> JobKindRegistry {
+        brokers.replace(with: holder.current.brokers)
+        let kinds = StandardKinds.registry(plan: holder, brokers: brokers, factory: brokerFactory(store: store, secrets: secrets))
         return StrategyDateRecordingKind.wrapping(kinds, dates: strategyDates(store: store, plan: holder))
+    }
+
+    /// Broker and strategy clients with credentials from the vault behind `secrets`.
+    static func brokerFactory(store: Store, secrets: any SecretResolving) -> BrokerFactory {
+        let resolver = secrets as? VaultSecretResolver
+        return BrokerFactory(store: store) {
+            guard let resolver else { throw CommandFailure(message: "no vault is open") }
+            return try resolver.openedVault()
+        }
     }
 
     /// The next-trade-date refresher for `days: strategy` jobs.
@@ -86,15 +93,5 @@ enum Wiring {
         } catch {
             throw CommandFailure(message: "invalid configuration\n" + error.description)
         }
-    }
-}
-
-/// The plan a running service uses, replaced on reload.
-final class PlanHolder: Sendable {
-    private let value: Mutex<Plan>
-    init(_ plan: Plan) { value = Mutex(plan) }
-    var current: Plan {
-        get { value.withLock { $0 } }
-        set { value.withLock { $0 = newValue } }
     }
 }

@@ -1,11 +1,15 @@
 public import Foundation
+import Synchronization
 
 /// An in-process broker with durable cash, positions and orders.
 ///
 /// Market orders fill at the current price; limit orders fill when the price source crosses the
 /// limit (at the current price), stop orders trigger when the price reaches the stop. Buying more
 /// than the cash allows, or selling more than is held, is rejected. Placing an order with an
-/// idempotency key already used returns the existing order instead of a duplicate.
+/// idempotency key already used returns the existing order instead of a duplicate. Every
+/// operation reads, changes and writes the ledger in one transaction, so two processes on one
+/// database (a service and its successor after a takeover) never lose or double an order.
+/// With `liquidity`, a crossing order fills at most that many shares per match (partial fills).
 ///
 /// ```swift
 /// let paper = try await PaperBroker.open(ledger: SQLitePaperLedger(writer: db), cash: 100_000,
@@ -13,93 +17,94 @@ public import Foundation
 /// _ = try await paper.place(order, account: PaperBroker.defaultAccount)
 /// try await paper.advance()   // next price step; fills working orders that cross
 /// ```
-public actor PaperBroker: Brokerage, OrderConfirming, GroupOrderPlacing {
+public actor PaperBroker: Brokerage, OrderConfirming, GroupOrderPlacing, ClosedOrderListing {
     /// The account id used when none is given.
     public static let defaultAccount = "PAPER"
     public nonisolated let brokerName = "paper"
 
     private let ledger: any PaperLedger
-    private let prices: any PriceSource
-    private let clock: WallClock
+    private let engine: PaperMatching
+    private let accountID: String
+    /// The last state this process read or wrote (for ``step`` and ``snapshot``).
     private var state: PaperAccountState
 
-    private init(ledger: any PaperLedger, prices: any PriceSource, clock: WallClock, state: PaperAccountState) {
+    private init(ledger: any PaperLedger, engine: PaperMatching, state: PaperAccountState) {
         self.ledger = ledger
-        self.prices = prices
-        self.clock = clock
+        self.engine = engine
+        self.accountID = state.accountID
         self.state = state
     }
 
     /// Opens the paper account `accountID`, creating it with `cash` the first time.
     public static func open(
         ledger: any PaperLedger, accountID: String = defaultAccount, cash: Decimal,
-        prices: any PriceSource = RandomWalkPriceSource(seed: 1), clock: WallClock = .system
+        prices: any PriceSource = RandomWalkPriceSource(seed: 1), clock: WallClock = .system, liquidity: Decimal? = nil
     ) async throws -> PaperBroker {
         guard cash >= 0 else { throw BrokerError.invalid("paper starting cash \(cash) must not be negative") }
+        if let liquidity, liquidity <= 0 { throw BrokerError.invalid("paper liquidity \(liquidity) must be greater than zero") }
+        let engine = PaperMatching(prices: prices, clock: clock, liquidity: liquidity)
         if let existing = try await ledger.load(accountID: accountID) {
-            return PaperBroker(ledger: ledger, prices: prices, clock: clock, state: existing)
+            return PaperBroker(ledger: ledger, engine: engine, state: existing)
         }
         let fresh = PaperAccountState(accountID: accountID, cash: cash)
         try await ledger.save(fresh)
-        return PaperBroker(ledger: ledger, prices: prices, clock: clock, state: fresh)
+        return PaperBroker(ledger: ledger, engine: engine, state: fresh)
     }
 
-    /// The current price step.
+    /// The price step as last seen by this process.
     public var step: Int { state.step }
 
-    /// A copy of the whole state (for reports and tests).
+    /// A copy of the whole state as last seen by this process (for reports and tests).
     public var snapshot: PaperAccountState { state }
 
     /// Moves prices `steps` forward and fills working orders that cross; persists.
     public func advance(steps: Int = 1) async throws {
         precondition(steps >= 0)
-        var next = state
-        for _ in 0..<steps {
-            next.step += 1
-            try matchWorking(&next)
+        try await transact { [engine] s in
+            for _ in 0..<steps {
+                s.step += 1
+                engine.matchWorking(&s)
+            }
         }
-        try await commit(next)
     }
 
     /// The current price of `symbol`.
-    public func currentPrice(_ symbol: Symbol) throws -> Decimal {
-        guard let p = prices.price(of: symbol, atStep: state.step) else {
-            throw BrokerError(.notFound, broker: brokerName, "no paper price for \(symbol)")
-        }
-        return p
+    public func currentPrice(_ symbol: Symbol) async throws -> Decimal {
+        try engine.price(symbol, atStep: try await fresh().step)
     }
 
     // MARK: Brokerage
 
     public func accounts() async throws -> [BrokerAccount] {
-        [BrokerAccount(id: state.accountID, type: "Cash", status: "Active", currency: "USD")]
+        [BrokerAccount(id: accountID, type: "Cash", status: "Active", currency: "USD")]
     }
 
     public func balance(account: String) async throws -> AccountBalance {
         try check(account)
+        let s = try await fresh()
         var mv: Decimal = 0
-        for (symbol, h) in state.positions { mv += h.quantity * ((try? currentPrice(symbol)) ?? h.averagePrice) }
-        return AccountBalance(
-            accountID: state.accountID, cash: state.cash, buyingPower: state.cash - reservedCash(state),
-            equity: state.cash + mv, marketValue: mv)
+        for (symbol, h) in s.positions { mv += h.quantity * ((try? engine.price(symbol, atStep: s.step)) ?? h.averagePrice) }
+        return AccountBalance(accountID: accountID, cash: s.cash, buyingPower: s.cash - engine.reservedCash(s), equity: s.cash + mv, marketValue: mv)
     }
 
     public func positions(account: String) async throws -> [Position] {
         try check(account)
-        return state.positions.sorted { $0.key < $1.key }.map { symbol, h in
+        let s = try await fresh()
+        return s.positions.sorted { $0.key < $1.key }.map { symbol, h in
             Position(
-                accountID: state.accountID, symbol: symbol, quantity: h.quantity, averagePrice: h.averagePrice,
-                marketValue: (try? currentPrice(symbol)).map { $0 * h.quantity })
+                accountID: accountID, symbol: symbol, quantity: h.quantity, averagePrice: h.averagePrice,
+                marketValue: (try? engine.price(symbol, atStep: s.step)).map { $0 * h.quantity })
         }
     }
 
     public func quotes(_ symbols: [Symbol]) async throws -> PartialResult<Quote> {
+        let s = try await fresh()
         var out = PartialResult<Quote>(items: [], errors: [])
-        for s in symbols {
-            if let p = prices.price(of: s, atStep: state.step) {
-                out.items.append(Quote(symbol: s, bid: p, ask: p, last: p))
+        for symbol in symbols {
+            if let p = engine.prices.price(of: symbol, atStep: s.step) {
+                out.items.append(Quote(symbol: symbol, bid: p, ask: p, last: p, time: engine.clock.now()))
             } else {
-                out.errors.append(PartialError(item: s.rawValue, code: "FAILED", message: "unknown symbol"))
+                out.errors.append(PartialError(item: symbol.rawValue, code: "FAILED", message: "unknown symbol"))
             }
         }
         return out
@@ -107,7 +112,7 @@ public actor PaperBroker: Brokerage, OrderConfirming, GroupOrderPlacing {
 
     public func confirm(_ order: OrderRequest, account: String) async throws -> OrderConfirmation {
         try check(account)
-        let price = try currentPrice(order.symbol)
+        let price = try engine.price(order.symbol, atStep: try await fresh().step)
         let est = order.type.limitPrice ?? price
         return OrderConfirmation(
             key: order.key,
@@ -117,10 +122,11 @@ public actor PaperBroker: Brokerage, OrderConfirming, GroupOrderPlacing {
 
     public func place(_ order: OrderRequest, account: String) async throws -> PlacedOrder {
         try check(account)
-        var next = state
-        let result = try accept(order, into: &next)
-        try await commit(next)
-        if let o = next.orders.first(where: { $0.id == result.orderID }), o.state == .rejected, !result.existing {
+        let (result, placed) = try await transact { [engine] s in
+            let r = engine.accept(order, into: &s)
+            return (r, s.orders.first { $0.id == r.orderID })
+        }
+        if let o = placed, o.state == .rejected, !result.existing {
             throw BrokerError(
                 o.rejectReason?.contains("cash") == true ? .insufficientFunds : .rejected, broker: brokerName,
                 "paper order \(o.id) rejected: \(o.rejectReason ?? "rejected")")
@@ -133,28 +139,33 @@ public actor PaperBroker: Brokerage, OrderConfirming, GroupOrderPlacing {
         guard type == .normal else {
             throw BrokerError(.unsupported, broker: brokerName, "the paper broker supports only NORMAL order groups")
         }
-        var next = state
-        var out = PartialResult<PlacedOrder>(items: [], errors: [])
-        for o in orders {
-            let r = try accept(o, into: &next)
-            if let placed = next.orders.first(where: { $0.id == r.orderID }), placed.state == .rejected {
-                out.errors.append(PartialError(item: r.orderID, code: "FAILED", message: placed.rejectReason ?? "rejected"))
-            } else {
-                out.items.append(PlacedOrder(orderID: r.orderID, message: r.message))
+        return try await transact { [engine] s in
+            var out = PartialResult<PlacedOrder>(items: [], errors: [])
+            for o in orders {
+                let r = engine.accept(o, into: &s)
+                if let placed = s.orders.first(where: { $0.id == r.orderID }), placed.state == .rejected {
+                    out.errors.append(PartialError(item: r.orderID, code: "FAILED", message: placed.rejectReason ?? "rejected"))
+                } else {
+                    out.items.append(PlacedOrder(orderID: r.orderID, message: r.message))
+                }
             }
+            return out
         }
-        try await commit(next)
-        return out
     }
 
     public func orders(account: String) async throws -> [Order] {
         try check(account)
-        return state.orders.reversed().map(export)
+        return try await fresh().orders.reversed().map(export)
+    }
+
+    public func closedOrders(account: String, since: Date) async throws -> [Order] {
+        try check(account)
+        return try await fresh().orders.reversed().filter { $0.closedAt.map { $0 >= since } ?? false }.map(export)
     }
 
     public func order(id: String, account: String) async throws -> Order {
         try check(account)
-        guard let o = state.orders.first(where: { $0.id == id }) else {
+        guard let o = try await fresh().orders.first(where: { $0.id == id }) else {
             throw BrokerError(.notFound, broker: brokerName, "paper order \(id) does not exist")
         }
         return export(o)
@@ -162,54 +173,100 @@ public actor PaperBroker: Brokerage, OrderConfirming, GroupOrderPlacing {
 
     public func replace(orderID: String, account: String, with replacement: OrderReplacement) async throws {
         try check(account)
-        var next = state
-        guard let i = next.orders.firstIndex(where: { $0.id == orderID }) else {
-            throw BrokerError(.notFound, broker: brokerName, "paper order \(orderID) does not exist")
-        }
-        guard !next.orders[i].state.isTerminal else {
-            throw BrokerError(.rejected, broker: brokerName, "paper order \(orderID) is \(next.orders[i].state.rawValue) and cannot be replaced")
-        }
-        if let q = replacement.quantity {
-            guard q.value >= next.orders[i].filledQuantity else {
-                throw BrokerError(.rejected, broker: brokerName, "new quantity \(q) is below the \(next.orders[i].filledQuantity) already filled")
+        let broker = brokerName
+        try await transact { [engine] s in
+            guard let i = s.orders.firstIndex(where: { $0.id == orderID }) else {
+                throw BrokerError(.notFound, broker: broker, "paper order \(orderID) does not exist")
             }
-            next.orders[i].quantity = q.value
+            guard !s.orders[i].state.isTerminal else {
+                throw BrokerError(.rejected, broker: broker, "paper order \(orderID) is \(s.orders[i].state.rawValue) and cannot be replaced")
+            }
+            if let q = replacement.quantity {
+                guard q.value >= s.orders[i].filledQuantity else {
+                    throw BrokerError(.rejected, broker: broker, "new quantity \(q) is below the \(s.orders[i].filledQuantity) already filled")
+                }
+                s.orders[i].quantity = q.value
+            }
+            if replacement.toMarket { s.orders[i].limitPrice = nil; s.orders[i].stopPrice = nil }
+            if let l = replacement.limitPrice { s.orders[i].limitPrice = l }
+            if let st = replacement.stopPrice { s.orders[i].stopPrice = st }
+            engine.matchWorking(&s)
         }
-        if replacement.toMarket { next.orders[i].limitPrice = nil; next.orders[i].stopPrice = nil }
-        if let l = replacement.limitPrice { next.orders[i].limitPrice = l }
-        if let s = replacement.stopPrice { next.orders[i].stopPrice = s }
-        try matchWorking(&next)
-        try await commit(next)
     }
 
     public func cancel(orderID: String, account: String) async throws {
         try check(account)
-        var next = state
-        guard let i = next.orders.firstIndex(where: { $0.id == orderID }) else {
-            throw BrokerError(.notFound, broker: brokerName, "paper order \(orderID) does not exist")
+        let broker = brokerName
+        try await transact { [engine] s in
+            guard let i = s.orders.firstIndex(where: { $0.id == orderID }) else {
+                throw BrokerError(.notFound, broker: broker, "paper order \(orderID) does not exist")
+            }
+            guard !s.orders[i].state.isTerminal else {
+                throw BrokerError(.rejected, broker: broker, "paper order \(orderID) is already \(s.orders[i].state.rawValue)")
+            }
+            s.orders[i].state = .cancelled
+            s.orders[i].closedAt = engine.clock.now()
         }
-        guard !next.orders[i].state.isTerminal else {
-            throw BrokerError(.rejected, broker: brokerName, "paper order \(orderID) is already \(next.orders[i].state.rawValue)")
-        }
-        next.orders[i].state = .cancelled
-        next.orders[i].closedAt = clock.now()
-        try await commit(next)
     }
 
-    // MARK: Matching
+    // MARK: Plumbing
 
     private func check(_ account: String) throws {
-        guard account == state.accountID else {
-            throw BrokerError(.notFound, broker: brokerName, "paper account '\(account)' does not exist (this one is '\(state.accountID)')")
+        guard account == accountID else {
+            throw BrokerError(.notFound, broker: brokerName, "paper account '\(account)' does not exist (this one is '\(accountID)')")
         }
     }
 
-    private func commit(_ next: PaperAccountState) async throws {
-        try await ledger.save(next)
-        state = next
+    /// The stored state (another process may have changed it).
+    private func fresh() async throws -> PaperAccountState {
+        guard let s = try await ledger.load(accountID: accountID) else {
+            throw BrokerError(.notFound, broker: brokerName, "paper account '\(accountID)' does not exist")
+        }
+        state = s
+        return s
     }
 
-    private func accept(_ order: OrderRequest, into s: inout PaperAccountState) throws -> (orderID: String, message: String, existing: Bool) {
+    /// Read, change and write in one ledger transaction.
+    private func transact<T: Sendable>(_ body: @escaping @Sendable (inout PaperAccountState) throws -> T) async throws -> T {
+        let box = StateBox()
+        let result = try await ledger.update(accountID: accountID) { s in
+            let r = try body(&s)
+            box.set(s)
+            return r
+        }
+        if let s = box.get() { state = s }
+        return result
+    }
+
+    private func export(_ o: PaperOrder) -> Order {
+        Order(
+            id: o.id, accountID: accountID, symbol: o.symbol, side: o.side, quantity: o.quantity, filledQuantity: o.filledQuantity,
+            averageFillPrice: o.averageFillPrice, limitPrice: o.limitPrice, stopPrice: o.stopPrice, state: o.state,
+            brokerStatus: o.state.rawValue, rejectReason: o.rejectReason, key: o.key.rawValue, openedAt: o.openedAt, closedAt: o.closedAt)
+    }
+}
+
+/// Carries the state written inside a ledger transaction back out of it.
+private final class StateBox: Sendable {
+    private let value = Mutex<PaperAccountState?>(nil)
+    func set(_ s: PaperAccountState) { value.withLock { $0 = s } }
+    func get() -> PaperAccountState? { value.withLock { $0 } }
+}
+
+/// The paper broker's matching rules, pure functions of the state, prices and clock.
+struct PaperMatching: Sendable {
+    let prices: any PriceSource
+    let clock: WallClock
+    let liquidity: Decimal?
+
+    func price(_ symbol: Symbol, atStep step: Int) throws -> Decimal {
+        guard let p = prices.price(of: symbol, atStep: step) else {
+            throw BrokerError(.notFound, broker: "paper", "no paper price for \(symbol)")
+        }
+        return p
+    }
+
+    func accept(_ order: OrderRequest, into s: inout PaperAccountState) -> (orderID: String, message: String, existing: Bool) {
         if let existing = s.orders.first(where: { $0.key == order.key }) {
             return (existing.id, "Order already placed with key \(order.key)", true)
         }
@@ -243,30 +300,30 @@ public actor PaperBroker: Brokerage, OrderConfirming, GroupOrderPlacing {
                 return (id, "Rejected", false)
             }
         }
-        try matchWorking(&s)
+        matchWorking(&s)
         let verb = order.side == .buy ? "Buy" : "Sell"
         return (id, "Sent order: \(verb) \(order.quantity) \(order.symbol) @ \(order.type.limitPrice?.plainString ?? "Market")", false)
     }
 
-    private func reject(_ s: inout PaperAccountState, _ i: Int, _ reason: String) {
+    func reject(_ s: inout PaperAccountState, _ i: Int, _ reason: String) {
         s.orders[i].state = .rejected
         s.orders[i].rejectReason = reason
         s.orders[i].closedAt = clock.now()
     }
 
-    private func reservedCash(_ s: PaperAccountState, excluding: String? = nil) -> Decimal {
+    func reservedCash(_ s: PaperAccountState, excluding: String? = nil) -> Decimal {
         s.orders.filter { !$0.state.isTerminal && $0.side == .buy && $0.id != excluding }.reduce(0) { sum, o in
             let p = o.limitPrice ?? prices.price(of: o.symbol, atStep: s.step) ?? 0
             return sum + p * (o.quantity - o.filledQuantity)
         }
     }
 
-    private func reservedShares(_ s: PaperAccountState, _ symbol: Symbol, excluding: String) -> Decimal {
+    func reservedShares(_ s: PaperAccountState, _ symbol: Symbol, excluding: String) -> Decimal {
         s.orders.filter { !$0.state.isTerminal && $0.side == .sell && $0.symbol == symbol && $0.id != excluding }
             .reduce(0) { $0 + $1.quantity - $1.filledQuantity }
     }
 
-    private func matchWorking(_ s: inout PaperAccountState) throws {
+    func matchWorking(_ s: inout PaperAccountState) {
         for i in s.orders.indices where !s.orders[i].state.isTerminal {
             let o = s.orders[i]
             guard let price = prices.price(of: o.symbol, atStep: s.step) else { continue }
@@ -280,7 +337,7 @@ public actor PaperBroker: Brokerage, OrderConfirming, GroupOrderPlacing {
                 marketable = triggered && (o.side == .buy ? price <= l : price >= l)
             }
             guard marketable else { continue }
-            let qty = o.quantity - o.filledQuantity
+            let qty = min(o.quantity - o.filledQuantity, liquidity ?? .greatestFiniteMagnitude)
             let value = qty * price
             if o.side == .buy {
                 guard value <= s.cash else {
@@ -301,18 +358,15 @@ public actor PaperBroker: Brokerage, OrderConfirming, GroupOrderPlacing {
                 s.positions[o.symbol] = left == 0 ? nil : PaperHolding(quantity: left, averagePrice: h.averagePrice)
             }
             let prevValue = (o.averageFillPrice ?? 0) * o.filledQuantity
-            s.orders[i].filledQuantity = o.quantity
-            s.orders[i].averageFillPrice = ((prevValue + value) / o.quantity).rounded(scale: 6)
-            s.orders[i].state = .filled
-            s.orders[i].closedAt = clock.now()
+            let filled = o.filledQuantity + qty
+            s.orders[i].filledQuantity = filled
+            s.orders[i].averageFillPrice = ((prevValue + value) / filled).rounded(scale: 6)
+            if filled == o.quantity {
+                s.orders[i].state = .filled
+                s.orders[i].closedAt = clock.now()
+            } else {
+                s.orders[i].state = .partiallyFilled
+            }
         }
-    }
-
-    private func export(_ o: PaperOrder) -> Order {
-        let accountID = state.accountID
-        return Order(
-            id: o.id, accountID: accountID, symbol: o.symbol, side: o.side, quantity: o.quantity, filledQuantity: o.filledQuantity,
-            averageFillPrice: o.averageFillPrice, limitPrice: o.limitPrice, stopPrice: o.stopPrice, state: o.state,
-            brokerStatus: o.state.rawValue, rejectReason: o.rejectReason, key: o.key.rawValue, openedAt: o.openedAt, closedAt: o.closedAt)
     }
 }

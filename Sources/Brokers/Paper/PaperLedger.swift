@@ -46,12 +46,17 @@ public struct PaperAccountState: Sendable, Hashable, Codable {
     }
 }
 
-/// Durable storage for paper accounts. `save` must replace the whole state atomically.
+/// Durable storage for paper accounts. `save` must replace the whole state atomically, and
+/// `update` must read, change and write in one transaction, so two processes sharing one
+/// database never lose each other's orders or fills.
 public protocol PaperLedger: Sendable {
     /// The stored state of `accountID`, or nil.
     func load(accountID: String) async throws -> PaperAccountState?
     /// Stores `state` atomically.
     func save(_ state: PaperAccountState) async throws
+    /// Reads `accountID`, applies `body` and stores the result, all in one transaction; nothing
+    /// is stored when `body` throws.
+    func update<T: Sendable>(accountID: String, _ body: @Sendable (inout PaperAccountState) throws -> T) async throws -> T
 }
 
 /// A ``PaperLedger`` in memory.
@@ -60,4 +65,12 @@ public final class InMemoryPaperLedger: PaperLedger {
     public init() {}
     public func load(accountID: String) async throws -> PaperAccountState? { states.withLock { $0[accountID] } }
     public func save(_ state: PaperAccountState) async throws { states.withLock { $0[state.accountID] = state } }
+    public func update<T: Sendable>(accountID: String, _ body: @Sendable (inout PaperAccountState) throws -> T) async throws -> T {
+        try states.withLock { all in
+            guard var state = all[accountID] else { throw BrokerError(.notFound, broker: "paper", "paper account '\(accountID)' does not exist") }
+            let result = try body(&state)
+            all[accountID] = state
+            return result
+        }
+    }
 }

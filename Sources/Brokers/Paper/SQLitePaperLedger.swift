@@ -55,72 +55,92 @@ public struct SQLitePaperLedger: PaperLedger {
 
     public func load(accountID: String) async throws -> PaperAccountState? {
         do {
-            return try await writer.read { db -> PaperAccountState? in
-                guard let row = try Row.fetchOne(db, sql: "SELECT * FROM paper_accounts WHERE account_id = ?", arguments: [accountID]) else {
-                    return nil
-                }
-                var state = PaperAccountState(accountID: accountID, cash: try dec(row["cash"]))
-                state.step = row["step"]
-                state.nextOrderNumber = row["next_order_number"]
-                for p in try Row.fetchAll(db, sql: "SELECT * FROM paper_positions WHERE account_id = ?", arguments: [accountID]) {
-                    let symbol = try Symbol(p["symbol"] as String)
-                    state.positions[symbol] = PaperHolding(quantity: try dec(p["quantity"]), averagePrice: try dec(p["average_price"]))
-                }
-                for o in try Row.fetchAll(db, sql: "SELECT * FROM paper_orders WHERE account_id = ? ORDER BY opened_at, order_id", arguments: [accountID]) {
-                    guard let side = OrderSide(rawValue: o["side"]), let tif = TimeInForce(rawValue: o["time_in_force"]),
-                        let st = OrderState(rawValue: o["state"])
-                    else { throw BrokerError(.storage, broker: "paper", "paper ledger row for order \(o["order_id"] as String) is corrupt") }
-                    state.orders.append(
-                        PaperOrder(
-                            id: o["order_id"], key: try IdempotencyKey(o["idempotency_key"] as String), symbol: try Symbol(o["symbol"] as String),
-                            side: side, quantity: try dec(o["quantity"]), filledQuantity: try dec(o["filled_quantity"]),
-                            averageFillPrice: try optDec(o["average_fill_price"]), limitPrice: try optDec(o["limit_price"]),
-                            stopPrice: try optDec(o["stop_price"]), timeInForce: tif, state: st, rejectReason: o["reject_reason"],
-                            openedAt: Date(timeIntervalSince1970: o["opened_at"]),
-                            closedAt: (o["closed_at"] as Double?).map { Date(timeIntervalSince1970: $0) }))
-                }
-                state.orders.sort { $0.openedAt == $1.openedAt ? $0.id.localizedStandardCompare($1.id) == .orderedAscending : $0.openedAt < $1.openedAt }
-                return state
-            }
+            return try await writer.read { db in try Self.load(db, accountID) }
         } catch let e as BrokerError { throw e } catch {
             throw BrokerError(.storage, broker: "paper", "cannot read the paper ledger: \(error)")
         }
     }
 
+    public func update<T: Sendable>(accountID: String, _ body: @Sendable (inout PaperAccountState) throws -> T) async throws -> T {
+        do {
+            // One write transaction: another process's update waits for it and then sees it.
+            return try await writer.write { db in
+                guard var state = try Self.load(db, accountID) else {
+                    throw BrokerError(.notFound, broker: "paper", "paper account '\(accountID)' does not exist")
+                }
+                let result = try body(&state)
+                try Self.save(db, state)
+                return result
+            }
+        } catch let e as BrokerError { throw e } catch {
+            throw BrokerError(.storage, broker: "paper", "cannot update the paper ledger: \(error)")
+        }
+    }
+
+    static func load(_ db: Database, _ accountID: String) throws -> PaperAccountState? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM paper_accounts WHERE account_id = ?", arguments: [accountID]) else {
+            return nil
+        }
+        var state = PaperAccountState(accountID: accountID, cash: try dec(row["cash"]))
+        state.step = row["step"]
+        state.nextOrderNumber = row["next_order_number"]
+        for p in try Row.fetchAll(db, sql: "SELECT * FROM paper_positions WHERE account_id = ?", arguments: [accountID]) {
+            let symbol = try Symbol(p["symbol"] as String)
+            state.positions[symbol] = PaperHolding(quantity: try dec(p["quantity"]), averagePrice: try dec(p["average_price"]))
+        }
+        for o in try Row.fetchAll(db, sql: "SELECT * FROM paper_orders WHERE account_id = ? ORDER BY opened_at, order_id", arguments: [accountID]) {
+            guard let side = OrderSide(rawValue: o["side"]), let tif = TimeInForce(rawValue: o["time_in_force"]),
+                let st = OrderState(rawValue: o["state"])
+            else { throw BrokerError(.storage, broker: "paper", "paper ledger row for order \(o["order_id"] as String) is corrupt") }
+            state.orders.append(
+                PaperOrder(
+                    id: o["order_id"], key: try IdempotencyKey(o["idempotency_key"] as String), symbol: try Symbol(o["symbol"] as String),
+                    side: side, quantity: try dec(o["quantity"]), filledQuantity: try dec(o["filled_quantity"]),
+                    averageFillPrice: try optDec(o["average_fill_price"]), limitPrice: try optDec(o["limit_price"]),
+                    stopPrice: try optDec(o["stop_price"]), timeInForce: tif, state: st, rejectReason: o["reject_reason"],
+                    openedAt: Date(timeIntervalSince1970: o["opened_at"]),
+                    closedAt: (o["closed_at"] as Double?).map { Date(timeIntervalSince1970: $0) }))
+        }
+        state.orders.sort { $0.openedAt == $1.openedAt ? $0.id.localizedStandardCompare($1.id) == .orderedAscending : $0.openedAt < $1.openedAt }
+        return state
+    }
+
     public func save(_ state: PaperAccountState) async throws {
         do {
-            try await writer.write { db in
-                try db.execute(
-                    sql: """
-                        INSERT INTO paper_accounts(account_id, cash, step, next_order_number) VALUES (?, ?, ?, ?)
-                        ON CONFLICT(account_id) DO UPDATE SET cash = excluded.cash, step = excluded.step,
-                        next_order_number = excluded.next_order_number
-                        """,
-                    arguments: [state.accountID, state.cash.plainString, state.step, state.nextOrderNumber])
-                try db.execute(sql: "DELETE FROM paper_positions WHERE account_id = ?", arguments: [state.accountID])
-                for (symbol, h) in state.positions {
-                    try db.execute(
-                        sql: "INSERT INTO paper_positions(account_id, symbol, quantity, average_price) VALUES (?, ?, ?, ?)",
-                        arguments: [state.accountID, symbol.rawValue, h.quantity.plainString, h.averagePrice.plainString])
-                }
-                try db.execute(sql: "DELETE FROM paper_orders WHERE account_id = ?", arguments: [state.accountID])
-                for o in state.orders {
-                    try db.execute(
-                        sql: """
-                            INSERT INTO paper_orders(account_id, order_id, idempotency_key, symbol, side, quantity, filled_quantity,
-                              average_fill_price, limit_price, stop_price, time_in_force, state, reject_reason, opened_at, closed_at)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                            """,
-                        arguments: [
-                            state.accountID, o.id, o.key.rawValue, o.symbol.rawValue, o.side.rawValue, o.quantity.plainString,
-                            o.filledQuantity.plainString, o.averageFillPrice?.plainString, o.limitPrice?.plainString,
-                            o.stopPrice?.plainString, o.timeInForce.rawValue, o.state.rawValue, o.rejectReason,
-                            o.openedAt.timeIntervalSince1970, o.closedAt?.timeIntervalSince1970,
-                        ])
-                }
-            }
+            try await writer.write { db in try Self.save(db, state) }
         } catch {
             throw BrokerError(.storage, broker: "paper", "cannot write the paper ledger: \(error)")
+        }
+    }
+
+    static func save(_ db: Database, _ state: PaperAccountState) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO paper_accounts(account_id, cash, step, next_order_number) VALUES (?, ?, ?, ?)
+                ON CONFLICT(account_id) DO UPDATE SET cash = excluded.cash, step = excluded.step,
+                next_order_number = excluded.next_order_number
+                """,
+            arguments: [state.accountID, state.cash.plainString, state.step, state.nextOrderNumber])
+        try db.execute(sql: "DELETE FROM paper_positions WHERE account_id = ?", arguments: [state.accountID])
+        for (symbol, h) in state.positions {
+            try db.execute(
+                sql: "INSERT INTO paper_positions(account_id, symbol, quantity, average_price) VALUES (?, ?, ?, ?)",
+                arguments: [state.accountID, symbol.rawValue, h.quantity.plainString, h.averagePrice.plainString])
+        }
+        try db.execute(sql: "DELETE FROM paper_orders WHERE account_id = ?", arguments: [state.accountID])
+        for o in state.orders {
+            try db.execute(
+                sql: """
+                    INSERT INTO paper_orders(account_id, order_id, idempotency_key, symbol, side, quantity, filled_quantity,
+                      average_fill_price, limit_price, stop_price, time_in_force, state, reject_reason, opened_at, closed_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    state.accountID, o.id, o.key.rawValue, o.symbol.rawValue, o.side.rawValue, o.quantity.plainString,
+                    o.filledQuantity.plainString, o.averageFillPrice?.plainString, o.limitPrice?.plainString,
+                    o.stopPrice?.plainString, o.timeInForce.rawValue, o.state.rawValue, o.rejectReason,
+                    o.openedAt.timeIntervalSince1970, o.closedAt?.timeIntervalSince1970,
+                ])
         }
     }
 }

@@ -8,7 +8,7 @@ public import Logging
 ///                             credentials: vault, tokens: tokenStore)
 /// let balances = try await ts.balances(accounts: ["SIM1234567M"])
 /// ```
-public final class TradeStationClient: Brokerage, OrderConfirming, GroupOrderPlacing {
+public final class TradeStationClient: Brokerage, OrderConfirming, GroupOrderPlacing, ClosedOrderListing {
     public let brokerName = "tradestation"
     public let configuration: TradeStationConfiguration
     /// The token keeper (shared by everything that talks to this API key).
@@ -94,8 +94,13 @@ public final class TradeStationClient: Brokerage, OrderConfirming, GroupOrderPla
                 $0.rawValue.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/,"))) ?? $0.rawValue
             }.joined(separator: ",")
             let r: TSQuotesResponse = try await request("GET", "marketdata/quotes/\(joined)")
+            let times = ISO8601DateFormatter()
             for q in r.quotes ?? [] {
-                out.items.append(Quote(symbol: try Symbol(q.symbol), bid: tsDecimal(q.bid), ask: tsDecimal(q.ask), last: tsDecimal(q.last)))
+                out.items.append(
+                    Quote(
+                        symbol: try Symbol(q.symbol), bid: tsDecimal(q.bid), ask: tsDecimal(q.ask), last: tsDecimal(q.last),
+                        time: q.tradeTime.flatMap { times.date(from: $0) }, delayed: q.marketFlags?.isDelayed ?? false,
+                        halted: q.marketFlags?.isHalted ?? false))
             }
             out.errors += (r.errors ?? []).map(\.partial)
         }
@@ -121,6 +126,12 @@ public final class TradeStationClient: Brokerage, OrderConfirming, GroupOrderPla
         f.dateFormat = "yyyy-MM-dd"
         return try await paged(
             "brokerage/accounts/\(try accountPath(accounts))/historicalorders", query: [("since", f.string(from: since))], pageSize: pageSize)
+    }
+
+    public func closedOrders(account: String, since: Date) async throws -> [Order] {
+        let r = try await historicalOrders(accounts: [account], since: since)
+        if let e = r.errors.first(where: { $0.item == account }) { throw itemError([e], account) }
+        return r.items
     }
 
     /// Orders by id (1–50 ids).
@@ -208,8 +219,8 @@ public final class TradeStationClient: Brokerage, OrderConfirming, GroupOrderPla
 
     public func replace(orderID: String, account: String, with replacement: OrderReplacement) async throws {
         let body = TSReplaceRequest(
-            quantity: replacement.quantity?.description, limitPrice: replacement.limitPrice?.plainString,
-            stopPrice: replacement.stopPrice?.plainString, orderType: replacement.toMarket ? "Market" : nil)
+            quantity: replacement.quantity?.description, limitPrice: replacement.limitPrice.map { TickSize.round($0).plainString },
+            stopPrice: replacement.stopPrice.map { TickSize.round($0).plainString }, orderType: replacement.toMarket ? "Market" : nil)
         let _: TSOrderMessage = try await request("PUT", "orderexecution/orders/\(try orderIDPath(orderID))", body: body)
     }
 
@@ -237,7 +248,8 @@ public final class TradeStationClient: Brokerage, OrderConfirming, GroupOrderPla
         return TSOrderRequest(
             accountID: try accountPath([account]), symbol: o.symbol.rawValue, quantity: o.quantity.description,
             orderType: type, tradeAction: o.side == .buy ? "BUY" : "SELL", timeInForce: TSTimeInForce(duration: duration),
-            limitPrice: o.type.limitPrice?.plainString, stopPrice: o.type.stopPrice?.plainString,
+            limitPrice: o.type.limitPrice.map { TickSize.round($0, side: o.side).plainString },
+            stopPrice: o.type.stopPrice.map { TickSize.round($0).plainString },
             orderConfirmID: o.key.rawValue, route: nil)
     }
 

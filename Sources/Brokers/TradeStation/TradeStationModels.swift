@@ -81,7 +81,10 @@ struct TSQuote: Decodable {
     var bid: String?
     var ask: String?
     var last: String?
+    var tradeTime: String?
+    var marketFlags: TSMarketFlags?
 }
+struct TSMarketFlags: Decodable { var isDelayed: Bool?; var isHalted: Bool? }
 
 struct TSOrdersResponse: Decodable { var orders: [TSOrder]?; var errors: [TSItemError]?; var nextToken: String? }
 struct TSOrder: Decodable {

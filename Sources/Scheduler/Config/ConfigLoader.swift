@@ -73,6 +73,9 @@ final class ConfigReader {
     let catalog: ConfigCatalog
     let baseDirectory: String
     private(set) var diagnostics: [Diagnostic] = []
+    /// The components, for kinds' ``ConfigCatalog/jobChecks``.
+    var brokerSpecs: [String: ComponentSpec] = [:]
+    var strategySpecs: [String: ComponentSpec] = [:]
 
     static let topKeys = ["timezone", "database", "secrets", "brokers", "strategies", "notifiers", "calendars", "service", "jobs"]
     static let jobKeys = ["type", "schedule", "misfire", "overlap", "retry", "timeout", "paused", "description"]
@@ -237,6 +240,8 @@ final class ConfigReader {
         let references = References(
             brokers: Set(brokers.keys), strategies: Set(strategies.keys), notifiers: Set(notifiers.keys),
             strategyTypes: strategies.mapValues(\.type))
+        brokerSpecs = brokers
+        strategySpecs = strategies
         var jobs: [JobSpec] = []
         if let node = value("jobs"), let entries = mapping(node, "jobs") {
             if entries.isEmpty { error(node, "jobs", "'jobs:' is empty; add at least one job (see 'schedctl init')") }
@@ -468,6 +473,14 @@ final class ConfigReader {
                 }
             }
             return .string(name)
+        case .textOrTextMap:
+            if case .mapping = node {
+                guard let entries = mapping(node, path) else { return nil }
+                var map: [String: ConfigValue] = [:]
+                for entry in entries { if let text = string(entry.value, join(path, entry.key)) { map[entry.key] = .string(text) } }
+                return .map(map)
+            }
+            return string(node, path).map { .string($0) }
         case .notifierReferences:
             let nodes: [Node]
             if case .sequence(let items) = node { nodes = Array(items) } else { nodes = [node] }
@@ -656,6 +669,12 @@ final class ConfigReader {
         checkKeys(selecting(fields) { !kindKeys.contains($0) }, allowed: allowedKeys, path)
         let options = readOptions(
             selecting(fields) { kindKeys.contains($0) }, specs: kindSpecs, path: path, parent: keyNode, references: references)
+        if let check = catalog.jobChecks[kind] {
+            for problem in check(options, brokerSpecs, strategySpecs) {
+                let top = String(problem.key.prefix { $0 != "." })
+                error(lookup(fields, top)?.value ?? keyNode, join(path, problem.key), problem.message)
+            }
+        }
 
         var schedule: Schedule?
         if let scheduleField = field("schedule") {

@@ -74,7 +74,28 @@ public enum OptionKind: Hashable, Sendable {
     case strategyReference
     /// A list of notifier names defined under `notifiers:`.
     case notifierReferences
+    /// Text, or a mapping of keys to text (e.g. `deadline: 2h` or `deadline: { market: XNYS, at: close }`);
+    /// the kind's ``ConfigCatalog/jobChecks`` entry says what is valid.
+    case textOrTextMap
 }
+
+/// A problem a job kind found in its options (reported at the key's line by `validate`).
+public struct OptionProblem: Hashable, Sendable {
+    /// The option key (`max_notional`, `pricing.step`, …) under the job.
+    public var key: String
+    /// What is wrong, and the fix.
+    public var message: String
+
+    /// A problem.
+    public init(key: String, message: String) {
+        self.key = key
+        self.message = message
+    }
+}
+
+/// Checks one job's options against the rest of the configuration (brokers and strategies).
+public typealias JobOptionCheck =
+    @Sendable (_ options: [String: ConfigValue], _ brokers: [String: ComponentSpec], _ strategies: [String: ComponentSpec]) -> [OptionProblem]
 
 /// One option a component type or job kind accepts.
 public struct OptionSpec: Hashable, Sendable {
@@ -104,6 +125,8 @@ public struct ConfigCatalog: Sendable {
     public var notifiers: [String: [OptionSpec]]
     /// Job kinds by name, with their kind-specific options.
     public var jobKinds: [String: [OptionSpec]]
+    /// Per job kind, checks of values and of combinations the option kinds cannot express.
+    public var jobChecks: [String: JobOptionCheck] = [:]
 
     /// A catalog.
     public init(

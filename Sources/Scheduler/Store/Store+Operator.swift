@@ -123,13 +123,20 @@ extension Store {
     }
 
     /// Queues a manual run of `job` due now; returns its id.
-    public func enqueueManualRun(job: JobSpec, now: Date, by: String) async throws -> Int64 {
+    ///
+    /// `checkpoint` seeds the run's checkpoint (generation 0) in the same transaction, so whichever
+    /// process executes the run sees it from the first attempt (e.g. a rebalance's dry-run mark).
+    public func enqueueManualRun(job: JobSpec, now: Date, by: String, checkpoint: String? = nil) async throws -> Int64 {
         try await writer.write { db in
             let t = now.timeIntervalSince1970
             try db.execute(
                 cached: "INSERT INTO run (job, nominal, trigger, state, max_attempts, created_at, due_at) VALUES (?, ?, 'manual', 'pending', ?, ?, ?)",
                 arguments: [job.name, Int64(t), job.retry.attempts, t, t])
             let id = db.lastInsertedRowID
+            if let checkpoint {
+                try db.execute(
+                    cached: "INSERT INTO checkpoint (run_id, generation, value, updated_at) VALUES (?, 0, ?, ?)", arguments: [id, checkpoint, t])
+            }
             try Store.event(db, id, t, "queued", "manual run requested by \(by)", nil)
             return id
         }

@@ -120,6 +120,8 @@ struct ShowCommand: AsyncParsableCommand {
         var events: [EventJSON]
         var lease: LeaseJSON?
         var checkpoint: String?
+        /// A rebalance run's summary (see README "Rebalancing").
+        var rebalance: RebalanceSummary?
     }
 
     struct LeaseJSON: Encodable {
@@ -137,9 +139,13 @@ struct ShowCommand: AsyncParsableCommand {
             guard let found = try await Wiring.openStore(plan).run(id: id) else { throw CommandFailure(message: "no run #\(id)", code: 2) }
             let events = found.events.map { EventJSON(at: Timestamps.iso($0.at), kind: $0.kind, message: $0.message, instance: $0.instance) }
             let lease = found.lease.map { LeaseJSON(owner: $0.owner, generation: $0.generation, expires: Timestamps.iso($0.expiresAt)) }
+            let rebalance = plan.job(named: found.run.job)?.kind == "rebalance" ? found.run.detail.flatMap(RebalanceSummary.decode) : nil
             if json {
                 print(
-                    try JSONText.encode(ShowJSON(run: RunJSON(found.run), detail: found.run.detail, events: events, lease: lease, checkpoint: found.checkpoint))
+                    try JSONText.encode(
+                        ShowJSON(
+                            run: RunJSON(found.run), detail: rebalance == nil ? found.run.detail : nil, events: events, lease: lease,
+                            checkpoint: rebalance == nil ? found.checkpoint : nil, rebalance: rebalance))
                 )
                 return
             }
@@ -150,10 +156,14 @@ struct ShowCommand: AsyncParsableCommand {
             if let e = r.error { print("error: \(e)") }
             if let reason = r.reason { print("reason: \(reason)") }
             if let lease { print("lease: \(lease.owner) generation \(lease.generation) until \(lease.expires)") }
-            if let c = found.checkpoint { print("checkpoint: \(c)") }
+            if let c = found.checkpoint, rebalance == nil { print("checkpoint: \(c)") }
             print("\nevents:")
             for e in events { print("  \(e.at)  \(e.kind.padding(toLength: 16, withPad: " ", startingAt: 0)) \(e.message)") }
-            if let detail = r.detail, !detail.isEmpty { print("\noutput (tail):\n\(detail)") }
+            if let rebalance {
+                print("\n" + rebalance.render(), terminator: "")
+            } else if let detail = r.detail, !detail.isEmpty {
+                print("\noutput (tail):\n\(detail)")
+            }
         }
     }
 }

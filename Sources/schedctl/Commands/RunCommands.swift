@@ -14,20 +14,29 @@ struct RunCommand: AsyncParsableCommand {
     @Argument(help: "The job.") var job: String
     @OptionGroup var options: ConfigOptions
     @Flag(help: "Wait for the run to finish and exit non-zero if it failed.") var wait = false
+    @Flag(help: "A rebalance job only: plan and validate the orders with the broker, place nothing (this run only).") var dryRun = false
 
     func run() async throws {
         try await exiting {
             let plan = try Wiring.loadPlan(options.path)
             let spec = try Wiring.job(job, in: plan)
+            if dryRun, spec.kind != "rebalance" {
+                throw CommandFailure(message: "--dry-run applies to rebalance jobs; \(spec.name) is type \(spec.kind)", code: 64)
+            }
             let store = try Wiring.openStore(plan)
-            let id = try await store.enqueueManualRun(job: spec, now: Date(), by: "schedctl run (pid \(getpid()))")
+            // The dry-run mark travels in the run's first checkpoint, so whichever process runs it
+            // (this one or a service) places nothing.
+            let id = try await store.enqueueManualRun(
+                job: spec, now: Date(), by: "schedctl run\(dryRun ? " --dry-run" : "") (pid \(getpid()))",
+                checkpoint: dryRun ? RebalanceJob.dryRunCheckpoint() : nil)
             let live = try await store.status(now: Date()).instances
             if live.isEmpty {
                 print("run #\(id) of \(spec.name): no service is running, so it runs here")
                 LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: .logfmt, level: .warning, redact: Wiring.redact) }
+                let secrets = Wiring.secrets(for: plan, store: store)
                 let engine = Engine(
-                    store: store, plan: plan, registry: Wiring.registry(for: PlanHolder(plan), store: store), logger: Logger(label: "schedctl"),
-                    secrets: Wiring.secrets(for: plan, store: store))
+                    store: store, plan: plan, registry: Wiring.registry(for: PlanHolder(plan), store: store, secrets: secrets),
+                    logger: Logger(label: "schedctl"), secrets: secrets)
                 guard try await engine.executeNow(runID: id) else {
                     // Nothing ran: say why, and leave no pending run behind for a later service.
                     let why = "could not start here (the job is busy with another run, or the run is not pending)"

@@ -31,9 +31,10 @@ struct ServeCommand: AsyncParsableCommand {
             LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: format, level: level, redact: Wiring.redact) }
             let logger = Logger(label: "schedctl")
             let store = try Wiring.openStore(plan)
+            let secrets = Wiring.secrets(for: plan, store: store)
             let holder = PlanHolder(plan)
             let engine = Engine(
-                store: store, plan: plan, registry: Wiring.registry(for: holder, store: store), logger: logger, secrets: Wiring.secrets(for: plan, store: store))
+                store: store, plan: plan, registry: Wiring.registry(for: holder, store: store, secrets: secrets), logger: logger, secrets: secrets)
             printPlan(plan, instance: engine.instanceID)
             let retention = RetentionService(store: store, policy: plan.service.retention, logger: logger)
             let reloader = installReloadHandler(engine: engine, retention: retention, holder: holder, path: options.path, logger: logger)
