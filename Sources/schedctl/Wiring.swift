@@ -7,6 +7,12 @@ enum Wiring {
     /// Every job kind this build knows.
     static let registry = StandardKinds.registry
 
+    /// The kinds a service or `run` uses for `plan` (trading kinds get the plan's brokers).
+    static func registry(for plan: Plan, store: Store) -> JobKindRegistry {
+        let resolver = VaultSecretResolver(store: store, keyPath: plan.secrets.sshKey, redactor: redactor)
+        return StandardKinds.registry(plan: plan, factory: BrokerFactory(store: store, vault: { try resolver.openedVault() }))
+    }
+
     /// The configuration loader for this build.
     static let loader = ConfigLoader(catalog: StandardCatalog.catalog(kinds: registry))
 

@@ -11,7 +11,7 @@ let tvSecrets = InMemoryCredentials([
 
 func tvConfig(_ sim: TradovateSimulator, renewMargin: TimeInterval = 15 * 60) -> TradovateConfiguration {
     TradovateConfiguration(
-        environment: .demo, restURL: sim.restURL, webSocketURL: sim.webSocketURL, marketDataURL: sim.webSocketURL,
+        environment: .demo, restURL: sim.restURL, webSocketURL: sim.webSocketURL, marketDataURL: sim.marketDataURL,
         deviceID: "71986488-882c-43db-c345-92a0a2ed9329", renewMargin: renewMargin, timeout: 10)
 }
 

@@ -39,18 +39,25 @@ public struct BrokerFactory: Sendable {
             return TradeStationClient(
                 configuration: configuration, credentials: VaultCredentials(vault: vault), tokens: VaultTokenStore(vault: vault, broker: spec.name))
         case "tradovate":
-            let configuration = TradovateConfiguration(
-                environment: try TradovateEnvironment(parsing: spec.options["environment"]?.stringValue ?? ""),
-                restURL: spec.options["base_url"]?.stringValue.flatMap(URL.init(string:)),
-                webSocketURL: spec.options["ws_url"]?.stringValue.flatMap(URL.init(string:)),
-                usernameName: secretName(spec, "username"), passwordName: secretName(spec, "password"), cidName: secretName(spec, "cid"),
-                secretName: secretName(spec, "sec"), appID: spec.options["app_id"]?.stringValue ?? "schedctl",
-                appVersion: spec.options["app_version"]?.stringValue ?? SchedulerInfo.version,
-                deviceID: spec.options["device_id"]?.stringValue ?? "schedctl-\(spec.name)")
+            let configuration = try tradovateConfiguration(spec)
             return TradovateClient(auth: TradovateAuth(configuration: configuration, credentials: VaultCredentials(vault: vault)))
         default:
             throw JobFailure("broker type '\(spec.type)' is not supported by this build", retryable: false)
         }
+    }
+
+    /// The client settings of Tradovate broker `spec` (environment; `base_url`, `ws_url` and
+    /// `md_url` override the environment's REST, trading-socket and market-data-socket hosts).
+    public func tradovateConfiguration(_ spec: ComponentSpec) throws -> TradovateConfiguration {
+        TradovateConfiguration(
+            environment: try TradovateEnvironment(parsing: spec.options["environment"]?.stringValue ?? ""),
+            restURL: spec.options["base_url"]?.stringValue.flatMap(URL.init(string:)),
+            webSocketURL: spec.options["ws_url"]?.stringValue.flatMap(URL.init(string:)),
+            marketDataURL: spec.options["md_url"]?.stringValue.flatMap(URL.init(string:)),
+            usernameName: secretName(spec, "username"), passwordName: secretName(spec, "password"), cidName: secretName(spec, "cid"),
+            secretName: secretName(spec, "sec"), appID: spec.options["app_id"]?.stringValue ?? "schedctl",
+            appVersion: spec.options["app_version"]?.stringValue ?? SchedulerInfo.version,
+            deviceID: spec.options["device_id"]?.stringValue ?? "schedctl-\(spec.name)")
     }
 
     /// The client settings of TradeStation broker `spec` (environment, URL overrides, the vault

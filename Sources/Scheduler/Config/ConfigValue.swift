@@ -74,6 +74,11 @@ public enum OptionKind: Hashable, Sendable {
     case strategyReference
     /// A list of notifier names defined under `notifiers:`.
     case notifierReferences
+    /// A mapping with keys of its own (`risk: { daily_loss_limit: 500 }`), read as a map.
+    case options([OptionSpec])
+    /// The end of a session: a positive duration (`6h`, stored as a duration) or a market rule
+    /// `{ market: CME, at: close, offset: -10m }` (stored as a map of `market`, `at`, `offset`).
+    case sessionEnd
 }
 
 /// One option a component type or job kind accepts.
