@@ -74,6 +74,7 @@ public final class TradovateSimulator: Sendable {
         var wsConnects = 0
         var silent = false
         var mdConnects = 0
+        var syncRequests = 0
     }
 
     let state = Mutex(State())
@@ -144,6 +145,8 @@ public final class TradovateSimulator: Sendable {
     public func setSendHeartbeats(_ on: Bool) { state.withLock { $0.sendHeartbeats = on } }
     /// Goes silent (or speaks again): no `h` frames, no replies, no events, while sockets stay open.
     public func setSilent(_ on: Bool) { state.withLock { $0.silent = on } }
+    /// `user/syncrequest` requests answered.
+    public var syncRequestCount: Int { state.withLock { $0.syncRequests } }
     /// Connections made to the market-data socket.
     public var marketDataConnectCount: Int { state.withLock { $0.mdConnects } }
     /// `order/placeorder` requests that carried `clOrdId` (duplicates included).
@@ -616,6 +619,7 @@ public final class TradovateSimulator: Sendable {
             let snapshot = state.withLock { s -> [String: Any]? in
                 guard valid(s, token) else { return nil }
                 s.conns[conn]?.synced = true
+                s.syncRequests += 1
                 return [
                     "users": [["id": s.userId, "name": s.username]],
                     "accounts": s.accounts.map { ["id": $0.id, "name": $0.name, "userId": s.userId] as [String: Any] },

@@ -555,6 +555,7 @@ actor FuturesSession {
         await cancelWorking()
         var flattened = false
         if settings.flattenAtStop {
+            await refreshPositions()
             await flatten()
             flattened = true
             var ticks = 0
@@ -562,6 +563,7 @@ actor FuturesSession {
                 if case .tick = input { ticks += 1 }
                 await handle(input, stopping: true)
             }
+            if !isFlat { await refreshPositions() }
             if !isFlat { logger.error("positions are not flat after the stop", metadata: ["positions": "\(positions.filter { $0.value != 0 })"]) }
         }
         state.reconnects = baseReconnects + max(0, await trading.connectionCount - 1) + max(0, await market.connectionCount - 1)
@@ -576,6 +578,14 @@ actor FuturesSession {
             job: context.job.name, run: context.runID, state: "finished", locked: state.locked, detail: report.json, now: resources.wall())
         await close()
         return RunOutcome(summary: report.summary, detail: report.json)
+    }
+
+    /// Positions from the broker's REST list (authoritative at the stop: events still in flight
+    /// cannot hide a position from the flatten).
+    private func refreshPositions() async {
+        guard let list = try? await client.positionContracts(account: accountName) else { return }
+        for cid in symbols.keys { positions[cid] = 0 }
+        for p in list { positions[p.contractID] = p.netPos }
     }
 
     private var isFlat: Bool { positions.allSatisfy { symbols[$0.key] == nil || $0.value == 0 } }

@@ -19,6 +19,13 @@ public struct FuturesSessionSettings: Sendable, Hashable {
         public var maxPosition: Int
         /// Orders (placements) allowed in any 60-second window.
         public var maxOrdersPerMinute: Int
+
+        /// Limits.
+        public init(dailyLossLimit: Decimal, maxPosition: Int, maxOrdersPerMinute: Int) {
+            self.dailyLossLimit = dailyLossLimit
+            self.maxPosition = maxPosition
+            self.maxOrdersPerMinute = maxOrdersPerMinute
+        }
     }
 
     /// The optional strategy process.
