@@ -163,7 +163,12 @@ func withTV(_ body: (TradovateSimulator, TradovateClient) async throws -> Void) 
             #expect(p.valuePerPoint == 50 && p.tickSize == Decimal(string: "0.25"))
             await #expect(throws: BrokerError.self) { _ = try await tv.balance(account: "NOPE") }
             await #expect(throws: BrokerError.self) { _ = try await tv.contract(named: "XXZ9") }
-            await #expect(throws: BrokerError.self) { _ = try await tv.quotes(["ESZ5"]) }
+            // Quotes come from a short market-data subscription.
+            let quotes = try await tv.quotes(["ESZ5", "NOPE9"])
+            #expect(quotes.items.map(\.symbol.rawValue) == ["ESZ5"] && quotes.items.first?.last == Decimal(string: "5000.25"))
+            #expect(quotes.items.first?.bid == 5000 && quotes.items.first?.ask == Decimal(string: "5000.5"))
+            #expect(quotes.errors.map(\.item) == ["NOPE9"])
+            #expect(sim.marketDataConnectCount == 1, "one short subscription")
         }
     }
 
