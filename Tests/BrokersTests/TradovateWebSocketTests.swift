@@ -62,8 +62,7 @@ struct WSHarness {
     static func make(
         _ config: TradovateWebSocketConfiguration = fastWS, serverHeartbeat: Duration = .milliseconds(40), clientTimeout: TimeInterval = 2,
         marketData: Bool = false
-    ) async throws -> WSHarness
-    {
+    ) async throws -> WSHarness {
         let sim = TradovateSimulator()
         try await sim.start(port: 0)
         sim.setHeartbeat(interval: serverHeartbeat, clientTimeout: clientTimeout)

@@ -365,7 +365,9 @@ actor FuturesSession {
             do {
                 let _: String = try await journal.perform(
                     step: "flatten/\(state.flattens)/\(cid)", target: settings.broker, what: "liquidate \(net) \(symbols[cid] ?? "")"
-                ) { _ in flat ? "flat" : nil } act: { _ in
+                ) { _ in
+                    flat ? "flat" : nil
+                } act: { _ in
                     try await client.liquidate(account: name, contractID: cid)
                 }
                 await reload()
@@ -453,7 +455,8 @@ actor FuturesSession {
         let key = journal.key(for: step)
         let request: OrderRequest
         do {
-            request = try OrderRequest(symbol: try Symbol(symbol), side: buy ? .buy : .sell, quantity: Quantity(Decimal(qty)), type: type, key: IdempotencyKey(key))
+            request = try OrderRequest(
+                symbol: try Symbol(symbol), side: buy ? .buy : .sell, quantity: Quantity(Decimal(qty)), type: type, key: IdempotencyKey(key))
         } catch {
             return await reject(tag, "invalid: \(error)")
         }

@@ -31,7 +31,8 @@ struct ServeCommand: AsyncParsableCommand {
             LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: format, level: level, redact: Wiring.redact) }
             let logger = Logger(label: "schedctl")
             let store = try Wiring.openStore(plan)
-            let engine = Engine(store: store, plan: plan, registry: Wiring.registry(for: plan, store: store), logger: logger, secrets: Wiring.secrets(for: plan, store: store))
+            let engine = Engine(
+                store: store, plan: plan, registry: Wiring.registry(for: plan, store: store), logger: logger, secrets: Wiring.secrets(for: plan, store: store))
             printPlan(plan, instance: engine.instanceID)
             let reloader = installReloadHandler(engine: engine, path: options.path, logger: logger)
             let group = ServiceGroup(

@@ -64,7 +64,11 @@ struct SessionStatusCommand: AsyncParsableCommand {
                 return
             }
             var table = TextTable(headers: ["job", "run", "state", "stop (UTC)", "locked", "figures"])
-            for r in rows { table.add([r.job, "\(r.run)", r.state + (r.stopRequested ? " (stop requested)" : ""), Instant(r.stopAt).iso8601, r.locked ? "yes" : "no", r.detail]) }
+            for r in rows {
+                table.add([
+                    r.job, "\(r.run)", r.state + (r.stopRequested ? " (stop requested)" : ""), Instant(r.stopAt).iso8601, r.locked ? "yes" : "no", r.detail,
+                ])
+            }
             print(table.render())
         }
     }
