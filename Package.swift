@@ -95,6 +95,7 @@ let package = Package(
                 "Secrets",
                 "SecretsSQLite",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),

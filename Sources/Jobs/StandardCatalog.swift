@@ -16,7 +16,7 @@ public enum StandardCatalog {
             OptionSpec("environment", .choice(["demo", "live"]), required: true), OptionSpec("username", .secret, required: true),
             OptionSpec("password", .secret, required: true), OptionSpec("app_id", .string), OptionSpec("app_version", .string),
             OptionSpec("cid", .secret), OptionSpec("sec", .secret), OptionSpec("device_id", .string), OptionSpec("account", .string),
-            OptionSpec("base_url", .string), OptionSpec("ws_url", .string),
+            OptionSpec("base_url", .string), OptionSpec("ws_url", .string), OptionSpec("md_url", .string),
         ],
     ]
 

@@ -4,13 +4,14 @@ public import Scheduler
 public enum StandardKinds {
     /// Every kind, for validation (options and checks); ``registry(plan:brokers:factory:)`` is the
     /// one an engine runs.
-    public static let registry = JobKindRegistry([NoopJob(), ExecJob(), TokenRenewalJob(), RebalanceJob()])
+    public static let registry = JobKindRegistry([NoopJob(), ExecJob(), TokenRenewalJob(), RebalanceJob(), FuturesSessionJob()])
 
     /// The kinds wired to the running plan's brokers, strategies and the vault, for an engine.
     public static func registry(plan: PlanHolder, brokers: BrokerDirectory, factory: BrokerFactory) -> JobKindRegistry {
         JobKindRegistry([
             NoopJob(), ExecJob(), TokenRenewalJob(brokers: brokers, factory: factory),
             RebalanceJob(resources: .standard(plan: plan, factory: factory)),
+            FuturesSessionJob(resources: .live(plan: plan, factory: factory)),
         ])
     }
 }

@@ -16,6 +16,8 @@ public final class BrokerSandbox: Sendable {
         public var tradovateRESTURL: URL
         public var tradovateWebSocketURL: URL
         public var pennyVaultBaseURL: URL
+        /// The Tradovate market-data socket (`md_url`).
+        public var tradovateMarketDataURL: URL
     }
 
     public let tradeStation = TradeStationSimulator()
@@ -37,7 +39,7 @@ public final class BrokerSandbox: Sendable {
         return Endpoints(
             tradeStationBaseURL: tradeStation.baseURL, tradeStationAuthURL: tradeStation.authURL,
             tradovateRESTURL: tradovate.restURL, tradovateWebSocketURL: tradovate.webSocketURL,
-            pennyVaultBaseURL: pennyVault.baseURL)
+            pennyVaultBaseURL: pennyVault.baseURL, tradovateMarketDataURL: tradovate.marketDataURL)
     }
 
     /// Stops every simulator.

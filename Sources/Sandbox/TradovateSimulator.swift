@@ -32,6 +32,8 @@ public final class TradovateSimulator: Sendable {
         var synced = false
         var quotes: Set<Int64> = []
         var lastClientHeartbeat = Date()
+        /// Connected on the market-data path (`/v1/md/websocket`): serves `md/*` only.
+        var marketData = false
     }
     struct Contract: Sendable { var id: Int64, name: String, maturityId: Int64, product: String }
     struct Product: Sendable { var id: Int64, name: String, valuePerPoint: Decimal, tickSize: Decimal }
@@ -81,6 +83,9 @@ public final class TradovateSimulator: Sendable {
         var captchaReplies = 0
         var earlyRetries = 0
         var evictions = 0
+        var silent = false
+        var mdConnects = 0
+        var syncRequests = 0
     }
 
     /// Tradovate's documented auth limits (BROKERS.md §2.7), per IP (every loopback client shares them).
@@ -114,8 +119,9 @@ public final class TradovateSimulator: Sendable {
             Application(
                 router: self.router(),
                 server: .http1WebSocketUpgrade { request, channel, _ in
-                    guard request.path?.hasPrefix("/v1/websocket") == true else { return .dontUpgrade }
-                    return .upgrade([:]) { inbound, outbound, _ in try await self.session(inbound, outbound, channel) }
+                    let marketData = request.path?.hasPrefix("/v1/md/websocket") == true
+                    guard marketData || request.path?.hasPrefix("/v1/websocket") == true else { return .dontUpgrade }
+                    return .upgrade([:]) { inbound, outbound, _ in try await self.session(inbound, outbound, channel, marketData: marketData) }
                 },
                 configuration: appConfiguration(port: port), onServerRunning: onRunning, logger: simulatorLogger())
         }
@@ -130,6 +136,9 @@ public final class TradovateSimulator: Sendable {
 
     public var restURL: URL { URL(string: "http://127.0.0.1:\(port)/v1")! }
     public var webSocketURL: URL { URL(string: "ws://127.0.0.1:\(port)/v1/websocket")! }
+    /// The market-data socket: it serves `md/subscribequote` and refuses trading requests, as the
+    /// trading socket refuses `md/*`.
+    public var marketDataURL: URL { URL(string: "ws://127.0.0.1:\(port)/v1/md/websocket")! }
     private var port: Int { boundPort.withLock { $0 } ?? 0 }
 
     // MARK: Controls
@@ -170,6 +179,18 @@ public final class TradovateSimulator: Sendable {
     }
     /// Stops (or resumes) sending `h` frames, to exercise client watchdogs.
     public func setSendHeartbeats(_ on: Bool) { state.withLock { $0.sendHeartbeats = on } }
+    /// Goes silent (or speaks again): no `h` frames, no replies, no events, while sockets stay open.
+    public func setSilent(_ on: Bool) { state.withLock { $0.silent = on } }
+    /// `user/syncrequest` requests answered.
+    public var syncRequestCount: Int { state.withLock { $0.syncRequests } }
+    /// Connections made to the market-data socket.
+    public var marketDataConnectCount: Int { state.withLock { $0.mdConnects } }
+    /// `order/placeorder` requests that carried `clOrdId` (duplicates included).
+    public func placements(clOrdId: String) -> Int { placedOrderBodies.filter { $0["clOrdId"] as? String == clOrdId }.count }
+    /// Orders the simulator accepted (rejections and duplicates excluded).
+    public var acceptedOrderCount: Int { state.withLock { $0.orders.count } }
+    /// Working orders.
+    public var workingOrderCount: Int { state.withLock { $0.orders.filter { $0.status == "Working" }.count } }
     /// Drops every WebSocket connection abruptly (no close frame).
     public func dropConnections() {
         let chans = state.withLock { s in s.conns.values.map(\.channel) }
@@ -230,6 +251,12 @@ public final class TradovateSimulator: Sendable {
             let closing = min(abs(p.netPos), qty)
             let pnl = (price - p.netPrice) * Decimal(closing) * vpp * (p.netPos > 0 ? 1 : -1)
             s.cash[o.accountId, default: 0] += pnl
+            pushProps(
+                &s, "cashBalance",
+                [
+                    "id": o.accountId, "accountId": o.accountId, "amount": NSDecimalNumber(decimal: s.cash[o.accountId] ?? 0),
+                    "realizedPnL": NSDecimalNumber(decimal: (s.cash[o.accountId] ?? 0) - 50_000),
+                ], "Updated")
             if qty > abs(p.netPos) { p.netPrice = price }
         }
         p.netPos += signed
@@ -276,6 +303,14 @@ public final class TradovateSimulator: Sendable {
             "timestamp": ISO8601DateFormatter().string(from: o.timestamp), "admin": false,
         ]
     }
+    static func commandJSON(_ o: Order) -> [String: Any] {
+        var c: [String: Any] = [
+            "id": o.id, "orderId": o.id, "commandType": "New", "commandStatus": "RiskPassed", "isAutomated": o.isAutomated,
+            "timestamp": ISO8601DateFormatter().string(from: o.timestamp),
+        ]
+        if let cl = o.clOrdId { c["clOrdId"] = cl }
+        return c
+    }
     static func versionJSON(_ o: Order) -> [String: Any] {
         var v: [String: Any] = ["id": o.id, "orderId": o.id, "orderQty": o.qty, "orderType": o.type]
         if let p = o.price { v["price"] = NSDecimalNumber(decimal: p) }
@@ -299,6 +334,7 @@ public final class TradovateSimulator: Sendable {
 
     static func pushProps(_ s: inout State, _ type: String, _ entity: [String: Any], _ event: String) {
         let f = frame([["e": "props", "d": ["entityType": type, "entity": entity, "eventType": event]]])
+        guard !s.silent else { return }
         for c in s.conns.values where c.synced { c.send.yield(f) }
     }
 
@@ -314,6 +350,7 @@ public final class TradovateSimulator: Sendable {
             ],
         ]
         let f = frame([["e": "md", "d": ["quotes": [q]]]])
+        guard !s.silent else { return }
         for c in s.conns.values where c.quotes.contains(contract) { c.send.yield(f) }
     }
 
@@ -511,6 +548,7 @@ public final class TradovateSimulator: Sendable {
                     isAutomated: json["isAutomated"] as? Bool ?? false, timestamp: Date())
                 s.orders.append(o)
                 Self.pushProps(&s, "order", Self.orderJSON(o), "Created")
+                Self.pushProps(&s, "command", Self.commandJSON(o), "Created")
                 if s.fillMode == .instant { Self.matchAll(&s) }
                 return Reply(status: 200, payload: ["orderId": id])
             case "order/modifyorder":
@@ -586,13 +624,14 @@ public final class TradovateSimulator: Sendable {
 
     // MARK: WebSocket
 
-    private func session(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter, _ channel: any Channel) async throws {
+    private func session(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter, _ channel: any Channel, marketData: Bool) async throws {
         let (stream, continuation) = AsyncStream<String>.makeStream()
         let id = state.withLock { s -> Int in
             let id = s.nextConn
             s.nextConn += 1
             s.wsConnects += 1
-            s.conns[id] = Conn(send: continuation, channel: channel)
+            if marketData { s.mdConnects += 1 }
+            s.conns[id] = Conn(send: continuation, channel: channel, marketData: marketData)
             return id
         }
         defer { _ = state.withLock { $0.conns.removeValue(forKey: id) } }
@@ -606,7 +645,7 @@ public final class TradovateSimulator: Sendable {
             }
             group.addTask {
                 while !Task.isCancelled {
-                    let (interval, send, timeout) = self.state.withLock { ($0.heartbeatInterval, $0.sendHeartbeats, $0.clientTimeout) }
+                    let (interval, send, timeout) = self.state.withLock { ($0.heartbeatInterval, $0.sendHeartbeats && !$0.silent, $0.clientTimeout) }
                     try await Task.sleep(for: interval)
                     let stale = self.state.withLock { s -> Bool in
                         guard let c = s.conns[id] else { return true }
@@ -630,7 +669,7 @@ public final class TradovateSimulator: Sendable {
 
     private func handleFrame(_ conn: Int, _ text: String) {
         state.withLock { $0.conns[conn]?.lastClientHeartbeat = Date() }
-        if text == "[]" { return }
+        if text == "[]" || state.withLock({ $0.silent }) { return }
         let parts = text.split(separator: "\n", maxSplits: 3, omittingEmptySubsequences: false).map(String.init)
         guard parts.count >= 2, let rid = Int(parts[1]) else { return }
         let endpoint = parts[0]
@@ -652,11 +691,17 @@ public final class TradovateSimulator: Sendable {
             return
         }
         guard let token = state.withLock({ $0.conns[conn]?.token }) else { reply(401, "Access is denied"); return }
+        let marketData = state.withLock { $0.conns[conn]?.marketData ?? false }
+        if marketData != endpoint.lowercased().hasPrefix("md/") {
+            reply(404, ["errorText": marketData ? "The market-data socket serves md/* only" : "md/* is served on the market-data socket"])
+            return
+        }
         switch endpoint.lowercased() {
         case "user/syncrequest":
             let snapshot = state.withLock { s -> [String: Any]? in
                 guard valid(s, token) else { return nil }
                 s.conns[conn]?.synced = true
+                s.syncRequests += 1
                 return [
                     "users": [["id": s.userId, "name": s.username]],
                     "accounts": s.accounts.map { ["id": $0.id, "name": $0.name, "userId": s.userId] as [String: Any] },
@@ -664,6 +709,13 @@ public final class TradovateSimulator: Sendable {
                     "orders": s.orders.map(Self.orderJSON), "orderVersions": s.orders.map(Self.versionJSON),
                     "cashBalances": s.cash.map { ["accountId": $0.key, "amount": NSDecimalNumber(decimal: $0.value)] as [String: Any] },
                     "contracts": s.contracts.map { ["id": $0.id, "name": $0.name] as [String: Any] }, "contractGroups": [],
+                    "commands": s.orders.map(Self.commandJSON),
+                    "fills": s.fills.map {
+                        [
+                            "id": $0.id, "orderId": $0.orderId, "contractId": $0.contractId, "qty": $0.qty, "price": NSDecimalNumber(decimal: $0.price),
+                            "action": $0.action, "active": true,
+                        ] as [String: Any]
+                    },
                 ]
             }
             if let snapshot { reply(200, snapshot) } else { reply(401, "Access is denied") }

@@ -17,6 +17,7 @@ struct Schedctl: AsyncParsableCommand {
             PauseCommand.self, ResumeCommand.self, BackfillCommand.self, HistoryCommand.self, ShowCommand.self, StatusCommand.self,
             ReloadCommand.self, SecretsCommand.self, AuthCommand.self, BrokerCommand.self, SandboxCommand.self,
             RebalanceCommand.self,
+            SessionCommand.self,
         ]
     )
 }

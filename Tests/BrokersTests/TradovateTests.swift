@@ -13,7 +13,7 @@ func tvConfig(_ sim: TradovateSimulator, renewMargin: TimeInterval = 15 * 60, li
     -> TradovateConfiguration
 {
     TradovateConfiguration(
-        environment: .demo, restURL: sim.restURL, webSocketURL: sim.webSocketURL, marketDataURL: sim.webSocketURL,
+        environment: .demo, restURL: sim.restURL, webSocketURL: sim.webSocketURL, marketDataURL: sim.marketDataURL,
         deviceID: "71986488-882c-43db-c345-92a0a2ed9329", renewMargin: renewMargin, limits: limits, timeout: 10)
 }
 
@@ -39,7 +39,12 @@ func withTV(_ body: (TradovateSimulator, TradovateClient) async throws -> Void) 
             #expect(p.valuePerPoint == 50 && p.tickSize == Decimal(string: "0.25"))
             await #expect(throws: BrokerError.self) { _ = try await tv.balance(account: "NOPE") }
             await #expect(throws: BrokerError.self) { _ = try await tv.contract(named: "XXZ9") }
-            await #expect(throws: BrokerError.self) { _ = try await tv.quotes(["ESZ5"]) }
+            // Quotes come from a short market-data subscription.
+            let quotes = try await tv.quotes(["ESZ5", "NOPE9"])
+            #expect(quotes.items.map(\.symbol.rawValue) == ["ESZ5"] && quotes.items.first?.last == Decimal(string: "5000.25"))
+            #expect(quotes.items.first?.bid == 5000 && quotes.items.first?.ask == Decimal(string: "5000.5"))
+            #expect(quotes.errors.map(\.item) == ["NOPE9"])
+            #expect(sim.marketDataConnectCount == 1, "one short subscription")
         }
     }
 

@@ -59,14 +59,15 @@ struct WSHarness {
     let ws: TradovateWebSocket
     let events: EventCollector
 
-    static func make(_ config: TradovateWebSocketConfiguration = fastWS, serverHeartbeat: Duration = .milliseconds(40), clientTimeout: TimeInterval = 2)
-        async throws -> WSHarness
-    {
+    static func make(
+        _ config: TradovateWebSocketConfiguration = fastWS, serverHeartbeat: Duration = .milliseconds(40), clientTimeout: TimeInterval = 2,
+        marketData: Bool = false
+    ) async throws -> WSHarness {
         let sim = TradovateSimulator()
         try await sim.start(port: 0)
         sim.setHeartbeat(interval: serverHeartbeat, clientTimeout: clientTimeout)
         let auth = TradovateAuth(configuration: tvConfig(sim), credentials: tvSecrets, sleeper: .immediate)
-        let ws = TradovateWebSocket(url: sim.webSocketURL, auth: auth, configuration: config)
+        let ws = TradovateWebSocket(url: marketData ? sim.marketDataURL : sim.webSocketURL, auth: auth, configuration: config)
         let events = EventCollector(ws)
         await ws.start()
         return WSHarness(sim: sim, auth: auth, ws: ws, events: events)
@@ -109,7 +110,7 @@ struct WSHarness {
     }
 
     @Test func quotesStreamAndHeartbeatsKeepTheConnection() async throws {
-        let h = try await WSHarness.make(clientTimeout: 1)
+        let h = try await WSHarness.make(clientTimeout: 1, marketData: true)
         try await h.ws.subscribeQuote(symbol: "ESZ5")
         #expect(await h.events.wait(isQuote(Decimal(string: "5000.25")!)))
         let q = h.events.log.events.withLock { $0 }.compactMap { e -> TradovateQuote? in if case .quote(let q) = e { return q } else { return nil } }.first
@@ -126,24 +127,32 @@ struct WSHarness {
         try await Task.sleep(for: .milliseconds(100))
         #expect(h.events.count(isQuote(5002)) == 0)
         await #expect(throws: BrokerError.self) { try await h.ws.subscribeQuote(symbol: "NOPE9") }
+        // The market-data socket serves md/* only.
+        await #expect(throws: BrokerError.self) { try await h.ws.syncRequest(userID: 7001) }
+        #expect(h.sim.marketDataConnectCount == 1)
         await h.close()
     }
 
     @Test func droppedSocketReconnectsAndResubscribes() async throws {
         let h = try await WSHarness.make()
+        let md = TradovateWebSocket(url: h.sim.marketDataURL, auth: h.auth, configuration: fastWS)
+        let quotes = EventCollector(md)
+        await md.start()
         try await h.ws.syncRequest(userID: 7001)
-        try await h.ws.subscribeQuote(symbol: "MNQZ5")
-        #expect(await h.events.wait(isQuote(Decimal(string: "21000.5")!)))
+        try await md.subscribeQuote(symbol: "MNQZ5")
+        #expect(await quotes.wait(isQuote(Decimal(string: "21000.5")!)))
         h.sim.dropConnections()
         #expect(await h.events.wait(isDisconnected))
         #expect(await h.events.wait(for: 2, isConnected))
-        #expect(await h.events.wait(for: 2, isQuote(Decimal(string: "21000.5")!)))  // re-subscribed: snapshot quote again
+        #expect(await quotes.wait(for: 2, isConnected))
+        #expect(await quotes.wait(for: 2, isQuote(Decimal(string: "21000.5")!)))  // re-subscribed: snapshot quote again
         h.sim.setPrice(symbol: "MNQZ5", Decimal(string: "21010")!)
-        #expect(await h.events.wait(isQuote(21010)))
+        #expect(await quotes.wait(isQuote(21010)))
         let tv = TradovateClient(auth: h.auth)
         _ = try await tv.place(try OrderRequest(symbol: "MNQZ5", side: .sell, quantity: 1, type: .market, key: .random()), account: "DEMO123456")
         #expect(await h.events.wait(isProps("order")))
-        #expect(h.sim.webSocketConnectCount == 2 && h.sim.loginCount == 1)
+        #expect(h.sim.webSocketConnectCount == 4 && h.sim.loginCount == 1)
+        await md.stop()
         await h.close()
     }
 

@@ -118,10 +118,10 @@ public final class TradovateClient: Brokerage {
         return out
     }
 
-    /// Tradovate serves quotes over the market-data WebSocket only (see ``TradovateWebSocket``).
+    /// Tradovate serves quotes over the market-data WebSocket only: a short subscription
+    /// (``marketDataQuotes(_:timeout:socket:)``).
     public func quotes(_ symbols: [Symbol]) async throws -> PartialResult<Quote> {
-        throw BrokerError(
-            .unsupported, broker: brokerName, "Tradovate has no REST quote snapshot; subscribe with md/subscribequote on the market-data WebSocket")
+        try await marketDataQuotes(symbols)
     }
 
     /// `contract/find?name=`.

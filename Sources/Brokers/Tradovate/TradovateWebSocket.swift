@@ -33,6 +33,9 @@ public enum TradovateEvent: Sendable {
     case props(entityType: String, eventType: String, entity: Data)
     /// A quote.
     case quote(TradovateQuote)
+    /// The snapshot of a `user/syncrequest` re-sent after a reconnect (the caller applies what
+    /// happened while the socket was down).
+    case resynced(snapshot: Data)
     /// Another server event (`chart`, `clock`, …) with its raw `d`.
     case other(name: String, payload: Data)
 }
@@ -387,7 +390,9 @@ public actor TradovateWebSocket {
         let sync = syncBody, symbols = quoteSymbols
         if connectionCount > 1, sync != nil || !symbols.isEmpty {
             Task {
-                if let sync { _ = try? await self.request("user/syncrequest", body: sync) }
+                if let sync, let r = try? await self.request("user/syncrequest", body: sync), r.status == 200, let snapshot = r.payload {
+                    self.eventSink.yield(.resynced(snapshot: snapshot))
+                }
                 for s in symbols {
                     if let data = try? JSONSerialization.data(withJSONObject: ["symbol": s]) { _ = try? await self.request("md/subscribequote", body: data) }
                 }

@@ -58,12 +58,14 @@ public struct BrokerFactory: Sendable {
             store: VaultTradovateTokenStore(vault: vault, broker: spec.name), clock: clock, sleeper: sleeper)
     }
 
-    /// The client settings of Tradovate broker `spec`.
+    /// The client settings of Tradovate broker `spec` (environment; `base_url`, `ws_url` and
+    /// `md_url` override the environment's REST, trading-socket and market-data-socket hosts).
     public func tradovateConfiguration(_ spec: ComponentSpec) throws -> TradovateConfiguration {
         TradovateConfiguration(
             environment: try TradovateEnvironment(parsing: spec.options["environment"]?.stringValue ?? ""),
             restURL: spec.options["base_url"]?.stringValue.flatMap(URL.init(string:)),
             webSocketURL: spec.options["ws_url"]?.stringValue.flatMap(URL.init(string:)),
+            marketDataURL: spec.options["md_url"]?.stringValue.flatMap(URL.init(string:)),
             usernameName: secretName(spec, "username"), passwordName: secretName(spec, "password"), cidName: secretName(spec, "cid"),
             secretName: secretName(spec, "sec"), appID: spec.options["app_id"]?.stringValue ?? "schedctl",
             appVersion: spec.options["app_version"]?.stringValue ?? SchedulerInfo.version,

@@ -497,7 +497,52 @@ final class ConfigReader {
                 names.append(.string(name))
             }
             return .list(names)
+        case .options(let specs):
+            guard let entries = mapping(node, path) else { return nil }
+            return .map(readOptions(entries, specs: specs, path: path, parent: node, references: references))
+        case .sessionEnd:
+            return sessionEnd(node, path)
         }
+    }
+
+    /// `6h`, or `{ market: CME, at: close, offset: -10m }`.
+    func sessionEnd(_ node: Node, _ path: String) -> ConfigValue? {
+        if case .scalar = node {
+            guard let d = duration(node, path) else { return nil }
+            guard d > .zero else {
+                error(node, path, "the session length must be positive, e.g. 6h, or a market rule { market: CME, at: close, offset: -10m }")
+                return nil
+            }
+            return .duration(d)
+        }
+        guard let fields = mapping(node, path) else { return nil }
+        checkKeys(fields, allowed: ["market", "at", "offset"], path)
+        guard let m = lookup(fields, "market"), let name = string(m.value, join(path, "market")) else {
+            error(node, path, "missing 'market'; write { market: CME, at: close, offset: -10m } or a duration such as 6h")
+            return nil
+        }
+        guard Market(rawValue: name) != nil else {
+            error(m.value, join(path, "market"), "unknown market '\(name)'; use XNYS (NYSE) or CME (Globex equity index futures)")
+            return nil
+        }
+        guard let a = lookup(fields, "at"), let at = string(a.value, join(path, "at")) else {
+            error(node, path, "missing 'at: open' or 'at: close'")
+            return nil
+        }
+        guard MarketRule.Event(rawValue: at) != nil else {
+            error(a.value, join(path, "at"), "'\(at)' is not a market event; use 'open' or 'close'")
+            return nil
+        }
+        var offset: Duration = .zero
+        if let o = lookup(fields, "offset") {
+            guard let d = duration(o.value, join(path, "offset"), allowNegative: true) else { return nil }
+            guard (d < .zero ? .zero - d : d) <= MarketRule.maximumOffset else {
+                error(o.value, join(path, "offset"), "offset \(DurationText.format(d)) is too large; keep it within ±12h")
+                return nil
+            }
+            offset = d
+        }
+        return .map(["market": .string(name), "at": .string(at), "offset": .duration(offset)])
     }
 
     func secretOrString(_ text: String, _ node: Node, _ path: String) -> ConfigValue {

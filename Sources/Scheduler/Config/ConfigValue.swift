@@ -77,6 +77,11 @@ public enum OptionKind: Hashable, Sendable {
     /// Text, or a mapping of keys to text (e.g. `deadline: 2h` or `deadline: { market: XNYS, at: close }`);
     /// the kind's ``ConfigCatalog/jobChecks`` entry says what is valid.
     case textOrTextMap
+    /// A mapping with keys of its own (`risk: { daily_loss_limit: 500 }`), read as a map.
+    case options([OptionSpec])
+    /// The end of a session: a positive duration (`6h`, stored as a duration) or a market rule
+    /// `{ market: CME, at: close, offset: -10m }` (stored as a map of `market`, `at`, `offset`).
+    case sessionEnd
 }
 
 /// A problem a job kind found in its options (reported at the key's line by `validate`).

@@ -132,6 +132,9 @@ public struct JobKindRegistry: Sendable {
         for kind in kinds { self.kinds[kind.name] = kind }
     }
 
+    /// Adds `kind`, replacing a kind of the same name.
+    public mutating func register(_ kind: any JobKind) { kinds[kind.name] = kind }
+
     /// The kind called `name`.
     public func kind(named name: String) -> (any JobKind)? { kinds[name] }
 

@@ -115,7 +115,9 @@ struct SandboxCommand: AsyncParsableCommand {
             }
             print("TradeStation  base_url: \(endpoints.tradeStationBaseURL)  auth_url: \(endpoints.tradeStationAuthURL)")
             print("              client id sim-client, secret sim-secret, refresh token sim-refresh-token, accounts SIM1234567M SIM1234567F")
-            print("Tradovate     base_url: \(endpoints.tradovateRESTURL)  ws_url: \(endpoints.tradovateWebSocketURL)")
+            print(
+                "Tradovate     base_url: \(endpoints.tradovateRESTURL)  ws_url: \(endpoints.tradovateWebSocketURL)  md_url: \(endpoints.tradovateMarketDataURL)"
+            )
             print("              user demo-user, password demo-pass, cid 1234, sec sim-secret, account DEMO123456")
             print("Penny Vault   base_url: \(endpoints.pennyVaultBaseURL)  token pv-test-token, portfolio adm")
             print("Ctrl-C to stop.")

@@ -1,0 +1,621 @@
+import Brokers
+import Foundation
+import Logging
+import Scheduler
+
+/// One running futures session: the trading and market-data sockets, the book kept from the sync
+/// snapshot and `props` events, the risk guard, the strategy process and the stop sequence.
+/// Everything it reacts to arrives on one stream and is handled in order, so a placement never
+/// races an event.
+actor FuturesSession {
+    enum Input: Sendable {
+        case trading(TradovateEvent)
+        case market(TradovateEvent)
+        case intent(String, generation: Int)
+        case strategyExit(Int32, generation: Int)
+        case tick
+    }
+
+    struct LiveOrder: Sendable {
+        var status: String
+        var contractID: Int64
+        var buy: Bool
+        var quantity: Int
+    }
+
+    let context: RunContext
+    let settings: FuturesSessionSettings
+    let resources: FuturesSessionResources
+    let journal: IntentJournal<FuturesSessionState>
+    let client: TradovateClient
+    let configuredAccount: String?
+    let stopAt: Date
+    let risk: RiskGuard
+    let trading: TradovateWebSocket
+    let market: TradovateWebSocket
+    let sink: AsyncStream<Input>.Continuation
+    let stream: AsyncStream<Input>
+
+    var state: FuturesSessionState
+    var account: (id: Int64, name: String)?
+    var contracts: [String: Int64] = [:]
+    var symbols: [Int64: String] = [:]
+    var valuePerPoint: [Int64: Decimal] = [:]
+    var prices: [Int64: Decimal] = [:]
+    var positions: [Int64: Int] = [:]
+    var orders: [Int64: LiveOrder] = [:]
+    var clOrdIDs: [String: Int64] = [:]
+    var strategy: StrategyProcess?
+    var strategyGeneration = 0
+    var strategyRestarts = 0
+    var stopReason: String?
+    var dirty = false
+    var baseReconnects = 0
+    var pumps: [Task<Void, Never>] = []
+
+    init(
+        context: RunContext, settings: FuturesSessionSettings, resources: FuturesSessionResources, journal: IntentJournal<FuturesSessionState>,
+        connection: FuturesBrokerConnection, stopAt: Date, state: FuturesSessionState
+    ) {
+        self.context = context
+        self.settings = settings
+        self.resources = resources
+        self.journal = journal
+        self.client = connection.client
+        self.configuredAccount = connection.account
+        self.stopAt = stopAt
+        self.state = state
+        self.risk = RiskGuard(limits: settings.risk)
+        self.trading = TradovateWebSocket(url: connection.client.tradingSocketURL, auth: connection.client.auth, configuration: resources.socket)
+        var md = resources.socket
+        md.useMarketDataToken = true
+        self.market = TradovateWebSocket(url: connection.client.marketDataSocketURL, auth: connection.client.auth, configuration: md)
+        (stream, sink) = AsyncStream<Input>.makeStream(bufferingPolicy: .unbounded)
+    }
+
+    var logger: Logger { context.logger }
+    var accountName: String { account?.name ?? configuredAccount ?? "" }
+
+    // MARK: Run
+
+    func run() async throws -> RunOutcome {
+        do {
+            try await open()
+        } catch {
+            await close()
+            throw error
+        }
+        var inputs = stream.makeAsyncIterator()
+        while stopReason == nil, let input = await inputs.next(isolation: self) {
+            await handle(input, stopping: false)
+        }
+        if Task.isCancelled || stopReason == nil {
+            // Lease lost or shutdown: leave positions to the taker, which resumes the session.
+            try? await persist()
+            await close()
+            throw CancellationError()
+        }
+        return try await finish(&inputs)
+    }
+
+    private func open() async throws {
+        for symbol in settings.symbols {
+            let contract: TradovateContract
+            do { contract = try await client.contract(named: symbol) } catch let e as BrokerError where e.isNotFound {
+                throw JobFailure("Tradovate has no contract '\(symbol)'; fix symbols in jobs.yaml (e.g. MESZ6)", retryable: false)
+            }
+            contracts[symbol] = contract.id
+            symbols[contract.id] = symbol
+            valuePerPoint[contract.id] = try await client.product(named: String(symbol.dropLast(2))).valuePerPoint
+        }
+        if journal.resumed { state.reconnects += 1 }
+        baseReconnects = state.reconnects
+        let sink = self.sink
+        let (trading, market) = (self.trading, self.market)
+        pumps.append(Task { for await e in trading.events { sink.yield(.trading(e)) } })
+        pumps.append(Task { for await e in market.events { sink.yield(.market(e)) } })
+        let (clock, interval) = (resources.clock, resources.pollInterval)
+        pumps.append(
+            Task {
+                while !Task.isCancelled {
+                    do { try await clock.sleep(for: interval) } catch { return }
+                    sink.yield(.tick)
+                }
+            })
+        await trading.start()
+        await market.start()
+        let userID = try await client.auth.currentSession().userID
+        let snapshot = try await trading.syncRequest(userID: userID)
+        try await apply(snapshot: snapshot.payload ?? Data())
+        try await reconcilePending()
+        for symbol in settings.symbols { try await market.subscribeQuote(symbol: symbol) }
+        try await resources.control.begin(job: context.job.name, run: context.runID, stopAt: stopAt, locked: state.locked, now: resources.wall())
+        try await persist()
+        logger.info(
+            "session open",
+            metadata: [
+                "account": "\(accountName)", "symbols": "\(settings.symbols.joined(separator: ","))", "stop": "\(Instant(stopAt).iso8601)",
+                "resumed": "\(journal.resumed)", "locked": "\(state.locked)",
+            ])
+        try await startStrategy()
+    }
+
+    private func close() async {
+        for p in pumps { p.cancel() }
+        pumps.removeAll()
+        stopStrategy()
+        await trading.stop()
+        await market.stop()
+    }
+
+    // MARK: Inputs
+
+    private func handle(_ input: Input, stopping: Bool) async {
+        switch input {
+        case .trading(let event): await tradingEvent(event)
+        case .market(let event):
+            if case .quote(let q) = event, let symbol = symbols[q.contractID] {
+                guard let price = q.last ?? q.bid.flatMap({ b in q.ask.map { (b + $0) / 2 } }) else { return }
+                prices[q.contractID] = price
+                send([
+                    "type": "quote", "symbol": symbol, "bid": number(q.bid), "ask": number(q.ask), "last": number(q.last),
+                ])
+                await checkLoss()
+            } else if case .connected(let n) = event, n > 1 {
+                logger.notice("market-data socket reconnected", metadata: ["connection": "\(n)"])
+            }
+        case .intent(let line, let generation):
+            guard generation == strategyGeneration, !stopping else { return }
+            await intent(line)
+        case .strategyExit(let status, let generation):
+            guard generation == strategyGeneration, !stopping else { return }
+            await strategyExited(status)
+        case .tick:
+            guard !stopping else { return }
+            await tick()
+        }
+    }
+
+    private func tick() async {
+        if resources.wall() >= stopAt { stopReason = "stopped at \(Instant(stopAt).iso8601)" }
+        if stopReason == nil, (try? await resources.control.stopRequested(job: context.job.name, run: context.runID)) == true {
+            stopReason = "stopped on request"
+        }
+        let reconnects = baseReconnects + max(0, await trading.connectionCount - 1) + max(0, await market.connectionCount - 1)
+        if reconnects != state.reconnects {
+            state.reconnects = reconnects
+            dirty = true
+        }
+        if dirty {
+            dirty = false
+            try? await persist()
+            try? await resources.control.update(
+                job: context.job.name, run: context.runID, state: "running", locked: state.locked, detail: statusDetail(), now: resources.wall())
+        }
+    }
+
+    private func tradingEvent(_ event: TradovateEvent) async {
+        switch event {
+        case .connected(let n) where n > 1:
+            logger.notice("trading socket reconnected and re-authorized", metadata: ["connection": "\(n)"])
+        case .disconnected(let reason):
+            logger.warning("trading socket disconnected; reconnecting", metadata: ["reason": "\(reason)"])
+        case .resynced(let snapshot):
+            try? await apply(snapshot: snapshot)
+            logger.notice("re-synced after reconnect", metadata: ["positions": "\(positions.filter { $0.value != 0 }.count)"])
+        case .props(let type, _, let data):
+            guard let entity = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return }
+            await props(type, entity)
+        default: break
+        }
+    }
+
+    private func props(_ type: String, _ e: [String: Any]) async {
+        switch type {
+        case "position":
+            guard int64(e["accountId"]) == account?.id, let cid = int64(e["contractId"]) else { return }
+            positions[cid] = int(e["netPos"]) ?? 0
+            if let symbol = symbols[cid] { send(["type": "position", "symbol": symbol, "net": positions[cid] ?? 0]) }
+            dirty = true
+        case "order":
+            guard int64(e["accountId"]) == account?.id, let id = int64(e["id"]) else { return }
+            var o = orders[id] ?? LiveOrder(status: "", contractID: int64(e["contractId"]) ?? 0, buy: e["action"] as? String == "Buy", quantity: 0)
+            o.status = e["ordStatus"] as? String ?? o.status
+            orders[id] = o
+            var message: [String: Any] = ["type": "order", "order_id": id, "status": o.status]
+            if let tag = state.placed.first(where: { $0.value.orderID == id })?.key { message["tag"] = tag }
+            send(message)
+            dirty = true
+        case "command":
+            if let cl = e["clOrdId"] as? String, let id = int64(e["orderId"]) { clOrdIDs[cl] = id }
+        case "fill":
+            guard let oid = int64(e["orderId"]), orders[oid] != nil else { return }
+            await fill(e)
+        case "cashBalance":
+            guard int64(e["accountId"]) == account?.id else { return }
+            send(["type": "cash", "amount": e["amount"] ?? NSNull(), "realized_pnl": NSDecimalNumber(decimal: state.realized)])
+        default: break
+        }
+    }
+
+    private func fill(_ e: [String: Any]) async {
+        guard let id = int64(e["id"]), let cid = int64(e["contractId"]), let qty = int(e["qty"]), let price = decimal(e["price"]) else { return }
+        let buy = e["action"] as? String == "Buy"
+        guard state.apply(fillID: id, contractID: cid, buy: buy, quantity: qty, price: price, valuePerPoint: valuePerPoint[cid] ?? 1) else { return }
+        prices[cid] = prices[cid] ?? price
+        try? await persist()
+        send([
+            "type": "fill", "order_id": int64(e["orderId"]) ?? 0, "symbol": symbols[cid] ?? "", "side": buy ? "buy" : "sell", "qty": qty,
+            "price": NSDecimalNumber(decimal: price),
+        ])
+        let open = state.open(prices: prices, valuePerPoint: valuePerPoint)
+        send(["type": "cash", "realized_pnl": NSDecimalNumber(decimal: state.realized), "open_pnl": NSDecimalNumber(decimal: open)])
+        await checkLoss()
+    }
+
+    /// Applies a sync snapshot: the account, positions, orders, clOrdIds and fills.
+    private func apply(snapshot data: Data) async throws {
+        guard let s = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw JobFailure("Tradovate answered user/syncrequest with an unreadable snapshot")
+        }
+        let accounts = (s["accounts"] as? [[String: Any]] ?? []).compactMap { a -> (Int64, String)? in
+            guard let id = int64(a["id"]), let name = a["name"] as? String else { return nil }
+            return (id, name)
+        }
+        if account == nil {
+            guard let found = accounts.first(where: { configuredAccount == nil || $0.1 == configuredAccount || String($0.0) == configuredAccount }) else {
+                throw JobFailure(
+                    "Tradovate account '\(configuredAccount ?? "")' is not visible to this user; accounts: \(accounts.map(\.1).joined(separator: ", "))",
+                    retryable: false)
+            }
+            account = (found.0, found.1)
+        }
+        let me = account?.id
+        for p in s["positions"] as? [[String: Any]] ?? [] where int64(p["accountId"]) == me {
+            if let cid = int64(p["contractId"]) { positions[cid] = int(p["netPos"]) ?? 0 }
+        }
+        var quantities: [Int64: Int] = [:]
+        for v in s["orderVersions"] as? [[String: Any]] ?? [] {
+            if let oid = int64(v["orderId"]), let q = int(v["orderQty"]) { quantities[oid] = q }
+        }
+        for o in s["orders"] as? [[String: Any]] ?? [] where int64(o["accountId"]) == me {
+            guard let id = int64(o["id"]) else { continue }
+            orders[id] = LiveOrder(
+                status: o["ordStatus"] as? String ?? "", contractID: int64(o["contractId"]) ?? 0, buy: o["action"] as? String == "Buy",
+                quantity: quantities[id] ?? orders[id]?.quantity ?? 0)
+        }
+        for c in s["commands"] as? [[String: Any]] ?? [] {
+            if let cl = c["clOrdId"] as? String, let id = int64(c["orderId"]) { clOrdIDs[cl] = id }
+        }
+        let fills = (s["fills"] as? [[String: Any]] ?? []).filter { int64($0["orderId"]).map { orders[$0] != nil } ?? false }
+        if !state.baselined {
+            // Fills before the session belong to earlier sessions; positions held at the start
+            // are valued from their average price.
+            for f in fills { if let id = int64(f["id"]) { state.seenFills.insert(id) } }
+            for p in s["positions"] as? [[String: Any]] ?? [] where int64(p["accountId"]) == me {
+                guard let cid = int64(p["contractId"]), symbols[cid] != nil, let net = int(p["netPos"]), net != 0 else { continue }
+                state.lots[cid] = FuturesSessionState.Lot(quantity: net, averagePrice: decimal(p["netPrice"]) ?? 0)
+            }
+            state.baselined = true
+        } else {
+            for f in fills { await fill(f) }
+        }
+        dirty = true
+    }
+
+    /// After a takeover: an order intent whose outcome was never recorded is resolved from the
+    /// broker's commands (found by `clOrdId`) or dropped when the broker never saw it.
+    private func reconcilePending() async throws {
+        for entry in await journal.pending where entry.step.hasPrefix("order/") {
+            let tag = String(entry.step.dropFirst("order/".count))
+            if let id = clOrdIDs[entry.key] {
+                try await journal.resolve(step: entry.step, outcome: id)
+                state.placed[tag]?.orderID = id
+                logger.notice("resumed order found at the broker", metadata: ["tag": "\(tag)", "order": "\(id)"])
+            } else {
+                state.placed[tag] = nil
+                try await persist()
+                try await journal.forget(step: entry.step)
+            }
+        }
+        try await persist()
+    }
+
+    // MARK: Risk
+
+    private func checkLoss() async {
+        let open = state.open(prices: prices, valuePerPoint: valuePerPoint)
+        let total = state.realized + open
+        state.mark(equity: total)
+        dirty = true
+        guard !state.locked, risk.lossLimitReached(total: total) else { return }
+        let message =
+            "daily loss \(total) reached the limit -\(settings.risk.dailyLossLimit) (realized \(state.realized), open \(open)); "
+            + "working orders cancelled, positions liquidated, no new order until the next session"
+        state.locked = true
+        state.lockReason = message
+        try? await persist()
+        logger.error("risk limit reached", metadata: ["total": "\(total)", "limit": "\(settings.risk.dailyLossLimit)"])
+        try? await context.events.record("risk-limit", context.secrets.redact(message))
+        send(["type": "risk-limit", "message": message])
+        await cancelWorking()
+        await flatten()
+        try? await resources.control.update(
+            job: context.job.name, run: context.runID, state: "running", locked: true, detail: statusDetail(), now: resources.wall())
+    }
+
+    private func isWorking(_ o: LiveOrder) -> Bool { ["Working", "PendingNew", "PendingReplace", "Suspended"].contains(o.status) }
+
+    private func cancelWorking() async {
+        for (id, o) in orders.sorted(by: { $0.key < $1.key }) where isWorking(o) && symbols[o.contractID] != nil {
+            do {
+                try await client.cancel(orderID: String(id), account: accountName)
+                orders[id]?.status = "PendingCancel"
+            } catch {
+                logger.warning("cancel failed", metadata: ["order": "\(id)", "error": "\(context.secrets.redact("\(error)"))"])
+            }
+        }
+    }
+
+    private func flatten() async {
+        state.flattens += 1
+        try? await persist()
+        for (cid, net) in positions.sorted(by: { $0.key < $1.key }) where net != 0 && symbols[cid] != nil {
+            let (client, name, flat) = (self.client, accountName, false)
+            do {
+                let _: String = try await journal.perform(
+                    step: "flatten/\(state.flattens)/\(cid)", target: settings.broker, what: "liquidate \(net) \(symbols[cid] ?? "")"
+                ) { _ in
+                    flat ? "flat" : nil
+                } act: { _ in
+                    try await client.liquidate(account: name, contractID: cid)
+                }
+                await reload()
+            } catch {
+                logger.error("liquidation failed", metadata: ["contract": "\(cid)", "error": "\(context.secrets.redact("\(error)"))"])
+            }
+        }
+    }
+
+    /// Keeps the actor's copy of the state in step with the journal's after a `perform`.
+    private func reload() async { state = await journal.state }
+
+    private func persist() async throws {
+        let snapshot = state
+        try await journal.update { $0 = snapshot }
+    }
+
+    // MARK: Intents
+
+    private func intent(_ line: String) async {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any], let type = object["type"] as? String else {
+            logger.warning("strategy wrote a line that is not an intent", metadata: ["line": "\(context.secrets.redact(String(line.prefix(200))))"])
+            send(["type": "reject", "reason": "invalid: each line must be a JSON object with a type (order, cancel, flatten)"])
+            return
+        }
+        let tag = object["tag"] as? String
+        switch type {
+        case "order": await order(object, tag: tag ?? "")
+        case "cancel":
+            guard let tag, let placed = state.placed[tag], placed.orderID != 0 else {
+                send(["type": "reject", "tag": tag ?? "", "reason": "invalid: no order with this tag"])
+                return
+            }
+            do {
+                try await client.cancel(orderID: String(placed.orderID), account: accountName)
+                send(["type": "result", "tag": tag, "status": "cancel-sent", "order_id": placed.orderID])
+            } catch {
+                send(["type": "reject", "tag": tag, "reason": "broker: \(context.secrets.redact("\(error)"))"])
+            }
+        case "flatten":
+            await cancelWorking()
+            await flatten()
+            send(["type": "result", "status": "flatten-sent"])
+        default:
+            send(["type": "reject", "tag": tag ?? "", "reason": "invalid: unknown intent type '\(type)'; use order, cancel or flatten"])
+        }
+    }
+
+    private func reject(_ tag: String, _ reason: String) async {
+        state.rejects += 1
+        dirty = true
+        logger.notice("order rejected", metadata: ["tag": "\(tag)", "reason": "\(reason)"])
+        send(["type": "reject", "tag": tag, "reason": reason])
+    }
+
+    private func order(_ o: [String: Any], tag: String) async {
+        guard !tag.isEmpty, tag.count <= 64 else { return await reject(tag, "invalid: every order needs a tag of 1 to 64 characters") }
+        let symbol = (o["symbol"] as? String) ?? (settings.symbols.count == 1 ? settings.symbols[0] : "")
+        guard let cid = contracts[symbol] else { return await reject(tag, "invalid: symbol '\(symbol)' is not one of \(settings.symbols)") }
+        guard let side = o["side"] as? String, side == "buy" || side == "sell" else { return await reject(tag, "invalid: side must be buy or sell") }
+        guard let qty = int(o["qty"]), qty > 0 else { return await reject(tag, "invalid: qty must be a whole number above 0") }
+        let kind = o["order"] as? String ?? "market"
+        let type: OrderType
+        switch kind {
+        case "market": type = .market
+        case "limit":
+            guard let p = decimal(o["price"]) else { return await reject(tag, "invalid: a limit order needs price") }
+            type = .limit(p)
+        case "stop":
+            guard let p = decimal(o["stop_price"] ?? o["price"]) else { return await reject(tag, "invalid: a stop order needs stop_price") }
+            type = .stop(p)
+        default: return await reject(tag, "invalid: order must be market, limit or stop")
+        }
+        let step = "order/\(tag)"
+        if let done = state.placed[tag], done.orderID != 0 {
+            send(["type": "result", "tag": tag, "status": "duplicate", "order_id": done.orderID])
+            return
+        }
+        let buy = side == "buy"
+        let working = orders.values.filter { $0.contractID == cid && $0.buy == buy && isWorking($0) }.reduce(0) { $0 + $1.quantity }
+        let now = resources.wall()
+        if let why = risk.rejection(state: state, now: now, buy: buy, quantity: qty, net: positions[cid] ?? 0, working: working) {
+            return await reject(tag, "risk: \(why)")
+        }
+        let key = journal.key(for: step)
+        let request: OrderRequest
+        do {
+            request = try OrderRequest(
+                symbol: try Symbol(symbol), side: buy ? .buy : .sell, quantity: Quantity(Decimal(qty)), type: type, key: IdempotencyKey(key))
+        } catch {
+            return await reject(tag, "invalid: \(error)")
+        }
+        state.placed[tag] = FuturesSessionState.Placed(orderID: 0, clOrdID: key, symbol: symbol, side: side, quantity: qty)
+        state.recentOrders = state.recentOrders.filter { now.timeIntervalSince($0) < 60 } + [now]
+        state.ordersPlaced += 1
+        try? await persist()
+        let (client, name, known) = (self.client, accountName, clOrdIDs)
+        do {
+            let id: Int64 = try await journal.perform(step: step, target: settings.broker, what: "\(side) \(qty) \(symbol) (\(tag))") { key in
+                known[key]
+            } act: { _ in
+                Int64(try await client.place(request, account: name).orderID) ?? 0
+            }
+            await reload()
+            state.placed[tag]?.orderID = id
+            orders[id] = LiveOrder(status: orders[id]?.status ?? "Working", contractID: cid, buy: buy, quantity: qty)
+            try? await persist()
+            send(["type": "result", "tag": tag, "status": "placed", "order_id": id])
+        } catch let error as BrokerError where error.isRejected || error.isInvalidInput {
+            // The broker refused it: nothing was placed, the tag may be used again.
+            await reload()
+            state.placed[tag] = nil
+            state.ordersPlaced -= 1
+            try? await persist()
+            try? await journal.forget(step: step)
+            await reject(tag, "broker: \(context.secrets.redact(error.message))")
+        } catch {
+            // Unknown outcome: the intent stays in the journal and is reconciled by clOrdId.
+            await reload()
+            await reject(tag, "unknown: \(context.secrets.redact("\(error)")); it is reconciled by clOrdId before anything else is sent")
+        }
+    }
+
+    // MARK: Strategy
+
+    private func startStrategy() async throws {
+        guard let s = settings.strategy else { return }
+        var environment = ProcessInfo.processInfo.environment
+        for (key, value) in s.env {
+            switch value {
+            case .string(let text): environment[key] = text
+            case .secret(let name): environment[key] = try await context.secrets.resolve(name)
+            default: break
+            }
+        }
+        strategyGeneration += 1
+        let (generation, sink, logger, secrets) = (strategyGeneration, self.sink, self.logger, context.secrets)
+        strategy = try StrategyProcess.start(
+            argv: s.command, environment: environment, workdir: s.workdir,
+            onLine: { sink.yield(.intent($0, generation: generation)) },
+            onStderr: { logger.notice("strategy stderr", metadata: ["line": "\(secrets.redact($0))"]) },
+            onExit: { sink.yield(.strategyExit($0, generation: generation)) })
+        send([
+            "type": "session", "event": "start", "job": context.job.name, "run": context.runID, "symbols": settings.symbols,
+            "stop_at": Instant(stopAt).iso8601, "locked": state.locked, "resumed": journal.resumed,
+        ])
+        for (cid, symbol) in symbols.sorted(by: { $0.value < $1.value }) { send(["type": "position", "symbol": symbol, "net": positions[cid] ?? 0]) }
+        send(["type": "cash", "realized_pnl": NSDecimalNumber(decimal: state.realized)])
+    }
+
+    private func strategyExited(_ status: Int32) async {
+        strategy = nil
+        guard stopReason == nil else { return }
+        if strategyRestarts < resources.maxStrategyRestarts {
+            strategyRestarts += 1
+            logger.warning("strategy exited; restarting", metadata: ["status": "\(status)", "restart": "\(strategyRestarts)"])
+            try? await context.events.record("strategy-restart", "the strategy exited with status \(status); restart \(strategyRestarts)")
+            do { try await startStrategy() } catch {
+                logger.error("strategy restart failed; the session continues risk-only", metadata: ["error": "\(error)"])
+            }
+        } else {
+            logger.error("strategy exited too often; the session continues risk-only", metadata: ["status": "\(status)"])
+            try? await context.events.record(
+                "strategy-stopped", "the strategy exited \(strategyRestarts + 1) times; the session continues with risk checks only")
+        }
+    }
+
+    private func stopStrategy() {
+        strategyGeneration += 1
+        strategy?.terminate()
+        strategy = nil
+    }
+
+    private func send(_ message: [String: Any]) {
+        guard let strategy, let data = try? JSONSerialization.data(withJSONObject: message, options: [.sortedKeys]) else { return }
+        strategy.send(String(decoding: data, as: UTF8.self))
+    }
+
+    // MARK: Stop
+
+    private func finish(_ inputs: inout AsyncStream<Input>.Iterator) async throws -> RunOutcome {
+        let reason = stopReason ?? "stopped"
+        logger.info("session stopping", metadata: ["reason": "\(reason)"])
+        try? await resources.control.update(
+            job: context.job.name, run: context.runID, state: "stopping", locked: state.locked, detail: statusDetail(), now: resources.wall())
+        send(["type": "session", "event": "stop", "reason": reason])
+        stopStrategy()
+        await cancelWorking()
+        var flattened = false
+        if settings.flattenAtStop {
+            await refreshPositions()
+            await flatten()
+            flattened = true
+            var ticks = 0
+            while !isFlat, ticks < resources.flattenTicks, let input = await inputs.next(isolation: self) {
+                if case .tick = input { ticks += 1 }
+                await handle(input, stopping: true)
+            }
+            if !isFlat { await refreshPositions() }
+            if !isFlat { logger.error("positions are not flat after the stop", metadata: ["positions": "\(positions.filter { $0.value != 0 })"]) }
+        }
+        state.reconnects = baseReconnects + max(0, await trading.connectionCount - 1) + max(0, await market.connectionCount - 1)
+        let report = FuturesSessionReport(
+            orders: state.ordersPlaced, fills: state.fills, rejects: state.rejects, realizedPnL: state.realized, maxDrawdown: state.maxDrawdown,
+            reconnects: state.reconnects, locked: state.locked, flattened: flattened && isFlat, stopReason: reason)
+        state.finished = true
+        state.report = report
+        try await persist()
+        try? await context.events.record("session-report", report.json)
+        try? await resources.control.update(
+            job: context.job.name, run: context.runID, state: "finished", locked: state.locked, detail: report.json, now: resources.wall())
+        await close()
+        return RunOutcome(summary: report.summary, detail: report.json)
+    }
+
+    /// Positions from the broker's REST list (authoritative at the stop: events still in flight
+    /// cannot hide a position from the flatten).
+    private func refreshPositions() async {
+        guard let list = try? await client.positionContracts(account: accountName) else { return }
+        for cid in symbols.keys { positions[cid] = 0 }
+        for p in list { positions[p.contractID] = p.netPos }
+    }
+
+    private var isFlat: Bool { positions.allSatisfy { symbols[$0.key] == nil || $0.value == 0 } }
+
+    private func statusDetail() -> String {
+        let open = state.open(prices: prices, valuePerPoint: valuePerPoint)
+        var held: [String: Int] = [:]
+        for (cid, symbol) in symbols { held[symbol] = positions[cid] ?? 0 }
+        let object: [String: Any] = [
+            "positions": held, "realized_pnl": NSDecimalNumber(decimal: state.realized), "open_pnl": NSDecimalNumber(decimal: open),
+            "max_drawdown": NSDecimalNumber(decimal: state.maxDrawdown), "orders": state.ordersPlaced, "fills": state.fills,
+            "rejects": state.rejects, "reconnects": state.reconnects,
+            "working_orders": orders.values.filter { isWorking($0) && symbols[$0.contractID] != nil }.count,
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+private func int64(_ v: Any?) -> Int64? { (v as? NSNumber)?.int64Value ?? (v as? String).flatMap { Int64($0) } }
+private func int(_ v: Any?) -> Int? {
+    if let n = v as? NSNumber, n.doubleValue == n.doubleValue.rounded() { return n.intValue }
+    return nil
+}
+private func decimal(_ v: Any?) -> Decimal? {
+    if let n = v as? NSNumber { return Decimal(string: n.stringValue) }
+    if let s = v as? String { return Decimal(string: s) }
+    return nil
+}
+private func number(_ d: Decimal?) -> Any { d.map { NSDecimalNumber(decimal: $0) } ?? NSNull() }

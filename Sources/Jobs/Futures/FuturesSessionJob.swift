@@ -1,0 +1,106 @@
+public import Brokers
+public import Foundation
+public import Scheduler
+
+/// A Tradovate client for a session and the account it trades (`account` of the broker, or the
+/// first account the user sees).
+public struct FuturesBrokerConnection: Sendable {
+    public var client: TradovateClient
+    public var account: String?
+    /// A connection.
+    public init(client: TradovateClient, account: String?) {
+        self.client = client
+        self.account = account
+    }
+}
+
+/// What a futures session needs from outside: brokers by name, calendars, the session table,
+/// time (a wall clock for the stop and the order rate, a clock for polling) and socket settings.
+public struct FuturesSessionResources: Sendable {
+    /// The Tradovate client of broker `name`.
+    public var connect: @Sendable (_ name: String) async throws -> FuturesBrokerConnection
+    /// Exchange calendars (with `jobs.yaml` overrides).
+    public var calendars: [Market: any TradingCalendar]
+    /// The `futures_session` table (status and stop requests).
+    public var control: SessionControl
+    /// Wall time.
+    public var wall: @Sendable () -> Date
+    /// The clock the session polls on (stop time, stop requests, status).
+    public var clock: any Clock<Duration>
+    /// How often it polls.
+    public var pollInterval: Duration
+    /// How many polls the stop waits for positions to go flat.
+    public var flattenTicks: Int
+    /// Trading and market-data socket settings (heartbeat, watchdog, reconnect backoff).
+    public var socket: TradovateWebSocketConfiguration
+    /// How many times a crashed strategy is restarted before the session goes on risk-only.
+    public var maxStrategyRestarts: Int
+
+    /// Resources.
+    public init(
+        connect: @escaping @Sendable (_ name: String) async throws -> FuturesBrokerConnection, calendars: [Market: any TradingCalendar],
+        control: SessionControl, wall: @escaping @Sendable () -> Date = { Date() }, clock: any Clock<Duration> = ContinuousClock(),
+        pollInterval: Duration = .seconds(1), flattenTicks: Int = 30, socket: TradovateWebSocketConfiguration = .init(), maxStrategyRestarts: Int = 3
+    ) {
+        self.connect = connect
+        self.calendars = calendars
+        self.control = control
+        self.wall = wall
+        self.clock = clock
+        self.pollInterval = pollInterval
+        self.flattenTicks = flattenTicks
+        self.socket = socket
+        self.maxStrategyRestarts = maxStrategyRestarts
+    }
+
+    /// Resources for the running plan (reloads included): Tradovate brokers built by `factory`, the plan's calendars, the
+    /// session table in `factory.store`.
+    public static func live(plan holder: PlanHolder, factory: BrokerFactory) -> FuturesSessionResources {
+        FuturesSessionResources(
+            connect: { name in
+                let plan = holder.current
+                guard let spec = plan.brokers[name] else { throw JobFailure("no broker '\(name)' in \(plan.source)", retryable: false) }
+                guard spec.type == "tradovate", let client = try await factory.brokerage(spec) as? TradovateClient else {
+                    throw JobFailure(
+                        "futures-session needs a tradovate broker; '\(name)' is \(spec.type) (fix 'broker:' in \(plan.source))", retryable: false)
+                }
+                return FuturesBrokerConnection(client: client, account: spec.options["account"]?.stringValue)
+            }, calendars: holder.current.calendars, control: SessionControl(store: factory.store))
+    }
+}
+
+/// `type: futures-session`: one run is one Tradovate futures session from its start to `stop`,
+/// with risk limits schedctl enforces, an optional strategy process, and a report at the end.
+///
+/// ```yaml
+/// es-day:
+///   type: futures-session
+///   broker: tradovate
+///   schedule: { market: CME, at: open, offset: 5m }
+///   stop: { market: CME, at: close, offset: -10m }
+///   symbols: [MESZ6]
+///   risk: { daily_loss_limit: 500, max_position: 2, max_orders_per_minute: 10 }
+///   flatten_at_stop: true
+/// ```
+public struct FuturesSessionJob: JobKind {
+    public let name = "futures-session"
+    public let options = FuturesSessionSettings.options
+    /// Nil in builds that only validate configurations.
+    public let resources: FuturesSessionResources?
+
+    /// The kind; without resources a run fails with what is missing.
+    public init(resources: FuturesSessionResources? = nil) { self.resources = resources }
+
+    public func run(_ context: RunContext) async throws -> RunOutcome {
+        guard let resources else { throw JobFailure("futures-session runs only under 'schedctl serve' or 'schedctl run'", retryable: false) }
+        let settings = try FuturesSessionSettings(context.job)
+        let stopAt = try settings.stopInstant(start: context.nominal, calendars: resources.calendars).date
+        let journal = try await IntentJournal.open(context, initial: FuturesSessionState())
+        let state = await journal.state
+        if state.finished, let report = state.report { return RunOutcome(summary: report.summary, detail: report.json) }
+        let connection = try await resources.connect(settings.broker)
+        let session = FuturesSession(
+            context: context, settings: settings, resources: resources, journal: journal, connection: connection, stopAt: stopAt, state: state)
+        return try await session.run()
+    }
+}

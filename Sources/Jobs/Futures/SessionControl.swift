@@ -1,0 +1,99 @@
+public import Foundation
+import GRDB
+public import Scheduler
+
+/// The `futures_session` table: one row per `futures-session` job with its current run, state,
+/// live figures for `schedctl session status`, and the stop flag `schedctl session stop` sets
+/// and the running session polls.
+public struct SessionControl: Sendable {
+    /// One session as `session status` shows it.
+    public struct Row: Sendable, Hashable, Codable {
+        public var job: String
+        public var run: Int64
+        /// `running`, `stopping` or `finished`.
+        public var state: String
+        public var stopAt: Date
+        public var updated: Date
+        public var stopRequested: Bool
+        public var locked: Bool
+        /// Live figures as JSON (positions, P&L, counters).
+        public var detail: String
+    }
+
+    let store: Store
+
+    /// The table in `store`.
+    public init(store: Store) { self.store = store }
+
+    /// The migration that creates the table (registered through ``StoreSchema``).
+    public static let migrations: Store.MigrationRegistration = { migrator in
+        migrator.registerMigration("futures_v1_session") { db in
+            try db.create(table: "futures_session") { t in
+                t.primaryKey("job", .text)
+                t.column("run_id", .integer).notNull()
+                t.column("state", .text).notNull()
+                t.column("stop_at", .double).notNull()
+                t.column("updated", .double).notNull()
+                t.column("stop_requested", .integer).notNull().defaults(to: 0)
+                t.column("locked", .integer).notNull().defaults(to: 0)
+                t.column("detail", .text).notNull().defaults(to: "{}")
+            }
+        }
+    }
+
+    /// Marks `job`'s session `run` running; a new run clears the previous run's stop flag, a
+    /// resumed run keeps its own.
+    public func begin(job: String, run: Int64, stopAt: Date, locked: Bool, now: Date) async throws {
+        try await store.writer.write { db in
+            let current = try Int64.fetchOne(db, sql: "SELECT run_id FROM futures_session WHERE job = ?", arguments: [job])
+            if current == run {
+                try db.execute(
+                    sql: "UPDATE futures_session SET state = 'running', stop_at = ?, updated = ?, locked = ? WHERE job = ?",
+                    arguments: [stopAt.timeIntervalSince1970, now.timeIntervalSince1970, locked, job])
+            } else {
+                try db.execute(
+                    sql: """
+                        INSERT OR REPLACE INTO futures_session (job, run_id, state, stop_at, updated, stop_requested, locked, detail)
+                        VALUES (?, ?, 'running', ?, ?, 0, ?, '{}')
+                        """, arguments: [job, run, stopAt.timeIntervalSince1970, now.timeIntervalSince1970, locked])
+            }
+        }
+    }
+
+    /// Records the live figures (and state) of `run`.
+    public func update(job: String, run: Int64, state: String, locked: Bool, detail: String, now: Date) async throws {
+        try await store.writer.write { db in
+            try db.execute(
+                sql: "UPDATE futures_session SET state = ?, locked = ?, detail = ?, updated = ? WHERE job = ? AND run_id = ?",
+                arguments: [state, locked, detail, now.timeIntervalSince1970, job, run])
+        }
+    }
+
+    /// Whether someone asked `run` to stop.
+    public func stopRequested(job: String, run: Int64) async throws -> Bool {
+        try await store.writer.read { db in
+            try Bool.fetchOne(db, sql: "SELECT stop_requested FROM futures_session WHERE job = ? AND run_id = ?", arguments: [job, run]) ?? false
+        }
+    }
+
+    /// Asks `job`'s running session to stop; false when it has none running.
+    public func requestStop(job: String, now: Date) async throws -> Bool {
+        try await store.writer.write { db in
+            try db.execute(
+                sql: "UPDATE futures_session SET stop_requested = 1, updated = ? WHERE job = ? AND state IN ('running', 'stopping')",
+                arguments: [now.timeIntervalSince1970, job])
+            return db.changesCount > 0
+        }
+    }
+
+    /// Every session, by job name.
+    public func rows() async throws -> [Row] {
+        try await store.writer.read { db in
+            try GRDB.Row.fetchAll(db, sql: "SELECT * FROM futures_session ORDER BY job").map { r in
+                Row(
+                    job: r["job"], run: r["run_id"], state: r["state"], stopAt: Date(timeIntervalSince1970: r["stop_at"]),
+                    updated: Date(timeIntervalSince1970: r["updated"]), stopRequested: r["stop_requested"], locked: r["locked"], detail: r["detail"])
+            }
+        }
+    }
+}

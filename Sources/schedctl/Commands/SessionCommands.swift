@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import Jobs
+import Scheduler
+
+/// `schedctl session stop|status`: futures sessions.
+struct SessionCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "session", abstract: "Stop or show futures sessions (type: futures-session).",
+        subcommands: [SessionStopCommand.self, SessionStatusCommand.self])
+}
+
+/// `schedctl session stop JOB`: the running session cancels working orders, flattens when
+/// `flatten_at_stop`, records its report and ends (it polls the request).
+struct SessionStopCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stop", abstract: "Stop a running futures session now: cancel working orders, flatten (flatten_at_stop), report.")
+
+    @Argument(help: "The futures-session job.") var job: String
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        try await exiting {
+            let plan = try Wiring.loadPlan(options.path)
+            let spec = try Wiring.job(job, in: plan)
+            guard spec.kind == "futures-session" else {
+                throw CommandFailure(message: "job '\(job)' is \(spec.kind), not futures-session", code: 2)
+            }
+            let store = try Wiring.openStore(plan)
+            guard try await SessionControl(store: store).requestStop(job: job, now: Date()) else {
+                throw CommandFailure(message: "job '\(job)' has no running session")
+            }
+            print("stop requested: \(job) (the session cancels, flattens and reports within its poll interval)")
+        }
+    }
+}
+
+/// `schedctl session status [--json]`.
+struct SessionStatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show each futures session: state, lock, positions, P&L.")
+
+    @OptionGroup var options: ConfigOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        try await exiting {
+            let plan = try Wiring.loadPlan(options.path)
+            let store = try Wiring.openStore(plan)
+            let rows = try await SessionControl(store: store).rows()
+            if json {
+                let sessions: [[String: Any]] = rows.map { r in
+                    [
+                        "job": r.job, "run": r.run, "state": r.state, "stop_at": Instant(r.stopAt).iso8601, "updated": Instant(r.updated).iso8601,
+                        "stop_requested": r.stopRequested, "locked": r.locked,
+                        "detail": (try? JSONSerialization.jsonObject(with: Data(r.detail.utf8))) ?? [String: Any](),
+                    ]
+                }
+                let data = try JSONSerialization.data(withJSONObject: ["sessions": sessions], options: [.prettyPrinted, .sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+                return
+            }
+            guard !rows.isEmpty else {
+                print("(no futures sessions)")
+                return
+            }
+            var table = TextTable(headers: ["job", "run", "state", "stop (UTC)", "locked", "figures"])
+            for r in rows {
+                table.add([
+                    r.job, "\(r.run)", r.state + (r.stopRequested ? " (stop requested)" : ""), Instant(r.stopAt).iso8601, r.locked ? "yes" : "no", r.detail,
+                ])
+            }
+            print(table.render())
+        }
+    }
+}

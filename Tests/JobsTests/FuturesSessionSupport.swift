@@ -1,0 +1,158 @@
+import Brokers
+import Foundation
+import Jobs
+import Logging
+import Sandbox
+import SchedctlTesting
+import Scheduler
+import Testing
+
+/// A strategy for tests: logs every line it reads, answers `session start` with the intents in
+/// `ON_START` (or `ON_START_LOCKED` when the session is locked) and `risk-limit` with `ON_LOCK`.
+let testStrategy = """
+    import json, os, sys
+    log = open(os.environ["STRATEGY_LOG"], "a")
+    def emit(name):
+        for intent in json.loads(os.environ.get(name, "[]")):
+            sys.stdout.write(json.dumps(intent) + "\\n")
+        sys.stdout.flush()
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            break
+        log.write(line)
+        log.flush()
+        m = json.loads(line)
+        if m.get("type") == "session" and m.get("event") == "start":
+            emit("ON_START_LOCKED" if m.get("locked") else "ON_START")
+        if m.get("type") == "risk-limit":
+            emit("ON_LOCK")
+    """
+
+/// A Tradovate simulator, a store, clocks and engines running `futures-session` jobs.
+final class SessionHarness: Sendable {
+    let directory = TemporaryDirectory(prefix: "futures")
+    let sim = TradovateSimulator()
+    let wall = ManualWallClock("2026-11-23T15:59:59Z")
+    let engineClock = ManualClock()
+    let sessionClock = ManualClock()
+    let store: Store
+
+    static let socket = TradovateWebSocketConfiguration(
+        heartbeatInterval: .milliseconds(50), serverSilenceTimeout: .milliseconds(800), requestTimeout: .seconds(5), connectTimeout: .seconds(2),
+        reconnectBase: .milliseconds(20), reconnectCap: .milliseconds(200))
+
+    init() async throws {
+        store = try StoreSchema.open(path: directory.file("state.sqlite"))
+        try await sim.start(port: 0)
+        sim.setHeartbeat(interval: .milliseconds(50), clientTimeout: 2)
+    }
+
+    var strategyLog: String { directory.file("strategy.log") }
+    var strategyLines: [[String: Any]] {
+        ((try? String(contentsOfFile: strategyLog, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+        }
+    }
+    func strategySaw(type: String, tag: String? = nil, containing text: String = "") -> Bool {
+        strategyLines.contains { m in
+            m["type"] as? String == type && (tag == nil || m["tag"] as? String == tag)
+                && (text.isEmpty || "\(m["reason"] ?? m["status"] ?? "")".contains(text))
+        }
+    }
+
+    var client: TradovateClient {
+        let configuration = TradovateConfiguration(
+            environment: .demo, restURL: sim.restURL, webSocketURL: sim.webSocketURL, marketDataURL: sim.marketDataURL,
+            deviceID: "71986488-882c-43db-c345-92a0a2ed9329", timeout: 10)
+        let credentials = InMemoryCredentials([
+            "tradovate/username": "demo-user", "tradovate/password": "demo-pass", "tradovate/cid": "1234", "tradovate/secret": "sim-secret",
+        ])
+        return TradovateClient(auth: TradovateAuth(configuration: configuration, credentials: credentials, sleeper: .immediate))
+    }
+
+    var resources: FuturesSessionResources {
+        let client = self.client
+        return FuturesSessionResources(
+            connect: { _ in FuturesBrokerConnection(client: client, account: nil) }, calendars: [:], control: SessionControl(store: store),
+            wall: wall.source, clock: sessionClock, pollInterval: .seconds(1), flattenTicks: 100, socket: Self.socket, maxStrategyRestarts: 2)
+    }
+
+    /// A job from 16:00 for 30 minutes on ESZ5.
+    func job(
+        maxPosition: Int = 2, perMinute: Int = 10, lossLimit: Decimal = 500, flatten: Bool = true, onStart: String? = nil,
+        onLock: String = "[]", onStartLocked: String = "[]"
+    ) throws -> JobSpec {
+        var options: [String: ConfigValue] = [
+            "broker": .string("tv"), "stop": .duration(.seconds(1800)), "symbols": .list([.string("ESZ5")]),
+            "risk": .map([
+                "daily_loss_limit": .number(lossLimit), "max_position": .number(Decimal(maxPosition)), "max_orders_per_minute": .number(Decimal(perMinute)),
+            ]),
+            "flatten_at_stop": .bool(flatten),
+        ]
+        if let onStart {
+            let script = directory.file("strategy.py")
+            try testStrategy.write(toFile: script, atomically: true, encoding: .utf8)
+            options["strategy"] = .map([
+                "command": .list([.string("python3"), .string(script)]),
+                "env": .map([
+                    "STRATEGY_LOG": .string(strategyLog), "ON_START": .string(onStart), "ON_LOCK": .string(onLock),
+                    "ON_START_LOCKED": .string(onStartLocked),
+                ]),
+            ])
+        }
+        return JobSpec(
+            name: "es-day", kind: "futures-session", schedule: Schedule(.interval(seconds: 3600, aligned: true, zone: .utc)), options: options)
+    }
+
+    func engine(_ job: JobSpec, id: String) -> Engine {
+        var service = ServiceSettings()
+        service.leaseDuration = .seconds(10)
+        service.shutdownGrace = .zero
+        let plan = Plan(
+            source: "test.yaml", timezone: .utc, database: store.path, secrets: SecretsSettings(), brokers: [:], strategies: [:], notifiers: [:],
+            calendars: [:], service: service, jobs: [job])
+        return Engine(
+            store: store, plan: plan, registry: JobKindRegistry([FuturesSessionJob(resources: resources)]),
+            logger: Logger(label: "test", factory: { LineLogHandler(label: $0, format: .logfmt, level: .error) }), instanceID: id, wall: wall.source,
+            clock: engineClock, random: { 0.5 })
+    }
+
+    /// Starts an engine and the 16:00 run.
+    func startSession(_ job: JobSpec, id: String = "a") async throws -> Engine {
+        let engine = engine(job, id: id)
+        try await engine.start()
+        wall.set("2026-11-23T16:00:00Z")
+        await engine.tick()
+        #expect(await eventually { await self.sessionState() == "running" }, "the session opened")
+        return engine
+    }
+
+    func sessionState() async -> String? { try? await SessionControl(store: store).rows().first?.state }
+
+    /// Ends the session at its stop time: moves the wall past it and lets the session poll.
+    func stopAtEnd(_ engine: Engine) async throws -> RunRecord {
+        wall.set("2026-11-23T16:30:01Z")
+        #expect(
+            await eventually {
+                self.sessionClock.advance(by: .seconds(1))
+                return await self.sessionState() == "finished"
+            }, "the session finished")
+        await engine.waitForIdle()
+        return try #require(try await store.history(job: "es-day", limit: 5).first)
+    }
+
+    func events(_ run: Int64) async throws -> [RunEvent] { try #require(try await store.run(id: run)).events }
+
+    func close() async { await sim.stop() }
+}
+
+/// Polls `condition` every 10 ms until it holds or `timeout` passes (the sockets are real).
+func eventually(timeout: Duration = .seconds(30), _ condition: @escaping () async -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return false
+}

@@ -1,0 +1,223 @@
+import Brokers
+import Foundation
+import Jobs
+import Sandbox
+import SchedctlTesting
+import Scheduler
+import Testing
+
+@Suite("futures-session against the Tradovate simulator", .serialized)
+struct FuturesSessionTests {
+    @Test func aSessionRunsFromStartToStopCancellingAndFlattening() async throws {
+        let h = try await SessionHarness()
+        // Held before the session: a long contract and a working limit order far from the market.
+        let tv = h.client
+        _ = try await tv.place(try OrderRequest(symbol: "ESZ5", side: .buy, quantity: 1, type: .market, key: .random()), account: "DEMO123456")
+        _ = try await tv.place(try OrderRequest(symbol: "ESZ5", side: .buy, quantity: 1, type: .limit(4000), key: .random()), account: "DEMO123456")
+        #expect(h.sim.workingOrderCount == 1 && h.sim.netPosition(symbol: "ESZ5") == 1)
+        let engine = try await h.startSession(try h.job())
+        #expect(h.sim.marketDataConnectCount == 1, "quotes come from the market-data socket")
+        #expect(h.sim.syncRequestCount == 1)
+        let run = try await h.stopAtEnd(engine)
+        #expect(run.state == .succeeded)
+        #expect(run.summary?.hasPrefix("session stopped at 2026-11-23T16:30:00Z") == true, "\(run.summary ?? "")")
+        #expect(h.sim.workingOrderCount == 0, "the working order was cancelled at the stop")
+        #expect(h.sim.netPosition(symbol: "ESZ5") == 0, "flattened at the stop")
+        let report = try #require(try await h.events(run.id).first { $0.kind == "session-report" })
+        #expect(report.message.contains("\"flattened\":true") && report.message.contains("\"locked\":false"))
+        #expect(run.detail == report.message)
+        let rows = try await SessionControl(store: h.store).rows()
+        #expect(rows.map(\.state) == ["finished"] && rows.first?.run == run.id)
+        await h.close()
+    }
+
+    @Test func strategyIntentsBecomeOrdersAndRiskRejectionsAreReportedBack() async throws {
+        let h = try await SessionHarness()
+        let intents = """
+            [{"type":"order","side":"buy","qty":1,"order":"market","tag":"entry-1"},
+             {"type":"order","side":"buy","qty":5,"order":"market","tag":"too-big"},
+             {"type":"order","side":"buy","qty":1,"order":"market","tag":"entry-1"},
+             {"type":"order","side":"sell","qty":1,"order":"limit","price":6000,"tag":"target"},
+             {"type":"order","side":"sell","qty":1,"order":"limit","price":6001,"tag":"third"},
+             {"type":"order","side":"up","qty":1,"tag":"bad"}]
+            """
+        let engine = try await h.startSession(try h.job(perMinute: 2, onStart: intents))
+        #expect(await eventually { h.strategySaw(type: "reject", tag: "bad") }, "every intent was answered")
+        #expect(h.strategySaw(type: "result", tag: "entry-1", containing: "placed"))
+        #expect(h.strategySaw(type: "reject", tag: "too-big", containing: "max_position"))
+        #expect(h.strategySaw(type: "result", tag: "entry-1", containing: "duplicate"), "a replayed tag is not sent again")
+        #expect(h.strategySaw(type: "result", tag: "target", containing: "placed"))
+        #expect(h.strategySaw(type: "reject", tag: "third", containing: "max_orders_per_minute"))
+        #expect(h.strategySaw(type: "reject", tag: "bad", containing: "invalid"))
+        #expect(h.sim.placedOrderBodies.count == 2, "only the two accepted intents reached the broker")
+        #expect(h.sim.placedOrderBodies.allSatisfy { ($0["clOrdId"] as? String)?.hasPrefix("sc") == true && $0["isAutomated"] as? Bool == true })
+        #expect(await eventually { h.strategySaw(type: "fill") && h.strategySaw(type: "position") })
+        #expect(h.strategySaw(type: "quote"))
+        let run = try await h.stopAtEnd(engine)
+        #expect(run.state == .succeeded)
+        #expect(run.detail?.contains("\"orders\":2") == true && run.detail?.contains("\"rejects\":3") == true, "\(run.detail ?? "")")
+        #expect(h.sim.netPosition(symbol: "ESZ5") == 0 && h.sim.workingOrderCount == 0)
+        #expect(h.strategySaw(type: "session") && h.strategyLines.contains { $0["event"] as? String == "stop" })
+        await h.close()
+    }
+
+    @Test func theLossLimitCancelsLiquidatesAndLocksAcrossATakeover() async throws {
+        let h = try await SessionHarness()
+        let job = try h.job(
+            onStart: """
+                [{"type":"order","side":"buy","qty":2,"order":"market","tag":"entry"},
+                 {"type":"order","side":"sell","qty":1,"order":"limit","price":6000,"tag":"far"}]
+                """,
+            onLock: #"[{"type":"order","side":"buy","qty":1,"order":"market","tag":"after-lock"}]"#,
+            onStartLocked: #"[{"type":"order","side":"buy","qty":1,"order":"market","tag":"after-restart"}]"#)
+        let a = try await h.startSession(job)
+        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 2 && h.sim.workingOrderCount == 1 })
+        // The price moves against the long: (4990 − 5000.25) × 2 × 50 = −1025, past −500.
+        h.sim.setPrice(symbol: "ESZ5", 4990)
+        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 0 && h.sim.workingOrderCount == 0 }, "cancelled and liquidated")
+        #expect(await eventually { h.strategySaw(type: "reject", tag: "after-lock", containing: "locked") })
+        let run = try #require(try await h.store.history(job: "es-day", limit: 1).first)
+        #expect(try await h.events(run.id).contains { $0.kind == "risk-limit" && $0.message.contains("-500") })
+        #expect(h.sim.placedOrderBodies.count == 2, "no order after the lock")
+        // A crash and a takeover: the lock comes back with the session.
+        await a.abandonForTesting()
+        await a.waitForIdle()
+        h.wall.advance(11)
+        let b = h.engine(job, id: "b")
+        try await b.start()
+        await b.tick()
+        #expect(await eventually { h.strategySaw(type: "reject", tag: "after-restart", containing: "locked") })
+        #expect(h.sim.placedOrderBodies.count == 2)
+        let finished = try await h.stopAtEnd(b)
+        #expect(finished.state == .succeeded)
+        #expect(finished.detail?.contains("\"locked\":true") == true && finished.summary?.contains("locked by the loss limit") == true)
+        #expect(finished.detail?.contains("\"realized_pnl\":-1025") == true, "\(finished.detail ?? "")")
+        await h.close()
+    }
+
+    @Test func aTakeoverResumesTheSessionWithoutDoublingAnOrder() async throws {
+        let h = try await SessionHarness()
+        let job = try h.job(onStart: #"[{"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"entry-1"}]"#)
+        let a = try await h.startSession(job)
+        #expect(await eventually { h.strategySaw(type: "result", tag: "entry-1", containing: "placed") })
+        #expect(h.sim.placedOrderBodies.count == 1)
+        await a.abandonForTesting()  // the owner dies mid-session; nothing is cancelled or flattened
+        await a.waitForIdle()
+        #expect(h.sim.workingOrderCount == 1)
+        h.wall.advance(11)
+        let b = h.engine(job, id: "b")
+        try await b.start()
+        await b.tick()
+        // The restarted strategy replays its intent: it is answered from the journal.
+        #expect(await eventually { h.strategySaw(type: "result", tag: "entry-1", containing: "duplicate") })
+        #expect(h.sim.placedOrderBodies.count == 1, "the order was not sent twice")
+        #expect(h.sim.acceptedOrderCount == 1)
+        let run = try await h.stopAtEnd(b)
+        #expect(run.state == .succeeded && run.takeovers == 1)
+        #expect(run.detail?.contains("\"orders\":1") == true, "\(run.detail ?? "")")
+        #expect(h.sim.workingOrderCount == 0, "the resumed session cancelled the order it found at the stop")
+        await h.close()
+    }
+
+    @Test func aDroppedSocketReconnectsReauthorizesAndResyncs() async throws {
+        let h = try await SessionHarness()
+        let engine = try await h.startSession(try h.job())
+        #expect(h.sim.syncRequestCount == 1 && h.sim.webSocketConnectCount == 2)
+        h.sim.dropConnections()
+        #expect(await eventually { h.sim.syncRequestCount == 2 && h.sim.openWebSocketCount == 2 }, "re-authorized and re-synced")
+        // A fill after the reconnect reaches the session as props events on the re-synced socket.
+        _ = try await h.client.place(try OrderRequest(symbol: "ESZ5", side: .sell, quantity: 1, type: .market, key: .random()), account: "DEMO123456")
+        #expect(
+            await eventually {
+                h.sessionClock.advance(by: .seconds(1))
+                return (try? await SessionControl(store: h.store).rows().first?.detail.contains("\"ESZ5\":-1")) == true
+            }, "session status shows the new position")
+        #expect(h.sim.loginCount <= 2, "reconnecting reuses the token instead of signing in")
+        let run = try await h.stopAtEnd(engine)
+        #expect(run.state == .succeeded)
+        #expect(h.sim.netPosition(symbol: "ESZ5") == 0, "the position opened after the reconnect was flattened")
+        #expect(run.detail?.contains("\"reconnects\":2") == true, "\(run.detail ?? "")")
+        await h.close()
+    }
+
+    @Test func aSilentServerIsDetectedByTheWatchdog() async throws {
+        let h = try await SessionHarness()
+        let engine = try await h.startSession(try h.job())
+        let before = h.sim.webSocketConnectCount
+        h.sim.setSilent(true)
+        #expect(await eventually { h.sim.webSocketConnectCount >= before + 2 }, "the watchdog gave up on the silent sockets")
+        h.sim.setSilent(false)
+        #expect(await eventually { h.sim.syncRequestCount >= 2 }, "re-synced once the server spoke again")
+        let run = try await h.stopAtEnd(engine)
+        #expect(run.state == .succeeded)
+        #expect(run.detail?.contains("\"reconnects\":0") == false, "\(run.detail ?? "")")
+        await h.close()
+    }
+
+    @Test func sessionStopRequestEndsTheSessionEarly() async throws {
+        let h = try await SessionHarness()
+        let engine = try await h.startSession(try h.job())
+        #expect(try await SessionControl(store: h.store).requestStop(job: "es-day", now: h.wall.now()))
+        #expect(
+            await eventually {
+                h.sessionClock.advance(by: .seconds(1))
+                return await h.sessionState() == "finished"
+            })
+        await engine.waitForIdle()
+        let run = try #require(try await h.store.history(job: "es-day", limit: 1).first)
+        #expect(run.summary?.hasPrefix("session stopped on request") == true)
+        #expect(try await SessionControl(store: h.store).requestStop(job: "es-day", now: h.wall.now()) == false, "nothing left to stop")
+        await h.close()
+    }
+}
+
+@Suite("futures-session settings and risk")
+struct FuturesSessionSettingsTests {
+    @Test func theRiskGuardChecksLockRateAndPosition() {
+        let guardrail = RiskGuard(limits: .init(dailyLossLimit: 500, maxPosition: 2, maxOrdersPerMinute: 2))
+        var state = FuturesSessionState()
+        let now = Date(timeIntervalSince1970: 1_000_000)
+        #expect(guardrail.rejection(state: state, now: now, buy: true, quantity: 2, net: 0, working: 0) == nil)
+        #expect(guardrail.rejection(state: state, now: now, buy: true, quantity: 1, net: 1, working: 1)?.hasPrefix("max_position") == true)
+        #expect(guardrail.rejection(state: state, now: now, buy: false, quantity: 2, net: 0, working: 0) == nil)
+        state.recentOrders = [now.addingTimeInterval(-61), now.addingTimeInterval(-30), now.addingTimeInterval(-1)]
+        #expect(guardrail.rejection(state: state, now: now, buy: true, quantity: 1, net: 0, working: 0)?.hasPrefix("max_orders_per_minute") == true)
+        state.recentOrders = []
+        state.locked = true
+        #expect(guardrail.rejection(state: state, now: now, buy: true, quantity: 1, net: 0, working: 0)?.hasPrefix("locked") == true)
+        #expect(guardrail.lossLimitReached(total: -500) && !guardrail.lossLimitReached(total: -499.75))
+    }
+
+    @Test func fillsAreCountedOnceWithRealizedPnL() {
+        var s = FuturesSessionState()
+        let first = s.apply(fillID: 1, contractID: 9, buy: true, quantity: 2, price: 100, valuePerPoint: 50)
+        let again = s.apply(fillID: 1, contractID: 9, buy: true, quantity: 2, price: 100, valuePerPoint: 50)
+        #expect(first && !again, "a fill seen again is not counted")
+        #expect(s.open(prices: [9: 98], valuePerPoint: [9: 50]) == -200)
+        let closing = s.apply(fillID: 2, contractID: 9, buy: false, quantity: 3, price: 103, valuePerPoint: 50)
+        #expect(closing)
+        #expect(s.realized == 300 && s.lots[9]?.quantity == -1 && s.lots[9]?.averagePrice == 103)
+        s.mark(equity: 300)
+        s.mark(equity: 100)
+        #expect(s.maxDrawdown == 200 && s.fills == 2)
+    }
+
+    @Test func stopIsAMarketRuleOrADuration() throws {
+        let job = JobSpec(
+            name: "j", kind: "futures-session", schedule: Schedule(.interval(seconds: 60, aligned: false, zone: .utc)),
+            options: [
+                "broker": .string("tv"), "symbols": .list([.string("MESZ6")]),
+                "stop": .map(["market": .string("CME"), "at": .string("close"), "offset": .duration(.seconds(-600))]),
+                "risk": .map(["daily_loss_limit": .number(500), "max_position": .number(2), "max_orders_per_minute": .number(10)]),
+            ])
+        let settings = try FuturesSessionSettings(job)
+        // Tuesday 2026-11-24 opens 17:00 CT Monday; the close is 16:00 CT (22:00 UTC); stop 10 minutes before.
+        let stop = try settings.stopInstant(start: try Instant(iso8601: "2026-11-23T23:05:00Z"), calendars: [:])
+        #expect(stop.iso8601 == "2026-11-24T21:50:00Z")
+        var other = job
+        other.options["stop"] = .duration(.seconds(3600))
+        #expect(try FuturesSessionSettings(other).stopInstant(start: Instant(seconds: 0), calendars: [:]) == Instant(seconds: 3600))
+        other.options["risk"] = .map(["daily_loss_limit": .number(0), "max_position": .number(2), "max_orders_per_minute": .number(10)])
+        #expect(throws: JobFailure.self) { try FuturesSessionSettings(other) }
+    }
+}
