@@ -85,6 +85,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(
             name: "Jobs",
             dependencies: [
@@ -92,7 +93,10 @@ let package = Package(
                 "Brokers",
                 "Secrets",
                 "SecretsSQLite",
+                "CCurl",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -152,6 +156,8 @@ let package = Package(
             name: "JobsTests",
             dependencies: [
                 "Jobs", "Scheduler", "Brokers", "Sandbox", "Secrets", "SecretsSQLite", "SchedctlTesting",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],

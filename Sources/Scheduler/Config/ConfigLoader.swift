@@ -54,8 +54,8 @@ final class ConfigReader {
     let baseDirectory: String
     private(set) var diagnostics: [Diagnostic] = []
 
-    static let topKeys = ["timezone", "database", "secrets", "brokers", "strategies", "notifiers", "calendars", "service", "jobs"]
-    static let jobKeys = ["type", "schedule", "misfire", "overlap", "retry", "timeout", "paused", "description"]
+    static let topKeys = ["timezone", "database", "secrets", "brokers", "strategies", "notifiers", "calendars", "service", "jobs", "notify"]
+    static let jobKeys = ["type", "schedule", "misfire", "overlap", "retry", "timeout", "paused", "description", "notify"]
 
     init(file: String, catalog: ConfigCatalog, baseDirectory: String) {
         self.file = file
@@ -234,6 +234,7 @@ final class ConfigReader {
         let calendars = readCalendars(value("calendars"))
         let service = readService(value("service"))
         let references = References(brokers: Set(brokers.keys), strategies: Set(strategies.keys), notifiers: Set(notifiers.keys))
+        let notify = value("notify").flatMap { readNotify($0, "notify", references: references) }
         var jobs: [JobSpec] = []
         if let node = value("jobs"), let entries = mapping(node, "jobs") {
             if entries.isEmpty { error(node, "jobs", "'jobs:' is empty; add at least one job (see 'schedctl init')") }
@@ -247,7 +248,7 @@ final class ConfigReader {
         }
         return Plan(
             source: file, timezone: timezone, database: database, secrets: secrets, brokers: brokers, strategies: strategies,
-            notifiers: notifiers, calendars: calendars, service: service, jobs: jobs)
+            notifiers: notifiers, calendars: calendars, service: service, jobs: jobs, notify: notify)
     }
 
     func reportYAML(_ yamlError: YamlError) {
@@ -602,6 +603,7 @@ final class ConfigReader {
         if let f = field("timeout") { job.timeout = duration(f.value, join(path, "timeout")) }
         if let f = field("paused") { job.paused = bool(f.value, join(path, "paused")) ?? false }
         if let f = field("description") { job.description = string(f.value, join(path, "description")) }
+        if let f = field("notify") { job.notify = readNotify(f.value, join(path, "notify"), references: references) }
         return schedule == nil ? nil : job
     }
 
