@@ -16,20 +16,24 @@ public final class BrokerSandbox: Sendable {
         public var tradovateRESTURL: URL
         public var tradovateWebSocketURL: URL
         public var pennyVaultBaseURL: URL
+        /// The Twilio simulator (a `twilio` notifier's `base_url`).
+        public var twilioBaseURL: URL
     }
 
     public let tradeStation = TradeStationSimulator()
     public let tradovate = TradovateSimulator()
     public let pennyVault = PennyVaultSimulator()
+    public let twilio = TwilioSimulator()
 
     public init() {}
 
-    /// Starts the three simulators on 127.0.0.1 (port 0 = any free port).
-    public func start(tradeStationPort: Int = 0, tradovatePort: Int = 0, pennyVaultPort: Int = 0) async throws -> Endpoints {
+    /// Starts the simulators on 127.0.0.1 (port 0 = any free port).
+    public func start(tradeStationPort: Int = 0, tradovatePort: Int = 0, pennyVaultPort: Int = 0, twilioPort: Int = 0) async throws -> Endpoints {
         do {
             try await tradeStation.start(port: tradeStationPort)
             try await tradovate.start(port: tradovatePort)
             try await pennyVault.start(port: pennyVaultPort)
+            try await twilio.start(port: twilioPort)
         } catch {
             await stop()
             throw error
@@ -37,7 +41,7 @@ public final class BrokerSandbox: Sendable {
         return Endpoints(
             tradeStationBaseURL: tradeStation.baseURL, tradeStationAuthURL: tradeStation.authURL,
             tradovateRESTURL: tradovate.restURL, tradovateWebSocketURL: tradovate.webSocketURL,
-            pennyVaultBaseURL: pennyVault.baseURL)
+            pennyVaultBaseURL: pennyVault.baseURL, twilioBaseURL: twilio.baseURL)
     }
 
     /// Stops every simulator.
@@ -45,5 +49,6 @@ public final class BrokerSandbox: Sendable {
         await tradeStation.stop()
         await tradovate.stop()
         await pennyVault.stop()
+        await twilio.stop()
     }
 }

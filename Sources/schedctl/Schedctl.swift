@@ -16,6 +16,7 @@ struct Schedctl: AsyncParsableCommand {
             InitCommand.self, ValidateCommand.self, ServeCommand.self, JobsCommand.self, NextCommand.self, CalendarCommand.self, RunCommand.self,
             PauseCommand.self, ResumeCommand.self, BackfillCommand.self, HistoryCommand.self, ShowCommand.self, StatusCommand.self,
             ReloadCommand.self, SecretsCommand.self, AuthCommand.self, BrokerCommand.self, SandboxCommand.self,
+            NotifyCommand.self,
         ]
     )
 }

@@ -1,6 +1,7 @@
 import Jobs
 import Scheduler
 import Secrets
+import Synchronization
 
 /// The composition root: which kinds, catalogs and stores this executable uses.
 enum Wiring {
@@ -43,10 +44,34 @@ enum Wiring {
 
     /// Loads and validates `path`, or fails with every diagnostic.
     static func loadPlan(_ path: String) throws -> Plan {
+        let plan: Plan
         do {
-            return try loader.load(file: path)
+            plan = try loader.load(file: path)
         } catch {
             throw CommandFailure(message: "invalid configuration\n" + error.description)
         }
+        let problems = NotifierFactory.problems(in: plan) + ReportJob.problems(in: plan)
+        if !problems.isEmpty { throw CommandFailure(message: "invalid configuration\n" + ConfigError(diagnostics: problems).description) }
+        return plan
+    }
+
+    /// The job kinds for running `plan` (report jobs read the store, brokers and notifiers).
+    static func runtimeRegistry(plan: PlanHolder, store: Store) -> JobKindRegistry {
+        let resolver = VaultSecretResolver(store: store, keyPath: plan.current.secrets.sshKey, redactor: redactor)
+        let brokers = BrokerFactory(store: store, vault: { try resolver.openedVault() })
+        let report = ReportEnvironment(
+            store: store, plan: { plan.current }, brokerage: { try await brokers.brokerage($0) },
+            notifiers: NotifierFactory(plan: plan.current, secrets: resolver))
+        return StandardKinds.registry(report: report)
+    }
+}
+
+/// The running configuration, replaced on reload.
+final class PlanHolder: Sendable {
+    private let plan: Mutex<Plan>
+    init(_ plan: Plan) { self.plan = Mutex(plan) }
+    var current: Plan {
+        get { plan.withLock { $0 } }
+        set { plan.withLock { $0 = newValue } }
     }
 }

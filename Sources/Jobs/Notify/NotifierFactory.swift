@@ -53,9 +53,10 @@ public struct NotifierFactory: Sendable {
         spec.options["max_per_hour"]?.numberValue.map { NSDecimalNumber(decimal: $0).intValue } ?? defaultMaxPerHour
     }
 
-    /// Problems the configuration has that need no secret to see, as `notifiers.NAME.KEY: …`.
-    public static func problems(in plan: Plan) -> [String] {
-        var found: [String] = []
+    /// Problems of the notifiers that need no secret to see (the loader checks the keys).
+    public static func problems(in plan: Plan) -> [Diagnostic] {
+        var found: [Diagnostic] = []
+        func add(_ path: String, _ message: String) { found.append(Diagnostic(file: plan.source, line: 0, column: 0, path: path, message: message)) }
         for (name, spec) in plan.notifiers.sorted(by: { $0.key < $1.key }) {
             let path = "notifiers.\(name)"
             switch spec.type {
@@ -64,14 +65,14 @@ public struct NotifierFactory: Sendable {
                     _ = try EmailNotifier(
                         name: name, url: text(spec, "smtp_url") ?? "", from: "", to: [], startTLS: spec.options["starttls"]?.stringValue != "off")
                 } catch {
-                    found.append("\(path): \(error.message)")
+                    add(path, error.message)
                 }
             case "twilio":
                 if let base = text(spec, "base_url"), httpURL(base) == nil {
-                    found.append("\(path).base_url: '\(base)' is not an http(s) URL; leave it out for https://api.twilio.com")
+                    add(path + ".base_url", "'\(base)' is not an http(s) URL; leave it out for https://api.twilio.com")
                 }
             case "webhook":
-                if let url = text(spec, "url"), httpURL(url) == nil { found.append("\(path).url: '\(url)' is not an http(s) URL") }
+                if let url = text(spec, "url"), httpURL(url) == nil { add(path + ".url", "'\(url)' is not an http(s) URL; write https://host/path") }
             default: break
             }
         }

@@ -32,6 +32,22 @@ public struct NotifyStore: Sendable {
                     );
                     CREATE INDEX notify_delivery_window ON notify_delivery(notifier, at);
                     CREATE INDEX notify_delivery_folded ON notify_delivery(notifier) WHERE state = 'folded';
+                    CREATE TABLE report_log (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        job TEXT NOT NULL,
+                        run_id INTEGER,
+                        at REAL NOT NULL
+                    );
+                    CREATE INDEX report_log_job ON report_log(job, at);
+                    CREATE TABLE report_snapshot (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        job TEXT NOT NULL,
+                        broker TEXT NOT NULL,
+                        account TEXT NOT NULL,
+                        at REAL NOT NULL,
+                        equity TEXT NOT NULL
+                    );
+                    CREATE INDEX report_snapshot_account ON report_snapshot(broker, account, at);
                     """)
         }
     }

@@ -26,7 +26,8 @@ struct RunCommand: AsyncParsableCommand {
                 print("run #\(id) of \(spec.name): no service is running, so it runs here")
                 LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: .logfmt, level: .warning, redact: Wiring.redact) }
                 let engine = Engine(
-                    store: store, plan: plan, registry: Wiring.registry, logger: Logger(label: "schedctl"), secrets: Wiring.secrets(for: plan, store: store))
+                    store: store, plan: plan, registry: Wiring.runtimeRegistry(plan: PlanHolder(plan), store: store), logger: Logger(label: "schedctl"),
+                    secrets: Wiring.secrets(for: plan, store: store))
                 _ = try await engine.executeNow(runID: id)
             } else {
                 print("run #\(id) of \(spec.name) queued for \(live.map(\.id).joined(separator: ", "))")

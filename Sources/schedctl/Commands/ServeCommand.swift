@@ -31,11 +31,15 @@ struct ServeCommand: AsyncParsableCommand {
             LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: format, level: level, redact: Wiring.redact) }
             let logger = Logger(label: "schedctl")
             let store = try Wiring.openStore(plan)
-            let engine = Engine(store: store, plan: plan, registry: Wiring.registry, logger: logger, secrets: Wiring.secrets(for: plan, store: store))
+            let holder = PlanHolder(plan)
+            let secrets = Wiring.secrets(for: plan, store: store)
+            let engine = Engine(
+                store: store, plan: plan, registry: Wiring.runtimeRegistry(plan: holder, store: store), logger: logger, secrets: secrets)
+            let alerts = AlertDispatcher(store: store, plan: plan, factory: NotifierFactory(plan: plan, secrets: secrets), logger: logger)
             printPlan(plan, instance: engine.instanceID)
-            let reloader = installReloadHandler(engine: engine, path: options.path, logger: logger)
+            let reloader = installReloadHandler(engine: engine, alerts: alerts, holder: holder, path: options.path, logger: logger)
             let group = ServiceGroup(
-                configuration: .init(services: [engine], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                configuration: .init(services: [engine, alerts], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
             reloader.cancel()
         }
@@ -53,14 +57,20 @@ struct ServeCommand: AsyncParsableCommand {
         fflush(nil)
     }
 
-    private func installReloadHandler(engine: Engine, path: String, logger: Logger) -> any DispatchSourceSignal {
+    private func installReloadHandler(
+        engine: Engine, alerts: AlertDispatcher, holder: PlanHolder, path: String, logger: Logger
+    ) -> any DispatchSourceSignal {
         signal(SIGHUP, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
         source.setEventHandler {
             Task {
                 do {
                     let plan = try Wiring.loader.load(file: path)
+                    let problems = NotifierFactory.problems(in: plan) + ReportJob.problems(in: plan)
+                    if !problems.isEmpty { throw ConfigError(diagnostics: problems) }
                     try await engine.reload(plan)
+                    holder.current = plan
+                    await alerts.reload(plan)
                 } catch let error as ConfigError {
                     logger.error("reload rejected; the running configuration stays", metadata: ["errors": "\(error.description)"])
                 } catch {
