@@ -158,6 +158,8 @@ let package = Package(
                 "Jobs", "Scheduler", "Brokers", "Sandbox", "Secrets", "SecretsSQLite", "SchedctlTesting",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
