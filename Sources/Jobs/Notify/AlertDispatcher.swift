@@ -67,6 +67,13 @@ public actor AlertDispatcher: Service {
         public var failed = 0
         /// Alerts folded into digests.
         public var folded = 0
+
+        /// A report.
+        public init(sent: Int = 0, failed: Int = 0, folded: Int = 0) {
+            self.sent = sent
+            self.failed = failed
+            self.folded = folded
+        }
     }
 
     /// One pass: every new event, then any digest whose notifier has room again.

@@ -17,7 +17,7 @@ extension ConfigReader {
                     continue
                 }
                 guard let event = AlertEvent(rawValue: text) else {
-                    error(item, join(path, "on"), "unknown event '\(text)'\(Suggest.hint(for: text, in: names)); use one of: \(names.joined(separator: ", "))")
+                    error(item, join(path, "on"), "unknown event '\(text)'\(Suggest.hint(for: text, in: names))")
                     valid = false
                     continue
                 }

@@ -603,7 +603,8 @@ final class ConfigReader {
         if let f = field("timeout") { job.timeout = duration(f.value, join(path, "timeout")) }
         if let f = field("paused") { job.paused = bool(f.value, join(path, "paused")) ?? false }
         if let f = field("description") { job.description = string(f.value, join(path, "description")) }
-        if let f = field("notify") { job.notify = readNotify(f.value, join(path, "notify"), references: references) }
+        // A kind that declares its own `notify` option keeps it; otherwise `notify:` is the alert rule.
+        if !kindKeys.contains("notify"), let f = field("notify") { job.notify = readNotify(f.value, join(path, "notify"), references: references) }
         return schedule == nil ? nil : job
     }
 
