@@ -77,8 +77,12 @@ public final class TwilioSimulator: Sendable {
                 let colon = decoded.firstIndex(of: ":"), String(decoded[..<colon]) == sid, s.accounts[sid] == String(decoded[decoded.index(after: colon)...])
             else { return Self.error(401, 20003, "Authenticate") }
             if !s.faults.isEmpty, case .status(let code) = s.faults.removeFirst() { return Self.error(code, 20500, "Internal Server Error") }
-            guard let to = form["To"], Self.isE164(to) else { return Self.error(400, 21211, "The 'To' number \(form["To"] ?? "") is not a valid phone number.") }
-            guard let from = form["From"], Self.isE164(from) else { return Self.error(400, 21212, "The 'From' number \(form["From"] ?? "") is not a valid phone number.") }
+            guard let to = form["To"], Self.isE164(to) else {
+                return Self.error(400, 21211, "The 'To' number \(form["To"] ?? "") is not a valid phone number.")
+            }
+            guard let from = form["From"], Self.isE164(from) else {
+                return Self.error(400, 21212, "The 'From' number \(form["From"] ?? "") is not a valid phone number.")
+            }
             guard let body = form["Body"], !body.isEmpty else { return Self.error(400, 21602, "Message body is required.") }
             guard body.count <= 1600 else { return Self.error(400, 21617, "The concatenated message body exceeds the 1600 character limit.") }
             let message = Message(sid: "SM" + String(format: "%032x", s.messages.count + 1), account: sid, from: from, to: to, body: body)
@@ -99,7 +103,8 @@ public final class TwilioSimulator: Sendable {
 
 /// Segment counting as Twilio reports it (GSM-7: 160, then 153 each; otherwise 70, then 67).
 enum SMSSegments {
-    static let gsm = Set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€")
+    static let gsm = Set(
+        "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€")
     static func count(_ body: String) -> Int {
         let isGSM = body.allSatisfy { gsm.contains($0) }
         let length = isGSM ? body.count + body.filter { "^{}\\[~]|€".contains($0) }.count : body.utf16.count

@@ -26,7 +26,8 @@ struct AlertDispatcherTests {
 
     func dispatcher(_ store: Store, _ plan: Plan) -> AlertDispatcher {
         AlertDispatcher(
-            store: store, plan: plan, factory: NotifierFactory(secrets: secrets, baseDirectory: directory.path, sleep: SleepRecorder().sleep, wall: wall.source),
+            store: store, plan: plan,
+            factory: NotifierFactory(secrets: secrets, baseDirectory: directory.path, sleep: SleepRecorder().sleep, wall: wall.source),
             logger: Logger(label: "test"), wall: wall.source)
     }
 

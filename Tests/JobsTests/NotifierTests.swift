@@ -91,7 +91,8 @@ struct NotifierTests {
         let wrong = TwilioNotifier(name: "phone", accountSID: "AC123", authToken: "nope", from: "+15550001111", to: ["+15550002222"], baseURL: twilio.baseURL)
         let auth = await #expect(throws: NotifyError.self) { try await wrong.send(message) }
         #expect(auth?.kind == .authentication)
-        let badNumber = TwilioNotifier(name: "phone", accountSID: "AC123", authToken: "tok-123", from: "+15550001111", to: ["555-CALL-ME"], baseURL: twilio.baseURL)
+        let badNumber = TwilioNotifier(
+            name: "phone", accountSID: "AC123", authToken: "tok-123", from: "+15550001111", to: ["555-CALL-ME"], baseURL: twilio.baseURL)
         let rejected = await #expect(throws: NotifyError.self) { try await badNumber.send(message) }
         #expect(rejected?.kind == .recipientRejected)
         #expect(rejected?.message.contains("21211") == true)
@@ -141,7 +142,8 @@ struct NotifierTests {
         try await twilio.start()
         twilio.addAccount(sid: "AC999", authToken: "tok-999")
         let plan = Plan(
-            source: directory.file("jobs.yaml"), timezone: .utc, database: directory.file("db.sqlite"), secrets: SecretsSettings(), brokers: [:], strategies: [:],
+            source: directory.file("jobs.yaml"), timezone: .utc, database: directory.file("db.sqlite"), secrets: SecretsSettings(), brokers: [:],
+            strategies: [:],
             notifiers: [
                 "inbox": ComponentSpec(
                     name: "inbox", type: "email",

@@ -35,7 +35,9 @@ struct CurlSMTP {
 
     /// Sends `message` (CRLF lines). Throws `Failure`.
     func send(_ message: Data) throws(Failure) {
-        guard Self.initialised, let handle = curl_easy_init() else { throw Failure(code: Int(CURLE_FAILED_INIT.rawValue), reply: 0, text: "libcurl did not start") }
+        guard Self.initialised, let handle = curl_easy_init() else {
+            throw Failure(code: Int(CURLE_FAILED_INIT.rawValue), reply: 0, text: "libcurl did not start")
+        }
         defer { curl_easy_cleanup(handle) }
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         var recipientList: UnsafeMutablePointer<curl_slist>?

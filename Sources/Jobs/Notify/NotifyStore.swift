@@ -171,7 +171,8 @@ public struct NotifyStore: Sendable {
             try Self.insert(db, notifier, t, nil, nil, "digest", "sending", "\(items.count) alerts")
             let id = db.lastInsertedRowID
             try db.execute(
-                sql: "UPDATE notify_delivery SET state = 'digested', detail = detail || ' [digest #' || ? || ']' WHERE notifier = ? AND state = 'folded' AND id <= ?",
+                sql:
+                    "UPDATE notify_delivery SET state = 'digested', detail = detail || ' [digest #' || ? || ']' WHERE notifier = ? AND state = 'folded' AND id <= ?",
                 arguments: [id, notifier, items.last!.id])
             return (id, items)
         }

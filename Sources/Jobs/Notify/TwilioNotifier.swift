@@ -44,14 +44,17 @@ public struct TwilioNotifier: Notifier {
             do {
                 answer = try await HTTPPost().post(url, headers: headers, body: formEncoded([("From", from), ("To", number), ("Body", body)]))
             } catch {
-                throw NotifyError(.transport, notifier: name, "cannot reach Twilio at \(baseURL.host ?? "?") (\(error.localizedDescription)); check base_url and the network")
+                throw NotifyError(
+                    .transport, notifier: name, "cannot reach Twilio at \(baseURL.host ?? "?") (\(error.localizedDescription)); check base_url and the network")
             }
             guard !(200..<300).contains(answer.status) else { continue }
             let json = (try? JSONSerialization.jsonObject(with: answer.body)) as? [String: Any]
             let code = (json?["code"] as? NSNumber)?.intValue
             let text = json?["message"] as? String ?? String(decoding: answer.body.prefix(200), as: UTF8.self)
             if answer.status == 401 || code == 20003 {
-                throw NotifyError(.authentication, notifier: name, "Twilio refused the credentials (HTTP 401\(code.map { ", code \($0)" } ?? "")); check account_sid and auth_token")
+                throw NotifyError(
+                    .authentication, notifier: name,
+                    "Twilio refused the credentials (HTTP 401\(code.map { ", code \($0)" } ?? "")); check account_sid and auth_token")
             }
             if [21211, 21614, 21610, 21408].contains(code ?? 0) { kind = .recipientRejected }
             failures.append("\(number): HTTP \(answer.status)\(code.map { ", code \($0)" } ?? ""): \(text)")

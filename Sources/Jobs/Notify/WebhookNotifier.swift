@@ -71,7 +71,8 @@ public struct WebhookNotifier: Notifier {
                 last = "HTTP \(answer.status)"
                 if answer.status != 429 && answer.status < 500 {
                     throw NotifyError(
-                        .rejected, notifier: name, "\(url.host ?? "?") answered HTTP \(answer.status) to the webhook; check 'url' and the receiver (not retried)")
+                        .rejected, notifier: name,
+                        "\(url.host ?? "?") answered HTTP \(answer.status) to the webhook; check 'url' and the receiver (not retried)")
                 }
             } catch let error as NotifyError {
                 throw error
@@ -79,6 +80,7 @@ public struct WebhookNotifier: Notifier {
                 last = error.localizedDescription
             }
         }
-        throw NotifyError(.transport, notifier: name, "the webhook at \(url.host ?? "?") failed \(attempts) times (last: \(last)); check that the receiver is up")
+        throw NotifyError(
+            .transport, notifier: name, "the webhook at \(url.host ?? "?") failed \(attempts) times (last: \(last)); check that the receiver is up")
     }
 }

@@ -118,7 +118,7 @@ public struct ReportJob: JobKind {
         let unread = data.accounts.filter { $0.balance == nil }.count
         return RunOutcome(
             summary: "report sent to \(targets.joined(separator: ", "))" + (unread > 0 ? " (\(unread) account\(unread == 1 ? "" : "s") unavailable)" : ""),
-            detail: message.text)
+            detail: context.secrets.redact(message.text))
     }
 
     /// Reads everything the report shows.
@@ -152,7 +152,8 @@ public struct ReportJob: JobKind {
                     accounts.append(account)
                 }
             } catch {
-                accounts.append(ReportData.Account(broker: name, account: spec.options["account"]?.stringValue ?? "—", error: context.secrets.redact("\(error)")))
+                accounts.append(
+                    ReportData.Account(broker: name, account: spec.options["account"]?.stringValue ?? "—", error: context.secrets.redact("\(error)")))
             }
         }
         let since = try await reports.lastReport(job: job.name) ?? Double(dayStart.seconds)

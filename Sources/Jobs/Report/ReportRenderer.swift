@@ -24,12 +24,15 @@ public enum ReportRenderer {
             switch section {
             case .balances:
                 let rows = report.accounts.map { a -> [String] in
-                    guard let b = a.balance else { return [a.broker, a.account, "unavailable: \(a.error ?? "no data")", "", "", ""] }
+                    guard let b = a.balance else { return [a.broker, a.account, "—", "—", "—", "—"] }
                     return [a.broker, a.account, money(b.cash), money(b.buyingPower), money(b.marketValue), money(b.equity)]
                 }
+                let unavailable = report.accounts.filter { $0.balance == nil }.map { "\($0.broker) \($0.account) is unavailable: \($0.error ?? "no data")." }
                 return (
-                    "Balances", rows.isEmpty ? nil : Table(headers: ["Broker", "Account", "Cash", "Buying power", "Market value", "Equity"], rows: rows, numeric: [2, 3, 4, 5]),
-                    rows.isEmpty ? "No brokers are configured." : nil
+                    "Balances",
+                    rows.isEmpty
+                        ? nil : Table(headers: ["Broker", "Account", "Cash", "Buying power", "Market value", "Equity"], rows: rows, numeric: [2, 3, 4, 5]),
+                    rows.isEmpty ? "No brokers are configured." : (unavailable.isEmpty ? nil : unavailable.joined(separator: " "))
                 )
             case .positions:
                 let rows = report.accounts.flatMap { a in
@@ -38,7 +41,8 @@ public enum ReportRenderer {
                     }
                 }
                 return (
-                    "Positions", rows.isEmpty ? nil : Table(headers: ["Account", "Symbol", "Quantity", "Avg price", "Market value"], rows: rows, numeric: [2, 3, 4]),
+                    "Positions",
+                    rows.isEmpty ? nil : Table(headers: ["Account", "Symbol", "Quantity", "Avg price", "Market value"], rows: rows, numeric: [2, 3, 4]),
                     rows.isEmpty ? "No open positions." : nil
                 )
             case .orders:
@@ -53,14 +57,16 @@ public enum ReportRenderer {
                 let fills = report.accounts.flatMap(\.orders).filter { $0.filledQuantity > 0 }.count
                 return (
                     "Orders today (\(rows.count) orders, \(fills) with fills)",
-                    rows.isEmpty ? nil : Table(headers: ["Account", "Order", "Side", "Symbol", "Qty", "Filled", "Avg fill", "State"], rows: rows, numeric: [4, 5, 6]),
+                    rows.isEmpty
+                        ? nil : Table(headers: ["Account", "Order", "Side", "Symbol", "Qty", "Filled", "Avg fill", "State"], rows: rows, numeric: [4, 5, 6]),
                     rows.isEmpty ? "No orders today." : nil
                 )
             case .pnl:
                 let rows = report.accounts.compactMap { a -> [String]? in
                     guard let equity = a.balance?.equity else { return nil }
                     return [
-                        a.account, money(equity), a.equityAtDayStart.map { signed(equity - $0) } ?? "—", a.equityAtLastReport.map { signed(equity - $0) } ?? "—",
+                        a.account, money(equity), a.equityAtDayStart.map { signed(equity - $0) } ?? "—",
+                        a.equityAtLastReport.map { signed(equity - $0) } ?? "—",
                     ]
                 }
                 return (
@@ -88,8 +94,8 @@ public enum ReportRenderer {
         var out = "# \(report.title)\n\nAs of \(time(report.at, report)) (\(report.zone.identifier)).\n"
         for block in blocks(report) {
             out += "\n## \(block.heading)\n\n"
-            if let note = block.note { out += note + "\n" }
             if let table = block.table { out += markdown(table) }
+            if let note = block.note { out += (block.table == nil ? "" : "\n") + note + "\n" }
         }
         return out
     }
@@ -104,7 +110,11 @@ public enum ReportRenderer {
                         ? String(repeating: " ", count: widths[i] - row[i].count) + row[i] : row[i] + String(repeating: " ", count: widths[i] - row[i].count)
                 }.joined(separator: " | ") + " |\n"
         }
-        let rule = "|" + widths.indices.map { i in table.numeric.contains(i) ? String(repeating: "-", count: widths[i] + 1) + ":" : String(repeating: "-", count: widths[i] + 2) }
+        let rule =
+            "|"
+            + widths.indices.map { i in
+                table.numeric.contains(i) ? String(repeating: "-", count: widths[i] + 1) + ":" : String(repeating: "-", count: widths[i] + 2)
+            }
             .joined(separator: "|") + "|\n"
         return line(table.headers) + rule + table.rows.map(line).joined()
     }
@@ -115,17 +125,19 @@ public enum ReportRenderer {
         out += "<p>As of \(escape(time(report.at, report))) (\(escape(report.zone.identifier))).</p>\n"
         for block in blocks(report) {
             out += "<h2>\(escape(block.heading))</h2>\n"
-            if let note = block.note { out += "<p>\(escape(note))</p>\n" }
+            defer { if let note = block.note { out += "<p>\(escape(note))</p>\n" } }
             guard let table = block.table else { continue }
             out += "<table style=\"border-collapse: collapse\">\n<tr>"
             for (i, header) in table.headers.enumerated() {
-                out += "<th style=\"border: 1px solid #ccc; padding: 2px 6px; text-align: \(table.numeric.contains(i) ? "right" : "left")\">\(escape(header))</th>"
+                out +=
+                    "<th style=\"border: 1px solid #ccc; padding: 2px 6px; text-align: \(table.numeric.contains(i) ? "right" : "left")\">\(escape(header))</th>"
             }
             out += "</tr>\n"
             for row in table.rows {
                 out += "<tr>"
                 for (i, cell) in row.enumerated() {
-                    out += "<td style=\"border: 1px solid #ccc; padding: 2px 6px; text-align: \(table.numeric.contains(i) ? "right" : "left")\">\(escape(cell))</td>"
+                    out +=
+                        "<td style=\"border: 1px solid #ccc; padding: 2px 6px; text-align: \(table.numeric.contains(i) ? "right" : "left")\">\(escape(cell))</td>"
                 }
                 out += "</tr>\n"
             }

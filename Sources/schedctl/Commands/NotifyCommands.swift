@@ -25,7 +25,8 @@ struct NotifyTestCommand: AsyncParsableCommand {
             guard let spec = plan.notifiers[name] else {
                 let known = plan.notifiers.keys.sorted()
                 throw CommandFailure(
-                    message: "no notifier '\(name)' in \(plan.source); \(known.isEmpty ? "define one under 'notifiers:'" : "notifiers: \(known.joined(separator: ", "))")",
+                    message:
+                        "no notifier '\(name)' in \(plan.source); \(known.isEmpty ? "define one under 'notifiers:'" : "notifiers: \(known.joined(separator: ", "))")",
                     code: 2)
             }
             let store = try Wiring.openStore(plan)

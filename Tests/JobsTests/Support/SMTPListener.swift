@@ -45,7 +45,9 @@ final class SMTPListener: Sendable {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = 0
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         guard bound == 0, listen(fd, 4) == 0 else {
             close(fd)
             throw POSIXError(.EADDRINUSE)
@@ -114,7 +116,9 @@ final class SMTPListener: Sendable {
             return String(line[line.index(after: open)..<close])
         }
         func authenticate(_ payload: String) -> Bool {
-            let parts = (Data(base64Encoded: payload) ?? Data()).split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+            let parts = (Data(base64Encoded: payload) ?? Data()).split(separator: 0, omittingEmptySubsequences: false).map {
+                String(decoding: $0, as: UTF8.self)
+            }
             guard parts.count == 3, options.users[parts[1]] == parts[2] else { return false }
             user = parts[1]
             return true
