@@ -119,9 +119,9 @@ struct AlertDispatcherTests {
 
     @Test func aFailingNotifierIsRecordedAndNeverTouchesTheRun() async throws {
         let store = try StoreSchema.open(path: directory.file("db.sqlite"))
-        let closed = try SMTPListener()
-        closed.stop()
-        let hook = ComponentSpec(name: "hook", type: "webhook", options: ["url": .string("http://127.0.0.1:\(closed.port)/hook")])
+        let (port, release) = try SMTPListener.refusingPort()
+        defer { release() }
+        let hook = ComponentSpec(name: "hook", type: "webhook", options: ["url": .string("http://127.0.0.1:\(port)/hook")])
         let plan = plan(extraNotifiers: ["hook": hook], notify: NotifyRule(on: [.failure, .skipped], to: ["hook", "log"]))
         let dispatcher = dispatcher(store, plan)
         _ = try await dispatcher.tick()

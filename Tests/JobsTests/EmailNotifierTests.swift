@@ -80,9 +80,8 @@ struct EmailNotifierTests {
     }
 
     @Test func reportsAnUnreachableServer() async throws {
-        let server = try SMTPListener()
-        let port = server.port
-        server.stop()
+        let (port, release) = try SMTPListener.refusingPort()
+        defer { release() }
         let notifier = try EmailNotifier(name: "inbox", url: "smtp://127.0.0.1:\(port)", from: "a@example.test", to: ["b@example.test"], startTLS: false)
         let error = await #expect(throws: NotifyError.self) { try await notifier.send(message) }
         #expect(error?.kind == .transport)

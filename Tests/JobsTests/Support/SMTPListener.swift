@@ -7,7 +7,7 @@ import Synchronization
 
 /// A small SMTP server on 127.0.0.1 for tests (no TLS): it speaks enough of RFC 5321 for libcurl
 /// — EHLO, optional STARTTLS (advertised and refused), AUTH PLAIN, MAIL, RCPT, DATA, QUIT — and
-/// keeps what it received. One connection at a time, on a thread of its own.
+/// keeps what it received. Each connection on a thread of its own.
 final class SMTPListener: Sendable {
     struct Options: Sendable {
         /// Advertise STARTTLS (and refuse it with 454 when asked).
@@ -74,9 +74,31 @@ final class SMTPListener: Sendable {
         while true {
             let client = accept(fd, nil, nil)
             if client < 0 { return }
-            serve(Connection(fd: client))
-            close(client)
+            Thread { [self] in
+                serve(Connection(fd: client))
+                close(client)
+            }.start()
         }
+    }
+
+    /// A loopback port that refuses connections: bound but not listening, and held (so no other
+    /// test's server can take it) until `release` is called.
+    static func refusingPort() throws -> (port: Int, release: @Sendable () -> Void) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EIO) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else {
+            close(fd)
+            throw POSIXError(.EADDRINUSE)
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return (Int(UInt16(bigEndian: address.sin_port)), { close(fd) })
     }
 
     private final class Connection {
