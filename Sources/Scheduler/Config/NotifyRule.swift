@@ -17,8 +17,8 @@ public enum AlertEvent: String, Hashable, Sendable, CaseIterable, Codable {
     /// A broker token is close to expiry (event `token-expiring`).
     case tokenExpiring = "token_expiring"
 
-    /// The alerts a run event of `kind` raises, most specific first; `finalAttempt` says whether
-    /// the run had no attempt left.
+    /// The alerts a run event of `kind` raises, most specific first (a final `failed` is both
+    /// `retries_exhausted` and `failure`).
     public static func raised(byEventKind kind: String) -> [AlertEvent] {
         switch kind {
         case "retry": return [.failure]
