@@ -27,17 +27,8 @@ public enum StandardCatalog {
         "file": [OptionSpec("path", .string, required: true)],
     ]
 
-    /// Options of each notifier type.
-    public static let notifiers: [String: [OptionSpec]] = [
-        "email": [
-            OptionSpec("smtp_url", .string, required: true), OptionSpec("from", .string, required: true), OptionSpec("to", .stringList, required: true),
-            OptionSpec("username", .string), OptionSpec("password", .secret),
-        ],
-        "twilio": [
-            OptionSpec("account_sid", .secret, required: true), OptionSpec("auth_token", .secret, required: true),
-            OptionSpec("from", .string, required: true), OptionSpec("to", .stringList, required: true),
-        ],
-    ]
+    /// Options of each notifier type (`email`, `twilio`, `webhook`, `file`).
+    public static let notifiers: [String: [OptionSpec]] = NotifierFactory.options
 
     /// The catalog for `registry`'s job kinds.
     public static func catalog(kinds registry: JobKindRegistry) -> ConfigCatalog {

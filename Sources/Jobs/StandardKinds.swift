@@ -4,14 +4,14 @@ public import Scheduler
 public enum StandardKinds {
     /// Every kind, for validation (options and checks); ``registry(plan:brokers:factory:)`` is the
     /// one an engine runs.
-    public static let registry = JobKindRegistry([NoopJob(), ExecJob(), TokenRenewalJob(), RebalanceJob(), FuturesSessionJob()])
+    public static let registry = JobKindRegistry([NoopJob(), ExecJob(), TokenRenewalJob(), RebalanceJob(), FuturesSessionJob(), ReportJob()])
 
     /// The kinds wired to the running plan's brokers, strategies and the vault, for an engine.
-    public static func registry(plan: PlanHolder, brokers: BrokerDirectory, factory: BrokerFactory) -> JobKindRegistry {
+    public static func registry(plan: PlanHolder, brokers: BrokerDirectory, factory: BrokerFactory, report: ReportEnvironment? = nil) -> JobKindRegistry {
         JobKindRegistry([
             NoopJob(), ExecJob(), TokenRenewalJob(brokers: brokers, factory: factory),
             RebalanceJob(resources: .standard(plan: plan, factory: factory)),
-            FuturesSessionJob(resources: .live(plan: plan, factory: factory)),
+            FuturesSessionJob(resources: .live(plan: plan, factory: factory)), report.map { ReportJob(environment: $0) } ?? ReportJob(),
         ])
     }
 }

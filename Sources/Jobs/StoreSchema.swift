@@ -5,7 +5,9 @@ public import Scheduler
 /// database that carries migrations it does not know.
 public enum StoreSchema {
     /// Migrations to register with `Store(path:extraMigrations:)`.
-    public static let extensions: [Store.MigrationRegistration] = [VaultAccess.migrations, BrokerFactory.migrations, SessionControl.migrations]
+    public static let extensions: [Store.MigrationRegistration] = [
+        VaultAccess.migrations, BrokerFactory.migrations, SessionControl.migrations, NotifyStore.migrations,
+    ]
 
     /// Opens the database at `path` with every module's migrations.
     public static func open(path: String) throws -> Store {

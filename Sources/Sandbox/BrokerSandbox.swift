@@ -18,20 +18,24 @@ public final class BrokerSandbox: Sendable {
         public var pennyVaultBaseURL: URL
         /// The Tradovate market-data socket (`md_url`).
         public var tradovateMarketDataURL: URL
+        /// The Twilio simulator (a `twilio` notifier's `base_url`).
+        public var twilioBaseURL: URL
     }
 
     public let tradeStation = TradeStationSimulator()
     public let tradovate = TradovateSimulator()
     public let pennyVault = PennyVaultSimulator()
+    public let twilio = TwilioSimulator()
 
     public init() {}
 
-    /// Starts the three simulators on 127.0.0.1 (port 0 = any free port).
-    public func start(tradeStationPort: Int = 0, tradovatePort: Int = 0, pennyVaultPort: Int = 0) async throws -> Endpoints {
+    /// Starts the simulators on 127.0.0.1 (port 0 = any free port).
+    public func start(tradeStationPort: Int = 0, tradovatePort: Int = 0, pennyVaultPort: Int = 0, twilioPort: Int = 0) async throws -> Endpoints {
         do {
             try await tradeStation.start(port: tradeStationPort)
             try await tradovate.start(port: tradovatePort)
             try await pennyVault.start(port: pennyVaultPort)
+            try await twilio.start(port: twilioPort)
         } catch {
             await stop()
             throw error
@@ -39,7 +43,7 @@ public final class BrokerSandbox: Sendable {
         return Endpoints(
             tradeStationBaseURL: tradeStation.baseURL, tradeStationAuthURL: tradeStation.authURL,
             tradovateRESTURL: tradovate.restURL, tradovateWebSocketURL: tradovate.webSocketURL,
-            pennyVaultBaseURL: pennyVault.baseURL, tradovateMarketDataURL: tradovate.marketDataURL)
+            pennyVaultBaseURL: pennyVault.baseURL, tradovateMarketDataURL: tradovate.marketDataURL, twilioBaseURL: twilio.baseURL)
     }
 
     /// Stops every simulator.
@@ -47,5 +51,6 @@ public final class BrokerSandbox: Sendable {
         await tradeStation.stop()
         await tradovate.stop()
         await pennyVault.stop()
+        await twilio.stop()
     }
 }

@@ -18,6 +18,7 @@ struct Schedctl: AsyncParsableCommand {
             ReloadCommand.self, SecretsCommand.self, AuthCommand.self, BrokerCommand.self, SandboxCommand.self,
             RebalanceCommand.self,
             SessionCommand.self,
+            NotifyCommand.self,
         ]
     )
 }

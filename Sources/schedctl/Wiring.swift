@@ -47,7 +47,11 @@ enum Wiring {
     /// `days: strategy` run records the strategy's next trade date it saw.
     static func registry(for holder: PlanHolder, store: Store, secrets: any SecretResolving) -> JobKindRegistry {
         brokers.replace(with: holder.current.brokers)
-        let kinds = StandardKinds.registry(plan: holder, brokers: brokers, factory: brokerFactory(store: store, secrets: secrets))
+        let factory = brokerFactory(store: store, secrets: secrets)
+        let report = ReportEnvironment(
+            store: store, plan: { holder.current }, brokerage: { try await factory.brokerage($0) },
+            notifiers: NotifierFactory(plan: holder.current, secrets: secrets))
+        let kinds = StandardKinds.registry(plan: holder, brokers: brokers, factory: factory, report: report)
         return StrategyDateRecordingKind.wrapping(kinds, dates: strategyDates(store: store, plan: holder))
     }
 
@@ -88,10 +92,14 @@ enum Wiring {
 
     /// Loads and validates `path`, or fails with every diagnostic.
     static func loadPlan(_ path: String) throws -> Plan {
+        let plan: Plan
         do {
-            return try loader.load(file: path)
+            plan = try loader.load(file: path)
         } catch {
             throw CommandFailure(message: "invalid configuration\n" + error.description)
         }
+        let problems = NotifierFactory.problems(in: plan) + ReportJob.problems(in: plan)
+        if !problems.isEmpty { throw CommandFailure(message: "invalid configuration\n" + ConfigError(diagnostics: problems).description) }
+        return plan
     }
 }

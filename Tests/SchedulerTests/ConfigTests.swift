@@ -83,7 +83,7 @@ struct ConfigTests {
             expected: [
                 e(
                     1, 1, "colour",
-                    "unknown key 'colour'; expected one of: brokers, calendars, database, jobs, notifiers, secrets, service, strategies, timezone")
+                    "unknown key 'colour'; expected one of: brokers, calendars, database, jobs, notifiers, notify, secrets, service, strategies, timezone")
             ]),
         Case(
             name: "unknown schedule key",
@@ -147,7 +147,7 @@ struct ConfigTests {
             yaml: """
                 jobs:
                   a: { schedule: { every: 10s } }
-                """, expected: [e(2, 3, "jobs.a", "missing 'type'; one of: exec, futures-session, noop, rebalance")]),
+                """, expected: [e(2, 3, "jobs.a", "missing 'type'; one of: exec, futures-session, noop, rebalance, report")]),
         Case(
             name: "unknown job type",
             yaml: """
@@ -167,7 +167,7 @@ struct ConfigTests {
         Case(
             name: "unknown notifier type", yaml: "notifiers:\n  n: { type: sms }\n" + okJob,
             expected: [
-                e(2, 14, "notifiers.n.type", "unknown notifier type 'sms'; expected one of: email, twilio")
+                e(2, 14, "notifiers.n.type", "unknown notifier type 'sms'; expected one of: email, file, twilio, webhook")
             ]),
         Case(
             name: "missing broker type", yaml: "brokers:\n  main: { cash: 5 }\n" + okJob,

@@ -77,8 +77,8 @@ final class ConfigReader {
     var brokerSpecs: [String: ComponentSpec] = [:]
     var strategySpecs: [String: ComponentSpec] = [:]
 
-    static let topKeys = ["timezone", "database", "secrets", "brokers", "strategies", "notifiers", "calendars", "service", "jobs"]
-    static let jobKeys = ["type", "schedule", "misfire", "overlap", "retry", "timeout", "paused", "description"]
+    static let topKeys = ["timezone", "database", "secrets", "brokers", "strategies", "notifiers", "calendars", "service", "jobs", "notify"]
+    static let jobKeys = ["type", "schedule", "misfire", "overlap", "retry", "timeout", "paused", "description", "notify"]
 
     init(file: String, catalog: ConfigCatalog, baseDirectory: String) {
         self.file = file
@@ -242,6 +242,7 @@ final class ConfigReader {
             strategyTypes: strategies.mapValues(\.type))
         brokerSpecs = brokers
         strategySpecs = strategies
+        let notify = value("notify").flatMap { readNotify($0, "notify", references: references) }
         var jobs: [JobSpec] = []
         if let node = value("jobs"), let entries = mapping(node, "jobs") {
             if entries.isEmpty { error(node, "jobs", "'jobs:' is empty; add at least one job (see 'schedctl init')") }
@@ -255,7 +256,7 @@ final class ConfigReader {
         }
         return Plan(
             source: file, timezone: timezone, database: database, secrets: secrets, brokers: brokers, strategies: strategies,
-            notifiers: notifiers, calendars: calendars, service: service, jobs: jobs)
+            notifiers: notifiers, calendars: calendars, service: service, jobs: jobs, notify: notify)
     }
 
     /// The top-level mapping, or nil (with a diagnostic) when the file is not one.
@@ -743,6 +744,8 @@ final class ConfigReader {
         if let f = field("timeout") { job.timeout = duration(f.value, join(path, "timeout")) }
         if let f = field("paused") { job.paused = bool(f.value, join(path, "paused")) ?? false }
         if let f = field("description") { job.description = string(f.value, join(path, "description")) }
+        // A kind that declares its own `notify` option keeps it; otherwise `notify:` is the alert rule.
+        if !kindKeys.contains("notify"), let f = field("notify") { job.notify = readNotify(f.value, join(path, "notify"), references: references) }
         return schedule == nil ? nil : job
     }
 

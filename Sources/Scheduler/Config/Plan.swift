@@ -20,12 +20,14 @@ public struct Plan: Sendable {
     public var service: ServiceSettings
     /// The jobs in file order.
     public var jobs: [JobSpec]
+    /// The alert rule of jobs without their own `notify:` (top-level `notify:`).
+    public var notify: NotifyRule?
 
     /// A plan (normally made by `ConfigLoader`).
     public init(
         source: String, timezone: ZoneRules, database: String, secrets: SecretsSettings, brokers: [String: ComponentSpec],
         strategies: [String: ComponentSpec], notifiers: [String: ComponentSpec], calendars: [Market: any TradingCalendar],
-        service: ServiceSettings, jobs: [JobSpec]
+        service: ServiceSettings, jobs: [JobSpec], notify: NotifyRule? = nil
     ) {
         self.source = source
         self.timezone = timezone
@@ -37,10 +39,14 @@ public struct Plan: Sendable {
         self.calendars = calendars
         self.service = service
         self.jobs = jobs
+        self.notify = notify
     }
 
     /// The job named `name`.
     public func job(named name: String) -> JobSpec? { jobs.first { $0.name == name } }
+
+    /// The alert rule of job `name`: its own `notify:`, else the file's default.
+    public func notifyRule(job name: String) -> NotifyRule? { job(named: name)?.notify ?? notify }
 
     /// Every `secret:NAME` the plan refers to, with the key path that refers to it.
     public var secretReferences: [(name: String, path: String)] {
@@ -157,6 +163,8 @@ public struct JobSpec: Sendable {
     public var options: [String: ConfigValue]
     /// Where the job is defined (line in the file).
     public var line: Int
+    /// Its own alert rule (`notify:`), replacing the file's default.
+    public var notify: NotifyRule?
 
     /// A job spec; options default to the policies' defaults.
     public init(

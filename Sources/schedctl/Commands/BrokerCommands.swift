@@ -97,19 +97,20 @@ struct BrokerCommand: AsyncParsableCommand {
 struct SandboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandbox",
-        abstract: "Run loopback simulators of TradeStation, Tradovate and Penny Vault on 127.0.0.1.",
+        abstract: "Run loopback simulators of TradeStation, Tradovate, Penny Vault and Twilio on 127.0.0.1.",
         discussion: "Point a broker's base_url/auth_url (or ws_url) at the printed addresses to rehearse without a brokerage. Ctrl-C stops them.")
 
     @Option(help: "TradeStation port (0: any free port).") var tradestation = 0
     @Option(help: "Tradovate port (0: any free port).") var tradovate = 0
     @Option(help: "Penny Vault port (0: any free port).") var pennyvault = 0
+    @Option(help: "Twilio port (0: any free port).") var twilio = 0
 
     func run() async throws {
         try await exiting {
             let sandbox = BrokerSandbox()
             let endpoints: BrokerSandbox.Endpoints
             do {
-                endpoints = try await sandbox.start(tradeStationPort: tradestation, tradovatePort: tradovate, pennyVaultPort: pennyvault)
+                endpoints = try await sandbox.start(tradeStationPort: tradestation, tradovatePort: tradovate, pennyVaultPort: pennyvault, twilioPort: twilio)
             } catch {
                 throw CommandFailure(message: "cannot start the simulators: \(error)")
             }
@@ -120,6 +121,7 @@ struct SandboxCommand: AsyncParsableCommand {
             )
             print("              user demo-user, password demo-pass, cid 1234, sec sim-secret, account DEMO123456")
             print("Penny Vault   base_url: \(endpoints.pennyVaultBaseURL)  token pv-test-token, portfolio adm")
+            print("Twilio        base_url: \(endpoints.twilioBaseURL)  account_sid ACsandbox0000000000000000000000000, auth_token sandbox-auth-token")
             print("Ctrl-C to stop.")
             fflush(nil)
             for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm) { break }

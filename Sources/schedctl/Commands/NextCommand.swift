@@ -53,8 +53,10 @@ struct NextCommand: AsyncParsableCommand {
             if json {
                 if let nextTradeDate {
                     let rows = instants.map { instant -> [String: String] in
-                        ["at": instant.iso8601, "local": instant.iso8601(in: zone), "zone": zone.identifier, "rule": schedule.explain(instant),
-                         "next_trade_date": nextTradeDate]
+                        [
+                            "at": instant.iso8601, "local": instant.iso8601(in: zone), "zone": zone.identifier, "rule": schedule.explain(instant),
+                            "next_trade_date": nextTradeDate,
+                        ]
                     }
                     print(try JSONText.encode(rows))
                 } else if instants.isEmpty {

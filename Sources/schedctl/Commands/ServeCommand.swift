@@ -35,9 +35,10 @@ struct ServeCommand: AsyncParsableCommand {
             let holder = PlanHolder(plan)
             let engine = Engine(
                 store: store, plan: plan, registry: Wiring.registry(for: holder, store: store, secrets: secrets), logger: logger, secrets: secrets)
+            let alerts = AlertDispatcher(store: store, plan: plan, factory: NotifierFactory(plan: plan, secrets: secrets), logger: logger)
             printPlan(plan, instance: engine.instanceID)
             let retention = RetentionService(store: store, policy: plan.service.retention, logger: logger)
-            let reloader = installReloadHandler(engine: engine, retention: retention, holder: holder, path: options.path, logger: logger)
+            let reloader = installReloadHandler(engine: engine, retention: retention, alerts: alerts, holder: holder, path: options.path, logger: logger)
             // `days: strategy` jobs: their strategies' next trade dates, asked at most hourly.
             let dates = Wiring.strategyDates(store: store, plan: holder)
             let refresher = Task {
@@ -48,7 +49,8 @@ struct ServeCommand: AsyncParsableCommand {
             }
             let group = ServiceGroup(
                 configuration: .init(
-                    services: [.init(service: engine), .init(service: retention)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                    services: [.init(service: engine), .init(service: retention), .init(service: alerts)], gracefulShutdownSignals: [.sigterm, .sigint],
+                    logger: logger))
             try await group.run()
             refresher.cancel()
             reloader.cancel()
@@ -68,7 +70,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     private func installReloadHandler(
-        engine: Engine, retention: RetentionService, holder: PlanHolder, path: String, logger: Logger
+        engine: Engine, retention: RetentionService, alerts: AlertDispatcher, holder: PlanHolder, path: String, logger: Logger
     ) -> any DispatchSourceSignal {
         signal(SIGHUP, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
@@ -76,10 +78,13 @@ struct ServeCommand: AsyncParsableCommand {
             Task {
                 do {
                     let plan = try Wiring.loader.load(file: path)
+                    let problems = NotifierFactory.problems(in: plan) + ReportJob.problems(in: plan)
+                    if !problems.isEmpty { throw ConfigError(diagnostics: problems) }
                     try await engine.reload(plan)
                     Wiring.brokers.replace(with: plan.brokers)
                     retention.update(plan.service.retention)
                     holder.current = plan
+                    await alerts.reload(plan)
                 } catch let error as ConfigError {
                     logger.error("reload rejected; the running configuration stays", metadata: ["errors": "\(error.description)"])
                 } catch {

@@ -1,0 +1,47 @@
+import Yams
+
+extension ConfigReader {
+    /// `notify: { on: [failure, skipped], to: [phone] }` (per job, or the file's default).
+    func readNotify(_ node: Node, _ path: String, references: References) -> NotifyRule? {
+        guard let fields = mapping(node, path, what: "a mapping like { on: [failure], to: [phone] }") else { return nil }
+        checkKeys(fields, allowed: ["on", "to"], path)
+        var rule = NotifyRule(on: [], to: [])
+        var valid = true
+        let names = AlertEvent.allCases.map(\.rawValue)
+        if let on = lookup(fields, "on") {
+            let items: [Node]
+            if case .sequence(let sequence) = on.value { items = Array(sequence) } else { items = [on.value] }
+            for item in items {
+                guard let text = string(item, join(path, "on")) else {
+                    valid = false
+                    continue
+                }
+                guard let event = AlertEvent(rawValue: text) else {
+                    error(item, join(path, "on"), "unknown event '\(text)'\(Suggest.hint(for: text, in: names))")
+                    valid = false
+                    continue
+                }
+                if !rule.on.contains(event) { rule.on.append(event) }
+            }
+        } else {
+            error(node, path, "missing 'on'; list the events that alert, e.g. on: [failure, retries_exhausted]")
+            valid = false
+        }
+        if let to = lookup(fields, "to") {
+            guard let list = option(to.value, .notifierReferences, join(path, "to"), references: references)?.listValue else { return nil }
+            rule.to = list.compactMap(\.stringValue)
+            let expected: Int
+            if case .sequence(let items) = to.value { expected = items.count } else { expected = 1 }
+            if rule.to.count != expected {
+                valid = false
+            } else if rule.to.isEmpty {
+                error(to.value, join(path, "to"), "the list of notifiers is empty; name at least one defined under 'notifiers:'")
+                valid = false
+            }
+        } else if !rule.on.isEmpty {
+            error(node, path, "missing 'to'; name the notifiers that receive the alerts, e.g. to: [phone]")
+            valid = false
+        }
+        return valid ? rule : nil
+    }
+}
