@@ -85,6 +85,8 @@ struct FuturesSessionTests {
         h.wall.advance(11)
         let b = h.engine(job, id: "b")
         try await b.start()
+        await b.tick()  // b first sees the lease; it lapses after a lease of b's monotonic time
+        h.engineClock.advance(by: .seconds(11))
         await b.tick()
         #expect(await eventually { h.strategySaw(type: "reject", tag: "after-restart", containing: "locked") })
         #expect(h.sim.placedOrderBodies.count == 2)
@@ -107,6 +109,8 @@ struct FuturesSessionTests {
         h.wall.advance(11)
         let b = h.engine(job, id: "b")
         try await b.start()
+        await b.tick()  // b first sees the lease; it lapses after a lease of b's monotonic time
+        h.engineClock.advance(by: .seconds(11))
         await b.tick()
         // The restarted strategy replays its intent: it is answered from the journal.
         #expect(await eventually { h.strategySaw(type: "result", tag: "entry-1", containing: "duplicate") })

@@ -9,13 +9,7 @@ import Testing
 struct PVTradeStationMigrationTests {
     /// The standard catalog plus the rebalance kind's keys the fragment uses.
     static let catalog: ConfigCatalog = {
-        var catalog = StandardCatalog.catalog(kinds: StandardKinds.registry)
-        catalog.jobKinds["rebalance"] = [
-            OptionSpec("broker", .brokerReference, required: true), OptionSpec("strategy", .strategyReference, required: true),
-            OptionSpec("account", .string), OptionSpec("dry_run", .bool), OptionSpec("cash_buffer", .string), OptionSpec("min_trade", .number),
-            OptionSpec("drift", .string),
-        ]
-        return catalog
+        StandardCatalog.catalog(kinds: StandardKinds.registry)
     }()
 
     func sync(_ text: String) throws -> PVTradeStationSync {
@@ -44,7 +38,14 @@ struct PVTradeStationMigrationTests {
         let fragment = PVTradeStationMigration.jobsFragment(mode: "live", sync: try sync("PortfolioID = 'a\"b'\nAccountID = \"123: x\"\n"))
         #expect(fragment.contains("environment: live"))
         #expect(fragment.contains("# max_notional:"))
-        let plan = try ConfigLoader(catalog: Self.catalog).load(text: "database: s.sqlite\n" + fragment, file: "jobs.yaml", baseDirectory: "/tmp")
+        // As printed, a live fragment is refused until the user sets max_notional …
+        #expect(throws: ConfigError.self) {
+            try ConfigLoader(catalog: Self.catalog).load(text: "database: s.sqlite\n" + fragment, file: "jobs.yaml", baseDirectory: "/tmp")
+        }
+        // … and accepted once they do.
+        let filled = fragment.replacingOccurrences(
+            of: "    # max_notional: the most one run may trade; required for environment: live — set your own", with: "    max_notional: 250000")
+        let plan = try ConfigLoader(catalog: Self.catalog).load(text: "database: s.sqlite\n" + filled, file: "jobs.yaml", baseDirectory: "/tmp")
         #expect(plan.strategies["pennyvault"]?.options["portfolio"] == .string("a\"b"))
         #expect(plan.brokers["tradestation"]?.options["account"] == .string("123: x"))
     }

@@ -251,6 +251,8 @@ struct RebalanceTests {
         h.wall.advance(11)
         let b = h.engine(spec, id: "b")
         try await b.start()
+        _ = await b.tick()  // b first sees the lease; it lapses after a lease of b's monotonic time
+        h.engineClock.advance(by: .seconds(11))
         _ = await b.tick()
         await b.waitForIdle()
         let (run, summary) = try await h.result(id)

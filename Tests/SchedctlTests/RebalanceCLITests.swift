@@ -121,6 +121,15 @@ struct RebalanceCLITests {
         let config = try await signedInConfig(simulator, directory)
         var serve = try SchedctlBinary.serve(config: config, log: directory.file("serve.log"))
         defer { kill(serve.processIdentifier, SIGKILL) }
+        // Queue the run only once the service has registered, so that it (not `run`) executes it.
+        let registered = Date().addingTimeInterval(60)
+        while true {
+            let status = try await SchedctlBinary.run(["status", "--json", "--config", config])
+            let object = try? JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+            if let instances = object?["instances"] as? [Any], !instances.isEmpty { break }
+            try #require(Date() < registered, "serve never registered: \(status.stderr)")
+            try await Task.sleep(for: .milliseconds(100))
+        }
         let queued = try await SchedctlBinary.run(["run", "rebalance", "--config", config])
         #expect(queued.status == 0, "\(queued.stderr)")
 

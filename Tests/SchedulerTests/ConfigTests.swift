@@ -147,7 +147,7 @@ struct ConfigTests {
             yaml: """
                 jobs:
                   a: { schedule: { every: 10s } }
-                """, expected: [e(2, 3, "jobs.a", "missing 'type'; one of: exec, futures-session, noop, rebalance, report")]),
+                """, expected: [e(2, 3, "jobs.a", "missing 'type'; one of: exec, futures-session, noop, rebalance, report, token-renewal")]),
         Case(
             name: "unknown job type",
             yaml: """

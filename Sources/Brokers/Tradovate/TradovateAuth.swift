@@ -371,6 +371,8 @@ public actor TradovateAuth {
 
     /// Stores a fresh session (compare-and-swap, re-reading on a lost race).
     private func storeSession(_ s: TradovateSession) async throws {
+        credentials.issued(s.accessToken)
+        if let market = s.mdAccessToken { credentials.issued(market) }
         _ = try await mutate { state in
             state.accessToken = s.accessToken
             state.mdAccessToken = s.mdAccessToken
