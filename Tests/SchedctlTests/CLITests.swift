@@ -83,7 +83,7 @@ struct CLITests {
         let result = try await Self.run(["jobs", "--config", Self.rootConfig, "--after", "2026-11-26T00:00:00Z", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let rows = try Self.json(result.stdout)
-        #expect(rows.map { $0["job"] ?? "" } == ["heartbeat", "market-open", "before-globex-close", "month-start", "nightly-check"])
+        #expect(rows.map { $0["job"] ?? "" } == ["rebalance-paper", "heartbeat", "market-open", "before-globex-close", "month-start", "nightly-check"])
         #expect(rows.first { $0["job"] == "market-open" }?["next"] == "2026-11-27T14:35:00Z")
         #expect(rows.first { $0["job"] == "month-start" }?["next"] == "2026-12-01T14:35:00Z")
     }
@@ -94,7 +94,7 @@ struct CLITests {
     func validateOK() async throws {
         let result = try await Self.run(["validate", "--config", Self.rootConfig])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.contains("\(Self.rootConfig): OK — 5 jobs (2 noop, 3 exec), 1 broker, database "))
+        #expect(result.stdout.contains("\(Self.rootConfig): OK — 6 jobs (1 rebalance, 2 noop, 3 exec), 1 broker, database "))
         #expect(result.stderr.isEmpty)
     }
 

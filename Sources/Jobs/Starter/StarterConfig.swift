@@ -3,7 +3,7 @@
 public enum StarterConfig {
     /// The file's text.
     public static let text = #"""
-        # schedctl starter configuration: runs with no credentials (embedded SQLite, no broker access).
+        # schedctl starter configuration: runs with no credentials (embedded SQLite, the paper broker).
         # Reference: README.md, "Configuration reference". Check it with: schedctl validate
         timezone: America/New_York            # default zone of wall-clock schedules
         database: state/schedctl.sqlite       # relative to this file; created with mode 0600
@@ -11,7 +11,24 @@ public enum StarterConfig {
         brokers:
           paper: { type: paper, cash: 100000 }   # the simulated broker: no credentials needed
 
+        strategies:
+          sixty-forty: { type: weights, weights: { VTI: 0.6, BND: 0.4 } }
+
         jobs:
+          rebalance-paper:
+            description: The main job - rebalance the paper account to 60/40 five minutes after the NYSE open.
+            type: rebalance
+            broker: paper
+            strategy: sixty-forty
+            schedule: { market: XNYS, at: open, offset: 5m }
+            cash_buffer: 1%                   # kept as cash
+            min_trade: 100                    # skip trades worth less
+            drift: 0.5%                       # and weights already this close
+            poll_every: 2s
+            replan_after: 10s
+            deadline: 5m
+            allow_outside_session: true       # paper only: 'schedctl run rebalance-paper' works at any hour
+
           heartbeat:
             description: Proves the service is alive; records a run every 10 seconds.
             type: noop
