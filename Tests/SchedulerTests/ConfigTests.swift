@@ -763,7 +763,7 @@ struct ConfigTests {
         let path = root.appendingPathComponent("jobs.yaml").path
         let plan = try ConfigLoader(catalog: Self.standard).load(file: path)
         #expect(plan.timezone == newYork)
-        #expect(plan.jobs.map(\.name) == ["heartbeat", "market-open", "before-globex-close", "month-start", "nightly-check"])
+        #expect(plan.jobs.map(\.name) == ["rebalance-paper", "heartbeat", "market-open", "before-globex-close", "month-start", "nightly-check"])
         #expect(plan.database == root.appendingPathComponent("state/schedctl.sqlite").path)
         #expect(plan.job(named: "market-open")?.schedule.upcomingText(after: "2026-11-26T00:00:00Z", count: 1) == ["2026-11-27T14:35:00Z"])
         #expect(plan.job(named: "before-globex-close")?.schedule.upcomingText(after: "2026-11-27T00:00:00Z", count: 1) == ["2026-11-27T18:05:00Z"])
