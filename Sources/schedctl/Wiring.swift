@@ -39,19 +39,15 @@ enum Wiring {
         VaultSecretResolver(store: store, keyPath: plan.secrets.sshKey, redactor: redactor)
     }
 
-    /// The running plan's brokers (`serve` replaces them on reload).
-    static let brokers = BrokerDirectory()
-
     /// The kinds the engine runs `holder`'s plan with: kinds that reach brokers and strategies
     /// get the current plan's and the vault behind `secrets`, and every kind is wrapped so that a
     /// `days: strategy` run records the strategy's next trade date it saw.
     static func registry(for holder: PlanHolder, store: Store, secrets: any SecretResolving) -> JobKindRegistry {
-        brokers.replace(with: holder.current.brokers)
         let factory = brokerFactory(store: store, secrets: secrets)
         let report = ReportEnvironment(
             store: store, plan: { holder.current }, brokerage: { try await factory.brokerage($0) },
             notifiers: NotifierFactory(plan: holder.current, secrets: secrets))
-        let kinds = StandardKinds.registry(plan: holder, brokers: brokers, factory: factory, report: report)
+        let kinds = StandardKinds.registry(plan: holder, factory: factory, report: report)
         return StrategyDateRecordingKind.wrapping(kinds, dates: strategyDates(store: store, plan: holder))
     }
 

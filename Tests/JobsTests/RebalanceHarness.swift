@@ -45,6 +45,8 @@ final class HangingBroker: Brokerage, ClosedOrderListing, OrderConfirming {
     let hangOn: Int
     private let placed = Mutex(0)
     let entered = Mutex(false)
+    /// Yields once when the hanging placement has reached the broker (an explicit signal to wait on).
+    let reached = AsyncStream<Void>.makeStream()
     var brokerName: String { inner.brokerName }
 
     init(_ inner: TradeStationClient, hangOn: Int) {
@@ -72,6 +74,7 @@ final class HangingBroker: Brokerage, ClosedOrderListing, OrderConfirming {
         }
         if n == hangOn {
             entered.withLock { $0 = true }
+            reached.continuation.yield()
             while true { try await Task.sleep(for: .seconds(3600)) }
         }
         return result

@@ -44,7 +44,7 @@ struct TokenRenewalFixture {
             notifiers: [:], calendars: [:], service: service, jobs: [job])
         let clock = self.clock
         let engine = Engine(
-            store: store, plan: plan, registry: StandardKinds.registry(plan: PlanHolder(plan), brokers: BrokerDirectory(plan.brokers), factory: factory),
+            store: store, plan: plan, registry: StandardKinds.registry(plan: PlanHolder(plan), factory: factory),
             logger: Logger(label: "test", factory: { LineLogHandler(label: $0, format: .logfmt, level: .error) }), wall: { clock.now },
             secrets: VaultSecretResolver(store: store, keyPath: directory.file("no-key"), redactor: redactor))
         let id = try await store.enqueueManualRun(job: job, now: clock.now, by: "test")

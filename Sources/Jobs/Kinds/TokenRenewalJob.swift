@@ -14,14 +14,14 @@ public import Scheduler
 public struct TokenRenewalJob: JobKind {
     public let name = "token-renewal"
     public let options: [OptionSpec] = [OptionSpec("broker", .brokerReference, required: true), OptionSpec("ahead", .duration)]
-    /// The plan's brokers, by name (replaced on reload).
-    let brokers: BrokerDirectory
+    /// The running plan (its brokers; replaced on reload); nil when unbound.
+    let plan: PlanHolder?
     /// Builds the broker sign-ins (vault, clock); nil when this process runs no broker jobs.
     let factory: BrokerFactory?
 
     /// The kind, bound to a plan's brokers and the vault (unbound: only its options are known).
-    public init(brokers: BrokerDirectory = BrokerDirectory(), factory: BrokerFactory? = nil) {
-        self.brokers = brokers
+    public init(plan: PlanHolder? = nil, factory: BrokerFactory? = nil) {
+        self.plan = plan
         self.factory = factory
     }
 
@@ -30,7 +30,7 @@ public struct TokenRenewalJob: JobKind {
 
     public func run(_ context: RunContext) async throws -> RunOutcome {
         guard let name = context.job.options["broker"]?.stringValue else { throw JobFailure("the job names no broker", retryable: false) }
-        guard let factory, let spec = brokers[name] else {
+        guard let factory, let spec = plan?.current.brokers[name] else {
             throw JobFailure("broker '\(name)' is not available to this process; define it under 'brokers:'", retryable: false)
         }
         let ahead = context.job.options["ahead"]?.durationValue ?? Self.defaultAhead

@@ -15,18 +15,8 @@ public struct ConfigLoader: Sendable {
 
     /// Reads and validates the file at `path`.
     public func load(file path: String) throws(ConfigError) -> Plan {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigError(diagnostics: [
-                Diagnostic(
-                    file: path, line: 0, column: 0, path: "",
-                    message: "cannot read the file (\(Self.reason(error))); check the path or run 'schedctl init' to write a starter jobs.yaml")
-            ])
-        }
-        let base = (path as NSString).deletingLastPathComponent
-        return try load(text: text, file: path, baseDirectory: base.isEmpty ? "." : base)
+        let (text, base) = try Self.read(path)
+        return try load(text: text, file: path, baseDirectory: base)
     }
 
     /// Validates `text` as if read from `file`; relative paths resolve against `baseDirectory`.
@@ -41,9 +31,18 @@ public struct ConfigLoader: Sendable {
     /// so that a half-written job elsewhere does not block storing the secrets it refers to.
     /// Problems in those two settings (or YAML syntax errors) are still reported.
     public func loadStorage(file path: String) throws(ConfigError) -> StorageSettings {
-        let text: String
+        let (text, base) = try Self.read(path)
+        let reader = ConfigReader(file: path, catalog: catalog, baseDirectory: base)
+        if let settings = reader.readStorage(text), reader.diagnostics.isEmpty { return settings }
+        throw ConfigError(diagnostics: reader.diagnostics.sorted { ($0.line, $0.column) < ($1.line, $1.column) })
+    }
+
+    /// The text of the file at `path` and the directory its relative paths resolve against.
+    private static func read(_ path: String) throws(ConfigError) -> (text: String, base: String) {
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            let base = (path as NSString).deletingLastPathComponent
+            return (text, base.isEmpty ? "." : base)
         } catch {
             throw ConfigError(diagnostics: [
                 Diagnostic(
@@ -51,10 +50,6 @@ public struct ConfigLoader: Sendable {
                     message: "cannot read the file (\(Self.reason(error))); check the path or run 'schedctl init' to write a starter jobs.yaml")
             ])
         }
-        let base = (path as NSString).deletingLastPathComponent
-        let reader = ConfigReader(file: path, catalog: catalog, baseDirectory: base.isEmpty ? "." : base)
-        if let settings = reader.readStorage(text), reader.diagnostics.isEmpty { return settings }
-        throw ConfigError(diagnostics: reader.diagnostics.sorted { ($0.line, $0.column) < ($1.line, $1.column) })
     }
 
     static func reason(_ error: any Error) -> String {

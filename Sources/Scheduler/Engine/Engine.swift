@@ -429,16 +429,20 @@ public actor Engine: Service {
     public func drain() async {
         draining = true
         startKeeper()
-        let deadline = mono() + plan.service.shutdownGrace
-        logger.notice("draining", metadata: ["running": "\(executions.count)", "grace": "\(DurationText.format(plan.service.shutdownGrace))"])
-        // Occurrences this instance claimed ahead of time are honoured: start each when due.
-        while let next = startTimes.min(), mono() < deadline, !Task.isCancelled {
+        let grace = plan.service.shutdownGrace
+        logger.notice("draining", metadata: ["running": "\(executions.count)", "grace": "\(DurationText.format(grace))"])
+        // Occurrences this instance claimed ahead of time are honoured: start each when due. They
+        // are at most the claim horizon ahead, so this waits that long even past a shorter grace
+        // (bounded by `aheadLimit` against clock jumps); the grace then runs from the last start.
+        let aheadLimit = mono() + max(grace, .seconds(2))
+        while let next = startTimes.min(), mono() < aheadLimit, !Task.isCancelled {
             let wait = next - wall().timeIntervalSince1970
-            if wait > 0 { try? await clock.sleep(for: min(.milliseconds(Int64(wait * 1000) + 1), deadline - mono())) }
+            if wait > 0 { try? await clock.sleep(for: min(.milliseconds(Int64(wait * 1000) + 1), aheadLimit - mono())) }
             let now = wall()
             startTimes.removeAll { $0 <= now.timeIntervalSince1970 }
             _ = try? await startPending()
         }
+        let deadline = mono() + grace
         while !executions.isEmpty && mono() < deadline && !Task.isCancelled {
             try? await clock.sleep(for: min(.milliseconds(50), deadline - mono()))
         }

@@ -81,7 +81,6 @@ struct ServeCommand: AsyncParsableCommand {
                     let problems = NotifierFactory.problems(in: plan) + ReportJob.problems(in: plan)
                     if !problems.isEmpty { throw ConfigError(diagnostics: problems) }
                     try await engine.reload(plan)
-                    Wiring.brokers.replace(with: plan.brokers)
                     retention.update(plan.service.retention)
                     holder.current = plan
                     await alerts.reload(plan)
