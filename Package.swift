@@ -139,6 +139,7 @@ let package = Package(
             dependencies: [
                 "Brokers",
                 "Sandbox",
+                "SchedctlTesting",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             resources: [.copy("Fixtures")],

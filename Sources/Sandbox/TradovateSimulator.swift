@@ -86,6 +86,10 @@ public final class TradovateSimulator: Sendable {
         var silent = false
         var mdConnects = 0
         var syncRequests = 0
+        /// Endpoints whose next request is carried out and then answered by a dropped connection.
+        var loseAnswers: [String] = []
+        /// The order id of every `order/cancelorder` request received (duplicates included).
+        var cancelRequests: [Int64] = []
     }
 
     /// Tradovate's documented auth limits (BROKERS.md §2.7), per IP (every loopback client shares them).
@@ -167,6 +171,13 @@ public final class TradovateSimulator: Sendable {
     /// Invalidates every token (next REST call gets 401; renewal is refused).
     public func expireTokens() { state.withLock { $0.tokens.removeAll() } }
     public func enqueueFaults(_ f: Fault...) { state.withLock { $0.faults += f } }
+    /// Carries out the next request to `endpoint` (e.g. `order/cancelorder`), then drops the
+    /// connection instead of answering: the broker did it, the client cannot know.
+    public func loseNextAnswer(to endpoint: String) { state.withLock { $0.loseAnswers.append(endpoint) } }
+    /// `order/cancelorder` requests received for `orderID` (duplicates included).
+    public func cancelRequests(orderID: Int64) -> Int { state.withLock { $0.cancelRequests.filter { $0 == orderID }.count } }
+    /// Every `order/cancelorder` request received.
+    public var cancelRequestCount: Int { state.withLock { $0.cancelRequests.count } }
     public func setLatency(_ d: Duration) { state.withLock { $0.latency = d } }
     public func setFillMode(_ m: FillMode) { state.withLock { $0.fillMode = m } }
     /// The next placement fails with this `failureReason` (HTTP 200).
@@ -566,6 +577,7 @@ public final class TradovateSimulator: Sendable {
                 if s.fillMode == .instant { Self.matchAll(&s) }
                 return Reply(status: 200, payload: ["commandId": s.nextID])
             case "order/cancelorder":
+                if let id = account(json["orderId"]) { s.cancelRequests.append(id) }
                 guard let id = account(json["orderId"]), let i = s.orders.firstIndex(where: { $0.id == id }) else {
                     return Reply(status: 200, payload: ["failureReason": "UnknownReason", "failureText": "Order not found"])
                 }
@@ -613,6 +625,12 @@ public final class TradovateSimulator: Sendable {
             var query: [String: String] = [:]
             for (k, v) in request.uri.queryParameters { query[String(k)] = String(v) }
             let reply = self.dispatch(endpoint, query: query, body: body, token: request.bearerToken())
+            let lose = self.state.withLock { s -> Bool in
+                guard reply.status == 200, let i = s.loseAnswers.firstIndex(of: endpoint) else { return false }
+                s.loseAnswers.remove(at: i)
+                return true
+            }
+            if lose { return droppedConnectionResponse() }
             if reply.status == 401 { return rawResponse(.unauthorized, "Access is denied", contentType: "text/plain") }
             guard let payload = reply.payload else { return Response(status: .init(code: reply.status)) }
             return jsonResponse(.init(code: reply.status), payload)

@@ -1,4 +1,5 @@
 import Foundation
+import SchedctlTesting
 import Synchronization
 import Testing
 
@@ -35,6 +36,16 @@ final class EventCollector: Sendable {
         }
         return false
     }
+}
+
+/// Polls `condition` every 10 ms for up to 20 s (the sockets are real; the clock is not).
+func eventually(_ condition: @escaping () async -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + .seconds(20)
+    while ContinuousClock.now < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return false
 }
 
 func isConnected(_ e: TradovateEvent) -> Bool { if case .connected = e { return true } else { return false } }
@@ -156,14 +167,40 @@ struct WSHarness {
         await h.close()
     }
 
+    /// The heartbeat and the watchdog run on a manual clock: the server stops its `h` frames,
+    /// the test moves the clock past the silence limit, and the socket reconnects. The server's
+    /// own client timeout is an hour, so only the watchdog can end the connection.
     @Test func watchdogReconnectsWhenServerHeartbeatsStop() async throws {
-        let h = try await WSHarness.make()
+        let clock = ManualClock()
+        var config = fastWS
+        config.clock = clock
+        let h = try await WSHarness.make(config, clientTimeout: 3600)
         #expect(await h.events.wait(isConnected))
+        #expect(await h.ws.heartbeatsSent == 0, "heartbeats follow the injected clock")
+        #expect(
+            await eventually {
+                clock.advance(by: .milliseconds(40))
+                return await h.ws.heartbeatsSent >= 1
+            }, "a heartbeat once the clock moves")
         h.sim.setSendHeartbeats(false)
-        #expect(await h.events.wait(isDisconnected))
+        // Half the 1 s silence limit: still connected, still heartbeating.
+        let sent = await h.ws.heartbeatsSent
+        clock.advance(by: .milliseconds(500))
+        #expect(await eventually { await h.ws.heartbeatsSent > sent })
+        #expect(h.events.count(isDisconnected) == 0)
+        // Past it: the watchdog gives up on the silent server and reconnects.
+        #expect(
+            await eventually {
+                clock.advance(by: .milliseconds(40))
+                return h.events.count(isDisconnected) >= 1
+            })
         h.sim.setSendHeartbeats(true)
-        #expect(await h.events.wait(for: 2, timeout: .seconds(30), isConnected))
-        #expect(await h.ws.connectionCount >= 2)
+        #expect(
+            await eventually {
+                clock.advance(by: .milliseconds(40))
+                return h.events.count(isConnected) >= 2
+            })
+        #expect(await h.ws.connectionCount >= 2 && h.sim.webSocketConnectCount >= 2)
         await h.close()
     }
 

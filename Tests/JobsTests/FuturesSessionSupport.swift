@@ -37,15 +37,20 @@ final class SessionHarness: Sendable {
     let engineClock = ManualClock()
     let sessionClock = ManualClock()
     let store: Store
+    /// The clock of the sessions' socket timers (heartbeat, watchdog, backoff); nil: real time.
+    let socketClock: ManualClock?
 
     static let socket = TradovateWebSocketConfiguration(
         heartbeatInterval: .milliseconds(50), serverSilenceTimeout: .milliseconds(800), requestTimeout: .seconds(5), connectTimeout: .seconds(2),
         reconnectBase: .milliseconds(20), reconnectCap: .milliseconds(200))
 
-    init() async throws {
+    /// With `socketClock`, the socket timers move only when the test advances that clock (the
+    /// simulator then waits an hour for client heartbeats).
+    init(socketClock: ManualClock? = nil) async throws {
+        self.socketClock = socketClock
         store = try StoreSchema.open(path: directory.file("state.sqlite"))
         try await sim.start(port: 0)
-        sim.setHeartbeat(interval: .milliseconds(50), clientTimeout: 2)
+        sim.setHeartbeat(interval: .milliseconds(50), clientTimeout: socketClock == nil ? 2 : 3600)
     }
 
     var strategyLog: String { directory.file("strategy.log") }
@@ -73,15 +78,17 @@ final class SessionHarness: Sendable {
 
     var resources: FuturesSessionResources {
         let client = self.client
+        var socket = Self.socket
+        if let socketClock { socket.clock = socketClock }
         return FuturesSessionResources(
             connect: { _ in FuturesBrokerConnection(client: client, account: nil) }, calendars: [:], control: SessionControl(store: store),
-            wall: wall.source, clock: sessionClock, pollInterval: .seconds(1), flattenTicks: 100, socket: Self.socket, maxStrategyRestarts: 2)
+            wall: wall.source, clock: sessionClock, pollInterval: .seconds(1), flattenTicks: 100, socket: socket, maxStrategyRestarts: 2)
     }
 
     /// A job from 16:00 for 30 minutes on ESZ5.
     func job(
         maxPosition: Int = 2, perMinute: Int = 10, lossLimit: Decimal = 500, flatten: Bool = true, onStart: String? = nil,
-        onLock: String = "[]", onStartLocked: String = "[]"
+        onLock: String = "[]", onStartLocked: String = "[]", schedule: Schedule = Schedule(.interval(seconds: 3600, aligned: true, zone: .utc))
     ) throws -> JobSpec {
         var options: [String: ConfigValue] = [
             "broker": .string("tv"), "stop": .duration(.seconds(1800)), "symbols": .list([.string("ESZ5")]),
@@ -102,7 +109,7 @@ final class SessionHarness: Sendable {
             ])
         }
         return JobSpec(
-            name: "es-day", kind: "futures-session", schedule: Schedule(.interval(seconds: 3600, aligned: true, zone: .utc)), options: options)
+            name: "es-day", kind: "futures-session", schedule: schedule, options: options)
     }
 
     func engine(_ job: JobSpec, id: String) -> Engine {
@@ -126,6 +133,29 @@ final class SessionHarness: Sendable {
         await engine.tick()
         #expect(await eventually { await self.sessionState() == "running" }, "the session opened")
         return engine
+    }
+
+    /// Starts a manual run of `job` at `iso` on a started `engine` and waits until it is open.
+    func startManualRun(_ job: JobSpec, on engine: Engine, at iso: String) async throws -> Int64 {
+        wall.set(iso)
+        let id = try await store.enqueueManualRun(job: job, now: wall.now(), by: "test")
+        await engine.tick()
+        #expect(
+            await eventually { (try? await SessionControl(store: self.store).rows().first).map { $0.run == id && $0.state == "running" } ?? false },
+            "run #\(id) opened")
+        return id
+    }
+
+    /// `session stop`: asks the session to stop and lets it poll until it finished.
+    func stopNow(_ engine: Engine) async throws -> RunRecord {
+        #expect(try await SessionControl(store: store).requestStop(job: "es-day", now: wall.now()))
+        #expect(
+            await eventually {
+                self.sessionClock.advance(by: .seconds(1))
+                return await self.sessionState() == "finished"
+            }, "the session finished")
+        await engine.waitForIdle()
+        return try #require(try await store.history(job: "es-day", limit: 1).first)
     }
 
     func sessionState() async -> String? { try? await SessionControl(store: store).rows().first?.state }

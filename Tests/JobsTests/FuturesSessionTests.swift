@@ -97,6 +97,44 @@ struct FuturesSessionTests {
         await h.close()
     }
 
+    /// The loss lock belongs to the CME trade date, not to the run: a second run the same trade
+    /// date sends nothing and tells the strategy why; a run on the next trade date trades.
+    @Test func theLossLockHoldsForTheTradeDateAcrossRuns() async throws {
+        let h = try await SessionHarness()
+        let weekly = Schedule(.interval(seconds: 7 * 86400, aligned: true, zone: .utc))  // no scheduled run in this test
+        let job = try h.job(
+            onStart: #"[{"type":"order","side":"buy","qty":2,"order":"market","tag":"entry"}]"#,
+            onStartLocked: #"[{"type":"order","side":"buy","qty":1,"order":"market","tag":"after-lock"}]"#, schedule: weekly)
+        let engine = h.engine(job, id: "a")
+        try await engine.start()
+        // Run 1 on trade date 2026-11-23 (Monday, CME 17:00 CT Sunday to 16:00 CT): loses past the limit.
+        _ = try await h.startManualRun(job, on: engine, at: "2026-11-23T16:00:00Z")
+        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 2 })
+        h.sim.setPrice(symbol: "ESZ5", 4990)
+        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 0 }, "liquidated at the limit")
+        let first = try await h.stopNow(engine)
+        #expect(first.detail?.contains("\"locked\":true") == true, "\(first.detail ?? "")")
+        #expect(h.sim.placedOrderBodies.count == 1)
+
+        // Run 2, same trade date: locked from the start, its order never reaches the broker.
+        _ = try await h.startManualRun(job, on: engine, at: "2026-11-23T18:00:00Z")
+        #expect(await eventually { h.strategySaw(type: "reject", tag: "after-lock", containing: "locked") }, "the strategy was told")
+        let row = try #require(try await SessionControl(store: h.store).rows().first)
+        #expect(row.locked && row.tradeDate == "2026-11-23" && row.lockReason?.contains("daily loss") == true, "\(row)")
+        let second = try await h.stopNow(engine)
+        #expect(second.state == .succeeded && second.detail?.contains("\"locked\":true") == true, "\(second.detail ?? "")")
+        #expect(h.sim.placedOrderBodies.count == 1, "no order after the lock, in any run of the trade date")
+
+        // Run 3, the next trade date (Tuesday 2026-11-24): not locked, it trades.
+        _ = try await h.startManualRun(job, on: engine, at: "2026-11-24T16:00:00Z")
+        #expect(await eventually { h.sim.placedOrderBodies.count == 2 }, "the next trade date trades")
+        let open = try #require(try await SessionControl(store: h.store).rows().first)
+        #expect(!open.locked && open.tradeDate == "2026-11-24", "\(open)")
+        let third = try await h.stopNow(engine)
+        #expect(third.detail?.contains("\"locked\":false") == true, "\(third.detail ?? "")")
+        await h.close()
+    }
+
     @Test func aTakeoverResumesTheSessionWithoutDoublingAnOrder() async throws {
         let h = try await SessionHarness()
         let job = try h.job(onStart: #"[{"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"entry-1"}]"#)
@@ -123,6 +161,42 @@ struct FuturesSessionTests {
         await h.close()
     }
 
+    /// A strategy cancel whose answer is lost (the broker cancelled, the connection dropped) is
+    /// journaled without an outcome; after a takeover the replayed cancel is reconciled from the
+    /// order's status, and the broker sees one cancel request in all.
+    @Test func aCancelWithALostAnswerIsReconciledNotRepeated() async throws {
+        let h = try await SessionHarness()
+        h.sim.loseNextAnswer(to: "order/cancelorder")
+        let job = try h.job(
+            onStart: """
+                [{"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"entry-1"},
+                 {"type":"cancel","tag":"entry-1"}]
+                """)
+        let a = try await h.startSession(job)
+        #expect(await eventually { h.strategySaw(type: "reject", tag: "entry-1", containing: "unknown") }, "the cancel's outcome is unknown")
+        let placed = h.strategyLines.first { $0["type"] as? String == "result" && $0["tag"] as? String == "entry-1" && $0["status"] as? String == "placed" }
+        let orderID = try #require((placed?["order_id"] as? NSNumber)?.int64Value)
+        #expect(h.sim.orderStatus(orderID) == "Canceled", "the broker did cancel")
+        #expect(h.sim.cancelRequests(orderID: orderID) == 1)
+        await a.abandonForTesting()
+        await a.waitForIdle()
+        h.wall.advance(11)
+        let b = h.engine(job, id: "b")
+        try await b.start()
+        await b.tick()
+        h.engineClock.advance(by: .seconds(11))
+        await b.tick()
+        // The restarted strategy replays both intents: the order is a duplicate, the cancel is
+        // answered from the order's status without a second request.
+        #expect(await eventually { h.strategySaw(type: "result", tag: "entry-1", containing: "cancelled") })
+        #expect(h.strategySaw(type: "result", tag: "entry-1", containing: "duplicate"))
+        #expect(h.sim.cancelRequests(orderID: orderID) == 1, "the cancel was not sent twice")
+        let run = try await h.stopAtEnd(b)
+        #expect(run.state == .succeeded && run.takeovers == 1)
+        #expect(h.sim.cancelRequestCount == 1 && h.sim.placedOrderBodies.count == 1)
+        await h.close()
+    }
+
     @Test func aDroppedSocketReconnectsReauthorizesAndResyncs() async throws {
         let h = try await SessionHarness()
         let engine = try await h.startSession(try h.job())
@@ -144,14 +218,25 @@ struct FuturesSessionTests {
         await h.close()
     }
 
+    /// The sockets' watchdog runs on a manual clock: the server goes silent, the test moves the
+    /// clock past the 800 ms silence limit, and both sockets reconnect.
     @Test func aSilentServerIsDetectedByTheWatchdog() async throws {
-        let h = try await SessionHarness()
+        let clock = ManualClock()
+        let h = try await SessionHarness(socketClock: clock)
         let engine = try await h.startSession(try h.job())
         let before = h.sim.webSocketConnectCount
         h.sim.setSilent(true)
-        #expect(await eventually { h.sim.webSocketConnectCount >= before + 2 }, "the watchdog gave up on the silent sockets")
+        #expect(
+            await eventually {
+                clock.advance(by: .milliseconds(50))
+                return h.sim.webSocketConnectCount >= before + 2
+            }, "the watchdog gave up on the silent sockets")
         h.sim.setSilent(false)
-        #expect(await eventually { h.sim.syncRequestCount >= 2 }, "re-synced once the server spoke again")
+        #expect(
+            await eventually {
+                clock.advance(by: .milliseconds(50))
+                return h.sim.syncRequestCount >= 2
+            }, "re-synced once the server spoke again")
         let run = try await h.stopAtEnd(engine)
         #expect(run.state == .succeeded)
         #expect(run.detail?.contains("\"reconnects\":0") == false, "\(run.detail ?? "")")

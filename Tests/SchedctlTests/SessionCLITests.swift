@@ -8,7 +8,9 @@ import Testing
 /// with the real binary against the Tradovate simulator.
 @Suite("Session commands against the simulator", .serialized)
 struct SessionCLITests {
-    func configure(_ directory: TemporaryDirectory, _ sim: TradovateSimulator, job: String, secrets: Bool = true) async throws -> String {
+    func configure(
+        _ directory: TemporaryDirectory, _ sim: TradovateSimulator, job: String, secrets: Bool = true, service: String = ""
+    ) async throws -> String {
         let key = directory.file("id_ed25519")
         let keygen = try Process.run(URL(fileURLWithPath: "/usr/bin/ssh-keygen"), arguments: ["-q", "-t", "ed25519", "-N", "", "-f", key])
         try await exited(keygen)
@@ -17,6 +19,7 @@ struct SessionCLITests {
         try """
         database: state.sqlite
         secrets: { ssh_key: \(key) }
+        \(service)
         brokers:
           tv:
             type: tradovate

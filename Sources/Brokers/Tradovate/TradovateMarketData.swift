@@ -3,8 +3,8 @@ public import Foundation
 extension TradovateClient {
     /// Quotes through a short subscription on the market-data WebSocket (Tradovate has no REST
     /// quote snapshot): connect, authorize, `md/subscribequote` each symbol, take the first quote
-    /// of each, unsubscribe and disconnect. A symbol without a quote within `timeout` is reported
-    /// in `errors`.
+    /// of each, unsubscribe and disconnect. A symbol without a quote within `timeout` (on
+    /// `socket.clock`) is reported in `errors`.
     public func marketDataQuotes(
         _ symbols: [Symbol], timeout: Duration = .seconds(10), socket: TradovateWebSocketConfiguration = .init(useMarketDataToken: true)
     ) async throws -> PartialResult<Quote> {
@@ -32,8 +32,9 @@ extension TradovateClient {
             return found
         }
         await ws.start()
+        let clock = socketConfiguration.clock
         let watchdog = Task {
-            try? await Task.sleep(for: timeout)
+            try? await clock.sleep(for: timeout)
             await ws.stop()
         }
         defer { watchdog.cancel() }

@@ -57,13 +57,17 @@ public struct TradovateWebSocketConfiguration: Sendable {
     public var maxConsecutiveFailures: Int?
     /// Authorize with `mdAccessToken` (market-data socket) instead of `accessToken`.
     public var useMarketDataToken: Bool
+    /// The clock every timer runs on: heartbeats, the silence watchdog, request and connect
+    /// timeouts, reconnect backoff. Tests pass a manual clock.
+    public var clock: any Clock<Duration>
 
     public init(
         heartbeatInterval: Duration = .milliseconds(2500), serverSilenceTimeout: Duration = .seconds(10),
         requestTimeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(15), reconnectBase: Duration = .milliseconds(500),
         reconnectCap: Duration = .seconds(30),
-        maxConsecutiveFailures: Int? = nil, useMarketDataToken: Bool = false
+        maxConsecutiveFailures: Int? = nil, useMarketDataToken: Bool = false, clock: any Clock<Duration> = ContinuousClock()
     ) {
+        self.clock = clock
         self.heartbeatInterval = heartbeatInterval
         self.serverSilenceTimeout = serverSilenceTimeout
         self.requestTimeout = requestTimeout
@@ -110,7 +114,10 @@ public actor TradovateWebSocket {
     private var nextID = 1
     private var pending: [Int: CheckedContinuation<TradovateResponse, any Error>] = [:]
     private var connectWaiters: [UUID: CheckedContinuation<Void, any Error>] = [:]
-    private var lastServerFrame = ContinuousClock.now
+    /// When the last server frame arrived, as time on `configuration.clock` since the socket was made.
+    private var lastServerFrame = Duration.zero
+    private let elapsed: @Sendable () -> Duration
+    private var clock: any Clock<Duration> { configuration.clock }
     private var syncBody: Data?
     private var quoteSymbols: [String] = []
     /// Number of successful (authorized) connections so far.
@@ -128,7 +135,14 @@ public actor TradovateWebSocket {
         self.auth = auth
         self.configuration = configuration
         self.logger = logger
+        self.elapsed = Self.stopwatch(configuration.clock)
         (events, eventSink) = AsyncStream<TradovateEvent>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
+    }
+
+    /// Time on `clock` since this call.
+    private static func stopwatch<C: Clock<Duration>>(_ clock: C) -> @Sendable () -> Duration {
+        let start = clock.now
+        return { start.duration(to: clock.now) }
     }
 
     /// Whether the socket is connected and authorized.
@@ -160,7 +174,7 @@ public actor TradovateWebSocket {
         let id = nextID
         nextID += 1
         let text = "\(endpoint)\n\(id)\n\(query)\n\(body.map { String(decoding: $0, as: UTF8.self) } ?? "")"
-        let timeout = configuration.requestTimeout
+        let (timeout, clock) = (configuration.requestTimeout, clock)
         return try await withCheckedThrowingContinuation { (c: CheckedContinuation<TradovateResponse, any Error>) in
             pending[id] = c
             Task {
@@ -169,7 +183,7 @@ public actor TradovateWebSocket {
                 }
             }
             Task {
-                try? await Task.sleep(for: timeout)
+                try? await clock.sleep(for: timeout)
                 self.fail(id, BrokerError(.timeout, broker: "tradovate", "Tradovate did not answer \(endpoint) within \(timeout)"))
             }
         }
@@ -256,7 +270,7 @@ public actor TradovateWebSocket {
             }
             let delay = configuration.backoff(attempt: failures)
             logger.notice("reconnecting", metadata: ["broker": "tradovate", "attempt": "\(failures)", "delay": "\(delay)"])
-            try? await Task.sleep(for: delay)
+            try? await clock.sleep(for: delay)
         }
     }
 
@@ -280,7 +294,7 @@ public actor TradovateWebSocket {
         }
         let tok = configuration.useMarketDataToken ? (session.mdAccessToken ?? session.accessToken) : session.accessToken
         token = tok
-        lastServerFrame = .now
+        lastServerFrame = elapsed()
         let logger: Logger = {
             var l = self.logger
             l.logLevel = .critical
@@ -290,13 +304,14 @@ public actor TradovateWebSocket {
         let silence = configuration.serverSilenceTimeout
         let startCount = connectionCount
         let connectTimeout = configuration.connectTimeout
+        let clock = self.clock
         try await withThrowingTaskGroup(of: Void.self) { attempt in
             attempt.addTask { try await self.runConnection(logger: logger, interval: interval, silence: silence) }
             attempt.addTask {
                 // Abandon an attempt that stalls before authorization (upgrade or authorize never answered).
-                try await Task.sleep(for: connectTimeout)
+                try await clock.sleep(for: connectTimeout)
                 if await self.connectionCount == startCount { throw ConnectTimeout() }
-                while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
+                while !Task.isCancelled { try await clock.sleep(for: .seconds(3600)) }
             }
             _ = try await attempt.next()
             attempt.cancelAll()
@@ -304,6 +319,7 @@ public actor TradovateWebSocket {
     }
 
     private func runConnection(logger: Logger, interval: Duration, silence: Duration) async throws {
+        let clock = self.clock
         try await WebSocketClient.connect(url: url.absoluteString, configuration: .init(maxFrameSize: 1 << 22, closeTimeout: .seconds(2)), logger: logger) {
             inbound, outbound, _ in
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -315,7 +331,7 @@ public actor TradovateWebSocket {
                 }
                 group.addTask {
                     while !Task.isCancelled {
-                        try await Task.sleep(for: interval)
+                        try await clock.sleep(for: interval)
                         if await self.silentFor() > silence { throw WatchdogTimeout() }
                         try await self.heartbeat(outbound)
                     }
@@ -326,7 +342,7 @@ public actor TradovateWebSocket {
         }
     }
 
-    private func silentFor() -> Duration { ContinuousClock.now - lastServerFrame }
+    private func silentFor() -> Duration { elapsed() - lastServerFrame }
 
     private func heartbeat(_ out: WebSocketOutboundWriter) async throws {
         try await out.write(.text("[]"))
@@ -335,7 +351,7 @@ public actor TradovateWebSocket {
 
     /// Handles one server frame; returns false when the server closed (`c`).
     private func received(_ text: String, _ out: WebSocketOutboundWriter) async throws -> Bool {
-        lastServerFrame = .now
+        lastServerFrame = elapsed()
         guard let kind = text.first else { return true }
         switch kind {
         case "o":
@@ -433,11 +449,11 @@ public actor TradovateWebSocket {
         if authorized { return }
         if stopped { throw BrokerError(.transport, broker: "tradovate", "the Tradovate WebSocket was stopped") }
         let key = UUID()
-        let timeout = configuration.requestTimeout
+        let (timeout, clock) = (configuration.requestTimeout, clock)
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
             connectWaiters[key] = c
             Task {
-                try? await Task.sleep(for: timeout)
+                try? await clock.sleep(for: timeout)
                 self.timeoutWaiter(key)
             }
         }

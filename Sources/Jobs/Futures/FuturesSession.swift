@@ -128,8 +128,17 @@ actor FuturesSession {
         let snapshot = try await trading.syncRequest(userID: userID)
         try await apply(snapshot: snapshot.payload ?? Data())
         try await reconcilePending()
+        await finishPendingCancels()
         for symbol in settings.symbols { try await market.subscribeQuote(symbol: symbol) }
-        try await resources.control.begin(job: context.job.name, run: context.runID, stopAt: stopAt, locked: state.locked, now: resources.wall())
+        let today = tradeDate(resources.wall())
+        if !state.locked, let reason = try await resources.control.lockReason(job: context.job.name, tradeDate: today) {
+            // An earlier run (or this one before a crash) reached the loss limit on this trade date.
+            state.locked = true
+            state.lockReason = reason
+            logger.notice("the loss limit locked this trade date", metadata: ["trade_date": "\(today)"])
+        }
+        try await resources.control.begin(
+            job: context.job.name, run: context.runID, tradeDate: today, stopAt: stopAt, locked: state.locked, now: resources.wall())
         try await persist()
         logger.info(
             "session open",
@@ -313,7 +322,8 @@ actor FuturesSession {
                 state.placed[tag]?.orderID = id
                 logger.notice("resumed order found at the broker", metadata: ["tag": "\(tag)", "order": "\(id)"])
             } else {
-                state.placed[tag] = nil
+                // Never reached the broker: the replayed intent places it (counted then).
+                if state.placed.removeValue(forKey: tag) != nil { state.ordersPlaced -= 1 }
                 try await persist()
                 try await journal.forget(step: entry.step)
             }
@@ -332,6 +342,14 @@ actor FuturesSession {
         let message =
             "daily loss \(total) reached the limit -\(settings.risk.dailyLossLimit) (realized \(state.realized), open \(open)); "
             + "working orders cancelled, positions liquidated, no new order until the next session"
+        // The lock is recorded by trade date first, so a run that starts after a crash here (or a
+        // later run on the same trade date) is locked too.
+        do {
+            try await resources.control.lock(
+                job: context.job.name, tradeDate: tradeDate(resources.wall()), run: context.runID, reason: message, now: resources.wall())
+        } catch {
+            logger.error("could not record the loss lock", metadata: ["error": "\(error)"])
+        }
         state.locked = true
         state.lockReason = message
         try? await persist()
@@ -344,15 +362,61 @@ actor FuturesSession {
             job: context.job.name, run: context.runID, state: "running", locked: true, detail: statusDetail(), now: resources.wall())
     }
 
-    private func isWorking(_ o: LiveOrder) -> Bool { ["Working", "PendingNew", "PendingReplace", "Suspended"].contains(o.status) }
+    private static let workingStatuses: Set<String> = ["Working", "PendingNew", "PendingReplace", "Suspended"]
+
+    private func isWorking(_ o: LiveOrder) -> Bool { Self.workingStatuses.contains(o.status) }
 
     private func cancelWorking() async {
         for (id, o) in orders.sorted(by: { $0.key < $1.key }) where isWorking(o) && symbols[o.contractID] != nil {
             do {
-                try await client.cancel(orderID: String(id), account: accountName)
-                orders[id]?.status = "PendingCancel"
+                _ = try await cancelOrder(id)
             } catch {
                 logger.warning("cancel failed", metadata: ["order": "\(id)", "error": "\(context.secrets.redact("\(error)"))"])
+            }
+        }
+    }
+
+    /// Cancels order `id` through the intent journal (step `cancel/ID`, shared by the stop, the
+    /// loss limit and strategy intents): a cancel whose answer was lost, or that a crash left
+    /// unrecorded, is reconciled from the order's status at the broker before it is sent again.
+    /// Returns the order's final status (`Canceled`, or e.g. `Filled` when it was too late).
+    private func cancelOrder(_ id: Int64) async throws -> String {
+        try await persist()
+        let (client, name, working) = (self.client, accountName, Self.workingStatuses)
+        let status: String
+        do {
+            status = try await journal.perform(step: "cancel/\(id)", target: settings.broker, what: "cancel order \(id)") { _ in
+                let current = try await client.order(id: String(id), account: name).brokerStatus
+                return working.contains(current) ? nil : current
+            } act: { _ in
+                do {
+                    try await client.cancel(orderID: String(id), account: name)
+                    return "Canceled"
+                } catch let error as BrokerError where error.isRejected {
+                    // Too late (filled, or cancelled already): the order is over either way.
+                    if let current = try? await client.order(id: String(id), account: name).brokerStatus, !working.contains(current) { return current }
+                    throw error
+                }
+            }
+        } catch {
+            await reload()
+            throw error
+        }
+        await reload()
+        orders[id]?.status = status
+        return status
+    }
+
+    /// After a takeover: a cancel whose outcome was never recorded is finished (reconciled from
+    /// the order's status, and sent only while the order still works).
+    private func finishPendingCancels() async {
+        for entry in await journal.pending where entry.step.hasPrefix("cancel/") {
+            guard let id = Int64(entry.step.dropFirst("cancel/".count)) else { continue }
+            do {
+                let status = try await cancelOrder(id)
+                logger.notice("resumed cancel", metadata: ["order": "\(id)", "status": "\(status)"])
+            } catch {
+                logger.warning("resumed cancel failed", metadata: ["order": "\(id)", "error": "\(context.secrets.redact("\(error)"))"])
             }
         }
     }
@@ -402,10 +466,18 @@ actor FuturesSession {
                 return
             }
             do {
-                try await client.cancel(orderID: String(placed.orderID), account: accountName)
-                send(["type": "result", "tag": tag, "status": "cancel-sent", "order_id": placed.orderID])
+                let status = try await cancelOrder(placed.orderID)
+                send([
+                    "type": "result", "tag": tag, "status": status == "Canceled" ? "cancelled" : "not-working", "order_id": placed.orderID,
+                    "order_status": status,
+                ])
+            } catch let error as BrokerError where error.isRejected || error.isInvalidInput {
+                send(["type": "reject", "tag": tag, "reason": "broker: \(context.secrets.redact(error.message))"])
             } catch {
-                send(["type": "reject", "tag": tag, "reason": "broker: \(context.secrets.redact("\(error)"))"])
+                send([
+                    "type": "reject", "tag": tag,
+                    "reason": "unknown: \(context.secrets.redact("\(error)")); the cancel is reconciled from the order's status before it is sent again",
+                ])
             }
         case "flatten":
             await cancelWorking()
@@ -447,8 +519,19 @@ actor FuturesSession {
             return
         }
         let buy = side == "buy"
-        let working = orders.values.filter { $0.contractID == cid && $0.buy == buy && isWorking($0) }.reduce(0) { $0 + $1.quantity }
         let now = resources.wall()
+        if !state.locked {
+            do {
+                if let reason = try await resources.control.lockReason(job: context.job.name, tradeDate: tradeDate(now)) {
+                    state.locked = true
+                    state.lockReason = reason
+                    dirty = true
+                }
+            } catch {
+                return await reject(tag, "risk: the loss lock could not be read (\(error)); nothing was sent")
+            }
+        }
+        let working = orders.values.filter { $0.contractID == cid && $0.buy == buy && isWorking($0) }.reduce(0) { $0 + $1.quantity }
         if let why = risk.rejection(state: state, now: now, buy: buy, quantity: qty, net: positions[cid] ?? 0, working: working) {
             return await reject(tag, "risk: \(why)")
         }
@@ -589,6 +672,18 @@ actor FuturesSession {
         guard let list = try? await client.positionContracts(account: accountName) else { return }
         for cid in symbols.keys { positions[cid] = 0 }
         for p in list { positions[p.contractID] = p.netPos }
+    }
+
+    /// The CME trade date `date` falls in (the session it is in, or the next one between sessions).
+    private func tradeDate(_ date: Date) -> LocalDate {
+        let calendar = resources.calendars[.cme] ?? Market.cme.calendar()
+        let instant = Instant(date)
+        let day = calendar.zone.local(instant).date
+        for offset in -1..<15 {
+            let candidate = day.adding(days: offset)
+            if let session = calendar.session(on: candidate), instant < session.close { return candidate }
+        }
+        return day
     }
 
     private var isFlat: Bool { positions.allSatisfy { symbols[$0.key] == nil || $0.value == 0 } }

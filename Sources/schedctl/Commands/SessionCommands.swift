@@ -51,7 +51,8 @@ struct SessionStatusCommand: AsyncParsableCommand {
                 let sessions: [[String: Any]] = rows.map { r in
                     [
                         "job": r.job, "run": r.run, "state": r.state, "stop_at": Instant(r.stopAt).iso8601, "updated": Instant(r.updated).iso8601,
-                        "stop_requested": r.stopRequested, "locked": r.locked,
+                        "stop_requested": r.stopRequested, "locked": r.locked, "trade_date": r.tradeDate ?? NSNull(),
+                        "lock_reason": r.lockReason ?? NSNull(),
                         "detail": (try? JSONSerialization.jsonObject(with: Data(r.detail.utf8))) ?? [String: Any](),
                     ]
                 }
@@ -63,10 +64,11 @@ struct SessionStatusCommand: AsyncParsableCommand {
                 print("(no futures sessions)")
                 return
             }
-            var table = TextTable(headers: ["job", "run", "state", "stop (UTC)", "locked", "figures"])
+            var table = TextTable(headers: ["job", "run", "state", "trade date", "stop (UTC)", "locked", "figures"])
             for r in rows {
                 table.add([
-                    r.job, "\(r.run)", r.state + (r.stopRequested ? " (stop requested)" : ""), Instant(r.stopAt).iso8601, r.locked ? "yes" : "no", r.detail,
+                    r.job, "\(r.run)", r.state + (r.stopRequested ? " (stop requested)" : ""), r.tradeDate ?? "-", Instant(r.stopAt).iso8601,
+                    r.locked ? "yes (loss limit; until the next trade date)" : "no", r.detail,
                 ])
             }
             print(table.render())
