@@ -31,7 +31,8 @@ public final class TradovateSimulator: Sendable {
         var token: String?
         var synced = false
         var quotes: Set<Int64> = []
-        var lastClientHeartbeat = Date()
+        /// When the client last sent a frame, on the simulator's `timers` clock.
+        var lastClientHeartbeat = Duration.zero
         /// Connected on the market-data path (`/v1/md/websocket`): serves `md/*` only.
         var marketData = false
     }
@@ -109,11 +110,25 @@ public final class TradovateSimulator: Sendable {
     private let boundPort = Mutex<Int?>(nil)
     /// The time token expiry and the hourly auth limits are measured against.
     let clock: WallClock
+    /// The clock of the socket timers: server `h` heartbeats and the client-heartbeat timeout.
+    let timers: any Clock<Duration>
+    private let elapsed: @Sendable () -> Duration
 
     /// User `demo-user` / `demo-pass`, cid `1234`, secret `sim-secret`; account `DEMO123456`
     /// (id 1001, $50,000); contracts `ESZ5` (3001) and `MNQZ5` (3002). Token expiry and the
-    /// hourly limits follow `clock` (tests share a manual clock with the client).
-    public init(clock: WallClock = .system) { self.clock = clock }
+    /// hourly limits follow `clock` (tests share a manual clock with the client); the socket
+    /// heartbeats and the client-heartbeat timeout run on `timers` (a manual clock in tests that
+    /// drive the client's heartbeat and watchdog by hand).
+    public init(clock: WallClock = .system, timers: any Clock<Duration> = ContinuousClock()) {
+        self.clock = clock
+        self.timers = timers
+        self.elapsed = Self.stopwatch(timers)
+    }
+
+    private static func stopwatch<C: Clock<Duration>>(_ clock: C) -> @Sendable () -> Duration {
+        let start = clock.now
+        return { start.duration(to: clock.now) }
+    }
 
     // MARK: Lifecycle
 
@@ -649,11 +664,12 @@ public final class TradovateSimulator: Sendable {
             s.nextConn += 1
             s.wsConnects += 1
             if marketData { s.mdConnects += 1 }
-            s.conns[id] = Conn(send: continuation, channel: channel, marketData: marketData)
+            s.conns[id] = Conn(send: continuation, channel: channel, lastClientHeartbeat: elapsed(), marketData: marketData)
             return id
         }
         defer { _ = state.withLock { $0.conns.removeValue(forKey: id) } }
         continuation.yield("o")
+        let (timers, clockTime) = (self.timers, self.elapsed)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await text in stream {
@@ -664,10 +680,11 @@ public final class TradovateSimulator: Sendable {
             group.addTask {
                 while !Task.isCancelled {
                     let (interval, send, timeout) = self.state.withLock { ($0.heartbeatInterval, $0.sendHeartbeats && !$0.silent, $0.clientTimeout) }
-                    try await Task.sleep(for: interval)
+                    try await timers.sleep(for: interval)
+                    let now = clockTime()
                     let stale = self.state.withLock { s -> Bool in
                         guard let c = s.conns[id] else { return true }
-                        return Date().timeIntervalSince(c.lastClientHeartbeat) > timeout
+                        return now - c.lastClientHeartbeat > .milliseconds(Int64(timeout * 1000))
                     }
                     if stale { channel.close(promise: nil); return }
                     if send { continuation.yield("h") }
@@ -686,7 +703,8 @@ public final class TradovateSimulator: Sendable {
     }
 
     private func handleFrame(_ conn: Int, _ text: String) {
-        state.withLock { $0.conns[conn]?.lastClientHeartbeat = Date() }
+        let now = elapsed()
+        state.withLock { $0.conns[conn]?.lastClientHeartbeat = now }
         if text == "[]" || state.withLock({ $0.silent }) { return }
         let parts = text.split(separator: "\n", maxSplits: 3, omittingEmptySubsequences: false).map(String.init)
         guard parts.count >= 2, let rid = Int(parts[1]) else { return }

@@ -72,9 +72,12 @@ struct WSHarness {
 
     static func make(
         _ config: TradovateWebSocketConfiguration = fastWS, serverHeartbeat: Duration = .milliseconds(40), clientTimeout: TimeInterval = 2,
-        marketData: Bool = false
+        marketData: Bool = false, timers: ManualClock? = nil
     ) async throws -> WSHarness {
-        let sim = TradovateSimulator()
+        // With `timers`, the server's and the client's socket timers share one manual clock.
+        let sim = timers.map { TradovateSimulator(timers: $0) } ?? TradovateSimulator()
+        var config = config
+        if let timers { config.clock = timers }
         try await sim.start(port: 0)
         sim.setHeartbeat(interval: serverHeartbeat, clientTimeout: clientTimeout)
         let auth = TradovateAuth(configuration: tvConfig(sim), credentials: tvSecrets, sleeper: .immediate)
@@ -121,16 +124,22 @@ struct WSHarness {
     }
 
     @Test func quotesStreamAndHeartbeatsKeepTheConnection() async throws {
-        let h = try await WSHarness.make(clientTimeout: 1, marketData: true)
+        let clock = ManualClock()
+        let h = try await WSHarness.make(clientTimeout: 1, marketData: true, timers: clock)
         try await h.ws.subscribeQuote(symbol: "ESZ5")
         #expect(await h.events.wait(isQuote(Decimal(string: "5000.25")!)))
         let q = h.events.log.events.withLock { $0 }.compactMap { e -> TradovateQuote? in if case .quote(let q) = e { return q } else { return nil } }.first
         #expect(q?.contractID == 3001 && q?.bid == 5000 && q?.ask == Decimal(string: "5000.5") && q?.bidSize == 7)
         h.sim.setPrice(symbol: "ESZ5", Decimal(string: "5001.75")!)
         #expect(await h.events.wait(isQuote(Decimal(string: "5001.75")!)))
-        // Longer than the server's 1 s timeout passes: client heartbeats keep the socket alive.
-        try await Task.sleep(for: .milliseconds(1300))
-        #expect(await h.ws.heartbeatsSent >= 10)
+        // 1.6 s passes on the shared clock, a heartbeat interval at a time: longer than the
+        // server's 1 s client timeout, and the client's heartbeats keep the socket alive.
+        for _ in 0..<40 {
+            let sent = await h.ws.heartbeatsSent
+            clock.advance(by: .milliseconds(40))
+            #expect(await eventually { await h.ws.heartbeatsSent > sent })
+        }
+        #expect(await h.ws.heartbeatsSent >= 40)
         #expect(h.events.count(isDisconnected) == 0)
         #expect(h.sim.webSocketConnectCount == 1)
         try await h.ws.unsubscribeQuote(symbol: "ESZ5")
@@ -208,8 +217,14 @@ struct WSHarness {
         var config = fastWS
         config.heartbeatInterval = .milliseconds(300)  // slower than the server's 0.1 s timeout
         config.serverSilenceTimeout = .seconds(5)
-        let h = try await WSHarness.make(config, clientTimeout: 0.1)
-        #expect(await h.events.wait(isDisconnected))
+        let clock = ManualClock()
+        let h = try await WSHarness.make(config, clientTimeout: 0.1, timers: clock)
+        #expect(await h.events.wait(isConnected))
+        #expect(
+            await eventually {
+                clock.advance(by: .milliseconds(40))
+                return h.events.count(isDisconnected) >= 1
+            }, "the server dropped the client past its 0.1 s timeout")
         #expect(h.sim.webSocketConnectCount >= 1)
         await h.close()
     }
