@@ -89,6 +89,11 @@ extension SessionCLITests {
         }
         let answers = strategyLines().filter { $0["type"] as? String == "result" || $0["type"] as? String == "reject" }
         #expect(!answers.contains { $0["type"] as? String == "reject" }, "\(answers)")
+        // entry-1 reached the broker before the kill: the replay is answered from the journal (or
+        // from the broker's commands by clOrdId), never sent again.
+        let resumedAt = try #require(strategyLines().lastIndex { $0["type"] as? String == "session" && $0["resumed"] as? Bool == true })
+        let replayed = strategyLines()[resumedAt...].first { $0["type"] as? String == "result" && $0["tag"] as? String == "entry-1" }
+        #expect(replayed?["status"] as? String == "duplicate", "\(replayed ?? [:])")
 
         let stop = try await SchedctlBinary.run(["session", "stop", "es-day", "--config", config])
         #expect(stop.status == 0, "\(stop.stderr)")
@@ -116,6 +121,6 @@ extension SessionCLITests {
         let events = (run["events"] as? [[String: Any]]) ?? []
         let report = try #require(events.first { $0["kind"] as? String == "session-report" }?["message"] as? String, "\(events)")
         #expect(report.contains("\"orders\":2") && report.contains("\"flattened\":true"), "\(report)")
-        #expect(status.stdout.contains("\"state\" : \"finished\""), "\(status.stdout)")
+        #expect(status.stdout.contains("\"state\" : \"finished\"") && status.stdout.contains("\"trade_date\" : \"20"), "\(status.stdout)")
     }
 }
