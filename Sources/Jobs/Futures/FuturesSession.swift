@@ -312,9 +312,15 @@ actor FuturesSession {
         dirty = true
     }
 
-    /// After a takeover: an order intent whose outcome was never recorded is resolved from the
-    /// broker's commands (found by `clOrdId`) or dropped when the broker never saw it.
+    /// After a takeover: an order whose outcome the journal recorded just before the crash (the
+    /// session's own state not yet saved) gets its order id back, so its replay is a duplicate;
+    /// an order intent whose outcome was never recorded is resolved from the broker's commands
+    /// (found by `clOrdId`) or dropped when the broker never saw it.
     private func reconcilePending() async throws {
+        for entry in await journal.entries where entry.step.hasPrefix("order/") && entry.outcome != nil {
+            let tag = String(entry.step.dropFirst("order/".count))
+            if let id: Int64 = try await journal.outcome(of: entry.step), state.placed[tag]?.orderID == 0 { state.placed[tag]?.orderID = id }
+        }
         for entry in await journal.pending where entry.step.hasPrefix("order/") {
             let tag = String(entry.step.dropFirst("order/".count))
             if let id = clOrdIDs[entry.key] {
