@@ -135,6 +135,43 @@ struct FuturesSessionTests {
         await h.close()
     }
 
+    /// The daily loss counts every run of the trade date: run 1 realizes −300 and stops; run 2
+    /// the same trade date locks at −200 open (−500 in all); a run the next day starts afresh.
+    @Test func theDailyLossCountsEarlierRunsOfTheTradeDate() async throws {
+        let h = try await SessionHarness()
+        let weekly = Schedule(.interval(seconds: 7 * 86400, aligned: true, zone: .utc))
+        let job = try h.job(onStart: #"[{"type":"order","side":"buy","qty":2,"order":"market","tag":"entry"}]"#, schedule: weekly)
+        let engine = h.engine(job, id: "a")
+        try await engine.start()
+        _ = try await h.startManualRun(job, on: engine, at: "2026-11-23T16:00:00Z")
+        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 2 })
+        h.sim.setPrice(symbol: "ESZ5", Decimal(string: "4997.25")!)  // −3 points × 2 × 50 = −300 open: under the limit
+        let first = try await h.stopNow(engine)
+        #expect(first.detail?.contains("\"realized_pnl\":-300") == true && first.detail?.contains("\"locked\":false") == true, "\(first.detail ?? "")")
+
+        _ = try await h.startManualRun(job, on: engine, at: "2026-11-23T18:00:00Z")
+        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 2 })
+        h.sim.setPrice(symbol: "ESZ5", Decimal(string: "4995.25")!)  // −200 open, −500 for the day
+        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 0 }, "liquidated at the daily limit")
+        let second = try await h.stopNow(engine)
+        #expect(second.detail?.contains("\"locked\":true") == true, "\(second.detail ?? "")")
+        let limit = try #require(try await h.events(second.id).first { $0.kind == "risk-limit" })
+        #expect(limit.message.contains("daily loss -500") && limit.message.contains("earlier runs this trade date -300"), "\(limit.message)")
+
+        // The next trade date: the same −200 move does not lock.
+        _ = try await h.startManualRun(job, on: engine, at: "2026-11-24T16:00:00Z")
+        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 2 })
+        h.sim.setPrice(symbol: "ESZ5", Decimal(string: "4993.25")!)
+        #expect(
+            await eventually {
+                h.sessionClock.advance(by: .seconds(1))
+                return (try? await SessionControl(store: h.store).rows().first?.detail.contains("\"open_pnl\":-200")) == true
+            })
+        let third = try await h.stopNow(engine)
+        #expect(third.detail?.contains("\"locked\":false") == true, "\(third.detail ?? "")")
+        await h.close()
+    }
+
     @Test func aTakeoverResumesTheSessionWithoutDoublingAnOrder() async throws {
         let h = try await SessionHarness()
         let job = try h.job(onStart: #"[{"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"entry-1"}]"#)

@@ -51,6 +51,10 @@ actor FuturesSession {
     var stopReason: String?
     var dirty = false
     var baseReconnects = 0
+    /// The CME trade date the session opened on, and the realized P&L earlier runs of the job
+    /// recorded for it (the daily loss counts them).
+    var sessionDate: LocalDate?
+    var earlierRealized: Decimal = 0
     var pumps: [Task<Void, Never>] = []
 
     init(
@@ -137,8 +141,11 @@ actor FuturesSession {
             state.lockReason = reason
             logger.notice("the loss limit locked this trade date", metadata: ["trade_date": "\(today)"])
         }
+        sessionDate = today
+        earlierRealized = try await resources.control.realized(job: context.job.name, tradeDate: today, excludingRun: context.runID)
         try await resources.control.begin(
             job: context.job.name, run: context.runID, tradeDate: today, stopAt: stopAt, locked: state.locked, now: resources.wall())
+        try await recordRealized()
         try await persist()
         logger.info(
             "session open",
@@ -198,6 +205,7 @@ actor FuturesSession {
         if dirty {
             dirty = false
             try? await persist()
+            try? await recordRealized()
             try? await resources.control.update(
                 job: context.job.name, run: context.runID, state: "running", locked: state.locked, detail: statusDetail(), now: resources.wall())
         }
@@ -341,12 +349,13 @@ actor FuturesSession {
 
     private func checkLoss() async {
         let open = state.open(prices: prices, valuePerPoint: valuePerPoint)
-        let total = state.realized + open
-        state.mark(equity: total)
+        state.mark(equity: state.realized + open)
+        let total = earlierRealized + state.realized + open
         dirty = true
         guard !state.locked, risk.lossLimitReached(total: total) else { return }
+        let earlier = earlierRealized == 0 ? "" : ", earlier runs this trade date \(earlierRealized)"
         let message =
-            "daily loss \(total) reached the limit -\(settings.risk.dailyLossLimit) (realized \(state.realized), open \(open)); "
+            "daily loss \(total) reached the limit -\(settings.risk.dailyLossLimit) (realized \(state.realized)\(earlier), open \(open)); "
             + "working orders cancelled, positions liquidated, no new order until the next session"
         // The lock is recorded by trade date first, so a run that starts after a crash here (or a
         // later run on the same trade date) is locked too.
@@ -445,6 +454,12 @@ actor FuturesSession {
                 logger.error("liquidation failed", metadata: ["contract": "\(cid)", "error": "\(context.secrets.redact("\(error)"))"])
             }
         }
+    }
+
+    /// Records this run's realized P&L for its trade date (later runs that day count it).
+    private func recordRealized() async throws {
+        guard let sessionDate else { return }
+        try await resources.control.record(job: context.job.name, tradeDate: sessionDate, run: context.runID, realized: state.realized)
     }
 
     /// Keeps the actor's copy of the state in step with the journal's after a `perform`.
@@ -651,7 +666,8 @@ actor FuturesSession {
             await flatten()
             flattened = true
             var ticks = 0
-            while !isFlat, ticks < resources.flattenTicks, let input = await inputs.next(isolation: self) {
+            // Until flat and the liquidation fills are counted (the fill events follow the position's).
+            while !isFlat || !lotsFlat, ticks < resources.flattenTicks, let input = await inputs.next(isolation: self) {
                 if case .tick = input { ticks += 1 }
                 await handle(input, stopping: true)
             }
@@ -665,6 +681,7 @@ actor FuturesSession {
         state.finished = true
         state.report = report
         try await persist()
+        try? await recordRealized()
         try? await context.events.record("session-report", report.json)
         try? await resources.control.update(
             job: context.job.name, run: context.runID, state: "finished", locked: state.locked, detail: report.json, now: resources.wall())
@@ -694,6 +711,9 @@ actor FuturesSession {
 
     private var isFlat: Bool { positions.allSatisfy { symbols[$0.key] == nil || $0.value == 0 } }
 
+    /// Whether the fills the session counted leave no open lot.
+    private var lotsFlat: Bool { state.lots.allSatisfy { symbols[$0.key] == nil || $0.value.quantity == 0 } }
+
     private func statusDetail() -> String {
         let open = state.open(prices: prices, valuePerPoint: valuePerPoint)
         var held: [String: Int] = [:]
@@ -702,6 +722,7 @@ actor FuturesSession {
             "positions": held, "realized_pnl": NSDecimalNumber(decimal: state.realized), "open_pnl": NSDecimalNumber(decimal: open),
             "max_drawdown": NSDecimalNumber(decimal: state.maxDrawdown), "orders": state.ordersPlaced, "fills": state.fills,
             "rejects": state.rejects, "reconnects": state.reconnects,
+            "day_realized_pnl": NSDecimalNumber(decimal: earlierRealized + state.realized),
             "working_orders": orders.values.filter { isWorking($0) && symbols[$0.contractID] != nil }.count,
         ]
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)

@@ -5,7 +5,8 @@ public import Scheduler
 /// The `futures_session` table: one row per `futures-session` job with its current run, state,
 /// live figures for `schedctl session status`, and the stop flag `schedctl session stop` sets
 /// and the running session polls. The `futures_lock` table holds the loss-limit locks by job and
-/// CME trade date, so a lock outlives the run that set it.
+/// CME trade date, so a lock outlives the run that set it; `futures_day` the realized P&L of each
+/// run by trade date, so the daily loss of a later run the same day counts the earlier ones.
 public struct SessionControl: Sendable {
     /// One session as `session status` shows it.
     public struct Row: Sendable, Hashable, Codable {
@@ -45,7 +46,7 @@ public struct SessionControl: Sendable {
                 t.column("detail", .text).notNull().defaults(to: "{}")
             }
         }
-        migrator.registerMigration("futures_v2_lock") { db in
+        migrator.registerMigration("futures_v2_lock_and_day") { db in
             try db.create(table: "futures_lock") { t in
                 t.column("job", .text).notNull()
                 t.column("trade_date", .text).notNull()
@@ -55,6 +56,13 @@ public struct SessionControl: Sendable {
                 t.primaryKey(["job", "trade_date"])
             }
             try db.alter(table: "futures_session") { t in t.add(column: "trade_date", .text) }
+            try db.create(table: "futures_day") { t in
+                t.column("job", .text).notNull()
+                t.column("trade_date", .text).notNull()
+                t.column("run_id", .integer).notNull()
+                t.column("realized", .text).notNull()
+                t.primaryKey(["job", "trade_date", "run_id"])
+            }
         }
     }
 
@@ -87,6 +95,25 @@ public struct SessionControl: Sendable {
                 arguments: [job, tradeDate.description, run, now.timeIntervalSince1970, reason])
             try db.execute(sql: "UPDATE futures_session SET locked = 1 WHERE job = ? AND trade_date = ?", arguments: [job, tradeDate.description])
         }
+    }
+
+    /// Records the realized P&L of `run` on CME trade date `tradeDate` (replacing its last figure).
+    public func record(job: String, tradeDate: LocalDate, run: Int64, realized: Decimal) async throws {
+        try await store.writer.write { db in
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO futures_day (job, trade_date, run_id, realized) VALUES (?, ?, ?, ?)",
+                arguments: [job, tradeDate.description, run, "\(realized)"])
+        }
+    }
+
+    /// The realized P&L the runs of `job` other than `excludingRun` recorded for `tradeDate`.
+    public func realized(job: String, tradeDate: LocalDate, excludingRun: Int64) async throws -> Decimal {
+        let figures = try await store.writer.read { db in
+            try String.fetchAll(
+                db, sql: "SELECT realized FROM futures_day WHERE job = ? AND trade_date = ? AND run_id != ?",
+                arguments: [job, tradeDate.description, excludingRun])
+        }
+        return figures.reduce(Decimal(0)) { $0 + (Decimal(string: $1) ?? 0) }
     }
 
     /// Why `job` is locked on CME trade date `tradeDate`, or nil when it may trade.
