@@ -88,6 +88,13 @@ public struct ZoneRules: Sendable, Hashable, CustomStringConvertible {
         Int(offsets[segment(containing: instant.seconds)])
     }
 
+    /// Whether the offset changes within `seconds` of `instant`, before or after it.
+    public func changesOffset(near instant: Instant, within seconds: Int64) -> Bool {
+        let index = segment(containing: instant.seconds)
+        if index > 0 && instant.seconds - transitions[index - 1] <= seconds { return true }
+        return index < transitions.count && transitions[index] - instant.seconds <= seconds
+    }
+
     /// The wall-clock time at `instant`.
     public func local(_ instant: Instant) -> LocalDateTime {
         LocalDateTime(localSeconds: instant.seconds + Int64(offset(at: instant)))
