@@ -106,10 +106,10 @@ public struct ZoneRules: Sendable, Hashable, CustomStringConvertible {
         let l = local.localSeconds
         let before = Int64(offset(at: Instant(seconds: l - 86_400)))
         let after = Int64(offset(at: Instant(seconds: l + 86_400)))
+        let (early, late) = (l - max(before, after), l - min(before, after))
         var result: [Instant] = []
-        for candidate in Set([l - before, l - after]).sorted() where Int64(offset(at: Instant(seconds: candidate))) == l - candidate {
-            result.append(Instant(seconds: candidate))
-        }
+        if Int64(offset(at: Instant(seconds: early))) == l - early { result.append(Instant(seconds: early)) }
+        if late != early, Int64(offset(at: Instant(seconds: late))) == l - late { result.append(Instant(seconds: late)) }
         return result
     }
 
