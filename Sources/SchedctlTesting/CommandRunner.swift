@@ -62,9 +62,14 @@ public enum SchedctlBinary {
 
     /// Starts `schedctl serve --config config` with its output appended to `log`.
     public static func serve(config: String, log: String, environment: [String: String] = [:], file: String = #filePath) throws -> Process {
+        try start(["serve", "--config", config], log: log, environment: environment, file: file)
+    }
+
+    /// Starts `schedctl arguments` without waiting for it, its output appended to `log`.
+    public static func start(_ arguments: [String], log: String, environment: [String: String] = [:], file: String = #filePath) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path(file: file))
-        process.arguments = ["serve", "--config", config]
+        process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
         process.environment = env

@@ -92,9 +92,15 @@ public struct Schedule: Sendable, Hashable {
     }
 
     /// Why `instant` is a fire time: the rule, plus what the calendar or DST did on that day.
-    public func explain(_ instant: Instant) -> String {
+    public func explain(_ instant: Instant) -> String { explain(instant, summary: summary) }
+
+    /// ``explain(_:)`` given this schedule's ``summary``, for callers that explain many instants
+    /// and build the summary once.
+    public func explain(_ instant: Instant, summary: String) -> String {
         switch rule {
         case .cron(let expression, let zone, let dst):
+            // DST shifts a fire or repeats it only within hours of a change of offset.
+            guard zone.changesOffset(near: instant, within: 86_400) else { return summary }
             let local = zone.local(instant)
             if expression.firstMatch(from: local.localSeconds, before: local.localSeconds + 1) == nil {
                 return summary + ", shifted forward past the spring-forward gap (\(dst.summary))"

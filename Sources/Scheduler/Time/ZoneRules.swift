@@ -88,6 +88,13 @@ public struct ZoneRules: Sendable, Hashable, CustomStringConvertible {
         Int(offsets[segment(containing: instant.seconds)])
     }
 
+    /// Whether the offset changes within `seconds` of `instant`, before or after it.
+    public func changesOffset(near instant: Instant, within seconds: Int64) -> Bool {
+        let index = segment(containing: instant.seconds)
+        if index > 0 && instant.seconds - transitions[index - 1] <= seconds { return true }
+        return index < transitions.count && transitions[index] - instant.seconds <= seconds
+    }
+
     /// The wall-clock time at `instant`.
     public func local(_ instant: Instant) -> LocalDateTime {
         LocalDateTime(localSeconds: instant.seconds + Int64(offset(at: instant)))
@@ -99,10 +106,10 @@ public struct ZoneRules: Sendable, Hashable, CustomStringConvertible {
         let l = local.localSeconds
         let before = Int64(offset(at: Instant(seconds: l - 86_400)))
         let after = Int64(offset(at: Instant(seconds: l + 86_400)))
+        let (early, late) = (l - max(before, after), l - min(before, after))
         var result: [Instant] = []
-        for candidate in Set([l - before, l - after]).sorted() where Int64(offset(at: Instant(seconds: candidate))) == l - candidate {
-            result.append(Instant(seconds: candidate))
-        }
+        if Int64(offset(at: Instant(seconds: early))) == l - early { result.append(Instant(seconds: early)) }
+        if late != early, Int64(offset(at: Instant(seconds: late))) == l - late { result.append(Instant(seconds: late)) }
         return result
     }
 

@@ -62,7 +62,7 @@ struct NextCommand: AsyncParsableCommand {
                 } else if instants.isEmpty {
                     print(try JSONText.encode([[String: String]]()))
                 } else {
-                    FileHandle.standardOutput.write(Data(FireTimesJSON.render(instants, schedule: schedule, zone: zone) + [0x0A]))
+                    try StandardOutput.write(FireTimesJSON.render(instants, schedule: schedule, zone: zone))
                 }
                 return
             }

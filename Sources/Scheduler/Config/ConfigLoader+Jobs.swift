@@ -1,0 +1,128 @@
+import Yams
+
+/// `jobs`: each job's type, options and policies (misfire, overlap, retry, timeout).
+extension ConfigReader {
+    func readJob(
+        _ name: String, _ keyNode: Node, _ node: Node, timezone: ZoneRules, calendars: [Market: any TradingCalendar], references: References
+    ) -> JobSpec? {
+        let path = join("jobs", name)
+        validateName(name, keyNode, path)
+        guard let fields = mapping(node, path) else { return nil }
+        let field = { (key: String) in self.lookup(fields, key) }
+        guard let typeField = field("type") else {
+            error(keyNode, path, "missing 'type'; one of: \(catalog.jobKinds.keys.sorted().joined(separator: ", "))")
+            return nil
+        }
+        guard let kind = string(typeField.value, join(path, "type")) else { return nil }
+        guard let kindSpecs = catalog.jobKinds[kind] else {
+            error(typeField.value, join(path, "type"), "unknown job type '\(kind)'\(Suggest.hint(for: kind, in: Array(catalog.jobKinds.keys)))")
+            return nil
+        }
+        let (kindKeys, allowedKeys) = keys(ofKind: kind, kindSpecs)
+        checkKeys(selecting(fields) { !kindKeys.contains($0) }, allowed: allowedKeys, path)
+        let options = readOptions(
+            selecting(fields) { kindKeys.contains($0) }, specs: kindSpecs, path: path, parent: keyNode, references: references)
+        if let check = catalog.jobChecks[kind] {
+            for problem in check(options, brokerSpecs, strategySpecs) {
+                let top = String(problem.key.prefix { $0 != "." })
+                error(lookup(fields, top)?.value ?? keyNode, join(path, problem.key), problem.message)
+            }
+        }
+
+        var schedule: Schedule?
+        if let scheduleField = field("schedule") {
+            schedule = readSchedule(scheduleField.value, join(path, "schedule"), timezone: timezone, calendars: calendars)
+        } else {
+            error(keyNode, path, "missing 'schedule'; e.g. schedule: { cron: \"0 17 * * 1-5\" } or { market: XNYS, at: open, offset: 5m }")
+        }
+        if schedule?.strategyRule != nil, let scheduleField = field("schedule") {
+            checkStrategyDays(scheduleField.value, join(path, "schedule.days"), options: options, kindSpecs: kindSpecs, references: references)
+        }
+        var job = JobSpec(name: name, kind: kind, schedule: schedule ?? Schedule(.once(Instant(seconds: 0))), options: options, line: keyNode.mark?.line ?? 0)
+        if let f = field("misfire") { job.misfire = readMisfire(f.value, join(path, "misfire")) ?? job.misfire }
+        if let f = field("overlap"), let text = string(f.value, join(path, "overlap")) {
+            if let policy = OverlapPolicy(rawValue: text) {
+                job.overlap = policy
+            } else {
+                error(f.value, join(path, "overlap"), "unknown overlap policy '\(text)'\(Suggest.hint(for: text, in: OverlapPolicy.allCases.map(\.rawValue)))")
+            }
+        }
+        if let f = field("retry") { job.retry = readRetry(f.value, join(path, "retry")) ?? job.retry }
+        if let f = field("timeout") { job.timeout = duration(f.value, join(path, "timeout")) }
+        if let f = field("paused") { job.paused = bool(f.value, join(path, "paused")) ?? false }
+        if let f = field("description") { job.description = string(f.value, join(path, "description")) }
+        // A kind that declares its own `notify` option keeps it; otherwise `notify:` is the alert rule.
+        if !kindKeys.contains("notify"), let f = field("notify") { job.notify = readNotify(f.value, join(path, "notify"), references: references) }
+        return schedule == nil ? nil : job
+    }
+
+    /// `days: strategy` needs the job's `strategy:` to name a strategy that announces trade dates
+    /// (`pennyvault`); `weights` and `file` strategies have none.
+    func checkStrategyDays(_ scheduleNode: Node, _ path: String, options: [String: ConfigValue], kindSpecs: [OptionSpec], references: References) {
+        var daysNode = scheduleNode
+        if case .mapping(let mapping) = scheduleNode, let entry = mapping.first(where: { $0.key.scalar?.string == "days" }) { daysNode = entry.value }
+        guard kindSpecs.contains(where: { $0.kind == .strategyReference }) else {
+            error(
+                daysNode, path,
+                "'days: strategy' needs a job with a 'strategy:' (such as type: rebalance); this job type has none — use a day rule such as every-trading-day or first-trading-day-of-month"
+            )
+            return
+        }
+        guard let name = options.first(where: { key, _ in kindSpecs.contains { $0.name == key && $0.kind == .strategyReference } })?.value.stringValue else {
+            error(daysNode, path, "'days: strategy' needs the job's 'strategy:' set to a pennyvault strategy; add 'strategy: NAME', or use another day rule")
+            return
+        }
+        if let type = references.strategyTypes[name], type != "pennyvault" {
+            error(
+                daysNode, path,
+                "'days: strategy' follows Penny Vault's next trade date, but strategy '\(name)' is type \(type), which has none; "
+                    + "use a day rule such as first-trading-day-of-month, or a pennyvault strategy")
+        }
+    }
+
+    func readMisfire(_ node: Node, _ path: String) -> MisfirePolicy? {
+        var policy = MisfirePolicy()
+        let modeNames = MisfirePolicy.Mode.allCases.map(\.rawValue)
+        func mode(_ node: Node, _ path: String) -> MisfirePolicy.Mode? {
+            guard let text = string(node, path) else { return nil }
+            guard let mode = MisfirePolicy.Mode(rawValue: text) else {
+                error(node, path, "unknown misfire policy '\(text)'\(Suggest.hint(for: text, in: modeNames))")
+                return nil
+            }
+            return mode
+        }
+        if case .scalar = node { return mode(node, path).map { MisfirePolicy(mode: $0) } }
+        guard let fields = mapping(node, path) else { return nil }
+        checkKeys(fields, allowed: ["policy", "grace"], path)
+        for field in fields {
+            if field.key == "policy", let m = mode(field.value, join(path, "policy")) { policy.mode = m }
+            if field.key == "grace", let g = duration(field.value, join(path, "grace")) { policy.grace = g }
+        }
+        return policy
+    }
+
+    func readRetry(_ node: Node, _ path: String) -> RetryPolicy? {
+        var policy = RetryPolicy()
+        if case .scalar = node {
+            return integer(node, path, 1...100).map { RetryPolicy(attempts: $0) }
+        }
+        guard let fields = mapping(node, path) else { return nil }
+        checkKeys(fields, allowed: ["attempts", "backoff", "max_backoff", "jitter"], path)
+        for field in fields {
+            let p = join(path, field.key)
+            switch field.key {
+            case "attempts": if let n = integer(field.value, p, 1...100) { policy.attempts = n }
+            case "backoff": if let d = duration(field.value, p) { policy.backoff = d }
+            case "max_backoff": if let d = duration(field.value, p) { policy.maxBackoff = d }
+            case "jitter": if let b = bool(field.value, p) { policy.jitter = b }
+            default: break
+            }
+        }
+        if policy.maxBackoff < policy.backoff {
+            error(
+                node, path,
+                "max_backoff (\(DurationText.format(policy.maxBackoff))) is shorter than backoff (\(DurationText.format(policy.backoff))); raise max_backoff")
+        }
+        return policy
+    }
+}
