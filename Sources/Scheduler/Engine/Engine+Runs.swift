@@ -25,22 +25,67 @@ extension Engine {
         let context = RunContext(
             job: job, runID: run.id, nominal: run.nominalInstant, attempt: run.attempt, generation: leased.generation, logger: runLogger,
             checkpoints: checkpoints, secrets: secrets, events: StoreRunEvents(store: store, runID: run.id, instance: instanceID, wall: wall))
-        let clock = self.clock
-        let task = Task {
+        let (clock, log) = (self.clock, runLogger)
+        let work: RunWork = {
             let result: Result<RunOutcome, any Error>
             if let kind {
                 result = await Engine.attempt(kind: kind, context: context, timeout: job.timeout, clock: clock)
             } else {
                 result = .failure(JobFailure("job type '\(job.kind)' is not available in this build", retryable: false))
             }
-            await self.finished(run: run, job: job, generation: leased.generation, result: result, logger: runLogger)
+            await self.finished(run: run, job: job, generation: leased.generation, result: result, interrupted: Task.isCancelled, logger: log)
         }
-        executions[run.id] = Execution(task: task, generation: leased.generation, validUntil: leasedAt + lease - margin)
+        let (stopped, stopSwitch) = AsyncStream<Never>.makeStream()
+        core.launched(runID: run.id, generation: leased.generation, leasedAt: leasedAt)
+        switches[run.id] = RunSwitch(generation: leased.generation, signal: stopSwitch)
+        spawn { await Engine.execute(work, until: stopped) }
         runLogger.info("run started", metadata: ["attempt": "\(run.attempt)", "nominal": "\(run.nominalInstant)", "takeover": "\(leased.takenOver)"])
     }
 
-    /// The safety margin before a lease's expiry at which an unrenewed execution is cancelled.
-    var margin: Duration { lease / 6 }
+    /// Runs `work` as a child of the run group when one is open (`run()`, `executeNow`);
+    /// otherwise (tests driving passes by hand) as a task of its own.
+    func spawn(_ work: @escaping RunWork) {
+        if let launcher, case .enqueued = launcher.yield(work) { return }
+        Task { await work() }
+    }
+
+    /// Runs `body` while launched runs execute as children of one task group: the call returns
+    /// only when `body` and every run it launched ended.
+    func withRunGroup<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let (runs, launcher) = AsyncStream.makeStream(of: RunWork.self)
+        self.launcher = launcher
+        defer { self.launcher = nil }
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                defer { launcher.finish() }
+                return try await body()
+            }
+            for await work in runs {
+                group.addTask {
+                    await work()
+                    return nil
+                }
+            }
+            var result: T?
+            while let value = try await group.next() {
+                if let value { result = value }
+            }
+            guard let result else { throw CancellationError() }
+            return result
+        }
+    }
+
+    /// Runs `work` until it ends; `stopped` finishing first cancels it (and still waits for it).
+    static func execute(_ work: @escaping RunWork, until stopped: AsyncStream<Never>) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await work() }
+            group.addTask {
+                for await _ in stopped {}
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
 
     struct TimedOut: Error {}
 
@@ -64,33 +109,38 @@ extension Engine {
     }
 
     func stop(_ id: Int64, _ reason: StopReason) {
-        guard var execution = executions[id], execution.stopReason == nil else { return }
-        execution.stopReason = reason
-        executions[id] = execution
-        execution.task.cancel()
+        core.stop(id, reason).map(perform)
     }
 
     /// Forgets execution (`id`, `generation`); a stale task never removes a newer execution.
     func remove(_ id: Int64, generation: Int64) {
-        if executions[id]?.generation == generation { executions[id] = nil }
+        guard core.removeExecution(runID: id, generation: generation) else { return }
+        switches[id] = nil
     }
 
-    func finished(run: RunRecord, job: JobSpec, generation: Int64, result: Result<RunOutcome, any Error>, logger: Logger) async {
-        guard var execution = executions[run.id], execution.generation == generation else {
-            logger.warning("a stale execution ended; nothing recorded", metadata: ["generation": "\(generation)"])
-            return
-        }
-        let stopReason = execution.stopReason
-        if stopReason?.fenced == true {
+    var draining: Bool { core.draining }
+
+    func finished(
+        run: RunRecord, job: JobSpec, generation: Int64, result: Result<RunOutcome, any Error>, interrupted: Bool, logger: Logger
+    ) async {
+        let decision = core.attemptEnded(runID: run.id, generation: generation, interrupted: interrupted)
+        switch decision {
+        case .forget(_, _, let reason):
             logger.warning(
-                stopReason == .leaseLost
+                reason == .leaseLost
                     ? "run stopped: lease lost; another instance owns it now"
                     : "run stopped: its lease could not be renewed in time; nothing recorded")
-            remove(run.id, generation: generation)
+            if switches[run.id]?.generation == generation { switches[run.id] = nil }
             notifyIdleIfNeeded()
             kick()
             return
+        case .recordFinish:
+            break
+        default:
+            logger.warning("a stale execution ended; nothing recorded", metadata: ["generation": "\(generation)"])
+            return
         }
+        guard case .recordFinish(_, _, let stopReason) = decision else { return }
         let attemptResult: Store.AttemptResult
         switch result {
         case .success(let outcome):
@@ -124,8 +174,6 @@ extension Engine {
             }
         }
         // The slot stays taken and the lease renewed until the end is recorded.
-        execution.recording = true
-        executions[run.id] = execution
         // Ends are written in batches: completions that arrive together share one transaction.
         finishQueue.append(Finish(end: Store.AttemptEnd(runID: run.id, generation: generation, result: attemptResult), logger: logger))
         if !flushScheduled {
@@ -204,4 +252,15 @@ extension Engine {
             }
         } while kickAgain
     }
+}
+
+/// The work of one execution (its attempt and the recording of its end).
+typealias RunWork = @Sendable () async -> Void
+
+/// Cancels one execution (of lease `generation`) from outside its task.
+struct RunSwitch: Sendable {
+    let generation: Int64
+    let signal: AsyncStream<Never>.Continuation
+
+    func flip() { signal.finish() }
 }
