@@ -404,6 +404,7 @@ struct EngineCoreTests {
             let got = core.attemptEnded(runID: 1, generation: generation, interrupted: interrupted)
             #expect(got == expected)
         }
+        #expect(core.draining == (interrupted && stop == nil && generation == 1))  // a cancelled service starts nothing more
         switch expected {
         case .recordFinish: #expect(core.executions[1]?.recording == true)  // the slot stays taken until recorded
         case .forget: #expect(core.executions[1] == nil)

@@ -302,10 +302,14 @@ struct EngineCore {
 
     /// An attempt ended: a stale one (another generation) is ignored; a fenced one is forgotten
     /// at once; any other is recorded, its slot kept until then. `interrupted`: the run's task
-    /// was cancelled from outside (the service stops), which releases it like a drain.
+    /// was cancelled from outside (the service is cancelled), which releases it like a drain
+    /// and starts nothing more.
     mutating func attemptEnded(runID: Int64, generation: Int64, interrupted: Bool = false) -> Action? {
         guard var execution = executions[runID], execution.generation == generation else { return nil }
-        if interrupted && execution.stopReason == nil { execution.stopReason = .shutdown }
+        if interrupted && execution.stopReason == nil {
+            execution.stopReason = .shutdown
+            draining = true
+        }
         if let reason = execution.stopReason, reason.fenced {
             executions[runID] = nil
             return .forget(runID: runID, generation: generation, reason: reason)
