@@ -35,18 +35,26 @@ extension Engine {
             }
             await self.finished(run: run, job: job, generation: leased.generation, result: result, interrupted: Task.isCancelled, logger: log)
         }
-        let (stopped, stopSwitch) = AsyncStream<Never>.makeStream()
+        let task = Task { await work() }
         core.launched(runID: run.id, generation: leased.generation, leasedAt: leasedAt)
-        switches[run.id] = RunSwitch(generation: leased.generation, signal: stopSwitch)
-        spawn { await Engine.execute(work, until: stopped) }
+        tasks[run.id] = RunTask(generation: leased.generation, task: task)
+        adopt(task)
         runLogger.info("run started", metadata: ["attempt": "\(run.attempt)", "nominal": "\(run.nominalInstant)", "takeover": "\(leased.takenOver)"])
     }
 
-    /// Runs `work` as a child of the run group when one is open (`run()`, `executeNow`);
-    /// otherwise (tests driving passes by hand) as a task of its own.
-    func spawn(_ work: @escaping RunWork) {
-        if let launcher, case .enqueued = launcher.yield(work) { return }
-        Task { await work() }
+    /// Makes a child of the run group (when one is open: `run()`, `executeNow`) own `task`: the
+    /// child waits for it and cancels it when the group is cancelled, so the group (and the call
+    /// that opened it) ends only after the run ended. The engine still cancels the task itself
+    /// (at once, on its actor) when it stops a run; cancelling a group child from outside would
+    /// arrive later, after a job released meanwhile may have succeeded.
+    func adopt(_ task: Task<Void, Never>) {
+        _ = launcher?.yield {
+            await withTaskCancellationHandler {
+                await task.value
+            } onCancel: {
+                task.cancel()
+            }
+        }
     }
 
     /// Runs `body` while launched runs execute as children of one task group: the call returns
@@ -72,18 +80,6 @@ extension Engine {
             }
             guard let result else { throw CancellationError() }
             return result
-        }
-    }
-
-    /// Runs `work` until it ends; `stopped` finishing first cancels it (and still waits for it).
-    static func execute(_ work: @escaping RunWork, until stopped: AsyncStream<Never>) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await work() }
-            group.addTask {
-                for await _ in stopped {}
-            }
-            await group.next()
-            group.cancelAll()
         }
     }
 
@@ -115,7 +111,7 @@ extension Engine {
     /// Forgets execution (`id`, `generation`); a stale task never removes a newer execution.
     func remove(_ id: Int64, generation: Int64) {
         guard core.removeExecution(runID: id, generation: generation) else { return }
-        switches[id] = nil
+        tasks[id] = nil
     }
 
     var draining: Bool { core.draining }
@@ -130,7 +126,7 @@ extension Engine {
                 reason == .leaseLost
                     ? "run stopped: lease lost; another instance owns it now"
                     : "run stopped: its lease could not be renewed in time; nothing recorded")
-            if switches[run.id]?.generation == generation { switches[run.id] = nil }
+            if tasks[run.id]?.generation == generation { tasks[run.id] = nil }
             notifyIdleIfNeeded()
             kick()
             return
@@ -254,13 +250,11 @@ extension Engine {
     }
 }
 
-/// The work of one execution (its attempt and the recording of its end).
+/// A child of the run group: it owns one execution's task.
 typealias RunWork = @Sendable () async -> Void
 
-/// Cancels one execution (of lease `generation`) from outside its task.
-struct RunSwitch: Sendable {
+/// The task of one execution (of lease `generation`).
+struct RunTask {
     let generation: Int64
-    let signal: AsyncStream<Never>.Continuation
-
-    func flip() { signal.finish() }
+    let task: Task<Void, Never>
 }

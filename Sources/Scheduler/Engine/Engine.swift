@@ -53,8 +53,8 @@ public actor Engine: Service {
     let secrets: any SecretResolving
     let options: Options
 
-    /// The stop switches of the runs executing here (the core holds their state).
-    var switches: [Int64: RunSwitch] = [:]
+    /// The tasks of the runs executing here (the core holds their state).
+    var tasks: [Int64: RunTask] = [:]
     /// Where launched runs go while `run()` (or `executeNow`) owns a task group.
     var launcher: AsyncStream<RunWork>.Continuation?
     var renewal: Task<Void, Never>?
@@ -119,8 +119,9 @@ public actor Engine: Service {
 
     // MARK: Service
 
-    /// Runs until graceful shutdown (or cancellation), then drains. Every execution is a child
-    /// task of this call: none outlives it.
+    /// Runs until graceful shutdown (or cancellation), then drains. Every execution is owned by
+    /// a child task of this call (which waits for it and cancels it with the call): none
+    /// outlives it.
     public func run() async throws {
         started = wall()
         try await start()
@@ -298,8 +299,8 @@ public actor Engine: Service {
 
     /// Performs an action that needs no store call: stopping an execution.
     func perform(_ action: EngineCore.Action) {
-        guard case .stop(let runID, let generation, _) = action, let stop = switches[runID], stop.generation == generation else { return }
-        stop.flip()
+        guard case .stop(let runID, let generation, _) = action, let run = tasks[runID], run.generation == generation else { return }
+        run.task.cancel()
     }
 
     // MARK: Control
