@@ -9,7 +9,8 @@ public import ServiceLifecycle
 /// Decisions about occurrences read the injected wall clock; everything about liveness (lease
 /// deadlines, takeover, drain, retries of writes) reads the injected monotonic `clock`, so a
 /// wall-clock step neither causes a takeover nor a double. Leases are renewed by their own
-/// keeper, independent of the claim pass.
+/// keeper, independent of the claim pass. The decisions are `EngineCore`'s (a value, table-tested);
+/// this actor feeds it the time and the store's answers and performs the actions it returns.
 /// ```swift
 /// let engine = Engine(store: store, plan: plan, registry: StandardKinds.registry, logger: logger)
 /// try await ServiceGroup(services: [engine], logger: logger).run()
