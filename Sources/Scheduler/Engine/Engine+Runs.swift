@@ -57,30 +57,27 @@ extension Engine {
         }
     }
 
-    /// Runs `body` while launched runs execute as children of one task group: the call returns
+    /// Runs `body` while the runs it launches are owned by children of one discarding task group
+    /// (a finished child leaves nothing behind, however long the service runs): the call returns
     /// only when `body` and every run it launched ended.
     func withRunGroup<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
         let (runs, launcher) = AsyncStream.makeStream(of: RunWork.self)
         self.launcher = launcher
         defer { self.launcher = nil }
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                defer { launcher.finish() }
-                return try await body()
-            }
+        async let result = Engine.run(body, thenFinish: launcher)
+        await withDiscardingTaskGroup { group in
             for await work in runs {
-                group.addTask {
-                    await work()
-                    return nil
-                }
+                group.addTask { await work() }
             }
-            var result: T?
-            while let value = try await group.next() {
-                if let value { result = value }
-            }
-            guard let result else { throw CancellationError() }
-            return result
         }
+        return try await result
+    }
+
+    private static func run<T: Sendable>(
+        _ body: @Sendable () async throws -> T, thenFinish launcher: AsyncStream<RunWork>.Continuation
+    ) async throws -> T {
+        defer { launcher.finish() }
+        return try await body()
     }
 
     struct TimedOut: Error {}
