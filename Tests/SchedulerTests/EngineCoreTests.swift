@@ -35,7 +35,7 @@ struct EngineCoreTests {
     ) -> Store.ClaimOutcome {
         Store.ClaimOutcome(
             job: job, watermark: watermark.map(instant), paused: paused, inserted: earliestDue == nil ? [] : [1], skipped: 0,
-            cancelRequested: cancelRequested, earliestDue: earliestDue.map { t0 + $0 })
+            cancelRequested: cancelRequested, earliestDue: earliestDue.map { t0 + $0 }, dues: earliestDue.map { [t0 + $0] } ?? [])
     }
 
     static func lease(_ run: Int64, expiresIn: Double = 30, generation: Int64 = 1) -> LeaseRecord {
@@ -132,6 +132,19 @@ struct EngineCoreTests {
         #expect(core.startTimes == (startNow ? [] : [Self.t0 + earliestDue]))
         core.dropPassedStarts(now: Self.wall(earliestDue))
         #expect(core.startTimes == [])
+    }
+
+    @Test("a claim that inserts a run due now and one ahead starts now and remembers the ahead start")
+    func dueAndAheadInOneClaim() throws {
+        var core = Self.core()
+        var outcome = Self.outcome("minutely", earliestDue: 0)
+        outcome.dues = [Self.t0, Self.t0 + 1]
+        let claimed = core.claimed(positions: [0], outcomes: [outcome], epoch: 0, now: Self.wall(0))
+        #expect(try #require(claimed) == [.startPending])
+        #expect(core.startTimes == [Self.t0 + 1])
+        core.beginDrain(mono: .zero)
+        let steps = core.drainStep(now: Self.at(0), cancelled: false)
+        #expect(steps == [.sleep(.milliseconds(1001)), .startDue])
     }
 
     @Test("a cancel request stops the execution here, once; a run executing elsewhere is left alone")

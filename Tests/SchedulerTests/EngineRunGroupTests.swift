@@ -74,4 +74,29 @@ struct EngineRunGroupTests {
         #expect(try await bed.store.status(now: bed.wall.now()).instances.isEmpty)
         #expect(probe.snapshot.executions == 1)
     }
+
+    /// Found while moving the drain into the core: a claim that inserted a run due now and the
+    /// next one ahead reported only the earliest due time, so a drain right then did not know the
+    /// ahead run and left it pending (the crash test's occasional unfinished run).
+    @Test func aDrainStartsARunClaimedAheadInTheSameClaimAsADueOne() async throws {
+        let bed = try Bed()
+        let engine = bed.engine([every("fast", seconds: 1)], grace: .seconds(10))
+        try await engine.start()
+        bed.wall.advance(1)
+        #expect(await engine.tick().claimed == 2)  // :01, due now, and :02, ahead
+        await engine.waitForIdle()
+        #expect(try await bed.runs().map(\.state) == [.succeeded, .pending])
+        let ended = Flag()
+        let drain = Task {
+            await engine.drain()
+            ended.set()
+        }
+        // The drain sleeps until :02 (the keeper sleeps too), then starts the run and lets it end.
+        bed.wall.advance(1)
+        #expect(try await eventually(bed.clock, wakeLoop: true) { try await bed.runs().last?.state != .pending })
+        #expect(await eventually(bed.clock) { await engine.executingCount == 0 })
+        #expect(await eventually(bed.clock, wakeLoop: true) { ended.isSet })
+        await drain.value
+        #expect(try await bed.runs().map(\.state) == [.succeeded, .succeeded])
+    }
 }

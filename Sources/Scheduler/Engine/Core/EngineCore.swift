@@ -244,8 +244,11 @@ struct EngineCore {
             } else if let next = outcome.watermark.flatMap({ job.schedule.next(after: $0) }) {
                 queue.push(attendance(for: next, now: nowInstant), position)
             }
-            if let start = outcome.earliestDue {
-                if start > now.timeIntervalSince1970 { startTimes.append(start) } else { dueNow = true }
+            // Every run claimed ahead is remembered (a drain starts each when due), not only the
+            // earliest: one claim may insert a run due now and the next one ahead.
+            if let start = outcome.earliestDue, start <= now.timeIntervalSince1970 { dueNow = true }
+            for start in Set(outcome.dues + [outcome.earliestDue].compactMap { $0 }) where start > now.timeIntervalSince1970 {
+                startTimes.append(start)
             }
             for id in outcome.cancelRequested { stop(id, .cancelRequested).map { actions.append($0) } }
         }
