@@ -116,8 +116,8 @@ extension Engine {
     func finished(
         run: RunRecord, job: JobSpec, generation: Int64, result: Result<RunOutcome, any Error>, interrupted: Bool, logger: Logger
     ) async {
-        let decision = core.attemptEnded(runID: run.id, generation: generation, interrupted: interrupted)
-        switch decision {
+        let stopReason: StopReason?
+        switch core.attemptEnded(runID: run.id, generation: generation, interrupted: interrupted) {
         case .forget(_, _, let reason):
             logger.warning(
                 reason == .leaseLost
@@ -127,13 +127,12 @@ extension Engine {
             notifyIdleIfNeeded()
             kick()
             return
-        case .recordFinish:
-            break
+        case .recordFinish(_, _, let reason):
+            stopReason = reason
         default:
             logger.warning("a stale execution ended; nothing recorded", metadata: ["generation": "\(generation)"])
             return
         }
-        guard case .recordFinish(_, _, let stopReason) = decision else { return }
         let attemptResult: Store.AttemptResult
         switch result {
         case .success(let outcome):
@@ -166,8 +165,8 @@ extension Engine {
                 logger.warning("attempt failed", metadata: ["attempt": "\(run.attempt)", "error": "\(message)", "retry": "\(retry)"])
             }
         }
-        // The slot stays taken and the lease renewed until the end is recorded.
-        // Ends are written in batches: completions that arrive together share one transaction.
+        // The slot stays taken and the lease renewed until the end is recorded (the core marked
+        // the execution as recording). Ends are written in batches: completions that arrive together share one transaction.
         finishQueue.append(Finish(end: Store.AttemptEnd(runID: run.id, generation: generation, result: attemptResult), logger: logger))
         if !flushScheduled {
             flushScheduled = true
