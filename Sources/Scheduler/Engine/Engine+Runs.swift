@@ -25,22 +25,60 @@ extension Engine {
         let context = RunContext(
             job: job, runID: run.id, nominal: run.nominalInstant, attempt: run.attempt, generation: leased.generation, logger: runLogger,
             checkpoints: checkpoints, secrets: secrets, events: StoreRunEvents(store: store, runID: run.id, instance: instanceID, wall: wall))
-        let clock = self.clock
-        let task = Task {
+        let (clock, log) = (self.clock, runLogger)
+        let work: RunWork = {
             let result: Result<RunOutcome, any Error>
             if let kind {
                 result = await Engine.attempt(kind: kind, context: context, timeout: job.timeout, clock: clock)
             } else {
                 result = .failure(JobFailure("job type '\(job.kind)' is not available in this build", retryable: false))
             }
-            await self.finished(run: run, job: job, generation: leased.generation, result: result, logger: runLogger)
+            await self.finished(run: run, job: job, generation: leased.generation, result: result, interrupted: Task.isCancelled, logger: log)
         }
-        executions[run.id] = Execution(task: task, generation: leased.generation, validUntil: leasedAt + lease - margin)
+        let task = Task { await work() }
+        core.launched(runID: run.id, generation: leased.generation, leasedAt: leasedAt)
+        tasks[run.id] = RunTask(generation: leased.generation, task: task)
+        adopt(task)
         runLogger.info("run started", metadata: ["attempt": "\(run.attempt)", "nominal": "\(run.nominalInstant)", "takeover": "\(leased.takenOver)"])
     }
 
-    /// The safety margin before a lease's expiry at which an unrenewed execution is cancelled.
-    var margin: Duration { lease / 6 }
+    /// Makes a child of the run group (when one is open: `run()`, `executeNow`) own `task`: the
+    /// child waits for it and cancels it when the group is cancelled, so the group (and the call
+    /// that opened it) ends only after the run ended. The engine still cancels the task itself
+    /// (at once, on its actor) when it stops a run; cancelling a group child from outside would
+    /// arrive later, after a job released meanwhile may have succeeded.
+    func adopt(_ task: Task<Void, Never>) {
+        _ = launcher?.yield {
+            await withTaskCancellationHandler {
+                await task.value
+            } onCancel: {
+                task.cancel()
+            }
+        }
+    }
+
+    /// Runs `body` while the runs it launches are owned by children of one discarding task group
+    /// (a finished child leaves nothing behind, however long the service runs): the call returns
+    /// only when `body` and every run it launched ended.
+    func withRunGroup<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let (runs, launcher) = AsyncStream.makeStream(of: RunWork.self)
+        self.launcher = launcher
+        defer { self.launcher = nil }
+        async let result = Engine.run(body, thenFinish: launcher)
+        await withDiscardingTaskGroup { group in
+            for await work in runs {
+                group.addTask { await work() }
+            }
+        }
+        return try await result
+    }
+
+    private static func run<T: Sendable>(
+        _ body: @Sendable () async throws -> T, thenFinish launcher: AsyncStream<RunWork>.Continuation
+    ) async throws -> T {
+        defer { launcher.finish() }
+        return try await body()
+    }
 
     struct TimedOut: Error {}
 
@@ -64,31 +102,35 @@ extension Engine {
     }
 
     func stop(_ id: Int64, _ reason: StopReason) {
-        guard var execution = executions[id], execution.stopReason == nil else { return }
-        execution.stopReason = reason
-        executions[id] = execution
-        execution.task.cancel()
+        core.stop(id, reason).map(perform)
     }
 
     /// Forgets execution (`id`, `generation`); a stale task never removes a newer execution.
     func remove(_ id: Int64, generation: Int64) {
-        if executions[id]?.generation == generation { executions[id] = nil }
+        guard core.removeExecution(runID: id, generation: generation) else { return }
+        tasks[id] = nil
     }
 
-    func finished(run: RunRecord, job: JobSpec, generation: Int64, result: Result<RunOutcome, any Error>, logger: Logger) async {
-        guard var execution = executions[run.id], execution.generation == generation else {
-            logger.warning("a stale execution ended; nothing recorded", metadata: ["generation": "\(generation)"])
-            return
-        }
-        let stopReason = execution.stopReason
-        if stopReason?.fenced == true {
+    var draining: Bool { core.draining }
+
+    func finished(
+        run: RunRecord, job: JobSpec, generation: Int64, result: Result<RunOutcome, any Error>, interrupted: Bool, logger: Logger
+    ) async {
+        let stopReason: StopReason?
+        switch core.attemptEnded(runID: run.id, generation: generation, interrupted: interrupted) {
+        case .forget(_, _, let reason):
             logger.warning(
-                stopReason == .leaseLost
+                reason == .leaseLost
                     ? "run stopped: lease lost; another instance owns it now"
                     : "run stopped: its lease could not be renewed in time; nothing recorded")
-            remove(run.id, generation: generation)
+            if tasks[run.id]?.generation == generation { tasks[run.id] = nil }
             notifyIdleIfNeeded()
             kick()
+            return
+        case .recordFinish(_, _, let reason):
+            stopReason = reason
+        default:
+            logger.warning("a stale execution ended; nothing recorded", metadata: ["generation": "\(generation)"])
             return
         }
         let attemptResult: Store.AttemptResult
@@ -123,10 +165,8 @@ extension Engine {
                 logger.warning("attempt failed", metadata: ["attempt": "\(run.attempt)", "error": "\(message)", "retry": "\(retry)"])
             }
         }
-        // The slot stays taken and the lease renewed until the end is recorded.
-        execution.recording = true
-        executions[run.id] = execution
-        // Ends are written in batches: completions that arrive together share one transaction.
+        // The slot stays taken and the lease renewed until the end is recorded (the core marked
+        // the execution as recording). Ends are written in batches: completions that arrive together share one transaction.
         finishQueue.append(Finish(end: Store.AttemptEnd(runID: run.id, generation: generation, result: attemptResult), logger: logger))
         if !flushScheduled {
             flushScheduled = true
@@ -204,4 +244,13 @@ extension Engine {
             }
         } while kickAgain
     }
+}
+
+/// A child of the run group: it owns one execution's task.
+typealias RunWork = @Sendable () async -> Void
+
+/// The task of one execution (of lease `generation`).
+struct RunTask {
+    let generation: Int64
+    let task: Task<Void, Never>
 }

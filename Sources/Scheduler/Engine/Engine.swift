@@ -9,7 +9,8 @@ public import ServiceLifecycle
 /// Decisions about occurrences read the injected wall clock; everything about liveness (lease
 /// deadlines, takeover, drain, retries of writes) reads the injected monotonic `clock`, so a
 /// wall-clock step neither causes a takeover nor a double. Leases are renewed by their own
-/// keeper, independent of the claim pass.
+/// keeper, independent of the claim pass. The decisions are `EngineCore`'s (a value, table-tested);
+/// this actor feeds it the time and the store's answers and performs the actions it returns.
 /// ```swift
 /// let engine = Engine(store: store, plan: plan, registry: StandardKinds.registry, logger: logger)
 /// try await ServiceGroup(services: [engine], logger: logger).run()
@@ -39,9 +40,8 @@ public actor Engine: Service {
 
     let store: Store
     private(set) var plan: Plan
-    var table: JobTable
-    /// Bumped by every reload: a pass that awaited across a reload drops what it computed.
-    var epoch = 0
+    /// The decisions (queue, slots, leases, drain); this actor performs them.
+    var core: EngineCore
     let registry: JobKindRegistry
     /// This process's id in the `instance` table and in leases.
     public nonisolated let instanceID: String
@@ -54,29 +54,16 @@ public actor Engine: Service {
     let secrets: any SecretResolving
     let options: Options
 
-    /// When each job next needs attention (at most one entry per job).
-    var queue = DueQueue()
-    /// Paused jobs: not in `queue` until a pause check finds them resumed.
-    var parked = Set<String>()
-    var lastPauseCheck: (mono: Duration, wall: Double)?
-    /// When runs this instance claimed ahead of time may start.
-    var startTimes: [Double] = []
-    var executions: [Int64: Execution] = [:]
-    /// Slots promised to starts whose transaction is in flight (the cap counts them).
-    var reserved = 0
-    var lastHeartbeat: Duration?
-    var jobsChanged = true
-    var lastTakeoverScan: Duration?
-    /// Leases of other owners as last seen, and since when (monotonic) unchanged.
-    var observed: [Int64: Observation] = [:]
-    var lastRenewal: Duration?
+    /// The tasks of the runs executing here (the core holds their state).
+    var tasks: [Int64: RunTask] = [:]
+    /// Where launched runs go while `run()` (or `executeNow`) owns a task group.
+    var launcher: AsyncStream<RunWork>.Continuation?
     var renewal: Task<Void, Never>?
     /// Successful renewal transactions so far (tests wait on it).
     public internal(set) var renewals = 0
     /// End-of-run writes that failed and were queued again (tests wait on it).
     public internal(set) var finishFailures = 0
     var keeper: Task<Void, Never>?
-    var draining = false
     /// `schedctl run`: execute one run, start nothing else.
     var singleRun = false
     var started = Date()
@@ -86,33 +73,7 @@ public actor Engine: Service {
     var flushScheduled = false
     var kickAgain = false
 
-    /// One execution of a run in this process, keyed by the run and its lease generation.
-    struct Execution {
-        var task: Task<Void, Never>
-        var generation: Int64
-        /// Why the engine cancelled it, if it did.
-        var stopReason: StopReason?
-        /// The attempt ended; its end is being recorded (the lease stays renewed meanwhile).
-        var recording = false
-        /// Monotonic deadline: last successful renewal (its start) + lease − margin. Past it the
-        /// execution is cancelled even if the database cannot be reached.
-        var validUntil: Duration
-    }
-
-    enum StopReason: Sendable, Equatable {
-        case leaseLost, leaseExpired, cancelRequested, shutdown
-
-        /// The lease is not (or may not be) ours: write nothing.
-        var fenced: Bool { self == .leaseLost || self == .leaseExpired }
-    }
-
-    /// A lease of another owner, and when this instance first saw it in this exact state.
-    struct Observation {
-        var lease: LeaseRecord
-        var since: Duration
-        /// How long it must stay unchanged before it counts as lapsed.
-        var patience: Duration
-    }
+    typealias StopReason = EngineCore.StopReason
 
     /// An engine over `store` running `plan`.
     public init(
@@ -123,7 +84,7 @@ public actor Engine: Service {
     ) {
         self.store = store
         self.plan = plan
-        self.table = JobTable(plan.jobs)
+        self.core = EngineCore(settings: Engine.settings(options, plan.service), table: JobTable(plan.jobs))
         self.registry = registry
         self.instanceID = instanceID
         self.logger = logger
@@ -133,6 +94,13 @@ public actor Engine: Service {
         self.random = random
         self.secrets = secrets
         self.options = options
+    }
+
+    static func settings(_ options: Options, _ service: ServiceSettings) -> EngineCore.Settings {
+        EngineCore.Settings(
+            lookahead: options.lookahead, maxSleep: options.maxSleep, heartbeatInterval: options.heartbeatInterval,
+            pauseCheckInterval: options.pauseCheckInterval, claimBatch: options.claimBatch, startChunk: Engine.startChunk,
+            maxConcurrentRuns: service.maxConcurrentRuns, lease: service.leaseDuration, shutdownGrace: service.shutdownGrace)
     }
 
     private static func elapsed<C: Clock>(on clock: C) -> @Sendable () -> Duration where C.Duration == Duration {
@@ -147,52 +115,43 @@ public actor Engine: Service {
     }
 
     var lease: Duration { plan.service.leaseDuration }
+    var table: JobTable { core.table }
+    var now: EngineCore.Now { EngineCore.Now(wall: wall(), mono: mono()) }
 
     // MARK: Service
 
-    /// Runs until graceful shutdown (or cancellation), then drains.
+    /// Runs until graceful shutdown (or cancellation), then drains. Every execution is owned by
+    /// a child task of this call (which waits for it and cancels it with the call): none
+    /// outlives it.
     public func run() async throws {
         started = wall()
         try await start()
-        startKeeper()
-        await withGracefulShutdownHandler {
-            await loop()
-        } onGracefulShutdown: {
-            Task { await self.beginDrain() }
+        try await withRunGroup {
+            await self.startKeeper()
+            await withGracefulShutdownHandler {
+                await self.loop()
+            } onGracefulShutdown: {
+                Task { await self.beginDrain() }
+            }
+            await self.drain()
         }
-        await drain()
     }
 
     /// Registers the instance and the plan's jobs. `run()` calls it; tests may call it directly.
     public func start() async throws {
-        schedule(from: try await store.registerJobs(plan.jobs, now: wall()))
-        try await heartbeat(state: "running")
+        core.schedule(watermarks: Engine.watermarks(try await store.registerJobs(plan.jobs, now: wall())), now: wall())
+        try await heartbeat(core.heartbeat(mono: mono()))
         // Loading a large configuration leaves a lot of freed heap behind; give it back.
         HeapTrim.releaseFreedMemory()
         logger.info("started", metadata: ["instance": "\(instanceID)", "jobs": "\(plan.jobs.count)", "database": "\(store.path)"])
     }
 
-    /// Fills the due queue from the jobs' watermarks.
-    private func schedule(from states: [String: JobStateRecord]) {
-        queue.removeAll()
-        parked.removeAll()
-        let now = Instant(wall())
-        for (position, job) in table.jobs.enumerated() {
-            let watermark = states[job.name]?.watermark.map(Instant.init(seconds:)) ?? now
-            if let next = job.schedule.next(after: watermark) { queue.push(attendance(for: next, now: now), position) }
-        }
-    }
-
-    /// When to look at a job whose next occurrence is `next`: `lookahead` before it, so it is
-    /// claimed ahead; but never at or before `now` (that one was looked at already: a job with
-    /// an active run is not claimed ahead, so it is looked at again when due).
-    func attendance(for next: Instant, now: Instant) -> Instant {
-        let ahead = Instant(seconds: next.seconds - Int64(options.lookahead.seconds.rounded(.up)))
-        return ahead > now ? ahead : next
+    static func watermarks(_ states: [String: JobStateRecord]) -> [String: Instant] {
+        states.compactMapValues { $0.watermark.map(Instant.init(seconds:)) }
     }
 
     private func loop() async {
-        while !draining && !Task.isCancelled {
+        while !core.draining && !Task.isCancelled {
             await tick()
             try? await clock.sleep(for: nextSleep())
         }
@@ -202,16 +161,12 @@ public actor Engine: Service {
     /// run claimed ahead is due, at most `maxSleep`. Never a spin: a paused or blocked job is
     /// not looked at again within the same second.
     public func nextSleep() -> Duration {
-        let now = wall().timeIntervalSince1970
-        var wake = now + options.maxSleep.seconds
-        if let earliest = queue.earliest { wake = min(wake, Double(earliest.seconds)) }
-        if let start = startTimes.min() { wake = min(wake, start) }
-        return .microseconds(Int64(max(0.001, wake - now) * 1_000_000))
+        core.sleep(now: wall())
     }
 
     /// Asks the loop to stop claiming and drain.
     public func beginDrain() {
-        draining = true
+        core.stopClaiming()
     }
 
     // MARK: One pass
@@ -236,7 +191,7 @@ public actor Engine: Service {
     @discardableResult
     public func tick() async -> TickReport {
         var report = TickReport()
-        if !draining {
+        if !core.draining {
             do {
                 try await claimAndStart(&report)
             } catch {
@@ -248,9 +203,9 @@ public actor Engine: Service {
                 logger.error("takeover scan failed", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
             }
         }
-        if lastHeartbeat.map({ mono() - $0 >= options.heartbeatInterval }) ?? true {
+        if let beat = core.heartbeatIfDue(mono: mono()) {
             do {
-                try await heartbeat(state: draining ? "draining" : "running")
+                try await heartbeat(beat)
             } catch {
                 logger.error("heartbeat failed", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
             }
@@ -262,18 +217,18 @@ public actor Engine: Service {
         let now = wall()
         let nowInstant = Instant(now)
         // Start what is due first: claiming ahead for later instants can wait.
-        startTimes.removeAll { $0 <= now.timeIntervalSince1970 }
+        core.dropPassedStarts(now: now)
         report.started += try await startPending()
-        try await checkPaused(nowInstant)
-        let (table, epoch) = (self.table, self.epoch)
-        let due = queue.popDue(upTo: nowInstant)
-        report.examined += due.count
-        var claimedDueNow = false
-        var index = 0
-        while index < due.count {
-            let positions = due[index..<min(index + options.claimBatch, due.count)]
-            index += positions.count
-            let random = self.random
+        if case .checkPaused(let epoch) = core.pauseCheck(now: self.now) {
+            let paused = try await store.pausedJobs()
+            core.resumed(paused: paused, epoch: epoch, at: nowInstant)
+        }
+        let claims = core.dueClaims(at: nowInstant)
+        for case .claim(let positions, _) in claims { report.examined += positions.count }
+        var startAfter = false
+        for (index, action) in claims.enumerated() {
+            guard case .claim(let positions, let epoch) = action else { continue }
+            let (table, random) = (core.table, self.random)
             let outcomes: [Store.ClaimOutcome]
             do {
                 outcomes = try await store.claim(positions.map { table.jobs[$0] }, now: now, horizon: options.lookahead, instance: instanceID) { job in
@@ -281,77 +236,49 @@ public actor Engine: Service {
                 }
             } catch {
                 // Nothing was claimed: look at these jobs again in a second.
-                if epoch == self.epoch {
-                    for position in due[(index - positions.count)...] { queue.push(nowInstant + .seconds(1), position) }
+                let rest = claims[index...].flatMap { action -> [Int] in
+                    if case .claim(let positions, _) = action { return positions } else { return [] }
                 }
+                core.claimFailed(positions: rest, epoch: epoch, at: nowInstant)
                 throw error
             }
             // A reload replaced the job table while this claim ran: its fresh schedule covers
             // these jobs (from the watermarks this claim advanced).
-            guard epoch == self.epoch else { return }
-            for (position, outcome) in zip(positions, outcomes) {
+            guard let actions = core.claimed(positions: positions, outcomes: outcomes, epoch: epoch, now: now) else { return }
+            for outcome in outcomes {
                 report.claimed += outcome.inserted.count
                 report.skipped += outcome.skipped
-                let job = table.jobs[position]
-                if outcome.paused {
-                    parked.insert(job.name)
-                } else if let next = outcome.watermark.flatMap({ job.schedule.next(after: $0) }) {
-                    queue.push(attendance(for: next, now: nowInstant), position)
-                }
-                if let start = outcome.earliestDue {
-                    if start > now.timeIntervalSince1970 { startTimes.append(start) } else { claimedDueNow = true }
-                }
-                for id in outcome.cancelRequested where executions[id] != nil { stop(id, .cancelRequested) }
+            }
+            for action in actions {
+                if case .startPending = action { startAfter = true } else { perform(action) }
             }
         }
-        if claimedDueNow { report.started += try await startPending() }
-    }
-
-    /// Puts paused jobs that were resumed back in the queue (one read per `pauseCheckInterval`
-    /// while any job is paused).
-    private func checkPaused(_ now: Instant) async throws {
-        // Due after the interval of monotonic time, or of wall time (whichever moved first).
-        let wallNow = wall().timeIntervalSince1970
-        let due =
-            lastPauseCheck.map { last in
-                mono() - last.mono >= options.pauseCheckInterval || abs(wallNow - last.wall) >= options.pauseCheckInterval.seconds
-            } ?? true
-        guard !parked.isEmpty, due else { return }
-        lastPauseCheck = (mono(), wallNow)
-        let epoch = self.epoch
-        let paused = try await store.pausedJobs()
-        guard epoch == self.epoch else { return }
-        for name in parked where !paused.contains(name) {
-            parked.remove(name)
-            if let position = table.position(of: name) { queue.push(now, position) }
-        }
+        if startAfter { report.started += try await startPending() }
     }
 
     /// Leases due pending runs into the free slots, a few per transaction so the first ones
-    /// begin while the rest are still being leased. Slots are reserved before the transaction,
-    /// so concurrent starts (pass, kick, takeover) never exceed `max_concurrent_runs`.
+    /// begin while the rest are still being leased. Slots are reserved (by the core) before the
+    /// transaction, so concurrent starts (pass, kick, takeover) never exceed
+    /// `max_concurrent_runs`.
     @discardableResult
     func startPending(only runID: Int64? = nil) async throws -> Int {
         var started = 0
-        while true {
-            let free = plan.service.maxConcurrentRuns - executions.count - reserved
-            let chunk = min(free, runID == nil ? Self.startChunk : 1)
-            guard chunk > 0 else { return started }
-            reserved += chunk
-            let (table, leasedAt) = (self.table, mono())
+        while case .leasePending(let chunk) = core.reserveStart(single: runID != nil) {
+            let (table, leasedAt) = (core.table, mono())
             let leased: [LeasedRun]
             do {
                 leased = try await store.startPending(
                     now: wall(), owner: instanceID, leaseDuration: lease, limit: chunk, jobs: table, only: runID, liveSince: liveSince)
             } catch {
-                reserved -= chunk
+                core.release(chunk)
                 throw error
             }
-            reserved -= chunk
+            core.release(chunk)
             for run in leased { launch(run, job: table[run.run.job], leasedAt: leasedAt) }
             started += leased.count
             if leased.count < chunk || runID != nil { return started }
         }
+        return started
     }
 
     /// Runs leased per transaction by `startPending`.
@@ -360,16 +287,21 @@ public actor Engine: Service {
     /// Heartbeats after this count as a live instance (for rolling reloads).
     var liveSince: Double { wall().timeIntervalSince1970 - max(3 * options.heartbeatInterval.seconds, lease.seconds) }
 
-    private func heartbeat(state: String) async throws {
+    private func heartbeat(_ action: EngineCore.Action) async throws {
+        guard case .heartbeat(let state, let withJobs) = action else { return }
         let now = wall()
-        lastHeartbeat = mono()
-        let jobs = jobsChanged ? plan.jobs.map(\.name) : nil
         try await store.heartbeat(
             instance: InstanceRecord(
                 id: instanceID, pid: Int(getpid()), host: ProcessInfo.processInfo.hostName, startedAt: started.timeIntervalSince1970,
-                heartbeatAt: now.timeIntervalSince1970, state: state, config: plan.source),
-            jobs: jobs)
-        if jobs != nil { jobsChanged = false }
+                heartbeatAt: now.timeIntervalSince1970, state: state.rawValue, config: plan.source),
+            jobs: withJobs ? plan.jobs.map(\.name) : nil)
+        core.heartbeatRecorded(withJobs: withJobs)
+    }
+
+    /// Performs an action that needs no store call: stopping an execution.
+    func perform(_ action: EngineCore.Action) {
+        guard case .stop(let runID, let generation, _) = action, let run = tasks[runID], run.generation == generation else { return }
+        run.task.cancel()
     }
 
     // MARK: Control
@@ -379,11 +311,8 @@ public actor Engine: Service {
     public func reload(_ newPlan: Plan) async throws {
         let states = try await store.registerJobs(newPlan.jobs, now: wall())
         plan = newPlan
-        table = JobTable(newPlan.jobs)
-        epoch += 1
-        jobsChanged = true
-        schedule(from: states)
-        lastHeartbeat = nil
+        core.reload(
+            table: JobTable(newPlan.jobs), settings: Engine.settings(options, newPlan.service), watermarks: Engine.watermarks(states), now: wall())
         logger.notice("configuration reloaded", metadata: ["jobs": "\(newPlan.jobs.count)"])
     }
 
@@ -392,21 +321,22 @@ public actor Engine: Service {
     /// other run. Returns false if the run could not start (not pending, or its job busy).
     public func executeNow(runID: Int64) async throws -> Bool {
         singleRun = true
-        guard try await startPending(only: runID) == 1 else { return false }
-        startKeeper()
-        await waitForIdle()
-        keeper?.cancel()
-        keeper = nil
-        return true
+        return try await withRunGroup {
+            guard try await self.startPending(only: runID) == 1 else { return false }
+            await self.startKeeper()
+            await self.waitForIdle()
+            await self.stopKeeper()
+            return true
+        }
     }
 
     /// The number of runs executing in this process.
-    public var executingCount: Int { executions.count }
+    public var executingCount: Int { core.executions.count }
 
     /// Waits until no run executes in this process (tests).
     public func waitForIdle() async {
         while true {
-            if !executions.isEmpty {
+            if !core.executions.isEmpty {
                 await withCheckedContinuation { idleWaiters.append($0) }
             } else if kickScheduled {
                 await Task.yield()
@@ -417,48 +347,17 @@ public actor Engine: Service {
     }
 
     func notifyIdleIfNeeded() {
-        guard executions.isEmpty || kickScheduled else { return }
+        guard core.executions.isEmpty || kickScheduled else { return }
         let waiters = idleWaiters
         idleWaiters = []
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Stops claiming, lets running jobs finish for up to the shutdown grace (monotonic; leases
-    /// stay renewed), then cancels the rest and releases them so another instance resumes them
-    /// at once.
-    public func drain() async {
-        draining = true
-        startKeeper()
-        let grace = plan.service.shutdownGrace
-        logger.notice("draining", metadata: ["running": "\(executions.count)", "grace": "\(DurationText.format(grace))"])
-        // Occurrences this instance claimed ahead of time are honoured: start each when due. They
-        // are at most the claim horizon ahead, so this waits that long even past a shorter grace
-        // (bounded by `aheadLimit` against clock jumps); the grace then runs from the last start.
-        let aheadLimit = mono() + max(grace, .seconds(2))
-        while let next = startTimes.min(), mono() < aheadLimit, !Task.isCancelled {
-            let wait = next - wall().timeIntervalSince1970
-            if wait > 0 { try? await clock.sleep(for: min(.milliseconds(Int64(wait * 1000) + 1), aheadLimit - mono())) }
-            let now = wall()
-            startTimes.removeAll { $0 <= now.timeIntervalSince1970 }
-            _ = try? await startPending()
-        }
-        let deadline = mono() + grace
-        while !executions.isEmpty && mono() < deadline && !Task.isCancelled {
-            try? await clock.sleep(for: min(.milliseconds(50), deadline - mono()))
-        }
-        for id in executions.keys { stop(id, .shutdown) }
-        await waitForIdle()
-        keeper?.cancel()
-        keeper = nil
-        try? await store.removeInstance(instanceID)
-        logger.notice("stopped", metadata: ["instance": "\(instanceID)"])
-    }
-
     /// Simulates a crash for tests: forgets runs without writing anything (their leases lapse).
     public func abandonForTesting() {
-        draining = true
+        core.stopClaiming()
         keeper?.cancel()
-        for id in executions.keys { stop(id, .leaseLost) }
+        for action in core.stopAll(.leaseLost) { perform(action) }
     }
 }
 

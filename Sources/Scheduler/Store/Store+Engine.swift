@@ -39,6 +39,9 @@ extension Store {
         public var cancelRequested: [Int64]
         /// When the earliest run inserted by this claim may start (seconds since the epoch).
         public var earliestDue: Double? = nil
+        /// When each run inserted by this claim may start (one claim may insert a run due now and
+        /// one ahead of time: the engine must know both).
+        public var dues: [Double] = []
     }
 
     /// Claims the due occurrences of `jobs` at `now` in one transaction: re-reads each job's
@@ -104,6 +107,7 @@ extension Store {
                         if let id = try Store.insertRun(db, job: job, nominal: at, trigger: .schedule, state: .pending, now: t, due: due, reason: nil) {
                             outcome.inserted.append(id)
                             outcome.earliestDue = min(outcome.earliestDue ?? due, due)
+                            outcome.dues.append(due)
                         }
                     case .skip(let at, let reason):
                         if let id = try Store.insertRun(

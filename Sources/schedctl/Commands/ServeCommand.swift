@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import Jobs
 import Logging
@@ -38,7 +37,10 @@ struct ServeCommand: AsyncParsableCommand {
             let alerts = AlertDispatcher(store: store, plan: plan, factory: NotifierFactory(plan: plan, secrets: secrets), logger: logger)
             printPlan(plan, instance: engine.instanceID)
             let retention = RetentionService(store: store, policy: plan.service.retention, logger: logger)
-            let reloader = installReloadHandler(engine: engine, retention: retention, alerts: alerts, holder: holder, path: options.path, logger: logger)
+            let path = options.path
+            let reloader = ReloadOnHangup(hangups: await UnixSignalsSequence(trapping: .sighup)) {
+                await Self.reload(path: path, engine: engine, retention: retention, alerts: alerts, holder: holder, logger: logger)
+            }
             // `days: strategy` jobs: their strategies' next trade dates, asked at most hourly.
             let dates = Wiring.strategyDates(store: store, plan: holder)
             let refresher = Task {
@@ -49,11 +51,10 @@ struct ServeCommand: AsyncParsableCommand {
             }
             let group = ServiceGroup(
                 configuration: .init(
-                    services: [.init(service: engine), .init(service: retention), .init(service: alerts)], gracefulShutdownSignals: [.sigterm, .sigint],
-                    logger: logger))
+                    services: [.init(service: engine), .init(service: retention), .init(service: alerts), .init(service: reloader)],
+                    gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
             refresher.cancel()
-            reloader.cancel()
         }
     }
 
@@ -69,30 +70,24 @@ struct ServeCommand: AsyncParsableCommand {
         fflush(nil)
     }
 
-    private func installReloadHandler(
-        engine: Engine, retention: RetentionService, alerts: AlertDispatcher, holder: PlanHolder, path: String, logger: Logger
-    ) -> any DispatchSourceSignal {
-        signal(SIGHUP, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
-        source.setEventHandler {
-            Task {
-                do {
-                    let plan = try Wiring.loader.load(file: path)
-                    let problems = NotifierFactory.problems(in: plan) + ReportJob.problems(in: plan)
-                    if !problems.isEmpty { throw ConfigError(diagnostics: problems) }
-                    try await engine.reload(plan)
-                    retention.update(plan.service.retention)
-                    holder.current = plan
-                    await alerts.reload(plan)
-                } catch let error as ConfigError {
-                    logger.error("reload rejected; the running configuration stays", metadata: ["errors": "\(error.description)"])
-                } catch {
-                    logger.error("reload failed; the running configuration stays", metadata: ["error": "\(error)"])
-                }
-            }
+    /// Re-reads `path` and hands the plan to the running parts; an invalid configuration is
+    /// logged and the running one stays.
+    private static func reload(
+        path: String, engine: Engine, retention: RetentionService, alerts: AlertDispatcher, holder: PlanHolder, logger: Logger
+    ) async {
+        do {
+            let plan = try Wiring.loader.load(file: path)
+            let problems = NotifierFactory.problems(in: plan) + ReportJob.problems(in: plan)
+            if !problems.isEmpty { throw ConfigError(diagnostics: problems) }
+            try await engine.reload(plan)
+            retention.update(plan.service.retention)
+            holder.current = plan
+            await alerts.reload(plan)
+        } catch let error as ConfigError {
+            logger.error("reload rejected; the running configuration stays", metadata: ["errors": "\(error.description)"])
+        } catch {
+            logger.error("reload failed; the running configuration stays", metadata: ["error": "\(error)"])
         }
-        source.resume()
-        return source
     }
 }
 

@@ -1,0 +1,337 @@
+import Foundation
+
+/// The engine's decisions as a value: given its state, the time and the results of store calls,
+/// it returns what to do. No async, no store, no clock reads: every input is explicit, so each
+/// rule is table-tested (`EngineCoreTests`). The `Engine` actor performs the actions.
+struct EngineCore {
+    /// The time of one decision: wall (occurrences, start times) and monotonic (liveness).
+    struct Now: Equatable {
+        var wall: Date
+        var mono: Duration
+    }
+
+    /// What the core decides and the executor does.
+    enum Action: Equatable, Sendable {
+        /// Start the due pending runs into free slots (one or more `leasePending`s).
+        case startPending
+        /// Lease up to `limit` due pending runs; the slots are reserved until `release`.
+        case leasePending(limit: Int)
+        /// Read which jobs are paused (then `resumed`).
+        case checkPaused(epoch: Int)
+        /// Claim the due occurrences of these jobs (then `claimed` or `claimFailed`).
+        case claim(positions: [Int], epoch: Int)
+        /// Read the leases (then `leasesSeen`).
+        case scanTakeovers
+        /// Take these lapsed leases over; one slot each is reserved until `release`.
+        case takeOver([LeaseRecord])
+        /// Record a heartbeat (with the job list when it changed; then `heartbeatRecorded`).
+        case heartbeat(state: InstanceState, withJobs: Bool)
+        /// Renew these leases (then `renewed` or `renewalFailed`).
+        case renew([HeldLease], startedAt: Duration)
+        /// Cancel an execution.
+        case stop(runID: Int64, generation: Int64, reason: StopReason)
+        /// Record the end of an attempt (the slot stays taken until `removeExecution`).
+        case recordFinish(runID: Int64, generation: Int64, stopReason: StopReason?)
+        /// Forget a fenced execution without writing anything.
+        case forget(runID: Int64, generation: Int64, reason: StopReason)
+        /// Sleep, then decide again.
+        case sleep(Duration)
+        /// Drain: drop start times that passed, then start due pending runs.
+        case startDue
+        /// Drain: wait until no run executes here, then deregister the instance.
+        case deregister
+    }
+
+    /// The state a heartbeat reports.
+    enum InstanceState: String, Sendable {
+        case running, draining
+    }
+
+    /// A lease this instance holds.
+    struct HeldLease: Equatable, Sendable {
+        var id: Int64
+        var generation: Int64
+    }
+
+    /// Why the engine cancelled an execution.
+    enum StopReason: Sendable, Equatable {
+        case leaseLost, leaseExpired, cancelRequested, shutdown
+
+        /// The lease is not (or may not be) ours: write nothing.
+        var fenced: Bool { self == .leaseLost || self == .leaseExpired }
+    }
+
+    /// One execution of a run in this process, as the core sees it.
+    struct Execution: Equatable {
+        var generation: Int64
+        /// Why the engine cancelled it, if it did.
+        var stopReason: StopReason?
+        /// The attempt ended; its end is being recorded (the lease stays renewed meanwhile).
+        var recording = false
+        /// Monotonic deadline: last successful renewal (its start) + lease − margin. Past it the
+        /// execution is stopped even if the database cannot be reached.
+        var validUntil: Duration
+    }
+
+    /// A lease of another owner, and when this instance first saw it in this exact state.
+    struct Observation: Equatable {
+        var lease: LeaseRecord
+        var since: Duration
+        /// How long it must stay unchanged before it counts as lapsed.
+        var patience: Duration
+    }
+
+    /// The tunables the decisions read (the engine's options and the plan's service section).
+    struct Settings: Equatable {
+        var lookahead: Duration = .seconds(1)
+        var maxSleep: Duration = .milliseconds(500)
+        var heartbeatInterval: Duration = .seconds(5)
+        var pauseCheckInterval: Duration = .seconds(1)
+        var claimBatch = 512
+        var startChunk = 24
+        var maxConcurrentRuns = 4
+        var lease: Duration = .seconds(30)
+        var shutdownGrace: Duration = .seconds(30)
+    }
+
+    /// Where a drain is.
+    enum DrainPhase: Equatable {
+        /// Not draining (or only asked to stop claiming).
+        case none
+        /// Starting the runs claimed ahead when due, until `limit`.
+        case aheadStarts(limit: Duration)
+        /// Letting executions finish until `deadline`.
+        case grace(deadline: Duration)
+        /// The rest was stopped; deregistering.
+        case stopped
+    }
+
+    private(set) var settings: Settings
+    private(set) var table: JobTable
+    /// Bumped by every reload: outcomes of a call made before it are dropped.
+    private(set) var epoch = 0
+    /// When each job next needs attention (at most one entry per job).
+    private(set) var queue = DueQueue()
+    /// Paused jobs: not in `queue` until a pause check finds them resumed.
+    private(set) var parked = Set<String>()
+    /// When runs this instance claimed ahead of time may start (seconds since the epoch).
+    private(set) var startTimes: [Double] = []
+    var executions: [Int64: Execution] = [:]
+    /// Slots promised to starts whose transaction is in flight (the cap counts them).
+    var reserved = 0
+    /// Stop claiming and taking over.
+    var draining = false
+    var drainPhase = DrainPhase.none
+    private(set) var lastHeartbeat: Duration?
+    private(set) var jobsChanged = true
+    private(set) var lastPauseCheck: (mono: Duration, wall: Double)?
+    var lastTakeoverScan: Duration?
+    /// Leases of other owners as last seen, and since when (monotonic) unchanged.
+    var observed: [Int64: Observation] = [:]
+    var lastRenewal: Duration?
+    /// A renewal is in flight.
+    var renewing = false
+
+    init(settings: Settings, table: JobTable) {
+        self.settings = settings
+        self.table = table
+    }
+
+    var lease: Duration { settings.lease }
+    /// How often held leases are renewed.
+    var renewalInterval: Duration { lease / 3 }
+    /// The safety margin before a lease's expiry at which an unrenewed execution is stopped.
+    var margin: Duration { lease / 6 }
+    /// Slots neither executing nor reserved.
+    var freeSlots: Int { settings.maxConcurrentRuns - executions.count - reserved }
+
+    // MARK: Schedule
+
+    /// Refills the due queue from the jobs' watermarks (job name → watermark).
+    mutating func schedule(watermarks: [String: Instant], now: Date) {
+        queue.removeAll()
+        parked.removeAll()
+        let now = Instant(now)
+        for (position, job) in table.jobs.enumerated() {
+            if let next = job.schedule.next(after: watermarks[job.name] ?? now) { queue.push(attendance(for: next, now: now), position) }
+        }
+    }
+
+    /// A new plan: a new epoch (outcomes of earlier calls are dropped), the queue rebuilt from
+    /// the watermarks, the job list re-sent with the next heartbeat, which is due at once.
+    mutating func reload(table: JobTable, settings: Settings, watermarks: [String: Instant], now: Date) {
+        self.table = table
+        self.settings = settings
+        epoch += 1
+        jobsChanged = true
+        lastHeartbeat = nil
+        schedule(watermarks: watermarks, now: now)
+    }
+
+    /// When to look at a job whose next occurrence is `next`: `lookahead` before it, so it is
+    /// claimed ahead; but never at or before `now` (that one was looked at already: a job with
+    /// an active run is not claimed ahead, so it is looked at again when due).
+    func attendance(for next: Instant, now: Instant) -> Instant {
+        let ahead = Instant(seconds: next.seconds - Int64(settings.lookahead.seconds.rounded(.up)))
+        return ahead > now ? ahead : next
+    }
+
+    /// How long the main loop sleeps after a pass: until the earliest job needs attention or a
+    /// run claimed ahead is due, at most `maxSleep`; never less than a millisecond.
+    func sleep(now: Date) -> Duration {
+        let now = now.timeIntervalSince1970
+        var wake = now + settings.maxSleep.seconds
+        if let earliest = queue.earliest { wake = min(wake, Double(earliest.seconds)) }
+        if let start = startTimes.min() { wake = min(wake, start) }
+        return .microseconds(Int64(max(0.001, wake - now) * 1_000_000))
+    }
+
+    // MARK: Pass
+
+    /// Forgets the start times that passed (the start that follows covers them).
+    mutating func dropPassedStarts(now: Date) {
+        startTimes.removeAll { $0 <= now.timeIntervalSince1970 }
+    }
+
+    /// A pause check when a job is parked and `pauseCheckInterval` passed on either clock.
+    mutating func pauseCheck(now: Now) -> Action? {
+        let wallNow = now.wall.timeIntervalSince1970
+        let due =
+            lastPauseCheck.map { last in
+                now.mono - last.mono >= settings.pauseCheckInterval || abs(wallNow - last.wall) >= settings.pauseCheckInterval.seconds
+            } ?? true
+        guard !parked.isEmpty, due else { return nil }
+        lastPauseCheck = (now.mono, wallNow)
+        return .checkPaused(epoch: epoch)
+    }
+
+    /// Parked jobs no longer in `paused` are queued at `at` (unless a reload came between).
+    mutating func resumed(paused: Set<String>, epoch: Int, at: Instant) {
+        guard epoch == self.epoch else { return }
+        for name in parked where !paused.contains(name) {
+            parked.remove(name)
+            if let position = table.position(of: name) { queue.push(at, position) }
+        }
+    }
+
+    /// The due jobs, popped from the queue, in claim batches.
+    mutating func dueClaims(at now: Instant) -> [Action] {
+        let due = queue.popDue(upTo: now)
+        return stride(from: 0, to: due.count, by: max(1, settings.claimBatch)).map { start in
+            .claim(positions: Array(due[start..<min(start + settings.claimBatch, due.count)]), epoch: epoch)
+        }
+    }
+
+    /// A claim failed: nothing was claimed, so these jobs are looked at again in a second.
+    mutating func claimFailed(positions: [Int], epoch: Int, at now: Instant) {
+        guard epoch == self.epoch else { return }
+        for position in positions { queue.push(now + .seconds(1), position) }
+    }
+
+    /// Applies a claim's outcomes: paused jobs are parked, the others queued for their next
+    /// occurrence, ahead-claimed start times kept; executions whose cancel was requested are
+    /// stopped, and `startPending` follows when a claimed run is due now. Nil when a reload
+    /// came between (its fresh schedule covers these jobs): the rest of the pass is dropped.
+    mutating func claimed(positions: [Int], outcomes: [Store.ClaimOutcome], epoch: Int, now: Date) -> [Action]? {
+        guard epoch == self.epoch else { return nil }
+        let nowInstant = Instant(now)
+        var actions: [Action] = []
+        var dueNow = false
+        for (position, outcome) in zip(positions, outcomes) {
+            let job = table.jobs[position]
+            if outcome.paused {
+                parked.insert(job.name)
+            } else if let next = outcome.watermark.flatMap({ job.schedule.next(after: $0) }) {
+                queue.push(attendance(for: next, now: nowInstant), position)
+            }
+            // Every run claimed ahead is remembered (a drain starts each when due), not only the
+            // earliest: one claim may insert a run due now and the next one ahead.
+            if let start = outcome.earliestDue, start <= now.timeIntervalSince1970 { dueNow = true }
+            for start in Set(outcome.dues + [outcome.earliestDue].compactMap { $0 }) where start > now.timeIntervalSince1970 {
+                startTimes.append(start)
+            }
+            for id in outcome.cancelRequested { stop(id, .cancelRequested).map { actions.append($0) } }
+        }
+        if dueNow { actions.append(.startPending) }
+        return actions
+    }
+
+    /// A heartbeat when `heartbeatInterval` passed since the last one (or none was sent).
+    mutating func heartbeatIfDue(mono: Duration) -> Action? {
+        guard lastHeartbeat.map({ mono - $0 >= settings.heartbeatInterval }) ?? true else { return nil }
+        return heartbeat(mono: mono)
+    }
+
+    /// A heartbeat now.
+    mutating func heartbeat(mono: Duration) -> Action {
+        lastHeartbeat = mono
+        return .heartbeat(state: draining ? .draining : .running, withJobs: jobsChanged)
+    }
+
+    /// The heartbeat was written.
+    mutating func heartbeatRecorded(withJobs: Bool) {
+        if withJobs { jobsChanged = false }
+    }
+
+    // MARK: Slots
+
+    /// Reserves up to a chunk of free slots (one with `single`) for a start transaction.
+    mutating func reserveStart(single: Bool = false) -> Action? {
+        let chunk = min(freeSlots, single ? 1 : settings.startChunk)
+        guard chunk > 0 else { return nil }
+        reserved += chunk
+        return .leasePending(limit: chunk)
+    }
+
+    /// Returns reserved slots (the transaction ended; what it leased is `launched`).
+    mutating func release(_ slots: Int) {
+        reserved -= slots
+    }
+
+    // MARK: Executions
+
+    /// A run leased at `leasedAt` (monotonic) executes here.
+    mutating func launched(runID: Int64, generation: Int64, leasedAt: Duration) {
+        executions[runID] = Execution(generation: generation, validUntil: leasedAt + lease - margin)
+    }
+
+    /// Stops an execution that is not stopped yet.
+    mutating func stop(_ runID: Int64, _ reason: StopReason) -> Action? {
+        guard var execution = executions[runID], execution.stopReason == nil else { return nil }
+        execution.stopReason = reason
+        executions[runID] = execution
+        return .stop(runID: runID, generation: execution.generation, reason: reason)
+    }
+
+    /// An attempt ended: a stale one (another generation) is ignored; a fenced one is forgotten
+    /// at once; any other is recorded, its slot kept until then. `interrupted`: the run's task
+    /// was cancelled from outside (the service is cancelled), which releases it like a drain
+    /// and starts nothing more.
+    mutating func attemptEnded(runID: Int64, generation: Int64, interrupted: Bool = false) -> Action? {
+        guard var execution = executions[runID], execution.generation == generation else { return nil }
+        if interrupted && execution.stopReason == nil {
+            execution.stopReason = .shutdown
+            draining = true
+        }
+        if let reason = execution.stopReason, reason.fenced {
+            executions[runID] = nil
+            return .forget(runID: runID, generation: generation, reason: reason)
+        }
+        execution.recording = true
+        executions[runID] = execution
+        return .recordFinish(runID: runID, generation: generation, stopReason: execution.stopReason)
+    }
+
+    /// Forgets execution (`runID`, `generation`); a stale one never removes a newer execution.
+    @discardableResult
+    mutating func removeExecution(runID: Int64, generation: Int64) -> Bool {
+        guard executions[runID]?.generation == generation else { return false }
+        executions[runID] = nil
+        return true
+    }
+
+    /// Stops every execution not stopped yet (in run order).
+    mutating func stopAll(_ reason: StopReason) -> [Action] {
+        executions.keys.sorted().compactMap { stop($0, reason) }
+    }
+}

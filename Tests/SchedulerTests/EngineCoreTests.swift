@@ -1,0 +1,622 @@
+import Foundation
+import Testing
+
+@testable import Scheduler
+
+/// The engine's pure decision core: rows of (state, input) → the actions it returns.
+@Suite("Engine core")
+struct EngineCoreTests {
+    typealias Action = EngineCore.Action
+
+    /// 2027-01-15T08:00:00Z: a multiple of a minute.
+    static let t0: Double = 1_800_000_000
+
+    static func core(
+        jobs: [JobSpec] = [every("minutely", seconds: 60)], maxRuns: Int = 4, lease: Duration = .seconds(30),
+        lookahead: Duration = .seconds(1), claimBatch: Int = 512, grace: Duration = .seconds(10)
+    ) -> EngineCore {
+        var settings = EngineCore.Settings()
+        settings.maxConcurrentRuns = maxRuns
+        settings.lease = lease
+        settings.lookahead = lookahead
+        settings.claimBatch = claimBatch
+        settings.shutdownGrace = grace
+        var core = EngineCore(settings: settings, table: JobTable(jobs))
+        core.schedule(watermarks: Dictionary(uniqueKeysWithValues: jobs.map { ($0.name, Instant(seconds: Int64(t0))) }), now: wall(0))
+        return core
+    }
+
+    static func wall(_ offset: Double) -> Date { Date(timeIntervalSince1970: t0 + offset) }
+    static func at(_ offset: Double, mono: Duration = .zero) -> EngineCore.Now { EngineCore.Now(wall: wall(offset), mono: mono) }
+    static func instant(_ offset: Int64) -> Instant { Instant(seconds: Int64(t0) + offset) }
+
+    static func outcome(
+        _ job: String, watermark: Int64? = 60, paused: Bool = false, earliestDue: Double? = nil, cancelRequested: [Int64] = []
+    ) -> Store.ClaimOutcome {
+        Store.ClaimOutcome(
+            job: job, watermark: watermark.map(instant), paused: paused, inserted: earliestDue == nil ? [] : [1], skipped: 0,
+            cancelRequested: cancelRequested, earliestDue: earliestDue.map { t0 + $0 }, dues: earliestDue.map { [t0 + $0] } ?? [])
+    }
+
+    static func lease(_ run: Int64, expiresIn: Double = 30, generation: Int64 = 1) -> LeaseRecord {
+        LeaseRecord(runID: run, owner: "other", generation: generation, acquiredAt: t0, expiresAt: t0 + expiresIn)
+    }
+
+    // MARK: Schedule
+
+    @Test(
+        "attendance: lookahead before the occurrence, never at or before now",
+        arguments: [
+            (1.0, 100, 90, 99),
+            (1.0, 100, 99, 100),
+            (1.0, 100, 100, 100),
+            (0.0, 100, 90, 100),
+            (1.5, 100, 90, 98),
+            (5.0, 100, 96, 100),
+        ] as [(Double, Int64, Int64, Int64)])
+    func attendance(lookahead: Double, next: Int64, now: Int64, expected: Int64) {
+        let core = Self.core(lookahead: .milliseconds(Int64(lookahead * 1000)))
+        #expect(core.attendance(for: Self.instant(next), now: Self.instant(now)) == Self.instant(expected))
+    }
+
+    @Test(
+        "a job is claimed from its attendance on (lookahead 1 s before its occurrence)",
+        arguments: [(58, []), (59, [.claim(positions: [0], epoch: 0)]), (60, [.claim(positions: [0], epoch: 0)])] as [(Int64, [Action])])
+    func dueVersusNotDue(offset: Int64, claims: [Action]) {
+        var core = Self.core()
+        do {
+            let got = core.dueClaims(at: Self.instant(offset))
+            #expect(got == claims)
+        }
+        // A popped job is not claimed twice.
+        do {
+            let got = core.dueClaims(at: Self.instant(offset))
+            #expect(got == [])
+        }
+    }
+
+    @Test("due jobs are claimed in batches of claim_batch")
+    func claimBatches() {
+        var core = Self.core(jobs: (0..<5).map { every("job\($0)", seconds: 60) }, claimBatch: 2)
+        let claims = core.dueClaims(at: Self.instant(60))
+        let batches = claims.compactMap { action -> [Int]? in
+            if case .claim(let positions, 0) = action { positions } else { nil }
+        }
+        #expect(batches.map(\.count) == [2, 2, 1])
+        #expect(batches.flatMap { $0 }.sorted() == [0, 1, 2, 3, 4])
+    }
+
+    @Test(
+        "the loop sleeps until the next attendance or ahead start, at most max_sleep, at least 1 ms",
+        arguments: [
+            (0.0, nil, .milliseconds(500)),
+            (58.8, nil, .milliseconds(200)),
+            (59.5, nil, .milliseconds(1)),
+            (0.0, 0.25, .milliseconds(250)),
+        ] as [(Double, Double?, Duration)])
+    func sleep(now: Double, aheadStart: Double?, expected: Duration) {
+        var core = Self.core(jobs: [every("minutely", seconds: 60), every("hourly", seconds: 3600)])
+        if let aheadStart {
+            // The hourly job's claim (at its attendance) left a run due `aheadStart` from now.
+            _ = core.claimed(positions: [1], outcomes: [Self.outcome("hourly", earliestDue: aheadStart)], epoch: 0, now: Self.wall(now))
+        }
+        let slept = core.sleep(now: Self.wall(now))
+        #expect(abs((slept - expected) / .microseconds(1)) <= 1)
+    }
+
+    // MARK: Claim outcomes
+
+    @Test("a claimed job is queued for its next occurrence; a paused one is parked")
+    func claimOutcomes() throws {
+        var core = Self.core(jobs: [every("a", seconds: 60), every("b", seconds: 60)])
+        _ = core.dueClaims(at: Self.instant(60))
+        let claimed = core.claimed(positions: [0, 1], outcomes: [Self.outcome("a"), Self.outcome("b", paused: true)], epoch: 0, now: Self.wall(60))
+        let actions = try #require(claimed)
+        #expect(actions == [])
+        #expect(core.parked == ["b"])
+        #expect(core.queue.earliest == Self.instant(119))
+        do {
+            let got = core.dueClaims(at: Self.instant(119))
+            #expect(got == [.claim(positions: [0], epoch: 0)])
+        }
+    }
+
+    @Test(
+        "a run claimed ahead is kept for its instant; one due now starts at once",
+        arguments: [(0.5, false), (0.0, true), (-2.0, true)] as [(Double, Bool)])
+    func aheadStarts(earliestDue: Double, startNow: Bool) throws {
+        var core = Self.core()
+        let claimed = core.claimed(positions: [0], outcomes: [Self.outcome("minutely", earliestDue: earliestDue)], epoch: 0, now: Self.wall(0))
+        let actions = try #require(claimed)
+        #expect(actions == (startNow ? [.startPending] : []))
+        #expect(core.startTimes == (startNow ? [] : [Self.t0 + earliestDue]))
+        core.dropPassedStarts(now: Self.wall(earliestDue))
+        #expect(core.startTimes == [])
+    }
+
+    @Test("a claim that inserts a run due now and one ahead starts now and remembers the ahead start")
+    func dueAndAheadInOneClaim() throws {
+        var core = Self.core()
+        var outcome = Self.outcome("minutely", earliestDue: 0)
+        outcome.dues = [Self.t0, Self.t0 + 1]
+        let claimed = core.claimed(positions: [0], outcomes: [outcome], epoch: 0, now: Self.wall(0))
+        #expect(try #require(claimed) == [.startPending])
+        #expect(core.startTimes == [Self.t0 + 1])
+        core.beginDrain(mono: .zero)
+        let steps = core.drainStep(now: Self.at(0), cancelled: false)
+        #expect(steps == [.sleep(.milliseconds(1001)), .startDue])
+    }
+
+    @Test("a cancel request stops the execution here, once; a run executing elsewhere is left alone")
+    func cancelRequested() throws {
+        var core = Self.core()
+        core.launched(runID: 7, generation: 2, leasedAt: .zero)
+        let outcome = Self.outcome("minutely", cancelRequested: [7, 8])
+        do {
+            let got = core.claimed(positions: [0], outcomes: [outcome], epoch: 0, now: Self.wall(0))
+            #expect(got == [.stop(runID: 7, generation: 2, reason: .cancelRequested)])
+        }
+        do {
+            let got = core.claimed(positions: [0], outcomes: [outcome], epoch: 0, now: Self.wall(0))
+            #expect(got == [])
+        }
+    }
+
+    // MARK: Pauses
+
+    @Test("a parked job is checked at most once per pause_check_interval of either clock, and resumes at once")
+    func pausedParkingAndResume() throws {
+        var core = Self.core(jobs: [every("a", seconds: 60), every("b", seconds: 60)])
+        do {  // nothing parked: no read
+            let got = core.pauseCheck(now: Self.at(0))
+            #expect(got == nil)
+        }
+        _ = core.dueClaims(at: Self.instant(60))
+        _ = core.claimed(positions: [0, 1], outcomes: [Self.outcome("a", paused: true), Self.outcome("b")], epoch: 0, now: Self.wall(60))
+        do {
+            let got = core.pauseCheck(now: Self.at(60))
+            #expect(got == .checkPaused(epoch: 0))
+        }
+        do {
+            let got = core.pauseCheck(now: Self.at(60.5, mono: .milliseconds(999)))
+            #expect(got == nil)
+        }
+        do {  // monotonic time moved
+            let got = core.pauseCheck(now: Self.at(60.5, mono: .seconds(1)))
+            #expect(got == .checkPaused(epoch: 0))
+        }
+        do {  // wall time moved
+            let got = core.pauseCheck(now: Self.at(61.5, mono: .seconds(1)))
+            #expect(got == .checkPaused(epoch: 0))
+        }
+        // Still paused: stays parked, not queued.
+        core.resumed(paused: ["a"], epoch: 0, at: Self.instant(62))
+        #expect(core.parked == ["a"])
+        do {
+            let got = core.dueClaims(at: Self.instant(62))
+            #expect(got == [])
+        }
+        // Resumed: queued at once.
+        core.resumed(paused: [], epoch: 0, at: Self.instant(62))
+        #expect(core.parked.isEmpty)
+        do {
+            let got = core.dueClaims(at: Self.instant(62))
+            #expect(got == [.claim(positions: [0], epoch: 0)])
+        }
+    }
+
+    // MARK: Slots
+
+    struct SlotRow: Sendable, CustomTestStringConvertible {
+        var maxRuns: Int
+        var executing: Int
+        var inFlight: [Bool]  // earlier reservations not yet released (single or not)
+        var single: Bool
+        var expected: Int?
+        var testDescription: String { "max \(maxRuns), executing \(executing), in flight \(inFlight), single \(single)" }
+    }
+
+    @Test(
+        "starts reserve free slots: never more than max_concurrent_runs with executions and reservations",
+        arguments: [
+            SlotRow(maxRuns: 4, executing: 0, inFlight: [], single: false, expected: 4),
+            SlotRow(maxRuns: 100, executing: 0, inFlight: [], single: false, expected: 24),
+            SlotRow(maxRuns: 4, executing: 3, inFlight: [], single: false, expected: 1),
+            SlotRow(maxRuns: 4, executing: 4, inFlight: [], single: false, expected: nil),
+            SlotRow(maxRuns: 4, executing: 1, inFlight: [false], single: false, expected: nil),
+            SlotRow(maxRuns: 4, executing: 1, inFlight: [true], single: false, expected: 2),
+            SlotRow(maxRuns: 4, executing: 0, inFlight: [], single: true, expected: 1),
+            SlotRow(maxRuns: 100, executing: 50, inFlight: [false, false], single: false, expected: 2),
+        ])
+    func slots(row: SlotRow) {
+        var core = Self.core(maxRuns: row.maxRuns)
+        for id in 0..<row.executing { core.launched(runID: Int64(id), generation: 1, leasedAt: .zero) }
+        for single in row.inFlight { _ = core.reserveStart(single: single) }
+        do {
+            let got = core.reserveStart(single: row.single)
+            #expect(got == row.expected.map { .leasePending(limit: $0) })
+        }
+        #expect(core.executions.count + core.reserved <= row.maxRuns)
+    }
+
+    @Test("released slots are free again; launched runs hold theirs until removed")
+    func releaseAndRemove() {
+        var core = Self.core(maxRuns: 2)
+        do {
+            let got = core.reserveStart()
+            #expect(got == .leasePending(limit: 2))
+        }
+        do {
+            let got = core.reserveStart()
+            #expect(got == nil)
+        }
+        core.release(2)
+        core.launched(runID: 1, generation: 1, leasedAt: .zero)
+        do {
+            let got = core.reserveStart()
+            #expect(got == .leasePending(limit: 1))
+        }
+        core.release(1)
+        do {  // a stale generation removes nothing
+            let got = core.removeExecution(runID: 1, generation: 0)
+            #expect(got == false)
+        }
+        #expect(core.freeSlots == 1)
+        do {
+            let got = core.removeExecution(runID: 1, generation: 1)
+            #expect(got)
+        }
+        #expect(core.freeSlots == 2)
+    }
+
+    // MARK: Heartbeat
+
+    @Test(
+        "a heartbeat every heartbeat_interval of monotonic time",
+        arguments: [(.milliseconds(4999), false), (.seconds(5), true), (.seconds(60), true)] as [(Duration, Bool)])
+    func heartbeatInterval(elapsed: Duration, due: Bool) {
+        var core = Self.core()
+        do {
+            let got = core.heartbeatIfDue(mono: .seconds(10))
+            #expect(got == .heartbeat(state: .running, withJobs: true))
+        }
+        core.heartbeatRecorded(withJobs: true)
+        do {
+            let got = core.heartbeatIfDue(mono: .seconds(10) + elapsed)
+            #expect(got == (due ? .heartbeat(state: .running, withJobs: false) : nil))
+        }
+    }
+
+    @Test("after a reload the heartbeat is due at once and carries the job list; draining is reported")
+    func heartbeatAfterReloadAndDrain() {
+        var core = Self.core()
+        _ = core.heartbeat(mono: .zero)
+        core.heartbeatRecorded(withJobs: true)
+        core.reload(table: core.table, settings: core.settings, watermarks: [:], now: Self.wall(0))
+        do {
+            let got = core.heartbeatIfDue(mono: .seconds(1))
+            #expect(got == .heartbeat(state: .running, withJobs: true))
+        }
+        // A failed heartbeat keeps the job list for the next one.
+        core.stopClaiming()
+        do {
+            let got = core.heartbeatIfDue(mono: .seconds(6))
+            #expect(got == .heartbeat(state: .draining, withJobs: true))
+        }
+    }
+
+    // MARK: Leases
+
+    @Test(
+        "an execution past its local deadline (renewal start + lease − lease/6) is stopped as leaseExpired",
+        arguments: [(.milliseconds(24_999), false), (.seconds(25), true), (.seconds(40), true)] as [(Duration, Bool)])
+    func localDeadline(mono: Duration, expired: Bool) {
+        var core = Self.core(lease: .seconds(30))
+        core.launched(runID: 3, generation: 4, leasedAt: .zero)
+        // A renewal in flight (never answered) does not extend the deadline.
+        _ = core.maintainLeases(mono: .seconds(10))
+        #expect(core.renewing)
+        let actions = core.maintainLeases(mono: mono)
+        #expect(actions == (expired ? [.stop(runID: 3, generation: 4, reason: .leaseExpired)] : []))
+    }
+
+    @Test("leases are renewed every lease/3, one renewal at a time; an answer extends the deadline from its start")
+    func renewal() {
+        var core = Self.core(lease: .seconds(30))
+        do {  // nothing held
+            let got = core.maintainLeases(mono: .zero)
+            #expect(got == [])
+        }
+        core.launched(runID: 1, generation: 1, leasedAt: .zero)
+        core.launched(runID: 2, generation: 5, leasedAt: .zero)
+        let held = [EngineCore.HeldLease(id: 1, generation: 1), EngineCore.HeldLease(id: 2, generation: 5)]
+        do {
+            let got = core.maintainLeases(mono: .seconds(1))
+            #expect(got == [.renew(held, startedAt: .seconds(1))])
+        }
+        do {  // one in flight
+            let got = core.maintainLeases(mono: .seconds(20))
+            #expect(got == [])
+        }
+        do {
+            let got = core.renewed(held, answers: [1: .renewed(cancelRequested: false), 2: .renewed(cancelRequested: false)], startedAt: .seconds(1))
+            #expect(got == [])
+        }
+        #expect(core.executions[1]?.validUntil == .seconds(26))
+        do {  // a third of the lease after the last renewal's start
+            let got = core.maintainLeases(mono: .milliseconds(10_999))
+            #expect(got == [])
+        }
+        do {
+            let got = core.maintainLeases(mono: .seconds(11))
+            #expect(got == [.renew(held, startedAt: .seconds(11))])
+        }
+        // A failed renewal is tried again at the next pass.
+        core.renewalFailed()
+        do {
+            let got = core.maintainLeases(mono: .seconds(12))
+            #expect(got == [.renew(held, startedAt: .seconds(12))])
+        }
+    }
+
+    @Test(
+        "renewal answers: lost stops (fenced), a cancel request stops, ended and stale generations change nothing",
+        arguments: [
+            (.lost, 1, [.stop(runID: 1, generation: 1, reason: .leaseLost)]),
+            (.renewed(cancelRequested: true), 1, [.stop(runID: 1, generation: 1, reason: .cancelRequested)]),
+            (.renewed(cancelRequested: false), 1, []),
+            (.ended, 1, []),
+            (.lost, 0, []),
+        ] as [(Store.Renewal, Int64, [Action])])
+    func renewalAnswers(answer: Store.Renewal, generation: Int64, expected: [Action]) {
+        var core = Self.core()
+        core.launched(runID: 1, generation: 1, leasedAt: .zero)
+        _ = core.maintainLeases(mono: .zero)
+        do {
+            let got = core.renewed([EngineCore.HeldLease(id: 1, generation: generation)], answers: [1: answer], startedAt: .zero)
+            #expect(got == expected)
+        }
+        // A lost lease is not renewed again.
+        if answer == .lost && generation == 1 {
+            do {
+                let got = core.maintainLeases(mono: .seconds(10))
+                #expect(got == [])
+            }
+        }
+    }
+
+    @Test("the keeper sleeps until the next renewal or the earliest local deadline")
+    func keeperSleep() {
+        var core = Self.core(lease: .seconds(30))
+        #expect(core.keeperSleep(mono: .zero) == .seconds(10))
+        core.launched(runID: 1, generation: 1, leasedAt: .zero)
+        _ = core.maintainLeases(mono: .seconds(18))
+        #expect(core.keeperSleep(mono: .seconds(20)) == .seconds(5))  // deadline at 25 s
+        #expect(core.keeperSleep(mono: .seconds(26)) == .milliseconds(1))
+    }
+
+    // MARK: Ends
+
+    @Test(
+        "an ended attempt: recorded unless fenced; a cancelled service releases it; a stale one is ignored",
+        arguments: [
+            (nil, false, 1, .recordFinish(runID: 1, generation: 1, stopReason: nil)),
+            (.shutdown, false, 1, .recordFinish(runID: 1, generation: 1, stopReason: .shutdown)),
+            (.cancelRequested, false, 1, .recordFinish(runID: 1, generation: 1, stopReason: .cancelRequested)),
+            (nil, true, 1, .recordFinish(runID: 1, generation: 1, stopReason: .shutdown)),
+            (.cancelRequested, true, 1, .recordFinish(runID: 1, generation: 1, stopReason: .cancelRequested)),
+            (.leaseLost, false, 1, .forget(runID: 1, generation: 1, reason: .leaseLost)),
+            (.leaseExpired, true, 1, .forget(runID: 1, generation: 1, reason: .leaseExpired)),
+            (nil, false, 2, nil),
+        ] as [(EngineCore.StopReason?, Bool, Int64, Action?)])
+    func attemptEnded(stop: EngineCore.StopReason?, interrupted: Bool, generation: Int64, expected: Action?) {
+        var core = Self.core()
+        core.launched(runID: 1, generation: 1, leasedAt: .zero)
+        if let stop { _ = core.stop(1, stop) }
+        do {
+            let got = core.attemptEnded(runID: 1, generation: generation, interrupted: interrupted)
+            #expect(got == expected)
+        }
+        #expect(core.draining == (interrupted && stop == nil && generation == 1))  // a cancelled service starts nothing more
+        switch expected {
+        case .recordFinish: #expect(core.executions[1]?.recording == true)  // the slot stays taken until recorded
+        case .forget: #expect(core.executions[1] == nil)
+        default: #expect(core.executions[1]?.recording == false)
+        }
+    }
+
+    // MARK: Takeover
+
+    @Test("takeover scans run every min(1 s, lease/4)", arguments: [(30.0, 1.0), (2.0, 0.5)] as [(Double, Double)])
+    func takeoverScanInterval(lease: Double, every: Double) {
+        var core = Self.core(lease: .milliseconds(Int64(lease * 1000)))
+        let interval = Duration.milliseconds(Int64(every * 1000))
+        do {
+            let got = core.takeoverScanIfDue(mono: .seconds(5))
+            #expect(got == .scanTakeovers)
+        }
+        do {
+            let got = core.takeoverScanIfDue(mono: .seconds(5) + interval - .milliseconds(1))
+            #expect(got == nil)
+        }
+        do {
+            let got = core.takeoverScanIfDue(mono: .seconds(5) + interval)
+            #expect(got == .scanTakeovers)
+        }
+    }
+
+    @Test(
+        "a lease lapses when it stayed unchanged for a lease (or its remaining wall time, if longer) on the monotonic clock",
+        arguments: [
+            (30, .seconds(29), false),
+            (30, .seconds(30), true),
+            (-100, .seconds(30), true),  // a wall clock step never shortens the patience
+            (60, .seconds(30), false),
+            (60, .seconds(60), true),
+            (10_000, .seconds(300), true),  // at most ten leases
+        ] as [(Double, Duration, Bool)])
+    func lapse(expiresIn: Double, after: Duration, lapsed: Bool) {
+        var core = Self.core(lease: .seconds(30))
+        let held = Self.lease(9, expiresIn: expiresIn)
+        do {
+            let got = core.leasesSeen([held], now: Self.at(0, mono: .seconds(100)))
+            #expect(got == nil)
+        }
+        do {
+            let got = core.leasesSeen([held], now: Self.at(0, mono: .seconds(100) + after))
+            #expect(got == (lapsed ? .takeOver([held]) : nil))
+        }
+    }
+
+    @Test("a renewed lease is watched afresh; a run executing here or a draining instance takes nothing over")
+    func noTakeover() {
+        var core = Self.core(lease: .seconds(30))
+        _ = core.leasesSeen([Self.lease(9)], now: Self.at(0))
+        do {  // renewed
+            let got = core.leasesSeen([Self.lease(9, expiresIn: 40)], now: Self.at(10, mono: .seconds(30)))
+            #expect(got == nil)
+        }
+        do {
+            let got = core.leasesSeen([Self.lease(9, expiresIn: 40)], now: Self.at(10, mono: .seconds(59)))
+            #expect(got == nil)
+        }
+        core.launched(runID: 9, generation: 1, leasedAt: .seconds(59))
+        do {
+            let got = core.leasesSeen([Self.lease(9, expiresIn: 40)], now: Self.at(10, mono: .seconds(200)))
+            #expect(got == nil)
+        }
+        var draining = Self.core(lease: .seconds(30))
+        _ = draining.leasesSeen([Self.lease(9)], now: Self.at(0))
+        draining.stopClaiming()
+        do {
+            let got = draining.leasesSeen([Self.lease(9)], now: Self.at(0, mono: .seconds(30)))
+            #expect(got == nil)
+        }
+    }
+
+    @Test("lapsed leases fill the free slots, earliest expiry first, their slots reserved")
+    func takeoverFitsTheCap() {
+        var core = Self.core(maxRuns: 2, lease: .seconds(30))
+        core.launched(runID: 1, generation: 1, leasedAt: .zero)
+        let leases = [Self.lease(8, expiresIn: 20), Self.lease(9, expiresIn: 10)]
+        _ = core.leasesSeen(leases, now: Self.at(0))
+        do {
+            let got = core.leasesSeen(leases, now: Self.at(0, mono: .seconds(30)))
+            #expect(got == .takeOver([Self.lease(9, expiresIn: 10)]))
+        }
+        do {
+            let got = core.reserveStart()
+            #expect(got == nil)
+        }
+        core.release(1)
+        do {
+            let got = core.tookOver(runID: 9)
+            #expect(got)
+        }
+        core.launched(runID: 9, generation: 2, leasedAt: .seconds(30))
+        do {  // executing here: never twice
+            let got = core.tookOver(runID: 9)
+            #expect(got == false)
+        }
+    }
+
+    // MARK: Drain
+
+    @Test("drain: ahead claims start when due, executions get the grace from the last start, the rest is stopped, then deregister")
+    func drainSequence() throws {
+        var core = Self.core(grace: .seconds(10))
+        _ = core.claimed(positions: [0], outcomes: [Self.outcome("minutely", earliestDue: 0.5)], epoch: 0, now: Self.wall(0))
+        core.launched(runID: 4, generation: 2, leasedAt: .zero)
+        core.beginDrain(mono: .zero)
+        #expect(core.draining)
+        do {
+            let got = core.drainStep(now: Self.at(0), cancelled: false)
+            #expect(got == [.sleep(.milliseconds(501)), .startDue])
+        }
+        core.dropPassedStarts(now: Self.wall(0.501))
+        do {
+            let got = core.drainStep(now: Self.at(0.501, mono: .milliseconds(501)), cancelled: false)
+            #expect(got == [.sleep(.milliseconds(50))])
+        }
+        #expect(core.drainPhase == .grace(deadline: .milliseconds(10_501)))
+        do {
+            let got = core.drainStep(now: Self.at(10.48, mono: .milliseconds(10_480)), cancelled: false)
+            #expect(got == [.sleep(.milliseconds(21))])
+        }
+        #expect(
+            core.drainStep(now: Self.at(10.501, mono: .milliseconds(10_501)), cancelled: false) == [
+                .stop(runID: 4, generation: 2, reason: .shutdown), .deregister,
+            ])
+        do {
+            let got = core.drainStep(now: Self.at(11, mono: .seconds(11)), cancelled: false)
+            #expect(got == [.deregister])
+        }
+    }
+
+    @Test(
+        "drain: no executions end it at once; a cancelled service waits for nothing; ahead starts wait at most max(grace, 2 s)",
+        arguments: [
+            (false, nil, false, [.deregister]),
+            (true, 0.5, true, [.stop(runID: 4, generation: 2, reason: .shutdown), .deregister]),
+            (false, 0.0, false, [.startDue]),
+            (false, 5.0, false, [.sleep(.seconds(2)), .startDue]),
+        ] as [(Bool, Double?, Bool, [Action])])
+    func drainShortcuts(executing: Bool, aheadStart: Double?, cancelled: Bool, expected: [Action]) {
+        var core = Self.core(grace: .seconds(1))
+        if let aheadStart {
+            _ = core.claimed(positions: [0], outcomes: [Self.outcome("minutely", earliestDue: aheadStart)], epoch: 0, now: Self.wall(-1))
+        }
+        if executing { core.launched(runID: 4, generation: 2, leasedAt: .zero) }
+        core.beginDrain(mono: .zero)
+        do {
+            let got = core.drainStep(now: Self.at(0), cancelled: cancelled)
+            #expect(got == expected)
+        }
+    }
+
+    // MARK: Reload
+
+    @Test("a reload starts a new epoch: outcomes of calls made before it are dropped")
+    func reloadEpoch() {
+        var core = Self.core(jobs: [every("a", seconds: 60), every("b", seconds: 60)])
+        let claims = core.dueClaims(at: Self.instant(60))
+        #expect(claims == [.claim(positions: [0, 1], epoch: 0)] || claims == [.claim(positions: [1, 0], epoch: 0)])
+        _ = core.claimed(positions: [1], outcomes: [Self.outcome("b", paused: true)], epoch: 0, now: Self.wall(60))
+        do {
+            let got = core.pauseCheck(now: Self.at(60))
+            #expect(got == .checkPaused(epoch: 0))
+        }
+        // The new plan has only b, and a fresh schedule from the watermarks.
+        let newTable = JobTable([every("b", seconds: 60)])
+        core.reload(table: newTable, settings: core.settings, watermarks: ["b": Self.instant(60)], now: Self.wall(60))
+        #expect(core.epoch == 1)
+        #expect(core.parked.isEmpty)
+        do {
+            let got = core.claimed(positions: [0], outcomes: [Self.outcome("a", paused: true)], epoch: 0, now: Self.wall(60))
+            #expect(got == nil)
+        }
+        core.claimFailed(positions: [0], epoch: 0, at: Self.instant(60))
+        core.resumed(paused: [], epoch: 0, at: Self.instant(60))
+        #expect(core.parked.isEmpty)
+        #expect(core.queue.earliest == Self.instant(119))
+        do {
+            let got = core.dueClaims(at: Self.instant(119))
+            #expect(got == [.claim(positions: [0], epoch: 1)])
+        }
+    }
+
+    @Test("a failed claim looks at its jobs again a second later")
+    func claimFailure() {
+        var core = Self.core()
+        _ = core.dueClaims(at: Self.instant(60))
+        core.claimFailed(positions: [0], epoch: 0, at: Self.instant(60))
+        do {
+            let got = core.dueClaims(at: Self.instant(60))
+            #expect(got == [])
+        }
+        do {
+            let got = core.dueClaims(at: Self.instant(61))
+            #expect(got == [.claim(positions: [0], epoch: 0)])
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import SchedctlTesting
+import Synchronization
+import Testing
+
+@testable import Scheduler
+
+/// `Engine.run()` owns its executions (children of its task group): when it returns, no run is
+/// executing, and a run stopped with the service is released for another instance.
+@Suite("Engine run group", .serialized)
+struct EngineRunGroupTests {
+    /// Set once `run()` returned.
+    final class Flag: Sendable {
+        private let value = Mutex(false)
+        var isSet: Bool { value.withLock { $0 } }
+        func set() { value.withLock { $0 = true } }
+    }
+
+    /// Yields until `condition` holds (bounded). With `wakeLoop`, whenever the main loop sleeps
+    /// too (two sleepers: the lease keeper and the loop) the manual clock moves past its sleep.
+    func eventually(_ clock: ManualClock, wakeLoop: Bool = false, _ condition: () async throws -> Bool) async rethrows -> Bool {
+        for _ in 0..<100_000 {
+            if try await condition() { return true }
+            if wakeLoop && clock.sleeperCount >= 2 { clock.advance(by: .milliseconds(600)) }
+            await Task.yield()
+        }
+        return false
+    }
+
+    /// A service whose blocking probe run is executing; returns it, its task and its end flag.
+    func serviceWithARun(_ bed: Bed, _ probe: ProbeJob) async throws -> (Engine, Task<Void, any Error>, Flag) {
+        let job = every("long", seconds: 3600, kind: "probe")
+        let engine = bed.engine([job], kinds: [probe])
+        try await engine.start()
+        bed.wall.set("2026-11-23T16:00:00Z")
+        let ended = Flag()
+        let service = Task {
+            defer { ended.set() }
+            try await engine.run()
+        }
+        #expect(await eventually(bed.clock) { probe.snapshot.executions == 1 })
+        #expect(await engine.executingCount == 1)
+        return (engine, service, ended)
+    }
+
+    @Test func aCancelledServiceReleasesItsRunAndReturnsOnlyWhenTheRunEnded() async throws {
+        let bed = try Bed()
+        let probe = ProbeJob(blocking: true)
+        let (engine, service, ended) = try await serviceWithARun(bed, probe)
+        service.cancel()
+        try await service.value
+        #expect(ended.isSet)
+        // The run's task ended before run() returned: it saw the cancellation, nothing executes.
+        #expect(probe.snapshot.cancelled == 1)
+        #expect(probe.snapshot.total == 0)
+        #expect(await engine.executingCount == 0)
+        let run = try #require(try await bed.runs().first)
+        #expect(run.state == .pending)  // released, not failed: another instance resumes it
+        #expect(run.attempt == 0)
+        #expect(await engine.draining)  // nothing more is started
+    }
+
+    @Test func aDrainWithNoGraceStopsAndReleasesTheRunBeforeRunReturns() async throws {
+        let bed = try Bed()
+        let probe = ProbeJob(blocking: true)
+        let (engine, service, ended) = try await serviceWithARun(bed, probe)
+        await engine.beginDrain()
+        #expect(await eventually(bed.clock, wakeLoop: true) { ended.isSet })
+        try await service.value
+        #expect(probe.snapshot.cancelled == 1)
+        #expect(probe.snapshot.total == 0)
+        let run = try #require(try await bed.runs().first)
+        #expect(run.state == .pending)
+        #expect(try await bed.store.status(now: bed.wall.now()).instances.isEmpty)
+        #expect(probe.snapshot.executions == 1)
+    }
+
+    /// Found while moving the drain into the core: a claim that inserted a run due now and the
+    /// next one ahead reported only the earliest due time, so a drain right then did not know the
+    /// ahead run and left it pending (the crash test's occasional unfinished run).
+    @Test func aDrainStartsARunClaimedAheadInTheSameClaimAsADueOne() async throws {
+        let bed = try Bed()
+        let engine = bed.engine([every("fast", seconds: 1)], grace: .seconds(10))
+        try await engine.start()
+        bed.wall.advance(1)
+        #expect(await engine.tick().claimed == 2)  // :01, due now, and :02, ahead
+        await engine.waitForIdle()
+        #expect(try await bed.runs().map(\.state) == [.succeeded, .pending])
+        let ended = Flag()
+        let drain = Task {
+            await engine.drain()
+            ended.set()
+        }
+        // The drain sleeps until :02 (the keeper sleeps too), then starts the run and lets it end.
+        bed.wall.advance(1)
+        #expect(try await eventually(bed.clock, wakeLoop: true) { try await bed.runs().last?.state != .pending })
+        #expect(await eventually(bed.clock) { await engine.executingCount == 0 })
+        #expect(await eventually(bed.clock, wakeLoop: true) { ended.isSet })
+        await drain.value
+        #expect(try await bed.runs().map(\.state) == [.succeeded, .succeeded])
+    }
+}
