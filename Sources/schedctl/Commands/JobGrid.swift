@@ -14,9 +14,13 @@ enum JobGrid {
     /// Each job's watermark in the plan's database; empty when the database does not exist yet
     /// (nothing is created) or cannot be read.
     static func watermarks(_ plan: Plan) async -> [String: Instant] {
-        guard FileManager.default.fileExists(atPath: plan.database), let store = try? Wiring.openStore(plan),
-            let status = try? await store.status(now: Date())
-        else { return [:] }
+        guard FileManager.default.fileExists(atPath: plan.database), let store = try? Wiring.openStore(plan) else { return [:] }
+        return await watermarks(store)
+    }
+
+    /// Each job's watermark in `store` (empty when it cannot be read).
+    static func watermarks(_ store: Store) async -> [String: Instant] {
+        guard let status = try? await store.status(now: Date()) else { return [:] }
         return status.jobs.compactMapValues { $0.watermark.map(Instant.init(seconds:)) }
     }
 
