@@ -77,6 +77,11 @@ struct HistoryCommand: AsyncParsableCommand {
         try await exiting {
             let plan = try Wiring.loadPlan(options.path)
             let runs = try await Wiring.openStore(plan).history(job: job, limit: max(1, limit))
+            // A job removed from the file keeps its history; a name that is neither is a typo.
+            if let job, runs.isEmpty, plan.job(named: job) == nil {
+                throw CommandFailure(
+                    message: "no job '\(job)' in \(plan.source) and no runs of it; jobs: \(plan.jobs.map(\.name).joined(separator: ", "))", code: 2)
+            }
             if json {
                 print(try JSONText.encode(runs.map(RunJSON.init)))
                 return
