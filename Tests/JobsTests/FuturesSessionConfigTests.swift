@@ -52,6 +52,14 @@ struct FuturesSessionConfigTests {
         #expect(found == ["10: jobs.es-day.symbols: the list is empty; name the contracts traded, e.g. symbols: [MESZ6]"])
     }
 
+    @Test("a symbol that is not a contract name, or listed twice, is an error at its line")
+    func badSymbols() {
+        let spaced = Self.problems(Self.session.replacingOccurrences(of: "symbols: [MESZ6]", with: "symbols: [\"ES Z5\"]"))
+        #expect(spaced == ["10: jobs.es-day.symbols: 'ES Z5' is not a contract name; write it like MESZ6 (letters and digits)"])
+        let twice = Self.problems(Self.session.replacingOccurrences(of: "symbols: [MESZ6]", with: "symbols: [MESZ6, ESZ5, MESZ6]"))
+        #expect(twice == ["10: jobs.es-day.symbols: 'MESZ6' is listed twice; name each contract once"])
+    }
+
     @Test("a daily loss limit of zero or below is an error at its line", arguments: ["0", "-500"])
     func lossLimit(_ value: String) {
         let found = Self.problems(Self.session.replacingOccurrences(of: "daily_loss_limit: 500", with: "daily_loss_limit: \(value)"))

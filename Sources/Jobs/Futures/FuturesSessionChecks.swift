@@ -10,8 +10,15 @@ extension FuturesSessionSettings {
             problems.append(
                 .init(key: "broker", message: "broker '\(name)' is a \(broker.type) broker; a futures session needs a tradovate broker"))
         }
-        if let symbols = options["symbols"]?.listValue, symbols.isEmpty {
-            problems.append(.init(key: "symbols", message: "the list is empty; name the contracts traded, e.g. symbols: [MESZ6]"))
+        if let symbols = options["symbols"]?.listValue {
+            let names = symbols.compactMap(\.stringValue)
+            if symbols.isEmpty {
+                problems.append(.init(key: "symbols", message: "the list is empty; name the contracts traded, e.g. symbols: [MESZ6]"))
+            } else if let bad = names.first(where: { $0.isEmpty || !$0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) } }) {
+                problems.append(.init(key: "symbols", message: "'\(bad)' is not a contract name; write it like MESZ6 (letters and digits)"))
+            } else if let twice = names.first(where: { name in names.filter { $0 == name }.count > 1 }) {
+                problems.append(.init(key: "symbols", message: "'\(twice)' is listed twice; name each contract once"))
+            }
         }
         if let limit = options["risk"]?.mapValue?["daily_loss_limit"]?.numberValue, limit <= 0 {
             problems.append(
