@@ -34,6 +34,8 @@ public enum StandardCatalog {
     public static func catalog(kinds registry: JobKindRegistry) -> ConfigCatalog {
         var catalog = ConfigCatalog(brokers: brokers, strategies: strategies, notifiers: notifiers, jobKinds: registry.optionSpecs)
         catalog.jobChecks["rebalance"] = RebalanceOptions.check
+        catalog.jobChecks["futures-session"] = FuturesSessionSettings.check
+        catalog.jobChecks["token-renewal"] = TokenRenewalJob.check
         return catalog
     }
 }

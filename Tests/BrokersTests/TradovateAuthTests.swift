@@ -166,6 +166,45 @@ let wrongPassword = InMemoryCredentials([
         await sim.stop()
     }
 
+    /// The user follows the fix (`schedctl secrets set tradovate/password`): the next call signs in
+    /// at once instead of repeating the cooldown; the same wrong credentials stay held back, and
+    /// changed-but-wrong ones still stop at the hourly limit.
+    @Test func changedCredentialsAreTriedWithoutTheCooldown() async throws {
+        let t = TVClock()
+        let sim = try await t.simulator()
+        let shared = InMemoryTradovateTokenStore()
+        func attempt(_ credentials: any CredentialProvider) async -> BrokerError? {
+            do {
+                _ = try await t.auth(sim, store: shared, credentials: credentials).accessToken()
+                return nil
+            } catch {
+                return error as? BrokerError
+            }
+        }
+        let first = await attempt(wrongPassword)
+        #expect(first?.message.contains("will not sign in with these credentials again before") == true, "\(String(describing: first))")
+        let same = await attempt(wrongPassword)
+        #expect(same?.message.contains("with the same credentials, next attempt after") == true, "\(String(describing: same))")
+        #expect(sim.failedSignInCount == 1 && sim.loginCount == 1)
+
+        let otherWrong = InMemoryCredentials([
+            "tradovate/username": "demo-user", "tradovate/password": "STILL-WRONG", "tradovate/cid": "1234", "tradovate/secret": "sim-secret",
+        ])
+        #expect(await attempt(otherWrong)?.isAuthenticationFailure == true)
+        #expect(sim.failedSignInCount == 2)
+        // Two failures this hour: even new credentials wait for the hour (Tradovate locks at 5).
+        let capped = await attempt(tvSecrets)
+        #expect(capped?.message.contains("sign-ins failed in the last hour") == true, "\(String(describing: capped))")
+        #expect(sim.failedSignInCount == 2 && sim.loginCount == 2)
+
+        // A fresh hour: one wrong attempt, then the fixed credentials sign in at once.
+        t.clock.advance(by: 3601)
+        #expect(await attempt(wrongPassword)?.isAuthenticationFailure == true)
+        #expect(await attempt(tvSecrets) == nil)
+        #expect(sim.loginCount == 4 && sim.activeSessionCount == 1)
+        await sim.stop()
+    }
+
     @Test func errorTextIsReportedWithoutSecrets() async throws {
         let t = TVClock()
         let sim = try await t.simulator()

@@ -105,6 +105,7 @@ struct BrokerCLITests {
             cid: secret:tv/cid
             sec: secret:tv/sec
             base_url: \(simulator.restURL.absoluteString)
+            md_url: \(simulator.marketDataURL.absoluteString)
         jobs:
           tv-token: { type: token-renewal, broker: tv, ahead: 15m, schedule: { every: 5m } }
         """.write(toFile: config, atomically: true, encoding: .utf8)
@@ -128,5 +129,12 @@ struct BrokerCLITests {
         #expect(tokens.count == 1 && tokens.first?["broker"] as? String == "tv" && tokens.first?["expires"] is String, "\(status.stdout)")
         let human = try await SchedctlBinary.run(["status", "--config", config])
         #expect(human.stdout.contains("tokens:") && human.stdout.contains("tv  expires 20"), "\(human.stdout)")
+        // A quote through the market-data socket, on the shared token; an unknown contract fails the command.
+        let quote = try await SchedctlBinary.run(["broker", "tv", "quote", "ESZ5", "--config", config])
+        #expect(quote.status == 0 && quote.stdout.contains("ESZ5"), "\(quote.stdout) \(quote.stderr)")
+        let unknown = try await SchedctlBinary.run(["broker", "tv", "quote", "ESZ5", "NOPE", "--config", config])
+        #expect(unknown.status == 1 && unknown.stdout.contains("ESZ5"), "\(unknown.stdout) \(unknown.stderr)")
+        #expect(unknown.stderr.contains("no quote for 1 of 2 symbol(s): NOPE"), "\(unknown.stderr)")
+        #expect(simulator.loginCount == 1)
     }
 }

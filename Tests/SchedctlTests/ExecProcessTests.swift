@@ -139,6 +139,11 @@ struct ExecProcessTests {
             #expect(run.state == .succeeded)
             let events = try #require(try await store.run(id: run.id)).events
             #expect(events.contains { $0.kind == "orphan-terminated" && $0.message.contains("group \(firstGroup)") }, "\(events.map(\.kind))")
+            // `show` prints the event's kind whole.
+            let shown = try await SchedctlBinary.run(["show", String(run.id), "--config", config])
+            #expect(
+                shown.stdout.split(separator: "\n").contains { $0.contains("orphan-terminated ended ") && $0.contains("group \(firstGroup)") },
+                "\(shown.stdout)")
         #endif
     }
 }

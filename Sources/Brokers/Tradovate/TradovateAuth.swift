@@ -218,7 +218,8 @@ public actor TradovateAuth {
                     continue
                 }
             }
-            try checkSignInAllowed(state.book, now)
+            let digest = state.book.failedCredentials == nil ? nil : await credentialsDigest()
+            try checkSignInAllowed(state.book, now, credentialsChanged: digest != nil && digest != state.book.failedCredentials)
             if let until = state.book.claimUntil, until > now {
                 // Another process is signing in: wait for its token rather than open a second session.
                 try await sleeper(.secondsDouble(min(until.timeIntervalSince(now), 1)))
@@ -265,16 +266,18 @@ public actor TradovateAuth {
                 return TradovateTokenOutcome(session: new, action: .signedIn)
             case .refused(let text):
                 let next = now.addingTimeInterval(configuration.limits.failedSignInCooldown)
+                let used = await credentialsDigest()
                 _ = try await mutate { state in
                     state.book.claimUntil = nil
                     state.book.signInTicket = nil
                     state.book.failedSignIns.append(now)
                     state.book.lastFailure = text
+                    state.book.failedCredentials = used
                     return true
                 }
                 throw BrokerError(
                     .authenticationFailed, broker: "tradovate",
-                    "Tradovate refused the sign-in: \(text); \(credentialsFix); schedctl will not sign in again before \(iso(next))")
+                    "Tradovate refused the sign-in: \(text); \(credentialsFix); schedctl will not sign in with these credentials again before \(iso(next))")
             case .penalty(let seconds, let ticket, let captcha):
                 let until = now.addingTimeInterval(captcha ? max(seconds, 3600) : seconds)
                 if !captcha && !ServerWait.isAcceptable(seconds) {
@@ -329,7 +332,9 @@ public actor TradovateAuth {
     }
 
     /// Throws, with what to do, when no sign-in may be attempted now.
-    private func checkSignInAllowed(_ book: TradovateAuthBook, _ now: Date) throws {
+    /// `credentialsChanged`: the credentials differ from the ones the last refused sign-in used,
+    /// so the cooldown after it does not apply (the hourly limit does).
+    private func checkSignInAllowed(_ book: TradovateAuthBook, _ now: Date, credentialsChanged: Bool) throws {
         if let until = book.lockedUntil, until > now { throw lockedError(until: until, reason: book.lockReason ?? "Tradovate locked sign-in") }
         let limits = configuration.limits
         let fix = credentialsFix
@@ -339,11 +344,12 @@ public actor TradovateAuth {
                 "\(book.failedSignIns.count) Tradovate sign-ins failed in the last hour (last: \(book.lastFailure ?? "refused")); schedctl stops well before"
                     + " Tradovate's limit of 5 (then an hour of captcha lock-out). \(fix); next attempt after \(iso(first.addingTimeInterval(3600)))")
         }
-        if let last = book.failedSignIns.max(), now.timeIntervalSince(last) < limits.failedSignInCooldown {
+        if !credentialsChanged, let last = book.failedSignIns.max(), now.timeIntervalSince(last) < limits.failedSignInCooldown {
             let next = last.addingTimeInterval(limits.failedSignInCooldown)
             throw BrokerError(
                 .authenticationFailed, broker: "tradovate", retryAfter: next.timeIntervalSince(now),
-                "the last Tradovate sign-in failed at \(iso(last)) (\(book.lastFailure ?? "refused")); \(fix); next attempt after \(iso(next))")
+                "the last Tradovate sign-in failed at \(iso(last)) (\(book.lastFailure ?? "refused")); \(fix); with the same credentials, next attempt after \(iso(next))"
+            )
         }
         if book.signIns.count >= limits.signInsPerHour, let first = book.signIns.min() {
             throw BrokerError(

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// The two sign-in requests of ``TradovateAuth`` and how their answers are read.
@@ -13,6 +14,18 @@ extension TradovateAuth {
         case renewed(TradovateSession)
         case penalty(seconds: Double, ticket: String)
         case refused
+    }
+
+    /// A digest of the sign-in credentials (truncated SHA-256, never the values), or nil when one
+    /// cannot be read: tells changed credentials from the ones a refused sign-in used.
+    func credentialsDigest() async -> String? {
+        var parts: [String] = []
+        for name in [configuration.usernameName, configuration.passwordName, configuration.cidName, configuration.secretName] {
+            guard let value = try? await credentials.value(for: name) else { return nil }
+            parts.append(value)
+        }
+        let digest = SHA256.hash(data: Data(("schedctl-tradovate-credentials\u{0}" + parts.joined(separator: "\u{0}")).utf8))
+        return digest.prefix(12).map { String(format: "%02x", $0) }.joined()
     }
 
     /// `POST /auth/accesstokenrequest` (with `p-ticket` when retrying after a penalty).

@@ -25,6 +25,10 @@ public struct TradovateAuthBook: Sendable, Hashable, Codable {
     public var lockReason: String?
     /// Another process is signing in until this instant: wait for its token.
     public var claimUntil: Date?
+    /// A digest (truncated SHA-256) of the credentials the last refused sign-in used: once they
+    /// change (`schedctl secrets set …`), a sign-in is tried without the cooldown; the hourly
+    /// limit of failed sign-ins still holds.
+    public var failedCredentials: String?
 
     /// An empty book.
     public init() {}

@@ -77,6 +77,11 @@ struct BrokerCommand: AsyncParsableCommand {
             try output(result.items, headers: ["symbol", "bid", "ask", "last"]) {
                 [$0.symbol.rawValue, $0.bid.map { "\($0)" } ?? "", $0.ask.map { "\($0)" } ?? "", $0.last.map { "\($0)" } ?? ""]
             }
+            // A symbol the broker could not quote (unknown, refused) fails the command after the rest are shown.
+            if !result.errors.isEmpty {
+                throw CommandFailure(
+                    message: "no quote for \(result.errors.count) of \(parsed.count) symbol(s): \(result.errors.map(\.item).joined(separator: ", "))")
+            }
         default:
             throw CommandFailure(message: "unknown query '\(query)'; use accounts, balances, positions, orders or quote", code: 64)
         }

@@ -77,6 +77,11 @@ struct HistoryCommand: AsyncParsableCommand {
         try await exiting {
             let plan = try Wiring.loadPlan(options.path)
             let runs = try await Wiring.openStore(plan).history(job: job, limit: max(1, limit))
+            // A job removed from the file keeps its history; a name that is neither is a typo.
+            if let job, runs.isEmpty, plan.job(named: job) == nil {
+                throw CommandFailure(
+                    message: "no job '\(job)' in \(plan.source) and no runs of it; jobs: \(plan.jobs.map(\.name).joined(separator: ", "))", code: 2)
+            }
             if json {
                 print(try JSONText.encode(runs.map(RunJSON.init)))
                 return
@@ -158,7 +163,9 @@ struct ShowCommand: AsyncParsableCommand {
             if let lease { print("lease: \(lease.owner) generation \(lease.generation) until \(lease.expires)") }
             if let c = found.checkpoint, rebalance == nil { print("checkpoint: \(c)") }
             print("\nevents:")
-            for e in events { print("  \(e.at)  \(e.kind.padding(toLength: 16, withPad: " ", startingAt: 0)) \(e.message)") }
+            // A column as wide as the longest kind: `orphan-terminated` is never cut.
+            let width = max(16, events.map(\.kind.count).max() ?? 0)
+            for e in events { print("  \(e.at)  \(e.kind.padding(toLength: width, withPad: " ", startingAt: 0)) \(e.message)") }
             if let rebalance {
                 print("\n" + rebalance.render(), terminator: "")
             } else if let detail = r.detail, !detail.isEmpty {
@@ -253,11 +260,7 @@ struct StatusCommand: AsyncParsableCommand {
                 let state = status.jobs[job.name]
                 let watermark = state?.watermark.map(Instant.init(seconds:))
                 // The next nominal instant after now on the job's own grid (from its watermark).
-                var next = job.schedule.next(after: watermark ?? Instant(now))
-                for _ in 0..<10_000 {
-                    guard let candidate = next, candidate <= Instant(now) else { break }
-                    next = job.schedule.next(after: candidate)
-                }
+                let next = JobGrid.next(job.schedule, after: Instant(now), watermark: watermark)
                 return StatusJSON.JobJSON(
                     job: job.name, type: job.kind, state: state?.paused == true ? "paused" : "active", schedule: job.schedule.summary,
                     next: next?.iso8601, watermark: watermark?.iso8601, lastRun: status.lastRuns[job.name].map(RunJSON.init),

@@ -40,6 +40,10 @@ struct NextCommand: AsyncParsableCommand {
             }
             guard (1...100_000).contains(count) else { throw CommandFailure(message: "--count must be from 1 to 100000", code: 64) }
             var instants = schedule.upcoming(after: start, count: count)
+            if let spec, let plan, JobGrid.dependsOnWatermark(schedule), let watermark = await JobGrid.watermarks(plan)[spec.name] {
+                // The job's own series, as `serve` fires it.
+                instants = JobGrid.upcoming(schedule, after: start, watermark: watermark, count: count)
+            }
             var note: String?
             var nextTradeDate: String?
             if let spec, let plan, spec.schedule.strategyRule != nil {
@@ -143,8 +147,12 @@ struct JobsCommand: AsyncParsableCommand {
             let start: Instant
             do { start = try after.map { try Instant(iso8601: $0) } ?? Instant(Date()) } catch { throw CommandFailure(message: "--after: \(error)", code: 64) }
             let records = await StrategyDatesView.records(for: plan)
+            let watermarks = plan.jobs.contains { JobGrid.dependsOnWatermark($0.schedule) } ? await JobGrid.watermarks(plan) : [:]
             let rows = plan.jobs.map { job -> [String: String] in
-                let next = StrategyDatesView.nextFire(job, after: start, records: records)?.iso8601
+                let next =
+                    JobGrid.dependsOnWatermark(job.schedule)
+                    ? JobGrid.next(job.schedule, after: start, watermark: watermarks[job.name])?.iso8601
+                    : StrategyDatesView.nextFire(job, after: start, records: records)?.iso8601
                 var row = [
                     "job": job.name, "type": job.kind, "schedule": job.schedule.summary,
                     "next": next ?? (job.schedule.strategyRule == nil ? "never" : "unknown"),

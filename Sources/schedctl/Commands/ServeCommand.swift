@@ -35,7 +35,7 @@ struct ServeCommand: AsyncParsableCommand {
             let engine = Engine(
                 store: store, plan: plan, registry: Wiring.registry(for: holder, store: store, secrets: secrets), logger: logger, secrets: secrets)
             let alerts = AlertDispatcher(store: store, plan: plan, factory: NotifierFactory(plan: plan, secrets: secrets), logger: logger)
-            printPlan(plan, instance: engine.instanceID)
+            printPlan(plan, instance: engine.instanceID, watermarks: await JobGrid.watermarks(store))
             let retention = RetentionService(store: store, policy: plan.service.retention, logger: logger)
             let path = options.path
             let reloader = ReloadOnHangup(hangups: await UnixSignalsSequence(trapping: .sighup)) {
@@ -58,13 +58,13 @@ struct ServeCommand: AsyncParsableCommand {
         }
     }
 
-    private func printPlan(_ plan: Plan, instance: String) {
+    private func printPlan(_ plan: Plan, instance: String, watermarks: [String: Instant]) {
         print("schedctl \(SchedctlVersion.text) serving \(plan.source) as \(instance)")
         print("database \(plan.database); \(plan.jobs.count) jobs; up to \(plan.service.maxConcurrentRuns) runs at once")
         let now = Instant(Date())
         var table = TextTable(headers: ["job", "type", "schedule", "next (UTC)"])
         for job in plan.jobs {
-            table.add([job.name, job.kind, job.schedule.summary, job.schedule.next(after: now)?.iso8601 ?? "never"])
+            table.add([job.name, job.kind, job.schedule.summary, JobGrid.next(job.schedule, after: now, watermark: watermarks[job.name])?.iso8601 ?? "never"])
         }
         print(table.render())
         fflush(nil)

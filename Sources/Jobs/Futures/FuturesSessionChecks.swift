@@ -1,0 +1,45 @@
+import Foundation
+public import Scheduler
+
+extension FuturesSessionSettings {
+    /// `validate`'s check of a futures-session job: a Tradovate broker, at least one symbol and a
+    /// positive loss limit (what a run would otherwise only find when it starts).
+    public static let check: JobOptionCheck = { options, brokers, _ in
+        var problems: [OptionProblem] = []
+        if let name = options["broker"]?.stringValue, let broker = brokers[name], broker.type != "tradovate" {
+            problems.append(
+                .init(key: "broker", message: "broker '\(name)' is a \(broker.type) broker; a futures session needs a tradovate broker"))
+        }
+        if let symbols = options["symbols"]?.listValue {
+            let names = symbols.compactMap(\.stringValue)
+            if symbols.isEmpty {
+                problems.append(.init(key: "symbols", message: "the list is empty; name the contracts traded, e.g. symbols: [MESZ6]"))
+            } else if let bad = names.first(where: { $0.isEmpty || !$0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) } }) {
+                problems.append(.init(key: "symbols", message: "'\(bad)' is not a contract name; write it like MESZ6 (letters and digits)"))
+            } else if let twice = names.first(where: { name in names.filter { $0 == name }.count > 1 }) {
+                problems.append(.init(key: "symbols", message: "'\(twice)' is listed twice; name each contract once"))
+            }
+        }
+        if let limit = options["risk"]?.mapValue?["daily_loss_limit"]?.numberValue, limit <= 0 {
+            problems.append(
+                .init(
+                    key: "risk.daily_loss_limit",
+                    message: "must be a positive amount in dollars (the loss that liquidates and locks the session), e.g. 500; found \(limit)"))
+        }
+        return problems
+    }
+}
+
+extension TokenRenewalJob {
+    /// `validate`'s check of a token-renewal job: its broker has a token to renew.
+    public static let check: JobOptionCheck = { options, brokers, _ in
+        guard let name = options["broker"]?.stringValue, let broker = brokers[name], !["tradestation", "tradovate"].contains(broker.type) else {
+            return []
+        }
+        return [
+            .init(
+                key: "broker",
+                message: "broker '\(name)' is a \(broker.type) broker, which has no token to renew; use a tradestation or tradovate broker")
+        ]
+    }
+}
