@@ -150,8 +150,16 @@ extension Engine {
             finishQueue = []
             let (store, owner, now) = (self.store, instanceID, wall())
             let ends = batch.map(\.end)
+            // The slots these ends free are filled in the same transaction (one commit, not two),
+            // reserved like `startPending`'s; the new runs launch only after it commits.
+            let ending = batch.filter { executions[$0.end.runID]?.generation == $0.end.generation }.count
+            let limit = draining || singleRun ? 0 : max(0, plan.service.maxConcurrentRuns - (executions.count - ending) - reserved)
+            reserved += limit
+            let (table, leasedAt) = (self.table, mono())
             do {
-                let fenced = try await store.finishAttempts(ends, owner: owner, now: now)
+                let (fenced, leased) = try await store.finishAttempts(
+                    ends, owner: owner, now: now, thenStart: limit, leaseDuration: lease, jobs: table, liveSince: liveSince)
+                reserved -= limit
                 for finish in batch {
                     if fenced.contains(finish.end.runID) {
                         finish.logger.error("could not record the run's end: another instance holds its lease now")
@@ -160,7 +168,9 @@ extension Engine {
                     }
                     remove(finish.end.runID, generation: finish.end.generation)
                 }
+                for run in leased { launch(run, job: table[run.run.job], leasedAt: leasedAt) }
             } catch {
+                reserved -= limit
                 logger.error(
                     "could not record \(batch.count) run end(s); trying again (leases are kept)",
                     metadata: ["error": "\(secrets.redact(String(describing: error)))"])

@@ -327,15 +327,17 @@ public actor Engine: Service {
         }
     }
 
-    /// Leases due pending runs into the free slots, a few per transaction so the first ones
-    /// begin while the rest are still being leased. Slots are reserved before the transaction,
-    /// so concurrent starts (pass, kick, takeover) never exceed `max_concurrent_runs`.
+    /// Leases due pending runs into the free slots, a few in the first transaction so the first
+    /// ones begin while the rest are still being leased, then twice as many per transaction as
+    /// started so far (many due at once cost a few commits, not one per `startChunk`). Slots are
+    /// reserved before the transaction, so concurrent starts (pass, kick, takeover, the end
+    /// flush) never exceed `max_concurrent_runs`.
     @discardableResult
     func startPending(only runID: Int64? = nil) async throws -> Int {
         var started = 0
         while true {
             let free = plan.service.maxConcurrentRuns - executions.count - reserved
-            let chunk = min(free, runID == nil ? Self.startChunk : 1)
+            let chunk = min(free, runID == nil ? max(Self.startChunk, started) : 1)
             guard chunk > 0 else { return started }
             reserved += chunk
             let (table, leasedAt) = (self.table, mono())
@@ -354,7 +356,7 @@ public actor Engine: Service {
         }
     }
 
-    /// Runs leased per transaction by `startPending`.
+    /// Runs leased by `startPending`'s first transaction.
     static let startChunk = 24
 
     /// Heartbeats after this count as a live instance (for rolling reloads).

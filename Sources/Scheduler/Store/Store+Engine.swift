@@ -193,29 +193,50 @@ extension Store {
     /// for those).
     public func finishAttempts(_ ends: [AttemptEnd], owner: String, now: Date) async throws -> [Int64] {
         let t = now.timeIntervalSince1970
+        return try await writer.write { db in try Store.recordEnds(db, ends, owner: owner, at: t) }
+    }
+
+    /// Records `ends` as `finishAttempts` does and, in the same transaction, starts up to
+    /// `limit` due pending runs as `startPending` does (into the slots those ends free): one
+    /// commit where there would be two. Nothing is written if either part fails; the caller
+    /// launches the started runs only after this returns (their leases are committed).
+    public func finishAttempts(
+        _ ends: [AttemptEnd], owner: String, now: Date, thenStart limit: Int, leaseDuration: Duration, jobs plan: JobTable, liveSince: Double? = nil
+    ) async throws -> (fenced: [Int64], started: [LeasedRun]) {
+        let t = now.timeIntervalSince1970
         return try await writer.write { db in
-            var fenced: [Int64] = []
-            for end in ends {
-                do {
-                    try Store.checkFence(db, runID: end.runID, owner: owner, generation: end.generation)
-                } catch {
-                    fenced.append(end.runID)
-                    continue
-                }
-                try Store.record(db, runID: end.runID, owner: owner, at: t, result: end.result)
-            }
-            return fenced
+            let fenced = try Store.recordEnds(db, ends, owner: owner, at: t)
+            let started = try Store.leasePending(
+                db, at: t, owner: owner, expiry: t + leaseDuration.seconds, limit: limit, plan: plan, only: nil, liveSince: liveSince)
+            return (fenced, started)
         }
     }
 
-    static func record(_ db: Database, runID: Int64, owner: String, at t: Double, result: AttemptResult) throws {
+    /// Records each end fenced on its own; returns the ids whose lease had moved on.
+    static func recordEnds(_ db: Database, _ ends: [AttemptEnd], owner: String, at t: Double) throws -> [Int64] {
+        var fenced: [Int64] = []
+        for end in ends {
+            // The fence and the lease's release in one statement: only the holder's lease goes.
+            try db.execute(
+                cached: "DELETE FROM lease WHERE run_id = ? AND owner = ? AND generation = ?", arguments: [end.runID, owner, end.generation])
+            guard db.changesCount == 1 else {
+                fenced.append(end.runID)
+                continue
+            }
+            try Store.record(db, runID: end.runID, owner: owner, at: t, result: end.result, leaseReleased: true)
+        }
+        return fenced
+    }
+
+    /// Writes an attempt's end and releases its lease (unless `leaseReleased`: the caller did).
+    static func record(_ db: Database, runID: Int64, owner: String, at t: Double, result: AttemptResult, leaseReleased: Bool = false) throws {
         switch result {
         case .succeeded(let outcome):
             try db.execute(
                 cached: "UPDATE run SET state = 'succeeded', finished_at = ?, summary = ?, detail = ?, error = NULL WHERE id = ?",
                 arguments: [t, outcome.summary, outcome.detail, runID])
             try Store.event(db, runID, t, "succeeded", outcome.summary, owner)
-            try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID])
+            if !leaseReleased { try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID]) }
         case .failed(let message, let detail, let retryAfter):
             if let retryAfter {
                 try db.execute(
@@ -227,17 +248,17 @@ extension Store {
                     cached: "UPDATE run SET state = 'failed', finished_at = ?, error = ?, detail = ? WHERE id = ?", arguments: [t, message, detail, runID])
                 try Store.event(db, runID, t, "failed", message, owner)
             }
-            try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID])
+            if !leaseReleased { try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID]) }
         case .cancelled(let reason):
             try db.execute(cached: "UPDATE run SET state = 'cancelled', finished_at = ?, reason = ? WHERE id = ?", arguments: [t, reason, runID])
             try Store.event(db, runID, t, "cancelled", reason, owner)
-            try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID])
+            if !leaseReleased { try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID]) }
         case .released:
             // Not a failure and not a lapse: the run waits, due now, for any instance to resume
             // it (the same attempt, a new generation; `takeovers` is not counted).
             try db.execute(
                 cached: "UPDATE run SET state = 'pending', due_at = ?, attempt = MAX(attempt - 1, 0) WHERE id = ?", arguments: [t, runID])
-            try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID])
+            if !leaseReleased { try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID]) }
             try Store.event(db, runID, t, "released", "\(owner) shut down; the run waits for another instance to resume it", owner)
         }
     }
