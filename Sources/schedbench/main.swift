@@ -3,7 +3,7 @@ import Scheduler
 
 // schedbench: prints performance figures (never pass/fail). Run in release:
 //   swift run -c release schedbench [all|foundation|engine|rebalance|history]
-// and parts of `engine` alone: throughput, lateness, idle.
+// and parts of `engine` alone: claims, throughput [slots], lateness, idle.
 let arguments = CommandLine.arguments
 if arguments.count >= 6, arguments[1] == "renew-worker" {
     try await EngineBenchmarks.renewWorker(database: arguments[2], leases: Int(arguments[3])!, seconds: Double(arguments[4])!, owner: arguments[5])
@@ -24,7 +24,7 @@ if which == "all" || which == "foundation" {
 if which == "all" || which == "rebalance" {
     try RebalanceBenchmarks.planning()
 }
-if which == "all" || which == "engine" {
+if which == "all" || which == "engine" || which == "claims" {
     try await EngineBenchmarks.claims()
 }
 if which == "all" || which == "engine" || which == "throughput" {

@@ -303,6 +303,12 @@ public actor Engine: Service {
                 }
                 for id in outcome.cancelRequested where executions[id] != nil { stop(id, .cancelRequested) }
             }
+            // With more batches to claim, start what is due now first: the first runs execute
+            // while the rest are claimed. A failure here is retried (and thrown) below.
+            if claimedDueNow, index < due.count, let started = try? await startPending() {
+                report.started += started
+                claimedDueNow = false
+            }
         }
         if claimedDueNow { report.started += try await startPending() }
     }
