@@ -39,6 +39,7 @@ enum LifecycleBenchmarks {
         plan.service.durability = durability
         let kind = CountingNoop()
         let engine = Engine(store: store, plan: plan, registry: JobKindRegistry([kind]), logger: EngineBenchmarks.quiet)
+        let cpuBefore = processCPUSeconds()
         let task = Task { try await engine.run() }
         let deadline = Date().addingTimeInterval(120)
         while kind.count.load(ordering: .relaxed) < count, Date() < deadline {
@@ -47,6 +48,7 @@ enum LifecycleBenchmarks {
         // Every attempt ran; its slot is freed only once its end is committed.
         await engine.waitForIdle()
         let end = Date().timeIntervalSince1970
+        let cpu = processCPUSeconds() - cpuBefore
         await engine.beginDrain()
         task.cancel()
         _ = try? await task.value
@@ -61,8 +63,8 @@ enum LifecycleBenchmarks {
         print(
             String(
                 format:
-                    "end to end, %d one-shot occurrences due at once (claim, lease, noop, record the end), durability %@, max_concurrent_runs %d: %d succeeded in %.3f s → %.0f runs/s (first start after %.3f s)",
-                count, durability.rawValue, maxConcurrent, succeeded, seconds, Double(succeeded) / seconds, firstStart))
+                    "end to end, %d one-shot occurrences due at once (claim, lease, noop, record the end), durability %@, max_concurrent_runs %d: %d succeeded in %.3f s → %.0f runs/s (first start after %.3f s; %.2f s of CPU)",
+                count, durability.rawValue, maxConcurrent, succeeded, seconds, Double(succeeded) / seconds, firstStart, cpu))
     }
 
     /// CPU of this process while a service with 1,000 jobs idles: a tenth of them paused and

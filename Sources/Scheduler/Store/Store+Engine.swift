@@ -54,22 +54,31 @@ extension Store {
         let t = now.timeIntervalSince1970
         return try await writer.write { db in
             var outcomes: [ClaimOutcome] = []
+            // The job's state and its active runs in one read (one row per active run, or one
+            // row of NULL run columns; none when the job has no state yet).
+            let read = try db.cachedStatement(
+                sql: """
+                    SELECT job_state.watermark, job_state.paused, run.id, run.state FROM job_state
+                    LEFT JOIN run ON run.job = job_state.job AND run.state IN ('pending', 'running') WHERE job_state.job = ?
+                    """)
             for job in jobs {
-                guard let state = try JobStateRecord.fetchOne(db.cached("SELECT * FROM job_state WHERE job = ?"), arguments: [job.name]) else {
+                let rows = try Row.fetchAll(read, arguments: [job.name])
+                guard let first = rows.first else {
                     try db.execute(
                         cached: "INSERT INTO job_state (job, watermark, paused, first_seen) VALUES (?, ?, ?, ?)",
                         arguments: [job.name, nowInstant.seconds, job.paused, t])
                     outcomes.append(ClaimOutcome(job: job.name, watermark: nowInstant, paused: job.paused, inserted: [], skipped: 0, cancelRequested: []))
                     continue
                 }
-                let watermark = Instant(seconds: state.watermark ?? nowInstant.seconds)
-                if state.paused {
+                let watermark = Instant(seconds: try first.decode(Int64?.self, atIndex: 0) ?? nowInstant.seconds)
+                if try first.decode(Bool.self, atIndex: 1) {
                     outcomes.append(ClaimOutcome(job: job.name, watermark: watermark, paused: true, inserted: [], skipped: 0, cancelRequested: []))
                     continue
                 }
                 var active = OccurrencePlanner.Active()
-                for row in try Row.fetchAll(db.cached("SELECT id, state FROM run WHERE job = ? AND state IN ('pending', 'running')"), arguments: [job.name]) {
-                    if row["state"] as String == "running" { active.running.append(row["id"]) } else { active.pending.append(row["id"]) }
+                for row in rows {
+                    guard let id = try row.decode(Int64?.self, atIndex: 2) else { continue }
+                    if try row.decode(String.self, atIndex: 3) == "running" { active.running.append(id) } else { active.pending.append(id) }
                 }
                 let ahead = active.running.isEmpty && active.pending.isEmpty ? horizon : .zero
                 let gate = job.schedule.strategyRule == nil ? nil : try Store.tradeDateGate(db, job: job.name)
@@ -144,10 +153,11 @@ extension Store {
     }
 
     static func event(_ db: Database, _ runID: Int64, _ at: Double, _ kind: String, _ message: String, _ instance: String?) throws {
-        try db.execute(
-            cached: "INSERT INTO run_event (run_id, at, kind, message, instance) VALUES (?, ?, ?, ?, ?)",
-            arguments: [runID, at, kind, message, instance])
+        try db.execute(cached: eventSQL, arguments: [runID, at, kind, message, instance])
     }
+
+    /// Appends one run event (arguments: run id, time, kind, message, instance).
+    static let eventSQL = "INSERT INTO run_event (run_id, at, kind, message, instance) VALUES (?, ?, ?, ?, ?)"
 
     /// How an attempt ended, as the executor reports it.
     public enum AttemptResult: Sendable {
@@ -212,18 +222,41 @@ extension Store {
         }
     }
 
-    /// Records each end fenced on its own; returns the ids whose lease had moved on.
+    /// Records each end fenced on its own; returns the ids whose lease had moved on. The fence
+    /// and the leases' release are one statement (only leases `owner` holds at the attempt's
+    /// generation go); successes with the same outcome are written together.
     static func recordEnds(_ db: Database, _ ends: [AttemptEnd], owner: String, at t: Double) throws -> [Int64] {
+        guard !ends.isEmpty else { return [] }
+        let pairs = "[" + ends.map { "[\($0.runID),\($0.generation)]" }.joined(separator: ",") + "]"
+        let released = Set(
+            try Int64.fetchAll(
+                db.cached(
+                    """
+                    DELETE FROM lease WHERE owner = ? AND run_id IN (
+                        SELECT lease.run_id FROM json_each(?) AS e JOIN lease ON lease.run_id = e.value ->> 0 AND lease.generation = e.value ->> 1)
+                    RETURNING run_id
+                    """), arguments: [owner, pairs]))
         var fenced: [Int64] = []
+        var succeeded: [RunOutcome: [Int64]] = [:]
         for end in ends {
-            // The fence and the lease's release in one statement: only the holder's lease goes.
-            try db.execute(
-                cached: "DELETE FROM lease WHERE run_id = ? AND owner = ? AND generation = ?", arguments: [end.runID, owner, end.generation])
-            guard db.changesCount == 1 else {
+            guard released.contains(end.runID) else {
                 fenced.append(end.runID)
                 continue
             }
-            try Store.record(db, runID: end.runID, owner: owner, at: t, result: end.result, leaseReleased: true)
+            if case .succeeded(let outcome) = end.result {
+                succeeded[outcome, default: []].append(end.runID)
+            } else {
+                try Store.record(db, runID: end.runID, owner: owner, at: t, result: end.result, leaseReleased: true)
+            }
+        }
+        for (outcome, runs) in succeeded {
+            let ids = "[" + runs.map(String.init).joined(separator: ",") + "]"
+            try db.execute(
+                cached: "UPDATE run SET state = 'succeeded', finished_at = ?, summary = ?, detail = ?, error = NULL WHERE id IN (SELECT value FROM json_each(?))",
+                arguments: [t, outcome.summary, outcome.detail, ids])
+            try db.execute(
+                cached: "INSERT INTO run_event (run_id, at, kind, message, instance) SELECT value, ?, 'succeeded', ?, ? FROM json_each(?)",
+                arguments: [t, outcome.summary, owner, ids])
         }
         return fenced
     }

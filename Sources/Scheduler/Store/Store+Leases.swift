@@ -60,7 +60,8 @@ extension Store {
                  busy: try row.decode(Bool.self, forColumn: "job_busy"))
             }
             let (waitingBefore, endedBefore) = (waiting.count, ended)
-            for (candidate, paused, busy) in candidates where started.count < limit && !waiting.contains(candidate.job) {
+            var starting: [LeasedRun] = []
+            for (candidate, paused, busy) in candidates where started.count + starting.count < limit && !waiting.contains(candidate.job) {
                 var run = candidate
                 guard let job = plan[run.job] else {
                     if try Store.liveInstanceHasJob(db, run.job, except: owner, since: liveSince ?? (t - 60)) {
@@ -90,30 +91,52 @@ extension Store {
                     waiting.insert(run.job)
                     continue
                 }
-                try db.execute(
-                    cached: """
-                        UPDATE run SET state = 'running', attempt = attempt + 1, generation = generation + 1,
-                            started_at = COALESCE(started_at, ?) WHERE id = ? AND state = 'pending'
-                        """,
-                    arguments: [t, run.id])
-                guard db.changesCount == 1 else { continue }
+                // As `markStarted` writes it below.
                 run.state = .running
                 run.attempt += 1
                 run.generation += 1
                 run.startedAt = run.startedAt ?? t
-                try db.execute(
-                    cached: "INSERT INTO lease (run_id, owner, generation, acquired_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [run.id, owner, run.generation, t, expiry])
-                try Store.event(db, run.id, t, "started", "attempt \(run.attempt) of \(run.maxAttempts) on \(owner)", owner)
                 runningJobs.insert(run.job)
-                started.append(LeasedRun(run: run, generation: run.generation, takenOver: false))
+                starting.append(LeasedRun(run: run, generation: run.generation, takenOver: false))
             }
+            try Store.markStarted(db, starting, at: t, owner: owner, expiry: expiry)
+            started += starting
             // Look further only when the window was full and some of it was held back (those jobs
             // are left out next) or ended without starting (no longer pending): never the same rows.
             guard runID == nil, started.count < limit, candidates.count == window, waiting.count > waitingBefore || ended > endedBefore else {
                 return started
             }
         }
+    }
+
+    /// Marks `runs` (read as pending in this transaction) running under new leases held by
+    /// `owner`, with their "started" events: three statements for the whole batch, not three per
+    /// run. Throws (and the transaction rolls back) if any of them is no longer pending.
+    static func markStarted(_ db: Database, _ runs: [LeasedRun], at t: Double, owner: String, expiry: Double) throws {
+        guard !runs.isEmpty else { return }
+        let ids = "[" + runs.map { String($0.run.id) }.joined(separator: ",") + "]"
+        try db.execute(
+            cached: """
+                UPDATE run SET state = 'running', attempt = attempt + 1, generation = generation + 1, started_at = COALESCE(started_at, ?)
+                WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending'
+                """,
+            arguments: [t, ids])
+        guard db.changesCount == runs.count else {
+            throw StoreError(.fenced, path: "", detail: "a run changed while it was being started; nothing was started")
+        }
+        try db.execute(
+            cached: """
+                INSERT INTO lease (run_id, owner, generation, acquired_at, expires_at)
+                SELECT id, ?, generation, ?, ? FROM run WHERE id IN (SELECT value FROM json_each(?))
+                """,
+            arguments: [owner, t, expiry, ids])
+        try db.execute(
+            cached: """
+                INSERT INTO run_event (run_id, at, kind, message, instance)
+                SELECT id, ?, 'started', 'attempt ' || attempt || ' of ' || max_attempts || ' on ' || ?, ? FROM run
+                WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id
+                """,
+            arguments: [t, owner, owner, ids])
     }
 
     /// Why a pending run that was claimed ahead of its instant (and never started) must not
