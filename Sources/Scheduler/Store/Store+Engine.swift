@@ -58,27 +58,47 @@ extension Store {
             // row of NULL run columns; none when the job has no state yet).
             let read = try db.cachedStatement(
                 sql: """
-                    SELECT job_state.watermark, job_state.paused, run.id, run.state FROM job_state
+                    SELECT job_state.watermark, job_state.paused, run.id, run.state, job_state.rowid FROM job_state
                     LEFT JOIN run ON run.job = job_state.job AND run.state IN ('pending', 'running') WHERE job_state.job = ?
                     """)
+            // New watermarks, written together per value at the end (jobs due at the same instant
+            // share one): the job_state rows' rowids.
+            var marks: [Int64: [Int64]] = [:]
+            var seen = Set<String>()
+            func writeMarks() throws {
+                for (mark, rowids) in marks {
+                    try db.execute(
+                        cached: "UPDATE job_state SET watermark = ? WHERE rowid IN (SELECT value FROM json_each(?))",
+                        arguments: [mark, "[" + rowids.map(String.init).joined(separator: ",") + "]"])
+                }
+                marks = [:]
+                seen = []
+            }
             for job in jobs {
-                let rows = try Row.fetchAll(read, arguments: [job.name])
-                guard let first = rows.first else {
+                // A job given twice reads the watermark its first claim wrote.
+                if !seen.insert(job.name).inserted {
+                    try writeMarks()
+                    seen.insert(job.name)
+                }
+                var state: (watermark: Int64?, paused: Bool, rowid: Int64)?
+                var active = OccurrencePlanner.Active()
+                let rows = try Row.fetchCursor(read, arguments: [job.name])
+                while let row = try rows.next() {
+                    if state == nil { state = (try row.decode(atIndex: 0), try row.decode(atIndex: 1), try row.decode(atIndex: 4)) }
+                    guard let id = try row.decode(Int64?.self, atIndex: 2) else { continue }
+                    if try row.decode(String.self, atIndex: 3) == "running" { active.running.append(id) } else { active.pending.append(id) }
+                }
+                guard let state else {
                     try db.execute(
                         cached: "INSERT INTO job_state (job, watermark, paused, first_seen) VALUES (?, ?, ?, ?)",
                         arguments: [job.name, nowInstant.seconds, job.paused, t])
                     outcomes.append(ClaimOutcome(job: job.name, watermark: nowInstant, paused: job.paused, inserted: [], skipped: 0, cancelRequested: []))
                     continue
                 }
-                let watermark = Instant(seconds: try first.decode(Int64?.self, atIndex: 0) ?? nowInstant.seconds)
-                if try first.decode(Bool.self, atIndex: 1) {
+                let watermark = Instant(seconds: state.watermark ?? nowInstant.seconds)
+                if state.paused {
                     outcomes.append(ClaimOutcome(job: job.name, watermark: watermark, paused: true, inserted: [], skipped: 0, cancelRequested: []))
                     continue
-                }
-                var active = OccurrencePlanner.Active()
-                for row in rows {
-                    guard let id = try row.decode(Int64?.self, atIndex: 2) else { continue }
-                    if try row.decode(String.self, atIndex: 3) == "running" { active.running.append(id) } else { active.pending.append(id) }
                 }
                 let ahead = active.running.isEmpty && active.pending.isEmpty ? horizon : .zero
                 let gate = job.schedule.strategyRule == nil ? nil : try Store.tradeDateGate(db, job: job.name)
@@ -129,11 +149,10 @@ extension Store {
                     try db.execute(
                         cached: "UPDATE strategy_trade_date SET fired_for = ? WHERE job = ?", arguments: [firedFor.description, job.name])
                 }
-                if let mark = plan.watermark {
-                    try db.execute(cached: "UPDATE job_state SET watermark = ? WHERE job = ?", arguments: [mark.seconds, job.name])
-                }
+                if let mark = plan.watermark { marks[mark.seconds, default: []].append(state.rowid) }
                 outcomes.append(outcome)
             }
+            try writeMarks()
             return outcomes
         }
     }

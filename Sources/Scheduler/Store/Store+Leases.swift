@@ -40,24 +40,28 @@ extension Store {
                 EXISTS (SELECT 1 FROM run AS other WHERE other.job = run.job AND other.state = 'running') AS job_busy FROM run
             """
         while true {
-            let rows: [Row]
+            let query: Statement
+            let arguments: StatementArguments
             if let runID {
-                rows = try Row.fetchAll(db.cached("\(columns) WHERE id = ? AND state = 'pending'"), arguments: [runID])
+                query = try db.cached("\(columns) WHERE id = ? AND state = 'pending'")
+                arguments = [runID]
             } else if waiting.isEmpty {
-                rows = try Row.fetchAll(db.cached("\(columns) WHERE state = 'pending' AND due_at <= ? ORDER BY due_at, id LIMIT ?"), arguments: [t, window])
+                query = try db.cached("\(columns) WHERE state = 'pending' AND due_at <= ? ORDER BY due_at, id LIMIT ?")
+                arguments = [t, window]
             } else {
                 // Jobs whose runs wait (a backlog behind a running run) are left out, so the
                 // window reaches other jobs' runs.
                 let excluded = Array(waiting)
                 let marks = databaseQuestionMarks(count: excluded.count)
-                rows = try Row.fetchAll(
-                    db,
-                    sql: "\(columns) WHERE state = 'pending' AND due_at <= ? AND job NOT IN (\(marks)) ORDER BY due_at, id LIMIT ?",
-                    arguments: StatementArguments([t] as [any DatabaseValueConvertible] + excluded + [window]))
+                query = try db.makeStatement(sql: "\(columns) WHERE state = 'pending' AND due_at <= ? AND job NOT IN (\(marks)) ORDER BY due_at, id LIMIT ?")
+                arguments = StatementArguments([t] as [any DatabaseValueConvertible] + excluded + [window])
             }
-            let candidates = try rows.map { row in
-                (run: try RunRecord(row: row), paused: try row.decode(Bool?.self, forColumn: "job_paused") ?? false,
-                 busy: try row.decode(Bool.self, forColumn: "job_busy"))
+            // Decoded from the cursor's rows (whose columns are looked up by a hashed name).
+            var candidates: [(run: RunRecord, paused: Bool, busy: Bool)] = []
+            let rows = try Row.fetchCursor(query, arguments: arguments)
+            while let row = try rows.next() {
+                candidates.append(
+                    (try RunRecord(row: row), try row.decode(Bool?.self, forColumn: "job_paused") ?? false, try row.decode(Bool.self, forColumn: "job_busy")))
             }
             let (waitingBefore, endedBefore) = (waiting.count, ended)
             var starting: [LeasedRun] = []
