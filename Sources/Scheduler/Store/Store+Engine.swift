@@ -65,7 +65,11 @@ extension Store {
             // share one): the job_state rows' rowids.
             var marks: [Int64: [Int64]] = [:]
             var seen = Set<String>()
+            // Pending runs to insert, written together (one statement per claim batch): the
+            // outcome's index, the job_state rowid, the occurrence, its attempts and due time.
+            var pending: [(outcome: Int, rowid: Int64, nominal: Int64, attempts: Int, due: Double)] = []
             func writeMarks() throws {
+                try insertPending()
                 for (mark, rowids) in marks {
                     try db.execute(
                         cached: "UPDATE job_state SET watermark = ? WHERE rowid IN (SELECT value FROM json_each(?))",
@@ -73,6 +77,29 @@ extension Store {
                 }
                 marks = [:]
                 seen = []
+            }
+            func insertPending() throws {
+                guard !pending.isEmpty else { return }
+                let rows = "[" + pending.map { "[\($0.rowid),\($0.nominal),\($0.attempts),\($0.due)]" }.joined(separator: ",") + "]"
+                var ids: [String: [Int64: Int64]] = [:]
+                let inserted = try Row.fetchCursor(
+                    db.cached(
+                        """
+                        INSERT INTO run (job, nominal, trigger, state, max_attempts, created_at, due_at)
+                        SELECT job_state.job, e.value ->> 1, 'schedule', 'pending', e.value ->> 2, ?, e.value ->> 3
+                        FROM json_each(?) AS e JOIN job_state ON job_state.rowid = e.value ->> 0 WHERE true ORDER BY e.key
+                        ON CONFLICT (job, nominal) WHERE trigger != 'manual' DO NOTHING
+                        RETURNING id, job, nominal
+                        """), arguments: [t, rows])
+                while let row = try inserted.next() {
+                    ids[try row.decode(String.self, atIndex: 1), default: [:]][try row.decode(Int64.self, atIndex: 2)] = try row.decode(Int64.self, atIndex: 0)
+                }
+                for run in pending {
+                    guard let id = ids[outcomes[run.outcome].job]?[run.nominal] else { continue }
+                    outcomes[run.outcome].inserted.append(id)
+                    outcomes[run.outcome].earliestDue = min(outcomes[run.outcome].earliestDue ?? run.due, run.due)
+                }
+                pending = []
             }
             for job in jobs {
                 // A job given twice reads the watermark its first claim wrote.
@@ -128,12 +155,9 @@ extension Store {
                 for decision in plan.decisions {
                     switch decision {
                     case .run(let at):
-                        let due = Double(at.seconds) + jitter(job)
                         // The run row's created_at records the claim; "started" names the instance.
-                        if let id = try Store.insertRun(db, job: job, nominal: at, trigger: .schedule, state: .pending, now: t, due: due, reason: nil) {
-                            outcome.inserted.append(id)
-                            outcome.earliestDue = min(outcome.earliestDue ?? due, due)
-                        }
+                        // Inserted with the batch's others (`insertPending`), into this outcome.
+                        pending.append((outcomes.count, state.rowid, at.seconds, job.retry.attempts, Double(at.seconds) + jitter(job)))
                     case .skip(let at, let reason):
                         if let id = try Store.insertRun(
                             db, job: job, nominal: at, trigger: .schedule, state: .skipped, now: t, due: Double(at.seconds), reason: reason)
@@ -271,7 +295,10 @@ extension Store {
         for (outcome, runs) in succeeded {
             let ids = "[" + runs.map(String.init).joined(separator: ",") + "]"
             try db.execute(
-                cached: "UPDATE run SET state = 'succeeded', finished_at = ?, summary = ?, detail = ?, error = NULL WHERE id IN (SELECT value FROM json_each(?))",
+                cached: """
+                    UPDATE run SET state = 'succeeded', finished_at = ?, summary = ?, detail = ?, error = NULL
+                    WHERE id IN (SELECT value FROM json_each(?))
+                    """,
                 arguments: [t, outcome.summary, outcome.detail, ids])
             try db.execute(
                 cached: "INSERT INTO run_event (run_id, at, kind, message, instance) SELECT value, ?, 'succeeded', ?, ? FROM json_each(?)",
