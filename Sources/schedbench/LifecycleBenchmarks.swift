@@ -7,7 +7,7 @@ import Synchronization
 /// lifecycle, and the CPU an idle service uses. They print figures; nothing here passes or fails.
 enum LifecycleBenchmarks {
     /// The `max_concurrent_runs` of the throughput figure (printed with it).
-    static let slots = 64
+    static let slots = 512
 
     /// A job kind that does nothing and counts the attempts it ran.
     final class CountingNoop: JobKind, Sendable {

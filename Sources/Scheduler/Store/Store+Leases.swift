@@ -115,14 +115,15 @@ extension Store {
 
     /// Marks `runs` (read as pending in this transaction) running under new leases held by
     /// `owner`, with their "started" events: three statements for the whole batch, not three per
-    /// run. Throws (and the transaction rolls back) if any of them is no longer pending.
+    /// run. Throws (and the transaction rolls back) if any of them is no longer pending. (The
+    /// `+state` keeps SQLite on the primary key: with `state` it walks every pending run.)
     static func markStarted(_ db: Database, _ runs: [LeasedRun], at t: Double, owner: String, expiry: Double) throws {
         guard !runs.isEmpty else { return }
         let ids = "[" + runs.map { String($0.run.id) }.joined(separator: ",") + "]"
         try db.execute(
             cached: """
                 UPDATE run SET state = 'running', attempt = attempt + 1, generation = generation + 1, started_at = COALESCE(started_at, ?)
-                WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending'
+                WHERE id IN (SELECT value FROM json_each(?)) AND +state = 'pending'
                 """,
             arguments: [t, ids])
         guard db.changesCount == runs.count else {
