@@ -145,6 +145,9 @@ extension Engine {
     /// tried again (the leases stay renewed meanwhile) until it is recorded or fenced: a
     /// finished run is never left to lapse and run again.
     func flushFinishes() async {
+        // Whether runs may still wait for the freed slots (the combined start filled every slot it
+        // had, or started none): then a kick follows; otherwise nothing more was due.
+        var kickNeeded = false
         while !finishQueue.isEmpty {
             let batch = finishQueue
             finishQueue = []
@@ -169,6 +172,7 @@ extension Engine {
                     remove(finish.end.runID, generation: finish.end.generation)
                 }
                 for run in leased { launch(run, job: table[run.run.job], leasedAt: leasedAt) }
+                if limit == 0 || leased.count == limit { kickNeeded = true }
             } catch {
                 reserved -= limit
                 logger.error(
@@ -181,7 +185,7 @@ extension Engine {
         }
         flushScheduled = false
         notifyIdleIfNeeded()
-        kick()
+        if kickNeeded { kick() }
     }
 
     /// Asks for pending runs to be started into free slots soon; completions that arrive
