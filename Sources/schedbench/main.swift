@@ -1,7 +1,9 @@
 import Foundation
+import Scheduler
 
 // schedbench: prints performance figures (never pass/fail). Run in release:
-//   swift run -c release schedbench [all|foundation|engine|rebalance]
+//   swift run -c release schedbench [all|foundation|engine|rebalance|history]
+// and parts of `engine` alone: claims, throughput [slots], lateness, idle.
 let arguments = CommandLine.arguments
 if arguments.count >= 6, arguments[1] == "renew-worker" {
     try await EngineBenchmarks.renewWorker(database: arguments[2], leases: Int(arguments[3])!, seconds: Double(arguments[4])!, owner: arguments[5])
@@ -22,9 +24,24 @@ if which == "all" || which == "foundation" {
 if which == "all" || which == "rebalance" {
     try RebalanceBenchmarks.planning()
 }
-if which == "all" || which == "engine" {
+if which == "all" || which == "engine" || which == "claims" {
     try await EngineBenchmarks.claims()
-    try await EngineBenchmarks.lateness(seconds: 15)
+}
+if which == "all" || which == "engine" || which == "throughput" {
+    // `schedbench throughput N` runs it at N slots.
+    let slots = which == "throughput" && arguments.count > 2 ? Int(arguments[2]) ?? LifecycleBenchmarks.slots : LifecycleBenchmarks.slots
+    try await LifecycleBenchmarks.throughput(durability: .full, maxConcurrent: slots)
+    try await LifecycleBenchmarks.throughput(durability: .normal, maxConcurrent: slots)
+}
+if which == "all" || which == "engine" || which == "lateness" {
+    // The default max_concurrent_runs (8), and a wide one.
+    try await EngineBenchmarks.lateness(seconds: 15, maxConcurrent: ServiceSettings().maxConcurrentRuns)
+    try await EngineBenchmarks.lateness(seconds: 15, maxConcurrent: 256)
+}
+if which == "all" || which == "engine" || which == "idle" {
+    try await LifecycleBenchmarks.idle(seconds: 20)
+}
+if which == "all" || which == "engine" {
     try EngineBenchmarks.renewals()
     try await EngineBenchmarks.startup()
 }

@@ -239,6 +239,31 @@ struct EngineCoreTests {
         #expect(core.executions.count + core.reserved <= row.maxRuns)
     }
 
+    @Test(
+        "a burst's start transactions grow with what started so far, within the free slots",
+        arguments: [(0, 24), (24, 24), (48, 48), (300, 300), (1_000, 512)])
+    func startChunksGrow(startedSoFar: Int, expected: Int) {
+        var core = Self.core(maxRuns: 512)
+        let got = core.reserveStart(startedSoFar: startedSoFar)
+        #expect(got == .leasePending(limit: expected))
+        #expect(core.reserved == expected)
+    }
+
+    @Test("ends free their slots for starts in the same transaction: never while draining or for a single run, never a stale end's")
+    func reserveAfterEnds() {
+        var core = Self.core(maxRuns: 4)
+        for id in 1...4 { core.launched(runID: Int64(id), generation: 1, leasedAt: .zero) }
+        // Two of the four end (one end is of an older generation: its slot is not this batch's).
+        let ends: [(runID: Int64, generation: Int64)] = [(1, 1), (2, 1), (3, 0)]
+        #expect(core.reserveAfterEnds(ending: ends, singleRun: false) == 2)
+        #expect(core.reserveStart() == nil)
+        core.release(2)
+        #expect(core.reserveAfterEnds(ending: ends, singleRun: true) == 0)
+        core.draining = true
+        #expect(core.reserveAfterEnds(ending: ends, singleRun: false) == 0)
+        #expect(core.reserved == 0)
+    }
+
     @Test("released slots are free again; launched runs hold theirs until removed")
     func releaseAndRemove() {
         var core = Self.core(maxRuns: 2)

@@ -185,13 +185,22 @@ extension Engine {
     /// tried again (the leases stay renewed meanwhile) until it is recorded or fenced: a
     /// finished run is never left to lapse and run again.
     func flushFinishes() async {
+        // Whether runs may still wait for the freed slots (the combined start filled every slot it
+        // had, or started none): then a kick follows; otherwise nothing more was due.
+        var kickNeeded = false
         while !finishQueue.isEmpty {
             let batch = finishQueue
             finishQueue = []
             let (store, owner, now) = (self.store, instanceID, wall())
             let ends = batch.map(\.end)
+            // The slots these ends free are filled in the same transaction (one commit, not two),
+            // reserved like `startPending`'s; the new runs launch only after it commits.
+            let limit = core.reserveAfterEnds(ending: ends.map { ($0.runID, $0.generation) }, singleRun: singleRun)
+            let (table, leasedAt) = (core.table, mono())
             do {
-                let fenced = try await store.finishAttempts(ends, owner: owner, now: now)
+                let (fenced, leased) = try await store.finishAttempts(
+                    ends, owner: owner, now: now, thenStart: limit, leaseDuration: lease, jobs: table, liveSince: liveSince)
+                core.release(limit)
                 for finish in batch {
                     if fenced.contains(finish.end.runID) {
                         finish.logger.error("could not record the run's end: another instance holds its lease now")
@@ -200,7 +209,10 @@ extension Engine {
                     }
                     remove(finish.end.runID, generation: finish.end.generation)
                 }
+                for run in leased { launch(run, job: table[run.run.job], leasedAt: leasedAt) }
+                if limit == 0 || leased.count == limit { kickNeeded = true }
             } catch {
+                core.release(limit)
                 logger.error(
                     "could not record \(batch.count) run end(s); trying again (leases are kept)",
                     metadata: ["error": "\(secrets.redact(String(describing: error)))"])
@@ -211,7 +223,7 @@ extension Engine {
         }
         flushScheduled = false
         notifyIdleIfNeeded()
-        kick()
+        if kickNeeded { kick() }
     }
 
     /// Asks for pending runs to be started into free slots soon; completions that arrive

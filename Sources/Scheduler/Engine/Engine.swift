@@ -252,18 +252,25 @@ public actor Engine: Service {
             for action in actions {
                 if case .startPending = action { startAfter = true } else { perform(action) }
             }
+            // With more batches to claim, start what is due now first: the first runs execute
+            // while the rest are claimed. A failure here is retried (and thrown) below.
+            if startAfter, index < claims.count - 1, let started = try? await startPending() {
+                report.started += started
+                startAfter = false
+            }
         }
         if startAfter { report.started += try await startPending() }
     }
 
-    /// Leases due pending runs into the free slots, a few per transaction so the first ones
-    /// begin while the rest are still being leased. Slots are reserved (by the core) before the
-    /// transaction, so concurrent starts (pass, kick, takeover) never exceed
-    /// `max_concurrent_runs`.
+    /// Leases due pending runs into the free slots, a few in the first transaction so the first
+    /// ones begin while the rest are still being leased, then twice as many per transaction as
+    /// started so far (many due at once cost a few commits, not one per `startChunk`). Slots are
+    /// reserved (by the core) before the transaction, so concurrent starts (pass, kick,
+    /// takeover, the end flush) never exceed `max_concurrent_runs`.
     @discardableResult
     func startPending(only runID: Int64? = nil) async throws -> Int {
         var started = 0
-        while case .leasePending(let chunk) = core.reserveStart(single: runID != nil) {
+        while case .leasePending(let chunk) = core.reserveStart(single: runID != nil, startedSoFar: started) {
             let (table, leasedAt) = (core.table, mono())
             let leased: [LeasedRun]
             do {
@@ -281,7 +288,7 @@ public actor Engine: Service {
         return started
     }
 
-    /// Runs leased per transaction by `startPending`.
+    /// Runs leased by `startPending`'s first transaction.
     static let startChunk = 24
 
     /// Heartbeats after this count as a live instance (for rolling reloads).

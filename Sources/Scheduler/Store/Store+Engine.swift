@@ -57,8 +57,69 @@ extension Store {
         let t = now.timeIntervalSince1970
         return try await writer.write { db in
             var outcomes: [ClaimOutcome] = []
+            // The job's state and its active runs in one read (one row per active run, or one
+            // row of NULL run columns; none when the job has no state yet).
+            let read = try db.cachedStatement(
+                sql: """
+                    SELECT job_state.watermark, job_state.paused, run.id, run.state, job_state.rowid FROM job_state
+                    LEFT JOIN run ON run.job = job_state.job AND run.state IN ('pending', 'running') WHERE job_state.job = ?
+                    """)
+            // New watermarks, written together per value at the end (jobs due at the same instant
+            // share one): the job_state rows' rowids.
+            var marks: [Int64: [Int64]] = [:]
+            var seen = Set<String>()
+            // Pending runs to insert, written together (one statement per claim batch): the
+            // outcome's index, the job_state rowid, the occurrence, its attempts and due time.
+            var pending: [(outcome: Int, rowid: Int64, nominal: Int64, attempts: Int, due: Double)] = []
+            func writeMarks() throws {
+                try insertPending()
+                for (mark, rowids) in marks {
+                    try db.execute(
+                        cached: "UPDATE job_state SET watermark = ? WHERE rowid IN (SELECT value FROM json_each(?))",
+                        arguments: [mark, "[" + rowids.map(String.init).joined(separator: ",") + "]"])
+                }
+                marks = [:]
+                seen = []
+            }
+            func insertPending() throws {
+                guard !pending.isEmpty else { return }
+                let rows = "[" + pending.map { "[\($0.rowid),\($0.nominal),\($0.attempts),\($0.due)]" }.joined(separator: ",") + "]"
+                var ids: [String: [Int64: Int64]] = [:]
+                let inserted = try Row.fetchCursor(
+                    db.cached(
+                        """
+                        INSERT INTO run (job, nominal, trigger, state, max_attempts, created_at, due_at)
+                        SELECT job_state.job, e.value ->> 1, 'schedule', 'pending', e.value ->> 2, ?, e.value ->> 3
+                        FROM json_each(?) AS e JOIN job_state ON job_state.rowid = e.value ->> 0 WHERE true ORDER BY e.key
+                        ON CONFLICT (job, nominal) WHERE trigger != 'manual' DO NOTHING
+                        RETURNING id, job, nominal
+                        """), arguments: [t, rows])
+                while let row = try inserted.next() {
+                    ids[try row.decode(String.self, atIndex: 1), default: [:]][try row.decode(Int64.self, atIndex: 2)] = try row.decode(Int64.self, atIndex: 0)
+                }
+                for run in pending {
+                    guard let id = ids[outcomes[run.outcome].job]?[run.nominal] else { continue }
+                    outcomes[run.outcome].inserted.append(id)
+                    outcomes[run.outcome].earliestDue = min(outcomes[run.outcome].earliestDue ?? run.due, run.due)
+                    outcomes[run.outcome].dues.append(run.due)
+                }
+                pending = []
+            }
             for job in jobs {
-                guard let state = try JobStateRecord.fetchOne(db.cached("SELECT * FROM job_state WHERE job = ?"), arguments: [job.name]) else {
+                // A job given twice reads the watermark its first claim wrote.
+                if !seen.insert(job.name).inserted {
+                    try writeMarks()
+                    seen.insert(job.name)
+                }
+                var state: (watermark: Int64?, paused: Bool, rowid: Int64)?
+                var active = OccurrencePlanner.Active()
+                let rows = try Row.fetchCursor(read, arguments: [job.name])
+                while let row = try rows.next() {
+                    if state == nil { state = (try row.decode(atIndex: 0), try row.decode(atIndex: 1), try row.decode(atIndex: 4)) }
+                    guard let id = try row.decode(Int64?.self, atIndex: 2) else { continue }
+                    if try row.decode(String.self, atIndex: 3) == "running" { active.running.append(id) } else { active.pending.append(id) }
+                }
+                guard let state else {
                     try db.execute(
                         cached: "INSERT INTO job_state (job, watermark, paused, first_seen) VALUES (?, ?, ?, ?)",
                         arguments: [job.name, nowInstant.seconds, job.paused, t])
@@ -69,10 +130,6 @@ extension Store {
                 if state.paused {
                     outcomes.append(ClaimOutcome(job: job.name, watermark: watermark, paused: true, inserted: [], skipped: 0, cancelRequested: []))
                     continue
-                }
-                var active = OccurrencePlanner.Active()
-                for row in try Row.fetchAll(db.cached("SELECT id, state FROM run WHERE job = ? AND state IN ('pending', 'running')"), arguments: [job.name]) {
-                    if row["state"] as String == "running" { active.running.append(row["id"]) } else { active.pending.append(row["id"]) }
                 }
                 let ahead = active.running.isEmpty && active.pending.isEmpty ? horizon : .zero
                 let gate = job.schedule.strategyRule == nil ? nil : try Store.tradeDateGate(db, job: job.name)
@@ -102,13 +159,9 @@ extension Store {
                 for decision in plan.decisions {
                     switch decision {
                     case .run(let at):
-                        let due = Double(at.seconds) + jitter(job)
                         // The run row's created_at records the claim; "started" names the instance.
-                        if let id = try Store.insertRun(db, job: job, nominal: at, trigger: .schedule, state: .pending, now: t, due: due, reason: nil) {
-                            outcome.inserted.append(id)
-                            outcome.earliestDue = min(outcome.earliestDue ?? due, due)
-                            outcome.dues.append(due)
-                        }
+                        // Inserted with the batch's others (`insertPending`), into this outcome.
+                        pending.append((outcomes.count, state.rowid, at.seconds, job.retry.attempts, Double(at.seconds) + jitter(job)))
                     case .skip(let at, let reason):
                         if let id = try Store.insertRun(
                             db, job: job, nominal: at, trigger: .schedule, state: .skipped, now: t, due: Double(at.seconds), reason: reason)
@@ -124,11 +177,10 @@ extension Store {
                     try db.execute(
                         cached: "UPDATE strategy_trade_date SET fired_for = ? WHERE job = ?", arguments: [firedFor.description, job.name])
                 }
-                if let mark = plan.watermark {
-                    try db.execute(cached: "UPDATE job_state SET watermark = ? WHERE job = ?", arguments: [mark.seconds, job.name])
-                }
+                if let mark = plan.watermark { marks[mark.seconds, default: []].append(state.rowid) }
                 outcomes.append(outcome)
             }
+            try writeMarks()
             return outcomes
         }
     }
@@ -148,10 +200,11 @@ extension Store {
     }
 
     static func event(_ db: Database, _ runID: Int64, _ at: Double, _ kind: String, _ message: String, _ instance: String?) throws {
-        try db.execute(
-            cached: "INSERT INTO run_event (run_id, at, kind, message, instance) VALUES (?, ?, ?, ?, ?)",
-            arguments: [runID, at, kind, message, instance])
+        try db.execute(cached: eventSQL, arguments: [runID, at, kind, message, instance])
     }
+
+    /// Appends one run event (arguments: run id, time, kind, message, instance).
+    static let eventSQL = "INSERT INTO run_event (run_id, at, kind, message, instance) VALUES (?, ?, ?, ?, ?)"
 
     /// How an attempt ended, as the executor reports it.
     public enum AttemptResult: Sendable {
@@ -197,29 +250,76 @@ extension Store {
     /// for those).
     public func finishAttempts(_ ends: [AttemptEnd], owner: String, now: Date) async throws -> [Int64] {
         let t = now.timeIntervalSince1970
+        return try await writer.write { db in try Store.recordEnds(db, ends, owner: owner, at: t) }
+    }
+
+    /// Records `ends` as `finishAttempts` does and, in the same transaction, starts up to
+    /// `limit` due pending runs as `startPending` does (into the slots those ends free): one
+    /// commit where there would be two. Nothing is written if either part fails; the caller
+    /// launches the started runs only after this returns (their leases are committed).
+    public func finishAttempts(
+        _ ends: [AttemptEnd], owner: String, now: Date, thenStart limit: Int, leaseDuration: Duration, jobs plan: JobTable, liveSince: Double? = nil
+    ) async throws -> (fenced: [Int64], started: [LeasedRun]) {
+        let t = now.timeIntervalSince1970
         return try await writer.write { db in
-            var fenced: [Int64] = []
-            for end in ends {
-                do {
-                    try Store.checkFence(db, runID: end.runID, owner: owner, generation: end.generation)
-                } catch {
-                    fenced.append(end.runID)
-                    continue
-                }
-                try Store.record(db, runID: end.runID, owner: owner, at: t, result: end.result)
-            }
-            return fenced
+            let fenced = try Store.recordEnds(db, ends, owner: owner, at: t)
+            let started = try Store.leasePending(
+                db, at: t, owner: owner, expiry: t + leaseDuration.seconds, limit: limit, plan: plan, only: nil, liveSince: liveSince)
+            return (fenced, started)
         }
     }
 
-    static func record(_ db: Database, runID: Int64, owner: String, at t: Double, result: AttemptResult) throws {
+    /// Records each end fenced on its own; returns the ids whose lease had moved on. The fence
+    /// and the leases' release are one statement (only leases `owner` holds at the attempt's
+    /// generation go); successes with the same outcome are written together.
+    static func recordEnds(_ db: Database, _ ends: [AttemptEnd], owner: String, at t: Double) throws -> [Int64] {
+        guard !ends.isEmpty else { return [] }
+        let pairs = "[" + ends.map { "[\($0.runID),\($0.generation)]" }.joined(separator: ",") + "]"
+        let released = Set(
+            try Int64.fetchAll(
+                db.cached(
+                    """
+                    DELETE FROM lease WHERE owner = ? AND run_id IN (
+                        SELECT lease.run_id FROM json_each(?) AS e JOIN lease ON lease.run_id = e.value ->> 0 AND lease.generation = e.value ->> 1)
+                    RETURNING run_id
+                    """), arguments: [owner, pairs]))
+        var fenced: [Int64] = []
+        var succeeded: [RunOutcome: [Int64]] = [:]
+        for end in ends {
+            guard released.contains(end.runID) else {
+                fenced.append(end.runID)
+                continue
+            }
+            if case .succeeded(let outcome) = end.result {
+                succeeded[outcome, default: []].append(end.runID)
+            } else {
+                try Store.record(db, runID: end.runID, owner: owner, at: t, result: end.result, leaseReleased: true)
+            }
+        }
+        for (outcome, runs) in succeeded {
+            let ids = "[" + runs.map(String.init).joined(separator: ",") + "]"
+            try db.execute(
+                cached: """
+                    UPDATE run SET state = 'succeeded', finished_at = ?, summary = ?, detail = ?, error = NULL
+                    WHERE id IN (SELECT value FROM json_each(?))
+                    """,
+                arguments: [t, outcome.summary, outcome.detail, ids])
+            try db.execute(
+                cached: "INSERT INTO run_event (run_id, at, kind, message, instance) SELECT value, ?, 'succeeded', ?, ? FROM json_each(?)",
+                arguments: [t, outcome.summary, owner, ids])
+        }
+        return fenced
+    }
+
+    /// Writes an attempt's end and releases its lease (unless `leaseReleased`: the caller did).
+    static func record(_ db: Database, runID: Int64, owner: String, at t: Double, result: AttemptResult, leaseReleased: Bool = false) throws {
         switch result {
         case .succeeded(let outcome):
             try db.execute(
                 cached: "UPDATE run SET state = 'succeeded', finished_at = ?, summary = ?, detail = ?, error = NULL WHERE id = ?",
                 arguments: [t, outcome.summary, outcome.detail, runID])
             try Store.event(db, runID, t, "succeeded", outcome.summary, owner)
-            try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID])
+            if !leaseReleased { try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID]) }
         case .failed(let message, let detail, let retryAfter):
             if let retryAfter {
                 try db.execute(
@@ -231,17 +331,17 @@ extension Store {
                     cached: "UPDATE run SET state = 'failed', finished_at = ?, error = ?, detail = ? WHERE id = ?", arguments: [t, message, detail, runID])
                 try Store.event(db, runID, t, "failed", message, owner)
             }
-            try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID])
+            if !leaseReleased { try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID]) }
         case .cancelled(let reason):
             try db.execute(cached: "UPDATE run SET state = 'cancelled', finished_at = ?, reason = ? WHERE id = ?", arguments: [t, reason, runID])
             try Store.event(db, runID, t, "cancelled", reason, owner)
-            try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID])
+            if !leaseReleased { try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID]) }
         case .released:
             // Not a failure and not a lapse: the run waits, due now, for any instance to resume
             // it (the same attempt, a new generation; `takeovers` is not counted).
             try db.execute(
                 cached: "UPDATE run SET state = 'pending', due_at = ?, attempt = MAX(attempt - 1, 0) WHERE id = ?", arguments: [t, runID])
-            try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID])
+            if !leaseReleased { try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID]) }
             try Store.event(db, runID, t, "released", "\(owner) shut down; the run waits for another instance to resume it", owner)
         }
     }

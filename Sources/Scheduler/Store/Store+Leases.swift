@@ -18,82 +18,130 @@ extension Store {
         let t = now.timeIntervalSince1970
         let expiry = t + leaseDuration.seconds
         return try await writer.write { db in
-            var started: [LeasedRun] = []
-            var runningJobs = Set<String>()
-            var waiting = Set<String>()
-            let window = limit * 4 + 16
-            while true {
-                let candidates: [RunRecord]
-                if let runID {
-                    candidates = try RunRecord.fetchAll(db.cached("SELECT * FROM run WHERE id = ? AND state = 'pending'"), arguments: [runID])
-                } else if waiting.isEmpty {
-                    candidates = try RunRecord.fetchAll(
-                        db.cached("SELECT * FROM run WHERE state = 'pending' AND due_at <= ? ORDER BY due_at, id LIMIT ?"), arguments: [t, window])
-                } else {
-                    // Jobs whose runs wait (a backlog behind a running run) are left out, so the
-                    // window reaches other jobs' runs.
-                    let excluded = Array(waiting)
-                    let marks = databaseQuestionMarks(count: excluded.count)
-                    candidates = try RunRecord.fetchAll(
-                        db,
-                        sql: "SELECT * FROM run WHERE state = 'pending' AND due_at <= ? AND job NOT IN (\(marks)) ORDER BY due_at, id LIMIT ?",
-                        arguments: StatementArguments([t] as [any DatabaseValueConvertible] + excluded + [window]))
-                }
-                let waitingBefore = waiting.count
-                for var run in candidates where started.count < limit && !waiting.contains(run.job) {
-                    guard let job = plan[run.job] else {
-                        if try Store.liveInstanceHasJob(db, run.job, except: owner, since: liveSince ?? (t - 60)) {
-                            waiting.insert(run.job)
-                            continue
-                        }
-                        try db.execute(
-                            cached:
-                                "UPDATE run SET state = 'cancelled', finished_at = ?, reason = 'the job is no longer in the configuration' WHERE id = ?",
-                            arguments: [t, run.id])
-                        continue
-                    }
-                    if run.trigger != .manual, try Bool.fetchOne(db.cached("SELECT paused FROM job_state WHERE job = ?"), arguments: [run.job]) == true {
+            try Store.leasePending(db, at: t, owner: owner, expiry: expiry, limit: limit, plan: plan, only: runID, liveSince: liveSince)
+        }
+    }
+
+    /// `startPending`'s work inside a write transaction (also used right after recording ends).
+    static func leasePending(
+        _ db: Database, at t: Double, owner: String, expiry: Double, limit: Int, plan: JobTable, only runID: Int64?, liveSince: Double?
+    ) throws -> [LeasedRun] {
+        guard limit > 0 else { return [] }
+        var started: [LeasedRun] = []
+        var runningJobs = Set<String>()
+        var waiting = Set<String>()
+        // A little more than the limit: each row is decoded, and many due at once need no more.
+        let window = limit + 16
+        var ended = 0
+        // Each candidate comes with whether its job is paused and whether it has a running run
+        // (as of this transaction; `runningJobs` adds the runs started in it).
+        let columns = """
+            SELECT run.*, (SELECT paused FROM job_state WHERE job_state.job = run.job) AS job_paused,
+                EXISTS (SELECT 1 FROM run AS other WHERE other.job = run.job AND other.state = 'running') AS job_busy FROM run
+            """
+        while true {
+            let query: Statement
+            let arguments: StatementArguments
+            if let runID {
+                query = try db.cached("\(columns) WHERE id = ? AND state = 'pending'")
+                arguments = [runID]
+            } else if waiting.isEmpty {
+                query = try db.cached("\(columns) WHERE state = 'pending' AND due_at <= ? ORDER BY due_at, id LIMIT ?")
+                arguments = [t, window]
+            } else {
+                // Jobs whose runs wait (a backlog behind a running run) are left out, so the
+                // window reaches other jobs' runs.
+                let excluded = Array(waiting)
+                let marks = databaseQuestionMarks(count: excluded.count)
+                query = try db.makeStatement(sql: "\(columns) WHERE state = 'pending' AND due_at <= ? AND job NOT IN (\(marks)) ORDER BY due_at, id LIMIT ?")
+                arguments = StatementArguments([t] as [any DatabaseValueConvertible] + excluded + [window])
+            }
+            // Decoded from the cursor's rows (whose columns are looked up by a hashed name).
+            var candidates: [(run: RunRecord, paused: Bool, busy: Bool)] = []
+            let rows = try Row.fetchCursor(query, arguments: arguments)
+            while let row = try rows.next() {
+                candidates.append(
+                    (try RunRecord(row: row), try row.decode(Bool?.self, forColumn: "job_paused") ?? false, try row.decode(Bool.self, forColumn: "job_busy")))
+            }
+            let (waitingBefore, endedBefore) = (waiting.count, ended)
+            var starting: [LeasedRun] = []
+            for (candidate, paused, busy) in candidates where started.count + starting.count < limit && !waiting.contains(candidate.job) {
+                var run = candidate
+                guard let job = plan[run.job] else {
+                    if try Store.liveInstanceHasJob(db, run.job, except: owner, since: liveSince ?? (t - 60)) {
                         waiting.insert(run.job)
                         continue
                     }
-                    if let reason = Store.staleAheadClaim(run, job: job, at: t) {
-                        try db.execute(
-                            cached: "UPDATE run SET state = 'skipped', finished_at = ?, reason = ? WHERE id = ? AND state = 'pending'",
-                            arguments: [t, reason, run.id])
-                        try Store.event(db, run.id, t, "skipped", reason, owner)
-                        continue
-                    }
-                    if job.overlap != .allow {
-                        let busy =
-                            try runningJobs.contains(run.job)
-                            || Bool.fetchOne(db.cached("SELECT EXISTS (SELECT 1 FROM run WHERE job = ? AND state = 'running')"), arguments: [run.job])!
-                        if busy {
-                            waiting.insert(run.job)
-                            continue
-                        }
-                    }
                     try db.execute(
-                        cached: """
-                            UPDATE run SET state = 'running', attempt = attempt + 1, generation = generation + 1,
-                                started_at = COALESCE(started_at, ?) WHERE id = ? AND state = 'pending'
-                            """,
+                        cached:
+                            "UPDATE run SET state = 'cancelled', finished_at = ?, reason = 'the job is no longer in the configuration' WHERE id = ?",
                         arguments: [t, run.id])
-                    guard db.changesCount == 1 else { continue }
-                    run.state = .running
-                    run.attempt += 1
-                    run.generation += 1
-                    run.startedAt = run.startedAt ?? t
-                    try db.execute(
-                        cached: "INSERT INTO lease (run_id, owner, generation, acquired_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-                        arguments: [run.id, owner, run.generation, t, expiry])
-                    try Store.event(db, run.id, t, "started", "attempt \(run.attempt) of \(run.maxAttempts) on \(owner)", owner)
-                    runningJobs.insert(run.job)
-                    started.append(LeasedRun(run: run, generation: run.generation, takenOver: false))
+                    ended += 1
+                    continue
                 }
-                // Look further only when the window was full and some job's runs were held back.
-                guard runID == nil, started.count < limit, candidates.count == window, waiting.count > waitingBefore else { return started }
+                if run.trigger != .manual, paused {
+                    waiting.insert(run.job)
+                    continue
+                }
+                if let reason = Store.staleAheadClaim(run, job: job, at: t) {
+                    try db.execute(
+                        cached: "UPDATE run SET state = 'skipped', finished_at = ?, reason = ? WHERE id = ? AND state = 'pending'",
+                        arguments: [t, reason, run.id])
+                    try Store.event(db, run.id, t, "skipped", reason, owner)
+                    ended += 1
+                    continue
+                }
+                if job.overlap != .allow, busy || runningJobs.contains(run.job) {
+                    waiting.insert(run.job)
+                    continue
+                }
+                // As `markStarted` writes it below.
+                run.state = .running
+                run.attempt += 1
+                run.generation += 1
+                run.startedAt = run.startedAt ?? t
+                runningJobs.insert(run.job)
+                starting.append(LeasedRun(run: run, generation: run.generation, takenOver: false))
+            }
+            try Store.markStarted(db, starting, at: t, owner: owner, expiry: expiry)
+            started += starting
+            // Look further only when the window was full and some of it was held back (those jobs
+            // are left out next) or ended without starting (no longer pending): never the same rows.
+            guard runID == nil, started.count < limit, candidates.count == window, waiting.count > waitingBefore || ended > endedBefore else {
+                return started
             }
         }
+    }
+
+    /// Marks `runs` (read as pending in this transaction) running under new leases held by
+    /// `owner`, with their "started" events: three statements for the whole batch, not three per
+    /// run. Throws (and the transaction rolls back) if any of them is no longer pending. (The
+    /// `+state` keeps SQLite on the primary key: with `state` it walks every pending run.)
+    static func markStarted(_ db: Database, _ runs: [LeasedRun], at t: Double, owner: String, expiry: Double) throws {
+        guard !runs.isEmpty else { return }
+        let ids = "[" + runs.map { String($0.run.id) }.joined(separator: ",") + "]"
+        try db.execute(
+            cached: """
+                UPDATE run SET state = 'running', attempt = attempt + 1, generation = generation + 1, started_at = COALESCE(started_at, ?)
+                WHERE id IN (SELECT value FROM json_each(?)) AND +state = 'pending'
+                """,
+            arguments: [t, ids])
+        guard db.changesCount == runs.count else {
+            throw StoreError(.fenced, path: "", detail: "a run changed while it was being started; nothing was started")
+        }
+        try db.execute(
+            cached: """
+                INSERT INTO lease (run_id, owner, generation, acquired_at, expires_at)
+                SELECT id, ?, generation, ?, ? FROM run WHERE id IN (SELECT value FROM json_each(?))
+                """,
+            arguments: [owner, t, expiry, ids])
+        try db.execute(
+            cached: """
+                INSERT INTO run_event (run_id, at, kind, message, instance)
+                SELECT id, ?, 'started', 'attempt ' || attempt || ' of ' || max_attempts || ' on ' || ?, ? FROM run
+                WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id
+                """,
+            arguments: [t, owner, owner, ids])
     }
 
     /// Why a pending run that was claimed ahead of its instant (and never started) must not

@@ -275,12 +275,24 @@ struct EngineCore {
 
     // MARK: Slots
 
-    /// Reserves up to a chunk of free slots (one with `single`) for a start transaction.
-    mutating func reserveStart(single: Bool = false) -> Action? {
-        let chunk = min(freeSlots, single ? 1 : settings.startChunk)
+    /// Reserves free slots for a start transaction: one with `single`; otherwise a chunk, or as
+    /// many as `startedSoFar` (so a burst doubles its transactions' size), at most the free ones.
+    mutating func reserveStart(single: Bool = false, startedSoFar: Int = 0) -> Action? {
+        let chunk = min(freeSlots, single ? 1 : max(settings.startChunk, startedSoFar))
         guard chunk > 0 else { return nil }
         reserved += chunk
         return .leasePending(limit: chunk)
+    }
+
+    /// Reserves the slots a batch of ends frees (with those already free) for runs leased in the
+    /// same transaction as the ends; `ending` are this batch's executions still held here.
+    /// Nothing while draining or executing a single run.
+    mutating func reserveAfterEnds(ending: [(runID: Int64, generation: Int64)], singleRun: Bool) -> Int {
+        guard !draining, !singleRun else { return 0 }
+        let held = ending.filter { executions[$0.runID]?.generation == $0.generation }.count
+        let limit = max(0, freeSlots + held)
+        reserved += limit
+        return limit
     }
 
     /// Returns reserved slots (the transaction ended; what it leased is `launched`).
