@@ -48,3 +48,27 @@ struct StatusPausedCLITests {
         #expect(byName["live"]?["state"] as? String == "active" && byName["live"]?["paused_since"] == nil)
     }
 }
+
+/// `session status` shows `updated`, the liveness stamp a running session rewrites at least every 5 s.
+@Suite("schedctl session status shows when each session last wrote its row")
+struct SessionStatusUpdatedCLITests {
+    @Test("the text table has the updated column")
+    func updatedColumn() async throws {
+        let directory = TemporaryDirectory(prefix: "schedctl-session-updated")
+        let config = directory.file("jobs.yaml")
+        try "database: state.sqlite\njobs:\n  tick: { type: noop, paused: true, schedule: { every: 1h } }\n".write(
+            toFile: config, atomically: true, encoding: .utf8)
+        let store = try StoreSchema.open(path: directory.file("state.sqlite"))
+        let control = SessionControl(store: store)
+        let opened = try Instant(iso8601: "2026-11-23T16:00:00Z").date
+        try await control.begin(
+            job: "es-day", run: 7, tradeDate: try #require(LocalDate(year: 2026, month: 11, day: 23)), stopAt: opened.addingTimeInterval(1800), locked: false,
+            now: opened)
+        try await control.update(job: "es-day", run: 7, state: "running", locked: false, detail: "{}", now: opened.addingTimeInterval(5))
+        let text = try await CLITests.run(["session", "status", "--config", config])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("updated (UTC)"), "\(text.stdout)")
+        let row = try #require(text.stdout.split(separator: "\n").first { $0.hasPrefix("es-day ") }, "\(text.stdout)")
+        #expect(row.contains("2026-11-23T16:00:05Z"), "\(row)")
+    }
+}
