@@ -40,6 +40,16 @@ struct FuturesSessionConfigTests {
         }
     }
 
+    /// The problems of `job` as diagnostics (empty when the file is valid).
+    static func diagnostics(_ job: String) -> [Diagnostic] {
+        do {
+            _ = try loader.load(text: yaml(job), file: "jobs.yaml", baseDirectory: "/tmp")
+            return []
+        } catch {
+            return error.diagnostics
+        }
+    }
+
     @Test("the valid session and a tradovate token renewal pass")
     func valid() {
         #expect(Self.problems(Self.session) == [])
@@ -65,6 +75,32 @@ struct FuturesSessionConfigTests {
         let found = Self.problems(Self.session.replacingOccurrences(of: "daily_loss_limit: 500", with: "daily_loss_limit: \(value)"))
         #expect(found.count == 1)
         #expect(found.first?.hasPrefix("11: jobs.es-day.risk.daily_loss_limit: must be a positive amount") == true)
+    }
+
+    @Test("the loss-limit error points at daily_loss_limit's own line and column, block or flow style")
+    func lossLimitPosition() throws {
+        let block = Self.session.replacingOccurrences(
+            of: "risk: { daily_loss_limit: 500, max_position: 2, max_orders_per_minute: 10 }",
+            with: "risk:\n      max_position: 2\n      daily_loss_limit: 0\n      max_orders_per_minute: 10")
+        let found = try #require(Self.diagnostics(block).first)
+        #expect(found.path == "jobs.es-day.risk.daily_loss_limit")
+        #expect(found.line == 13 && found.column == 25, "\(found.line):\(found.column)")
+        let flow = try #require(Self.diagnostics(Self.session.replacingOccurrences(of: "daily_loss_limit: 500", with: "daily_loss_limit: 0")).first)
+        // `    risk: { daily_loss_limit: 0, …`: the value 0, not the `{` of the risk mapping.
+        #expect(flow.line == 11 && flow.column == 31, "\(flow.line):\(flow.column)")
+    }
+
+    @Test("a duration stop longer than a CME trade date is an error at its line", arguments: ["30d", "24h", "23h1m"])
+    func stopTooLong(_ value: String) {
+        let found = Self.problems(Self.session.replacingOccurrences(of: "stop: 2h", with: "stop: \(value)"))
+        #expect(found.count == 1, "\(found)")
+        #expect(found.first?.hasPrefix("9: jobs.es-day.stop: a session of ") == true, "\(found)")
+        #expect(found.first?.contains("use a duration up to 23h or stop: { market: CME, at: close, offset: -10m }") == true)
+    }
+
+    @Test("a duration stop of one CME trade date is accepted")
+    func stopOneTradeDate() {
+        #expect(Self.problems(Self.session.replacingOccurrences(of: "stop: 2h", with: "stop: 23h")) == [])
     }
 
     @Test("a futures session on a paper broker is an error naming the fix")

@@ -318,6 +318,33 @@ struct FuturesSessionTests {
         await h.close()
     }
 
+    /// `updated` is a liveness stamp: with no quote, fill or order the figures stay the same,
+    /// and the row is still written at least every 5 s of (injected) wall time.
+    @Test func sessionStatusUpdatedMovesWhileTheFiguresStayTheSame() async throws {
+        let h = try await SessionHarness()
+        let engine = try await h.startSession(try h.job())
+        let control = SessionControl(store: h.store)
+        // The first poll writes the figures of the open, at 16:00:00.
+        #expect(
+            await eventually {
+                h.sessionClock.advance(by: .seconds(1))
+                return (try? await control.rows().first?.detail) != "{}"
+            }, "the session wrote its figures")
+        let opened = try #require(try await control.rows().first)
+        #expect(opened.updated == h.wall.now())
+        h.wall.set("2026-11-23T16:00:10Z")
+        #expect(
+            await eventually {
+                h.sessionClock.advance(by: .seconds(1))
+                return (try? await control.rows().first?.updated) == h.wall.now()
+            }, "updated moved with the wall clock while nothing changed")
+        let later = try #require(try await control.rows().first)
+        #expect(later.detail == opened.detail && later.state == "running", "the figures did not change")
+        let run = try await h.stopAtEnd(engine)
+        #expect(run.state == .succeeded)
+        await h.close()
+    }
+
     @Test func sessionStopRequestEndsTheSessionEarly() async throws {
         let h = try await SessionHarness()
         let engine = try await h.startSession(try h.job())

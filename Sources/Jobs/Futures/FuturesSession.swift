@@ -50,6 +50,8 @@ actor FuturesSession {
     var strategyRestarts = 0
     var stopReason: String?
     var dirty = false
+    /// When the session last wrote its `futures_session` row (its liveness stamp).
+    var statusStamped: Date?
     var baseReconnects = 0
     /// The CME trade date the session opened on, and the realized P&L earlier runs of the job
     /// recorded for it (the daily loss counts them).
@@ -143,8 +145,9 @@ actor FuturesSession {
         }
         sessionDate = today
         earlierRealized = try await resources.control.realized(job: context.job.name, tradeDate: today, excludingRun: context.runID)
+        statusStamped = resources.wall()
         try await resources.control.begin(
-            job: context.job.name, run: context.runID, tradeDate: today, stopAt: stopAt, locked: state.locked, now: resources.wall())
+            job: context.job.name, run: context.runID, tradeDate: today, stopAt: stopAt, locked: state.locked, now: statusStamped ?? resources.wall())
         try await recordRealized()
         try await persist()
         logger.info(
@@ -202,14 +205,23 @@ actor FuturesSession {
             state.reconnects = reconnects
             dirty = true
         }
+        let now = resources.wall()
+        // The row's `updated` is the liveness signal of `session status`: written when the
+        // figures change and at least every `statusRefresh` while the session runs.
+        let stale = statusStamped.map { now.timeIntervalSince($0) >= Self.statusRefresh || now < $0 } ?? true
+        guard dirty || stale else { return }
         if dirty {
             dirty = false
             try? await persist()
             try? await recordRealized()
-            try? await resources.control.update(
-                job: context.job.name, run: context.runID, state: "running", locked: state.locked, detail: statusDetail(), now: resources.wall())
         }
+        statusStamped = now
+        try? await resources.control.update(
+            job: context.job.name, run: context.runID, state: "running", locked: state.locked, detail: statusDetail(), now: now)
     }
+
+    /// The longest the session leaves its status row unwritten while it runs (wall time).
+    static let statusRefresh: TimeInterval = 5
 
     private func tradingEvent(_ event: TradovateEvent) async {
         switch event {

@@ -2,13 +2,23 @@ import Foundation
 public import Scheduler
 
 extension FuturesSessionSettings {
-    /// `validate`'s check of a futures-session job: a Tradovate broker, at least one symbol and a
-    /// positive loss limit (what a run would otherwise only find when it starts).
+    /// `validate`'s check of a futures-session job: a Tradovate broker, a duration `stop` within
+    /// one CME trade date, contract symbols listed once and a positive loss limit (what a run would
+    /// otherwise only find when it starts, or get wrong).
     public static let check: JobOptionCheck = { options, brokers, _ in
         var problems: [OptionProblem] = []
         if let name = options["broker"]?.stringValue, let broker = brokers[name], broker.type != "tradovate" {
             problems.append(
                 .init(key: "broker", message: "broker '\(name)' is a \(broker.type) broker; a futures session needs a tradovate broker"))
+        }
+        if case .duration(let length)? = options["stop"], length > maximumLength {
+            problems.append(
+                .init(
+                    key: "stop",
+                    message:
+                        "a session of \(DurationText.format(length)) outlasts a CME trade date: a session runs within one trade date (at most 23h, "
+                        + "17:00 to 16:00 CT) and its loss limit and lock count by trade date; use a duration up to 23h or "
+                        + "stop: { market: CME, at: close, offset: -10m }, and schedule a run each trade date"))
         }
         if let symbols = options["symbols"]?.listValue {
             let names = symbols.compactMap(\.stringValue)
@@ -28,6 +38,12 @@ extension FuturesSessionSettings {
         }
         return problems
     }
+}
+
+extension FuturesSessionSettings {
+    /// The longest duration `stop` a session accepts: the longest CME trade-date session (17:00
+    /// to 16:00 CT). The session keeps the trade date it opened on, for its daily loss and lock.
+    public static let maximumLength: Duration = .seconds(23 * 3600)
 }
 
 extension TokenRenewalJob {

@@ -24,8 +24,7 @@ extension ConfigReader {
             selecting(fields) { kindKeys.contains($0) }, specs: kindSpecs, path: path, parent: keyNode, references: references)
         if let check = catalog.jobChecks[kind] {
             for problem in check(options, brokerSpecs, strategySpecs) {
-                let top = String(problem.key.prefix { $0 != "." })
-                error(lookup(fields, top)?.value ?? keyNode, join(path, problem.key), problem.message)
+                error(optionNode(at: problem.key, in: fields) ?? keyNode, join(path, problem.key), problem.message)
             }
         }
 
@@ -54,6 +53,18 @@ extension ConfigReader {
         // A kind that declares its own `notify` option keeps it; otherwise `notify:` is the alert rule.
         if !kindKeys.contains("notify"), let f = field("notify") { job.notify = readNotify(f.value, join(path, "notify"), references: references) }
         return schedule == nil ? nil : job
+    }
+
+    /// The value of the dotted option key `key` (`risk.daily_loss_limit`) among `fields`: the
+    /// deepest mapping entry the YAML has on that path (the top key's value when it goes no deeper).
+    func optionNode(at key: String, in fields: [Field]) -> Node? {
+        let parts = key.split(separator: ".").map(String.init)
+        guard let first = parts.first, var found = lookup(fields, first)?.value else { return nil }
+        for part in parts.dropFirst() {
+            guard case .mapping(let entries) = found, let next = entries.first(where: { $0.key.scalar?.string == part })?.value else { break }
+            found = next
+        }
+        return found
     }
 
     /// `days: strategy` needs the job's `strategy:` to name a strategy that announces trade dates

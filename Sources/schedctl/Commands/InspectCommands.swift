@@ -202,14 +202,18 @@ struct StatusCommand: AsyncParsableCommand {
             var type: String
             var state: String
             var schedule: String
+            /// The next instant on the job's grid; a paused job does not fire it (see `paused_since`).
             var next: String?
             var watermark: String?
             var lastRun: RunJSON?
             var active: Int
+            /// When the job was paused (present only while it is paused, and known).
+            var pausedSince: String?
 
             enum CodingKeys: String, CodingKey {
                 case job, type, state, schedule, next, watermark, active
                 case lastRun = "last_run"
+                case pausedSince = "paused_since"
             }
         }
         struct TokenJSON: Encodable {
@@ -261,10 +265,13 @@ struct StatusCommand: AsyncParsableCommand {
                 let watermark = state?.watermark.map(Instant.init(seconds:))
                 // The next nominal instant after now on the job's own grid (from its watermark).
                 let next = JobGrid.next(job.schedule, after: Instant(now), watermark: watermark)
+                // A job the service has not seen yet starts as jobs.yaml's `paused` says.
+                let paused = state?.paused ?? job.paused
+                let since = paused ? (state.map { $0.pausedAt ?? $0.firstSeen }) : nil
                 return StatusJSON.JobJSON(
-                    job: job.name, type: job.kind, state: state?.paused == true ? "paused" : "active", schedule: job.schedule.summary,
+                    job: job.name, type: job.kind, state: paused ? "paused" : "active", schedule: job.schedule.summary,
                     next: next?.iso8601, watermark: watermark?.iso8601, lastRun: status.lastRuns[job.name].map(RunJSON.init),
-                    active: status.active[job.name] ?? 0)
+                    active: status.active[job.name] ?? 0, pausedSince: since.map(Timestamps.iso))
             }
             let result = StatusJSON(
                 instances: status.instances.map {
@@ -288,7 +295,9 @@ struct StatusCommand: AsyncParsableCommand {
             var table = TextTable(headers: ["job", "state", "next (UTC)", "last run", "schedule"])
             for job in jobs {
                 let last = job.lastRun.map { "#\($0.id) \($0.state)" } ?? "-"
-                table.add([job.job, job.state + (job.active > 0 ? " (\(job.active) active)" : ""), job.next ?? "never", last, job.schedule])
+                // A paused job does not fire: no next time, but since when it is paused.
+                let next = job.state == "paused" ? "paused" + (job.pausedSince.map { " since \($0)" } ?? "") : job.next ?? "never"
+                table.add([job.job, job.state + (job.active > 0 ? " (\(job.active) active)" : ""), next, last, job.schedule])
             }
             print(table.render())
             if !tokens.isEmpty {

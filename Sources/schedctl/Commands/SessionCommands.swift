@@ -64,11 +64,12 @@ struct SessionStatusCommand: AsyncParsableCommand {
                 print("(no futures sessions)")
                 return
             }
-            var table = TextTable(headers: ["job", "run", "state", "trade date", "stop (UTC)", "locked", "figures"])
+            // `updated` is rewritten at least every 5 s while a session runs: older means it is not being driven.
+            var table = TextTable(headers: ["job", "run", "state", "trade date", "stop (UTC)", "updated (UTC)", "locked", "figures"])
             for r in rows {
                 table.add([
                     r.job, "\(r.run)", r.state + (r.stopRequested ? " (stop requested)" : ""), r.tradeDate ?? "-", Instant(r.stopAt).iso8601,
-                    r.locked ? "yes (loss limit; until the next trade date)" : "no", r.detail,
+                    Instant(r.updated).iso8601, r.locked ? "yes (loss limit; until the next trade date)" : "no", r.detail,
                 ])
             }
             print(table.render())
