@@ -236,6 +236,46 @@ struct FuturesSessionTests {
         await h.close()
     }
 
+    /// The crash window between the session counting and saving an order and the journal
+    /// recording its intent (found by the real-process kill test): nothing reached the broker,
+    /// so the taker drops it and the replayed intent is counted once.
+    @Test func aTakeoverBeforeTheIntentWasJournaledCountsTheOrderOnce() async throws {
+        let h = try await SessionHarness()
+        let job = try h.job(onStart: #"[{"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"entry-1"}]"#)
+        let a = try await h.startSession(job)
+        #expect(await eventually { h.strategySaw(type: "result", tag: "entry-1", containing: "placed") })
+        await a.abandonForTesting()
+        await a.waitForIdle()
+        // Add a second order as a SIGKILL right after the session saved it leaves it: counted,
+        // with no order id and no journal entry.
+        let run = try #require(try await h.store.history(job: "es-day", limit: 1).first)
+        let lease = try #require(try await h.store.run(id: run.id)?.lease)
+        let text = try #require(try await h.store.checkpoint(runID: run.id))
+        var document = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        var state = try #require(document["state"] as? [String: Any])
+        var placed = try #require(state["placed"] as? [String: Any])
+        var entry = try #require(placed["entry-1"] as? [String: Any])
+        entry["orderID"] = 0
+        entry["clOrdID"] = "never-sent"
+        placed["entry-2"] = entry
+        state["placed"] = placed
+        state["ordersPlaced"] = ((state["ordersPlaced"] as? Int) ?? 0) + 1
+        document["state"] = state
+        let crashed = String(decoding: try JSONSerialization.data(withJSONObject: document), as: UTF8.self)
+        try await h.store.saveCheckpoint(runID: run.id, owner: lease.owner, generation: lease.generation, value: crashed, now: h.wall.now())
+        h.wall.advance(11)
+        let b = h.engine(job, id: "b")
+        try await b.start()
+        await b.tick()
+        h.engineClock.advance(by: .seconds(11))
+        await b.tick()
+        #expect(await eventually { h.strategySaw(type: "result", tag: "entry-1", containing: "duplicate") })
+        #expect(h.sim.placedOrderBodies.count == 1)
+        let finished = try await h.stopAtEnd(b)
+        #expect(finished.state == .succeeded && finished.detail?.contains("\"orders\":1") == true, "\(finished.detail ?? "")")
+        await h.close()
+    }
+
     /// A strategy cancel whose answer is lost (the broker cancelled, the connection dropped) is
     /// journaled without an outcome; after a takeover the replayed cancel is reconciled from the
     /// order's status, and the broker sees one cancel request in all.

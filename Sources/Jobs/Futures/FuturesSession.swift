@@ -332,11 +332,19 @@ actor FuturesSession {
         dirty = true
     }
 
-    /// After a takeover: an order whose outcome the journal recorded just before the crash (the
-    /// session's own state not yet saved) gets its order id back, so its replay is a duplicate;
-    /// an order intent whose outcome was never recorded is resolved from the broker's commands
-    /// (found by `clOrdId`) or dropped when the broker never saw it.
+    /// After a takeover: an order counted before its intent was journaled is dropped; an order
+    /// whose outcome the journal recorded just before the crash (the session's own state not yet
+    /// saved) gets its order id back, so its replay is a duplicate; an order intent whose outcome
+    /// was never recorded is resolved from the broker's commands (found by `clOrdId`) or dropped
+    /// when the broker never saw it.
     private func reconcilePending() async throws {
+        // Counted and saved before its intent was journaled (a crash in between): it never
+        // reached the broker, and the replayed intent places and counts it.
+        let journaled = Set(await journal.entries.map(\.step))
+        for (tag, placed) in state.placed where placed.orderID == 0 && !journaled.contains("order/\(tag)") {
+            state.placed[tag] = nil
+            state.ordersPlaced -= 1
+        }
         for entry in await journal.entries where entry.step.hasPrefix("order/") && entry.outcome != nil {
             let tag = String(entry.step.dropFirst("order/".count))
             if let id: Int64 = try await journal.outcome(of: entry.step), state.placed[tag]?.orderID == 0 { state.placed[tag]?.orderID = id }
