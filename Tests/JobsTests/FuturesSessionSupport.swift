@@ -174,6 +174,20 @@ final class SessionHarness: Sendable {
 
     func events(_ run: Int64) async throws -> [RunEvent] { try #require(try await store.run(id: run)).events }
 
+    /// Rewrites the saved session state of the job's latest run as a SIGKILL in some window
+    /// would have left it (the journal is kept), under the lease that run holds.
+    func rewriteSavedState(_ change: (inout [String: Any]) throws -> Void) async throws {
+        let run = try #require(try await store.history(job: "es-day", limit: 1).first)
+        let lease = try #require(try await store.run(id: run.id)?.lease)
+        let text = try #require(try await store.checkpoint(runID: run.id))
+        var document = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        var state = try #require(document["state"] as? [String: Any])
+        try change(&state)
+        document["state"] = state
+        let rewritten = String(decoding: try JSONSerialization.data(withJSONObject: document), as: UTF8.self)
+        try await store.saveCheckpoint(runID: run.id, owner: lease.owner, generation: lease.generation, value: rewritten, now: wall.now())
+    }
+
     func close() async { await sim.stop() }
 }
 

@@ -210,19 +210,13 @@ struct FuturesSessionTests {
         await a.waitForIdle()
         // Rewind the session's state to the moment before it saved the order id (the journal
         // entry keeps its outcome), as a SIGKILL in that window leaves it.
-        let run = try #require(try await h.store.history(job: "es-day", limit: 1).first)
-        let lease = try #require(try await h.store.run(id: run.id)?.lease)
-        let text = try #require(try await h.store.checkpoint(runID: run.id))
-        var document = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
-        var state = try #require(document["state"] as? [String: Any])
-        var placed = try #require(state["placed"] as? [String: Any])
-        var entry = try #require(placed["entry-1"] as? [String: Any])
-        entry["orderID"] = 0
-        placed["entry-1"] = entry
-        state["placed"] = placed
-        document["state"] = state
-        let rewound = String(decoding: try JSONSerialization.data(withJSONObject: document), as: UTF8.self)
-        try await h.store.saveCheckpoint(runID: run.id, owner: lease.owner, generation: lease.generation, value: rewound, now: h.wall.now())
+        try await h.rewriteSavedState { state in
+            var placed = try #require(state["placed"] as? [String: Any])
+            var entry = try #require(placed["entry-1"] as? [String: Any])
+            entry["orderID"] = 0
+            placed["entry-1"] = entry
+            state["placed"] = placed
+        }
         h.wall.advance(11)
         let b = h.engine(job, id: "b")
         try await b.start()
@@ -248,21 +242,15 @@ struct FuturesSessionTests {
         await a.waitForIdle()
         // Add a second order as a SIGKILL right after the session saved it leaves it: counted,
         // with no order id and no journal entry.
-        let run = try #require(try await h.store.history(job: "es-day", limit: 1).first)
-        let lease = try #require(try await h.store.run(id: run.id)?.lease)
-        let text = try #require(try await h.store.checkpoint(runID: run.id))
-        var document = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
-        var state = try #require(document["state"] as? [String: Any])
-        var placed = try #require(state["placed"] as? [String: Any])
-        var entry = try #require(placed["entry-1"] as? [String: Any])
-        entry["orderID"] = 0
-        entry["clOrdID"] = "never-sent"
-        placed["entry-2"] = entry
-        state["placed"] = placed
-        state["ordersPlaced"] = ((state["ordersPlaced"] as? Int) ?? 0) + 1
-        document["state"] = state
-        let crashed = String(decoding: try JSONSerialization.data(withJSONObject: document), as: UTF8.self)
-        try await h.store.saveCheckpoint(runID: run.id, owner: lease.owner, generation: lease.generation, value: crashed, now: h.wall.now())
+        try await h.rewriteSavedState { state in
+            var placed = try #require(state["placed"] as? [String: Any])
+            var entry = try #require(placed["entry-1"] as? [String: Any])
+            entry["orderID"] = 0
+            entry["clOrdID"] = "never-sent"
+            placed["entry-2"] = entry
+            state["placed"] = placed
+            state["ordersPlaced"] = ((state["ordersPlaced"] as? Int) ?? 0) + 1
+        }
         h.wall.advance(11)
         let b = h.engine(job, id: "b")
         try await b.start()

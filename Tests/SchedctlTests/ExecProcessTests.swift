@@ -7,20 +7,6 @@ import Testing
 /// `exec` children as real processes: their environment, and that no copy outlives its owner.
 @Suite("exec children", .serialized)
 struct ExecProcessTests {
-    /// Waits (bounded) until `condition` holds; false if it never did.
-    func eventually(within seconds: Double = 60, _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return try await condition()
-    }
-
-    func lines(_ path: String) -> [String] {
-        ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
-    }
-
     /// Live (not zombie) processes whose process group is `pgid`.
     func liveMembers(of pgid: Int32) -> [Int32] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
@@ -46,7 +32,7 @@ struct ExecProcessTests {
             ["run", "envjob", "--config", config], environment: ["SCHEDCTL_SSH_PASSPHRASE": "pass-phrase-never-shared"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         let environment = Dictionary(
-            lines(directory.file("env.txt")).compactMap { line -> (String, String)? in
+            fileLines(directory.file("env.txt")).compactMap { line -> (String, String)? in
                 guard let equals = line.firstIndex(of: "=") else { return nil }
                 return (String(line[..<equals]), String(line[line.index(after: equals)...]))
             }, uniquingKeysWith: { _, last in last })
@@ -106,27 +92,27 @@ struct ExecProcessTests {
             let first = try SchedctlBinary.serve(config: config, log: directory.file("serve-1.log"))
             defer { kill(first.processIdentifier, SIGKILL) }
             let database = directory.file("state.sqlite")
-            #expect(try await eventually { FileManager.default.fileExists(atPath: database) })
+            #expect(try await pollUntil { FileManager.default.fileExists(atPath: database) })
             let store = try StoreSchema.open(path: database)
-            let live = try await eventually { try await !store.status(now: Date()).instances.isEmpty }
+            let live = try await pollUntil { try await !store.status(now: Date()).instances.isEmpty }
             #expect(live, "the first service never registered")
             let queued = try await SchedctlBinary.run(["run", "long", "--config", config])
             #expect(queued.status == 0 && queued.stdout.contains("queued for"), "\(queued.stdout)\(queued.stderr)")
-            #expect(try await eventually { lines(log).filter { $0.hasPrefix("tick") }.count >= 3 }, "the first copy never ticked")
+            #expect(try await pollUntil { fileLines(log).filter { $0.hasPrefix("tick") }.count >= 3 }, "the first copy never ticked")
             kill(first.processIdentifier, SIGKILL)
             // Dead once it is a zombie or gone (who reaps it, and when, is Foundation's business).
-            #expect(try await eventually { (try? String(contentsOfFile: "/proc/\(first.processIdentifier)/stat", encoding: .utf8))?.contains(") Z ") ?? true })
-            let startLine = try #require(lines(log).first { $0.hasPrefix("start") })
+            #expect(try await pollUntil { (try? String(contentsOfFile: "/proc/\(first.processIdentifier)/stat", encoding: .utf8))?.contains(") Z ") ?? true })
+            let startLine = try #require(fileLines(log).first { $0.hasPrefix("start") })
             let firstGroup = try #require(Int32(startLine.split(separator: " ")[2]))
             let firstGeneration = String(startLine.split(separator: " ")[1])
 
             let second = try SchedctlBinary.serve(config: config, log: directory.file("serve-2.log"))
             defer { kill(second.processIdentifier, SIGKILL) }
-            #expect(try await eventually { lines(log).contains { $0.hasPrefix("end") } }, "the second copy never finished")
+            #expect(try await pollUntil { fileLines(log).contains { $0.hasPrefix("end") } }, "the second copy never finished")
             kill(second.processIdentifier, SIGTERM)
             try await exited(second)
 
-            let all = lines(log)
+            let all = fileLines(log)
             let starts = all.enumerated().filter { $0.element.hasPrefix("start") }
             #expect(starts.count == 2, "\(starts.map(\.element))")
             let secondStart = try #require(starts.last?.offset)

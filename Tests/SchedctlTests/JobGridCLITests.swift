@@ -9,16 +9,6 @@ import Testing
 /// one interval from "now".
 @Suite("schedctl next, jobs, status and serve follow the job's series")
 struct JobGridCLITests {
-    /// Waits (bounded) until `condition` holds; false if it never did.
-    func eventually(within seconds: Double = 60, _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return try await condition()
-    }
-
     @Test("an every-1h job's fires continue from its watermark")
     func fromWatermark() async throws {
         let directory = TemporaryDirectory(prefix: "schedctl-grid")
@@ -61,7 +51,7 @@ struct JobGridCLITests {
         let log = directory.file("serve.log")
         let serve = try SchedctlBinary.serve(config: config, log: log)
         defer { kill(serve.processIdentifier, SIGKILL) }
-        let printed = try await eventually { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("msg=started") }
+        let printed = try await pollUntil { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("msg=started") }
         kill(serve.processIdentifier, SIGTERM)
         try await exited(serve)
         #expect(printed, "serve never started")

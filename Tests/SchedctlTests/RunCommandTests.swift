@@ -8,20 +8,6 @@ import Testing
 /// no other, and exits 1 (having executed nothing) when the run cannot start.
 @Suite("schedctl run without a service", .serialized)
 struct RunCommandTests {
-    /// Waits (bounded) until `condition` holds; false if it never did.
-    func eventually(within seconds: Double = 60, _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return try await condition()
-    }
-
-    func lines(_ path: String) -> [String] {
-        ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
-    }
-
     /// A first `schedctl run` holds the job's run (its lease renewed by that live process) while
     /// its child waits for a release file; a second `schedctl run` of the same `overlap: skip`
     /// job cannot start its run: exit 1, the reason on stderr, nothing appended, no pending run left.
@@ -42,7 +28,7 @@ struct RunCommandTests {
 
         let first = try SchedctlBinary.start(["run", "hold", "--config", config], log: directory.file("first.log"))
         defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
-        #expect(try await eventually { lines(runs).count == 1 }, "the first run never started: \(lines(directory.file("first.log")))")
+        #expect(try await pollUntil { fileLines(runs).count == 1 }, "the first run never started: \(fileLines(directory.file("first.log")))")
 
         let second = try await SchedctlBinary.run(["run", "hold", "--config", config])
         #expect(second.status == 1, "\(second.stdout)\(second.stderr)")
@@ -50,14 +36,14 @@ struct RunCommandTests {
 
         try "".write(toFile: directory.file("release"), atomically: true, encoding: .utf8)
         try await exited(first)
-        #expect(first.terminationStatus == 0, "\(lines(directory.file("first.log")))")
-        #expect(lines(runs).count == 1, "\(lines(runs))")
+        #expect(first.terminationStatus == 0, "\(fileLines(directory.file("first.log")))")
+        #expect(fileLines(runs).count == 1, "\(fileLines(runs))")
 
         let store = try StoreSchema.open(path: directory.file("state.sqlite"))
         let history = try await store.history(job: "hold", limit: 10)
         #expect(history.count == 2)
         let ran = try #require(history.first { $0.state == .succeeded })
-        #expect(lines(runs) == ["start \(ran.id)"])
+        #expect(fileLines(runs) == ["start \(ran.id)"])
         let refused = try #require(history.first { $0.id != ran.id })
         #expect(refused.state == .cancelled && refused.trigger == .manual, "\(refused.state)")
         #expect(refused.reason?.contains("could not start here") == true, "\(refused.reason ?? "")")
@@ -85,7 +71,7 @@ struct RunCommandTests {
         let store = try StoreSchema.open(path: directory.file("state.sqlite"))
         let manual = try #require(try await store.history(job: "target", limit: 10).first { $0.trigger == .manual })
         #expect(manual.state == .succeeded)
-        #expect(lines(directory.file("runs.log")) == ["target \(manual.id)"])
+        #expect(fileLines(directory.file("runs.log")) == ["target \(manual.id)"])
         let others = try await store.history(limit: 20).filter { $0.id != manual.id }
         #expect(others.count == 6)
         #expect(others.allSatisfy { $0.state == .pending && $0.trigger == .backfill }, "\(others.map { "\($0.job) \($0.state)" })")
