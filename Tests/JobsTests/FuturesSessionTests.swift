@@ -198,59 +198,42 @@ struct FuturesSessionTests {
         await h.close()
     }
 
-    /// The crash window between the journal recording an order's outcome and the session saving
-    /// its own state (found by the real-process kill test): the taker takes the order id from the
-    /// journal, so the replayed intent is a duplicate and the report counts one order.
-    @Test func aTakeoverAfterTheOutcomeButBeforeTheStateWasSavedIsADuplicate() async throws {
-        let h = try await SessionHarness()
-        let job = try h.job(onStart: #"[{"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"entry-1"}]"#)
-        let a = try await h.startSession(job)
-        #expect(await eventually { h.strategySaw(type: "result", tag: "entry-1", containing: "placed") })
-        await a.abandonForTesting()
-        await a.waitForIdle()
-        // Rewind the session's state to the moment before it saved the order id (the journal
-        // entry keeps its outcome), as a SIGKILL in that window leaves it.
-        try await h.rewriteSavedState { state in
+    /// Two crash windows around an order, as a SIGKILL in each leaves the saved session state
+    /// (the journal is kept); both were found by the real-process kill test.
+    enum OrderCrashWindow: String, CaseIterable, Sendable {
+        /// The journal recorded the order's outcome; the session had not saved the order id.
+        case afterTheOutcomeBeforeTheState
+        /// The session counted and saved a second order; its intent was never journaled, so it
+        /// never reached the broker.
+        case afterTheStateBeforeTheIntent
+
+        func rewrite(_ state: inout [String: Any]) throws {
             var placed = try #require(state["placed"] as? [String: Any])
             var entry = try #require(placed["entry-1"] as? [String: Any])
             entry["orderID"] = 0
-            placed["entry-1"] = entry
+            switch self {
+            case .afterTheOutcomeBeforeTheState:
+                placed["entry-1"] = entry
+            case .afterTheStateBeforeTheIntent:
+                entry["clOrdID"] = "never-sent"
+                placed["entry-2"] = entry
+                state["ordersPlaced"] = ((state["ordersPlaced"] as? Int) ?? 0) + 1
+            }
             state["placed"] = placed
         }
-        h.wall.advance(11)
-        let b = h.engine(job, id: "b")
-        try await b.start()
-        await b.tick()
-        h.engineClock.advance(by: .seconds(11))
-        await b.tick()
-        #expect(await eventually { h.strategySaw(type: "result", tag: "entry-1", containing: "duplicate") })
-        #expect(h.sim.placedOrderBodies.count == 1)
-        let finished = try await h.stopAtEnd(b)
-        #expect(finished.state == .succeeded && finished.detail?.contains("\"orders\":1") == true, "\(finished.detail ?? "")")
-        await h.close()
     }
 
-    /// The crash window between the session counting and saving an order and the journal
-    /// recording its intent (found by the real-process kill test): nothing reached the broker,
-    /// so the taker drops it and the replayed intent is counted once.
-    @Test func aTakeoverBeforeTheIntentWasJournaledCountsTheOrderOnce() async throws {
+    /// After a takeover in either window the replayed order is a duplicate (its id comes from the
+    /// journal), an order never journaled is dropped, and the report counts one order.
+    @Test(arguments: OrderCrashWindow.allCases)
+    func aTakeoverInAnOrderCrashWindowCountsTheOrderOnce(window: OrderCrashWindow) async throws {
         let h = try await SessionHarness()
         let job = try h.job(onStart: #"[{"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"entry-1"}]"#)
         let a = try await h.startSession(job)
         #expect(await eventually { h.strategySaw(type: "result", tag: "entry-1", containing: "placed") })
         await a.abandonForTesting()
         await a.waitForIdle()
-        // Add a second order as a SIGKILL right after the session saved it leaves it: counted,
-        // with no order id and no journal entry.
-        try await h.rewriteSavedState { state in
-            var placed = try #require(state["placed"] as? [String: Any])
-            var entry = try #require(placed["entry-1"] as? [String: Any])
-            entry["orderID"] = 0
-            entry["clOrdID"] = "never-sent"
-            placed["entry-2"] = entry
-            state["placed"] = placed
-            state["ordersPlaced"] = ((state["ordersPlaced"] as? Int) ?? 0) + 1
-        }
+        try await h.rewriteSavedState { try window.rewrite(&$0) }
         h.wall.advance(11)
         let b = h.engine(job, id: "b")
         try await b.start()
