@@ -83,14 +83,20 @@ extension Engine {
     struct TimedOut: Error {}
 
     static func attempt(kind: any JobKind, context: RunContext, timeout: Duration?, clock: any Clock<Duration>) async -> Result<RunOutcome, any Error> {
+        // Without a timeout the attempt runs in the run's own task (no child to start and join).
+        guard let timeout else {
+            do {
+                return .success(try await kind.run(context))
+            } catch {
+                return .failure(error)
+            }
+        }
         do {
             let outcome = try await withThrowingTaskGroup(of: RunOutcome.self) { group in
                 group.addTask { try await kind.run(context) }
-                if let timeout {
-                    group.addTask {
-                        try await clock.sleep(for: timeout)
-                        throw TimedOut()
-                    }
+                group.addTask {
+                    try await clock.sleep(for: timeout)
+                    throw TimedOut()
                 }
                 defer { group.cancelAll() }
                 return try await group.next()!
@@ -188,6 +194,8 @@ extension Engine {
         // Whether runs may still wait for the freed slots (the combined start filled every slot it
         // had, or started none): then a kick follows; otherwise nothing more was due.
         var kickNeeded = false
+        // Let the ends already on their way to this actor join the batch (one commit for a wave).
+        await Task.yield()
         while !finishQueue.isEmpty {
             let batch = finishQueue
             finishQueue = []
