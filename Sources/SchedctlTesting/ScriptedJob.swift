@@ -32,7 +32,14 @@ public final class ScriptedJob: JobKind, Sendable {
     public let options: [OptionSpec] = []
     private let behaviour: Mutex<Behaviour>
     private let log = Mutex<[Attempt]>([])
-    private let gates = Mutex<[Int64: CheckedContinuation<Void, Never>]>([:])
+    /// Parked attempts by run and lease generation: after a takeover two generations of one run
+    /// may be parked at once (the old owner's until it is cancelled).
+    private let gates = Mutex<[Gate: CheckedContinuation<Void, Never>]>([:])
+
+    private struct Gate: Hashable {
+        var runID: Int64
+        var generation: Int64
+    }
     private let released = Mutex(false)
     private let cancellations = Mutex(0)
 
@@ -65,9 +72,13 @@ public final class ScriptedJob: JobKind, Sendable {
         for gate in waiting { gate.resume() }
     }
 
-    /// Lets the blocked attempt of run `runID` finish successfully.
+    /// Lets the blocked attempts of run `runID` finish successfully.
     public func release(runID: Int64) {
-        gates.withLock { $0.removeValue(forKey: runID) }?.resume()
+        let waiting = gates.withLock { g -> [CheckedContinuation<Void, Never>] in
+            let keys = g.keys.filter { $0.runID == runID }
+            return keys.compactMap { g.removeValue(forKey: $0) }
+        }
+        for gate in waiting { gate.resume() }
     }
 
     public func run(_ context: RunContext) async throws -> RunOutcome {
@@ -84,6 +95,7 @@ public final class ScriptedJob: JobKind, Sendable {
             return RunOutcome(summary: "ok after \(context.attempt)")
         case .block:
             try await context.checkpoints.save("started by generation \(context.generation)")
+            let key = Gate(runID: context.runID, generation: context.generation)
             await withTaskCancellationHandler {
                 await withCheckedContinuation { (gate: CheckedContinuation<Void, Never>) in
                     let open = released.withLock { $0 }
@@ -91,13 +103,13 @@ public final class ScriptedJob: JobKind, Sendable {
                         !open
                         && gates.withLock { g -> Bool in
                             if Task.isCancelled { return false }
-                            g[context.runID] = gate
+                            g[key] = gate
                             return true
                         }
                     if !parked { gate.resume() }
                 }
             } onCancel: {
-                gates.withLock { $0.removeValue(forKey: context.runID) }?.resume()
+                gates.withLock { $0.removeValue(forKey: key) }?.resume()
             }
             if Task.isCancelled {
                 cancellations.withLock { $0 += 1 }
