@@ -1,13 +1,15 @@
 import Foundation
 
-/// Polls `condition` every 50 ms until it holds or `seconds` have passed, and says whether it
-/// held. Only for waiting on real processes (a bounded deadline); in-process tests wait on
-/// injected clocks and explicit signals.
-public func pollUntil(within seconds: Double = 60, _ condition: () async throws -> Bool) async throws -> Bool {
+/// Polls `condition` every `interval` until it holds or `seconds` have passed, and says whether
+/// it held. Only for waiting on real processes and sockets (a bounded deadline); in-process
+/// tests wait on injected clocks and explicit signals.
+public func pollUntil(
+    within seconds: Double = 60, every interval: Duration = .milliseconds(50), _ condition: () async throws -> Bool
+) async throws -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
         if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(50))
+        try await Task.sleep(for: interval)
     }
     return try await condition()
 }

@@ -27,25 +27,15 @@ final class EventCollector: Sendable {
 
     func count(_ match: (TradovateEvent) -> Bool) -> Int { log.events.withLock { $0.filter(match).count } }
 
-    /// Polls (10 ms) until `count(match) >= n`; false after `timeout`.
-    func wait(for n: Int = 1, timeout: Duration = .seconds(20), _ match: @escaping (TradovateEvent) -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if count(match) >= n { return true }
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        return false
+    /// Polls (10 ms) until `count(match) >= n`; false after 20 s.
+    func wait(for n: Int = 1, _ match: @escaping (TradovateEvent) -> Bool) async -> Bool {
+        (try? await pollUntil(within: 20, every: .milliseconds(10)) { count(match) >= n }) ?? false
     }
 }
 
-/// Polls `condition` every 10 ms for up to 20 s (the sockets are real; the clock is not).
+/// Polls `condition` for up to 20 s (the sockets are real; the clock is not).
 func eventually(_ condition: @escaping () async -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + .seconds(20)
-    while ContinuousClock.now < deadline {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return false
+    (try? await pollUntil(within: 20, every: .milliseconds(10), condition)) ?? false
 }
 
 func isConnected(_ e: TradovateEvent) -> Bool { if case .connected = e { return true } else { return false } }
@@ -249,9 +239,7 @@ struct WSHarness {
         let h = try await WSHarness.make(config)
         #expect(await h.events.wait(isConnected))
         await h.sim.stop()
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !h.events.finished && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(h.events.finished)
+        #expect(try await pollUntil(within: 10, every: .milliseconds(10)) { h.events.finished })
         await #expect(throws: BrokerError.self) { _ = try await h.ws.request("account/list") }
         await h.ws.stop()
     }

@@ -191,12 +191,7 @@ final class SessionHarness: Sendable {
     func close() async { await sim.stop() }
 }
 
-/// Polls `condition` every 10 ms until it holds or `timeout` passes (the sockets are real).
-func eventually(timeout: Duration = .seconds(30), _ condition: @escaping () async -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return false
+/// Polls `condition` until it holds, for up to 30 s (the sockets are real).
+func eventually(_ condition: @escaping () async -> Bool) async -> Bool {
+    (try? await pollUntil(within: 30, every: .milliseconds(10), condition)) ?? false
 }

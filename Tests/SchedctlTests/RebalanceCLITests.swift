@@ -122,23 +122,21 @@ struct RebalanceCLITests {
         var serve = try SchedctlBinary.serve(config: config, log: directory.file("serve.log"))
         defer { kill(serve.processIdentifier, SIGKILL) }
         // Queue the run only once the service has registered, so that it (not `run`) executes it.
-        let registered = Date().addingTimeInterval(60)
-        while true {
+        func waitFor(_ what: String, _ condition: () async throws -> Bool) async throws {
+            try #require(try await pollUntil(condition), "timed out waiting for \(what)")
+        }
+        try await waitFor("serve to register") {
             let status = try await SchedctlBinary.run(["status", "--json", "--config", config])
             let object = try? JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
-            if let instances = object?["instances"] as? [Any], !instances.isEmpty { break }
-            try #require(Date() < registered, "serve never registered: \(status.stderr)")
-            try await Task.sleep(for: .milliseconds(100))
+            return (object?["instances"] as? [Any])?.isEmpty == false
         }
         let queued = try await SchedctlBinary.run(["run", "rebalance", "--config", config])
         #expect(queued.status == 0, "\(queued.stderr)")
-
-        func waitFor(_ what: String, _ condition: () -> Bool) async throws {
-            let deadline = Date().addingTimeInterval(60)
-            while !condition() {
-                try #require(Date() < deadline, "timed out waiting for \(what)")
-                try await Task.sleep(for: .milliseconds(50))
-            }
+        let runID = try #require(queued.stdout.split(separator: " ").first { $0.hasPrefix("#") }.map { String($0.dropFirst()) })
+        /// The run's takeovers, as `show` prints them.
+        func takeovers() async throws -> Int? {
+            let shown = try await SchedctlBinary.run(["show", runID, "--config", config]).stdout
+            return shown.split(separator: "\n").first { $0.contains("takeovers") }.flatMap { $0.split(separator: " ").last }.flatMap { Int($0) }
         }
         func restart() async throws {
             kill(serve.processIdentifier, SIGKILL)
@@ -151,25 +149,24 @@ struct RebalanceCLITests {
 
         try await waitFor("the sells") { simulator.orderSummaries.filter { !$0.buy }.count == 2 }
         try await restart()
-        try await Task.sleep(for: .seconds(3))  // past the 2 s lease: the new process takes over
+        // The resting sells fill only once the new process has taken the run over.
+        try await waitFor("the first takeover") { try await takeovers() ?? 0 >= 1 }
         fillOpen(buy: false)
         try await waitFor("the buys") { simulator.orderSummaries.filter(\.buy).count == 2 }
         try await restart()
-        try await Task.sleep(for: .seconds(3))
+        try await waitFor("the second takeover") { try await takeovers() ?? 0 >= 2 }
         fillOpen(buy: true)
         try await waitFor("every order filled") { simulator.orderCount == 4 && simulator.orderSummaries.allSatisfy { $0.status == "FLL" } }
         var history = ""
-        let deadline = Date().addingTimeInterval(60)
-        while !history.contains("succeeded") && Date() < deadline {
+        try await waitFor("the run's end") {
             history = try await SchedctlBinary.run(["history", "--config", config]).stdout
-            if !history.contains("succeeded") { try await Task.sleep(for: .milliseconds(300)) }
+            return history.contains("succeeded")
         }
-        let runID = try #require(queued.stdout.split(separator: " ").first { $0.hasPrefix("#") }.map { String($0.dropFirst()) })
         let shown = try await SchedctlBinary.run(["show", runID, "--config", config]).stdout
+        let taken = try await takeovers()
         kill(serve.processIdentifier, SIGTERM)
         try await exited(serve)
-        let takeovers = shown.split(separator: "\n").first { $0.contains("takeovers") }.flatMap { $0.split(separator: " ").last }.flatMap { Int($0) }
-        #expect((takeovers ?? 0) >= 2, "each kill left the run to another process: \(shown.prefix(400))")
+        #expect((taken ?? 0) >= 2, "each kill left the run to another process: \(shown.prefix(400))")
         #expect(history.contains("succeeded") && history.contains("rebalanced: 4 order(s), 4 filled"), "\(history)")
         let ids = simulator.placedConfirmIDs
         #expect(ids.count == 4, "\(ids)")

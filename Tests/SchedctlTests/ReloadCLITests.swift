@@ -8,14 +8,9 @@ import Testing
 /// the configuration: a real process, polled with a bounded deadline.
 @Suite("Reload on SIGHUP", .serialized)
 struct ReloadCLITests {
-    /// Polls `condition` every 50 ms for up to `seconds` (a real process works at its own pace).
+    /// Polls `condition` for up to `seconds` (a real process works at its own pace).
     func within(_ seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return try await condition()
+        try await pollUntil(within: seconds, condition)
     }
 
     @Test func reloadAddsAJobToTheRunningServiceAndAnInvalidOneIsRejected() async throws {

@@ -50,11 +50,7 @@ extension SessionCLITests {
                     strategy: { command: ["python3", "strategy.py"], env: { STRATEGY_LOG: "\(strategyLog)" }, workdir: "\(directory.path)" }
                 """, service: "service: { lease: 2s, shutdown_grace: 1s, log_level: notice }")
         func waitFor(_ what: String, _ condition: () async throws -> Bool) async throws {
-            let deadline = Date().addingTimeInterval(60)
-            while try await !condition() {
-                try #require(Date() < deadline, "timed out waiting for \(what)")
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            try #require(try await pollUntil(condition), "timed out waiting for \(what)")
         }
         func strategyLines() -> [[String: Any]] {
             ((try? String(contentsOfFile: strategyLog, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
