@@ -45,18 +45,35 @@ struct EngineCoreTests {
     // MARK: Schedule
 
     @Test(
-        "attendance: lookahead before the occurrence, never at or before now",
+        "attendance: lookahead before the occurrence (to the millisecond), never at or before now",
         arguments: [
             (1.0, 100, 90, 99),
             (1.0, 100, 99, 100),
             (1.0, 100, 100, 100),
             (0.0, 100, 90, 100),
-            (1.5, 100, 90, 98),
+            (1.5, 100, 90, 98.5),
             (5.0, 100, 96, 100),
-        ] as [(Double, Int64, Int64, Int64)])
-    func attendance(lookahead: Double, next: Int64, now: Int64, expected: Int64) {
+            (0.5, 100, 90, 99.5),
+            (0.5, 100, 99.5, 100),
+            (0.5, 100, 99.4, 99.5),
+        ] as [(Double, Int64, Double, Double)])
+    func attendance(lookahead: Double, next: Int64, now: Double, expected: Double) {
         let core = Self.core(lookahead: .milliseconds(Int64(lookahead * 1000)))
-        #expect(core.attendance(for: Self.instant(next), now: Self.instant(now)) == Self.instant(expected))
+        #expect(core.attendance(for: Self.instant(next), now: Self.t0 + now) == Self.t0 + expected)
+    }
+
+    @Test("with the default lookahead a claim falls between whole seconds: half a second before its occurrence")
+    func defaultLookaheadClaimsAtTheHalfSecond() {
+        var core = EngineCore(settings: EngineCore.Settings(), table: JobTable([every("secondly", seconds: 1)]))
+        core.schedule(watermarks: ["secondly": Self.instant(0)], now: Self.wall(0.2))
+        #expect(core.queue.earliest == Self.t0 + 0.5)
+        let early = core.dueClaims(at: Self.wall(0.49))
+        #expect(early == [])
+        let due = core.dueClaims(at: Self.wall(0.5))
+        #expect(due == [.claim(positions: [0], epoch: 0)])
+        // Claimed up to second 1: next looked at half a second before second 2.
+        _ = core.claimed(positions: [0], outcomes: [Self.outcome("secondly", watermark: 1, earliestDue: 1)], epoch: 0, now: Self.wall(0.5))
+        #expect(core.queue.earliest == Self.t0 + 1.5)
     }
 
     @Test(
@@ -65,12 +82,12 @@ struct EngineCoreTests {
     func dueVersusNotDue(offset: Int64, claims: [Action]) {
         var core = Self.core()
         do {
-            let got = core.dueClaims(at: Self.instant(offset))
+            let got = core.dueClaims(at: Self.wall(Double(offset)))
             #expect(got == claims)
         }
         // A popped job is not claimed twice.
         do {
-            let got = core.dueClaims(at: Self.instant(offset))
+            let got = core.dueClaims(at: Self.wall(Double(offset)))
             #expect(got == [])
         }
     }
@@ -78,7 +95,7 @@ struct EngineCoreTests {
     @Test("due jobs are claimed in batches of claim_batch")
     func claimBatches() {
         var core = Self.core(jobs: (0..<5).map { every("job\($0)", seconds: 60) }, claimBatch: 2)
-        let claims = core.dueClaims(at: Self.instant(60))
+        let claims = core.dueClaims(at: Self.wall(60))
         let batches = claims.compactMap { action -> [Int]? in
             if case .claim(let positions, 0) = action { positions } else { nil }
         }
@@ -109,14 +126,14 @@ struct EngineCoreTests {
     @Test("a claimed job is queued for its next occurrence; a paused one is parked")
     func claimOutcomes() throws {
         var core = Self.core(jobs: [every("a", seconds: 60), every("b", seconds: 60)])
-        _ = core.dueClaims(at: Self.instant(60))
+        _ = core.dueClaims(at: Self.wall(60))
         let claimed = core.claimed(positions: [0, 1], outcomes: [Self.outcome("a"), Self.outcome("b", paused: true)], epoch: 0, now: Self.wall(60))
         let actions = try #require(claimed)
         #expect(actions == [])
         #expect(core.parked == ["b"])
-        #expect(core.queue.earliest == Self.instant(119))
+        #expect(core.queue.earliest == Self.t0 + 119)
         do {
-            let got = core.dueClaims(at: Self.instant(119))
+            let got = core.dueClaims(at: Self.wall(119))
             #expect(got == [.claim(positions: [0], epoch: 0)])
         }
     }
@@ -171,7 +188,7 @@ struct EngineCoreTests {
             let got = core.pauseCheck(now: Self.at(0))
             #expect(got == nil)
         }
-        _ = core.dueClaims(at: Self.instant(60))
+        _ = core.dueClaims(at: Self.wall(60))
         _ = core.claimed(positions: [0, 1], outcomes: [Self.outcome("a", paused: true), Self.outcome("b")], epoch: 0, now: Self.wall(60))
         do {
             let got = core.pauseCheck(now: Self.at(60))
@@ -190,17 +207,17 @@ struct EngineCoreTests {
             #expect(got == .checkPaused(epoch: 0))
         }
         // Still paused: stays parked, not queued.
-        core.resumed(paused: ["a"], epoch: 0, at: Self.instant(62))
+        core.resumed(paused: ["a"], epoch: 0, at: Self.wall(62))
         #expect(core.parked == ["a"])
         do {
-            let got = core.dueClaims(at: Self.instant(62))
+            let got = core.dueClaims(at: Self.wall(62))
             #expect(got == [])
         }
         // Resumed: queued at once.
-        core.resumed(paused: [], epoch: 0, at: Self.instant(62))
+        core.resumed(paused: [], epoch: 0, at: Self.wall(62))
         #expect(core.parked.isEmpty)
         do {
-            let got = core.dueClaims(at: Self.instant(62))
+            let got = core.dueClaims(at: Self.wall(62))
             #expect(got == [.claim(positions: [0], epoch: 0)])
         }
     }
@@ -292,6 +309,31 @@ struct EngineCoreTests {
             #expect(got)
         }
         #expect(core.freeSlots == 2)
+    }
+
+    // MARK: Write-ahead log
+
+    @Test(
+        "the log is checkpointed after a quiet pass once a second, after a busy pass once five seconds passed",
+        arguments: [
+            (nil, false, true),
+            (0.5, true, false),
+            (1.0, true, true),
+            (1.0, false, false),
+            (4.9, false, false),
+            (5.0, false, true),
+        ] as [(Double?, Bool, Bool)])
+    func checkpointTiming(sinceLast: Double?, quiet: Bool, due: Bool) {
+        var core = Self.core()
+        let last = Duration.seconds(100)
+        var now = last
+        if let sinceLast {
+            let first = core.checkpointIfDue(mono: last, quiet: true)
+            #expect(first)
+            now = last + .milliseconds(Int64(sinceLast * 1000))
+        }
+        let got = core.checkpointIfDue(mono: now, quiet: quiet)
+        #expect(got == due)
     }
 
     // MARK: Heartbeat
@@ -604,7 +646,7 @@ struct EngineCoreTests {
     @Test("a reload starts a new epoch: outcomes of calls made before it are dropped")
     func reloadEpoch() {
         var core = Self.core(jobs: [every("a", seconds: 60), every("b", seconds: 60)])
-        let claims = core.dueClaims(at: Self.instant(60))
+        let claims = core.dueClaims(at: Self.wall(60))
         #expect(claims == [.claim(positions: [0, 1], epoch: 0)] || claims == [.claim(positions: [1, 0], epoch: 0)])
         _ = core.claimed(positions: [1], outcomes: [Self.outcome("b", paused: true)], epoch: 0, now: Self.wall(60))
         do {
@@ -620,12 +662,12 @@ struct EngineCoreTests {
             let got = core.claimed(positions: [0], outcomes: [Self.outcome("a", paused: true)], epoch: 0, now: Self.wall(60))
             #expect(got == nil)
         }
-        core.claimFailed(positions: [0], epoch: 0, at: Self.instant(60))
-        core.resumed(paused: [], epoch: 0, at: Self.instant(60))
+        core.claimFailed(positions: [0], epoch: 0, at: Self.wall(60))
+        core.resumed(paused: [], epoch: 0, at: Self.wall(60))
         #expect(core.parked.isEmpty)
-        #expect(core.queue.earliest == Self.instant(119))
+        #expect(core.queue.earliest == Self.t0 + 119)
         do {
-            let got = core.dueClaims(at: Self.instant(119))
+            let got = core.dueClaims(at: Self.wall(119))
             #expect(got == [.claim(positions: [0], epoch: 1)])
         }
     }
@@ -633,14 +675,14 @@ struct EngineCoreTests {
     @Test("a failed claim looks at its jobs again a second later")
     func claimFailure() {
         var core = Self.core()
-        _ = core.dueClaims(at: Self.instant(60))
-        core.claimFailed(positions: [0], epoch: 0, at: Self.instant(60))
+        _ = core.dueClaims(at: Self.wall(60))
+        core.claimFailed(positions: [0], epoch: 0, at: Self.wall(60))
         do {
-            let got = core.dueClaims(at: Self.instant(60))
+            let got = core.dueClaims(at: Self.wall(60))
             #expect(got == [])
         }
         do {
-            let got = core.dueClaims(at: Self.instant(61))
+            let got = core.dueClaims(at: Self.wall(61))
             #expect(got == [.claim(positions: [0], epoch: 0)])
         }
     }

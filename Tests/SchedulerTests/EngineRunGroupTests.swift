@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import SchedctlTesting
 import Synchronization
 import Testing
@@ -43,6 +44,22 @@ struct EngineRunGroupTests {
         return (engine, service, ended)
     }
 
+    /// While the service runs, commits leave checkpoints of the write-ahead log to the loop's own
+    /// connection (between bursts); when it returns, commits checkpoint again.
+    @Test func theServiceCheckpointsTheLogItselfWhileItRuns() async throws {
+        let bed = try Bed()
+        let probe = ProbeJob(blocking: true)
+        func autocheckpoint() async throws -> Int? {
+            try await bed.store.writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint") }
+        }
+        #expect(try await autocheckpoint() == 1000)
+        let (_, service, _) = try await serviceWithARun(bed, probe)
+        #expect(try await autocheckpoint() == 0)
+        service.cancel()
+        try await service.value
+        #expect(try await autocheckpoint() == 1000)
+    }
+
     @Test func aCancelledServiceReleasesItsRunAndReturnsOnlyWhenTheRunEnded() async throws {
         let bed = try Bed()
         let probe = ProbeJob(blocking: true)
@@ -82,8 +99,8 @@ struct EngineRunGroupTests {
         let bed = try Bed()
         let engine = bed.engine([every("fast", seconds: 1)], grace: .seconds(10))
         try await engine.start()
-        bed.wall.advance(1)
-        #expect(await engine.tick().claimed == 2)  // :01, due now, and :02, ahead
+        bed.wall.advance(1.5)
+        #expect(await engine.tick().claimed == 2)  // :01, due half a second ago, and :02, ahead
         await engine.waitForIdle()
         #expect(try await bed.runs().map(\.state) == [.succeeded, .pending])
         let ended = Flag()
@@ -92,7 +109,7 @@ struct EngineRunGroupTests {
             ended.set()
         }
         // The drain sleeps until :02 (the keeper sleeps too), then starts the run and lets it end.
-        bed.wall.advance(1)
+        bed.wall.advance(0.5)
         #expect(try await eventually(bed.clock, wakeLoop: true) { try await bed.runs().last?.state != .pending })
         #expect(await eventually(bed.clock) { await engine.executingCount == 0 })
         #expect(await eventually(bed.clock, wakeLoop: true) { ended.isSet })

@@ -446,8 +446,9 @@ struct EngineTests {
         let a = bed.engine([job], id: "a")
         try await a.start()
         bed.wall.set("2026-11-23T15:00:59Z")
+        bed.wall.advance(0.5)
         let report = await a.tick()
-        #expect(report.claimed == 1 && report.started == 0)  // claimed ahead, due in a second
+        #expect(report.claimed == 1 && report.started == 0)  // claimed ahead, due in half a second
         await a.abandonForTesting()
         bed.wall.set("2026-11-23T15:05:00Z")
         let b = bed.engine([job], id: "b")

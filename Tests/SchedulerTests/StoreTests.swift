@@ -40,6 +40,41 @@ struct StoreTests {
         #expect(migrations == (known + ["engine-v99"]).sorted())
     }
 
+    /// Commits stop checkpointing (SQLite would do it inside the commit that crosses 1,000
+    /// pages); the checkpointer's own connection copies the whole log, and hands back.
+    @Test func theCheckpointerTakesCheckpointsOffTheCommits() async throws {
+        let directory = TemporaryDirectory()
+        let store = try Store(path: directory.file("state.sqlite"))
+        func autocheckpoint() async throws -> Int? {
+            try await store.writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint") }
+        }
+        let checkpointer = try await store.checkpointsInBackground()
+        #expect(try await autocheckpoint() == 0)
+        let jobs = (0..<200).map { every("job-\($0)", seconds: 60) }
+        _ = try await store.registerJobs(jobs, now: Date(timeIntervalSince1970: 1_800_000_000))
+        let result = try await checkpointer.checkpoint()
+        #expect(result.frames > 0)
+        #expect(result.copied == result.frames)
+        try await checkpointer.handBack()
+        #expect(try await autocheckpoint() == 1000)
+    }
+
+    /// Every query by job for active runs repeats the partial index's condition word for word,
+    /// or SQLite walks the whole history of the job.
+    @Test func queriesForAJobsActiveRunsUseTheActiveIndex() async throws {
+        let directory = TemporaryDirectory()
+        let store = try Store(path: directory.file("state.sqlite"))
+        let queries = [
+            "SELECT 1 FROM run AS other WHERE other.job = 'a' AND other.\(Store.active) AND other.state = 'running'",
+            "SELECT run.id FROM job_state LEFT JOIN run ON run.job = job_state.job AND run.\(Store.active) WHERE job_state.job = 'a'",
+            "SELECT COUNT(*) FROM run WHERE job = 'a' AND \(Store.active)",
+        ]
+        for query in queries {
+            let plan = try await store.writer.read { db in try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN \(query)").map { $0["detail"] as String } }
+            #expect(plan.contains { $0.contains("run_job_active") }, "\(query): \(plan)")
+        }
+    }
+
     @Test func refusesAFileThatIsNotADatabase() throws {
         let directory = TemporaryDirectory()
         let path = directory.file("state.sqlite")

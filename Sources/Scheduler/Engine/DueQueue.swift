@@ -20,18 +20,19 @@ public struct JobTable: Sendable {
     public func position(of name: String) -> Int? { index[name] }
 }
 
-/// A min-heap of (instant, job position): the next time each job needs attention, so a pass
-/// touches only the jobs that are due, however many jobs the plan has.
+/// A min-heap of (time, job position): the next time each job needs attention (seconds since
+/// the epoch, fractional: claims ahead fall between the whole-second instants most runs start
+/// at), so a pass touches only the jobs that are due, however many jobs the plan has.
 struct DueQueue {
-    private var heap: [(at: Int64, job: Int32)] = []
+    private var heap: [(at: Double, job: Int32)] = []
 
-    /// The earliest instant in the queue.
-    var earliest: Instant? { heap.first.map { Instant(seconds: $0.at) } }
+    /// The earliest time in the queue.
+    var earliest: Double? { heap.first?.at }
 
     mutating func removeAll() { heap.removeAll(keepingCapacity: true) }
 
-    mutating func push(_ at: Instant, _ job: Int) {
-        heap.append((at.seconds, Int32(job)))
+    mutating func push(_ at: Double, _ job: Int) {
+        heap.append((at, Int32(job)))
         var child = heap.count - 1
         while child > 0 {
             let parent = (child - 1) / 2
@@ -42,9 +43,9 @@ struct DueQueue {
     }
 
     /// Removes and returns every job due at or before `limit`.
-    mutating func popDue(upTo limit: Instant) -> [Int] {
+    mutating func popDue(upTo limit: Double) -> [Int] {
         var due: [Int] = []
-        while let top = heap.first, top.at <= limit.seconds {
+        while let top = heap.first, top.at <= limit {
             due.append(Int(top.job))
             let last = heap.removeLast()
             guard !heap.isEmpty else { break }

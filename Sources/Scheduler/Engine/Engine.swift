@@ -27,9 +27,10 @@ public actor Engine: Service {
         /// Jobs claimed per transaction.
         public var claimBatch = 512
         /// How far ahead occurrences are claimed (as pending runs) for jobs with no active run,
-        /// so that starting them at their instant is one small transaction. Zero claims only
-        /// what is due.
-        public var lookahead: Duration = .seconds(1)
+        /// so that starting them at their instant is one small transaction. Half a second puts the
+        /// claims between the whole-second instants most runs start at, so a claim never holds
+        /// the database while a burst of starts waits. Zero claims only what is due.
+        public var lookahead: Duration = .milliseconds(500)
         /// How often paused jobs are checked for a resume (one read while any job is paused).
         public var pauseCheckInterval: Duration = .seconds(1)
         /// The wait before an end-of-run write that failed is tried again.
@@ -64,6 +65,8 @@ public actor Engine: Service {
     /// End-of-run writes that failed and were queued again (tests wait on it).
     public internal(set) var finishFailures = 0
     var keeper: Task<Void, Never>?
+    /// Checkpoints the write-ahead log between bursts while `run()` runs (nil: commits do).
+    var checkpointer: WALCheckpointer?
     /// `schedctl run`: execute one run, start nothing else.
     var singleRun = false
     var started = Date()
@@ -126,6 +129,7 @@ public actor Engine: Service {
     public func run() async throws {
         started = wall()
         try await start()
+        await takeOverCheckpoints()
         try await withRunGroup {
             await self.startKeeper()
             await withGracefulShutdownHandler {
@@ -135,6 +139,10 @@ public actor Engine: Service {
             }
             await self.drain()
         }
+        // Handed back also when the service was cancelled (a cancelled task's write would fail).
+        let checkpointer = self.checkpointer
+        self.checkpointer = nil
+        await Task { try? await checkpointer?.handBack() }.value
     }
 
     /// Registers the instance and the plan's jobs. `run()` calls it; tests may call it directly.
@@ -144,6 +152,16 @@ public actor Engine: Service {
         // Loading a large configuration leaves a lot of freed heap behind; give it back.
         HeapTrim.releaseFreedMemory()
         logger.info("started", metadata: ["instance": "\(instanceID)", "jobs": "\(plan.jobs.count)", "database": "\(store.path)"])
+    }
+
+    /// Checkpoints the write-ahead log from the loop, between bursts, instead of in commits.
+    /// Without it (the connection cannot be opened) commits checkpoint as SQLite does.
+    private func takeOverCheckpoints() async {
+        do {
+            checkpointer = try await store.checkpointsInBackground()
+        } catch {
+            logger.warning("WAL checkpoints stay in commits", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
+        }
     }
 
     static func watermarks(_ states: [String: JobStateRecord]) -> [String: Instant] {
@@ -210,20 +228,26 @@ public actor Engine: Service {
                 logger.error("heartbeat failed", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
             }
         }
+        if let checkpointer, core.checkpointIfDue(mono: mono(), quiet: report.started == 0) {
+            do {
+                try await checkpointer.checkpoint()
+            } catch {
+                logger.warning("WAL checkpoint failed", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
+            }
+        }
         return report
     }
 
     private func claimAndStart(_ report: inout TickReport) async throws {
         let now = wall()
-        let nowInstant = Instant(now)
         // Start what is due first: claiming ahead for later instants can wait.
         core.dropPassedStarts(now: now)
         report.started += try await startPending()
         if case .checkPaused(let epoch) = core.pauseCheck(now: self.now) {
             let paused = try await store.pausedJobs()
-            core.resumed(paused: paused, epoch: epoch, at: nowInstant)
+            core.resumed(paused: paused, epoch: epoch, at: now)
         }
-        let claims = core.dueClaims(at: nowInstant)
+        let claims = core.dueClaims(at: now)
         for case .claim(let positions, _) in claims { report.examined += positions.count }
         var startAfter = false
         for (index, action) in claims.enumerated() {
@@ -239,7 +263,7 @@ public actor Engine: Service {
                 let rest = claims[index...].flatMap { action -> [Int] in
                     if case .claim(let positions, _) = action { return positions } else { return [] }
                 }
-                core.claimFailed(positions: rest, epoch: epoch, at: nowInstant)
+                core.claimFailed(positions: rest, epoch: epoch, at: now)
                 throw error
             }
             // A reload replaced the job table while this claim ran: its fresh schedule covers

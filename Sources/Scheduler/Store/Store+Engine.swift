@@ -62,7 +62,7 @@ extension Store {
             let read = try db.cachedStatement(
                 sql: """
                     SELECT job_state.watermark, job_state.paused, run.id, run.state, job_state.rowid FROM job_state
-                    LEFT JOIN run ON run.job = job_state.job AND run.state IN ('pending', 'running') WHERE job_state.job = ?
+                    LEFT JOIN run ON run.job = job_state.job AND run.\(Store.active) WHERE job_state.job = ?
                     """)
             // New watermarks, written together per value at the end (jobs due at the same instant
             // share one): the job_state rows' rowids.
@@ -133,7 +133,8 @@ extension Store {
                 }
                 let ahead = active.running.isEmpty && active.pending.isEmpty ? horizon : .zero
                 let gate = job.schedule.strategyRule == nil ? nil : try Store.tradeDateGate(db, job: job.name)
-                let plan = OccurrencePlanner.plan(job: job, watermark: watermark, now: nowInstant, until: nowInstant + ahead, active: active, gate: gate)
+                let plan = OccurrencePlanner.plan(
+                    job: job, watermark: watermark, now: nowInstant, until: Instant(now.addingTimeInterval(ahead.seconds)), active: active, gate: gate)
                 var outcome = ClaimOutcome(job: job.name, watermark: plan.watermark ?? watermark, paused: false, inserted: [], skipped: 0, cancelRequested: [])
                 for id in plan.cancelRunning {
                     try db.execute(cached: "UPDATE run SET cancel_requested = 1 WHERE id = ?", arguments: [id])

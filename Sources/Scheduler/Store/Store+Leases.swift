@@ -37,7 +37,7 @@ extension Store {
         // (as of this transaction; `runningJobs` adds the runs started in it).
         let columns = """
             SELECT run.*, (SELECT paused FROM job_state WHERE job_state.job = run.job) AS job_paused,
-                EXISTS (SELECT 1 FROM run AS other WHERE other.job = run.job AND other.state = 'running') AS job_busy FROM run
+                EXISTS (SELECT 1 FROM run AS other WHERE other.job = run.job AND other.\(Store.active) AND other.state = 'running') AS job_busy FROM run
             """
         while true {
             let query: Statement

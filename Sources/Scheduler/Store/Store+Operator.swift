@@ -61,7 +61,7 @@ extension Store {
                 if let run = try RunRecord.fetchOne(db.cached("SELECT * FROM run WHERE job = ? ORDER BY nominal DESC, id DESC LIMIT 1"), arguments: [name]) {
                     last.append(run)
                 }
-                let count = try Int.fetchOne(db.cached("SELECT COUNT(*) FROM run WHERE job = ? AND state IN ('pending', 'running')"), arguments: [name]) ?? 0
+                let count = try Int.fetchOne(db.cached("SELECT COUNT(*) FROM run WHERE job = ? AND \(Store.active)"), arguments: [name]) ?? 0
                 if count > 0 { active[name] = count }
             }
             return Status(

@@ -51,6 +51,13 @@ public final class Store: Sendable {
             try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
         writer = try Store.openPool(path: path, configuration: configuration)
+        do {
+            // GRDB sets `synchronous = NORMAL` on the writer when it turns on WAL, after
+            // `prepareDatabase`: set it again on the one connection that commits.
+            try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
+        } catch {
+            throw StoreError(.notADatabase, path: path, detail: "\(error)")
+        }
         var migrator = Store.migrator
         for register in extraMigrations { register(&migrator) }
         do {
@@ -178,8 +185,21 @@ public final class Store: Sendable {
         }
         registerHistoryIndexes(&migrator)
         registerStrategyDates(&migrator)
+        migrator.registerMigration("engine-v3-active-index") { db in
+            // Runs by job only while active: a few pages that every start and end touches, where
+            // an index of every run by (job, state) made each state change write a leaf page of
+            // a large index per run.
+            try db.execute(sql: "DROP INDEX run_job_state")
+            try db.execute(sql: "CREATE INDEX run_job_active ON run(job) WHERE \(Store.active)")
+        }
         return migrator
     }
+}
+
+extension Store {
+    /// The condition of the partial index `run_job_active`, word for word: a query by job that
+    /// repeats it uses the index (SQLite matches the text of the condition).
+    static let active = "state IN ('pending', 'running')"
 }
 
 /// How hard each commit is pushed to the disk (`service.durability`).

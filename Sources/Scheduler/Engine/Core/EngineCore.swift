@@ -83,7 +83,7 @@ struct EngineCore {
 
     /// The tunables the decisions read (the engine's options and the plan's service section).
     struct Settings: Equatable {
-        var lookahead: Duration = .seconds(1)
+        var lookahead: Duration = .milliseconds(500)
         var maxSleep: Duration = .milliseconds(500)
         var heartbeatInterval: Duration = .seconds(5)
         var pauseCheckInterval: Duration = .seconds(1)
@@ -92,6 +92,7 @@ struct EngineCore {
         var maxConcurrentRuns = 4
         var lease: Duration = .seconds(30)
         var shutdownGrace: Duration = .seconds(30)
+        var checkpointInterval: Duration = .seconds(1)
     }
 
     /// Where a drain is.
@@ -131,6 +132,8 @@ struct EngineCore {
     var lastRenewal: Duration?
     /// A renewal is in flight.
     var renewing = false
+    /// When the last checkpoint of the write-ahead log was started (monotonic).
+    private(set) var lastCheckpoint: Duration?
 
     init(settings: Settings, table: JobTable) {
         self.settings = settings
@@ -151,9 +154,9 @@ struct EngineCore {
     mutating func schedule(watermarks: [String: Instant], now: Date) {
         queue.removeAll()
         parked.removeAll()
-        let now = Instant(now)
+        let (instant, now) = (Instant(now), now.timeIntervalSince1970)
         for (position, job) in table.jobs.enumerated() {
-            if let next = job.schedule.next(after: watermarks[job.name] ?? now) { queue.push(attendance(for: next, now: now), position) }
+            if let next = job.schedule.next(after: watermarks[job.name] ?? instant) { queue.push(attendance(for: next, now: now), position) }
         }
     }
 
@@ -168,12 +171,14 @@ struct EngineCore {
         schedule(watermarks: watermarks, now: now)
     }
 
-    /// When to look at a job whose next occurrence is `next`: `lookahead` before it, so it is
-    /// claimed ahead; but never at or before `now` (that one was looked at already: a job with
-    /// an active run is not claimed ahead, so it is looked at again when due).
-    func attendance(for next: Instant, now: Instant) -> Instant {
-        let ahead = Instant(seconds: next.seconds - Int64(settings.lookahead.seconds.rounded(.up)))
-        return ahead > now ? ahead : next
+    /// When to look at a job whose next occurrence is `next` (seconds since the epoch):
+    /// `lookahead` before it, so it is claimed ahead; but never at or before `now` (that one was
+    /// looked at already: a job with an active run is not claimed ahead, so it is looked at
+    /// again when due). With the default half second, claims fall between the whole-second
+    /// instants most runs start at, and never queue before their starts.
+    func attendance(for next: Instant, now: Double) -> Double {
+        let ahead = Double(next.seconds) - settings.lookahead.seconds
+        return ahead > now ? ahead : Double(next.seconds)
     }
 
     /// How long the main loop sleeps after a pass: until the earliest job needs attention or a
@@ -181,7 +186,7 @@ struct EngineCore {
     func sleep(now: Date) -> Duration {
         let now = now.timeIntervalSince1970
         var wake = now + settings.maxSleep.seconds
-        if let earliest = queue.earliest { wake = min(wake, Double(earliest.seconds)) }
+        if let earliest = queue.earliest { wake = min(wake, earliest) }
         if let start = startTimes.min() { wake = min(wake, start) }
         return .microseconds(Int64(max(0.001, wake - now) * 1_000_000))
     }
@@ -206,26 +211,26 @@ struct EngineCore {
     }
 
     /// Parked jobs no longer in `paused` are queued at `at` (unless a reload came between).
-    mutating func resumed(paused: Set<String>, epoch: Int, at: Instant) {
+    mutating func resumed(paused: Set<String>, epoch: Int, at: Date) {
         guard epoch == self.epoch else { return }
         for name in parked where !paused.contains(name) {
             parked.remove(name)
-            if let position = table.position(of: name) { queue.push(at, position) }
+            if let position = table.position(of: name) { queue.push(at.timeIntervalSince1970, position) }
         }
     }
 
     /// The due jobs, popped from the queue, in claim batches.
-    mutating func dueClaims(at now: Instant) -> [Action] {
-        let due = queue.popDue(upTo: now)
+    mutating func dueClaims(at now: Date) -> [Action] {
+        let due = queue.popDue(upTo: now.timeIntervalSince1970)
         return stride(from: 0, to: due.count, by: max(1, settings.claimBatch)).map { start in
             .claim(positions: Array(due[start..<min(start + settings.claimBatch, due.count)]), epoch: epoch)
         }
     }
 
     /// A claim failed: nothing was claimed, so these jobs are looked at again in a second.
-    mutating func claimFailed(positions: [Int], epoch: Int, at now: Instant) {
+    mutating func claimFailed(positions: [Int], epoch: Int, at now: Date) {
         guard epoch == self.epoch else { return }
-        for position in positions { queue.push(now + .seconds(1), position) }
+        for position in positions { queue.push(now.timeIntervalSince1970 + 1, position) }
     }
 
     /// Applies a claim's outcomes: paused jobs are parked, the others queued for their next
@@ -234,7 +239,6 @@ struct EngineCore {
     /// came between (its fresh schedule covers these jobs): the rest of the pass is dropped.
     mutating func claimed(positions: [Int], outcomes: [Store.ClaimOutcome], epoch: Int, now: Date) -> [Action]? {
         guard epoch == self.epoch else { return nil }
-        let nowInstant = Instant(now)
         var actions: [Action] = []
         var dueNow = false
         for (position, outcome) in zip(positions, outcomes) {
@@ -242,7 +246,7 @@ struct EngineCore {
             if outcome.paused {
                 parked.insert(job.name)
             } else if let next = outcome.watermark.flatMap({ job.schedule.next(after: $0) }) {
-                queue.push(attendance(for: next, now: nowInstant), position)
+                queue.push(attendance(for: next, now: now.timeIntervalSince1970), position)
             }
             // Every run claimed ahead is remembered (a drain starts each when due), not only the
             // earliest: one claim may insert a run due now and the next one ahead.
@@ -266,6 +270,16 @@ struct EngineCore {
     mutating func heartbeat(mono: Duration) -> Action {
         lastHeartbeat = mono
         return .heartbeat(state: draining ? .draining : .running, withJobs: jobsChanged)
+    }
+
+    /// Whether to checkpoint the write-ahead log after this pass: after a pass that started
+    /// nothing (between bursts) once `checkpointInterval` passed, after any pass once five
+    /// intervals passed (a service that never rests still keeps its log short).
+    mutating func checkpointIfDue(mono: Duration, quiet: Bool) -> Bool {
+        let since = lastCheckpoint.map { mono - $0 } ?? .seconds(Int64.max)
+        guard since >= settings.checkpointInterval * (quiet ? 1 : 5) else { return false }
+        lastCheckpoint = mono
+        return true
     }
 
     /// The heartbeat was written.
