@@ -228,14 +228,18 @@ public actor Engine: Service {
                 logger.error("heartbeat failed", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
             }
         }
-        if let checkpointer, core.checkpointIfDue(mono: mono(), quiet: report.started == 0) {
-            do {
-                try await checkpointer.checkpoint()
-            } catch {
-                logger.warning("WAL checkpoint failed", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
-            }
-        }
+        await checkpointLogIfDue(quiet: report.started == 0)
         return report
+    }
+
+    /// Checkpoints the write-ahead log when the core says so (see `checkpointIfDue`).
+    private func checkpointLogIfDue(quiet: Bool) async {
+        guard let checkpointer, core.checkpointIfDue(mono: mono(), quiet: quiet) else { return }
+        do {
+            try await checkpointer.checkpoint()
+        } catch {
+            logger.warning("WAL checkpoint failed", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
+        }
     }
 
     private func claimAndStart(_ report: inout TickReport) async throws {
@@ -243,6 +247,9 @@ public actor Engine: Service {
         // Start what is due first: claiming ahead for later instants can wait.
         core.dropPassedStarts(now: now)
         report.started += try await startPending()
+        // Between bursts: before this pass's claims, whose commit then starts the emptied log
+        // afresh (at `full`, the first commit into a restarted log syncs twice).
+        if report.started == 0 { await checkpointLogIfDue(quiet: true) }
         if case .checkPaused(let epoch) = core.pauseCheck(now: self.now) {
             let paused = try await store.pausedJobs()
             core.resumed(paused: paused, epoch: epoch, at: now)

@@ -30,8 +30,9 @@ extension Store {
         var started: [LeasedRun] = []
         var runningJobs = Set<String>()
         var waiting = Set<String>()
-        // A little more than the limit: each row is decoded, and many due at once need no more.
-        let window = limit + 16
+        // A little more than the limit: each row is decoded, and many due at once need no more
+        // (a window full of held-back runs is followed by the next one).
+        let window = limit + 2
         var ended = 0
         // Each candidate comes with whether its job is paused and whether it has a running run
         // (as of this transaction; `runningJobs` adds the runs started in it).
