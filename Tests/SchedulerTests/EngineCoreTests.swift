@@ -330,10 +330,21 @@ struct EngineCoreTests {
         if let sinceLast {
             let first = core.checkpointIfDue(mono: last, quiet: true)
             #expect(first)
+            core.checkpointEnded()
             now = last + .milliseconds(Int64(sinceLast * 1000))
         }
         let got = core.checkpointIfDue(mono: now, quiet: quiet)
         #expect(got == due)
+    }
+
+    @Test("a checkpoint in flight is never joined by a second one")
+    func oneCheckpointAtATime() {
+        var core = Self.core()
+        let first = core.checkpointIfDue(mono: .seconds(100), quiet: true)
+        let whileInFlight = core.checkpointIfDue(mono: .seconds(110), quiet: true)
+        core.checkpointEnded()
+        let afterwards = core.checkpointIfDue(mono: .seconds(110), quiet: true)
+        #expect(first && !whileInFlight && afterwards)
     }
 
     // MARK: Heartbeat

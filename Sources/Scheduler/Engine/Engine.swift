@@ -67,6 +67,8 @@ public actor Engine: Service {
     var keeper: Task<Void, Never>?
     /// Checkpoints the write-ahead log between bursts while `run()` runs (nil: commits do).
     var checkpointer: WALCheckpointer?
+    /// The checkpoint in flight (it runs beside the loop: a slow disk never delays a claim).
+    var checkpointing: Task<Void, Never>?
     /// `schedctl run`: execute one run, start nothing else.
     var singleRun = false
     var started = Date()
@@ -140,6 +142,7 @@ public actor Engine: Service {
             await self.drain()
         }
         // Handed back also when the service was cancelled (a cancelled task's write would fail).
+        await checkpointing?.value
         let checkpointer = self.checkpointer
         self.checkpointer = nil
         await Task { try? await checkpointer?.handBack() }.value
@@ -228,17 +231,22 @@ public actor Engine: Service {
                 logger.error("heartbeat failed", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
             }
         }
-        await checkpointLogIfDue(quiet: report.started == 0)
+        checkpointLogIfDue(quiet: report.started == 0)
         return report
     }
 
-    /// Checkpoints the write-ahead log when the core says so (see `checkpointIfDue`).
-    private func checkpointLogIfDue(quiet: Bool) async {
+    /// Starts a checkpoint of the write-ahead log when the core says so (see `checkpointIfDue`);
+    /// the pass goes on meanwhile.
+    private func checkpointLogIfDue(quiet: Bool) {
         guard let checkpointer, core.checkpointIfDue(mono: mono(), quiet: quiet) else { return }
-        do {
-            try await checkpointer.checkpoint()
-        } catch {
-            logger.warning("WAL checkpoint failed", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
+        checkpointing = Task {
+            do {
+                try await checkpointer.checkpoint()
+            } catch {
+                logger.warning("WAL checkpoint failed", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
+            }
+            core.checkpointEnded()
+            checkpointing = nil
         }
     }
 
@@ -247,9 +255,8 @@ public actor Engine: Service {
         // Start what is due first: claiming ahead for later instants can wait.
         core.dropPassedStarts(now: now)
         report.started += try await startPending()
-        // Between bursts: before this pass's claims, whose commit then starts the emptied log
-        // afresh (at `full`, the first commit into a restarted log syncs twice).
-        if report.started == 0 { await checkpointLogIfDue(quiet: true) }
+        // Between bursts (this pass started nothing), beside its claims.
+        if report.started == 0 { checkpointLogIfDue(quiet: true) }
         if case .checkPaused(let epoch) = core.pauseCheck(now: self.now) {
             let paused = try await store.pausedJobs()
             core.resumed(paused: paused, epoch: epoch, at: now)

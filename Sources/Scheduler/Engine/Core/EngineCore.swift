@@ -134,6 +134,8 @@ struct EngineCore {
     var renewing = false
     /// When the last checkpoint of the write-ahead log was started (monotonic).
     private(set) var lastCheckpoint: Duration?
+    /// A checkpoint is in flight.
+    private(set) var checkpointing = false
 
     init(settings: Settings, table: JobTable) {
         self.settings = settings
@@ -272,14 +274,21 @@ struct EngineCore {
         return .heartbeat(state: draining ? .draining : .running, withJobs: jobsChanged)
     }
 
-    /// Whether to checkpoint the write-ahead log after this pass: after a pass that started
-    /// nothing (between bursts) once `checkpointInterval` passed, after any pass once five
-    /// intervals passed (a service that never rests still keeps its log short).
+    /// Whether to start a checkpoint of the write-ahead log (beside the loop, which never waits
+    /// for it): when none is in flight, after a pass that started nothing (between bursts) once
+    /// `checkpointInterval` passed, after any pass once five intervals passed (a service that
+    /// never rests still keeps its log short).
     mutating func checkpointIfDue(mono: Duration, quiet: Bool) -> Bool {
         let since = lastCheckpoint.map { mono - $0 } ?? .seconds(Int64.max)
-        guard since >= settings.checkpointInterval * (quiet ? 1 : 5) else { return false }
+        guard !checkpointing, since >= settings.checkpointInterval * (quiet ? 1 : 5) else { return false }
         lastCheckpoint = mono
+        checkpointing = true
         return true
+    }
+
+    /// The checkpoint in flight ended (done or failed).
+    mutating func checkpointEnded() {
+        checkpointing = false
     }
 
     /// The heartbeat was written.
