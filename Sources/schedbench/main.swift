@@ -3,7 +3,7 @@ import Scheduler
 
 // schedbench: prints performance figures (never pass/fail). Run in release:
 //   swift run -c release schedbench [all|foundation|engine|rebalance|history]
-// and parts of `engine` alone: claims, throughput [slots], lateness, idle.
+// and parts of `engine` alone: claims, throughput [slots], lateness [slots], idle.
 let arguments = CommandLine.arguments
 if arguments.count >= 6, arguments[1] == "renew-worker" {
     try await EngineBenchmarks.renewWorker(database: arguments[2], leases: Int(arguments[3])!, seconds: Double(arguments[4])!, owner: arguments[5])
@@ -34,9 +34,13 @@ if which == "all" || which == "engine" || which == "throughput" {
     try await LifecycleBenchmarks.throughput(durability: .normal, maxConcurrent: slots)
 }
 if which == "all" || which == "engine" || which == "lateness" {
-    // The default max_concurrent_runs (8), and a wide one.
-    try await EngineBenchmarks.lateness(seconds: 15, maxConcurrent: ServiceSettings().maxConcurrentRuns)
-    try await EngineBenchmarks.lateness(seconds: 15, maxConcurrent: 256)
+    // The default max_concurrent_runs (8), and a wide one; `schedbench lateness N` at N slots.
+    if which == "lateness", arguments.count > 2, let slots = Int(arguments[2]) {
+        try await EngineBenchmarks.lateness(seconds: 15, maxConcurrent: slots)
+    } else {
+        try await EngineBenchmarks.lateness(seconds: 15, maxConcurrent: ServiceSettings().maxConcurrentRuns)
+        try await EngineBenchmarks.lateness(seconds: 15, maxConcurrent: 256)
+    }
 }
 if which == "all" || which == "engine" || which == "idle" {
     try await LifecycleBenchmarks.idle(seconds: 20)
