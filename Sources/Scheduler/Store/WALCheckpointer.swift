@@ -1,23 +1,20 @@
 import GRDB
 
-/// Checkpoints of the write-ahead log on a connection of their own, so that no commit pays for
-/// one. SQLite otherwise checkpoints inside the commit that grows the log past 1,000 pages:
-/// that commit copies the pages into the database and syncs it (several milliseconds on the
-/// writer, while every start waits). A passive checkpoint here waits for nobody and blocks no
-/// writer.
+/// Checkpoints of the write-ahead log at moments the engine chooses (between bursts), so that no
+/// start pays for one. SQLite otherwise checkpoints inside the commit that grows the log past
+/// 1,000 pages: that commit copies the pages into the database and syncs it (several
+/// milliseconds on the writer, while every start waits). The checkpoint runs on the writer
+/// connection itself: a second connection checkpointing beside the writer made a start now and
+/// then wait half a second or more on SQLite's shared-memory retries.
 /// ```swift
 /// let checkpointer = try await store.checkpointsInBackground()
 /// _ = try await checkpointer.checkpoint()   // at a quiet moment
 /// try await checkpointer.handBack()         // commits checkpoint again
 /// ```
 public final class WALCheckpointer: Sendable {
-    let connection: DatabaseQueue
     let writer: DatabasePool
 
-    init(path: String, writer: DatabasePool) async throws {
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(1)
-        connection = try DatabaseQueue(path: path, configuration: configuration)
+    init(writer: DatabasePool) async throws {
         self.writer = writer
         try await writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
     }
@@ -30,10 +27,10 @@ public final class WALCheckpointer: Sendable {
         public var copied: Int
     }
 
-    /// Copies what it can of the log into the database without waiting for readers or writers.
+    /// Copies what it can of the log into the database without waiting for readers.
     @discardableResult
     public func checkpoint() async throws -> Result {
-        try await connection.writeWithoutTransaction { db in
+        try await writer.writeWithoutTransaction { db in
             guard let row = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)") else { return Result(frames: 0, copied: 0) }
             return Result(frames: row[1], copied: row[2])
         }
@@ -46,9 +43,9 @@ public final class WALCheckpointer: Sendable {
 }
 
 extension Store {
-    /// Moves the log's checkpoints off the writer's commits to a `WALCheckpointer` (the engine
-    /// calls it at quiet moments) until `handBack()`.
+    /// Moves the log's checkpoints off the commits to a `WALCheckpointer` (the engine calls it at
+    /// quiet moments) until `handBack()`.
     public func checkpointsInBackground() async throws -> WALCheckpointer {
-        try await WALCheckpointer(path: path, writer: writer)
+        try await WALCheckpointer(writer: writer)
     }
 }
