@@ -652,6 +652,153 @@ struct EngineCoreTests {
         }
     }
 
+    // MARK: Pass
+
+    /// What the core holds before a pass begins.
+    enum PassSetup: Sendable {
+        case fresh, draining, parked, leaseSeen, executing
+    }
+
+    struct PassRow: Sendable, CustomTestStringConvertible {
+        var name: String
+        var setup = PassSetup.fresh
+        var checkpoints = true
+        /// The results fed, in order, for the actions the pass asks for.
+        var results: [EngineCore.StepResult]
+        /// A reload after this many results (while the next action runs).
+        var reloadAfter: Int?
+        var actions: [Action]
+        var report = EngineCore.PassReport()
+        /// What the next pass claims a second later.
+        var claimsLater: [Action] = []
+        var testDescription: String { name }
+    }
+
+    static let claim0 = Action.claim(positions: [0], epoch: 0)
+    static let claim1 = Action.claim(positions: [1], epoch: 0)
+    static let beat = Action.heartbeat(state: .running, withJobs: true)
+    static let claimedA = EngineCore.StepResult.claimed([outcome("a")])
+    static let claimedB = EngineCore.StepResult.claimed([outcome("b")])
+    static let dueA = EngineCore.StepResult.claimed([outcome("a", earliestDue: 60)])
+    static let dueB = EngineCore.StepResult.claimed([outcome("b", earliestDue: 60)])
+
+    static let passRows: [PassRow] = [
+        PassRow(
+            name: "a quiet pass: start, checkpoint, claims, takeover scan, heartbeat", results: [.started(0), .done, claimedA, claimedB, .leases([]), .done],
+            actions: [.startPending, .checkpoint, claim0, claim1, .scanTakeovers, beat, .passEnded], report: .init(examined: 2)),
+        PassRow(
+            name: "a pass that started runs checkpoints after the heartbeat, not before its claims",
+            results: [.started(3), claimedA, claimedB, .leases([]), .done, .done],
+            actions: [.startPending, claim0, claim1, .scanTakeovers, beat, .checkpoint, .passEnded], report: .init(started: 3, examined: 2)),
+        PassRow(
+            name: "without a checkpointer the log is never checkpointed", checkpoints: false, results: [.started(0), claimedA, claimedB, .leases([]), .done],
+            actions: [.startPending, claim0, claim1, .scanTakeovers, beat, .passEnded], report: .init(examined: 2)),
+        PassRow(
+            name: "a batch that made runs due starts them before the next batch, and the last batch's after it",
+            results: [.started(0), .done, dueA, .started(1), dueB, .started(1), .leases([]), .done],
+            actions: [.startPending, .checkpoint, claim0, .startPending, claim1, .startPending, .scanTakeovers, beat, .passEnded],
+            report: .init(claimed: 2, started: 2, examined: 2)),
+        PassRow(
+            name: "a failed start between batches still claims; the start after the last batch tries again",
+            results: [.started(0), .done, dueA, .failed, claimedB, .started(2), .leases([]), .done],
+            actions: [.startPending, .checkpoint, claim0, .startPending, claim1, .startPending, .scanTakeovers, beat, .passEnded],
+            report: .init(claimed: 1, started: 2, examined: 2)),
+        PassRow(
+            name: "a failed first start skips the claims and goes on to the takeover scan", results: [.failed, .leases([]), .done, .done],
+            actions: [.startPending, .scanTakeovers, beat, .checkpoint, .passEnded], claimsLater: [claim0, claim1]),
+        PassRow(
+            name: "a failed claim requeues the rest of the pass's jobs and goes on to the takeover scan",
+            results: [.started(0), .done, .failed, .leases([]), .done], actions: [.startPending, .checkpoint, claim0, .scanTakeovers, beat, .passEnded],
+            report: .init(examined: 2), claimsLater: [claim0, claim1]),
+        PassRow(
+            name: "a failed claim after a batch that made runs due drops the start after the claims",
+            results: [.started(0), .done, dueA, .failed, .failed, .leases([]), .done],
+            actions: [.startPending, .checkpoint, claim0, .startPending, claim1, .scanTakeovers, beat, .passEnded],
+            report: .init(claimed: 1, examined: 2), claimsLater: [claim1]),
+        PassRow(
+            name: "a reload while a claim runs drops the rest of the claims and the start after them",
+            results: [.started(0), .done, dueA, .leases([]), .done], reloadAfter: 2,
+            actions: [.startPending, .checkpoint, claim0, .scanTakeovers, beat, .passEnded], report: .init(examined: 2)),
+        PassRow(
+            name: "a cancel request a claim reports stops the execution before the next batch", setup: .executing,
+            results: [.started(0), .done, .claimed([outcome("a", cancelRequested: [7])]), .done, claimedB, .leases([]), .done],
+            actions: [
+                .startPending, .checkpoint, claim0, .stop(runID: 7, generation: 2, reason: .cancelRequested), claim1, .scanTakeovers, beat, .passEnded,
+            ], report: .init(examined: 2)),
+        PassRow(
+            name: "a paused job found resumed is claimed in the same pass", setup: .parked,
+            results: [.started(0), .done, .paused([]), claimedA, .leases([]), .done],
+            actions: [.startPending, .checkpoint, .checkPaused(epoch: 0), claim0, .scanTakeovers, beat, .passEnded], report: .init(examined: 1)),
+        PassRow(
+            name: "a failed pause read skips the claims", setup: .parked, results: [.started(0), .done, .failed, .leases([]), .done],
+            actions: [.startPending, .checkpoint, .checkPaused(epoch: 0), .scanTakeovers, beat, .passEnded]),
+        PassRow(
+            name: "a lapsed lease is taken over after the claims; its runs count as started", setup: .leaseSeen,
+            results: [.started(0), .done, claimedA, claimedB, .leases([lease(9)]), .tookOver(1), .done],
+            actions: [.startPending, .checkpoint, claim0, claim1, .scanTakeovers, .takeOver([lease(9)]), beat, .passEnded],
+            report: .init(started: 1, takenOver: 1, examined: 2)),
+        PassRow(
+            name: "a failed takeover scan still heartbeats", results: [.started(0), .done, claimedA, claimedB, .failed, .done],
+            actions: [.startPending, .checkpoint, claim0, claim1, .scanTakeovers, beat, .passEnded], report: .init(examined: 2)),
+        PassRow(
+            name: "while draining only the heartbeat and the checkpoint run, even after a failed heartbeat", setup: .draining, results: [.failed, .done],
+            actions: [.heartbeat(state: .draining, withJobs: true), .checkpoint, .passEnded], claimsLater: [claim0, claim1]),
+        PassRow(
+            name: "while draining without a checkpointer only the heartbeat runs", setup: .draining, checkpoints: false, results: [.done],
+            actions: [.heartbeat(state: .draining, withJobs: true), .passEnded], claimsLater: [claim0, claim1]),
+    ]
+
+    /// Jobs a and b every minute, one per claim batch, attended at second 59.
+    static func passCore(_ setup: PassSetup) -> EngineCore {
+        var core = Self.core(jobs: [every("a", seconds: 60), every("b", seconds: 60)], claimBatch: 1)
+        switch setup {
+        case .fresh: break
+        case .draining: core.stopClaiming()
+        case .parked:
+            _ = core.dueClaims(at: Self.wall(59))
+            _ = core.claimed(positions: [0, 1], outcomes: [Self.outcome("a", paused: true), Self.outcome("b")], epoch: 0, now: Self.wall(59))
+        case .leaseSeen: _ = core.leasesSeen([Self.lease(9)], now: Self.at(0))
+        case .executing: core.launched(runID: 7, generation: 2, leasedAt: .seconds(100))
+        }
+        return core
+    }
+
+    @Test("one pass: the core orders its steps and decides what each result skips", arguments: passRows)
+    func passOrder(row: PassRow) {
+        var core = Self.passCore(row.setup)
+        let now = Self.at(60, mono: .seconds(100))
+        var pass = core.beginPass(now: now, checkpoints: row.checkpoints)
+        var actions = [pass.action]
+        var fed = 0
+        while pass.action != .passEnded && fed < row.results.count {
+            if fed == row.reloadAfter {
+                core.reload(table: core.table, settings: core.settings, watermarks: ["a": Self.instant(60), "b": Self.instant(60)], now: Self.wall(60))
+            }
+            core.passStep(&pass, after: row.results[fed], now: now)
+            fed += 1
+            actions.append(pass.action)
+        }
+        #expect(actions == row.actions)
+        #expect(fed == row.results.count, "every result was asked for")
+        #expect(pass.report == row.report)
+        let later = core.dueClaims(at: Self.wall(61))
+        #expect(later == row.claimsLater)
+    }
+
+    @Test("a failed start between claim batches is not logged (the start after the last one retries it); every other failure is")
+    func passFailuresLogged() {
+        var core = Self.passCore(.fresh)
+        let now = Self.at(60, mono: .seconds(100))
+        var pass = core.beginPass(now: now, checkpoints: true)
+        var logged: [Bool] = []
+        for result in [EngineCore.StepResult.started(0), .done, Self.dueA, .failed, Self.claimedB, .failed, .failed, .failed] {
+            logged.append(pass.logsFailure)
+            core.passStep(&pass, after: result, now: now)
+        }
+        #expect(logged == [true, true, true, false, true, true, true, true])
+        #expect(pass.action == .passEnded)
+    }
+
     // MARK: Reload
 
     @Test("a reload starts a new epoch: outcomes of calls made before it are dropped")

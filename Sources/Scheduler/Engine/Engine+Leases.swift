@@ -68,12 +68,9 @@ extension Engine {
         }
     }
 
-    /// Takes over leases whose owners stopped renewing them (the core judges which lapsed, on
-    /// this instance's monotonic clock). Runs this instance executes are never taken over.
-    func takeOverLapsed(_ report: inout TickReport) async throws {
-        guard core.takeoverScanIfDue(mono: mono()) != nil else { return }
-        let leases = try await store.leases()
-        guard case .takeOver(let candidates) = core.leasesSeen(leases, now: now) else { return }
+    /// Takes over `candidates` (lapsed leases the core chose, their slots reserved) and executes
+    /// them; returns how many started here. Runs this instance executes are never taken over.
+    func takeOver(_ candidates: [LeaseRecord]) async throws -> Int {
         let (table, leasedAt) = (core.table, mono())
         let taken: [LeasedRun]
         do {
@@ -84,13 +81,14 @@ extension Engine {
             throw error
         }
         core.release(candidates.count)
+        var started = 0
         for leased in taken {
             // A run this instance started meanwhile is never executed twice here.
             guard core.tookOver(runID: leased.run.id) else { continue }
             logger.notice("took over run", metadata: ["job": "\(leased.run.job)", "run": "\(leased.run.id)", "generation": "\(leased.generation)"])
             launch(leased, job: table[leased.run.job], leasedAt: leasedAt)
-            report.started += 1
-            report.takenOver += 1
+            started += 1
         }
+        return started
     }
 }

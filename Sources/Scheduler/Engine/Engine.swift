@@ -207,38 +207,54 @@ public actor Engine: Service {
     }
 
     /// One pass at the wall clock's current time: start due pending runs, claim due
-    /// occurrences, take over lapsed leases, heartbeat. Each part fails on its own; leases are
-    /// renewed by the lease keeper, not here.
+    /// occurrences, take over lapsed leases, heartbeat, checkpoint the log. The core decides the
+    /// order and what a failure skips (`EngineCore.beginPass`); this performs each step. Leases
+    /// are renewed by the lease keeper, not here.
     @discardableResult
     public func tick() async -> TickReport {
-        var report = TickReport()
-        if !core.draining {
-            do {
-                try await claimAndStart(&report)
-            } catch {
-                logger.error("claim failed", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
-            }
-            do {
-                try await takeOverLapsed(&report)
-            } catch {
-                logger.error("takeover scan failed", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
-            }
+        var pass = core.beginPass(now: now, checkpoints: checkpointer != nil)
+        while pass.action != .passEnded {
+            let result = await performStep(of: pass)
+            core.passStep(&pass, after: result, now: now)
         }
-        if let beat = core.heartbeatIfDue(mono: mono()) {
-            do {
-                try await heartbeat(beat)
-            } catch {
-                logger.error("heartbeat failed", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
-            }
-        }
-        checkpointLogIfDue(quiet: report.started == 0)
-        return report
+        return TickReport(pass.report)
     }
 
-    /// Starts a checkpoint of the write-ahead log when the core says so (see `checkpointIfDue`);
-    /// the pass goes on meanwhile.
-    private func checkpointLogIfDue(quiet: Bool) {
-        guard let checkpointer, core.checkpointIfDue(mono: mono(), quiet: quiet) else { return }
+    /// Performs the current action of `pass`; a failure is logged (unless the pass retries it)
+    /// and reported as `.failed`.
+    private func performStep(of pass: EngineCore.Pass) async -> EngineCore.StepResult {
+        let action = pass.action
+        do {
+            switch action {
+            case .startPending: return .started(try await startPending())
+            case .checkPaused: return .paused(try await store.pausedJobs())
+            case .claim(let positions, _): return .claimed(try await claim(positions, now: pass.wall))
+            case .scanTakeovers: return .leases(try await store.leases())
+            case .takeOver(let candidates): return .tookOver(try await takeOver(candidates))
+            case .heartbeat: try await heartbeat(action)
+            case .checkpoint: startCheckpoint()
+            default: perform(action)
+            }
+            return .done
+        } catch {
+            let message: Logger.Message
+            switch action {
+            case .scanTakeovers, .takeOver: message = "takeover scan failed"
+            case .heartbeat: message = "heartbeat failed"
+            default: message = "claim failed"
+            }
+            if pass.logsFailure { logger.error(message, metadata: ["error": "\(secrets.redact(String(describing: error)))"]) }
+            return .failed
+        }
+    }
+
+    /// Starts the checkpoint of the write-ahead log the pass asked for, beside the loop (which
+    /// never waits for it); the core allows one at a time.
+    private func startCheckpoint() {
+        guard let checkpointer else {
+            core.checkpointEnded()
+            return
+        }
         checkpointing = Task {
             do {
                 try await checkpointer.checkpoint()
@@ -250,54 +266,12 @@ public actor Engine: Service {
         }
     }
 
-    private func claimAndStart(_ report: inout TickReport) async throws {
-        let now = wall()
-        // Start what is due first: claiming ahead for later instants can wait.
-        core.dropPassedStarts(now: now)
-        report.started += try await startPending()
-        // Between bursts (this pass started nothing), beside its claims.
-        if report.started == 0 { checkpointLogIfDue(quiet: true) }
-        if case .checkPaused(let epoch) = core.pauseCheck(now: self.now) {
-            let paused = try await store.pausedJobs()
-            core.resumed(paused: paused, epoch: epoch, at: now)
+    /// Claims the due occurrences of the jobs at `positions` up to `now` plus the lookahead.
+    private func claim(_ positions: [Int], now: Date) async throws -> [Store.ClaimOutcome] {
+        let (table, random) = (core.table, self.random)
+        return try await store.claim(positions.map { table.jobs[$0] }, now: now, horizon: options.lookahead, instance: instanceID) { job in
+            job.schedule.jitter > .zero ? random() * job.schedule.jitter.seconds : 0
         }
-        let claims = core.dueClaims(at: now)
-        for case .claim(let positions, _) in claims { report.examined += positions.count }
-        var startAfter = false
-        for (index, action) in claims.enumerated() {
-            guard case .claim(let positions, let epoch) = action else { continue }
-            let (table, random) = (core.table, self.random)
-            let outcomes: [Store.ClaimOutcome]
-            do {
-                outcomes = try await store.claim(positions.map { table.jobs[$0] }, now: now, horizon: options.lookahead, instance: instanceID) { job in
-                    job.schedule.jitter > .zero ? random() * job.schedule.jitter.seconds : 0
-                }
-            } catch {
-                // Nothing was claimed: look at these jobs again in a second.
-                let rest = claims[index...].flatMap { action -> [Int] in
-                    if case .claim(let positions, _) = action { return positions } else { return [] }
-                }
-                core.claimFailed(positions: rest, epoch: epoch, at: now)
-                throw error
-            }
-            // A reload replaced the job table while this claim ran: its fresh schedule covers
-            // these jobs (from the watermarks this claim advanced).
-            guard let actions = core.claimed(positions: positions, outcomes: outcomes, epoch: epoch, now: now) else { return }
-            for outcome in outcomes {
-                report.claimed += outcome.inserted.count
-                report.skipped += outcome.skipped
-            }
-            for action in actions {
-                if case .startPending = action { startAfter = true } else { perform(action) }
-            }
-            // With more batches to claim, start what is due now first: the first runs execute
-            // while the rest are claimed. A failure here is retried (and thrown) below.
-            if startAfter, index < claims.count - 1, let started = try? await startPending() {
-                report.started += started
-                startAfter = false
-            }
-        }
-        if startAfter { report.started += try await startPending() }
     }
 
     /// Leases due pending runs into the free slots, a few in the first transaction so the first
@@ -403,6 +377,13 @@ public actor Engine: Service {
         core.stopClaiming()
         keeper?.cancel()
         for action in core.stopAll(.leaseLost) { perform(action) }
+    }
+}
+
+extension Engine.TickReport {
+    init(_ report: EngineCore.PassReport) {
+        (claimed, skipped, started) = (report.claimed, report.skipped, report.started)
+        (takenOver, examined) = (report.takenOver, report.examined)
     }
 }
 

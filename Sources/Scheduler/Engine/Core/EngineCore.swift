@@ -1,8 +1,9 @@
 import Foundation
 
 /// The engine's decisions as a value: given its state, the time and the results of store calls,
-/// it returns what to do. No async, no store, no clock reads: every input is explicit, so each
-/// rule is table-tested (`EngineCoreTests`). The `Engine` actor performs the actions.
+/// it returns what to do, down to the order of a main-loop pass (`beginPass`, `passStep`). No
+/// async, no store, no clock reads: every input is explicit, so each rule is table-tested
+/// (`EngineCoreTests`). The `Engine` actor performs the actions.
 struct EngineCore {
     /// The time of one decision: wall (occurrences, start times) and monotonic (liveness).
     struct Now: Equatable {
@@ -40,6 +41,10 @@ struct EngineCore {
         case startDue
         /// Drain: wait until no run executes here, then deregister the instance.
         case deregister
+        /// Checkpoint the write-ahead log (a step of a pass).
+        case checkpoint
+        /// The pass is over (see `beginPass`).
+        case passEnded
     }
 
     /// The state a heartbeat reports.
