@@ -334,6 +334,9 @@ struct EngineTests {
         await a.tick()
         while bed.kind.attempts.isEmpty { await Task.yield() }
         let run = try #require(try await bed.runs().first)
+        // The attempt is logged before it saves its checkpoint: crash only once it is saved (a
+        // crash before the save, which the abandon cancels, would leave the taker nothing to load).
+        while try await bed.store.checkpoint(runID: run.id) == nil { await Task.yield() }
         await a.abandonForTesting()  // a crash: nothing more is written by a
         bed.wall.advance(11)
         let b = bed.engine([job], id: "b", lease: .seconds(10))
