@@ -172,6 +172,18 @@ final class SessionHarness: Sendable {
         return try #require(try await store.history(job: "es-day", limit: 5).first)
     }
 
+    /// Instance "b", started after the owner died: it first sees the lease, which lapses after a
+    /// lease (10 s) of b's monotonic time; its second pass takes the session over.
+    func takeOver(_ job: JobSpec) async throws -> Engine {
+        wall.advance(11)
+        let b = engine(job, id: "b")
+        try await b.start()
+        await b.tick()
+        engineClock.advance(by: .seconds(11))
+        await b.tick()
+        return b
+    }
+
     func events(_ run: Int64) async throws -> [RunEvent] { try #require(try await store.run(id: run)).events }
 
     /// Rewrites the saved session state of the job's latest run as a SIGKILL in some window

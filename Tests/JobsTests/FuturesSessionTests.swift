@@ -82,12 +82,7 @@ struct FuturesSessionTests {
         // A crash and a takeover: the lock comes back with the session.
         await a.abandonForTesting()
         await a.waitForIdle()
-        h.wall.advance(11)
-        let b = h.engine(job, id: "b")
-        try await b.start()
-        await b.tick()  // b first sees the lease; it lapses after a lease of b's monotonic time
-        h.engineClock.advance(by: .seconds(11))
-        await b.tick()
+        let b = try await h.takeOver(job)
         #expect(await eventually { h.strategySaw(type: "reject", tag: "after-restart", containing: "locked") })
         #expect(h.sim.placedOrderBodies.count == 2)
         let finished = try await h.stopAtEnd(b)
@@ -181,12 +176,7 @@ struct FuturesSessionTests {
         await a.abandonForTesting()  // the owner dies mid-session; nothing is cancelled or flattened
         await a.waitForIdle()
         #expect(h.sim.workingOrderCount == 1)
-        h.wall.advance(11)
-        let b = h.engine(job, id: "b")
-        try await b.start()
-        await b.tick()  // b first sees the lease; it lapses after a lease of b's monotonic time
-        h.engineClock.advance(by: .seconds(11))
-        await b.tick()
+        let b = try await h.takeOver(job)
         // The restarted strategy replays its intent: it is answered from the journal.
         #expect(await eventually { h.strategySaw(type: "result", tag: "entry-1", containing: "duplicate") })
         #expect(h.sim.placedOrderBodies.count == 1, "the order was not sent twice")
@@ -234,12 +224,7 @@ struct FuturesSessionTests {
         await a.abandonForTesting()
         await a.waitForIdle()
         try await h.rewriteSavedState { try window.rewrite(&$0) }
-        h.wall.advance(11)
-        let b = h.engine(job, id: "b")
-        try await b.start()
-        await b.tick()
-        h.engineClock.advance(by: .seconds(11))
-        await b.tick()
+        let b = try await h.takeOver(job)
         #expect(await eventually { h.strategySaw(type: "result", tag: "entry-1", containing: "duplicate") })
         #expect(h.sim.placedOrderBodies.count == 1)
         let finished = try await h.stopAtEnd(b)
@@ -266,12 +251,7 @@ struct FuturesSessionTests {
         #expect(h.sim.cancelRequests(orderID: orderID) == 1)
         await a.abandonForTesting()
         await a.waitForIdle()
-        h.wall.advance(11)
-        let b = h.engine(job, id: "b")
-        try await b.start()
-        await b.tick()
-        h.engineClock.advance(by: .seconds(11))
-        await b.tick()
+        let b = try await h.takeOver(job)
         // The restarted strategy replays both intents: the order is a duplicate, the cancel is
         // answered from the order's status without a second request.
         #expect(await eventually { h.strategySaw(type: "result", tag: "entry-1", containing: "cancelled") })

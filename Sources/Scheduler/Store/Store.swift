@@ -45,15 +45,12 @@ public final class Store: Sendable {
         }
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
-        let synchronous = durability == .full ? "FULL" : "NORMAL"
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
-            try db.execute(sql: "PRAGMA foreign_keys = ON")
-        }
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA foreign_keys = ON") }
         writer = try Store.openPool(path: path, configuration: configuration)
         do {
-            // GRDB sets `synchronous = NORMAL` on the writer when it turns on WAL, after
-            // `prepareDatabase`: set it again on the one connection that commits.
+            // Only the writer commits. GRDB sets `synchronous = NORMAL` on it when it turns on WAL
+            // (after `prepareDatabase`), so it is set here, once the pool is open.
+            let synchronous = durability == .full ? "FULL" : "NORMAL"
             try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
         } catch {
             throw StoreError(.notADatabase, path: path, detail: "\(error)")

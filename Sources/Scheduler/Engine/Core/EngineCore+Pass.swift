@@ -180,8 +180,8 @@ extension EngineCore {
         while true {
             switch next {
             case .quietCheckpoint:
-                // Between bursts: before this pass's claims, whose commit then starts the emptied
-                // log afresh (at `full`, the first commit into a restarted log syncs twice).
+                // Between bursts (this pass's start found nothing to start); the executor runs it
+                // beside the pass.
                 if pass.checkpoints && checkpointIfDue(mono: now.mono, quiet: true) { return pass.wait(.quietCheckpoint, .checkpoint) }
                 next = .pauseCheck
             case .pauseCheck:
