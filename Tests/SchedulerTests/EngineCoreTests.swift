@@ -270,14 +270,17 @@ struct EngineCoreTests {
     func reserveAfterEnds() {
         var core = Self.core(maxRuns: 4)
         for id in 1...4 { core.launched(runID: Int64(id), generation: 1, leasedAt: .zero) }
-        // Two of the four end (one end is of an older generation: its slot is not this batch's).
-        let ends: [(runID: Int64, generation: Int64)] = [(1, 1), (2, 1), (3, 0)]
-        #expect(core.reserveAfterEnds(ending: ends, singleRun: false) == 2)
+        // Two of the four end; an end of an older generation frees nothing.
+        #expect(core.attemptEnded(runID: 1, generation: 1) != nil)
+        #expect(core.attemptEnded(runID: 2, generation: 1) != nil)
+        #expect(core.attemptEnded(runID: 3, generation: 0) == nil)
+        #expect(core.attemptEnded(runID: 1, generation: 1) == nil)  // an end counts once
+        #expect(core.reserveAfterEnds(singleRun: false) == 2)
         #expect(core.reserveStart() == nil)
         core.release(2)
-        #expect(core.reserveAfterEnds(ending: ends, singleRun: true) == 0)
+        #expect(core.reserveAfterEnds(singleRun: true) == 0)
         core.draining = true
-        #expect(core.reserveAfterEnds(ending: ends, singleRun: false) == 0)
+        #expect(core.reserveAfterEnds(singleRun: false) == 0)
         #expect(core.reserved == 0)
     }
 
@@ -309,6 +312,85 @@ struct EngineCoreTests {
             #expect(got)
         }
         #expect(core.freeSlots == 2)
+    }
+
+    // MARK: Leasing ahead
+
+    /// A core whose attempts took `pace` (one attempt ended after that long), with `maxRuns` slots.
+    static func paced(_ pace: Duration, maxRuns: Int) -> EngineCore {
+        var core = Self.core(maxRuns: maxRuns)
+        core.launched(runID: 1, generation: 1, leasedAt: .zero, now: .seconds(1))
+        _ = core.attemptEnded(runID: 1, generation: 1, mono: .seconds(1) + pace)
+        let removed = core.removeExecution(runID: 1, generation: 1)
+        #expect(removed)
+        return core
+    }
+
+    @Test(
+        "runs are leased ahead of free slots only while attempts are quick: what the slots get through in 10 ms, at most 8 per slot and 256",
+        arguments: [
+            (8, nil, false, 0),
+            (8, .microseconds(50), false, 64),
+            (8, .milliseconds(1), false, 64),
+            (8, .milliseconds(5), false, 16),
+            (8, .milliseconds(20), false, 4),
+            (8, .milliseconds(100), false, 0),
+            (8, .zero, true, 0),
+            (512, .microseconds(10), false, 256),
+        ] as [(Int, Duration?, Bool, Int)])
+    func aheadDepth(maxRuns: Int, pace: Duration?, draining: Bool, expected: Int) {
+        var core = pace.map { Self.paced($0, maxRuns: maxRuns) } ?? Self.core(maxRuns: maxRuns)
+        core.draining = draining
+        #expect(core.aheadDepth == expected)
+        #expect(core.leaseRoom == maxRuns + expected)
+    }
+
+    @Test("a run leased ahead waits for a slot and takes the first one an ended attempt frees; the cap holds")
+    func leasedAheadRunsWaitForASlot() {
+        var core = Self.paced(.microseconds(100), maxRuns: 2)
+        #expect(core.reserveStart() == .leasePending(limit: 18))  // 2 slots + 16 ahead
+        core.release(18)
+        #expect(core.launched(runID: 10, generation: 1, leasedAt: .zero) == true)
+        #expect(core.launched(runID: 11, generation: 1, leasedAt: .zero) == true)
+        #expect(core.launched(runID: 12, generation: 1, leasedAt: .zero) == false)
+        #expect(core.launched(runID: 13, generation: 1, leasedAt: .zero) == false)
+        #expect((core.slotsInUse, core.ready, core.freeSlots, core.executingCount) == (2, [12, 13], 0, 4))
+        #expect(core.takeReady(now: .zero) == [])  // no slot free
+        #expect(core.attemptEnded(runID: 11, generation: 1) == .recordFinish(runID: 11, generation: 1, stopReason: nil))
+        #expect(core.takeReady(now: .zero) == [12])  // lease order
+        #expect((core.slotsInUse, core.ready) == (2, [13]))
+        // Every lease held here counts toward the lease room, so it never goes past slots + ahead.
+        #expect(core.leaseRoom == 2 + core.aheadDepth - 3)
+    }
+
+    @Test(
+        "a run stopped while it waits leaves the queue without a slot: a cancel or a shutdown is recorded, a lost lease forgotten",
+        arguments: [
+            (.cancelRequested, .recordFinish(runID: 12, generation: 1, stopReason: .cancelRequested)),
+            (.shutdown, .recordFinish(runID: 12, generation: 1, stopReason: .shutdown)),
+            (.leaseLost, .forget(runID: 12, generation: 1, reason: .leaseLost)),
+            (.leaseExpired, .forget(runID: 12, generation: 1, reason: .leaseExpired)),
+        ] as [(EngineCore.StopReason, Action)])
+    func waitingRunStopped(reason: EngineCore.StopReason, expected: Action) {
+        var core = Self.paced(.microseconds(100), maxRuns: 1)
+        core.launched(runID: 11, generation: 1, leasedAt: .zero)
+        core.launched(runID: 12, generation: 1, leasedAt: .zero)
+        #expect(core.stop(12, reason) == .stop(runID: 12, generation: 1, reason: reason))
+        #expect(core.ready.isEmpty)
+        #expect(core.attemptEnded(runID: 12, generation: 1) == expected)
+        #expect(core.slotsInUse == 1)  // run 11's; the stopped run never took one
+        #expect(core.takeReady(now: .zero) == [])
+    }
+
+    @Test("once the service is cancelled, runs leased ahead never begin")
+    func interruptedServiceStartsNoWaitingRun() {
+        var core = Self.paced(.microseconds(100), maxRuns: 1)
+        core.launched(runID: 11, generation: 1, leasedAt: .zero)
+        core.launched(runID: 12, generation: 1, leasedAt: .zero)
+        #expect(core.attemptEnded(runID: 11, generation: 1, interrupted: true) == .recordFinish(runID: 11, generation: 1, stopReason: .shutdown))
+        #expect(core.takeReady(now: .zero) == [])
+        #expect(core.launched(runID: 13, generation: 1, leasedAt: .zero) == false)
+        #expect(core.stopAll(.shutdown).count == 2)  // the drain ends both unexecuted
     }
 
     // MARK: Write-ahead log
@@ -497,10 +579,11 @@ struct EngineCoreTests {
         }
         #expect(core.draining == (interrupted && stop == nil && generation == 1))  // a cancelled service starts nothing more
         switch expected {
-        case .recordFinish: #expect(core.executions[1]?.recording == true)  // the slot stays taken until recorded
+        case .recordFinish: #expect(core.executions[1]?.recording == true)  // the lease is held until recorded
         case .forget: #expect(core.executions[1] == nil)
         default: #expect(core.executions[1]?.recording == false)
         }
+        #expect(core.slotsInUse == (expected == nil ? 1 : 0))  // an ended attempt's slot is free at once
     }
 
     // MARK: Takeover

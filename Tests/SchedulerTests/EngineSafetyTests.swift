@@ -314,6 +314,55 @@ struct EngineSafetyTests {
         #expect(started.id > cancelled.id)
     }
 
+    @Test func runsLeasedAheadOfFreeSlotsEachExecuteOnceWithinTheCap() async throws {
+        let bed = try Bed()
+        let probe = ProbeJob(blocking: false)
+        let jobs = (0..<40).map { every("j\($0)", seconds: 3600, kind: "probe") }
+        let engine = bed.engine(jobs, maxConcurrent: 2, kinds: [probe])
+        try await engine.start()
+        // One attempt sets the pace (instant on the manual clock): the next burst is leased ahead.
+        _ = try await bed.store.enqueueManualRun(job: jobs[0], now: bed.wall.now(), by: "test")
+        await tickAndSettle(engine)
+        for job in jobs { _ = try await bed.store.enqueueManualRun(job: job, now: bed.wall.now(), by: "test") }
+        await engine.tick()
+        #expect(await engine.executingCount > 2)  // more leases held than slots
+        await engine.waitForIdle()
+        await tickAndSettle(engine)
+        let runs = try await bed.runs()
+        #expect(runs.count == 41 && runs.allSatisfy { $0.state == .succeeded && $0.attempt == 1 })
+        #expect(probe.snapshot.executions == 41)
+        #expect(probe.snapshot.maxPerRun == 1)
+        #expect(probe.snapshot.maxTotal <= 2)
+    }
+
+    @Test func aRunLeasedAheadAndCancelledWhileItWaitsNeverExecutes() async throws {
+        let bed = try Bed()
+        let (quick, probe) = (ProbeJob(name: "quick", blocking: false), ProbeJob(blocking: true))
+        let (first, slow) = (every("first", seconds: 3600, kind: "quick"), every("slow", seconds: 3600, kind: "probe"))
+        let replaced = every("replaced", seconds: 60, overlap: .cancelPrevious, kind: "probe")
+        let engine = bed.engine([first, slow, replaced], maxConcurrent: 1, kinds: [quick, probe])
+        try await engine.start()
+        _ = try await bed.store.enqueueManualRun(job: first, now: bed.wall.now(), by: "test")
+        await tickAndSettle(engine)  // sets the pace
+        _ = try await bed.store.enqueueManualRun(job: slow, now: bed.wall.now(), by: "test")
+        await engine.tick()
+        #expect(await eventually { probe.snapshot.executions == 1 })  // `slow` holds the one slot
+        bed.wall.advance(60)
+        await engine.tick()
+        #expect(await engine.waitingCount == 1)  // `replaced` is leased ahead and waits
+        let waiting = try #require(try await bed.runs("replaced").first)
+        #expect(waiting.state == .running)
+        bed.wall.advance(60)
+        await engine.tick()  // the next occurrence cancels it (overlap: cancel_previous)
+        #expect(try await eventually { try await bed.runs("replaced").first?.state == .cancelled })
+        #expect(await engine.waitingCount <= 1)
+        probe.release()
+        await engine.waitForIdle()
+        await tickAndSettle(engine)
+        #expect(try await bed.runs("replaced").map(\.state) == [.cancelled, .succeeded])
+        #expect(probe.snapshot.executions == 2)  // `slow` and the replacing run; never the cancelled one
+    }
+
     @Test func aTakeoverHonoursAPendingCancel() async throws {
         let bed = try Bed()
         let probe = ProbeJob(blocking: true)

@@ -1,10 +1,12 @@
 import Foundation
 import Logging
 
-/// Executing runs: launch, the attempt with its timeout, recording the end (retried until it
-/// is recorded or fenced), and starting waiting runs into freed slots.
+/// Executing runs: launch (at once, or when a slot frees for a run leased ahead), the attempt
+/// with its timeout, recording the end (retried until it is recorded or fenced), and starting
+/// waiting runs into freed slots.
 extension Engine {
-    /// Executes a leased run. `job` comes from the job table the lease was taken with.
+    /// Executes a leased run now, or when a slot frees (it was leased ahead of one). `job` comes
+    /// from the job table the lease was taken with.
     func launch(_ leased: LeasedRun, job: JobSpec?, leasedAt: Duration) {
         let run = leased.run
         guard let job else {
@@ -17,6 +19,36 @@ extension Engine {
             }
             return
         }
+        if core.launched(runID: run.id, generation: leased.generation, leasedAt: leasedAt, now: mono()) {
+            execute(leased, job: job)
+        } else {
+            waiting[run.id] = WaitingRun(leased: leased, job: job)
+        }
+    }
+
+    /// Starts the runs leased ahead into the slots that are free.
+    func startReady() {
+        for id in core.takeReady(now: mono()) {
+            guard let run = waiting.removeValue(forKey: id) else { continue }
+            execute(run.leased, job: run.job)
+        }
+    }
+
+    /// Ends a run stopped while it waited for a slot, as if its attempt had been cancelled at
+    /// once (nothing executed): a cancel is recorded, a shutdown releases it, a lost lease
+    /// writes nothing.
+    func endWaiting(_ runID: Int64, generation: Int64) {
+        guard let run = waiting[runID], run.leased.generation == generation else { return }
+        waiting[runID] = nil
+        var runLogger = logger
+        runLogger[metadataKey: "job"] = "\(run.job.name)"
+        runLogger[metadataKey: "run"] = "\(runID)"
+        finished(run: run.leased.run, job: run.job, generation: generation, result: .failure(CancellationError()), interrupted: false, logger: runLogger)
+    }
+
+    /// Executes the attempt of a run that holds a slot, in a task owned by the run group.
+    private func execute(_ leased: LeasedRun, job: JobSpec) {
+        let run = leased.run
         let kind = registry.kind(named: job.kind)
         var runLogger = logger
         runLogger[metadataKey: "job"] = "\(job.name)"
@@ -36,7 +68,6 @@ extension Engine {
             await self.finished(run: run, job: job, generation: leased.generation, result: result, interrupted: Task.isCancelled, logger: log)
         }
         let task = Task { await work() }
-        core.launched(runID: run.id, generation: leased.generation, leasedAt: leasedAt)
         tasks[run.id] = RunTask(generation: leased.generation, task: task)
         adopt(task)
         runLogger.info("run started", metadata: ["attempt": "\(run.attempt)", "nominal": "\(run.nominalInstant)", "takeover": "\(leased.takenOver)"])
@@ -119,11 +150,15 @@ extension Engine {
 
     var draining: Bool { core.draining }
 
+    /// An attempt ended (or a waiting run was stopped): its slot goes to a run leased ahead, and
+    /// its end joins the next batch to record.
     func finished(
         run: RunRecord, job: JobSpec, generation: Int64, result: Result<RunOutcome, any Error>, interrupted: Bool, logger: Logger
-    ) async {
+    ) {
         let stopReason: StopReason?
-        switch core.attemptEnded(runID: run.id, generation: generation, interrupted: interrupted) {
+        let ended = core.attemptEnded(runID: run.id, generation: generation, interrupted: interrupted, mono: mono())
+        startReady()
+        switch ended {
         case .forget(_, _, let reason):
             logger.warning(
                 reason == .leaseLost
@@ -171,8 +206,9 @@ extension Engine {
                 logger.warning("attempt failed", metadata: ["attempt": "\(run.attempt)", "error": "\(message)", "retry": "\(retry)"])
             }
         }
-        // The slot stays taken and the lease renewed until the end is recorded (the core marked
-        // the execution as recording). Ends are written in batches: completions that arrive together share one transaction.
+        // The lease stays renewed until the end is recorded (the core marked the execution as
+        // recording). Ends are written in batches: completions that arrive together share one
+        // transaction.
         finishQueue.append(Finish(end: Store.AttemptEnd(runID: run.id, generation: generation, result: attemptResult), logger: logger))
         if !flushScheduled {
             flushScheduled = true
@@ -201,9 +237,10 @@ extension Engine {
             finishQueue = []
             let (store, owner, now) = (self.store, instanceID, wall())
             let ends = batch.map(\.end)
-            // The slots these ends free are filled in the same transaction (one commit, not two),
-            // reserved like `startPending`'s; the new runs launch only after it commits.
-            let limit = core.reserveAfterEnds(ending: ends.map { ($0.runID, $0.generation) }, singleRun: singleRun)
+            // The slots these ends freed (and the lease-ahead room) are leased in the same
+            // transaction (one commit, not two), reserved like `startPending`'s; the new runs
+            // launch only after it commits.
+            let limit = core.reserveAfterEnds(singleRun: singleRun)
             let (table, leasedAt) = (core.table, mono())
             do {
                 let (fenced, leased) = try await store.finishAttempts(
@@ -273,4 +310,10 @@ typealias RunWork = @Sendable () async -> Void
 struct RunTask {
     let generation: Int64
     let task: Task<Void, Never>
+}
+
+/// A run leased ahead of a free slot, waiting here for one.
+struct WaitingRun {
+    let leased: LeasedRun
+    let job: JobSpec
 }

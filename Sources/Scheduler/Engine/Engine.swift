@@ -57,6 +57,8 @@ public actor Engine: Service {
 
     /// The tasks of the runs executing here (the core holds their state).
     var tasks: [Int64: RunTask] = [:]
+    /// Runs leased ahead of a free slot (the core orders them).
+    var waiting: [Int64: WaitingRun] = [:]
     /// Where launched runs go while `run()` (or `executeNow`) owns a task group.
     var launcher: AsyncStream<RunWork>.Continuation?
     var renewal: Task<Void, Never>?
@@ -317,10 +319,15 @@ public actor Engine: Service {
         core.heartbeatRecorded(withJobs: withJobs)
     }
 
-    /// Performs an action that needs no store call: stopping an execution.
+    /// Performs an action that needs no store call: stopping an execution (cancelling its task,
+    /// or ending it unexecuted if it waits for a slot).
     func perform(_ action: EngineCore.Action) {
-        guard case .stop(let runID, let generation, _) = action, let run = tasks[runID], run.generation == generation else { return }
-        run.task.cancel()
+        guard case .stop(let runID, let generation, _) = action else { return }
+        if let run = tasks[runID], run.generation == generation {
+            run.task.cancel()
+        } else {
+            endWaiting(runID, generation: generation)
+        }
     }
 
     // MARK: Control
@@ -349,8 +356,12 @@ public actor Engine: Service {
         }
     }
 
-    /// The number of runs executing in this process.
-    public var executingCount: Int { core.executions.count }
+    /// The number of runs this process holds: executing, waiting for a slot, or having their
+    /// end recorded.
+    public var executingCount: Int { core.executingCount }
+
+    /// The runs leased ahead that wait here for a slot.
+    public var waitingCount: Int { core.ready.count }
 
     /// Waits until no run executes in this process (tests).
     public func waitForIdle() async {

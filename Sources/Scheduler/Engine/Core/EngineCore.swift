@@ -71,11 +71,20 @@ struct EngineCore {
         var generation: Int64
         /// Why the engine cancelled it, if it did.
         var stopReason: StopReason?
-        /// The attempt ended; its end is being recorded (the lease stays renewed meanwhile).
+        /// The attempt ended; its end is being recorded (the lease stays renewed meanwhile, the
+        /// slot is free).
         var recording = false
+        /// Leased ahead of a free slot: it holds its lease and waits here (in `ready`) for a slot;
+        /// nothing has executed.
+        var waiting = false
+        /// When the attempt began executing (monotonic; nil while waiting).
+        var began: Duration?
         /// Monotonic deadline: last successful renewal (its start) + lease − margin. Past it the
         /// execution is stopped even if the database cannot be reached.
         var validUntil: Duration
+
+        /// Whether it takes one of the `max_concurrent_runs` slots: its attempt is executing.
+        var holdsSlot: Bool { !waiting && !recording }
     }
 
     /// A lease of another owner, and when this instance first saw it in this exact state.
@@ -98,6 +107,9 @@ struct EngineCore {
         var lease: Duration = .seconds(30)
         var shutdownGrace: Duration = .seconds(30)
         var checkpointInterval: Duration = .seconds(1)
+        /// How much work at the recent pace runs are leased ahead of free slots for (see
+        /// `aheadDepth`).
+        var aheadWindow: Duration = .milliseconds(10)
     }
 
     /// Where a drain is.
@@ -122,8 +134,18 @@ struct EngineCore {
     private(set) var parked = Set<String>()
     /// When runs this instance claimed ahead of time may start (seconds since the epoch).
     private(set) var startTimes: [Double] = []
+    /// Runs leased here: executing, waiting for a slot, or having their end recorded. Only the
+    /// core's own methods add or remove entries (they keep `slotsInUse` and `ready` in step).
     var executions: [Int64: Execution] = [:]
-    /// Slots promised to starts whose transaction is in flight (the cap counts them).
+    /// Executions whose attempt is executing (each takes a slot).
+    private(set) var slotsInUse = 0
+    /// Runs leased ahead, in lease order: each executes when a slot frees (`takeReady`).
+    private(set) var ready: [Int64] = []
+    /// How long attempts recently took (monotonic, a moving average; nil until one ended).
+    private(set) var pace: Duration?
+    /// The service was cancelled: runs waiting for a slot never start.
+    private(set) var interrupted = false
+    /// Leases promised to start transactions in flight (slots and lease-ahead room count them).
     var reserved = 0
     /// Stop claiming and taking over.
     var draining = false
@@ -152,8 +174,24 @@ struct EngineCore {
     var renewalInterval: Duration { lease / 3 }
     /// The safety margin before a lease's expiry at which an unrenewed execution is stopped.
     var margin: Duration { lease / 6 }
-    /// Slots neither executing nor reserved.
-    var freeSlots: Int { settings.maxConcurrentRuns - executions.count - reserved }
+    /// Slots neither executing, nor promised to a run waiting for one, nor reserved.
+    var freeSlots: Int { max(0, settings.maxConcurrentRuns - slotsInUse - ready.count - reserved) }
+
+    /// How many runs may be leased ahead of free slots, to begin the moment a slot frees instead
+    /// of one synced commit later: as many as the slots get through in `aheadWindow` at the recent
+    /// pace, at most eight per slot and 256. None before an attempt ended, none while draining; a
+    /// run taking its time (past the window) leaves none leased ahead.
+    var aheadDepth: Int {
+        guard let pace, !draining else { return 0 }
+        let fits = Double(settings.maxConcurrentRuns) * (settings.aheadWindow / max(pace, .microseconds(1)))
+        return Int(min(Double(min(settings.maxConcurrentRuns * 8, 256)), fits))
+    }
+
+    /// Leases a start may take now: the free slots and the lease-ahead room.
+    var leaseRoom: Int { max(0, settings.maxConcurrentRuns + aheadDepth - slotsInUse - ready.count - reserved) }
+
+    /// Runs leased here that have not ended (executing, or waiting for a slot).
+    var executingCount: Int { executions.count }
 
     // MARK: Schedule
 
@@ -303,22 +341,22 @@ struct EngineCore {
 
     // MARK: Slots
 
-    /// Reserves free slots for a start transaction: one with `single`; otherwise a chunk, or as
-    /// many as `startedSoFar` (so a burst doubles its transactions' size), at most the free ones.
+    /// Reserves room for a start transaction: one free slot with `single`; otherwise a chunk, or
+    /// as many as `startedSoFar` (so a burst doubles its transactions' size), at most the lease
+    /// room (free slots and lease-ahead room).
     mutating func reserveStart(single: Bool = false, startedSoFar: Int = 0) -> Action? {
-        let chunk = min(freeSlots, single ? 1 : max(settings.startChunk, startedSoFar))
+        let chunk = single ? min(freeSlots, 1) : min(leaseRoom, max(settings.startChunk, startedSoFar))
         guard chunk > 0 else { return nil }
         reserved += chunk
         return .leasePending(limit: chunk)
     }
 
-    /// Reserves the slots a batch of ends frees (with those already free) for runs leased in the
-    /// same transaction as the ends; `ending` are this batch's executions still held here.
-    /// Nothing while draining or executing a single run.
-    mutating func reserveAfterEnds(ending: [(runID: Int64, generation: Int64)], singleRun: Bool) -> Int {
+    /// Reserves the lease room (the slots the batch's ends freed, those already free, the
+    /// lease-ahead room) for runs leased in the same transaction as a batch of ends. Nothing
+    /// while draining or executing a single run.
+    mutating func reserveAfterEnds(singleRun: Bool) -> Int {
         guard !draining, !singleRun else { return 0 }
-        let held = ending.filter { executions[$0.runID]?.generation == $0.generation }.count
-        let limit = max(0, freeSlots + held)
+        let limit = leaseRoom
         reserved += limit
         return limit
     }
@@ -330,31 +368,61 @@ struct EngineCore {
 
     // MARK: Executions
 
-    /// A run leased at `leasedAt` (monotonic) executes here.
-    mutating func launched(runID: Int64, generation: Int64, leasedAt: Duration) {
-        executions[runID] = Execution(generation: generation, validUntil: leasedAt + lease - margin)
+    /// A run leased at `leasedAt` (monotonic) is held here: returns true when it executes now
+    /// (a slot is free: `now` is when it began), false when it waits for a slot (`takeReady`).
+    @discardableResult
+    mutating func launched(runID: Int64, generation: Int64, leasedAt: Duration, now: Duration? = nil) -> Bool {
+        drop(runID)
+        let executes = slotsInUse < settings.maxConcurrentRuns && ready.isEmpty && !interrupted
+        executions[runID] = Execution(
+            generation: generation, waiting: !executes, began: executes ? (now ?? leasedAt) : nil, validUntil: leasedAt + lease - margin)
+        if executes { slotsInUse += 1 } else { ready.append(runID) }
+        return executes
     }
 
-    /// Stops an execution that is not stopped yet.
+    /// The runs waiting for a slot that begin now (`now`), one per free slot, in lease order.
+    mutating func takeReady(now: Duration) -> [Int64] {
+        var begun: [Int64] = []
+        while slotsInUse < settings.maxConcurrentRuns, !interrupted, !ready.isEmpty {
+            let id = ready.removeFirst()
+            guard var execution = executions[id], execution.waiting else { continue }
+            execution.waiting = false
+            execution.began = now
+            executions[id] = execution
+            slotsInUse += 1
+            begun.append(id)
+        }
+        return begun
+    }
+
+    /// Stops an execution that is not stopped yet. One waiting for a slot leaves the queue: the
+    /// executor ends it without executing it.
     mutating func stop(_ runID: Int64, _ reason: StopReason) -> Action? {
         guard var execution = executions[runID], execution.stopReason == nil else { return nil }
         execution.stopReason = reason
         executions[runID] = execution
+        if execution.waiting { ready.removeAll { $0 == runID } }
         return .stop(runID: runID, generation: execution.generation, reason: reason)
     }
 
-    /// An attempt ended: a stale one (another generation) is ignored; a fenced one is forgotten
-    /// at once; any other is recorded, its slot kept until then. `interrupted`: the run's task
-    /// was cancelled from outside (the service is cancelled), which releases it like a drain
-    /// and starts nothing more.
-    mutating func attemptEnded(runID: Int64, generation: Int64, interrupted: Bool = false) -> Action? {
-        guard var execution = executions[runID], execution.generation == generation else { return nil }
+    /// An attempt ended at `mono` (or a run stopped while waiting for a slot): its slot frees
+    /// (`takeReady` fills it). A stale one (another generation) is ignored; a fenced one is
+    /// forgotten at once; any other is recorded, its lease kept renewed until then.
+    /// `interrupted`: the run's task was cancelled from outside (the service is cancelled),
+    /// which releases it like a drain and starts nothing more.
+    mutating func attemptEnded(runID: Int64, generation: Int64, interrupted: Bool = false, mono: Duration? = nil) -> Action? {
+        guard var execution = executions[runID], execution.generation == generation, !execution.recording else { return nil }
         if interrupted && execution.stopReason == nil {
             execution.stopReason = .shutdown
+            self.interrupted = true
             draining = true
         }
+        if execution.holdsSlot {
+            slotsInUse -= 1
+            if let began = execution.began, let mono { pace = pace.map { $0 + (mono - began - $0) / 8 } ?? mono - began }
+        }
         if let reason = execution.stopReason, reason.fenced {
-            executions[runID] = nil
+            executions[runID] = nil  // a stop took it out of `ready`; its slot is counted free above
             return .forget(runID: runID, generation: generation, reason: reason)
         }
         execution.recording = true
@@ -366,8 +434,15 @@ struct EngineCore {
     @discardableResult
     mutating func removeExecution(runID: Int64, generation: Int64) -> Bool {
         guard executions[runID]?.generation == generation else { return false }
-        executions[runID] = nil
+        drop(runID)
         return true
+    }
+
+    /// Removes an execution, freeing its slot or its place in `ready`.
+    private mutating func drop(_ runID: Int64) {
+        guard let execution = executions.removeValue(forKey: runID) else { return }
+        if execution.holdsSlot { slotsInUse -= 1 }
+        if execution.waiting && execution.stopReason == nil { ready.removeAll { $0 == runID } }
     }
 
     /// Stops every execution not stopped yet (in run order).
