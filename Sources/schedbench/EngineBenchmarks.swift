@@ -9,10 +9,19 @@ import Synchronization
 enum EngineBenchmarks {
     static let quiet = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
 
+    /// The directories `temporaryDatabase` made (removed by `removeTemporaryDatabases`).
+    static let directories = Mutex<[String]>([])
+
     static func temporaryDatabase(_ name: String) -> String {
         let directory = NSTemporaryDirectory() + "schedbench-\(UUID().uuidString.prefix(8))"
         try! FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        directories.withLock { $0.append(directory) }
         return directory + "/\(name).sqlite"
+    }
+
+    /// Removes the benchmarks' databases (a history database alone is hundreds of megabytes).
+    static func removeTemporaryDatabases() {
+        for directory in directories.withLock({ $0 }) { try? FileManager.default.removeItem(atPath: directory) }
     }
 
     static func plan(_ jobs: [JobSpec], database: String, maxConcurrent: Int = 64) -> Plan {
@@ -57,14 +66,15 @@ enum EngineBenchmarks {
     final class LatenessProbe: JobKind, Sendable {
         let name = "noop"
         let options: [OptionSpec] = []
-        let samples = Mutex<[Double]>([])
+        /// (nominal, lateness in ms) of each counted fire.
+        let samples = Mutex<[(nominal: Int64, late: Double)]>([])
         /// Fires before this instant are the warm-up (the service's first seconds) and not counted.
         let from = Date().timeIntervalSince1970 + 3
 
         func run(_ context: RunContext) async throws -> RunOutcome {
             let now = Date().timeIntervalSince1970
             let late = now - Double(context.nominal.seconds)
-            if Double(context.nominal.seconds) >= from { samples.withLock { $0.append(late * 1000) } }
+            if Double(context.nominal.seconds) >= from { samples.withLock { $0.append((context.nominal.seconds, late * 1000)) } }
             return RunOutcome(summary: "ok")
         }
     }
@@ -86,7 +96,12 @@ enum EngineBenchmarks {
         await engine.beginDrain()
         task.cancel()
         _ = try? await task.value
-        let lateness = probe.samples.withLock { $0 }.sorted()
+        let samples = probe.samples.withLock { $0 }
+        let lateness = samples.map(\.late).sorted()
+        // Per second: when its first run began and when its last one did (medians over the seconds).
+        let bursts = Dictionary(grouping: samples, by: \.nominal).values.map { fires in (fires.map(\.late).min()!, fires.map(\.late).max()!) }
+        let firsts = bursts.map(\.0).sorted()
+        let lasts = bursts.map(\.1).sorted()
         guard !lateness.isEmpty else {
             print("fire lateness: no runs recorded")
             return
@@ -95,8 +110,9 @@ enum EngineBenchmarks {
         print(
             String(
                 format:
-                    "fire lateness with %d jobs (~%d fires/s, max_concurrent_runs %d), %d s after a 3 s warm-up: %d runs, p50 %.2f ms, p99 %.2f ms, max %.2f ms",
-                count, count / 60, maxConcurrent, window - 3, lateness.count, percentile(0.5), percentile(0.99), lateness.last!))
+                    "fire lateness with %d jobs (~%d fires/s, max_concurrent_runs %d), %d s after a 3 s warm-up: %d runs, p50 %.2f ms, p99 %.2f ms, max %.2f ms; each second's first run %.2f ms late, its last %.2f ms (medians)",
+                count, count / 60, maxConcurrent, window - 3, lateness.count, percentile(0.5), percentile(0.99), lateness.last!,
+                firsts[firsts.count / 2], lasts[lasts.count / 2]))
     }
 
     /// One worker of the renewal benchmark: holds `leases` leases and renews them one per

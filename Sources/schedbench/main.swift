@@ -52,3 +52,4 @@ if which == "all" || which == "engine" {
 if which == "all" || which == "history" {
     try await HistoryBenchmarks.run()
 }
+EngineBenchmarks.removeTemporaryDatabases()

@@ -327,11 +327,11 @@ struct EngineCoreTests {
     }
 
     @Test(
-        "runs are leased ahead of free slots only while attempts are quick: what the slots get through in 10 ms, at most 8 per slot and 256",
+        "runs are leased ahead of free slots only while attempts are quick: what the slots get through in 10 ms, at most 16 per slot and 256",
         arguments: [
             (8, nil, false, 0),
-            (8, .microseconds(50), false, 64),
-            (8, .milliseconds(1), false, 64),
+            (8, .microseconds(50), false, 128),
+            (8, .milliseconds(1), false, 80),
             (8, .milliseconds(5), false, 16),
             (8, .milliseconds(20), false, 4),
             (8, .milliseconds(100), false, 0),
@@ -348,8 +348,8 @@ struct EngineCoreTests {
     @Test("a run leased ahead waits for a slot and takes the first one an ended attempt frees; the cap holds")
     func leasedAheadRunsWaitForASlot() {
         var core = Self.paced(.microseconds(100), maxRuns: 2)
-        #expect(core.reserveStart() == .leasePending(limit: 18))  // 2 slots + 16 ahead
-        core.release(18)
+        #expect(core.reserveStart() == .leasePending(limit: 24))  // a first chunk (room: 2 slots + 32 ahead)
+        core.release(24)
         #expect(core.launched(runID: 10, generation: 1, leasedAt: .zero) == true)
         #expect(core.launched(runID: 11, generation: 1, leasedAt: .zero) == true)
         #expect(core.launched(runID: 12, generation: 1, leasedAt: .zero) == false)

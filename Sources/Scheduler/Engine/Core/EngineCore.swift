@@ -179,12 +179,12 @@ struct EngineCore {
 
     /// How many runs may be leased ahead of free slots, to begin the moment a slot frees instead
     /// of one synced commit later: as many as the slots get through in `aheadWindow` at the recent
-    /// pace, at most eight per slot and 256. None before an attempt ended, none while draining; a
+    /// pace, at most 16 per slot and 256. None before an attempt ended, none while draining; a
     /// run taking its time (past the window) leaves none leased ahead.
     var aheadDepth: Int {
         guard let pace, !draining else { return 0 }
         let fits = Double(settings.maxConcurrentRuns) * (settings.aheadWindow / max(pace, .microseconds(1)))
-        return Int(min(Double(min(settings.maxConcurrentRuns * 8, 256)), fits))
+        return Int(min(Double(min(settings.maxConcurrentRuns * 16, 256)), fits))
     }
 
     /// Leases a start may take now: the free slots and the lease-ahead room.
