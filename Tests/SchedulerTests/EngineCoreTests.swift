@@ -393,6 +393,24 @@ struct EngineCoreTests {
         #expect(core.stopAll(.shutdown).count == 2)  // the drain ends both unexecuted
     }
 
+    @Test(
+        "a run leased ahead that waited a second for a slot is handed back (and nothing more is leased ahead); the keeper wakes for it",
+        arguments: [(0.5, false), (1.0, true), (3.0, true)] as [(Double, Bool)])
+    func waitingRunHandedBack(after: Double, handedBack: Bool) {
+        var core = Self.paced(.microseconds(100), maxRuns: 1)
+        core.launched(runID: 11, generation: 1, leasedAt: .seconds(10))
+        core.launched(runID: 12, generation: 3, leasedAt: .seconds(10))
+        #expect(core.keeperSleep(mono: .seconds(10.25)) == .milliseconds(750))
+        let now = Duration.seconds(10) + .milliseconds(Int64(after * 1000))
+        let actions = core.maintainLeases(mono: now).filter { if case .stop = $0 { true } else { false } }
+        #expect(actions == (handedBack ? [.stop(runID: 12, generation: 3, reason: .handBack)] : []))
+        #expect(core.ready == (handedBack ? [] : [12]))
+        #expect((core.aheadDepth == 0) == handedBack)
+        if handedBack {
+            #expect(core.attemptEnded(runID: 12, generation: 3) == .recordFinish(runID: 12, generation: 3, stopReason: .handBack))
+        }
+    }
+
     // MARK: Write-ahead log
 
     @Test(

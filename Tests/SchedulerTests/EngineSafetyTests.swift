@@ -363,6 +363,40 @@ struct EngineSafetyTests {
         #expect(probe.snapshot.executions == 2)  // `slow` and the replacing run; never the cancelled one
     }
 
+    @Test func aRunLeasedAheadThatGetsNoSlotIsHandedBackAndRunsOnceElsewhere() async throws {
+        let bed = try Bed()
+        let (quick, probe) = (ProbeJob(name: "quick", blocking: false), ProbeJob(blocking: true))
+        let (first, slow, next) = (
+            every("first", seconds: 3600, kind: "quick"), every("slow", seconds: 3600, kind: "probe"), every("next", seconds: 3600, kind: "probe")
+        )
+        let a = bed.engine([first, slow, next], id: "a", maxConcurrent: 1, kinds: [quick, probe])
+        try await a.start()
+        _ = try await bed.store.enqueueManualRun(job: first, now: bed.wall.now(), by: "test")
+        await tickAndSettle(a)  // sets the pace
+        _ = try await bed.store.enqueueManualRun(job: slow, now: bed.wall.now(), by: "test")
+        await a.tick()
+        #expect(await eventually { probe.snapshot.executions == 1 })  // `slow` holds a's one slot
+        let id = try await bed.store.enqueueManualRun(job: next, now: bed.wall.now(), by: "test")
+        await a.tick()
+        #expect(await a.waitingCount == 1)
+        bed.clock.advance(by: .seconds(1))
+        await a.maintainLeases()  // a second without a slot: handed back
+        #expect(try await eventually { try await bed.store.run(id: id)?.run.state == .pending })
+        let events = try #require(try await bed.store.run(id: id)?.events.map(\.kind))
+        #expect(events.last == "handed-back")
+        #expect(await a.tick().started == 0)  // a leases no more ahead while its slot is held
+        let b = bed.engine([first, slow, next], id: "b", maxConcurrent: 1, kinds: [quick, probe])
+        try await b.start()
+        #expect(await b.tick().started == 1)
+        #expect(await eventually { probe.snapshot.executions == 2 })
+        probe.release()
+        await a.waitForIdle()
+        await b.waitForIdle()
+        let run = try #require(try await bed.store.run(id: id)?.run)
+        #expect(run.state == .succeeded && run.attempt == 1 && run.takeovers == 0)
+        #expect(probe.snapshot.executions == 2)  // `slow` on a, `next` once, on b
+    }
+
     @Test func aTakeoverHonoursAPendingCancel() async throws {
         let bed = try Bed()
         let probe = ProbeJob(blocking: true)

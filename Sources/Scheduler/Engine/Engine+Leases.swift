@@ -30,6 +30,11 @@ extension Engine {
     public func maintainLeases() {
         for action in core.maintainLeases(mono: mono()) {
             switch action {
+            case .stop(let id, let generation, .handBack):
+                logger.notice(
+                    "no slot freed for a run leased ahead; handing it back (any instance may start it)",
+                    metadata: ["run": "\(id)", "generation": "\(generation)"])
+                perform(action)
             case .stop(let id, let generation, _):
                 logger.error(
                     "lease not renewed in time; cancelling run (another instance may take it over)",

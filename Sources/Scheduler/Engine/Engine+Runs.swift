@@ -181,6 +181,8 @@ extension Engine {
         case .failure(let error):
             if stopReason == .shutdown {
                 attemptResult = .released
+            } else if stopReason == .handBack {
+                attemptResult = .handedBack
             } else if stopReason == .cancelRequested {
                 attemptResult = .cancelled(reason: "cancelled: replaced by a newer occurrence (overlap: cancel_previous) or on request")
             } else {

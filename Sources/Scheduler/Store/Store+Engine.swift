@@ -217,6 +217,8 @@ extension Store {
         case cancelled(reason: String)
         /// Interrupted by shutdown: release the lease so another instance resumes it now.
         case released
+        /// Leased ahead of a slot that never freed; never executed: pending again, for any instance.
+        case handedBack
     }
 
     /// Records the end of an attempt, fenced: only the current lease holder may write.
@@ -337,13 +339,18 @@ extension Store {
             try db.execute(cached: "UPDATE run SET state = 'cancelled', finished_at = ?, reason = ? WHERE id = ?", arguments: [t, reason, runID])
             try Store.event(db, runID, t, "cancelled", reason, owner)
             if !leaseReleased { try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID]) }
-        case .released:
+        case .released, .handedBack:
             // Not a failure and not a lapse: the run waits, due now, for any instance to resume
             // it (the same attempt, a new generation; `takeovers` is not counted).
             try db.execute(
                 cached: "UPDATE run SET state = 'pending', due_at = ?, attempt = MAX(attempt - 1, 0) WHERE id = ?", arguments: [t, runID])
             if !leaseReleased { try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID]) }
-            try Store.event(db, runID, t, "released", "\(owner) shut down; the run waits for another instance to resume it", owner)
+            if case .released = result {
+                try Store.event(db, runID, t, "released", "\(owner) shut down; the run waits for another instance to resume it", owner)
+            } else {
+                try Store.event(
+                    db, runID, t, "handed-back", "leased ahead by \(owner), which had no free slot for it in time; any instance may start it", owner)
+            }
         }
     }
 

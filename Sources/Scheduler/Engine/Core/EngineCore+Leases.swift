@@ -2,12 +2,17 @@ import Foundation
 
 /// The lease keeper's decisions: local deadlines, when to renew, what renewal answers mean.
 extension EngineCore {
-    /// Stops executions past their local deadline (even if the database cannot be reached), and
-    /// renews the held leases when a renewal is due and none is in flight.
+    /// Stops executions past their local deadline (even if the database cannot be reached), hands
+    /// back runs leased ahead that waited `aheadHold` for a slot (the slots are held by runs
+    /// taking their time: no more is leased ahead until attempts end quickly again), and renews
+    /// the held leases when a renewal is due and none is in flight.
     mutating func maintainLeases(mono now: Duration) -> [Action] {
         var actions = executions.keys.sorted().compactMap { id -> Action? in
-            guard let execution = executions[id], execution.stopReason == nil, execution.validUntil <= now else { return nil }
-            return stop(id, .leaseExpired)
+            guard let execution = executions[id], execution.stopReason == nil else { return nil }
+            if execution.validUntil <= now { return stop(id, .leaseExpired) }
+            guard execution.waiting, now - execution.leasedAt >= settings.aheadHold else { return nil }
+            pace = max(pace ?? .zero, settings.aheadHold)
+            return stop(id, .handBack)
         }
         guard !renewing, lastRenewal.map({ now - $0 >= renewalInterval }) ?? true else { return actions }
         let held = executions.keys.sorted().compactMap { id -> HeldLease? in
@@ -53,6 +58,7 @@ extension EngineCore {
         var wait = renewalInterval
         for execution in executions.values where execution.stopReason == nil {
             wait = min(wait, max(.milliseconds(1), execution.validUntil - now))
+            if execution.waiting { wait = min(wait, max(.milliseconds(1), execution.leasedAt + settings.aheadHold - now)) }
         }
         if let last = lastRenewal { wait = min(wait, max(.milliseconds(1), last + renewalInterval - now)) }
         return wait

@@ -61,6 +61,8 @@ struct EngineCore {
     /// Why the engine cancelled an execution.
     enum StopReason: Sendable, Equatable {
         case leaseLost, leaseExpired, cancelRequested, shutdown
+        /// Leased ahead, it waited `aheadHold` without a slot: handed back for any instance.
+        case handBack
 
         /// The lease is not (or may not be) ours: write nothing.
         var fenced: Bool { self == .leaseLost || self == .leaseExpired }
@@ -79,6 +81,8 @@ struct EngineCore {
         var waiting = false
         /// When the attempt began executing (monotonic; nil while waiting).
         var began: Duration?
+        /// When its lease was taken (monotonic).
+        var leasedAt: Duration = .zero
         /// Monotonic deadline: last successful renewal (its start) + lease − margin. Past it the
         /// execution is stopped even if the database cannot be reached.
         var validUntil: Duration
@@ -110,6 +114,8 @@ struct EngineCore {
         /// How much work at the recent pace runs are leased ahead of free slots for (see
         /// `aheadDepth`).
         var aheadWindow: Duration = .milliseconds(10)
+        /// How long a run leased ahead may wait for a slot before it is handed back.
+        var aheadHold: Duration = .seconds(1)
     }
 
     /// Where a drain is.
@@ -142,7 +148,7 @@ struct EngineCore {
     /// Runs leased ahead, in lease order: each executes when a slot frees (`takeReady`).
     private(set) var ready: [Int64] = []
     /// How long attempts recently took (monotonic, a moving average; nil until one ended).
-    private(set) var pace: Duration?
+    var pace: Duration?
     /// The service was cancelled: runs waiting for a slot never start.
     private(set) var interrupted = false
     /// Leases promised to start transactions in flight (slots and lease-ahead room count them).
@@ -375,7 +381,8 @@ struct EngineCore {
         drop(runID)
         let executes = slotsInUse < settings.maxConcurrentRuns && ready.isEmpty && !interrupted
         executions[runID] = Execution(
-            generation: generation, waiting: !executes, began: executes ? (now ?? leasedAt) : nil, validUntil: leasedAt + lease - margin)
+            generation: generation, waiting: !executes, began: executes ? (now ?? leasedAt) : nil, leasedAt: leasedAt,
+            validUntil: leasedAt + lease - margin)
         if executes { slotsInUse += 1 } else { ready.append(runID) }
         return executes
     }
