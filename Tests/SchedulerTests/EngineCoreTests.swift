@@ -348,8 +348,9 @@ struct EngineCoreTests {
     @Test("a run leased ahead waits for a slot and takes the first one an ended attempt frees; the cap holds")
     func leasedAheadRunsWaitForASlot() {
         var core = Self.paced(.microseconds(100), maxRuns: 2)
-        #expect(core.reserveStart() == .leasePending(limit: 24))  // a first chunk (room: 2 slots + 32 ahead)
-        core.release(24)
+        #expect(core.reserveStart() == .leasePending(limit: 2))  // a burst's first commit: what executes at once
+        #expect(core.reserveStart(startedSoFar: 2) == .leasePending(limit: 24))  // then a chunk (room: 2 slots + 32 ahead)
+        core.release(26)
         #expect(core.launched(runID: 10, generation: 1, leasedAt: .zero) == true)
         #expect(core.launched(runID: 11, generation: 1, leasedAt: .zero) == true)
         #expect(core.launched(runID: 12, generation: 1, leasedAt: .zero) == false)

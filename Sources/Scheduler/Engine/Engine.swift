@@ -276,11 +276,12 @@ public actor Engine: Service {
         }
     }
 
-    /// Leases due pending runs into the free slots, a few in the first transaction so the first
-    /// ones begin while the rest are still being leased, then twice as many per transaction as
-    /// started so far (many due at once cost a few commits, not one per `startChunk`). Slots are
-    /// reserved (by the core) before the transaction, so concurrent starts (pass, kick,
-    /// takeover, the end flush) never exceed `max_concurrent_runs`.
+    /// Leases due pending runs: in the first transaction only what executes at once (at most
+    /// `startChunk`), so the first ones begin while the rest are still being leased; then twice
+    /// as many per transaction as started so far, ahead of free slots while attempts are quick
+    /// (many due at once cost a few commits, not one per `startChunk`). Room is reserved (by the
+    /// core) before the transaction, so concurrent starts (pass, kick, takeover, the end flush)
+    /// never execute more than `max_concurrent_runs` at once.
     @discardableResult
     func startPending(only runID: Int64? = nil) async throws -> Int {
         var started = 0

@@ -347,11 +347,14 @@ struct EngineCore {
 
     // MARK: Slots
 
-    /// Reserves room for a start transaction: one free slot with `single`; otherwise a chunk, or
-    /// as many as `startedSoFar` (so a burst doubles its transactions' size), at most the lease
-    /// room (free slots and lease-ahead room).
+    /// Reserves room for a start transaction: one free slot with `single`; for a burst's first
+    /// transaction only runs that execute at once (at most a chunk: a small commit, so the first
+    /// runs begin sooner); after it a chunk, or as many as `startedSoFar` (so a burst doubles its
+    /// transactions' size), at most the lease room (free slots and lease-ahead room).
     mutating func reserveStart(single: Bool = false, startedSoFar: Int = 0) -> Action? {
-        let chunk = single ? min(freeSlots, 1) : min(leaseRoom, max(settings.startChunk, startedSoFar))
+        let chunk =
+            single || startedSoFar == 0
+            ? min(freeSlots, single ? 1 : settings.startChunk) : min(leaseRoom, max(settings.startChunk, startedSoFar))
         guard chunk > 0 else { return nil }
         reserved += chunk
         return .leasePending(limit: chunk)
