@@ -335,6 +335,19 @@ struct EngineSafetyTests {
         #expect(probe.snapshot.maxTotal <= 2)
     }
 
+    /// Leases `runs` (manual, in this order) on `engine` with one slot: the first executes; when
+    /// `first` (a quick run, which sets the pace) ends, the end's transaction leases the rest
+    /// ahead; the first of them executes (a blocking probe holds the slot), the others wait.
+    func leaseAhead(_ engine: Engine, _ bed: Bed, first: JobSpec, then runs: [JobSpec], probe: ProbeJob) async throws -> [Int64] {
+        _ = try await bed.store.enqueueManualRun(job: first, now: bed.wall.now(), by: "test")
+        var ids: [Int64] = []
+        for job in runs { ids.append(try await bed.store.enqueueManualRun(job: job, now: bed.wall.now(), by: "test")) }
+        await engine.tick()  // a burst's first transaction leases only what executes at once: `first`
+        #expect(await eventually { probe.snapshot.executions == 1 })  // the first of `runs` holds the slot
+        #expect(await eventually { await engine.waitingCount == runs.count - 1 })
+        return ids
+    }
+
     @Test func aRunLeasedAheadAndCancelledWhileItWaitsNeverExecutes() async throws {
         let bed = try Bed()
         let (quick, probe) = (ProbeJob(name: "quick", blocking: false), ProbeJob(blocking: true))
@@ -342,20 +355,11 @@ struct EngineSafetyTests {
         let replaced = every("replaced", seconds: 60, overlap: .cancelPrevious, kind: "probe")
         let engine = bed.engine([first, slow, replaced], maxConcurrent: 1, kinds: [quick, probe])
         try await engine.start()
-        _ = try await bed.store.enqueueManualRun(job: first, now: bed.wall.now(), by: "test")
-        await tickAndSettle(engine)  // sets the pace
-        _ = try await bed.store.enqueueManualRun(job: slow, now: bed.wall.now(), by: "test")
-        await engine.tick()
-        #expect(await eventually { probe.snapshot.executions == 1 })  // `slow` holds the one slot
-        bed.wall.advance(60)
-        await engine.tick()
-        #expect(await engine.waitingCount == 1)  // `replaced` is leased ahead and waits
-        let waiting = try #require(try await bed.runs("replaced").first)
-        #expect(waiting.state == .running)
+        let ids = try await leaseAhead(engine, bed, first: first, then: [slow, replaced], probe: probe)
+        #expect(try await bed.store.run(id: ids[1])?.run.state == .running)  // leased; it waits here
         bed.wall.advance(60)
         await engine.tick()  // the next occurrence cancels it (overlap: cancel_previous)
-        #expect(try await eventually { try await bed.runs("replaced").first?.state == .cancelled })
-        #expect(await engine.waitingCount <= 1)
+        #expect(try await eventually { try await bed.store.run(id: ids[1])?.run.state == .cancelled })
         probe.release()
         await engine.waitForIdle()
         await tickAndSettle(engine)
@@ -371,14 +375,7 @@ struct EngineSafetyTests {
         )
         let a = bed.engine([first, slow, next], id: "a", maxConcurrent: 1, kinds: [quick, probe])
         try await a.start()
-        _ = try await bed.store.enqueueManualRun(job: first, now: bed.wall.now(), by: "test")
-        await tickAndSettle(a)  // sets the pace
-        _ = try await bed.store.enqueueManualRun(job: slow, now: bed.wall.now(), by: "test")
-        await a.tick()
-        #expect(await eventually { probe.snapshot.executions == 1 })  // `slow` holds a's one slot
-        let id = try await bed.store.enqueueManualRun(job: next, now: bed.wall.now(), by: "test")
-        await a.tick()
-        #expect(await a.waitingCount == 1)
+        let id = try await leaseAhead(a, bed, first: first, then: [slow, next], probe: probe)[1]
         bed.clock.advance(by: .seconds(1))
         await a.maintainLeases()  // a second without a slot: handed back
         #expect(try await eventually { try await bed.store.run(id: id)?.run.state == .pending })
