@@ -60,6 +60,48 @@ struct EngineRunGroupTests {
         #expect(try await autocheckpoint() == 1000)
     }
 
+    /// A service with one slot: `slow` (a blocking probe) executes and `next` waits, leased ahead
+    /// (by the transaction that recorded a quick run's end). Returns the service and `next`'s id.
+    func serviceWithARunLeasedAhead(_ bed: Bed, _ probe: ProbeJob) async throws -> (Engine, Task<Void, any Error>, Int64) {
+        let jobs = [every("first", seconds: 3600, kind: "quick"), every("slow", seconds: 3600, kind: "probe"), every("next", seconds: 3600, kind: "probe")]
+        let engine = bed.engine(jobs, maxConcurrent: 1, kinds: [ProbeJob(name: "quick", blocking: false), probe])
+        try await engine.start()
+        var ids: [Int64] = []
+        for job in jobs { ids.append(try await bed.store.enqueueManualRun(job: job, now: bed.wall.now(), by: "test")) }
+        let service = Task { try await engine.run() }
+        #expect(await eventually(bed.clock) { probe.snapshot.executions == 1 })
+        #expect(await eventually(bed.clock) { await engine.waitingCount == 1 })
+        return (engine, service, ids[2])
+    }
+
+    @Test func theKeeperHandsBackARunThatWaitedASecondForASlot() async throws {
+        let bed = try Bed()
+        let probe = ProbeJob(blocking: true)
+        let (engine, service, next) = try await serviceWithARunLeasedAhead(bed, probe)
+        // Both the loop and the keeper sleep at most a second: moving the clock by one wakes them.
+        #expect(await eventually(bed.clock) { bed.clock.sleeperCount >= 2 })
+        bed.clock.advance(by: .seconds(1))
+        #expect(try await eventually(bed.clock) { try await bed.store.run(id: next)?.events.last?.kind == "handed-back" })
+        #expect(await engine.waitingCount == 0)
+        service.cancel()
+        try await service.value
+        #expect(try await bed.store.run(id: next)?.run.state == .pending)
+        #expect(probe.snapshot.executions == 1)  // `slow` alone; `next` never executed here
+    }
+
+    @Test func aCancelledServiceReleasesRunsLeasedAheadUnexecuted() async throws {
+        let bed = try Bed()
+        let probe = ProbeJob(blocking: true)
+        let (_, service, next) = try await serviceWithARunLeasedAhead(bed, probe)
+        service.cancel()
+        try await service.value
+        let record = try #require(try await bed.store.run(id: next))
+        #expect(record.run.state == .pending && record.run.attempt == 0 && record.lease == nil)
+        #expect(record.events.last?.kind == "released")
+        #expect(probe.snapshot.executions == 1)  // `slow`, cancelled with the service; `next` never ran
+        #expect(probe.snapshot.cancelled == 1)
+    }
+
     @Test func aCancelledServiceReleasesItsRunAndReturnsOnlyWhenTheRunEnded() async throws {
         let bed = try Bed()
         let probe = ProbeJob(blocking: true)

@@ -17,6 +17,13 @@ extension Engine {
         keeper = nil
     }
 
+    /// Makes a running keeper decide again now (its sleep was chosen before a new deadline).
+    func restartKeeper() {
+        guard keeper != nil else { return }
+        stopKeeper()
+        startKeeper()
+    }
+
     private func keepLeases() async {
         while !Task.isCancelled {
             maintainLeases()

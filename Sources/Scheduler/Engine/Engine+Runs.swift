@@ -23,6 +23,8 @@ extension Engine {
             execute(leased, job: job)
         } else {
             waiting[run.id] = WaitingRun(leased: leased, job: job)
+            // The keeper may sleep for a third of the lease: wake it to hand this run back in time.
+            if waiting.count == 1 { restartKeeper() }
         }
     }
 
