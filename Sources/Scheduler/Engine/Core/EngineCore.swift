@@ -196,7 +196,7 @@ struct EngineCore {
     /// Leases a start may take now: the free slots and the lease-ahead room.
     var leaseRoom: Int { max(0, settings.maxConcurrentRuns + aheadDepth - slotsInUse - ready.count - reserved) }
 
-    /// Runs leased here that have not ended (executing, or waiting for a slot).
+    /// Runs held here: executing, waiting for a slot, or having their end recorded.
     var executingCount: Int { executions.count }
 
     // MARK: Schedule
