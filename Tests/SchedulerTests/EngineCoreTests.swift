@@ -499,42 +499,54 @@ struct EngineCoreTests {
         #expect(actions == (expired ? [.stop(runID: 3, generation: 4, reason: .leaseExpired)] : []))
     }
 
-    @Test("leases are renewed every lease/3, one renewal at a time; an answer extends the deadline from its start")
+    @Test(
+        "leases are renewed a third of a lease after the least recently renewed one was, one renewal at a time; an answer extends the deadline from its start")
     func renewal() {
         var core = Self.core(lease: .seconds(30))
-        do {  // nothing held
-            let got = core.maintainLeases(mono: .zero)
+        do {  // nothing held: nothing due, the keeper sleeps a third of the lease
+            let got = core.maintainLeases(mono: .seconds(100))
             #expect(got == [])
+            #expect(core.keeperSleep(mono: .seconds(100)) == .seconds(10))
         }
-        core.launched(runID: 1, generation: 1, leasedAt: .zero)
-        core.launched(runID: 2, generation: 5, leasedAt: .zero)
+        core.launched(runID: 1, generation: 1, leasedAt: .seconds(100))
+        core.launched(runID: 2, generation: 5, leasedAt: .seconds(101))
         let held = [EngineCore.HeldLease(id: 1, generation: 1), EngineCore.HeldLease(id: 2, generation: 5)]
+        do {  // leases just taken are not renewed (however long the instance was idle)
+            let got = core.maintainLeases(mono: .seconds(101))
+            #expect(got == [])
+            #expect(core.keeperSleep(mono: .seconds(101)) == .seconds(9))
+        }
         do {
-            let got = core.maintainLeases(mono: .seconds(1))
-            #expect(got == [.renew(held, startedAt: .seconds(1))])
+            let got = core.maintainLeases(mono: .seconds(110))
+            #expect(got == [.renew(held, startedAt: .seconds(110))])
         }
         do {  // one in flight
-            let got = core.maintainLeases(mono: .seconds(20))
+            let got = core.maintainLeases(mono: .seconds(120))
             #expect(got == [])
         }
         do {
-            let got = core.renewed(held, answers: [1: .renewed(cancelRequested: false), 2: .renewed(cancelRequested: false)], startedAt: .seconds(1))
+            let got = core.renewed(held, answers: [1: .renewed(cancelRequested: false), 2: .renewed(cancelRequested: false)], startedAt: .seconds(110))
             #expect(got == [])
         }
-        #expect(core.executions[1]?.validUntil == .seconds(26))
+        #expect(core.executions[1]?.validUntil == .seconds(135))
         do {  // a third of the lease after the last renewal's start
-            let got = core.maintainLeases(mono: .milliseconds(10_999))
+            let got = core.maintainLeases(mono: .milliseconds(119_999))
             #expect(got == [])
         }
         do {
-            let got = core.maintainLeases(mono: .seconds(11))
-            #expect(got == [.renew(held, startedAt: .seconds(11))])
+            let got = core.maintainLeases(mono: .seconds(120))
+            #expect(got == [.renew(held, startedAt: .seconds(120))])
         }
-        // A failed renewal is tried again at the next pass.
-        core.renewalFailed()
+        // A failed renewal is tried again a second later.
+        core.renewalFailed(mono: .seconds(120))
+        #expect(core.keeperSleep(mono: .seconds(120)) == .seconds(1))
         do {
-            let got = core.maintainLeases(mono: .seconds(12))
-            #expect(got == [.renew(held, startedAt: .seconds(12))])
+            let got = core.maintainLeases(mono: .milliseconds(120_500))
+            #expect(got == [])
+        }
+        do {
+            let got = core.maintainLeases(mono: .seconds(121))
+            #expect(got == [.renew(held, startedAt: .seconds(121))])
         }
     }
 

@@ -17,17 +17,22 @@ extension Engine {
         keeper = nil
     }
 
-    /// Makes a running keeper decide again now (its sleep was chosen before a new deadline).
-    func restartKeeper() {
-        guard keeper != nil else { return }
+    /// Makes a running keeper decide again now if it would sleep past `deadline` (monotonic; its
+    /// sleep was chosen before that deadline existed).
+    func wakeKeeper(by deadline: Duration) {
+        guard keeper != nil, keeperWake.map({ $0 > deadline }) ?? true else { return }
         stopKeeper()
         startKeeper()
+        keeperWake = mono()  // it decides at once
     }
 
     private func keepLeases() async {
         while !Task.isCancelled {
             maintainLeases()
-            do { try await clock.sleep(for: core.keeperSleep(mono: mono())) } catch { return }
+            let now = mono()
+            let sleep = core.keeperSleep(mono: now)
+            keeperWake = now + sleep
+            do { try await clock.sleep(for: sleep) } catch { return }
         }
     }
 
@@ -68,7 +73,7 @@ extension Engine {
         } catch {
             // The local deadline cancels the executions if this keeps failing.
             logger.error("lease renewal failed; retrying", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
-            core.renewalFailed()
+            core.renewalFailed(mono: mono())
             return
         }
         renewals += 1

@@ -24,7 +24,7 @@ extension Engine {
         } else {
             waiting[run.id] = WaitingRun(leased: leased, job: job)
             // The keeper may sleep for a third of the lease: wake it to hand this run back in time.
-            if waiting.count == 1 { restartKeeper() }
+            wakeKeeper(by: leasedAt + core.settings.aheadHold)
         }
     }
 

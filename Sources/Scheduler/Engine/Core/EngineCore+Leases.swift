@@ -5,7 +5,7 @@ extension EngineCore {
     /// Stops executions past their local deadline (even if the database cannot be reached), hands
     /// back runs leased ahead that waited `aheadHold` for a slot (the slots are held by runs
     /// taking their time: no more is leased ahead until attempts end quickly again), and renews
-    /// the held leases when a renewal is due and none is in flight.
+    /// the held leases when a renewal is due (`renewalDue`) and none is in flight.
     mutating func maintainLeases(mono now: Duration) -> [Action] {
         var actions = executions.keys.sorted().compactMap { id -> Action? in
             guard let execution = executions[id], execution.stopReason == nil else { return nil }
@@ -14,22 +14,30 @@ extension EngineCore {
             pace = max(pace ?? .zero, settings.aheadHold)
             return stop(id, .handBack)
         }
-        guard !renewing, lastRenewal.map({ now - $0 >= renewalInterval }) ?? true else { return actions }
+        guard !renewing, let due = renewalDue, now >= due else { return actions }
         let held = executions.keys.sorted().compactMap { id -> HeldLease? in
             guard let execution = executions[id], execution.stopReason?.fenced != true else { return nil }
             return HeldLease(id: id, generation: execution.generation)
         }
-        guard !held.isEmpty else { return actions }
-        lastRenewal = now
         renewing = true
         actions.append(.renew(held, startedAt: now))
         return actions
+    }
+
+    /// When the held leases need renewing: a third of a lease after the least recently renewed
+    /// (or taken) of them was, not before a failed renewal's retry time; nil while none is held.
+    /// Leases just taken (a burst's) wait for their turn: no renewal lands in the middle of the
+    /// burst that took them, and an idle instance has nothing due.
+    var renewalDue: Duration? {
+        let renewedAt = executions.values.lazy.filter { $0.stopReason?.fenced != true }.map { $0.validUntil - (self.lease - self.margin) }.min()
+        return renewedAt.map { max($0 + renewalInterval, renewalRetry ?? .zero) }
     }
 
     /// The renewal answered: renewed leases extend their deadline (from the renewal's start),
     /// lost ones stop, requested cancels stop.
     mutating func renewed(_ held: [HeldLease], answers: [Int64: Store.Renewal], startedAt: Duration) -> [Action] {
         renewing = false
+        renewalRetry = nil
         var actions: [Action] = []
         for run in held {
             guard var execution = executions[run.id], execution.generation == run.generation, let answer = answers[run.id] else { continue }
@@ -47,10 +55,11 @@ extension EngineCore {
         return actions
     }
 
-    /// The renewal failed: the next keeper pass tries again (the local deadlines still hold).
-    mutating func renewalFailed() {
+    /// The renewal failed at `mono`: it is tried again a second later (the local deadlines still
+    /// hold).
+    mutating func renewalFailed(mono: Duration) {
         renewing = false
-        lastRenewal = nil
+        renewalRetry = mono + .seconds(1)
     }
 
     /// How long the keeper sleeps: until the next renewal or the earliest local deadline.
@@ -60,7 +69,7 @@ extension EngineCore {
             wait = min(wait, max(.milliseconds(1), execution.validUntil - now))
             if execution.waiting { wait = min(wait, max(.milliseconds(1), execution.leasedAt + settings.aheadHold - now)) }
         }
-        if let last = lastRenewal { wait = min(wait, max(.milliseconds(1), last + renewalInterval - now)) }
+        if !renewing, let due = renewalDue { wait = min(wait, max(.milliseconds(1), due - now)) }
         return wait
     }
 }

@@ -162,7 +162,8 @@ struct EngineCore {
     var lastTakeoverScan: Duration?
     /// Leases of other owners as last seen, and since when (monotonic) unchanged.
     var observed: [Int64: Observation] = [:]
-    var lastRenewal: Duration?
+    /// A renewal failed: the next one is not tried before this (monotonic).
+    var renewalRetry: Duration?
     /// A renewal is in flight.
     var renewing = false
     /// When the last checkpoint of the write-ahead log was started (monotonic).
