@@ -80,14 +80,14 @@ enum EngineBenchmarks {
     }
 
     /// Fire lateness (job code start minus nominal) with 10,000 jobs spread over each minute's
-    /// seconds, about 167 fires a second, at `maxConcurrent` slots.
-    static func lateness(seconds window: Int, maxConcurrent: Int) async throws {
+    /// seconds, about 167 fires a second, at `maxConcurrent` slots and `durability`.
+    static func lateness(seconds window: Int, maxConcurrent: Int, durability: Durability = .full) async throws {
         let count = 10_000
         let jobs = try (0..<count).map { i in
             JobSpec(name: "job-\(i)", kind: "noop", schedule: .cron(try CronExpression("\(i % 60) * * * * *"), zone: .utc))
         }
         let database = temporaryDatabase("lateness")
-        let store = try StoreSchema.open(path: database)
+        let store = try Store(path: database, durability: durability, extraMigrations: StoreSchema.extensions)
         let probe = LatenessProbe()
         let engine = Engine(
             store: store, plan: plan(jobs, database: database, maxConcurrent: maxConcurrent), registry: JobKindRegistry([probe]), logger: quiet)
@@ -110,8 +110,8 @@ enum EngineBenchmarks {
         print(
             String(
                 format:
-                    "fire lateness with %d jobs (~%d fires/s, max_concurrent_runs %d), %d s after a 3 s warm-up: %d runs, p50 %.2f ms, p99 %.2f ms, max %.2f ms; each second's first run %.2f ms late, its last %.2f ms (medians)",
-                count, count / 60, maxConcurrent, window - 3, lateness.count, percentile(0.5), percentile(0.99), lateness.last!,
+                    "fire lateness with %d jobs (~%d fires/s, max_concurrent_runs %d, durability %@), %d s after a 3 s warm-up: %d runs, p50 %.2f ms, p99 %.2f ms, max %.2f ms; each second's first run %.2f ms late, its last %.2f ms (medians)",
+                count, count / 60, maxConcurrent, durability.rawValue, window - 3, lateness.count, percentile(0.5), percentile(0.99), lateness.last!,
                 firsts[firsts.count / 2], lasts[lasts.count / 2]))
     }
 

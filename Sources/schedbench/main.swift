@@ -34,9 +34,11 @@ if which == "all" || which == "engine" || which == "throughput" {
     try await LifecycleBenchmarks.throughput(durability: .normal, maxConcurrent: slots)
 }
 if which == "all" || which == "engine" || which == "lateness" {
-    // The default max_concurrent_runs (8), and a wide one; `schedbench lateness N` at N slots.
+    // The default max_concurrent_runs (8), and a wide one; `schedbench lateness N [normal]` at N
+    // slots (and `durability: normal`).
     if which == "lateness", arguments.count > 2, let slots = Int(arguments[2]) {
-        try await EngineBenchmarks.lateness(seconds: 15, maxConcurrent: slots)
+        let durability: Durability = arguments.count > 3 && arguments[3] == "normal" ? .normal : .full
+        try await EngineBenchmarks.lateness(seconds: 15, maxConcurrent: slots, durability: durability)
     } else {
         try await EngineBenchmarks.lateness(seconds: 15, maxConcurrent: ServiceSettings().maxConcurrentRuns)
         try await EngineBenchmarks.lateness(seconds: 15, maxConcurrent: 256)
