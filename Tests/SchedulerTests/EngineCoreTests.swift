@@ -548,6 +548,10 @@ struct EngineCoreTests {
             let got = core.maintainLeases(mono: .seconds(121))
             #expect(got == [.renew(held, startedAt: .seconds(121))])
         }
+        // Once nothing is held, an overdue renewal does not keep the keeper awake.
+        _ = core.renewed(held, answers: [:], startedAt: .seconds(121))
+        for run in held { core.removeExecution(runID: run.id, generation: run.generation) }
+        #expect(core.keeperSleep(mono: .seconds(200)) == .seconds(10))
     }
 
     @Test(
