@@ -355,7 +355,7 @@ struct EngineCoreTests {
         #expect(core.launched(runID: 11, generation: 1, leasedAt: .zero) == true)
         #expect(core.launched(runID: 12, generation: 1, leasedAt: .zero) == false)
         #expect(core.launched(runID: 13, generation: 1, leasedAt: .zero) == false)
-        #expect((core.slotsInUse, core.ready, core.freeSlots, core.executingCount) == (2, [12, 13], 0, 4))
+        #expect((core.slotsInUse, core.ready, core.freeSlots, core.executions.count) == (2, [12, 13], 0, 4))
         #expect(core.takeReady(now: .zero) == [])  // no slot free
         #expect(core.attemptEnded(runID: 11, generation: 1) == .recordFinish(runID: 11, generation: 1, stopReason: nil))
         #expect(core.takeReady(now: .zero) == [12])  // lease order

@@ -361,7 +361,7 @@ public actor Engine: Service {
 
     /// The number of runs this process holds: executing, waiting for a slot, or having their
     /// end recorded.
-    public var executingCount: Int { core.executingCount }
+    public var executingCount: Int { core.executions.count }
 
     /// The runs leased ahead that wait here for a slot.
     public var waitingCount: Int { core.ready.count }

@@ -7,8 +7,9 @@ import Foundation
 /// while pass.action != .passEnded { core.passStep(&pass, after: await perform(pass.action), now: now) }
 /// ```
 /// Order: start due runs; when that started nothing, checkpoint the log (between bursts; the
-/// executor starts it beside the pass and reports `.done` at once); pause check; claim batches (after a batch that made runs due now, start them
-/// before the next batch, and once more after the last); takeover scan; heartbeat; checkpoint.
+/// executor starts it beside the pass and reports `.done` at once); pause check; claim batches
+/// (after a batch that made runs due now, start them before the next batch, and once more after
+/// the last); takeover scan; heartbeat; checkpoint.
 /// A failed start, pause read or claim skips the rest of the claims (a failed claim requeues
 /// them, a failed start between batches is retried after the last); a reload drops the rest of
 /// the claims. While draining only the heartbeat and the checkpoint run.

@@ -197,9 +197,6 @@ struct EngineCore {
     /// Leases a start may take now: the free slots and the lease-ahead room.
     var leaseRoom: Int { max(0, settings.maxConcurrentRuns + aheadDepth - slotsInUse - ready.count - reserved) }
 
-    /// Runs held here: executing, waiting for a slot, or having their end recorded.
-    var executingCount: Int { executions.count }
-
     // MARK: Schedule
 
     /// Refills the due queue from the jobs' watermarks (job name → watermark).
