@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 
 #if canImport(FoundationNetworking)
@@ -35,11 +36,15 @@ struct HTTPTransport: Sendable {
         request.httpMethod = method
         for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
         if let body { request.httpBody = body }
+        // `schedctl_broker_requests_total{broker,status}`: the HTTP status, or `timeout`/`error`.
+        var status = "error"
+        defer { Counter(label: "schedctl_broker_requests_total", dimensions: [("broker", broker), ("status", status)]).increment() }
         do {
             let (data, response) = try await session.data(for: request)
             guard let http = response as? HTTPURLResponse else {
                 throw BrokerError(.transport, broker: broker, "\(broker) answered \(method) \(url.path) with a non-HTTP response")
             }
+            status = String(http.statusCode)
             var h: [String: String] = [:]
             for (k, v) in http.allHeaderFields { h["\(k)"] = "\(v)" }
             return RawHTTPResponse(status: http.statusCode, headers: h, body: data)
@@ -48,6 +53,7 @@ struct HTTPTransport: Sendable {
         } catch is CancellationError {
             throw BrokerError(.transport, broker: broker, "request \(method) \(url.path) was cancelled")
         } catch let e as URLError where e.code == .timedOut {
+            status = "timeout"
             throw BrokerError(.timeout, broker: broker, "\(broker) did not answer \(method) \(url.path) in time; check the network and retry")
         } catch {
             throw BrokerError(

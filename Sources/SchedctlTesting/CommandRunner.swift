@@ -69,7 +69,9 @@ public enum SchedctlBinary {
     public static func start(_ arguments: [String], log: String, environment: [String: String] = [:], file: String = #filePath) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path(file: file))
-        process.arguments = arguments
+        // Services started side by side each take a free port for the status endpoint (the
+        // default, 8377, is one per host) unless the test chose one.
+        process.arguments = arguments.first == "serve" && !arguments.contains("--http") ? arguments + ["--http", "127.0.0.1:0"] : arguments
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
         process.environment = env

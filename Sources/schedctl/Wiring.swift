@@ -1,3 +1,5 @@
+import Foundation
+import Inspection
 import Jobs
 import Scheduler
 import Secrets
@@ -97,5 +99,12 @@ enum Wiring {
         let problems = NotifierFactory.problems(in: plan) + ReportJob.problems(in: plan)
         if !problems.isEmpty { throw CommandFailure(message: "invalid configuration\n" + ConfigError(diagnostics: problems).description) }
         return plan
+    }
+
+    /// Each job's watermark in the plan's database; empty when the database does not exist yet
+    /// (nothing is created) or cannot be read.
+    static func watermarks(_ plan: Plan) async -> [String: Instant] {
+        guard FileManager.default.fileExists(atPath: plan.database), let store = try? openStore(plan) else { return [:] }
+        return await JobGrid.watermarks(store)
     }
 }

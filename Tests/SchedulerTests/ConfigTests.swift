@@ -516,6 +516,43 @@ struct ConfigTests {
                 e(2, 44, "service.retention.keep", "unknown key 'keep'; expected one of: failed, runs"),
             ]),
         Case(
+            name: "bad http listen addresses",
+            yaml: """
+                service:
+                  http: { listen: "localhost", tokn: x }
+                """ + "\n" + okJob,
+            expected: [
+                e(2, 19, "service.http.listen", "'localhost' is not a listen address; write HOST:PORT, e.g. 127.0.0.1:8377 (port 0 picks a free one)"),
+                e(2, 32, "service.http.tokn", "unknown key 'tokn' — did you mean 'token'?"),
+            ]),
+        Case(
+            name: "http port out of range", yaml: "service:\n  http: { listen: 127.0.0.1:70000 }\n" + okJob,
+            expected: [
+                e(2, 19, "service.http.listen", "'127.0.0.1:70000' is not a listen address; write HOST:PORT, e.g. 127.0.0.1:8377 (port 0 picks a free one)")
+            ]),
+        Case(
+            name: "http on a public address without a token", yaml: "service:\n  http: { listen: 0.0.0.0:8377 }\n" + okJob,
+            expected: [
+                e(
+                    2, 19, "service.http.listen",
+                    "'0.0.0.0:8377' is reachable from other machines; add 'token: secret:NAME' (clients send it as Authorization: Bearer) or listen on 127.0.0.1"
+                )
+            ]),
+        Case(
+            name: "http token in clear", yaml: "service:\n  http: { listen: 0.0.0.0:8377, token: hunter2 }\n" + okJob,
+            expected: [
+                e(
+                    2, 41, "service.http.token",
+                    "the token does not belong in jobs.yaml; store it with 'schedctl secrets set NAME' and write 'secret:NAME' here"),
+                e(
+                    2, 19, "service.http.listen",
+                    "'0.0.0.0:8377' is reachable from other machines; add 'token: secret:NAME' (clients send it as Authorization: Bearer) or listen on 127.0.0.1"
+                ),
+            ]),
+        Case(
+            name: "http neither off nor a mapping", yaml: "service:\n  http: maybe\n" + okJob,
+            expected: [e(2, 9, "service.http", "expected 'off' or a mapping like { listen: 127.0.0.1:8377 }, found 'maybe'")]),
+        Case(
             name: "retention without runs", yaml: "service:\n  retention: { failed: 365d }\n" + okJob,
             expected: [e(2, 14, "service.retention", "missing 'runs' (how long finished runs are kept, e.g. 90d)")]),
         Case(

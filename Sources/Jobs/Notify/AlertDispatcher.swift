@@ -1,3 +1,4 @@
+import CoreMetrics
 public import Foundation
 public import Logging
 public import Scheduler
@@ -143,9 +144,11 @@ public actor AlertDispatcher: Service {
             let notifier = try await notifier(named: name)
             try await NotifierSet([notifier], redact: redact).send(message, to: name)
             logger.info("alert sent", metadata: ["notifier": "\(name)", "subject": "\(redact(message.subject))"])
+            Counter(label: "schedctl_alerts_total", dimensions: [("notifier", name), ("result", "delivered")]).increment()
             return nil
         } catch {
             logger.warning("alert not delivered", metadata: ["notifier": "\(name)", "error": "\(redact(error.message))"])
+            Counter(label: "schedctl_alerts_total", dimensions: [("notifier", name), ("result", "failed")]).increment()
             return redact(error.message)
         }
     }

@@ -24,10 +24,46 @@ extension ConfigReader {
         return RetentionPolicy(runs: runs, failed: failed)
     }
 
+    /// `service.http`: `off`, or `{ listen: HOST:PORT, token: secret:NAME }`. A listen address
+    /// that is not loopback needs a token.
+    func readHTTP(_ node: Node, _ path: String) -> HTTPSettings? {
+        if case .scalar(let scalar) = node, !isNull(node) {
+            if ["off", "false", "no"].contains(scalar.string.lowercased()) { return nil }
+            error(node, path, "expected 'off' or a mapping like { listen: 127.0.0.1:8377 }, found '\(scalar.string)'")
+            return HTTPSettings()
+        }
+        var settings = HTTPSettings()
+        guard let fields = mapping(node, path) else { return settings }
+        checkKeys(fields, allowed: ["listen", "token"], path)
+        var listenNode: Node?
+        if let field = lookup(fields, "listen"), let text = string(field.value, join(path, "listen")) {
+            listenNode = field.value
+            if let (host, port) = HTTPSettings.parseListen(text) {
+                (settings.host, settings.port) = (host, port)
+            } else {
+                error(field.value, join(path, "listen"), "'\(text)' is not a listen address; write HOST:PORT, e.g. 127.0.0.1:8377 (port 0 picks a free one)")
+                listenNode = nil
+            }
+        }
+        if let field = lookup(fields, "token"), let text = string(field.value, join(path, "token")) {
+            if case .secret(let name) = secretOrString(text, field.value, join(path, "token")) {
+                settings.token = name
+            } else {
+                error(field.value, join(path, "token"), "the token does not belong in jobs.yaml; store it with 'schedctl secrets set NAME' and write 'secret:NAME' here")
+            }
+        }
+        if let listenNode, !HTTPSettings.isLoopback(settings.host), settings.token == nil {
+            error(
+                listenNode, join(path, "listen"),
+                "'\(settings.address)' is reachable from other machines; add 'token: secret:NAME' (clients send it as Authorization: Bearer) or listen on 127.0.0.1")
+        }
+        return settings
+    }
+
     func readService(_ node: Node?) -> ServiceSettings {
         var settings = ServiceSettings()
         guard let node, let fields = mapping(node, "service") else { return settings }
-        checkKeys(fields, allowed: ["max_concurrent_runs", "lease", "shutdown_grace", "log_format", "log_level", "retention", "durability"], "service")
+        checkKeys(fields, allowed: ["max_concurrent_runs", "lease", "shutdown_grace", "log_format", "log_level", "retention", "durability", "http"], "service")
         for field in fields {
             let path = join("service", field.key)
             switch field.key {
@@ -42,6 +78,7 @@ extension ConfigReader {
                 }
             case "shutdown_grace": if let d = duration(field.value, path) { settings.shutdownGrace = d }
             case "retention": settings.retention = readRetention(field.value, path)
+            case "http": settings.http = readHTTP(field.value, path)
             case "durability":
                 if let t = string(field.value, path) {
                     if let value = Durability(rawValue: t) {

@@ -63,6 +63,7 @@ public struct Plan: Sendable {
             for (name, spec) in components.sorted(by: { $0.key < $1.key }) { walk(.map(spec.options), "\(section).\(name)") }
         }
         for job in jobs { walk(.map(job.options), "jobs.\(job.name)") }
+        if let token = service.http?.token { found.append((token, "service.http.token")) }
         return found
     }
 }
@@ -120,8 +121,56 @@ public struct ServiceSettings: Hashable, Sendable {
     public var logLevel: String = "info"
     /// How long finished runs are kept (`service.retention`); nil keeps them forever.
     public var retention: RetentionPolicy?
+    /// The status endpoint (`service.http`); nil when `http: off`.
+    public var http: HTTPSettings? = HTTPSettings()
     /// Defaults.
     public init() {}
+}
+
+/// `service.http: { listen: 127.0.0.1:8377, token: secret:NAME }`: where `serve` answers
+/// `/healthz`, `/readyz`, `/metrics`, the status page and `/api`. A listen address that is not
+/// loopback needs a token (sent as `Authorization: Bearer`).
+public struct HTTPSettings: Hashable, Sendable {
+    /// The address to bind (`127.0.0.1`, `::1`, `0.0.0.0`, …).
+    public var host: String = "127.0.0.1"
+    /// The port; 0 picks a free one (logged at start).
+    public var port: Int = 8377
+    /// The vault secret holding the bearer token, if any.
+    public var token: String?
+    /// Defaults: `127.0.0.1:8377`, no token.
+    public init(host: String = "127.0.0.1", port: Int = 8377, token: String? = nil) {
+        self.host = host
+        self.port = port
+        self.token = token
+    }
+
+    /// `host:port` as written in `jobs.yaml` (IPv6 hosts in brackets).
+    public var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// Whether `host` only accepts connections from this machine.
+    public static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    /// Splits `host:port` (`[::1]:8377` for IPv6), or nil when it is not one.
+    public static func parseListen(_ text: String) -> (host: String, port: Int)? {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") else { return nil }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty, !portText.isEmpty, portText.allSatisfy(\.isASCII), let port = Int(portText), (0...65_535).contains(port) else {
+            return nil
+        }
+        let allowed = host.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == ":") }
+        return allowed ? (String(host), port) : nil
+    }
 }
 
 /// `service.retention: { runs: 90d, failed: 365d }`: finished runs older than this (by their end)

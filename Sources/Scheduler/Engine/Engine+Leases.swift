@@ -73,10 +73,12 @@ extension Engine {
         } catch {
             // The local deadline cancels the executions if this keeps failing.
             logger.error("lease renewal failed; retrying", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
+            options.observer.leasesRenewed(succeeded: false, at: wall())
             core.renewalFailed(mono: mono())
             return
         }
         renewals += 1
+        options.observer.leasesRenewed(succeeded: true, at: wall())
         for action in core.renewed(held, answers: answers, startedAt: startedAt) {
             if case .stop(let id, let generation, .leaseLost) = action {
                 logger.warning("lease lost; cancelling run", metadata: ["run": "\(id)", "generation": "\(generation)"])

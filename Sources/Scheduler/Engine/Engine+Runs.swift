@@ -59,14 +59,19 @@ extension Engine {
         let context = RunContext(
             job: job, runID: run.id, nominal: run.nominalInstant, attempt: run.attempt, generation: leased.generation, logger: runLogger,
             checkpoints: checkpoints, secrets: secrets, events: StoreRunEvents(store: store, runID: run.id, instance: instanceID, wall: wall))
-        let (clock, log) = (self.clock, runLogger)
+        let (clock, log, observer, mono) = (self.clock, runLogger, options.observer, self.mono)
+        if run.trigger == .schedule && run.attempt == 1 && !leased.takenOver {
+            observer.runStarted(job: job.name, lateness: wall().timeIntervalSince1970 - run.dueAt)
+        }
         let work: RunWork = {
             let result: Result<RunOutcome, any Error>
+            let began = mono()
             if let kind {
                 result = await Engine.attempt(kind: kind, context: context, timeout: job.timeout, clock: clock)
             } else {
                 result = .failure(JobFailure("job type '\(job.kind)' is not available in this build", retryable: false))
             }
+            observer.attemptEnded(job: job.name, seconds: (mono() - began).seconds)
             await self.finished(run: run, job: job, generation: leased.generation, result: result, interrupted: Task.isCancelled, logger: log)
         }
         let task = Task { await work() }
@@ -213,7 +218,7 @@ extension Engine {
         // The lease stays renewed until the end is recorded (the core marked the execution as
         // recording). Ends are written in batches: completions that arrive together share one
         // transaction.
-        finishQueue.append(Finish(end: Store.AttemptEnd(runID: run.id, generation: generation, result: attemptResult), logger: logger))
+        finishQueue.append(Finish(end: Store.AttemptEnd(runID: run.id, generation: generation, result: attemptResult), logger: logger, job: job.name))
         if !flushScheduled {
             flushScheduled = true
             Task { await self.flushFinishes() }
@@ -224,6 +229,18 @@ extension Engine {
     struct Finish {
         var end: Store.AttemptEnd
         var logger: Logger
+        var job: String
+
+        /// The state the run is left in once this end is recorded (nil: released or handed
+        /// back, not an end of the run).
+        var recordedState: RunState? {
+            switch end.result {
+            case .succeeded: return .succeeded
+            case .failed(_, _, let retryAfter): return retryAfter == nil ? .failed : .pending
+            case .cancelled: return .cancelled
+            case .released, .handedBack: return nil
+            }
+        }
     }
 
     /// Records every queued attempt end in one transaction (outside the runs' tasks, which may
@@ -253,8 +270,9 @@ extension Engine {
                 for finish in batch {
                     if fenced.contains(finish.end.runID) {
                         finish.logger.error("could not record the run's end: another instance holds its lease now")
-                    } else if case .succeeded = finish.end.result {
-                        finish.logger.info("run succeeded")
+                    } else {
+                        if case .succeeded = finish.end.result { finish.logger.info("run succeeded") }
+                        if let state = finish.recordedState { options.observer.runRecorded(job: finish.job, state: state) }
                     }
                     remove(finish.end.runID, generation: finish.end.generation)
                 }

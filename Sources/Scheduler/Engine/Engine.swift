@@ -35,6 +35,8 @@ public actor Engine: Service {
         public var pauseCheckInterval: Duration = .seconds(1)
         /// The wait before an end-of-run write that failed is tried again.
         public var finishRetryDelay: Duration = .seconds(1)
+        /// Told about passes, runs, renewals and takeovers (metrics, health); nothing by default.
+        public var observer: any EngineObserver = NoEngineObserver()
         /// Defaults.
         public init() {}
     }
@@ -191,6 +193,7 @@ public actor Engine: Service {
 
     /// Asks the loop to stop claiming and drain.
     public func beginDrain() {
+        options.observer.drainStarted()
         core.stopClaiming()
     }
 
@@ -221,6 +224,7 @@ public actor Engine: Service {
             let result = await performStep(of: pass)
             core.passStep(&pass, after: result, now: now)
         }
+        options.observer.passEnded(at: wall())
         return TickReport(pass.report)
     }
 
@@ -234,7 +238,10 @@ public actor Engine: Service {
             case .checkPaused: return .paused(try await store.pausedJobs())
             case .claim(let positions, _): return .claimed(try await claim(positions, now: pass.wall))
             case .scanTakeovers: return .leases(try await store.leases())
-            case .takeOver(let candidates): return .tookOver(try await takeOver(candidates))
+            case .takeOver(let candidates):
+                let taken = try await takeOver(candidates)
+                if taken > 0 { options.observer.tookOver(count: taken) }
+                return .tookOver(taken)
             case .heartbeat: try await heartbeat(action)
             case .checkpoint: startCheckpoint()
             default: perform(action)
@@ -273,9 +280,11 @@ public actor Engine: Service {
     /// Claims the due occurrences of the jobs at `positions` up to `now` plus the lookahead.
     private func claim(_ positions: [Int], now: Date) async throws -> [Store.ClaimOutcome] {
         let (table, random) = (core.table, self.random)
-        return try await store.claim(positions.map { table.jobs[$0] }, now: now, horizon: options.lookahead, instance: instanceID) { job in
+        let outcomes = try await store.claim(positions.map { table.jobs[$0] }, now: now, horizon: options.lookahead, instance: instanceID) { job in
             job.schedule.jitter > .zero ? random() * job.schedule.jitter.seconds : 0
         }
+        for outcome in outcomes where outcome.skipped > 0 { options.observer.runsSkipped(job: outcome.job, count: outcome.skipped) }
+        return outcomes
     }
 
     /// Leases due pending runs: in the first transaction only what executes at once (at most

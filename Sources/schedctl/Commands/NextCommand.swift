@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Inspection
 import Scheduler
 
 /// `schedctl next`: upcoming fire times of a configured job or of an ad hoc rule.
@@ -40,7 +41,7 @@ struct NextCommand: AsyncParsableCommand {
             }
             guard (1...100_000).contains(count) else { throw CommandFailure(message: "--count must be from 1 to 100000", code: 64) }
             var instants = schedule.upcoming(after: start, count: count)
-            if let spec, let plan, JobGrid.dependsOnWatermark(schedule), let watermark = await JobGrid.watermarks(plan)[spec.name] {
+            if let spec, let plan, JobGrid.dependsOnWatermark(schedule), let watermark = await Wiring.watermarks(plan)[spec.name] {
                 // The job's own series, as `serve` fires it.
                 instants = JobGrid.upcoming(schedule, after: start, watermark: watermark, count: count)
             }
@@ -147,7 +148,7 @@ struct JobsCommand: AsyncParsableCommand {
             let start: Instant
             do { start = try after.map { try Instant(iso8601: $0) } ?? Instant(Date()) } catch { throw CommandFailure(message: "--after: \(error)", code: 64) }
             let records = await StrategyDatesView.records(for: plan)
-            let watermarks = plan.jobs.contains { JobGrid.dependsOnWatermark($0.schedule) } ? await JobGrid.watermarks(plan) : [:]
+            let watermarks = plan.jobs.contains { JobGrid.dependsOnWatermark($0.schedule) } ? await Wiring.watermarks(plan) : [:]
             let rows = plan.jobs.map { job -> [String: String] in
                 let next =
                     JobGrid.dependsOnWatermark(job.schedule)

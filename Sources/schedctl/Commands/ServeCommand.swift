@@ -1,9 +1,12 @@
+import Inspection
 import ArgumentParser
 import Foundation
 import Jobs
 import Logging
 import Scheduler
+import Metrics
 import ServiceLifecycle
+import StatusHTTP
 import UnixSignals
 
 /// `schedctl serve`: the scheduler service in the foreground.
@@ -21,10 +24,12 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var options: ConfigOptions
     @Option(help: "logfmt or json (default: service.log_format).") var logFormat: String?
     @Option(help: "trace, debug, info, notice, warning, error (default: service.log_level).") var logLevel: String?
+    @Option(help: "HOST:PORT for the status endpoint, or 'off' (default: service.http.listen; port 0 picks a free one).") var http: String?
 
     func run() async throws {
         try await exiting {
-            let plan = try Wiring.loadPlan(options.path)
+            var plan = try Wiring.loadPlan(options.path)
+            if let http { plan.service.http = try Self.overrideHTTP(http, plan.service.http) }
             let format = LineLogHandler.Format(rawValue: logFormat ?? plan.service.logFormat) ?? .logfmt
             let level = Logger.Level(rawValue: logLevel ?? plan.service.logLevel) ?? .info
             LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: format, level: level, redact: Wiring.redact) }
@@ -32,8 +37,13 @@ struct ServeCommand: AsyncParsableCommand {
             let store = try Wiring.openStore(plan)
             let secrets = Wiring.secrets(for: plan, store: store)
             let holder = PlanHolder(plan)
+            let metrics = StatusMetrics()
+            var engineOptions = Engine.Options()
+            engineOptions.observer = metrics
             let engine = Engine(
-                store: store, plan: plan, registry: Wiring.registry(for: holder, store: store, secrets: secrets), logger: logger, secrets: secrets)
+                store: store, plan: plan, registry: Wiring.registry(for: holder, store: store, secrets: secrets), logger: logger, secrets: secrets,
+                options: engineOptions)
+            let status = try await Self.statusServer(plan: plan, store: store, holder: holder, secrets: secrets, metrics: metrics, logger: logger)
             let alerts = AlertDispatcher(store: store, plan: plan, factory: NotifierFactory(plan: plan, secrets: secrets), logger: logger)
             printPlan(plan, instance: engine.instanceID, watermarks: await JobGrid.watermarks(store))
             let retention = RetentionService(store: store, policy: plan.service.retention, logger: logger)
@@ -49,13 +59,64 @@ struct ServeCommand: AsyncParsableCommand {
                     try? await Task.sleep(for: .seconds(300))
                 }
             }
-            let group = ServiceGroup(
-                configuration: .init(
-                    services: [.init(service: engine), .init(service: retention), .init(service: alerts), .init(service: reloader)],
-                    gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-            try await group.run()
+            // The status endpoint first: the rest starts once it listens (a port in use fails
+            // `serve` before anything runs), and it stops last (`/readyz` says "draining").
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+            var gated: [any Service] = [engine, retention, alerts, reloader]
+            if let status {
+                services.append(.init(service: status))
+                gated = gated.map { AfterListening(server: status, service: $0) }
+            }
+            services += gated.map { .init(service: $0) }
+            let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            do {
+                try await group.run()
+            } catch let error as StatusServerError {
+                refresher.cancel()
+                throw CommandFailure(message: error.description)
+            }
             refresher.cancel()
         }
+    }
+
+    /// `--http`: `off`, or a listen address (the loopback/token rule of `service.http` applies).
+    static func overrideHTTP(_ text: String, _ configured: HTTPSettings?) throws -> HTTPSettings? {
+        if text == "off" { return nil }
+        guard let (host, port) = HTTPSettings.parseListen(text) else {
+            throw CommandFailure(message: "--http '\(text)' is not a listen address; write HOST:PORT, e.g. 127.0.0.1:8377, or 'off'", code: 64)
+        }
+        let settings = HTTPSettings(host: host, port: port, token: configured?.token)
+        if !HTTPSettings.isLoopback(host) && settings.token == nil {
+            throw CommandFailure(
+                message: "--http \(text) is reachable from other machines; set service.http.token: secret:NAME or listen on 127.0.0.1", code: 64)
+        }
+        return settings
+    }
+
+    /// The status endpoint of `service.http` (nil when `http: off`), its token resolved from the
+    /// vault; swift-metrics users (broker requests, alerts) report into its registry.
+    private static func statusServer(
+        plan: Plan, store: Store, holder: PlanHolder, secrets: any SecretResolving, metrics: StatusMetrics, logger: Logger
+    ) async throws -> StatusServer? {
+        guard let http = plan.service.http else { return nil }
+        var token: String?
+        if let name = http.token {
+            do {
+                token = try await secrets.resolve(name)
+            } catch {
+                throw CommandFailure(message: "service.http.token: \(Wiring.redact(String(describing: error)))")
+            }
+        }
+        MetricsSystem.bootstrap(metrics.metricsFactory)
+        let tokens = TokenCache { StatusCommand.tokens(holder.current, store: store) }
+        let source = StatusSource(store: store, plan: { holder.current }, tokens: tokens)
+        let probe: WriteProbe
+        do {
+            probe = try WriteProbe(path: store.path)
+        } catch {
+            throw CommandFailure(message: "cannot open \(store.path) for the health probe: \(error)")
+        }
+        return try StatusServer(settings: http, source: source, metrics: metrics, probe: probe, token: token, logger: logger)
     }
 
     private func printPlan(_ plan: Plan, instance: String, watermarks: [String: Instant]) {
@@ -113,5 +174,17 @@ struct ReloadCommand: AsyncParsableCommand {
                 }
             }
         }
+    }
+}
+
+/// Runs `service` once `server` listens; returns at once if it could not bind (the server's
+/// error ends the group).
+struct AfterListening: Service {
+    let server: StatusServer
+    let service: any Service
+
+    func run() async throws {
+        guard await server.port() != nil else { return }
+        try await service.run()
     }
 }
