@@ -155,7 +155,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "schedbench",
-            dependencies: ["Scheduler", "Jobs", "Brokers", "SchedctlTesting", "StatusHTTP"],
+            dependencies: [
+                "Scheduler", "Jobs", "Brokers", "SchedctlTesting", "StatusHTTP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -207,8 +211,10 @@ let package = Package(
         .testTarget(
             name: "SchedctlTests",
             dependencies: [
-                "schedctl", "Scheduler", "Jobs", "Brokers", "Sandbox", "SchedctlTesting", "Secrets", "StatusHTTP",
+                "schedctl", "Scheduler", "Jobs", "Brokers", "Sandbox", "SchedctlTesting", "Secrets", "StatusHTTP", "Inspection",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

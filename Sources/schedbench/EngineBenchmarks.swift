@@ -2,6 +2,7 @@ import Foundation
 import Jobs
 import Logging
 import Scheduler
+import StatusHTTP
 import Synchronization
 
 /// Engine benchmarks: durable claims, fire lateness, lease renewals across processes, start-up
@@ -81,7 +82,9 @@ enum EngineBenchmarks {
 
     /// Fire lateness (job code start minus nominal) with 10,000 jobs spread over each minute's
     /// seconds, about 167 fires a second, at `maxConcurrent` slots and `durability`.
-    static func lateness(seconds window: Int, maxConcurrent: Int, durability: Durability = .full) async throws {
+    /// With `polling`, a client fetches the status page and `/metrics` every 100 ms meanwhile
+    /// (the engine reports to the endpoint's metrics, as in `serve`).
+    static func lateness(seconds window: Int, maxConcurrent: Int, durability: Durability = .full, polling: Bool = false) async throws {
         let count = 10_000
         let jobs = try (0..<count).map { i in
             JobSpec(name: "job-\(i)", kind: "noop", schedule: .cron(try CronExpression("\(i % 60) * * * * *"), zone: .utc))
@@ -89,13 +92,23 @@ enum EngineBenchmarks {
         let database = temporaryDatabase("lateness")
         let store = try Store(path: database, durability: durability, extraMigrations: StoreSchema.extensions)
         let probe = LatenessProbe()
-        let engine = Engine(
-            store: store, plan: plan(jobs, database: database, maxConcurrent: maxConcurrent), registry: JobKindRegistry([probe]), logger: quiet)
-        let task = Task { try await engine.run() }
-        try await Task.sleep(for: .seconds(window))
-        await engine.beginDrain()
-        task.cancel()
-        _ = try? await task.value
+        let metrics = StatusMetrics()
+        var options = Engine.Options()
+        if polling { options.observer = metrics }
+        let plan = plan(jobs, database: database, maxConcurrent: maxConcurrent)
+        let engine = Engine(store: store, plan: plan, registry: JobKindRegistry([probe]), logger: quiet, options: options)
+        let run = {
+            let task = Task { try await engine.run() }
+            try await Task.sleep(for: .seconds(window))
+            await engine.beginDrain()
+            task.cancel()
+            _ = try? await task.value
+        }
+        if polling {
+            try await StatusBenchmarks.polling(store: store, plan: plan, metrics: metrics, run)
+        } else {
+            try await run()
+        }
         let samples = probe.samples.withLock { $0 }
         let lateness = samples.map(\.late).sorted()
         // Per second: when its first run began and when its last one did (medians over the seconds).
@@ -110,8 +123,8 @@ enum EngineBenchmarks {
         print(
             String(
                 format:
-                    "fire lateness with %d jobs (~%d fires/s, max_concurrent_runs %d, durability %@), %d s after a 3 s warm-up: %d runs, p50 %.2f ms, p99 %.2f ms, max %.2f ms; each second's first run %.2f ms late, its last %.2f ms (medians)",
-                count, count / 60, maxConcurrent, durability.rawValue, window - 3, lateness.count, percentile(0.5), percentile(0.99), lateness.last!,
+                    "fire lateness with %d jobs (~%d fires/s, max_concurrent_runs %d, durability %@%@), %d s after a 3 s warm-up: %d runs, p50 %.2f ms, p99 %.2f ms, max %.2f ms; each second's first run %.2f ms late, its last %.2f ms (medians)",
+                count, count / 60, maxConcurrent, durability.rawValue, polling ? ", a client polling / and /metrics every 100 ms" : "", window - 3, lateness.count, percentile(0.5), percentile(0.99), lateness.last!,
                 firsts[firsts.count / 2], lasts[lasts.count / 2]))
     }
 

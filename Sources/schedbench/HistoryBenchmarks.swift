@@ -7,9 +7,10 @@ import Scheduler
 /// `history` and `status` on a database with 1,000,000 runs (1,000 jobs × 1,000 occurrences),
 /// and one retention pass over it. Figures only.
 enum HistoryBenchmarks {
-    static func run(runs: Int = 1_000_000, jobs: Int = 1_000) async throws {
-        let path = EngineBenchmarks.temporaryDatabase("history")
-        let store = try StoreSchema.open(path: path)
+    /// Fills `store` with `runs` runs of `jobs` jobs (`job-0`…), one a minute per job, 1 in 97
+    /// failed and the newest tenth of a minute's runs running; returns the instant after the last.
+    @discardableResult
+    static func fill(_ store: Store, runs: Int, jobs: Int) -> Date {
         let base = 1_790_000_000.0
         let fill = ContinuousClock().measure {
             try! store.writer.write { db in
@@ -26,8 +27,14 @@ enum HistoryBenchmarks {
                 }
             }
         }
-        print("history: filled \(runs) runs of \(jobs) jobs in \(fill)")
-        let now = Date(timeIntervalSince1970: base + Double(runs / jobs) * 60)
+        print("filled \(runs) runs of \(jobs) jobs in \(fill)")
+        return Date(timeIntervalSince1970: base + Double(runs / jobs) * 60)
+    }
+
+    static func run(runs: Int = 1_000_000, jobs: Int = 1_000) async throws {
+        let path = EngineBenchmarks.temporaryDatabase("history")
+        let store = try StoreSchema.open(path: path)
+        let now = fill(store, runs: runs, jobs: jobs)
         func median(_ label: String, _ body: () async throws -> Void) async throws {
             var samples: [Duration] = []
             for _ in 0..<21 {

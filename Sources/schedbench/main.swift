@@ -2,7 +2,7 @@ import Foundation
 import Scheduler
 
 // schedbench: prints performance figures (never pass/fail). Run in release:
-//   swift run -c release schedbench [all|foundation|engine|rebalance|history]
+//   swift run -c release schedbench [all|foundation|engine|rebalance|history|status]
 // and parts of `engine` alone: claims, throughput [slots], lateness [slots], idle.
 let arguments = CommandLine.arguments
 if arguments.count >= 6, arguments[1] == "renew-worker" {
@@ -53,5 +53,12 @@ if which == "all" || which == "engine" {
 }
 if which == "all" || which == "history" {
     try await HistoryBenchmarks.run()
+}
+if which == "all" || which == "status" {
+    // The status endpoint with 1,000,000 runs, then fire lateness with and without a client
+    // polling it every 100 ms.
+    try await StatusBenchmarks.run()
+    try await EngineBenchmarks.lateness(seconds: 15, maxConcurrent: ServiceSettings().maxConcurrentRuns)
+    try await EngineBenchmarks.lateness(seconds: 15, maxConcurrent: ServiceSettings().maxConcurrentRuns, polling: true)
 }
 EngineBenchmarks.removeTemporaryDatabases()
