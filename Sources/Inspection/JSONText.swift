@@ -1,5 +1,5 @@
 public import Foundation
-public import Scheduler
+import Scheduler
 
 /// The one JSON encoder of `--json` output and the status endpoint's `/api`: stable, pretty,
 /// sorted keys, slashes unescaped.

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import Scheduler
 
 /// A configured job's fire times as `serve` will produce them. Most rules are absolute (cron,

@@ -1,5 +1,5 @@
 public import Foundation
-public import Jobs
+import Jobs
 public import Scheduler
 public import Secrets
 

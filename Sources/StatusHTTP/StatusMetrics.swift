@@ -1,4 +1,3 @@
-public import CoreMetrics
 public import Foundation
 public import Prometheus
 public import Scheduler
@@ -17,8 +16,8 @@ public final class StatusMetrics: EngineObserver {
     public let liveness: EngineLiveness
 
     private let lateness: ValueHistogram
-    private let takeovers: Counter
-    private let up: Gauge
+    private let takeovers: Prometheus.Counter
+    private let up: Prometheus.Gauge
 
     /// Buckets of `schedctl_fire_lateness_seconds`: 1 ms … 1 min.
     public static let latenessBuckets: [Double] = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 60]
@@ -30,11 +29,11 @@ public final class StatusMetrics: EngineObserver {
         self.registry = registry
         self.liveness = liveness
         lateness = registry.makeValueHistogram(
-            name: "schedctl_fire_lateness_seconds", buckets: Self.latenessBuckets,
-            help: "How late scheduled runs started after they were due (first attempts, not takeovers)")
-        takeovers = registry.makeCounter(name: "schedctl_takeovers_total", help: "Runs taken over from instances that stopped renewing their leases")
-        up = registry.makeGauge(name: "schedctl_up", help: "1 while this schedctl serve process runs")
-        up.set(1)
+            descriptor: Self.name("fire_lateness", "seconds", "How late scheduled runs started after they were due (first attempts, not takeovers)"),
+            buckets: Self.latenessBuckets)
+        takeovers = registry.makeCounter(descriptor: Self.name("takeovers", "total", "Runs taken over from instances that stopped renewing their leases"))
+        up = registry.makeGauge(descriptor: Self.name("up", "", "1 while this schedctl serve process runs"))
+        up.set(to: 1)
         for result in ["ok", "failed"] { _ = renewals(result) }
     }
 
@@ -45,12 +44,18 @@ public final class StatusMetrics: EngineObserver {
     /// The exposition text (Prometheus text format 0.0.4).
     public func render() -> [UInt8] { registry.emitToBuffer() }
 
-    private func renewals(_ result: String) -> Counter {
-        registry.makeCounter(name: "schedctl_lease_renewals_total", labels: [("result", result)], help: "Lease renewal transactions by result")
+    /// `schedctl_NAME_UNIT` with its help text.
+    static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "schedctl", metricName: metric, unitName: unit, helpText: help)
     }
 
-    private func runs(_ job: String, _ state: String) -> Counter {
-        registry.makeCounter(name: "schedctl_runs_total", labels: [("job", job), ("state", state)], help: "Run ends recorded by this instance, by job and state")
+    private func renewals(_ result: String) -> Prometheus.Counter {
+        registry.makeCounter(descriptor: Self.name("lease_renewals", "total", "Lease renewal transactions by result"), labels: [("result", result)])
+    }
+
+    private func runs(_ job: String, _ state: String) -> Prometheus.Counter {
+        registry.makeCounter(
+            descriptor: Self.name("runs", "total", "Run ends recorded by this instance, by job and state"), labels: [("job", job), ("state", state)])
     }
 
     // MARK: EngineObserver
@@ -63,7 +68,7 @@ public final class StatusMetrics: EngineObserver {
 
     public func attemptEnded(job: String, seconds: Double) {
         registry.makeValueHistogram(
-            name: "schedctl_run_duration_seconds", labels: [("job", job)], buckets: Self.durationBuckets, help: "How long attempts ran, by job"
+            descriptor: Self.name("run_duration", "seconds", "How long attempts ran, by job"), labels: [("job", job)], buckets: Self.durationBuckets
         ).record(max(0, seconds))
     }
 
@@ -86,31 +91,24 @@ public final class StatusMetrics: EngineObserver {
     /// Sets `schedctl_jobs{state}`.
     public func setJobs(active: Int, paused: Int) {
         for (state, count) in [("active", active), ("paused", paused)] {
-            registry.makeGauge(name: "schedctl_jobs", labels: [("state", state)], help: "Configured jobs by state").set(Double(count))
+            registry.makeGauge(descriptor: Self.name("jobs", "", "Configured jobs by state"), labels: [("state", state)]).set(to: Double(count))
         }
     }
 
     /// Sets `schedctl_token_expiry_timestamp_seconds{broker}` (brokers with no stored token are left out).
     public func setTokenExpiry(broker: String, at expiry: Date) {
         registry.makeGauge(
-            name: "schedctl_token_expiry_timestamp_seconds", labels: [("broker", broker)], help: "When each broker's stored access token expires (Unix time)"
-        ).set(expiry.timeIntervalSince1970)
+            descriptor: Self.name("token_expiry_timestamp", "seconds", "When each broker's stored access token expires (Unix time)"),
+            labels: [("broker", broker)]
+        ).set(to: expiry.timeIntervalSince1970)
     }
 
     /// Sets `schedctl_session_pnl_dollars{job,kind}` (kind `realized` or `open`).
     public func setSessionPnL(job: String, kind: String, dollars: Double) {
         registry.makeGauge(
-            name: "schedctl_session_pnl_dollars", labels: [("job", job), ("kind", kind)], help: "Each futures session's latest P&L in dollars"
-        ).set(dollars)
+            descriptor: Self.name("session_pnl", "dollars", "Each futures session's latest P&L in dollars"), labels: [("job", job), ("kind", kind)]
+        ).set(to: dollars)
     }
-}
-
-/// The names swift-metrics users in other modules report under (so they stay in one place).
-public enum MetricNames {
-    /// `schedctl_broker_requests_total{broker,status}` (Brokers' HTTP transport).
-    public static let brokerRequests = "schedctl_broker_requests_total"
-    /// `schedctl_alerts_total{notifier,result}` (the alert dispatcher).
-    public static let alerts = "schedctl_alerts_total"
 }
 
 /// What the health checks need to know about the engine: when its loop last completed a pass,
@@ -125,6 +123,8 @@ public final class EngineLiveness: Sendable {
         public var lastRenewalFailure: Date?
         /// Whether the engine stopped claiming (graceful shutdown).
         public var draining = false
+        /// Nothing seen yet.
+        public init() {}
     }
 
     private let state = Mutex(Facts())

@@ -1,6 +1,6 @@
 public import Foundation
-public import Inspection
-public import Jobs
+import Inspection
+import Jobs
 import Mustache
 public import Scheduler
 
@@ -61,7 +61,7 @@ public struct StatusPages: Sendable {
         let jobs: [[String: Any]] = status.jobs.map { job in
             var row: [String: Any] = [
                 "name": job.job, "path": Self.pathComponent(job.job), "type": job.type, "state": job.state, "rule": job.schedule,
-                "active": job.active > 0 ? job.active : false,
+                "active": Self.truthy(job.active > 0 ? job.active : nil),
             ]
             if job.state == "paused" {
                 row["nextNote"] = "paused" + (job.pausedSince.map { " since \($0)" } ?? "")
@@ -100,7 +100,7 @@ public struct StatusPages: Sendable {
             "instances": instances, "hasInstances": !instances.isEmpty, "jobs": jobs,
             "runs": runs.map { Self.runRow($0, zone) }, "hasRuns": !runs.isEmpty,
             "sessions": sessionRows, "hasSessions": !sessionRows.isEmpty,
-            "tokens": tokenRows, "hasTokens": !tokenRows.isEmpty, "tokenNote": tokenNote ?? false,
+            "tokens": tokenRows, "hasTokens": !tokenRows.isEmpty, "tokenNote": Self.truthy(tokenNote),
             "deliveries": deliveryRows, "hasDeliveries": !deliveryRows.isEmpty,
         ]
         return Page(status: 200, html: layout(title: "Status", body: render("index", body), plan: plan, now: now, refresh: 30))
@@ -119,7 +119,7 @@ public struct StatusPages: Sendable {
         var body: [String: Any] = [
             "id": r.id, "job": r.job, "jobPath": Self.pathComponent(r.job), "trigger": r.trigger.rawValue, "state": r.state.rawValue,
             "nominal": Self.time(r.nominalInstant, zone), "attempt": r.attempt, "maxAttempts": r.maxAttempts, "generation": r.generation,
-            "takeovers": r.takeovers, "summary": r.summary ?? false, "error": r.error ?? false, "reason": r.reason ?? false,
+            "takeovers": r.takeovers, "summary": Self.truthy(r.summary), "error": Self.truthy(r.error), "reason": Self.truthy(r.reason),
             "events": found.events.map { e in
                 ["at": Self.time(e.at, zone), "kind": e.kind, "message": e.message, "instance": e.instance ?? ""] as [String: Any]
             },
@@ -172,7 +172,7 @@ public struct StatusPages: Sendable {
         let summary = job.schedule.summary
         let runs = try await source.store.history(job: name, limit: source.jobRuns)
         let body: [String: Any] = [
-            "name": job.name, "type": job.kind, "state": paused ? "paused" : "active", "rule": summary, "description": job.description ?? false,
+            "name": job.name, "type": job.kind, "state": paused ? "paused" : "active", "rule": summary, "description": Self.truthy(job.description),
             "fires": fires.map { ["at": Self.time($0, zone), "why": job.schedule.explain($0, summary: summary)] as [String: Any] },
             "hasFires": !fires.isEmpty, "nextNote": "no future fire times",
             "runs": runs.map { Self.runRow($0, zone) }, "hasRuns": !runs.isEmpty,
@@ -201,8 +201,14 @@ public struct StatusPages: Sendable {
             "layout",
             [
                 "title": title, "body": body, "source": plan.source, "zone": plan.timezone.identifier,
-                "now": Self.time(now.timeIntervalSince1970, plan.timezone), "refresh": refresh ?? false,
+                "now": Self.time(now.timeIntervalSince1970, plan.timezone), "refresh": Self.truthy(refresh),
             ])
+    }
+
+    /// `value`, or `false` (an empty section) when nil.
+    static func truthy<T>(_ value: T?) -> Any {
+        if let value { return value }
+        return false
     }
 
     static func runRow(_ run: RunRecord, _ zone: ZoneRules) -> [String: Any] {

@@ -1,7 +1,7 @@
-public import Foundation
+import Foundation
 import HTTPTypes
-public import Hummingbird
-import Inspection
+import Hummingbird
+public import Inspection
 import Jobs
 public import Logging
 import NIOCore
@@ -32,8 +32,8 @@ public final class StatusServer: Service {
     let bound = BoundPort()
 
     /// How often the database write probe runs, and the token expiry is re-read.
-    public var probeInterval: Duration = .seconds(2)
-    public var tokenInterval: Duration = .seconds(30)
+    public let probeInterval: Duration = .seconds(2)
+    public let tokenInterval: Duration = .seconds(30)
 
     /// A server for `settings` over `source`; `token` is the resolved bearer token, if any.
     public init(

@@ -2,6 +2,10 @@ import Foundation
 import SchedctlTesting
 import Testing
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 /// `schedctl serve` as a process, every page loaded in headless Chromium (Debian's
 /// `chromium`, installed by `.ci/run`): content checked in the DOM the browser built, and no
 /// console errors. Also: the URL is logged, and a port in use fails `serve` at start naming the
