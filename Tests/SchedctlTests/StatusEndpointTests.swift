@@ -112,8 +112,8 @@ struct StatusEndpointTests {
         #expect(["loop", "database", "leases"].allSatisfy { Self.check(okBody, $0) == "ok" }, "\(ok.body)")
 
         // Another connection takes the write lock and keeps it.
-        let holder = try DatabaseQueue(path: h.store.path)
-        try await holder.writeWithoutTransaction { db in try db.execute(sql: "BEGIN IMMEDIATE") }
+        let holder = try WriteLockHolder(path: h.store.path)
+        try await holder.hold()
         #expect(await h.probe.probe() == false)
         // Seconds later the lock is still held, but not yet for 15 s: still healthy. (The loop's
         // passes are reported as the engine would: its own writes would wait on the lock.)
@@ -129,7 +129,7 @@ struct StatusEndpointTests {
         #expect(failedBody["status"] as? String == "fail")
         #expect(Self.check(failedBody, "database") == "fail" && Self.check(failedBody, "loop") == "ok", "\(failed.body)")
 
-        try await holder.writeWithoutTransaction { db in try db.execute(sql: "ROLLBACK") }
+        try await holder.free()
         #expect(await h.probe.probe())
         #expect(try await h.get("/healthz").status == 200)
         await h.stop()
@@ -278,6 +278,36 @@ struct StatusEndpointTests {
         #expect(try await h.get("/metrics", bearer: "wrong").status == 401)
         #expect(try await h.get("/metrics", bearer: "s3cret-token").status == 200)
         await h.stop()
+    }
+}
+
+/// Another connection holding the database's write lock (`BEGIN IMMEDIATE`) until freed.
+final class WriteLockHolder: Sendable {
+    let queue: DatabaseQueue
+    let acquired = DispatchSemaphore(value: 0)
+    let release = DispatchSemaphore(value: 0)
+    let done = DispatchSemaphore(value: 0)
+
+    init(path: String) throws { queue = try DatabaseQueue(path: path) }
+
+    /// Returns once the lock is held.
+    func hold() async throws {
+        let (queue, acquired, release, done) = (self.queue, self.acquired, self.release, self.done)
+        Thread.detachNewThread {
+            try? queue.inTransaction(.immediate) { _ in
+                acquired.signal()
+                release.wait()
+                return .rollback
+            }
+            done.signal()
+        }
+        try await offPool { acquired.wait() }
+    }
+
+    /// Rolls back and returns once the lock is free.
+    func free() async throws {
+        release.signal()
+        try await offPool { self.done.wait() }
     }
 }
 

@@ -542,12 +542,12 @@ struct ConfigTests {
             name: "http token in clear", yaml: "service:\n  http: { listen: 0.0.0.0:8377, token: hunter2 }\n" + okJob,
             expected: [
                 e(
-                    2, 41, "service.http.token",
-                    "the token does not belong in jobs.yaml; store it with 'schedctl secrets set NAME' and write 'secret:NAME' here"),
-                e(
                     2, 19, "service.http.listen",
                     "'0.0.0.0:8377' is reachable from other machines; add 'token: secret:NAME' (clients send it as Authorization: Bearer) or listen on 127.0.0.1"
                 ),
+                e(
+                    2, 40, "service.http.token",
+                    "the token does not belong in jobs.yaml; store it with 'schedctl secrets set NAME' and write 'secret:NAME' here"),
             ]),
         Case(
             name: "http neither off nor a mapping", yaml: "service:\n  http: maybe\n" + okJob,
