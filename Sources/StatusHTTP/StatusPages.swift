@@ -64,7 +64,7 @@ public struct StatusPages: Sendable {
                 "active": Self.truthy(job.active > 0 ? job.active : nil),
             ]
             if job.state == "paused" {
-                row["nextNote"] = "paused" + (job.pausedSince.map { " since \($0)" } ?? "")
+                if let since = job.pausedSince { row["pausedSince"] = Self.time(iso: since, zone) } else { row["nextNote"] = "paused" }
             } else if let next = job.next, let instant = try? Instant(iso8601: next) {
                 row["next"] = Self.time(instant, zone)
             } else {
@@ -131,22 +131,23 @@ public struct StatusPages: Sendable {
             body["lease"] = ["owner": lease.owner, "generation": lease.generation, "expires": Self.time(lease.expiresAt, zone)] as [String: Any]
         }
         if let rebalance = shown.rebalance {
-            body["rebalance"] = [
-                "line": rebalance.line,
-                "holdings": rebalance.holdings.map { h in
-                    [
-                        "symbol": h.symbol, "before": Self.percent(h.weightBefore), "target": Self.percent(h.targetWeight),
-                        "after": h.weightAfter.map(Self.percent) ?? "-",
-                    ]
-                },
-                "orders": rebalance.orders.map { o in
-                    [
-                        "symbol": o.symbol, "side": "\(o.side)", "quantity": "\(o.quantity)", "filled": "\(o.filled)",
-                        "average": o.averagePrice.map { "\($0)" } ?? "-", "state": "\(o.state)", "orderID": o.orderID ?? "-",
-                    ]
-                },
-                "hasOrders": !rebalance.orders.isEmpty,
-            ] as [String: Any]
+            body["rebalance"] =
+                [
+                    "line": rebalance.line,
+                    "holdings": rebalance.holdings.map { h in
+                        [
+                            "symbol": h.symbol, "before": Self.percent(h.weightBefore), "target": Self.percent(h.targetWeight),
+                            "after": h.weightAfter.map(Self.percent) ?? "-",
+                        ]
+                    },
+                    "orders": rebalance.orders.map { o in
+                        [
+                            "symbol": o.symbol, "side": "\(o.side)", "quantity": "\(o.quantity)", "filled": "\(o.filled)",
+                            "average": o.averagePrice.map { "\($0)" } ?? "-", "state": "\(o.state)", "orderID": o.orderID ?? "-",
+                        ]
+                    },
+                    "hasOrders": !rebalance.orders.isEmpty,
+                ] as [String: Any]
         } else if kind == "futures-session", let detail = r.detail, !detail.isEmpty {
             body["report"] = Self.prettyJSON(detail)
         } else if let detail = r.detail, !detail.isEmpty {

@@ -1,5 +1,5 @@
-import Inspection
 import Foundation
+import Inspection
 import Scheduler
 
 /// `next --json` output, written byte by byte: the same text `JSONText.encode` gives for

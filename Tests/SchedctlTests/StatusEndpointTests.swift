@@ -1,8 +1,11 @@
+import Brokers
 import Foundation
 import GRDB
 import Inspection
 import Jobs
 import Logging
+import Metrics
+import Sandbox
 import SchedctlTesting
 import Scheduler
 import ServiceLifecycle
@@ -35,16 +38,16 @@ struct StatusEndpointTests {
         let running: Task<Void, Never>
         let port: Int
 
-        init(yaml: String? = nil, token: String? = nil) async throws {
+        init(yaml: String? = nil, token: String? = nil, tokens: [StatusJSON.TokenJSON] = []) async throws {
             config = directory.file("jobs.yaml")
             try
                 (yaml
-                ?? """
-                timezone: America/New_York
-                database: state.sqlite
-                jobs:
-                  beat: { type: noop, schedule: { every: 1m, align: true }, description: "<script>alert(1)</script> & co" }
-                """).write(toFile: config, atomically: true, encoding: .utf8)
+                    ?? """
+                    timezone: America/New_York
+                    database: state.sqlite
+                    jobs:
+                      beat: { type: noop, schedule: { every: 1m, align: true }, description: "<script>alert(1)</script> & co" }
+                    """).write(toFile: config, atomically: true, encoding: .utf8)
             let plan = try ConfigLoader(catalog: StandardCatalog.catalog(kinds: StandardKinds.registry)).load(file: config)
             self.plan = plan
             store = try StoreSchema.open(path: directory.file("state.sqlite"))
@@ -54,7 +57,7 @@ struct StatusEndpointTests {
             logger.logLevel = .critical
             engine = Engine(store: store, plan: plan, registry: StandardKinds.registry, logger: logger, wall: wall.source, options: options)
             probe = try WriteProbe(path: store.path, timeout: .milliseconds(200), wall: wall.source)
-            let source = StatusSource(store: store, plan: { plan }, wall: wall.source, tokens: TokenCache { ([], nil) })
+            let source = StatusSource(store: store, plan: { plan }, wall: wall.source, tokens: TokenCache { (tokens, nil) })
             server = try StatusServer(
                 settings: HTTPSettings(host: "127.0.0.1", port: 0), source: source, metrics: metrics, probe: probe, token: token, logger: logger,
                 clock: ManualClock())
@@ -152,15 +155,16 @@ struct StatusEndpointTests {
     }
 
     /// The verdict from the facts, one row per case.
-    @Test(arguments: [
-        // (seconds since the last pass, since the last write probe success, failure after it?, renewal failed last?, failing check)
-        (1.0, 1.0, false, false, nil),
-        (11.0, 1.0, false, false, "loop"),
-        (1.0, 16.0, true, false, "database"),
-        (1.0, 14.0, true, false, nil),
-        (1.0, 16.0, false, false, nil),
-        (1.0, 1.0, false, true, "leases"),
-    ] as [(Double, Double, Bool, Bool, String?)])
+    @Test(
+        arguments: [
+            // (seconds since the last pass, since the last write probe success, failure after it?, renewal failed last?, failing check)
+            (1.0, 1.0, false, false, nil),
+            (11.0, 1.0, false, false, "loop"),
+            (1.0, 16.0, true, false, "database"),
+            (1.0, 14.0, true, false, nil),
+            (1.0, 16.0, false, false, nil),
+            (1.0, 1.0, false, true, "leases"),
+        ] as [(Double, Double, Bool, Bool, String?)])
     func verdict(pass: Double, write: Double, writeFailing: Bool, renewalFailing: Bool, failing: String?) {
         let now = Date(timeIntervalSince1970: 1_000_000)
         var engine = EngineLiveness.Facts()
@@ -210,7 +214,8 @@ struct StatusEndpointTests {
         #expect(types["schedctl_jobs"] == "gauge")
         #expect(types["schedctl_up"] == "gauge")
         let samples = families.flatMap(\.samples)
-        #expect(samples.contains { $0.name == "schedctl_runs_total" && $0.labels == ["job": "beat", "state": "succeeded"] && $0.value == 1 }, "\(scraped.body)")
+        #expect(
+            samples.contains { $0.name == "schedctl_runs_total" && $0.labels == ["job": "beat", "state": "succeeded"] && $0.value == 1 }, "\(scraped.body)")
         #expect(samples.contains { $0.name == "schedctl_fire_lateness_seconds_count" && $0.value == 1 })
         // Started 0.25 s after it was due: in the 0.5 s bucket, not in the 0.1 s one.
         #expect(samples.contains { $0.name == "schedctl_fire_lateness_seconds_bucket" && $0.labels["le"] == "0.5" && $0.value == 1 })
@@ -220,6 +225,60 @@ struct StatusEndpointTests {
         #expect(samples.contains { $0.name == "schedctl_up" && $0.value == 1 })
         // No label carries a run id.
         #expect(!samples.contains { $0.labels.keys.contains("run") })
+        await h.stop()
+    }
+
+    @Test("broker requests reach /metrics through swift-metrics, by broker and HTTP status")
+    func brokerRequests() async throws {
+        guard let parser = PrometheusParser.available else {
+            print("skipped: python3 with prometheus_client is not installed (CI installs it: pip install prometheus-client)")
+            return
+        }
+        let h = try await Harness()
+        let simulator = PennyVaultSimulator()
+        let port = try await simulator.start()
+        let client = PennyVaultClient(
+            portfolio: "adm", baseURL: URL(string: "http://127.0.0.1:\(port)/v3")!, credentials: InMemoryCredentials(["pennyvault/token": "pv-test-token"]))
+        let unknown = PennyVaultClient(
+            portfolio: "nope", baseURL: URL(string: "http://127.0.0.1:\(port)/v3")!, credentials: InMemoryCredentials(["pennyvault/token": "pv-test-token"]),
+            maxRetries: 0)
+        try await withMetricsFactory(h.metrics.metricsFactory) {
+            _ = try await client.prediction()
+            _ = try? await unknown.prediction()
+        }
+        await simulator.stop()
+        let samples = try parser.parse(try await h.get("/metrics").body).flatMap(\.samples)
+        let requests = samples.filter { $0.name == "schedctl_broker_requests_total" }
+        #expect(requests.contains { $0.labels == ["broker": "pennyvault", "status": "200"] && $0.value == Double(simulator.requestCount - 1) }, "\(requests)")
+        #expect(requests.contains { $0.labels["broker"] == "pennyvault" && $0.labels["status"] != "200" && $0.value >= 1 }, "\(requests)")
+        await h.stop()
+    }
+
+    @Test("the page shows futures sessions, token expiry and alert deliveries; /metrics has their gauges")
+    func sessionsTokensAlerts() async throws {
+        let h = try await Harness(tokens: [StatusJSON.TokenJSON(broker: "ts", expires: "2026-12-07T16:30:00.000Z")])
+        try await h.runOnce()
+        let control = SessionControl(store: h.store)
+        let date = try #require(LocalDate(year: 2026, month: 12, day: 7))
+        try await control.begin(job: "beat", run: 1, tradeDate: date, stopAt: h.wall.now().addingTimeInterval(3600), locked: false, now: h.wall.now())
+        try await control.lock(job: "beat", tradeDate: date, run: 1, reason: "daily loss limit 500 reached", now: h.wall.now())
+        try await control.update(
+            job: "beat", run: 1, state: "running", locked: true, detail: #"{"realized_pnl": -512.5, "open_pnl": 12.25}"#, now: h.wall.now())
+        try await NotifyStore(store: h.store).record(
+            notifier: "phone", alert: "risk-limit", runID: 1, delivered: false, detail: "twilio answered 503", now: h.wall.now())
+        let page = try await h.get("/")
+        #expect(page.body.contains(#"<section id="sessions">"#) && page.body.contains("-512.50") && page.body.contains("12.25"), "\(page.body)")
+        #expect(page.body.contains("daily loss limit 500 reached") && page.body.contains("2026-12-07"))
+        #expect(page.body.contains(#"<section id="tokens">"#) && page.body.contains(#"title="2026-12-07T16:30:00.000Z">2026-12-07 11:30:00-05:00</time>"#))
+        #expect(page.body.contains("phone") && page.body.contains("risk-limit") && page.body.contains("twilio answered 503"))
+        if let parser = PrometheusParser.available {
+            let samples = try parser.parse(try await h.get("/metrics").body).flatMap(\.samples)
+            #expect(samples.contains { $0.name == "schedctl_session_pnl_dollars" && $0.labels == ["job": "beat", "kind": "realized"] && $0.value == -512.5 })
+            #expect(samples.contains { $0.name == "schedctl_session_pnl_dollars" && $0.labels == ["job": "beat", "kind": "open"] && $0.value == 12.25 })
+            #expect(samples.contains { $0.name == "schedctl_token_expiry_timestamp_seconds" && $0.labels == ["broker": "ts"] && $0.value == 1_796_661_000 })
+        } else {
+            print("skipped the /metrics part: python3 with prometheus_client is not installed")
+        }
         await h.stop()
     }
 
@@ -366,7 +425,9 @@ struct PrometheusParser {
             Family(
                 name: f["name"] as? String ?? "", type: f["type"] as? String ?? "",
                 samples: ((f["samples"] as? [[String: Any]]) ?? []).map { s in
-                    Sample(name: s["name"] as? String ?? "", labels: s["labels"] as? [String: String] ?? [:], value: (s["value"] as? NSNumber)?.doubleValue ?? .nan)
+                    Sample(
+                        name: s["name"] as? String ?? "", labels: s["labels"] as? [String: String] ?? [:], value: (s["value"] as? NSNumber)?.doubleValue ?? .nan
+                    )
                 })
         }
     }

@@ -21,12 +21,13 @@ struct ServiceConfigTests {
 
     /// `service.http`: on at 127.0.0.1:8377 by default, `off`, an explicit port, a public
     /// address with its token (listed among the secret references `validate` checks).
-    @Test(arguments: [
-        ("", "127.0.0.1", 8377, nil),
-        ("service: { http: { listen: 127.0.0.1:0 } }\n", "127.0.0.1", 0, nil),
-        ("service: { http: { listen: \"[::1]:9000\" } }\n", "::1", 9000, nil),
-        ("service: { http: { listen: 0.0.0.0:8377, token: secret:status/token } }\n", "0.0.0.0", 8377, "status/token"),
-    ] as [(String, String, Int, String?)])
+    @Test(
+        arguments: [
+            ("", "127.0.0.1", 8377, nil),
+            ("service: { http: { listen: 127.0.0.1:0 } }\n", "127.0.0.1", 0, nil),
+            ("service: { http: { listen: \"[::1]:9000\" } }\n", "::1", 9000, nil),
+            ("service: { http: { listen: 0.0.0.0:8377, token: secret:status/token } }\n", "0.0.0.0", 8377, "status/token"),
+        ] as [(String, String, Int, String?)])
     func httpListenAndToken(yaml: String, host: String, port: Int, token: String?) throws {
         let plan = try ConfigTests.load(yaml + Self.jobs)
         let http = try #require(plan.service.http)

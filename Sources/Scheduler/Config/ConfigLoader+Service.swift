@@ -49,13 +49,16 @@ extension ConfigReader {
             if case .secret(let name) = secretOrString(text, field.value, join(path, "token")) {
                 settings.token = name
             } else {
-                error(field.value, join(path, "token"), "the token does not belong in jobs.yaml; store it with 'schedctl secrets set NAME' and write 'secret:NAME' here")
+                error(
+                    field.value, join(path, "token"),
+                    "the token does not belong in jobs.yaml; store it with 'schedctl secrets set NAME' and write 'secret:NAME' here")
             }
         }
         if let listenNode, !HTTPSettings.isLoopback(settings.host), settings.token == nil {
             error(
                 listenNode, join(path, "listen"),
-                "'\(settings.address)' is reachable from other machines; add 'token: secret:NAME' (clients send it as Authorization: Bearer) or listen on 127.0.0.1")
+                "'\(settings.address)' is reachable from other machines; add 'token: secret:NAME' (clients send it as Authorization: Bearer) or listen on 127.0.0.1"
+            )
         }
         return settings
     }

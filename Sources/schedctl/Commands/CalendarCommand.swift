@@ -1,6 +1,6 @@
-import Inspection
 import ArgumentParser
 import Foundation
+import Inspection
 import Scheduler
 
 /// `schedctl calendar`: an exchange's sessions, holidays and early closes over a range.

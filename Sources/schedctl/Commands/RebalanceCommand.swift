@@ -1,7 +1,7 @@
-import Inspection
 import ArgumentParser
 import Brokers
 import Foundation
+import Inspection
 import Jobs
 import Scheduler
 import Secrets

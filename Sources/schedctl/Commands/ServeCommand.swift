@@ -1,10 +1,10 @@
-import Inspection
 import ArgumentParser
 import Foundation
+import Inspection
 import Jobs
 import Logging
-import Scheduler
 import Metrics
+import Scheduler
 import ServiceLifecycle
 import StatusHTTP
 import UnixSignals

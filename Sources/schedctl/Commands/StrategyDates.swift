@@ -1,5 +1,5 @@
-import Inspection
 import Foundation
+import Inspection
 import Jobs
 import Scheduler
 
