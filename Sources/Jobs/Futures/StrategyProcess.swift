@@ -36,7 +36,7 @@ final class StrategyProcess: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = argv
-        process.environment = environment
+        process.environment = ChildEnvironment.scrubbed(environment)
         if let workdir { process.currentDirectoryURL = URL(fileURLWithPath: workdir) }
         let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
         process.standardInput = stdin

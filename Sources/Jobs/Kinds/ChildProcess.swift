@@ -64,7 +64,7 @@ final class ChildProcess: Sendable {
         guard pipeError == 0 else { throw JobFailure("cannot create a pipe: \(String(cString: strerror(pipeError)))") }
         let (readEnd, writeEnd) = (fds[0], fds[1])
         let cArgs = argv.map { strdup($0) } + [nil]
-        let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let cEnv = ChildEnvironment.scrubbed(environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
         let cPath = strdup(program)
         let cWorkdir = workdir.map { strdup($0) }
         defer {

@@ -34,7 +34,7 @@ public struct ExecJob: JobKind {
     public init() {}
 
     /// Variables of schedctl's own environment a child never inherits.
-    static let withheld: Set<String> = [SSHKeyLocation.passphraseEnvironmentVariable]
+    static let withheld = ChildEnvironment.withheld
 
     /// The child's environment: the inherited one (unless `inherit_env: false`), the job's `env`,
     /// then the run's identity; never a withheld variable.

@@ -102,7 +102,8 @@ public struct ReportJob: JobKind {
                 outcome = context.secrets.redact(error.message)
             }
             try? await notifyStore.record(
-                notifier: name, alert: "report", runID: context.runID, delivered: outcome == nil, detail: outcome ?? "delivered", now: environment.wall())
+                notifier: name, alert: "report", runID: context.runID, message: message.redacted { context.secrets.redact($0) }, delivered: outcome == nil,
+                detail: outcome ?? "delivered", now: environment.wall())
             try? await context.events.record(outcome == nil ? "notify-sent" : "notify-failed", "to \(name) (report): \(outcome ?? "delivered")")
             if let outcome {
                 failures.append("\(name): \(outcome)")
