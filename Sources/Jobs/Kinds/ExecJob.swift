@@ -81,7 +81,7 @@ public struct ExecJob: JobKind {
         } onCancel: {
             process.terminateGroup(grace: killGrace)
         }
-        let tail = context.secrets.redact(process.outputTail())
+        let tail = process.outputTail(redact: context.secrets.redact)
         if Task.isCancelled { throw CancellationError() }
         // The child is gone: a taker has nothing to end (a newer generation's write wins anyway).
         try? await context.checkpoints.save(ExecCheckpoint(running: nil).text)

@@ -99,23 +99,10 @@ public struct NotifierFactory: Sendable {
 
     /// Why `text` cannot be an endpoint: it does not parse as an http(s) URL with a host, or it
     /// is `http://` to a host other than this machine. Nil when it can.
-    public static func urlProblem(_ text: String) -> String? {
-        guard let url = httpURL(text) else { return "'\(text)' is not an http(s) URL" }
-        if url.scheme?.lowercased() == "http" && !isLoopbackHost(url.host ?? "") {
-            return "'\(text)' is plain http:// to another machine, which would send its content and credentials in clear; use https:// (http:// is for 127.0.0.1, ::1 and localhost only)"
-        }
-        return nil
-    }
+    public static func urlProblem(_ text: String) -> String? { EndpointURL.problem(text) }
 
-    /// Whether `host` is this machine: an IPv4 loopback literal (127.0.0.0/8), `::1`, or exactly
-    /// `localhost`.
-    public static func isLoopbackHost(_ host: String) -> Bool {
-        let h = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
-        if h == "localhost" || h == "::1" || h == "0:0:0:0:0:0:0:1" { return true }
-        let parts = h.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4, parts[0] == "127" else { return false }
-        return parts.allSatisfy { part in !part.isEmpty && part.count <= 3 && part.allSatisfy(\.isASCII) && part.allSatisfy(\.isNumber) && Int(part)! <= 255 }
-    }
+    /// Whether `host` is this machine (see ``EndpointURL/isLoopback(_:)``).
+    public static func isLoopbackHost(_ host: String) -> Bool { EndpointURL.isLoopback(host) }
 
     static func text(_ spec: ComponentSpec, _ key: String) -> String? { spec.options[key]?.stringValue }
 
