@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Where the SSH key that protects the vault comes from, and loading it from disk.
 ///

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Jobs
 
 /// The schedctl command line: the service and the tools around it.
 @main

@@ -1,5 +1,5 @@
 import CProcessSpawn
-public import Foundation
+import Foundation
 import Secrets
 import Synchronization
 

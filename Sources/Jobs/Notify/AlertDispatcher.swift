@@ -121,7 +121,9 @@ public actor AlertDispatcher: Service {
         let names = notifierNames()
         let drained = await withTaskGroup(of: TickReport.self) { group in
             for name in names { group.addTask { await self.drain(name) } }
-            return await group.reduce(TickReport(), +)
+            var total = TickReport()
+            for await part in group { total = total + part }
+            return total
         }
         return report + drained
     }
@@ -190,10 +192,12 @@ public actor AlertDispatcher: Service {
     /// One attempt at `delivery` (claimed), recorded; what became of it.
     func deliver(_ delivery: NotifyStore.OutboxDelivery) async -> DeliveryPolicy.Next {
         let name = delivery.notifier
-        var message = delivery.message
-        message.deliveryID = delivery.id
-        message.critical = delivery.severity == "critical"
-        let redact = { @Sendable (text: String) in self.factory.secrets.redact(text) }
+        var stamped = delivery.message
+        stamped.deliveryID = delivery.id
+        stamped.critical = delivery.severity == "critical"
+        let message = stamped
+        let secrets = factory.secrets
+        let redact = { @Sendable (text: String) in secrets.redact(text) }
         let limit = sendLimit(name)
         let outcome: DeliveryPolicy.Outcome
         var failure: String?
@@ -209,7 +213,7 @@ public actor AlertDispatcher: Service {
                     if failures.isEmpty {
                         outcome = .delivered
                     } else {
-                        let error = type(of: multi).combined(failures, of: remaining.count, notifier: name)
+                        let error = NotifyError.combined(failures, of: remaining.count, notifier: name)
                         outcome = DeliveryPolicy.outcome(of: error)
                         failure = redact(error.message)
                     }

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// The decisions behind alert delivery, pure so that table tests can cover them: whether a new
 /// alert is sent or folded into a digest, when a failed send is tried again, when a delivery is

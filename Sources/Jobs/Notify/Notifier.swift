@@ -60,10 +60,13 @@ extension RecipientNotifier {
     public func sendToAll(_ message: NotificationMessage) async throws(NotifyError) {
         let failures = await send(message, to: recipients, accepted: { _ in })
         guard !failures.isEmpty else { return }
-        throw Self.combined(failures, of: recipients.count, notifier: name)
+        throw NotifyError.combined(failures, of: recipients.count, notifier: name)
     }
+}
 
-    /// One error for several refusals: the first one's kind, every recipient's reason.
+extension NotifyError {
+    /// One error for several recipients' refusals: retryable when any of them is, else the first
+    /// one's kind; every recipient's reason.
     public static func combined(_ failures: [(recipient: String, error: NotifyError)], of total: Int, notifier: String) -> NotifyError {
         let kind = failures.contains { DeliveryPolicy.outcome(of: $0.error) == .retryable } ? NotifyError.Kind.transport : failures[0].error.kind
         let reasons = failures.map { "\($0.recipient): \($0.error.message)" }.joined(separator: "; ")

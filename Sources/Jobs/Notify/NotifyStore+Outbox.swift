@@ -45,7 +45,7 @@ extension NotifyStore {
     }
 
     /// One outbox row.
-    public struct OutboxDelivery: Sendable, Hashable, Codable {
+    public struct OutboxDelivery: Sendable, Hashable {
         /// The row id.
         public var rowID: Int64
         /// The stable delivery id (`Schedctl-Delivery`).
@@ -173,7 +173,9 @@ extension NotifyStore {
 
     /// Queues a digest of `notifier`'s folded alerts when it has room in its hourly window; the
     /// folded rows become `digested`. Returns the digest's row, or nil.
-    public func enqueueDigest(notifier: String, limit: Int, expire: Duration, now: Date, compose: ([String]) -> NotificationMessage) async throws
+    public func enqueueDigest(
+        notifier: String, limit: Int, expire: Duration, now: Date, compose: @escaping @Sendable ([String]) -> NotificationMessage
+    ) async throws
         -> OutboxDelivery?
     {
         let t = now.timeIntervalSince1970

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import Scheduler
 public import Secrets
 import SecretsSQLite
