@@ -225,7 +225,7 @@ struct AlertDeliveryTests {
         _ = try await dispatcher.tick()
         let run = try await event(store, plan, "skipped", "misfired")
         var attempts: [Double] = []
-        for _ in 0..<10 {
+        for _ in 0...10 {
             let report = try await dispatcher.tick()
             if report.retrying + report.failed > 0 { attempts.append(wall.now().timeIntervalSince1970) }
             wall.advance(30)

@@ -62,7 +62,8 @@ struct AlertDispatcherTests {
         async let b = second.tick()
         let (ra, rb) = try await (a, b)
         #expect(ra == .init() && rb == .init())
-        #expect(sections == ["## schedctl: trade failure (run #\(id))", "## schedctl: trade risk_limit (run #\(id))"])
+        #expect(
+            sections == ["## schedctl: trade risk_limit (run #\(id))", "## schedctl: trade failure (run #\(id))"], "each once; the critical alert first")
         let file = try String(contentsOfFile: directory.file("alerts.md"), encoding: .utf8)
         #expect(file.contains("exit status 3 (token ‹redacted›)"))
         #expect(!file.contains("sk-live-ABC123"))

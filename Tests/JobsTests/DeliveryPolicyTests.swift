@@ -77,7 +77,7 @@ struct DeliveryPolicyTests {
 
     @Test(arguments: [
         ("https://hooks.example.com/x", nil), ("http://127.0.0.1:8080/x", nil), ("http://localhost/x", nil),
-        ("http://hooks.example.com/x", "plain http://"), ("htp:/broken", "is not an http(s) URL"), ("ftp://example.com", "is not an http(s) URL"),
+        ("http://hooks.example.com/x", "plain http://"), ("htp:/broken", "is not a https:// URL"), ("ftp://example.com", "is not a https:// URL"),
     ])
     func endpointURLs(text: String, problem: String?) {
         let found = NotifierFactory.urlProblem(text)

@@ -86,7 +86,10 @@ struct ChildSecretsTests {
             risk: { daily_loss_limit: 5000, max_position: 4, max_orders_per_minute: 20 }
             strategy: { command: ["/bin/sh", "-c", "\(probe.replacingOccurrences(of: "NAME", with: "strategy")); exec cat > /dev/null"], workdir: "\(dir)" }
         """.write(toFile: config, atomically: true, encoding: .utf8)
-        if getuid() == 0 { _ = try await run("/bin/chown", ["-R", "65534:65534", dir]) }
+        if getuid() == 0 {
+            let chown = try Process.run(URL(fileURLWithPath: "/bin/chown"), arguments: ["-R", "65534:65534", dir])
+            try await exited(chown)
+        }
         let schedctl = SchedctlBinary.path()
         for (name, value) in [("tv/username", "demo-user"), ("tv/password", "demo-pass"), ("tv/cid", "1234"), ("tv/sec", "sim-secret")] {
             let set = try await run(schedctl, ["secrets", "set", name, "--config", config], stdin: value, directory: dir)

@@ -7,7 +7,7 @@ enum YAMLGuard {
     /// The largest file read: 16 MiB.
     static let maxBytes = 16 << 20
     /// The most nodes a file with aliases may expand to.
-    static let maxExpandedNodes = 200_000
+    static let maxExpandedNodes = 100_000
 
     /// Why `text` is refused before it is parsed, or nil.
     static func problem(beforeParsing text: String) -> String? {
