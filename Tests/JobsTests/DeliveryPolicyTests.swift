@@ -63,7 +63,7 @@ struct DeliveryPolicyTests {
     }
 
     @Test func aClaimOutlivesTheSendLimitByTheMargin() {
-        #expect(policy.lease(sendLimit: .seconds(15)) == .seconds(60))
+        #expect(policy.lease(sendLimit: .seconds(15)) == .seconds(35))
     }
 
     @Test(arguments: [

@@ -15,12 +15,12 @@ public struct DeliveryPolicy: Sendable, Hashable {
     public var firstRetry: Duration = .seconds(30)
     /// The longest wait between two attempts.
     public var maxBackoff: Duration = .seconds(1800)
-    /// How long a claim lasts beyond a send's time limit before another worker may take the
-    /// delivery over (its claimer is presumed dead).
-    public var leaseMargin: Duration = .seconds(45)
+    /// How long a claim lasts beyond twice a send's time limit before another worker may take
+    /// the delivery over (its claimer is presumed dead).
+    public var leaseMargin: Duration = .seconds(5)
 
     /// The defaults: retries 30 s, 60 s, 120 s, … capped at 30 min.
-    public init(firstRetry: Duration = .seconds(30), maxBackoff: Duration = .seconds(1800), leaseMargin: Duration = .seconds(45)) {
+    public init(firstRetry: Duration = .seconds(30), maxBackoff: Duration = .seconds(1800), leaseMargin: Duration = .seconds(5)) {
         self.firstRetry = firstRetry
         self.maxBackoff = maxBackoff
         self.leaseMargin = leaseMargin
@@ -84,8 +84,9 @@ public struct DeliveryPolicy: Sendable, Hashable {
     /// Whether a pending delivery is given up without another attempt.
     public func hasExpired(expiresAt: Double, now: Double) -> Bool { now > expiresAt }
 
-    /// How long a claim lasts for a send limited to `sendLimit`.
-    public func lease(sendLimit: Duration) -> Duration { sendLimit + leaseMargin }
+    /// How long a claim lasts for a send limited to `sendLimit`: twice the limit plus the margin
+    /// (the claimer gives up on the send at the limit and records it at once).
+    public func lease(sendLimit: Duration) -> Duration { sendLimit * 2 + leaseMargin }
 
     /// How an error from a notifier counts.
     public static func outcome(of error: NotifyError) -> Outcome {

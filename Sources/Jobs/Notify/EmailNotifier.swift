@@ -21,6 +21,8 @@ public struct EmailNotifier: RecipientNotifier {
     public var caFile: String?
     /// The time stamped on messages.
     public var wall: @Sendable () -> Date
+    /// The most one SMTP transaction may take, in seconds (curl's own limit).
+    public var timeoutSeconds = 60
 
     /// A notifier; throws `NotifyError(.configuration)` for a URL it cannot use.
     public init(
@@ -90,7 +92,7 @@ public struct EmailNotifier: RecipientNotifier {
             messageID: "\(message.deliveryID ?? UUID().uuidString.lowercased())@schedctl")
         let smtp = CurlSMTP(
             url: url.absoluteString, security: security, username: username, password: password, from: Self.address(from),
-            recipients: recipients.map(Self.address), caFile: caFile)
+            recipients: recipients.map(Self.address), caFile: caFile, timeoutSeconds: timeoutSeconds)
         let data = mime.render()
         let result: Result<Void, CurlSMTP.Failure> = await withCheckedContinuation { continuation in
             Thread.detachNewThread {

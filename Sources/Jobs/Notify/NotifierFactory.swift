@@ -147,10 +147,12 @@ public struct NotifierFactory: Sendable {
         let name = spec.name
         switch spec.type {
         case "email":
-            return try EmailNotifier(
+            var email = try EmailNotifier(
                 name: name, url: try await value(spec, "smtp_url") ?? "", from: try await value(spec, "from") ?? "", to: try await list(spec, "to"),
                 username: try await value(spec, "username"), password: try await value(spec, "password"),
                 startTLS: spec.options["starttls"]?.stringValue != "off", caFile: try await value(spec, "ca_file").map(resolvePath), wall: wall)
+            email.timeoutSeconds = max(1, Int(Self.timeout(spec).components.seconds))
+            return email
         case "twilio":
             var base = URL(string: "https://api.twilio.com")!
             if let text = try await value(spec, "base_url") {
