@@ -580,7 +580,9 @@ func withTS(_ body: (TSHarness) async throws -> Void) async throws {
             #expect(stored.refreshToken.hasPrefix("sim-refresh-code-"))
             #expect(h.tokens.current == stored)
             // The code is single-use.
-            await #expect(throws: BrokerError.self) { _ = try await h.client.auth.exchange(code: second, redirectURI: "http://localhost:1", codeVerifier: pkce.verifier) }
+            await #expect(throws: BrokerError.self) {
+                _ = try await h.client.auth.exchange(code: second, redirectURI: "http://localhost:1", codeVerifier: pkce.verifier)
+            }
             #expect(try await h.client.accounts().count == 2)
         }
     }

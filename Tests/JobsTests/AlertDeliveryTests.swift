@@ -25,7 +25,8 @@ struct AlertDeliveryTests {
 
     func dispatcher(_ store: Store, _ plan: Plan, clock: any Clock<Duration> = ManualClock(), claimer: String = "test-a") -> AlertDispatcher {
         AlertDispatcher(
-            store: store, plan: plan, factory: NotifierFactory(secrets: secrets, baseDirectory: directory.path, sleep: SleepRecorder().sleep, wall: wall.source),
+            store: store, plan: plan,
+            factory: NotifierFactory(secrets: secrets, baseDirectory: directory.path, sleep: SleepRecorder().sleep, wall: wall.source),
             logger: Logger(label: "test"), wall: wall.source, clock: clock, claimer: claimer)
     }
 
@@ -97,7 +98,8 @@ struct AlertDeliveryTests {
         #expect(sections("alerts.md").count == 1)
         let row = try #require(try await NotifyStore(store: store).outbox().first)
         #expect(row.state == "delivered" && row.attempts == 2)
-        #expect(try await NotifyStore(store: store).finishAttempt(claimed!, claimer: "dead", next: .delivered, error: nil, now: wall.now()) == false,
+        #expect(
+            try await NotifyStore(store: store).finishAttempt(claimed!, claimer: "dead", next: .delivered, error: nil, now: wall.now()) == false,
             "the dead claimer's late result is not recorded")
     }
 

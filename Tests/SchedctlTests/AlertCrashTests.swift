@@ -74,7 +74,8 @@ final class CrashTestEndpoint: Sendable {
             data += buffer[0..<n]
             if expected == nil, let end = String(decoding: data, as: UTF8.self).range(of: "\r\n\r\n") {
                 let head = String(decoding: data, as: UTF8.self)[..<end.lowerBound]
-                let length = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+                let length =
+                    head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
                     .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
                 expected = String(decoding: data, as: UTF8.self)[..<end.upperBound].utf8.count + length
             }

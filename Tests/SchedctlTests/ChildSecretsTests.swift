@@ -58,7 +58,8 @@ struct ChildSecretsTests {
         let keygen = try Process.run(URL(fileURLWithPath: "/usr/bin/ssh-keygen"), arguments: ["-q", "-t", "ed25519", "-N", "", "-f", key])
         try await exited(keygen)
         try #require(keygen.terminationStatus == 0, "ssh-keygen is needed (apt-get install openssh-client)")
-        let probe = "env > NAME-env.txt; echo $PPID > NAME-ppid.txt; if cat /proc/$PPID/environ > /dev/null 2>&1; then echo readable; else echo denied; fi > NAME-proc.txt"
+        let probe =
+            "env > NAME-env.txt; echo $PPID > NAME-ppid.txt; if cat /proc/$PPID/environ > /dev/null 2>&1; then echo readable; else echo denied; fi > NAME-proc.txt"
         let config = directory.file("jobs.yaml")
         try """
         database: state.sqlite

@@ -140,7 +140,8 @@ public final class OAuthCallbackListener: Sendable {
                 try await Task.sleep(for: timeout)
                 throw BrokerError(
                     .timeout, broker: "tradestation",
-                    "no sign-in callback with the expected state arrived within \(timeout); run `schedctl auth tradestation` again and finish the login in the browser")
+                    "no sign-in callback with the expected state arrived within \(timeout); run `schedctl auth tradestation` again and finish the login in the browser"
+                )
             }
             defer { group.cancelAll() }
             return try await group.next()!

@@ -11,7 +11,8 @@ public enum EndpointURL {
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == secure || scheme == plain, let host = url.host, !host.isEmpty
         else { return "'\(text)' is not a \(secure):// URL with a host" }
         if scheme == plain && !isLoopback(host) {
-            return "'\(text)' is plain \(plain):// to another machine, which would send credentials and data in clear; use \(secure):// (\(plain):// is for 127.0.0.1, ::1 and localhost only)"
+            return
+                "'\(text)' is plain \(plain):// to another machine, which would send credentials and data in clear; use \(secure):// (\(plain):// is for 127.0.0.1, ::1 and localhost only)"
         }
         return nil
     }

@@ -174,7 +174,8 @@ public actor AlertDispatcher: Service {
                     notifier: name, limit: limit, expire: plan.notify?.expire ?? NotifyRule.defaultExpire, now: wall(),
                     compose: { lines in Self.digest(lines, notifier: name, limit: limit) })
             }
-            while let delivery = try await notifyStore.claimNext(notifier: name, claimer: claimer, lease: policy.lease(sendLimit: sendLimit(name)), now: wall()) {
+            while let delivery = try await notifyStore.claimNext(notifier: name, claimer: claimer, lease: policy.lease(sendLimit: sendLimit(name)), now: wall())
+            {
                 switch await deliver(delivery) {
                 case .delivered: report.sent += 1
                 case .retry: report.retrying += 1
@@ -207,7 +208,8 @@ public actor AlertDispatcher: Service {
             if let multi = notifier as? any RecipientNotifier {
                 let remaining = multi.recipients.filter { !delivery.doneRecipients.contains($0) }
                 let failures = await withTimeLimit(limit, clock: clock) {
-                    await multi.send(message, to: remaining) { recipient in try? await store.addDone(delivery.rowID, claimer: claimer, recipients: [recipient]) }
+                    await multi.send(message, to: remaining) { recipient in try? await store.addDone(delivery.rowID, claimer: claimer, recipients: [recipient])
+                    }
                 }
                 if let failures {
                     if failures.isEmpty {

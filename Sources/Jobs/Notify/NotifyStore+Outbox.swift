@@ -217,9 +217,11 @@ extension NotifyStore {
             ).map(OutboxDelivery.init)
             for row in rows where policy.hasExpired(expiresAt: row.expiresAt, now: t) {
                 try db.execute(
-                    sql: "UPDATE notify_outbox SET state = 'expired', claimed_by = NULL, lease_until = NULL, next_attempt_at = NULL, finished_at = ? WHERE id = ?",
+                    sql:
+                        "UPDATE notify_outbox SET state = 'expired', claimed_by = NULL, lease_until = NULL, next_attempt_at = NULL, finished_at = ? WHERE id = ?",
                     arguments: [t, row.rowID])
-                try Self.recordOnRuns(db, row, t, "notify-expired", "not delivered within its expiry after \(row.attempts) attempts (last: \(row.lastError ?? "none"))")
+                try Self.recordOnRuns(
+                    db, row, t, "notify-expired", "not delivered within its expiry after \(row.attempts) attempts (last: \(row.lastError ?? "none"))")
             }
             return rows.count
         }
@@ -251,7 +253,9 @@ extension NotifyStore {
     public func addDone(_ rowID: Int64, claimer: String, recipients: [String]) async throws {
         guard !recipients.isEmpty else { return }
         try await store.writer.write { db in
-            guard let text = try String.fetchOne(db, sql: "SELECT done_recipients FROM notify_outbox WHERE id = ? AND claimed_by = ?", arguments: [rowID, claimer])
+            guard
+                let text = try String.fetchOne(
+                    db, sql: "SELECT done_recipients FROM notify_outbox WHERE id = ? AND claimed_by = ?", arguments: [rowID, claimer])
             else { return }
             var done = (try? JSONDecoder().decode([String].self, from: Data(text.utf8))) ?? []
             for recipient in recipients where !done.contains(recipient) { done.append(recipient) }

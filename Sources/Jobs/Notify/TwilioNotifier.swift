@@ -41,7 +41,8 @@ public struct TwilioNotifier: RecipientNotifier {
         let kind = failures.contains { $0.error.kind == .recipientRejected } ? NotifyError.Kind.recipientRejected : failures[0].error.kind
         throw NotifyError(
             kind, notifier: name,
-            "Twilio did not accept \(failures.count) of \(to.count) messages (\(failures.map { "\($0.recipient): \($0.error.message)" }.joined(separator: "; ")))")
+            "Twilio did not accept \(failures.count) of \(to.count) messages (\(failures.map { "\($0.recipient): \($0.error.message)" }.joined(separator: "; ")))"
+        )
     }
 
     /// One POST per number in `recipients`; `accepted` hears each number Twilio accepted.

@@ -139,7 +139,8 @@ public struct WebhookNotifier: Notifier {
                 last = "HTTP \(answer.status)"
                 if (300..<400).contains(answer.status) {
                     throw NotifyError(
-                        .rejected, notifier: name, "\(url.host ?? "?") answered with a redirect (HTTP \(answer.status)), which is not followed; put the final URL in 'url'")
+                        .rejected, notifier: name,
+                        "\(url.host ?? "?") answered with a redirect (HTTP \(answer.status)), which is not followed; put the final URL in 'url'")
                 }
                 if answer.status != 429 && answer.status < 500 {
                     throw NotifyError(

@@ -78,7 +78,9 @@ enum YAMLGuard {
                 while j < n, bytes[j] == 32 { j += 1 }
                 indent = j - i
                 if let block = blockIndent {
-                    if j < n, !isBreak(bytes[j]), indent <= block { blockIndent = nil } else {
+                    if j < n, !isBreak(bytes[j]), indent <= block {
+                        blockIndent = nil
+                    } else {
                         while i < n, !isBreak(bytes[i]) { i += 1 }
                         i += 1
                         continue

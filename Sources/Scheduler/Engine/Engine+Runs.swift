@@ -58,7 +58,8 @@ extension Engine {
         let checkpoints = StoreCheckpoints(store: store, runID: run.id, owner: instanceID, generation: leased.generation, wall: wall)
         let context = RunContext(
             job: job, runID: run.id, nominal: run.nominalInstant, attempt: run.attempt, generation: leased.generation, logger: runLogger,
-            checkpoints: checkpoints, secrets: secrets, events: StoreRunEvents(
+            checkpoints: checkpoints, secrets: secrets,
+            events: StoreRunEvents(
                 store: store, runID: run.id, instance: instanceID, wall: wall, redact: { [secrets] in secrets.redact($0) }))
         let (clock, log) = (self.clock, runLogger)
         let work: RunWork = {

@@ -156,7 +156,9 @@ struct RemoveSecret: AsyncParsableCommand {
 }
 
 struct RekeySecrets: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rekey", abstract: "Re-seal every secret under another SSH key, in one transaction; old ciphertext is wiped from the database file and its WAL.")
+    static let configuration = CommandConfiguration(
+        commandName: "rekey",
+        abstract: "Re-seal every secret under another SSH key, in one transaction; old ciphertext is wiped from the database file and its WAL.")
     @OptionGroup var options: VaultOptions
     @Option(help: "The new SSH private key.") var to: String
 
