@@ -51,7 +51,9 @@ struct DeliveryPolicyTests {
     }
 
     @Test func whichAlertsAreCritical() {
-        #expect(AlertEvent.allCases.filter(\.isCritical) == [.retriesExhausted, .abandoned, .riskLimit, .tokenExpiring, .orphanElsewhere])
+        #expect(AlertEvent.allCases.filter(\.isCritical) == [.retriesExhausted, .abandoned, .riskLimit, .tokenExpiring, .orphanElsewhere, .flattenFailed])
+        #expect(AlertEvent.raised(byEventKind: "flatten-failed") == [.flattenFailed])
+        #expect(AlertEvent.raised(byEventKind: "orphan-elsewhere") == [.orphanElsewhere])
     }
 
     @Test(arguments: [

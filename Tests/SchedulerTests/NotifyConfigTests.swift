@@ -55,7 +55,7 @@ struct NotifyConfigTests {
         #expect(
             found == [
                 "jobs.yaml:4:31: notify.to: unknown notifier 'pager'; expected one of: log, phone",
-                "jobs.yaml:6:60: jobs.a.notify.on: unknown event 'failed'; expected one of: abandoned, failure, orphan_elsewhere, rebalance_done, retries_exhausted, risk_limit, session_report, skipped, token_expiring",
+                "jobs.yaml:6:60: jobs.a.notify.on: unknown event 'failed'; expected one of: abandoned, failure, flatten_failed, orphan_elsewhere, rebalance_done, retries_exhausted, risk_limit, session_report, skipped, token_expiring",
                 "jobs.yaml:6:68: jobs.a.notify.on: unknown event 'skiped' — did you mean 'skipped'?",
                 "jobs.yaml:7:53: jobs.b.notify: missing 'to'; name the notifiers that receive the alerts, e.g. to: [phone]",
                 "jobs.yaml:8:81: jobs.c.notify.when: unknown key 'when'; expected one of: expire, on, to",

@@ -316,6 +316,7 @@ public actor AlertDispatcher: Service {
         case .sessionReport: return "a trading session ended"
         case .tokenExpiring: return "a broker token expires soon"
         case .orphanElsewhere: return "a child of an earlier attempt still runs on another host"
+        case .flattenFailed: return "a futures session could not flatten its positions"
         }
     }
 }

@@ -19,13 +19,16 @@ public enum AlertEvent: String, Hashable, Sendable, CaseIterable, Codable {
     /// An `exec` run's child from an earlier attempt is still running on another host (event
     /// `orphan-elsewhere`).
     case orphanElsewhere = "orphan_elsewhere"
+    /// A futures session could not liquidate a position, or was not flat after its stop (event
+    /// `flatten-failed`).
+    case flattenFailed = "flatten_failed"
 
-    /// Critical alerts (`risk_limit`, `retries_exhausted`, `abandoned`, `token_expiring`,
-    /// `orphan_elsewhere`) are never folded into a digest nor held back by a notifier's hourly
+    /// Critical alerts (`risk_limit`, `flatten_failed`, `retries_exhausted`, `abandoned`,
+    /// `token_expiring`, `orphan_elsewhere`) are never folded into a digest nor held back by a notifier's hourly
     /// limit, and do not use it up; the rest are routine and share that limit.
     public var isCritical: Bool {
         switch self {
-        case .riskLimit, .retriesExhausted, .abandoned, .tokenExpiring, .orphanElsewhere: return true
+        case .riskLimit, .flattenFailed, .retriesExhausted, .abandoned, .tokenExpiring, .orphanElsewhere: return true
         case .failure, .skipped, .rebalanceDone, .sessionReport: return false
         }
     }
@@ -43,6 +46,7 @@ public enum AlertEvent: String, Hashable, Sendable, CaseIterable, Codable {
         case "session-report": return [.sessionReport]
         case "token-expiring": return [.tokenExpiring]
         case "orphan-elsewhere": return [.orphanElsewhere]
+        case "flatten-failed": return [.flattenFailed]
         default: return []
         }
     }
