@@ -16,7 +16,17 @@ struct RawHTTPResponse: Sendable {
     }
 }
 
-/// A thin `URLSession` wrapper: one place for timeouts and transport error mapping.
+/// Answers every redirect with "do not follow".
+final class RefuseRedirects: NSObject, URLSessionTaskDelegate, Sendable {
+    func urlSession(
+        _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse, newRequest request: URLRequest,
+        completionHandler: @escaping @Sendable (URLRequest?) -> Void
+    ) {
+        completionHandler(nil)
+    }
+}
+
+/// A thin `URLSession` wrapper: one place for timeouts, redirects and transport error mapping.
 struct HTTPTransport: Sendable {
     let session: URLSession
     let broker: String
@@ -27,7 +37,9 @@ struct HTTPTransport: Sendable {
         config.requestCachePolicy = .reloadIgnoringLocalCacheData
         config.urlCache = nil
         config.httpCookieStorage = nil
-        self.session = URLSession(configuration: config)
+        // Every broker request carries credentials (a token, a client secret): a redirect is
+        // never followed, so they go only to the configured host (the caller sees the 3xx).
+        self.session = URLSession(configuration: config, delegate: RefuseRedirects(), delegateQueue: nil)
         self.broker = broker
     }
 

@@ -183,3 +183,11 @@ int cps_release(cps_child *child, int go) {
     if (!go) return 0;
     return got == (ssize_t)sizeof err ? err : 0;
 }
+
+int cps_set_dumpable(int dumpable) {
+    return prctl(PR_SET_DUMPABLE, (unsigned long)dumpable, 0UL, 0UL, 0UL) == 0 ? 0 : errno;
+}
+
+int cps_get_dumpable(void) {
+    return prctl(PR_GET_DUMPABLE, 0UL, 0UL, 0UL, 0UL);
+}

@@ -72,6 +72,7 @@ public final class TradeStationSimulator: Sendable {
         var refreshTokens: Set<String> = []
         var accessTokens: [String: Date] = [:]
         var codes: [String: String] = [:]  // code → redirect_uri
+        var challenges: [String: String] = [:]  // code → PKCE S256 challenge
         var accounts: [String: SimAccount] = [:]
         var accountOrder: [String] = []
         var prices: [String: Decimal] = [:]
@@ -536,7 +537,11 @@ public final class TradeStationSimulator: Sendable {
         var c = URLComponents(string: redirect)!
         if ok {
             let code = "code-\(UUID().uuidString.prefix(12))"
-            self.state.withLock { $0.codes[code] = redirect }
+            let challenge = q["code_challenge_method"] == "S256" ? q["code_challenge"].map(String.init) : nil
+            self.state.withLock {
+                $0.codes[code] = redirect
+                $0.challenges[code] = challenge
+            }
             c.queryItems = [URLQueryItem(name: "code", value: code), URLQueryItem(name: "state", value: state)]
         } else {
             c.queryItems = [URLQueryItem(name: "error", value: "access_denied"), URLQueryItem(name: "state", value: state)]
@@ -586,6 +591,11 @@ public final class TradeStationSimulator: Sendable {
             case "authorization_code":
                 guard let code = form["code"], let redirect = s.codes.removeValue(forKey: code), redirect == form["redirect_uri"] else {
                     return jsonResponse(.forbidden, ["error": "invalid_grant", "error_description": "Invalid authorization code"])
+                }
+                if let challenge = s.challenges.removeValue(forKey: code),
+                    form["code_verifier"].map(TradeStationAuth.PKCE.challenge(for:)) != challenge
+                {
+                    return jsonResponse(.forbidden, ["error": "invalid_grant", "error_description": "Failed to verify code verifier"])
                 }
                 let rt = "sim-refresh-code-\(s.tokenCounter)"
                 s.refreshTokens.insert(rt)

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Where the SSH key that protects the vault comes from, and loading it from disk.
 ///
@@ -29,6 +29,37 @@ public struct SSHKeyLocation: Sendable, Equatable {
     public static let keyEnvironmentVariable = "SCHEDCTL_SSH_KEY"
     /// The environment variable holding the key's passphrase.
     public static let passphraseEnvironmentVariable = "SCHEDCTL_SSH_PASSPHRASE"
+    /// The environment variable naming a file that holds the key's passphrase.
+    public static let passphraseFileEnvironmentVariable = "SCHEDCTL_SSH_PASSPHRASE_FILE"
+    /// The systemd credential (`LoadCredential=ssh-passphrase:…`) holding the passphrase.
+    public static let passphraseCredential = "ssh-passphrase"
+
+    /// The passphrase from the environment, without prompting: `SCHEDCTL_SSH_PASSPHRASE`, else
+    /// the file `SCHEDCTL_SSH_PASSPHRASE_FILE` names, else the systemd credential
+    /// `$CREDENTIALS_DIRECTORY/ssh-passphrase`; one trailing newline of a file is dropped.
+    /// Nil when none is set; throws when a named file cannot be read.
+    public static func passphrase(
+        environment: [String: String], readFile: (String) throws -> Data = { try Data(contentsOf: URL(fileURLWithPath: $0)) }
+    ) throws(SecretsError) -> String? {
+        if let value = environment[passphraseEnvironmentVariable] { return value }
+        var path: String?
+        if let file = environment[passphraseFileEnvironmentVariable], !file.isEmpty {
+            path = file
+        } else if let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty {
+            let candidate = (directory as NSString).appendingPathComponent(passphraseCredential)
+            if FileManager.default.fileExists(atPath: candidate) { path = candidate }
+        }
+        guard let path else { return nil }
+        let data: Data
+        do {
+            data = try readFile(path)
+        } catch {
+            throw SecretsError.passphraseFileUnreadable(path, reason: (error as NSError).localizedDescription)
+        }
+        var text = String(decoding: data, as: UTF8.self)
+        if text.hasSuffix("\r\n") { text.removeLast(2) } else if text.hasSuffix("\n") { text.removeLast() }
+        return text
+    }
 
     /// The absolute (tilde-expanded) path.
     public let path: String

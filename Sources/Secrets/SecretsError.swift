@@ -122,6 +122,15 @@ public struct SecretsError: Error, CustomStringConvertible, Sendable {
         )
     }
 
+    static func passphraseFileUnreadable(_ path: String, reason: String) -> SecretsError {
+        SecretsError(
+            .keyFileUnreadable,
+            "cannot read the passphrase file '\(path)' (\(reason)); check SCHEDCTL_SSH_PASSPHRASE_FILE or the "
+                + "ssh-passphrase credential, and that the file is readable by the user running schedctl",
+            path: path
+        )
+    }
+
     static func keyFileUnreadable(_ path: String, reason: String) -> SecretsError {
         SecretsError(
             .keyFileUnreadable,

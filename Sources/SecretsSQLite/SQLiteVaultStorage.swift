@@ -56,6 +56,23 @@ public struct SQLiteVaultStorage: VaultStorage {
         try writer.write { db in try body(Transaction(db: db)) }
     }
 
+    /// Makes the writer connection zero deleted content (`PRAGMA secure_delete`), for a rekey.
+    public func enableSecureDelete() throws {
+        try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA secure_delete = ON") }
+    }
+
+    /// Leaves no old sealed value on disk after a rekey: rebuilds the database without its free
+    /// pages (`VACUUM`) and empties the write-ahead log (`wal_checkpoint(TRUNCATE)`), so values
+    /// sealed under the old key survive neither in free pages nor in the WAL.
+    public func scrubFreedContent() throws {
+        try writer.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+            try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            try db.execute(sql: "VACUUM")
+            try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+        }
+    }
+
     public func read<T: Sendable>(_ body: @Sendable (any VaultTransaction) throws -> T) throws -> T {
         try writer.read { db in try body(Transaction(db: db)) }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Jobs
 
 /// The schedctl command line: the service and the tools around it.
 @main
@@ -21,6 +22,22 @@ struct Schedctl: AsyncParsableCommand {
             NotifyCommand.self,
         ]
     )
+
+    /// Hardens the process (non-dumpable, the passphrase variables read once and removed from
+    /// its own environment), then runs the command.
+    static func main() async {
+        ProcessHardening.harden()
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// The version printed by `--version`.

@@ -96,7 +96,7 @@ enum Wiring {
         } catch {
             throw CommandFailure(message: "invalid configuration\n" + error.description)
         }
-        let problems = NotifierFactory.problems(in: plan) + ReportJob.problems(in: plan)
+        let problems = NotifierFactory.problems(in: plan) + ReportJob.problems(in: plan) + EndpointURL.problems(in: plan)
         if !problems.isEmpty { throw CommandFailure(message: "invalid configuration\n" + ConfigError(diagnostics: problems).description) }
         return plan
     }

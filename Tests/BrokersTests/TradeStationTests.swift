@@ -556,35 +556,73 @@ func withTS(_ body: (TSHarness) async throws -> Void) async throws {
             let listener = try await OAuthCallbackListener.start(port: 0)
             #expect(listener.port > 0)
             let state = TradeStationAuth.randomState()
-            let url = TradeStationAuth.authorizeURL(authURL: h.sim.authURL, clientID: "sim-client", redirectURI: listener.redirectURI, state: state)
+            let pkce = TradeStationAuth.PKCE()
+            let url = TradeStationAuth.authorizeURL(
+                authURL: h.sim.authURL, clientID: "sim-client", redirectURI: listener.redirectURI, state: state, pkce: pkce)
+            let query = URLComponents(url: url, resolvingAgainstBaseURL: false)?.queryItems ?? []
+            #expect(query.first { $0.name == "code_challenge_method" }?.value == "S256")
+            #expect(query.first { $0.name == "code_challenge" }?.value == pkce.challenge)
             // Play the browser: follow the simulator's redirect to the listener.
             async let code = listener.waitForCode(expectedState: state, timeout: .seconds(20))
             let (_, response) = try await URLSession.shared.data(from: url)
             #expect((response as? HTTPURLResponse)?.statusCode == 200)
             let received = try await code
-            let stored = try await h.client.auth.exchange(code: received, redirectURI: listener.redirectURI)
+            // A code without the verifier its challenge asked for is refused (an intercepted code is useless).
+            await #expect(throws: BrokerError.self) {
+                _ = try await h.client.auth.exchange(code: received, redirectURI: listener.redirectURI, codeVerifier: TradeStationAuth.PKCE().verifier)
+            }
+            let again = TradeStationAuth.authorizeURL(
+                authURL: h.sim.authURL, clientID: "sim-client", redirectURI: "http://localhost:1", state: state, pkce: pkce)
+            let (_, redirect) = try await URLSession(configuration: .ephemeral, delegate: NoRedirects(), delegateQueue: nil).data(from: again)
+            let location = try #require((redirect as? HTTPURLResponse)?.value(forHTTPHeaderField: "Location"))
+            let second = try #require(URLComponents(string: location)?.queryItems?.first { $0.name == "code" }?.value)
+            let stored = try await h.client.auth.exchange(code: second, redirectURI: "http://localhost:1", codeVerifier: pkce.verifier)
             #expect(stored.refreshToken.hasPrefix("sim-refresh-code-"))
             #expect(h.tokens.current == stored)
             // The code is single-use.
-            await #expect(throws: BrokerError.self) { _ = try await h.client.auth.exchange(code: received, redirectURI: listener.redirectURI) }
+            await #expect(throws: BrokerError.self) {
+                _ = try await h.client.auth.exchange(code: second, redirectURI: "http://localhost:1", codeVerifier: pkce.verifier)
+            }
             #expect(try await h.client.accounts().count == 2)
         }
     }
 
-    @Test func callbackListenerRejectsWrongStateAndTimesOut() async throws {
+    @Test func pkceChallengeIsTheS256OfTheVerifier() {
+        // RFC 7636, appendix B.
+        #expect(TradeStationAuth.PKCE.challenge(for: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+        let pkce = TradeStationAuth.PKCE()
+        #expect(pkce.verifier.count == 43 && pkce.verifier != TradeStationAuth.PKCE().verifier)
+    }
+
+    @Test func callbackListenerIgnoresWrongStateAndTimesOut() async throws {
         let listener = try await OAuthCallbackListener.start(port: 0)
         async let result = listener.waitForCode(expectedState: "expected", timeout: .seconds(20))
-        _ = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(listener.port)/?code=abc&state=forged")!)
-        do { _ = try await result; Issue.record("expected an error") } catch let e as BrokerError {
-            #expect(e.isAuthenticationFailure && e.message.contains("state"))
-        }
+        // Any web page can poke the port: a wrong state, even a "decline", neither ends the sign-in nor supplies the code.
+        _ = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(listener.port)/?code=forged&state=forged")!)
+        _ = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(listener.port)/?error=access_denied&state=forged")!)
+        _ = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(listener.port)/?code=real-code&state=expected")!)
+        #expect(try await result == "real-code")
         let second = try await OAuthCallbackListener.start(port: 0)
         do { _ = try await second.waitForCode(expectedState: "s", timeout: .milliseconds(50)); Issue.record("expected timeout") } catch let e as BrokerError {
             #expect(e.isTimeout)
         }
         let third = try await OAuthCallbackListener.start(port: 0)
         async let declined = third.waitForCode(expectedState: "s", timeout: .seconds(20))
-        _ = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(third.port)/?error=access_denied&state=s")!)
-        do { _ = try await declined; Issue.record("expected an error") } catch let e as BrokerError { #expect(e.isAuthenticationFailure) }
+        let escape = "%1B%5B31mred%1B%5B0m"
+        _ = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(third.port)/?error=access_denied&error_description=\(escape)&state=s")!)
+        do { _ = try await declined; Issue.record("expected an error") } catch let e as BrokerError {
+            #expect(e.isAuthenticationFailure)
+            #expect(!e.message.contains("\u{1B}") && e.message.contains("[31mred"), "control characters are removed: \(e.message)")
+        }
+    }
+}
+
+/// Stops at the first redirect (to read its `Location`).
+final class NoRedirects: NSObject, URLSessionTaskDelegate, Sendable {
+    func urlSession(
+        _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse, newRequest request: URLRequest,
+        completionHandler: @escaping @Sendable (URLRequest?) -> Void
+    ) {
+        completionHandler(nil)
     }
 }

@@ -13,12 +13,20 @@ struct NotifierTests {
     @Test func webhookSignsTheBodyWithHMACSHA256() async throws {
         let receiver = WebhookReceiver()
         try await receiver.start()
-        let notifier = WebhookNotifier(name: "hook", url: receiver.url, secret: "s3cret-key", sleep: SleepRecorder().sleep)
-        try await notifier.send(message)
+        let wall = ManualWallClock("2026-12-01T15:00:00Z")
+        let notifier = WebhookNotifier(name: "hook", url: receiver.url, secret: "s3cret-key", sleep: SleepRecorder().sleep, wall: wall.source)
+        var withID = message
+        withID.deliveryID = "d-1"
+        try await notifier.send(withID)
         await receiver.stop()
         let request = try #require(receiver.received.first)
-        let expected = HMAC<SHA256>.authenticationCode(for: request.body, using: SymmetricKey(data: Data("s3cret-key".utf8)))
-        #expect(request.signature == "sha256=" + expected.map { String(format: "%02x", $0) }.joined())
+        let timestamp = Int64(wall.now().timeIntervalSince1970)
+        let expected = HMAC<SHA256>.authenticationCode(for: Data("\(timestamp).".utf8) + request.body, using: SymmetricKey(data: Data("s3cret-key".utf8)))
+        #expect(request.signature == "t=\(timestamp),v1=" + expected.map { String(format: "%02x", $0) }.joined())
+        #expect(verifySignature(try #require(request.signature), body: request.body, key: "s3cret-key", now: timestamp + 299))
+        #expect(!verifySignature(try #require(request.signature), body: request.body, key: "s3cret-key", now: timestamp + 301), "too old")
+        #expect(!verifySignature(try #require(request.signature), body: request.body + Data(" ".utf8), key: "s3cret-key", now: timestamp))
+        #expect(request.delivery == "d-1")
         #expect(request.contentType == "application/json")
         let json = try #require(try JSONSerialization.jsonObject(with: request.body) as? [String: Any])
         #expect(json["subject"] as? String == "run failed")
@@ -47,7 +55,7 @@ struct NotifierTests {
         await receiver.stop()
         #expect(receiver.received.count == 4)
         #expect(sleeps.recorded == [.seconds(1), .seconds(2), .seconds(4)])
-        #expect(Set(receiver.received.map(\.signature)).count == 1, "every attempt carries the same signed body")
+        #expect(Set(receiver.received.map(\.body)).count == 1, "every attempt carries the same body")
     }
 
     @Test func webhookGivesUpOnAClientErrorAndAfterItsAttempts() async throws {
@@ -178,5 +186,72 @@ struct NotifierTests {
         }
         #expect(twilio.messages.first?.body == "sms ‹redacted›")
         #expect(DecodedMail(try #require(smtp.messages.first).data).parts["text/plain"] == "body ‹redacted›")
+    }
+}
+
+/// The webhook formats, each checked against the request its service documents.
+@Suite("Webhook formats")
+struct WebhookFormatTests {
+    let message = NotificationMessage(
+        subject: "schedctl: trade risk_limit (run #7)", text: "Job: trade (run #7)\n\ndaily loss limit reached\n", short: "trade #7 risk_limit",
+        critical: true, deliveryID: "0c5e-delivery")
+
+    func send(_ format: WebhookNotifier.Format, url: (WebhookReceiver) -> URL = { $0.url }, botToken: String? = nil, chatID: String? = nil)
+        async throws -> WebhookReceiver.Received
+    {
+        let receiver = WebhookReceiver()
+        try await receiver.start()
+        let notifier = WebhookNotifier(
+            name: "hook", url: url(receiver), secret: "k", format: format, botToken: botToken, chatID: chatID, attempts: 1, sleep: SleepRecorder().sleep)
+        try await notifier.send(message)
+        await receiver.stop()
+        #expect(receiver.received.count == 1)
+        let request = try #require(receiver.received.first)
+        #expect(request.delivery == "0c5e-delivery", "every format carries the delivery id")
+        #expect(request.signature?.hasPrefix("t=") == true, "and the signature")
+        return request
+    }
+
+    func json(_ request: WebhookReceiver.Received) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: request.body) as? [String: Any])
+    }
+
+    @Test func slackIncomingWebhookGetsText() async throws {
+        let request = try await send(.slack)
+        #expect(try json(request).keys.sorted() == ["text"])
+        #expect(try json(request)["text"] as? String == "*schedctl: trade risk_limit (run #7)*\nJob: trade (run #7)\n\ndaily loss limit reached\n")
+        #expect(request.contentType == "application/json")
+    }
+
+    @Test func discordWebhookGetsContentOfAtMost2000Characters() async throws {
+        let request = try await send(.discord)
+        let content = try #require(try json(request)["content"] as? String)
+        #expect(content.hasPrefix("**schedctl: trade risk_limit (run #7)**\n"))
+        #expect(content.count <= 2000)
+    }
+
+    @Test func ntfyGetsThePlainTextWithTitleAndUrgentPriority() async throws {
+        let request = try await send(.ntfy)
+        #expect(String(decoding: request.body, as: UTF8.self) == message.text)
+        #expect(request.headers["title"] == "schedctl: trade risk_limit (run #7)")
+        #expect(request.headers["priority"] == "urgent")
+    }
+
+    @Test func telegramSendMessageGetsChatIDAndText() async throws {
+        let request = try await send(.telegram, url: { $0.base }, botToken: "123456:ABC-bot", chatID: "-1001234")
+        #expect(request.path == "/bot123456:ABC-bot/sendMessage")
+        #expect(try json(request)["chat_id"] as? String == "-1001234")
+        #expect((try json(request)["text"] as? String)?.hasPrefix("schedctl: trade risk_limit (run #7)\n\nJob: trade") == true)
+    }
+
+    @Test func aRedirectIsNotFollowed() async throws {
+        let receiver = WebhookReceiver()
+        try await receiver.start()
+        let target = URL(string: receiver.base.absoluteString + "/redirect")!
+        let notifier = WebhookNotifier(name: "hook", url: target, secret: "k", attempts: 1, sleep: SleepRecorder().sleep)
+        let error = await #expect(throws: NotifyError.self) { try await notifier.send(message) }
+        await receiver.stop()
+        #expect(error?.message.contains("redirect") == true)
+        #expect(receiver.received.map(\.path) == ["/redirect"], "the signed request went nowhere else")
     }
 }

@@ -34,6 +34,18 @@ struct NotifyCLITests {
         let missing = try await SchedctlBinary.run(["notify", "test", "pager", "--config", config])
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("no notifier 'pager'"))
+
+        let log = try await SchedctlBinary.run(["notify", "log", "--json", "--config", config])
+        #expect(log.status == 0, "\(log.stderr)")
+        let entries = try #require(try JSONSerialization.jsonObject(with: Data(log.stdout.utf8)) as? [[String: Any]], "\(log.stdout)")
+        #expect(entries.map { $0["notifier"] as? String } == ["down", "log"], "newest first")
+        #expect(entries.map { $0["state"] as? String } == ["failed", "delivered"])
+        #expect(entries.allSatisfy { $0["event"] as? String == "test" && $0["attempts"] as? Int == 1 && ($0["id"] as? String)?.count == 36 })
+        #expect((entries.first?["last_error"] as? String)?.contains("cannot open /nonexistent-schedctl-dir/alerts.md") == true)
+        let table = try await SchedctlBinary.run(["notify", "log", "--limit", "1", "--config", config])
+        #expect(table.stdout.hasPrefix("id "), "\(table.stdout)")
+        #expect(table.stdout.split(separator: "\n").count == 2 && table.stdout.contains("down") && !table.stdout.contains(" log "))
+        #expect(try await SchedctlBinary.run(["notify", "log", "--limit", "0", "--config", config]).status == 64)
     }
 
     @Test func validateRejectsPlainTextSMTPToARemoteRelayAndUnknownReportSections() async throws {

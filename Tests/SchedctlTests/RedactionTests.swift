@@ -89,4 +89,37 @@ struct RedactionTests {
             }
         }
     }
+
+    @Test func aSecretStraddlingTheCutOfTheOutputTailLeavesNoFragment() async throws {
+        let directory = TemporaryDirectory(prefix: "schedctl-redact-tail")
+        let key = directory.file("id_ed25519")
+        let keygen = try Process.run(URL(fileURLWithPath: "/usr/bin/ssh-keygen"), arguments: ["-q", "-t", "ed25519", "-N", "", "-f", key])
+        try await exited(keygen)
+        try #require(keygen.terminationStatus == 0, "ssh-keygen is needed (apt-get install openssh-client)")
+        let config = directory.file("jobs.yaml")
+        // The tail keeps the last 4096 bytes: the token's last 10 characters fall inside it.
+        try """
+        database: state.sqlite
+        secrets: { ssh_key: \(key) }
+        jobs:
+          straddle:
+            type: exec
+            command: 'printf "%s" "$TOKEN"; head -c 4086 /dev/zero | tr "\\0" x; exit 3'
+            env: { TOKEN: secret:api/token }
+            schedule: { every: 1h }
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        #expect(try await SchedctlBinary.run(["secrets", "set", "api/token", "--config", config], stdin: token).status == 0)
+        let run = try await SchedctlBinary.run(["run", "straddle", "--config", config])
+        #expect(run.status == 1)
+        let history = try await SchedctlBinary.run(["history", "--json", "--config", config])
+        let id = try #require((try JSONSerialization.jsonObject(with: Data(history.stdout.utf8)) as? [[String: Any]])?.first?["id"] as? Int)
+        let shown = try await SchedctlBinary.run(["show", "\(id)", "--json", "--config", config])
+        #expect(shown.stdout.contains("xxxxxxxx"), "the tail was stored")
+        let fragment = String(token.suffix(10))
+        #expect(!shown.stdout.contains(fragment), "the end of the secret survived the cut")
+        for file in ["state.sqlite", "state.sqlite-wal"] {
+            guard let bytes = FileManager.default.contents(atPath: directory.file(file)) else { continue }
+            #expect(bytes.range(of: Data(fragment.utf8)) == nil, "a fragment of the secret is in \(file)")
+        }
+    }
 }

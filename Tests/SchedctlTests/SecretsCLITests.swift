@@ -159,3 +159,35 @@ struct PVTradeStationMoveCLITests {
         #expect(state.stdout.contains("cli-refresh"))
     }
 }
+
+@Suite("schedctl secrets: the passphrase from a file or a systemd credential", .serialized)
+struct PassphraseSourceCLITests {
+    @Test func aPassphraseFileOrCredentialUnlocksAnEncryptedKey() async throws {
+        let directory = TemporaryDirectory(prefix: "schedctl-passphrase")
+        let key = directory.file("id_ed25519")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/ssh-keygen")
+        process.arguments = ["-q", "-t", "ed25519", "-N", "correct horse battery", "-f", key]
+        try process.run()
+        try await exited(process)
+        try #require(process.terminationStatus == 0, "ssh-keygen is needed (apt-get install openssh-client)")
+        let config = directory.file("jobs.yaml")
+        try "database: state.sqlite\njobs:\n  j: { type: noop, schedule: { every: 1h } }\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let file = directory.file("passphrase")
+        try "correct horse battery\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let credentials = directory.file("credentials")
+        try FileManager.default.createDirectory(atPath: credentials, withIntermediateDirectories: true)
+        try "correct horse battery".write(toFile: (credentials as NSString).appendingPathComponent("ssh-passphrase"), atomically: true, encoding: .utf8)
+
+        let fromFile = try await SchedctlBinary.run(
+            ["secrets", "set", "x/y", "--config", config, "--ssh-key", key], stdin: "v1", environment: ["SCHEDCTL_SSH_PASSPHRASE_FILE": file])
+        #expect(fromFile.status == 0, "\(fromFile.stderr)")
+        let fromCredential = try await SchedctlBinary.run(
+            ["secrets", "get", "x/y", "--config", config, "--ssh-key", key], environment: ["CREDENTIALS_DIRECTORY": credentials])
+        #expect(fromCredential.status == 0 && fromCredential.stdout == "v1\n", "\(fromCredential.stderr)")
+        let missing = try await SchedctlBinary.run(
+            ["secrets", "get", "x/y", "--config", config, "--ssh-key", key], environment: ["SCHEDCTL_SSH_PASSPHRASE_FILE": directory.file("nope")])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("cannot read the passphrase file '\(directory.file("nope"))'"), "\(missing.stderr)")
+    }
+}

@@ -55,10 +55,26 @@ struct NotifyConfigTests {
         #expect(
             found == [
                 "jobs.yaml:4:31: notify.to: unknown notifier 'pager'; expected one of: log, phone",
-                "jobs.yaml:6:60: jobs.a.notify.on: unknown event 'failed'; expected one of: abandoned, failure, rebalance_done, retries_exhausted, risk_limit, session_report, skipped, token_expiring",
+                "jobs.yaml:6:60: jobs.a.notify.on: unknown event 'failed'; expected one of: abandoned, failure, flatten_failed, orphan_elsewhere, rebalance_done, retries_exhausted, risk_limit, session_report, skipped, token_expiring",
                 "jobs.yaml:6:68: jobs.a.notify.on: unknown event 'skiped' — did you mean 'skipped'?",
                 "jobs.yaml:7:53: jobs.b.notify: missing 'to'; name the notifiers that receive the alerts, e.g. to: [phone]",
-                "jobs.yaml:8:81: jobs.c.notify.when: unknown key 'when'; expected one of: on, to",
+                "jobs.yaml:8:81: jobs.c.notify.when: unknown key 'when'; expected one of: expire, on, to",
+            ], "\(found.joined(separator: "\n"))")
+    }
+
+    @Test func expireAndDuplicateNotifiersAreChecked() throws {
+        let found = Self.diagnostics(
+            header + """
+                notify: { on: [failure], to: [log, log] }
+                jobs:
+                  a: { type: noop, schedule: { every: 1h }, notify: { on: [failure], to: [log], expire: 30s } }
+                  b: { type: noop, schedule: { every: 1h }, notify: { on: [failure], to: [log], expire: soon } }
+                """)
+        #expect(
+            found == [
+                "jobs.yaml:4:30: notify.to: 'log' is named twice; name each notifier once",
+                "jobs.yaml:6:89: jobs.a.notify.expire: expire must be at least 1m: an alert needs time for its retries",
+                "jobs.yaml:7:89: jobs.b.notify.expire: 'soon' is not a duration; write it like 30s, 15m, 1h30m or 2d",
             ], "\(found.joined(separator: "\n"))")
     }
 

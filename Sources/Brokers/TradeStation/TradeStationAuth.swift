@@ -1,3 +1,4 @@
+import Crypto
 public import Foundation
 
 /// TradeStation environment: `sim` or `live`.
@@ -147,13 +148,16 @@ public actor TradeStationAuth {
         return access
     }
 
-    /// Exchanges an authorization code (from the browser login) and stores the tokens.
-    public func exchange(code: String, redirectURI: String) async throws -> OAuthTokenState {
+    /// Exchanges an authorization code (from the browser login) and stores the tokens; with
+    /// PKCE, `codeVerifier` is the verifier whose challenge went with the authorize request.
+    public func exchange(code: String, redirectURI: String, codeVerifier: String? = nil) async throws -> OAuthTokenState {
         let clientID = try await credentials.value(for: configuration.clientIDName)
         let secret = try await credentials.value(for: configuration.clientSecretName)
-        let token = try await tokenRequest([
+        var fields = [
             ("grant_type", "authorization_code"), ("client_id", clientID), ("client_secret", secret), ("code", code), ("redirect_uri", redirectURI),
-        ])
+        ]
+        if let codeVerifier { fields.append(("code_verifier", codeVerifier)) }
+        let token = try await tokenRequest(fields)
         guard let access = token.access_token, let refresh = token.refresh_token else {
             throw BrokerError(
                 .authenticationFailed, broker: "tradestation",
@@ -204,10 +208,33 @@ public actor TradeStationAuth {
             "TradeStation's token endpoint refused the request (\(code.isEmpty ? "HTTP \(response.status)" : code))")
     }
 
-    /// The browser URL for `schedctl auth tradestation`.
+    /// A PKCE pair (RFC 7636, `S256`): the verifier stays here, its challenge goes with the
+    /// authorize request, so an intercepted code is useless without the verifier.
+    public struct PKCE: Sendable, Hashable {
+        /// 43 characters of base64url from 32 random bytes.
+        public let verifier: String
+        /// `base64url(SHA-256(verifier))`.
+        public var challenge: String { Self.challenge(for: verifier) }
+
+        /// A fresh random pair.
+        public init() {
+            var g = SystemRandomNumberGenerator()
+            verifier = Self.base64URL(Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &g) }))
+        }
+
+        /// The `S256` challenge of `verifier`.
+        public static func challenge(for verifier: String) -> String { base64URL(Data(SHA256.hash(data: Data(verifier.utf8)))) }
+
+        static func base64URL(_ data: Data) -> String {
+            data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+                .replacingOccurrences(of: "=", with: "")
+        }
+    }
+
+    /// The browser URL for `schedctl auth tradestation` (with `pkce`, its `S256` challenge).
     public static func authorizeURL(
         authURL: URL = TradeStationEnvironment.live.authURL, clientID: String, redirectURI: String,
-        scopes: [String] = TradeStationConfiguration.defaultScopes, state: String
+        scopes: [String] = TradeStationConfiguration.defaultScopes, state: String, pkce: PKCE? = nil
     ) -> URL {
         var c = URLComponents(url: authURL.appendingPathComponent("authorize"), resolvingAgainstBaseURL: false)!
         c.queryItems = [
@@ -218,6 +245,9 @@ public actor TradeStationAuth {
             URLQueryItem(name: "scope", value: scopes.joined(separator: " ")),
             URLQueryItem(name: "state", value: state),
         ]
+        if let pkce {
+            c.queryItems! += [URLQueryItem(name: "code_challenge", value: pkce.challenge), URLQueryItem(name: "code_challenge_method", value: "S256")]
+        }
         c.percentEncodedQuery = c.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
         return c.url!
     }

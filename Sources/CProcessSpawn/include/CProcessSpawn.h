@@ -43,4 +43,12 @@ int cps_release(cps_child *child, int go);
 /// Creates a pipe whose both ends are close-on-exec. Returns 0 or an errno value.
 int cps_pipe(int fds[2]);
 
+/// Marks this process dumpable (1) or not (0) with `prctl(PR_SET_DUMPABLE)`: a non-dumpable
+/// process's memory and `/proc/<pid>/environ` are closed to other processes of the same user.
+/// Returns 0 or an errno value.
+int cps_set_dumpable(int dumpable);
+
+/// This process's `PR_GET_DUMPABLE` value (0 or 1), or -1.
+int cps_get_dumpable(void);
+
 #endif

@@ -63,9 +63,13 @@ public struct BrokerFactory: Sendable {
     public func tradovateConfiguration(_ spec: ComponentSpec) throws -> TradovateConfiguration {
         TradovateConfiguration(
             environment: try TradovateEnvironment(parsing: spec.options["environment"]?.stringValue ?? ""),
-            restURL: spec.options["base_url"]?.stringValue.flatMap(URL.init(string:)),
-            webSocketURL: spec.options["ws_url"]?.stringValue.flatMap(URL.init(string:)),
-            marketDataURL: spec.options["md_url"]?.stringValue.flatMap(URL.init(string:)),
+            restURL: try spec.options["base_url"]?.stringValue.map { try EndpointURL.parse($0, what: "brokers.\(spec.name).base_url") },
+            webSocketURL: try spec.options["ws_url"]?.stringValue.map {
+                try EndpointURL.parse($0, what: "brokers.\(spec.name).ws_url", secure: "wss", plain: "ws")
+            },
+            marketDataURL: try spec.options["md_url"]?.stringValue.map {
+                try EndpointURL.parse($0, what: "brokers.\(spec.name).md_url", secure: "wss", plain: "ws")
+            },
             usernameName: secretName(spec, "username"), passwordName: secretName(spec, "password"), cidName: secretName(spec, "cid"),
             secretName: secretName(spec, "sec"), appID: spec.options["app_id"]?.stringValue ?? "schedctl",
             appVersion: spec.options["app_version"]?.stringValue ?? SchedulerInfo.version,
@@ -77,8 +81,8 @@ public struct BrokerFactory: Sendable {
     public func tradeStationConfiguration(_ spec: ComponentSpec) throws -> TradeStationConfiguration {
         TradeStationConfiguration(
             environment: try TradeStationEnvironment(parsing: spec.options["environment"]?.stringValue ?? ""),
-            baseURL: spec.options["base_url"]?.stringValue.flatMap(URL.init(string:)),
-            authURL: spec.options["auth_url"]?.stringValue.flatMap(URL.init(string:)),
+            baseURL: try spec.options["base_url"]?.stringValue.map { try EndpointURL.parse($0, what: "brokers.\(spec.name).base_url") },
+            authURL: try spec.options["auth_url"]?.stringValue.map { try EndpointURL.parse($0, what: "brokers.\(spec.name).auth_url") },
             clientIDName: secretName(spec, "client_id"), clientSecretName: secretName(spec, "client_secret"))
     }
 

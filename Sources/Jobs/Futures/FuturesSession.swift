@@ -471,7 +471,9 @@ actor FuturesSession {
                 }
                 await reload()
             } catch {
-                logger.error("liquidation failed", metadata: ["contract": "\(cid)", "error": "\(context.secrets.redact("\(error)"))"])
+                let reason = context.secrets.redact("\(error)")
+                logger.error("liquidation failed", metadata: ["contract": "\(cid)", "error": "\(reason)"])
+                try? await context.events.record("flatten-failed", "liquidating \(net) \(symbols[cid] ?? "") failed: \(reason)")
             }
         }
     }
@@ -692,7 +694,11 @@ actor FuturesSession {
                 await handle(input, stopping: true)
             }
             if !isFlat { await refreshPositions() }
-            if !isFlat { logger.error("positions are not flat after the stop", metadata: ["positions": "\(positions.filter { $0.value != 0 })"]) }
+            if !isFlat {
+                let open = positions.filter { $0.value != 0 }.map { "\(symbols[$0.key] ?? "\($0.key)") \($0.value)" }.sorted().joined(separator: ", ")
+                logger.error("positions are not flat after the stop", metadata: ["positions": "\(open)"])
+                try? await context.events.record("flatten-failed", "positions are not flat after the stop: \(open)")
+            }
         }
         state.reconnects = baseReconnects + max(0, await trading.connectionCount - 1) + max(0, await market.connectionCount - 1)
         let report = FuturesSessionReport(

@@ -36,7 +36,7 @@ final class StrategyProcess: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = argv
-        process.environment = environment
+        process.environment = ChildEnvironment.scrubbed(environment)
         if let workdir { process.currentDirectoryURL = URL(fileURLWithPath: workdir) }
         let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
         process.standardInput = stdin
@@ -69,18 +69,24 @@ final class StrategyProcess: Sendable {
         Thread {
             var pending: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 4096)
+            // A line longer than 1 MiB is dropped whole: its bytes are discarded as they come.
+            var discarding = false
             while true {
                 let n = read(fd, &buffer, buffer.count)
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 { break }
                 pending.append(contentsOf: buffer[0..<n])
                 while let i = pending.firstIndex(of: 10) {
-                    handle(String(decoding: pending[..<i], as: UTF8.self))
+                    if !discarding { handle(String(decoding: pending[..<i], as: UTF8.self)) }
+                    discarding = false
                     pending.removeFirst(i + 1)
-                    if pending.count > 1 << 20 { pending.removeAll() }
+                }
+                if pending.count > 1 << 20 {
+                    pending.removeAll()
+                    discarding = true
                 }
             }
-            if !pending.isEmpty { handle(String(decoding: pending, as: UTF8.self)) }
+            if !pending.isEmpty && !discarding { handle(String(decoding: pending, as: UTF8.self)) }
             done()
         }.start()
     }

@@ -64,7 +64,7 @@ final class ChildProcess: Sendable {
         guard pipeError == 0 else { throw JobFailure("cannot create a pipe: \(String(cString: strerror(pipeError)))") }
         let (readEnd, writeEnd) = (fds[0], fds[1])
         let cArgs = argv.map { strdup($0) } + [nil]
-        let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let cEnv = ChildEnvironment.scrubbed(environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
         let cPath = strdup(program)
         let cWorkdir = workdir.map { strdup($0) }
         defer {
@@ -96,7 +96,7 @@ final class ChildProcess: Sendable {
                 if count <= 0 { break }
                 process.output.withLock { output in
                     output.append(contentsOf: buffer[0..<count])
-                    if output.count > process.tailBytes * 2 { output.removeFirst(output.count - process.tailBytes) }
+                    if output.count > process.tailBytes * 2 + 8192 { output.removeFirst(output.count - process.tailBytes - 8192) }
                 }
             }
             close(readEnd)
@@ -155,14 +155,17 @@ final class ChildProcess: Sendable {
         }
     }
 
-    /// The last bytes of combined output, as text (waits briefly for the reader to drain).
-    func outputTail() -> String {
+    /// The last `tailBytes` bytes of combined output, as text, `redact`ed before the cut (over
+    /// 8 KiB more than the tail), so a secret that straddles the cut leaves no fragment. Waits
+    /// briefly for the reader to drain.
+    func outputTail(redact: (String) -> String = { $0 }) -> String {
         for _ in 0..<50 {
             if readerDone.withLock({ $0 }) { break }
             usleep(2000)
         }
-        let bytes = output.withLock { Array($0.suffix(tailBytes)) }
-        return String(decoding: bytes, as: UTF8.self)
+        let bytes = output.withLock { Array($0) }
+        let redacted = redact(String(decoding: bytes, as: UTF8.self))
+        return String(decoding: Array(redacted.utf8.suffix(tailBytes)), as: UTF8.self)
     }
 }
 

@@ -34,7 +34,7 @@ public struct ExecJob: JobKind {
     public init() {}
 
     /// Variables of schedctl's own environment a child never inherits.
-    static let withheld: Set<String> = [SSHKeyLocation.passphraseEnvironmentVariable]
+    static let withheld = ChildEnvironment.withheld
 
     /// The child's environment: the inherited one (unless `inherit_env: false`), the job's `env`,
     /// then the run's identity; never a withheld variable.
@@ -81,7 +81,7 @@ public struct ExecJob: JobKind {
         } onCancel: {
             process.terminateGroup(grace: killGrace)
         }
-        let tail = context.secrets.redact(process.outputTail())
+        let tail = process.outputTail(redact: context.secrets.redact)
         if Task.isCancelled { throw CancellationError() }
         // The child is gone: a taker has nothing to end (a newer generation's write wins anyway).
         try? await context.checkpoints.save(ExecCheckpoint(running: nil).text)

@@ -5,13 +5,16 @@ public import Scheduler
 public import ServiceLifecycle
 
 /// Sends alerts for run events (`notify: { on: [...], to: [...] }`), run by `schedctl serve`
-/// beside the engine. It reads the store's `run_event` table as an outbox after a persisted
-/// cursor, so a restart never resends and several instances never send the same alert twice:
-/// claiming an event moves the cursor by compare-and-set and takes a slot in each notifier's
-/// hourly window (or folds the alert into that notifier's next digest) in one transaction; the
-/// result is then recorded as a `notify-sent` / `notify-failed` run event. An alert claimed by a
-/// process that dies before sending is not resent (at most once). Notifier failures are
-/// recorded and never touch the run.
+/// beside the engine, at least once and each with a stable delivery id.
+///
+/// It reads the store's `run_event` table after a persisted cursor. Claiming an event moves the
+/// cursor by compare-and-set and queues one delivery per notifier in the `notify_outbox` table
+/// in one transaction (a routine alert over the notifier's hourly limit is folded into its next
+/// digest; a critical one never is). Each notifier has its own worker: it claims a due delivery
+/// with a lease, sends it within the notifier's time limit, and records the result; a failure
+/// that may pass is retried with backoff (``DeliveryPolicy``) until the delivery expires, and a
+/// claim whose process died is taken over once its lease runs out. Recipients that accepted a
+/// message are never sent it again. Notifier failures are recorded and never touch the run.
 public actor AlertDispatcher: Service {
     /// The cursor's name in `notify_cursor`.
     public static let cursorName = "alerts"
@@ -24,19 +27,28 @@ public actor AlertDispatcher: Service {
     let clock: any Clock<Duration>
     /// How often the outbox is read.
     public var pollInterval: Duration = .seconds(1)
+    /// Retry, expiry, admission and lease decisions.
+    public let policy: DeliveryPolicy
+    /// Who this dispatcher's claims are recorded as.
+    public let claimer: String
     var built: [String: any Notifier] = [:]
 
     /// A dispatcher for `plan` over `store`.
     public init(
         store: Store, plan: Plan, factory: NotifierFactory, logger: Logger, wall: @escaping @Sendable () -> Date = { Date() },
-        clock: any Clock<Duration> = ContinuousClock()
+        clock: any Clock<Duration> = ContinuousClock(), policy: DeliveryPolicy = DeliveryPolicy(),
+        claimer: String = "\(ProcessInfo.processInfo.hostName)/\(getpid())/\(UUID().uuidString.prefix(8).lowercased())"
     ) {
         self.notifyStore = NotifyStore(store: store)
         self.plan = plan
+        var factory = factory
+        factory.webhookAttempts = 1
         self.factory = factory
         self.logger = logger
         self.wall = wall
         self.clock = clock
+        self.policy = policy
+        self.claimer = claimer
     }
 
     /// Uses `plan` from now on (after a reload).
@@ -45,41 +57,82 @@ public actor AlertDispatcher: Service {
         built = [:]
     }
 
-    /// Polls the outbox until graceful shutdown.
+    /// Reads new events and runs one worker per notifier until graceful shutdown.
     public func run() async throws {
         _ = try await notifyStore.cursor(Self.cursorName)
         await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    _ = try await self.tick()
-                } catch {
-                    self.logger.error("alert dispatch failed; retrying", metadata: ["error": "\(error)"])
+            await withTaskGroup(of: Void.self) { group in
+                var workers: Set<String> = []
+                while !Task.isCancelled {
+                    do {
+                        _ = try await self.ingest()
+                    } catch {
+                        self.logger.error("alert dispatch failed; retrying", metadata: ["error": "\(error)"])
+                    }
+                    for name in await self.notifierNames() where !workers.contains(name) {
+                        workers.insert(name)
+                        group.addTask { await self.work(name) }
+                    }
+                    try? await self.clock.sleep(for: self.pollInterval)
                 }
-                try? await self.clock.sleep(for: self.pollInterval)
+                group.cancelAll()
             }
         }
     }
+
+    /// One notifier's worker: drains its due deliveries, then waits for the next poll.
+    nonisolated func work(_ name: String) async {
+        while !Task.isCancelled {
+            _ = await drain(name)
+            try? await clock.sleep(for: pollInterval)
+        }
+    }
+
+    func notifierNames() -> [String] { plan.notifiers.keys.sorted() }
 
     /// What one pass did.
     public struct TickReport: Sendable, Hashable {
         /// Messages delivered (alerts and digests).
         public var sent = 0
-        /// Messages that failed.
+        /// Messages given up as failed (not retryable) or expired.
         public var failed = 0
         /// Alerts folded into digests.
         public var folded = 0
+        /// Attempts that failed and are tried again later.
+        public var retrying = 0
 
         /// A report.
-        public init(sent: Int = 0, failed: Int = 0, folded: Int = 0) {
+        public init(sent: Int = 0, failed: Int = 0, folded: Int = 0, retrying: Int = 0) {
             self.sent = sent
             self.failed = failed
             self.folded = folded
+            self.retrying = retrying
+        }
+
+        static func + (a: TickReport, b: TickReport) -> TickReport {
+            TickReport(sent: a.sent + b.sent, failed: a.failed + b.failed, folded: a.folded + b.folded, retrying: a.retrying + b.retrying)
         }
     }
 
-    /// One pass: every new event, then any digest whose notifier has room again.
+    /// One pass: queues every new event, then every notifier's due deliveries are sent, each
+    /// notifier on its own task (so one that hangs holds up only itself, up to its time limit).
     public func tick() async throws -> TickReport {
         var report = TickReport()
+        report.folded = try await ingest()
+        let names = notifierNames()
+        let drained = await withTaskGroup(of: TickReport.self) { group in
+            for name in names { group.addTask { await self.drain(name) } }
+            var total = TickReport()
+            for await part in group { total = total + part }
+            return total
+        }
+        return report + drained
+    }
+
+    /// Queues every new event's deliveries; returns how many alerts were folded.
+    @discardableResult
+    public func ingest() async throws -> Int {
+        var folded = 0
         var cursor = try await notifyStore.cursor(Self.cursorName)
         while true {
             let events = try await notifyStore.events(after: cursor)
@@ -87,70 +140,130 @@ public actor AlertDispatcher: Service {
             for event in events {
                 guard let rule = plan.notifyRule(job: event.job), let alert = rule.alert(forEventKind: event.kind), !rule.to.isEmpty else {
                     // Nothing to send: move on (a lost race just means another instance did).
-                    guard try await notifyStore.advance(Self.cursorName, from: cursor, to: event.id) else { return report }
+                    guard try await notifyStore.advance(Self.cursorName, from: cursor, to: event.id) else { return folded }
                     cursor = event.id
                     continue
                 }
-                let message = Self.message(event: event, alert: alert)
-                let targets = rule.to.map { name in (name, plan.notifiers[name].map(NotifierFactory.maxPerHour) ?? NotifierFactory.defaultMaxPerHour) }
-                guard
-                    let slots = try await notifyStore.claim(
-                        Self.cursorName, from: cursor, event: event, alert: alert.rawValue, line: Self.digestLine(event: event, alert: alert),
-                        targets: targets, now: wall())
-                else { return report }
-                cursor = event.id
-                for name in rule.to {
-                    switch slots[name] {
-                    case .send(let id):
-                        let delivered = await deliver(message, to: name, delivery: id)
-                        if delivered { report.sent += 1 } else { report.failed += 1 }
-                    case .folded: report.folded += 1
-                    case nil: break
-                    }
+                let message = Self.message(event: event, alert: alert).redacted { factory.secrets.redact($0) }
+                let line = factory.secrets.redact(Self.digestLine(event: event, alert: alert))
+                var seen: Set<String> = []
+                let targets = rule.to.filter { seen.insert($0).inserted }.map { name in
+                    NotifyStore.NewDelivery(
+                        notifier: name, limit: plan.notifiers[name].map(NotifierFactory.maxPerHour) ?? NotifierFactory.defaultMaxPerHour,
+                        critical: alert.isCritical, expire: rule.expire, digestLine: line)
                 }
+                guard
+                    let queued = try await notifyStore.enqueue(
+                        Self.cursorName, from: cursor, event: event, alert: alert.rawValue, message: message, targets: targets, policy: policy, now: wall())
+                else { return folded }
+                folded += queued.folded
+                cursor = event.id
             }
         }
-        for name in try await notifyStore.notifiersWithFoldedAlerts() {
-            let limit = plan.notifiers[name].map(NotifierFactory.maxPerHour) ?? NotifierFactory.defaultMaxPerHour
-            guard let (id, items) = try await notifyStore.claimDigest(notifier: name, limit: limit, now: wall()) else { continue }
-            let lines = items.compactMap(\.detail)
-            let message = NotificationMessage(
-                subject: "schedctl: \(items.count) alerts held back by the rate limit",
-                text: "\(name) is limited to \(limit) messages an hour; these alerts were held back:\n\n" + lines.map { "- \($0)" }.joined(separator: "\n")
-                    + "\n",
-                short: "schedctl: \(items.count) alerts held back: " + lines.joined(separator: "; "))
-            let result = await attempt(message, to: name)
-            try await notifyStore.finishDigest(id, items: items, delivered: result == nil, detail: result ?? "delivered", now: wall())
-            if result == nil { report.sent += 1 } else { report.failed += 1 }
+        return folded
+    }
+
+    /// Sends `name`'s due deliveries (a digest first, when its folded alerts have room again)
+    /// until none is due.
+    func drain(_ name: String) async -> TickReport {
+        var report = TickReport()
+        do {
+            try await notifyStore.expire(notifier: name, policy: policy, now: wall())
+            if let spec = plan.notifiers[name] {
+                let limit = NotifierFactory.maxPerHour(spec)
+                _ = try await notifyStore.enqueueDigest(
+                    notifier: name, limit: limit, expire: plan.notify?.expire ?? NotifyRule.defaultExpire, now: wall(),
+                    compose: { lines in Self.digest(lines, notifier: name, limit: limit) })
+            }
+            while let delivery = try await notifyStore.claimNext(notifier: name, claimer: claimer, lease: policy.lease(sendLimit: sendLimit(name)), now: wall())
+            {
+                switch await deliver(delivery) {
+                case .delivered: report.sent += 1
+                case .retry: report.retrying += 1
+                case .failed, .expired: report.failed += 1
+                }
+            }
+        } catch {
+            logger.error("alert delivery failed; retrying", metadata: ["notifier": "\(name)", "error": "\(error)"])
         }
         return report
     }
 
-    /// Sends and records delivery `id`; true when delivered.
-    func deliver(_ message: NotificationMessage, to name: String, delivery id: Int64) async -> Bool {
-        let failure = await attempt(message, to: name)
+    func sendLimit(_ name: String) -> Duration { plan.notifiers[name].map(NotifierFactory.timeout) ?? NotifierFactory.defaultTimeout }
+
+    /// One attempt at `delivery` (claimed), recorded; what became of it.
+    func deliver(_ delivery: NotifyStore.OutboxDelivery) async -> DeliveryPolicy.Next {
+        let name = delivery.notifier
+        var stamped = delivery.message
+        stamped.deliveryID = delivery.id
+        stamped.critical = delivery.severity == "critical"
+        let message = stamped
+        let secrets = factory.secrets
+        let redact = { @Sendable (text: String) in secrets.redact(text) }
+        let limit = sendLimit(name)
+        let outcome: DeliveryPolicy.Outcome
+        var failure: String?
+        do throws(NotifyError) {
+            let notifier = try await notifier(named: name)
+            let (store, claimer) = (notifyStore, self.claimer)
+            if let multi = notifier as? any RecipientNotifier {
+                let remaining = multi.recipients.filter { !delivery.doneRecipients.contains($0) }
+                let failures = await withTimeLimit(limit, clock: clock) {
+                    await multi.send(message, to: remaining) { recipient in try? await store.addDone(delivery.rowID, claimer: claimer, recipients: [recipient])
+                    }
+                }
+                if let failures {
+                    if failures.isEmpty {
+                        outcome = .delivered
+                    } else {
+                        let error = NotifyError.combined(failures, of: remaining.count, notifier: name)
+                        outcome = DeliveryPolicy.outcome(of: error)
+                        failure = redact(error.message)
+                    }
+                } else {
+                    outcome = .retryable
+                    failure = "no answer within \(DurationText.format(limit)) (the notifier's timeout)"
+                }
+            } else {
+                let result = await withTimeLimit(limit, clock: clock) { () async -> NotifyError? in
+                    do throws(NotifyError) {
+                        try await notifier.send(message)
+                        return nil
+                    } catch {
+                        return error
+                    }
+                }
+                switch result {
+                case .none:
+                    outcome = .retryable
+                    failure = "no answer within \(DurationText.format(limit)) (the notifier's timeout)"
+                case .some(nil):
+                    outcome = .delivered
+                case .some(let error?):
+                    outcome = DeliveryPolicy.outcome(of: error)
+                    failure = redact(error.message)
+                }
+            }
+        } catch {
+            outcome = DeliveryPolicy.outcome(of: error)
+            failure = redact(error.message)
+        }
+        let now = wall()
+        let next = policy.after(
+            outcome, attempts: delivery.attempts, createdAt: delivery.createdAt, expiresAt: delivery.expiresAt, now: now.timeIntervalSince1970)
+        if let failure {
+            logger.warning("alert not delivered", metadata: ["notifier": "\(name)", "delivery": "\(delivery.id)", "error": "\(failure)"])
+            Counter(label: "schedctl_alerts_total", dimensions: [("notifier", name), ("result", "failed")]).increment()
+        } else {
+            logger.info("alert sent", metadata: ["notifier": "\(name)", "delivery": "\(delivery.id)", "subject": "\(message.subject)"])
+            Counter(label: "schedctl_alerts_total", dimensions: [("notifier", name), ("result", "delivered")]).increment()
+        }
         do {
-            try await notifyStore.finish(id, delivered: failure == nil, detail: failure ?? "delivered", now: wall())
+            try await notifyStore.finishAttempt(delivery, claimer: claimer, next: next, error: failure, now: now)
         } catch {
             logger.error("cannot record a delivery", metadata: ["notifier": "\(name)", "error": "\(error)"])
         }
-        return failure == nil
-    }
-
-    /// Sends `message` to `name`; the redacted reason when it was not delivered.
-    func attempt(_ message: NotificationMessage, to name: String) async -> String? {
-        let redact = { @Sendable (text: String) in self.factory.secrets.redact(text) }
-        do {
-            let notifier = try await notifier(named: name)
-            try await NotifierSet([notifier], redact: redact).send(message, to: name)
-            logger.info("alert sent", metadata: ["notifier": "\(name)", "subject": "\(redact(message.subject))"])
-            Counter(label: "schedctl_alerts_total", dimensions: [("notifier", name), ("result", "delivered")]).increment()
-            return nil
-        } catch {
-            logger.warning("alert not delivered", metadata: ["notifier": "\(name)", "error": "\(redact(error.message))"])
-            Counter(label: "schedctl_alerts_total", dimensions: [("notifier", name), ("result", "failed")]).increment()
-            return redact(error.message)
-        }
+        return next
     }
 
     func notifier(named name: String) async throws(NotifyError) -> any Notifier {
@@ -161,6 +274,15 @@ public actor AlertDispatcher: Service {
         let notifier = try await factory.notifier(spec)
         built[name] = notifier
         return notifier
+    }
+
+    /// The digest of `lines` held back for `notifier`.
+    static func digest(_ lines: [String], notifier: String, limit: Int) -> NotificationMessage {
+        NotificationMessage(
+            subject: "schedctl: \(lines.count) alerts held back by the rate limit",
+            text: "\(notifier) is limited to \(limit) routine messages an hour; these alerts were held back:\n\n"
+                + lines.map { "- \($0)" }.joined(separator: "\n") + "\n",
+            short: "schedctl: \(lines.count) alerts held back: " + lines.joined(separator: "; "))
     }
 
     /// The alert for `event`.
@@ -179,7 +301,7 @@ public actor AlertDispatcher: Service {
             """
         return NotificationMessage(
             subject: "schedctl: \(event.job) \(alert.rawValue) (run #\(event.runID))", text: text,
-            short: "schedctl \(event.job) #\(event.runID) \(alert.rawValue): \(event.message)")
+            short: "schedctl \(event.job) #\(event.runID) \(alert.rawValue): \(event.message)", critical: alert.isCritical)
     }
 
     static func digestLine(event: NotifyStore.OutboxEvent, alert: AlertEvent) -> String {
@@ -196,6 +318,8 @@ public actor AlertDispatcher: Service {
         case .riskLimit: return "a risk limit was hit"
         case .sessionReport: return "a trading session ended"
         case .tokenExpiring: return "a broker token expires soon"
+        case .orphanElsewhere: return "a child of an earlier attempt still runs on another host"
+        case .flattenFailed: return "a futures session could not flatten its positions"
         }
     }
 }

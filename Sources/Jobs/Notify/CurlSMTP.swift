@@ -65,8 +65,14 @@ struct CurlSMTP {
             set(sc_curl_setopt_long(handle, CURLOPT_UPLOAD, 1))
             set(sc_curl_setopt_read_function(handle, curlReadPayload))
             set(sc_curl_setopt_pointer(handle, CURLOPT_READDATA, unmanaged.toOpaque()))
-            guard setup == CURLE_OK else { return setup }
-            return curl_easy_perform(handle)
+            guard setup == CURLE_OK else {
+                _ = sc_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, nil)
+                return setup
+            }
+            let performed = curl_easy_perform(handle)
+            // The buffer lives only inside this closure: curl must not keep its address.
+            _ = sc_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, nil)
+            return performed
         }
         guard code != CURLE_OK else { return }
         var reply = 0

@@ -3,7 +3,7 @@ public import Foundation
 /// `type: email`: SMTP submission through the system libcurl. `smtp://host:587` requires
 /// STARTTLS; `smtps://host:465` is TLS from the start; `starttls: off` (a relay on this machine
 /// only) speaks in clear. Text and HTML go as `multipart/alternative`.
-public struct EmailNotifier: Notifier {
+public struct EmailNotifier: RecipientNotifier {
     public let name: String
     /// `smtp://…` or `smtps://…`.
     public var url: URL
@@ -21,6 +21,8 @@ public struct EmailNotifier: Notifier {
     public var caFile: String?
     /// The time stamped on messages.
     public var wall: @Sendable () -> Date
+    /// The most one SMTP transaction may take, in seconds (curl's own limit).
+    public var timeoutSeconds = 60
 
     /// A notifier; throws `NotifyError(.configuration)` for a URL it cannot use.
     public init(
@@ -50,20 +52,47 @@ public struct EmailNotifier: Notifier {
         self.wall = wall
     }
 
-    static func isLoopback(_ host: String) -> Bool {
-        let h = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
-        return h == "localhost" || h == "::1" || h.hasPrefix("127.")
-    }
+    /// An IP loopback literal or exactly `localhost` (never `127.mail.example.com`).
+    static func isLoopback(_ host: String) -> Bool { NotifierFactory.isLoopbackHost(host) }
 
     var security: CurlSMTP.Security { url.scheme?.lowercased() == "smtps" ? .implicitTLS : (startTLS ? .startTLS : .plain) }
 
+    public var recipients: [String] { to }
+
     public func send(_ message: NotificationMessage) async throws(NotifyError) {
+        if let failure = await transmit(message, to: to) { throw failure }
+    }
+
+    /// Sends to `recipients` in one SMTP transaction; when a recipient is refused (nothing is
+    /// sent then), sends to each one on its own so the others still get it. Every refusal is
+    /// returned.
+    public func send(_ message: NotificationMessage, to recipients: [String], accepted: @escaping @Sendable (String) async -> Void) async -> [(
+        recipient: String, error: NotifyError
+    )] {
+        guard let failure = await transmit(message, to: recipients) else {
+            for recipient in recipients { await accepted(recipient) }
+            return []
+        }
+        guard failure.kind == .recipientRejected, recipients.count > 1 else { return recipients.map { ($0, failure) } }
+        var failures: [(recipient: String, error: NotifyError)] = []
+        for recipient in recipients {
+            if let failure = await transmit(message, to: [recipient]) {
+                failures.append((recipient, failure))
+            } else {
+                await accepted(recipient)
+            }
+        }
+        return failures
+    }
+
+    /// One SMTP transaction to `recipients`; the error, or nil when the relay took it.
+    func transmit(_ message: NotificationMessage, to recipients: [String]) async -> NotifyError? {
         let mime = MIMEMessage(
             from: from, to: to, subject: message.subject, text: message.text, html: message.html, date: wall(),
-            messageID: "\(UUID().uuidString.lowercased())@schedctl")
+            messageID: "\(message.deliveryID ?? UUID().uuidString.lowercased())@schedctl")
         let smtp = CurlSMTP(
-            url: url.absoluteString, security: security, username: username, password: password, from: Self.address(from), recipients: to.map(Self.address),
-            caFile: caFile)
+            url: url.absoluteString, security: security, username: username, password: password, from: Self.address(from),
+            recipients: recipients.map(Self.address), caFile: caFile, timeoutSeconds: timeoutSeconds)
         let data = mime.render()
         let result: Result<Void, CurlSMTP.Failure> = await withCheckedContinuation { continuation in
             Thread.detachNewThread {
@@ -75,7 +104,8 @@ public struct EmailNotifier: Notifier {
                 }
             }
         }
-        if case .failure(let failure) = result { throw explain(failure) }
+        if case .failure(let failure) = result { return explain(failure, recipients: recipients) }
+        return nil
     }
 
     /// The bare address of `Name <address>`.
@@ -85,7 +115,7 @@ public struct EmailNotifier: Notifier {
     }
 
     /// A message that says what the server refused and what to change.
-    func explain(_ failure: CurlSMTP.Failure) -> NotifyError {
+    func explain(_ failure: CurlSMTP.Failure, recipients: [String]? = nil) -> NotifyError {
         let server = "\(url.host ?? "?"):\(url.port.map(String.init) ?? "default port")"
         let detail = failure.text
         switch failure.code {
@@ -106,7 +136,7 @@ public struct EmailNotifier: Notifier {
             if detail.contains("RCPT") || failure.reply == 550 || failure.reply == 553 {
                 return NotifyError(
                     .recipientRejected, notifier: name,
-                    "\(server) rejected a recipient (\(detail)); check the addresses in 'to' (\(to.joined(separator: ", ")))")
+                    "\(server) rejected a recipient (\(detail)); check the addresses in 'to' (\((recipients ?? to).joined(separator: ", ")))")
             }
             if detail.contains("MAIL") {
                 return NotifyError(.rejected, notifier: name, "\(server) rejected the sender '\(from)' (\(detail)); check 'from'")

@@ -15,7 +15,7 @@ struct MIMEMessage {
     func render() -> Data {
         var lines = [
             "From: \(from)", "To: \(to.joined(separator: ", "))", "Subject: \(Self.encodedHeader(subject))", "Date: \(Self.rfc2822(date))",
-            "Message-ID: <\(messageID)>", "MIME-Version: 1.0",
+            "Message-ID: <\(messageID)>", "MIME-Version: 1.0", "Auto-Submitted: auto-generated",
         ]
         if let html {
             let boundary = "schedctl-\(messageID.prefix(while: { $0 != "@" }))"

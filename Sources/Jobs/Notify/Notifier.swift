@@ -11,18 +11,26 @@ public struct NotificationMessage: Sendable, Hashable, Codable {
     public var html: String?
     /// A digest short enough for a text message.
     public var short: String
+    /// Whether it is a critical alert (webhook formats raise its priority).
+    public var critical: Bool
+    /// The delivery's stable id, the same on every attempt (`Schedctl-Delivery`), when it is sent
+    /// from the outbox.
+    public var deliveryID: String?
 
     /// A message; `short` defaults to the subject.
-    public init(subject: String, text: String, html: String? = nil, short: String? = nil) {
+    public init(subject: String, text: String, html: String? = nil, short: String? = nil, critical: Bool = false, deliveryID: String? = nil) {
         self.subject = subject
         self.text = text
         self.html = html
         self.short = short ?? subject
+        self.critical = critical
+        self.deliveryID = deliveryID
     }
 
     /// The message with `redact` applied to every part.
     public func redacted(_ redact: (String) -> String) -> NotificationMessage {
-        NotificationMessage(subject: redact(subject), text: redact(text), html: html.map(redact), short: redact(short))
+        NotificationMessage(
+            subject: redact(subject), text: redact(text), html: html.map(redact), short: redact(short), critical: critical, deliveryID: deliveryID)
     }
 }
 
@@ -32,6 +40,38 @@ public protocol Notifier: Sendable {
     var name: String { get }
     /// Delivers `message` (already redacted); throws `NotifyError` when it was not delivered.
     func send(_ message: NotificationMessage) async throws(NotifyError)
+}
+
+/// A notifier with several recipients that it reaches one by one (SMS numbers, e-mail
+/// addresses), so that a retry skips those that already accepted a message and one refusal does
+/// not stop the others.
+public protocol RecipientNotifier: Notifier {
+    /// Every recipient.
+    var recipients: [String] { get }
+    /// Sends `message` (already redacted) to each of `recipients`, calling `accepted` as each one
+    /// accepts it; returns the refusals by recipient (empty when all accepted).
+    func send(_ message: NotificationMessage, to recipients: [String], accepted: @escaping @Sendable (String) async -> Void) async -> [(
+        recipient: String, error: NotifyError
+    )]
+}
+
+extension RecipientNotifier {
+    /// Sends to every recipient; throws one error naming every refusal.
+    public func sendToAll(_ message: NotificationMessage) async throws(NotifyError) {
+        let failures = await send(message, to: recipients, accepted: { _ in })
+        guard !failures.isEmpty else { return }
+        throw NotifyError.combined(failures, of: recipients.count, notifier: name)
+    }
+}
+
+extension NotifyError {
+    /// One error for several recipients' refusals: retryable when any of them is, else the first
+    /// one's kind; every recipient's reason.
+    public static func combined(_ failures: [(recipient: String, error: NotifyError)], of total: Int, notifier: String) -> NotifyError {
+        let kind = failures.contains { DeliveryPolicy.outcome(of: $0.error) == .retryable } ? NotifyError.Kind.transport : failures[0].error.kind
+        let reasons = failures.map { "\($0.recipient): \($0.error.message)" }.joined(separator: "; ")
+        return NotifyError(kind, notifier: notifier, "\(failures.count) of \(total) recipients did not accept it (\(reasons))")
+    }
 }
 
 /// Why a notification was not delivered, with what to do about it.

@@ -11,6 +11,8 @@ public struct NotifierFactory: Sendable {
     public var sleep: RetrySleep
     /// The time stamped on messages.
     public var wall: @Sendable () -> Date
+    /// A webhook's attempts within one send (the alert outbox sets 1: it retries itself).
+    public var webhookAttempts = 4
 
     /// A factory.
     public init(
@@ -37,16 +39,26 @@ public struct NotifierFactory: Sendable {
         "email": [
             OptionSpec("smtp_url", .string, required: true), OptionSpec("from", .string, required: true), OptionSpec("to", .stringList, required: true),
             OptionSpec("username", .string), OptionSpec("password", .secret), OptionSpec("starttls", .choice(["required", "off"])),
-            OptionSpec("ca_file", .string), OptionSpec("max_per_hour", .integer(1...10_000)),
+            OptionSpec("ca_file", .string), OptionSpec("max_per_hour", .integer(1...10_000)), OptionSpec("timeout", .duration),
         ],
         "twilio": [
             OptionSpec("account_sid", .secret, required: true), OptionSpec("auth_token", .secret, required: true),
             OptionSpec("from", .string, required: true), OptionSpec("to", .stringList, required: true), OptionSpec("base_url", .string),
-            OptionSpec("max_segments", .integer(1...10)), OptionSpec("max_per_hour", .integer(1...10_000)),
+            OptionSpec("max_segments", .integer(1...10)), OptionSpec("max_per_hour", .integer(1...10_000)), OptionSpec("timeout", .duration),
         ],
-        "webhook": [OptionSpec("url", .string, required: true), OptionSpec("secret", .secret), OptionSpec("max_per_hour", .integer(1...10_000))],
-        "file": [OptionSpec("path", .string, required: true), OptionSpec("max_per_hour", .integer(1...10_000))],
+        "webhook": [
+            OptionSpec("url", .string, required: true), OptionSpec("secret", .secret), OptionSpec("max_per_hour", .integer(1...10_000)),
+            OptionSpec("timeout", .duration), OptionSpec("format", .choice(WebhookNotifier.Format.all.map(\.name))), OptionSpec("bot_token", .secret),
+            OptionSpec("chat_id", .string),
+        ],
+        "file": [OptionSpec("path", .string, required: true), OptionSpec("max_per_hour", .integer(1...10_000)), OptionSpec("timeout", .duration)],
     ]
+
+    /// The default of `timeout`: the most one send may take in all.
+    public static let defaultTimeout: Duration = .seconds(15)
+
+    /// How long one send through `spec` may take in all (`timeout`, default 15 s).
+    public static func timeout(_ spec: ComponentSpec) -> Duration { spec.options["timeout"]?.durationValue ?? defaultTimeout }
 
     /// How many messages `spec` may send in an hour.
     public static func maxPerHour(_ spec: ComponentSpec) -> Int {
@@ -68,16 +80,29 @@ public struct NotifierFactory: Sendable {
                     add(path, error.message)
                 }
             case "twilio":
-                if let base = text(spec, "base_url"), httpURL(base) == nil {
-                    add(path + ".base_url", "'\(base)' is not an http(s) URL; leave it out for https://api.twilio.com")
+                if let base = text(spec, "base_url"), let problem = urlProblem(base) {
+                    add(path + ".base_url", "\(problem); leave it out for https://api.twilio.com")
                 }
             case "webhook":
-                if let url = text(spec, "url"), httpURL(url) == nil { add(path + ".url", "'\(url)' is not an http(s) URL; write https://host/path") }
+                if let url = text(spec, "url"), let problem = urlProblem(url) { add(path + ".url", "\(problem); write https://host/path") }
+                if spec.options["format"]?.stringValue == "telegram" && (spec.options["bot_token"] == nil || spec.options["chat_id"] == nil) {
+                    add(path, "format: telegram needs bot_token (secret:NAME) and chat_id; url is https://api.telegram.org")
+                }
             default: break
+            }
+            if let timeout = spec.options["timeout"]?.durationValue, timeout < .seconds(1) || timeout > .seconds(600) {
+                add(path + ".timeout", "timeout must be from 1s to 10m")
             }
         }
         return found
     }
+
+    /// Why `text` cannot be an endpoint: it does not parse as an http(s) URL with a host, or it
+    /// is `http://` to a host other than this machine. Nil when it can.
+    public static func urlProblem(_ text: String) -> String? { EndpointURL.problem(text) }
+
+    /// Whether `host` is this machine (see ``EndpointURL/isLoopback(_:)``).
+    public static func isLoopbackHost(_ host: String) -> Bool { EndpointURL.isLoopback(host) }
 
     static func text(_ spec: ComponentSpec, _ key: String) -> String? { spec.options[key]?.stringValue }
 
@@ -122,15 +147,17 @@ public struct NotifierFactory: Sendable {
         let name = spec.name
         switch spec.type {
         case "email":
-            return try EmailNotifier(
+            var email = try EmailNotifier(
                 name: name, url: try await value(spec, "smtp_url") ?? "", from: try await value(spec, "from") ?? "", to: try await list(spec, "to"),
                 username: try await value(spec, "username"), password: try await value(spec, "password"),
                 startTLS: spec.options["starttls"]?.stringValue != "off", caFile: try await value(spec, "ca_file").map(resolvePath), wall: wall)
+            email.timeoutSeconds = max(1, Int(Self.timeout(spec).components.seconds))
+            return email
         case "twilio":
             var base = URL(string: "https://api.twilio.com")!
             if let text = try await value(spec, "base_url") {
-                guard let url = Self.httpURL(text) else { throw NotifyError(.configuration, notifier: name, "base_url '\(text)' is not an http(s) URL") }
-                base = url
+                if let problem = Self.urlProblem(text) { throw NotifyError(.configuration, notifier: name, "base_url: \(problem)") }
+                base = Self.httpURL(text)!
             }
             return TwilioNotifier(
                 name: name, accountSID: try await value(spec, "account_sid") ?? "", authToken: try await value(spec, "auth_token") ?? "",
@@ -138,8 +165,11 @@ public struct NotifierFactory: Sendable {
                 maxSegments: spec.options["max_segments"]?.numberValue.map { NSDecimalNumber(decimal: $0).intValue } ?? 1)
         case "webhook":
             let text = try await value(spec, "url") ?? ""
-            guard let url = Self.httpURL(text) else { throw NotifyError(.configuration, notifier: name, "url '\(text)' is not an http(s) URL") }
-            return WebhookNotifier(name: name, url: url, secret: try await value(spec, "secret"), sleep: sleep, wall: wall)
+            if let problem = Self.urlProblem(text) { throw NotifyError(.configuration, notifier: name, "url: \(problem)") }
+            let format = WebhookNotifier.Format.all.first { $0.name == spec.options["format"]?.stringValue } ?? .json
+            return WebhookNotifier(
+                name: name, url: Self.httpURL(text)!, secret: try await value(spec, "secret"), format: format, botToken: try await value(spec, "bot_token"),
+                chatID: try await value(spec, "chat_id"), attempts: webhookAttempts, sleep: sleep, wall: wall)
         case "file":
             return FileNotifier(name: name, path: resolvePath(try await value(spec, "path") ?? ""), wall: wall)
         default:

@@ -2,8 +2,9 @@ public import Foundation
 import GRDB
 public import Scheduler
 
-/// The notification tables in the schedctl database: the alert cursor over `run_event` (the
-/// outbox) and every delivery, which is also the rate-limit window and the digest queue.
+/// The notification tables in the schedctl database: the alert cursor over `run_event` and the
+/// delivery outbox (`notify_outbox`), which is also the rate-limit window and the digest queue.
+/// The `notify_delivery` table of `notify-v1` is no longer written.
 public struct NotifyStore: Sendable {
     /// The database.
     public var store: Store
@@ -50,6 +51,7 @@ public struct NotifyStore: Sendable {
                     CREATE INDEX report_snapshot_account ON report_snapshot(broker, account, at);
                     """)
         }
+        registerOutbox(&migrator)
     }
 
     /// One run event joined with its run, as the dispatcher reads it.
@@ -61,25 +63,6 @@ public struct NotifyStore: Sendable {
         public var message: String
         public var job: String
         public var nominal: Int64
-    }
-
-    /// One delivery row.
-    public struct Delivery: Sendable, Hashable {
-        public var id: Int64
-        public var notifier: String
-        public var at: Double
-        public var runID: Int64?
-        public var alert: String
-        public var state: String
-        public var detail: String?
-    }
-
-    /// What to do with one alert for one notifier.
-    public enum Slot: Sendable, Hashable {
-        /// Send now: the delivery row `id` is in state `sending`.
-        case send(id: Int64)
-        /// The notifier is over its hourly limit: folded into the next digest.
-        case folded
     }
 
     /// The cursor `name`, started at the newest event when missing (history is not alerted).
@@ -115,117 +98,13 @@ public struct NotifyStore: Sendable {
         }
     }
 
-    /// Claims event `event` (moving cursor `name` past it) and, for each notifier in `targets`,
-    /// takes a slot in its hourly window or folds the alert (`line`) into its digest. Returns nil
-    /// when another instance claimed the event first.
-    public func claim(
-        _ name: String, from: Int64, event: OutboxEvent, alert: String, line: String, targets: [(notifier: String, limit: Int)], now: Date
-    ) async throws -> [String: Slot]? {
-        let t = now.timeIntervalSince1970
-        return try await store.writer.write { db in
-            try db.execute(sql: "UPDATE notify_cursor SET event_id = ? WHERE name = ? AND event_id = ?", arguments: [event.id, name, from])
-            guard db.changesCount == 1 else { return nil }
-            var slots: [String: Slot] = [:]
-            for target in targets {
-                if try Self.used(db, target.notifier, since: t - 3600) < target.limit {
-                    try Self.insert(db, target.notifier, t, event.runID, event.id, alert, "sending", nil)
-                    slots[target.notifier] = .send(id: db.lastInsertedRowID)
-                } else {
-                    try Self.insert(db, target.notifier, t, event.runID, event.id, alert, "folded", line)
-                    try Self.event(
-                        db, event.runID, t, "notify-folded",
-                        "to \(target.notifier): over its limit of \(target.limit) an hour; folded into the next digest", nil)
-                    slots[target.notifier] = .folded
-                }
-            }
-            return slots
-        }
-    }
-
-    /// Records how delivery `id` ended, and a run event when it belongs to a run.
-    public func finish(_ id: Int64, delivered: Bool, detail: String, now: Date) async throws {
-        try await store.writer.write { db in
-            try db.execute(
-                sql: "UPDATE notify_delivery SET state = ?, detail = ? WHERE id = ?", arguments: [delivered ? "sent" : "failed", detail, id])
-            if let row = try Row.fetchOne(db, sql: "SELECT notifier, run_id, alert FROM notify_delivery WHERE id = ?", arguments: [id]),
-                let runID = row["run_id"] as Int64?
-            {
-                let notifier: String = row["notifier"]
-                try Self.event(
-                    db, runID, now.timeIntervalSince1970, delivered ? "notify-sent" : "notify-failed",
-                    "to \(notifier) (\(row["alert"] as String)): \(detail)", nil)
-            }
-        }
-    }
-
-    /// For a notifier with folded alerts and room in its window: takes one slot and marks the
-    /// folded rows as digested. Returns the slot's id and the folded rows (oldest first).
-    public func claimDigest(notifier: String, limit: Int, now: Date) async throws -> (id: Int64, items: [Delivery])? {
-        let t = now.timeIntervalSince1970
-        return try await store.writer.write { db in
-            let items = try Row.fetchAll(
-                db, sql: "SELECT id, notifier, at, run_id, alert, state, detail FROM notify_delivery WHERE notifier = ? AND state = 'folded' ORDER BY id",
-                arguments: [notifier]
-            ).map { Delivery(id: $0[0], notifier: $0[1], at: $0[2], runID: $0[3], alert: $0[4], state: $0[5], detail: $0[6]) }
-            guard !items.isEmpty, try Self.used(db, notifier, since: t - 3600) < limit else { return nil }
-            try Self.insert(db, notifier, t, nil, nil, "digest", "sending", "\(items.count) alerts")
-            let id = db.lastInsertedRowID
-            try db.execute(
-                sql:
-                    "UPDATE notify_delivery SET state = 'digested', detail = detail || ' [digest #' || ? || ']' WHERE notifier = ? AND state = 'folded' AND id <= ?",
-                arguments: [id, notifier, items.last!.id])
-            return (id, items)
-        }
-    }
-
-    /// Records a digest's result on every run it covered.
-    public func finishDigest(_ id: Int64, items: [Delivery], delivered: Bool, detail: String, now: Date) async throws {
-        try await store.writer.write { db in
-            try db.execute(
-                sql: "UPDATE notify_delivery SET state = ?, detail = ? WHERE id = ?", arguments: [delivered ? "sent" : "failed", detail, id])
-            for runID in Set(items.compactMap(\.runID)).sorted() {
-                try Self.event(
-                    db, runID, now.timeIntervalSince1970, delivered ? "notify-sent" : "notify-failed",
-                    "to \(items[0].notifier) (digest of \(items.count) alerts): \(detail)", nil)
-            }
-        }
-    }
-
-    /// Notifiers with folded alerts waiting.
-    public func notifiersWithFoldedAlerts() async throws -> [String] {
-        try await store.writer.read { db in
-            try String.fetchAll(db, sql: "SELECT DISTINCT notifier FROM notify_delivery WHERE state = 'folded' ORDER BY notifier")
-        }
-    }
-
-    /// Every delivery, newest first (for tests and `notify log`).
-    public func deliveries(limit: Int = 100) async throws -> [Delivery] {
-        try await store.writer.read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT id, notifier, at, run_id, alert, state, detail FROM notify_delivery ORDER BY id DESC LIMIT ?", arguments: [limit]
-            ).map { Delivery(id: $0[0], notifier: $0[1], at: $0[2], runID: $0[3], alert: $0[4], state: $0[5], detail: $0[6]) }
-        }
-    }
-
-    /// Records a delivery outside the alert path (`notify test`, reports): one row, sent or failed.
-    public func record(notifier: String, alert: String, runID: Int64?, delivered: Bool, detail: String, now: Date) async throws {
-        try await store.writer.write { db in
-            try Self.insert(db, notifier, now.timeIntervalSince1970, runID, nil, alert, delivered ? "sent" : "failed", detail)
-        }
-    }
-
-    static func used(_ db: Database, _ notifier: String, since: Double) throws -> Int {
-        try Int.fetchOne(
-            db, sql: "SELECT COUNT(*) FROM notify_delivery WHERE notifier = ? AND at > ? AND state IN ('sending', 'sent', 'failed') AND alert != 'report'",
-            arguments: [notifier, since]) ?? 0
-    }
-
-    static func insert(
-        _ db: Database, _ notifier: String, _ at: Double, _ runID: Int64?, _ eventID: Int64?, _ alert: String, _ state: String, _ detail: String?
-    ) throws {
-        try db.execute(
-            sql: "INSERT INTO notify_delivery (notifier, at, run_id, event_id, alert, state, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            arguments: [notifier, at, runID, eventID, alert, state, detail])
+    /// Records a message sent outside the alert queue (`notify test`, reports) as a finished
+    /// delivery in the outbox; it does not count against the notifier's hourly limit.
+    public func record(notifier: String, alert: String, runID: Int64?, message: NotificationMessage, delivered: Bool, detail: String, now: Date)
+        async throws
+    {
+        try await recordFinished(
+            notifier: notifier, event: alert, runID: runID, message: message, delivered: delivered, error: delivered ? nil : detail, now: now)
     }
 
     static func event(_ db: Database, _ runID: Int64, _ at: Double, _ kind: String, _ message: String, _ instance: String?) throws {

@@ -1,6 +1,7 @@
 public import Brokers
 public import Foundation
 public import Scheduler
+import Synchronization
 
 /// What a report job reads and sends through, supplied by the composition root.
 public struct ReportEnvironment: Sendable {
@@ -84,31 +85,48 @@ public struct ReportJob: JobKind {
         let data = try await gather(context: context, environment: environment, plan: plan, now: now)
         let message = ReportRenderer.message(data)
         let targets = job.options["to"]?.listValue?.compactMap(\.stringValue) ?? []
-        var delivered = Set(try await context.checkpoints.load().map { $0.split(separator: ",").map(String.init) } ?? [])
+        var progress = ReportProgress(checkpoint: try await context.checkpoints.load())
         var factory = environment.notifiers
         factory.secrets = context.secrets
         let notifyStore = NotifyStore(store: environment.store)
+        let redact = { @Sendable (text: String) in context.secrets.redact(text) }
         var failures: [String] = []
-        for name in targets where !delivered.contains(name) {
+        for name in targets where !progress.delivered.contains(name) {
             let outcome: String?
             do throws(NotifyError) {
                 guard let spec = plan.notifiers[name] else {
                     throw NotifyError(.configuration, notifier: name, "no notifier '\(name)' is configured")
                 }
                 let notifier = try await factory.notifier(spec)
-                try await NotifierSet([notifier], redact: { context.secrets.redact($0) }).send(message, to: name)
+                if let multi = notifier as? any RecipientNotifier {
+                    // Recipients that accepted it on an earlier attempt are not sent it again.
+                    let done = progress.recipients[name] ?? []
+                    let remaining = multi.recipients.filter { !done.contains($0) }
+                    let accepted = AcceptedRecipients()
+                    let refused = await multi.send(message.redacted(redact), to: remaining) { recipient in accepted.add(recipient) }
+                    progress.recipients[name, default: []] += accepted.all
+                    if !refused.isEmpty {
+                        try? await context.checkpoints.save(progress.checkpoint)
+                        let error = NotifyError.combined(refused, of: remaining.count, notifier: name)
+                        throw NotifyError(error.kind, notifier: name, redact(error.message))
+                    }
+                } else {
+                    try await NotifierSet([notifier], redact: redact).send(message, to: name)
+                }
                 outcome = nil
             } catch {
                 outcome = context.secrets.redact(error.message)
             }
             try? await notifyStore.record(
-                notifier: name, alert: "report", runID: context.runID, delivered: outcome == nil, detail: outcome ?? "delivered", now: environment.wall())
+                notifier: name, alert: "report", runID: context.runID, message: message.redacted { context.secrets.redact($0) }, delivered: outcome == nil,
+                detail: outcome ?? "delivered", now: environment.wall())
             try? await context.events.record(outcome == nil ? "notify-sent" : "notify-failed", "to \(name) (report): \(outcome ?? "delivered")")
             if let outcome {
                 failures.append("\(name): \(outcome)")
             } else {
-                delivered.insert(name)
-                try await context.checkpoints.save(delivered.sorted().joined(separator: ","))
+                progress.delivered.insert(name)
+                progress.recipients[name] = nil
+                try await context.checkpoints.save(progress.checkpoint)
             }
         }
         if !failures.isEmpty {
@@ -171,4 +189,36 @@ public struct ReportJob: JobKind {
             title: job.options["title"]?.stringValue ?? "schedctl report: \(job.name)", at: nowInstant, zone: plan.timezone, sections: sections,
             accounts: accounts, runs: runs, runsSince: Instant(seconds: Int64(since.rounded(.down))), upcoming: Array(upcoming.prefix(10)))
     }
+}
+
+/// What a report run has delivered, kept in its checkpoint so a retry sends nothing twice: the
+/// notifiers served (`log,hook`), and for a notifier with several recipients that was only
+/// partly served, the recipients that accepted it (then the checkpoint is JSON).
+struct ReportProgress: Codable, Equatable {
+    var delivered: Set<String> = []
+    var recipients: [String: [String]] = [:]
+
+    init(checkpoint: String?) {
+        guard let checkpoint, !checkpoint.isEmpty else { return }
+        if checkpoint.hasPrefix("{"), let decoded = try? JSONDecoder().decode(ReportProgress.self, from: Data(checkpoint.utf8)) {
+            self = decoded
+        } else {
+            delivered = Set(checkpoint.split(separator: ",").map(String.init))
+        }
+    }
+
+    /// The checkpoint text: the plain list of notifiers unless recipients are recorded.
+    var checkpoint: String {
+        if recipients.values.allSatisfy(\.isEmpty) { return delivered.sorted().joined(separator: ",") }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+    }
+}
+
+/// The recipients that accepted a message, as the notifier reports them.
+private final class AcceptedRecipients: Sendable {
+    private let list = Mutex<[String]>([])
+    func add(_ recipient: String) { list.withLock { $0.append(recipient) } }
+    var all: [String] { list.withLock { $0 } }
 }

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import Scheduler
 public import Secrets
 import SecretsSQLite
@@ -11,18 +11,28 @@ public enum VaultAccess {
 
     /// Finds and loads the SSH key: `explicitPath` (`--ssh-key`), then `secrets.ssh_key` from
     /// `jobs.yaml`, then `SCHEDCTL_SSH_KEY`, `~/.ssh/id_ed25519`, `~/.ssh/id_rsa`. An encrypted
-    /// key's passphrase comes from `SCHEDCTL_SSH_PASSPHRASE`, else from `prompt` (nil: fail
-    /// with what to do).
+    /// key's passphrase comes from `SCHEDCTL_SSH_PASSPHRASE`, `SCHEDCTL_SSH_PASSPHRASE_FILE` or the
+    /// systemd credential `ssh-passphrase`, else from `prompt` (nil: fail with what to do).
     public static func loadKey(
-        explicitPath: String?, configured: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
+        explicitPath: String?, configured: String?, environment: [String: String] = ProcessHardening.startEnvironment,
         prompt: (@Sendable (String) -> String?)? = nil
     ) throws -> SSHKeyLocation.Loaded {
         let location = try SSHKeyLocation.resolve(
             explicitPath: explicitPath ?? configured, environment: environment, fileExists: { FileManager.default.fileExists(atPath: $0) })
         return try SSHKeyLocation.load(path: location.path) { () throws(SecretsError) -> String? in
-            if let passphrase = environment[SSHKeyLocation.passphraseEnvironmentVariable] { return passphrase }
+            if let passphrase = try SSHKeyLocation.passphrase(environment: environment) { return passphrase }
             return prompt?("Passphrase for \(location.path): ")
         }
+    }
+
+    /// Re-seals the vault in `store` under `newKey` and leaves no value sealed under the old key
+    /// on disk: secure delete for the rekey, then a `VACUUM` and an emptied write-ahead log.
+    public static func rekey(_ vault: Vault, store: Store, to newKey: SSHPrivateKey) throws -> Vault {
+        let storage = SQLiteVaultStorage(writer: store.writer)
+        try storage.enableSecureDelete()
+        let rekeyed = try vault.rekey(to: newKey)
+        try storage.scrubFreedContent()
+        return rekeyed
     }
 
     /// The vault in `store`, sealed with `key`; created on first use when `create` is true.
@@ -42,7 +52,7 @@ public final class VaultSecretResolver: SecretResolving {
     private let vault = Mutex<Result<Vault, SecretsError>?>(nil)
 
     /// A resolver for the vault in `store`, keyed by the SSH key at `keyPath` (or the defaults).
-    public init(store: Store, keyPath: String?, redactor: Redactor, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(store: Store, keyPath: String?, redactor: Redactor, environment: [String: String] = ProcessHardening.startEnvironment) {
         self.store = store
         self.keyPath = keyPath
         self.redactor = redactor

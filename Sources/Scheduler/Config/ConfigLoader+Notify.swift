@@ -1,10 +1,10 @@
 import Yams
 
 extension ConfigReader {
-    /// `notify: { on: [failure, skipped], to: [phone] }` (per job, or the file's default).
+    /// `notify: { on: [failure, skipped], to: [phone], expire: 24h }` (per job, or the file's default).
     func readNotify(_ node: Node, _ path: String, references: References) -> NotifyRule? {
         guard let fields = mapping(node, path, what: "a mapping like { on: [failure], to: [phone] }") else { return nil }
-        checkKeys(fields, allowed: ["on", "to"], path)
+        checkKeys(fields, allowed: ["on", "to", "expire"], path)
         var rule = NotifyRule(on: [], to: [])
         var valid = true
         let names = AlertEvent.allCases.map(\.rawValue)
@@ -27,9 +27,25 @@ extension ConfigReader {
             error(node, path, "missing 'on'; list the events that alert, e.g. on: [failure, retries_exhausted]")
             valid = false
         }
+        if let expire = lookup(fields, "expire") {
+            if let value = duration(expire.value, join(path, "expire")) {
+                if value < .seconds(60) {
+                    error(expire.value, join(path, "expire"), "expire must be at least 1m: an alert needs time for its retries")
+                    valid = false
+                } else {
+                    rule.expire = value
+                }
+            } else {
+                valid = false
+            }
+        }
         if let to = lookup(fields, "to") {
             guard let list = option(to.value, .notifierReferences, join(path, "to"), references: references)?.listValue else { return nil }
             rule.to = list.compactMap(\.stringValue)
+            if let duplicate = rule.to.first(where: { name in rule.to.filter { $0 == name }.count > 1 }) {
+                error(to.value, join(path, "to"), "'\(duplicate)' is named twice; name each notifier once")
+                valid = false
+            }
             let expected: Int
             if case .sequence(let items) = to.value { expected = items.count } else { expected = 1 }
             if rule.to.count != expected {

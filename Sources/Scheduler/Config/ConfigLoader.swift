@@ -39,6 +39,13 @@ public struct ConfigLoader: Sendable {
 
     /// The text of the file at `path` and the directory its relative paths resolve against.
     private static func read(_ path: String) throws(ConfigError) -> (text: String, base: String) {
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber, size.intValue > YAMLGuard.maxBytes {
+            throw ConfigError(diagnostics: [
+                Diagnostic(
+                    file: path, line: 0, column: 0, path: "",
+                    message: "the file is \(size.intValue >> 20) MiB; jobs.yaml may be at most \(YAMLGuard.maxBytes >> 20) MiB (is this the right file?)")
+            ])
+        }
         do {
             let text = try String(contentsOfFile: path, encoding: .utf8)
             let base = (path as NSString).deletingLastPathComponent
@@ -257,12 +264,20 @@ final class ConfigReader {
     /// The top-level mapping, or nil (with a diagnostic) when the file is not one.
     func readTop(_ text: String) -> [Field]? {
         let root: Node
+        if let problem = YAMLGuard.problem(beforeParsing: text) {
+            error(nil, "", "\(problem); nothing was loaded")
+            return nil
+        }
         do {
             guard let composed = try Yams.compose(yaml: text, .basic) else {
                 error(nil, "", "the file is empty; run 'schedctl init' for a starter jobs.yaml")
                 return nil
             }
             root = composed
+            if YAMLGuard.hasAliases(text), let problem = YAMLGuard.problem(afterComposing: root) {
+                error(nil, "", "\(problem); nothing was loaded")
+                return nil
+            }
         } catch let yamlError as YamlError {
             reportYAML(yamlError)
             return nil

@@ -58,7 +58,9 @@ extension Engine {
         let checkpoints = StoreCheckpoints(store: store, runID: run.id, owner: instanceID, generation: leased.generation, wall: wall)
         let context = RunContext(
             job: job, runID: run.id, nominal: run.nominalInstant, attempt: run.attempt, generation: leased.generation, logger: runLogger,
-            checkpoints: checkpoints, secrets: secrets, events: StoreRunEvents(store: store, runID: run.id, instance: instanceID, wall: wall))
+            checkpoints: checkpoints, secrets: secrets,
+            events: StoreRunEvents(
+                store: store, runID: run.id, instance: instanceID, wall: wall, redact: { [secrets] in secrets.redact($0) }))
         let (clock, log, observer, mono) = (self.clock, runLogger, options.observer, self.mono)
         if run.trigger == .schedule && run.attempt == 1 && !leased.takenOver {
             observer.runStarted(job: job.name, lateness: wall().timeIntervalSince1970 - run.dueAt)

@@ -440,17 +440,21 @@ public struct StoreRunEvents: RunEventRecording {
     let runID: Int64
     let instance: String?
     let wall: @Sendable () -> Date
+    let redact: @Sendable (String) -> String
 
-    /// Events of run `runID` recorded by `instance`.
-    public init(store: Store, runID: Int64, instance: String?, wall: @escaping @Sendable () -> Date) {
+    /// Events of run `runID` recorded by `instance`; every message passes `redact` first.
+    public init(
+        store: Store, runID: Int64, instance: String?, wall: @escaping @Sendable () -> Date, redact: @escaping @Sendable (String) -> String = { $0 }
+    ) {
         self.store = store
         self.runID = runID
         self.instance = instance
         self.wall = wall
+        self.redact = redact
     }
 
     public func record(_ kind: String, _ message: String) async throws {
-        try await store.appendEvent(runID: runID, kind: kind, message: message, instance: instance, now: wall())
+        try await store.appendEvent(runID: runID, kind: kind, message: redact(message), instance: instance, now: wall())
     }
 }
 

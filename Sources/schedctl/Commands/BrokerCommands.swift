@@ -169,7 +169,9 @@ struct AuthTradeStation: AsyncParsableCommand {
                 let clientID = try await factory.credentials.value(for: configuration.clientIDName)
                 let listener = try await OAuthCallbackListener.start(port: port)
                 let state = TradeStationAuth.randomState()
-                let url = TradeStationAuth.authorizeURL(authURL: configuration.authURL, clientID: clientID, redirectURI: listener.redirectURI, state: state)
+                let pkce = TradeStationAuth.PKCE()
+                let url = TradeStationAuth.authorizeURL(
+                    authURL: configuration.authURL, clientID: clientID, redirectURI: listener.redirectURI, state: state, pkce: pkce)
                 print("Open this URL in a browser and sign in:\n\n  \(url)\n\nWaiting on \(listener.redirectURI) for up to \(timeout)s …")
                 fflush(nil)
                 _ = try? Process.run(URL(fileURLWithPath: "/usr/bin/xdg-open"), arguments: [url.absoluteString])
@@ -182,7 +184,7 @@ struct AuthTradeStation: AsyncParsableCommand {
                 }
                 await listener.stop()
                 let auth = TradeStationAuth(configuration: configuration, credentials: factory.credentials, store: factory.tokenStore(for: spec))
-                _ = try await auth.exchange(code: code, redirectURI: listener.redirectURI)
+                _ = try await auth.exchange(code: code, redirectURI: listener.redirectURI, codeVerifier: pkce.verifier)
                 print("signed in; tokens stored in the vault as \(spec.name)/token_state")
             } catch let failure as CommandFailure {
                 throw failure

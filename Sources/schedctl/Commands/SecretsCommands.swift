@@ -12,7 +12,8 @@ struct SecretsCommand: AsyncParsableCommand {
         abstract: "Manage credentials sealed in the database with a key derived from your SSH key.",
         discussion: """
             The SSH key: --ssh-key, else secrets.ssh_key in jobs.yaml, else $SCHEDCTL_SSH_KEY, else ~/.ssh/id_ed25519,
-            else ~/.ssh/id_rsa. An encrypted key's passphrase comes from $SCHEDCTL_SSH_PASSPHRASE or a prompt.
+            else ~/.ssh/id_rsa. An encrypted key's passphrase comes from $SCHEDCTL_SSH_PASSPHRASE, the file
+            $SCHEDCTL_SSH_PASSPHRASE_FILE names, the systemd credential ssh-passphrase, or a prompt.
             """,
         subcommands: [SetSecret.self, GetSecret.self, ListSecrets.self, RemoveSecret.self, RekeySecrets.self, ImportPVTradeStation.self])
 }
@@ -156,7 +157,9 @@ struct RemoveSecret: AsyncParsableCommand {
 }
 
 struct RekeySecrets: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rekey", abstract: "Re-seal every secret under another SSH key, in one transaction.")
+    static let configuration = CommandConfiguration(
+        commandName: "rekey",
+        abstract: "Re-seal every secret under another SSH key, in one transaction; old ciphertext is wiped from the database file and its WAL.")
     @OptionGroup var options: VaultOptions
     @Option(help: "The new SSH private key.") var to: String
 
@@ -165,7 +168,7 @@ struct RekeySecrets: AsyncParsableCommand {
             let opened = try options.open(create: false)
             do {
                 let newKey = try VaultAccess.loadKey(explicitPath: to, configured: nil, prompt: Terminal.readSecret)
-                let vault = try opened.vault.rekey(to: newKey.key)
+                let vault = try VaultAccess.rekey(opened.vault, store: opened.store, to: newKey.key)
                 print("re-sealed \(try vault.list().count) secret(s): \(opened.vault.keyFingerprint) → \(vault.keyFingerprint)")
                 print("point secrets.ssh_key (or --ssh-key / SCHEDCTL_SSH_KEY) at \(to) from now on")
             } catch let error as SecretsError {

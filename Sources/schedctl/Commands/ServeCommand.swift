@@ -138,7 +138,7 @@ struct ServeCommand: AsyncParsableCommand {
     ) async {
         do {
             let plan = try Wiring.loader.load(file: path)
-            let problems = NotifierFactory.problems(in: plan) + ReportJob.problems(in: plan)
+            let problems = NotifierFactory.problems(in: plan) + ReportJob.problems(in: plan) + EndpointURL.problems(in: plan)
             if !problems.isEmpty { throw ConfigError(diagnostics: problems) }
             try await engine.reload(plan)
             retention.update(plan.service.retention)

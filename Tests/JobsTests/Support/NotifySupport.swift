@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Jobs
 import Scheduler
@@ -61,4 +62,24 @@ struct DecodedMail {
             }
         }
     }
+}
+
+/// Verifies `Schedctl-Signature: t=<unix seconds>,v1=<hex>` as the README tells receivers to:
+/// HMAC-SHA256 of "<t>.<raw body>", compared in constant time, and `t` within 5 minutes of `now`.
+func verifySignature(_ header: String, body: Data, key: String, now: Int64) -> Bool {
+    var fields: [String: String] = [:]
+    for part in header.split(separator: ",") {
+        let pair = part.split(separator: "=", maxSplits: 1)
+        if pair.count == 2 { fields[String(pair[0])] = String(pair[1]) }
+    }
+    guard let t = fields["t"].flatMap({ Int64($0) }), let v1 = fields["v1"], abs(now - t) <= 300 else { return false }
+    var given: [UInt8] = []
+    var index = v1.startIndex
+    while index < v1.endIndex {
+        let next = v1.index(index, offsetBy: 2, limitedBy: v1.endIndex) ?? v1.endIndex
+        guard let byte = UInt8(v1[index..<next], radix: 16) else { return false }
+        given.append(byte)
+        index = next
+    }
+    return HMAC<SHA256>.isValidAuthenticationCode(given, authenticating: Data("\(t).".utf8) + body, using: SymmetricKey(data: Data(key.utf8)))
 }

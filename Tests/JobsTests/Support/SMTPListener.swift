@@ -81,6 +81,26 @@ final class SMTPListener: Sendable {
         }
     }
 
+    /// A loopback port that accepts connections (the kernel completes them) but never reads nor
+    /// answers: a request to it hangs until the client gives up. Held until `release`.
+    static func silentPort() throws -> (port: Int, release: @Sendable () -> Void) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EIO) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 16) == 0 else {
+            close(fd)
+            throw POSIXError(.EADDRINUSE)
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return (Int(UInt16(bigEndian: address.sin_port)), { close(fd) })
+    }
+
     /// A loopback port that refuses connections: bound but not listening, and held (so no other
     /// test's server can take it) until `release` is called.
     static func refusingPort() throws -> (port: Int, release: @Sendable () -> Void) {
