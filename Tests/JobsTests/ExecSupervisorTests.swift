@@ -1,10 +1,10 @@
 import Foundation
 import Logging
 import SchedctlTesting
-@testable import Scheduler
 import Testing
 
 @testable import Jobs
+@testable import Scheduler
 
 /// The `exec` supervisor as a real process: the result it writes, and that nothing of a command
 /// is left when an attempt returns.
@@ -22,7 +22,9 @@ struct ExecSupervisorTests {
         #expect(ExecResult.parse(Data(text.utf8)) == expected)
     }
 
-    @Test("anything else is not a result", arguments: ["", "schedctl-result 2\nstatus exit 0\nterminated 0\n\n", "status exit 0\n\n", "schedctl-result 1\nstatus exit x\nterminated 0\n\n"])
+    @Test(
+        "anything else is not a result",
+        arguments: ["", "schedctl-result 2\nstatus exit 0\nterminated 0\n\n", "status exit 0\n\n", "schedctl-result 1\nstatus exit x\nterminated 0\n\n"])
     func garbageIsNoResult(text: String) {
         #expect(ExecResult.parse(Data(text.utf8)) == nil)
     }

@@ -381,4 +381,3 @@ struct EngineExactlyOnceTests {
         #expect(try await bed.runs("good").contains { $0.nominal == instant("2026-11-23T16:01:00Z").seconds }, "good's next occurrence was not claimed")
     }
 }
-

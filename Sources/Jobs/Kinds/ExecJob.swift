@@ -114,6 +114,7 @@ public struct ExecJob: JobKind {
             // The supervisor died without a result (killed itself): end what is left of the group.
             _ = await ProcessTable.terminate(identity, grace: killGrace)
             if Task.isCancelled { throw CancellationError() }
+            if status == .exited(3) { throw JobFailure("cannot write the command's result in \(directory); check the directory's space and permissions") }
             throw JobFailure("the command's supervisor ended without a result (\(status)); the command may have run partly")
         }
         if Task.isCancelled { throw CancellationError() }
@@ -174,7 +175,8 @@ public struct ExecJob: JobKind {
             // Stopped on request, or its supervisor died: end anything left, then execute again.
             try await endLeftovers(previous, context: context)
         } else {
-            let message = "the copy generation \(previous.generation) started (boot \(previous.boot)) left no result: the host restarted; executing again with the same idempotency key"
+            let message =
+                "the copy generation \(previous.generation) started (boot \(previous.boot)) left no result: the host restarted; executing again with the same idempotency key"
             context.logger.warning("\(message)")
             try await context.events.record("exec-rerun", message)
         }

@@ -60,7 +60,8 @@ extension Engine {
         let fencedStop = FencedStop()
         var runContext = RunContext(
             job: job, runID: run.id, nominal: run.nominalInstant, attempt: run.attempt, generation: leased.generation, logger: runLogger,
-            checkpoints: checkpoints, secrets: secrets, events: StoreRunEvents(store: store, runID: run.id, instance: instanceID, generation: leased.generation, wall: wall),
+            checkpoints: checkpoints, secrets: secrets,
+            events: StoreRunEvents(store: store, runID: run.id, instance: instanceID, generation: leased.generation, wall: wall),
             stateDirectory: store.path + ".d")
         runContext.stopIsFenced = { fencedStop.isSet }
         let context = runContext
