@@ -16,6 +16,7 @@ let package = Package(
     products: [
         .executable(name: "schedctl", targets: ["schedctl"]),
         .executable(name: "schedbench", targets: ["schedbench"]),
+        .executable(name: "schedctl-supervise", targets: ["schedctl-supervise"]),
         .library(name: "Scheduler", targets: ["Scheduler"]),
         .library(name: "Jobs", targets: ["Jobs"]),
         .library(name: "Secrets", targets: ["Secrets"]),
@@ -91,6 +92,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "CProcessSpawn"),
+        // The supervisor each `exec` command runs under (C, no runtime: small and quick to start).
+        .executableTarget(name: "schedctl-supervise"),
         .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(
             name: "Jobs",

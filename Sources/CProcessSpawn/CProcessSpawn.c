@@ -191,3 +191,43 @@ int cps_set_dumpable(int dumpable) {
 int cps_get_dumpable(void) {
     return prctl(PR_GET_DUMPABLE, 0UL, 0UL, 0UL, 0UL);
 }
+
+#ifdef __linux__
+#include <poll.h>
+#include <sys/syscall.h>
+#endif
+
+int cps_pidfd_open(pid_t pid) {
+#if defined(__linux__) && defined(SYS_pidfd_open)
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    return fd < 0 ? -errno : fd;
+#else
+    (void)pid;
+    return -ENOSYS;
+#endif
+}
+
+int cps_pidfd_wait(int pidfd, int timeout_ms) {
+#ifdef __linux__
+    struct pollfd fds = {pidfd, POLLIN, 0};
+    int n;
+    do { n = poll(&fds, 1, timeout_ms); } while (n < 0 && errno == EINTR);
+    if (n < 0) return -errno;
+    return n > 0 ? 1 : 0;
+#else
+    (void)pidfd;
+    (void)timeout_ms;
+    return -ENOSYS;
+#endif
+}
+
+int cps_pidfd_signal(int pidfd, int sig) {
+#if defined(__linux__) && defined(SYS_pidfd_send_signal)
+    if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) != 0) return errno;
+    return 0;
+#else
+    (void)pidfd;
+    (void)sig;
+    return ENOSYS;
+#endif
+}

@@ -62,19 +62,18 @@ struct ExecProcessTests {
         #expect(result.stdout.contains("cannot start 'no-such-program-anywhere': no such program on PATH"), "\(result.stdout)")
     }
 
-    /// `serve` is SIGKILLed while its child runs; the child's group has a grandchild that ignores
-    /// SIGTERM and keeps appending. The next `serve` takes the run over: it must end that group
-    /// before its own copy starts, so no line of the first copy follows the second copy's start.
-    @Test func aTakerEndsTheOrphanedGroupBeforeStartingAgain() async throws {
+    /// `serve` is SIGKILLed while its command runs; the command's group has a grandchild that
+    /// ignores SIGTERM and keeps appending. The next `serve` takes the run over and finds the
+    /// command's supervisor alive: it waits for that copy's result and records it, and never
+    /// starts a second copy. Nothing of the group is left afterwards.
+    @Test func aTakerWaitsForTheRunningCopyInsteadOfStartingAnother() async throws {
         #if os(Linux)
             let directory = TemporaryDirectory(prefix: "schedctl-orphan")
             let config = directory.file("jobs.yaml")
             let log = directory.file("copies.log")
-            // The first copy ticks for a minute; a later one (the file already has a start) briefly.
             let script = """
-                if grep -q start copies.log 2>/dev/null; then n=5; else n=600; fi
-                echo "start $SCHEDCTL_GENERATION $$" >> copies.log
-                ( trap '' TERM; i=0; while [ $i -lt $n ]; do echo "tick $SCHEDCTL_GENERATION" >> copies.log; i=$((i+1)); sleep 0.1; done ) &
+                echo "start $SCHEDCTL_GENERATION $(awk '{print $5}' /proc/$$/stat) $SCHEDCTL_IDEMPOTENCY_KEY" >> copies.log
+                ( trap '' TERM; i=0; while [ $i -lt 40 ]; do echo "tick $SCHEDCTL_GENERATION" >> copies.log; i=$((i+1)); sleep 0.1; done ) &
                 wait
                 echo "end $SCHEDCTL_GENERATION $$" >> copies.log
                 """
@@ -100,36 +99,82 @@ struct ExecProcessTests {
             #expect(queued.status == 0 && queued.stdout.contains("queued for"), "\(queued.stdout)\(queued.stderr)")
             #expect(try await pollUntil { fileLines(log).filter { $0.hasPrefix("tick") }.count >= 3 }, "the first copy never ticked")
             kill(first.processIdentifier, SIGKILL)
-            // Dead once it is a zombie or gone (who reaps it, and when, is Foundation's business).
             #expect(try await pollUntil { (try? String(contentsOfFile: "/proc/\(first.processIdentifier)/stat", encoding: .utf8))?.contains(") Z ") ?? true })
             let startLine = try #require(fileLines(log).first { $0.hasPrefix("start") })
             let firstGroup = try #require(Int32(startLine.split(separator: " ")[2]))
-            let firstGeneration = String(startLine.split(separator: " ")[1])
 
             let second = try SchedctlBinary.serve(config: config, log: directory.file("serve-2.log"))
             defer { kill(second.processIdentifier, SIGKILL) }
-            #expect(try await pollUntil { fileLines(log).contains { $0.hasPrefix("end") } }, "the second copy never finished")
+            let recorded = try await pollUntil(within: 60) { try await store.history(job: "long", limit: 1).first?.state.isFinal == true }
+            #expect(recorded, "the run was never recorded")
             kill(second.processIdentifier, SIGTERM)
             try await exited(second)
 
             let all = fileLines(log)
-            let starts = all.enumerated().filter { $0.element.hasPrefix("start") }
-            #expect(starts.count == 2, "\(starts.map(\.element))")
-            let secondStart = try #require(starts.last?.offset)
-            let lateTicks = all[secondStart...].filter { $0 == "tick \(firstGeneration)" }
-            #expect(lateTicks.isEmpty, "the first copy was still running when the second started: \(lateTicks.count) late ticks")
-            #expect(!all.contains { $0.hasPrefix("end \(firstGeneration) ") })
+            #expect(all.filter { $0.hasPrefix("start") }.count == 1, "the command executed again: \(all.filter { $0.hasPrefix("start") })")
+            #expect(all.filter { $0.hasPrefix("tick") }.count == 40, "the first copy was cut short")
+            #expect(all.contains { $0.hasPrefix("end ") })
             #expect(liveMembers(of: firstGroup).isEmpty, "the first copy's group survived")
-
             let run = try #require(try await store.history(job: "long", limit: 1).first)
             #expect(run.state == .succeeded)
+            #expect(run.takeovers == 1)
             let events = try #require(try await store.run(id: run.id)).events
-            #expect(events.contains { $0.kind == "orphan-terminated" && $0.message.contains("group \(firstGroup)") }, "\(events.map(\.kind))")
-            // `show` prints the event's kind whole.
-            let shown = try await SchedctlBinary.run(["show", String(run.id), "--config", config])
-            #expect(
-                shown.stdout.split(separator: "\n").contains { $0.contains("orphan-terminated ended ") && $0.contains("group \(firstGroup)") },
-                "\(shown.stdout)")
+            #expect(events.contains { $0.kind == "exec-reattached" || $0.kind == "exec-result-adopted" }, "\(events.map(\.kind))")
         #endif
+    }
+
+    /// The supervisor itself dies (SIGKILL) with its command: no supervisor and no result, as
+    /// after a reboot. The taker ends what is left of the group and executes the command again,
+    /// with the same idempotency key.
+    @Test func withNoSupervisorAndNoResultTheCommandRunsAgainWithTheSameKey() async throws {
+        #if os(Linux)
+            let directory = TemporaryDirectory(prefix: "schedctl-rerun")
+            let config = directory.file("jobs.yaml")
+            let log = directory.file("copies.log")
+            try """
+            if grep -q start copies.log 2>/dev/null; then n=1; else n=600; fi
+            echo "start $SCHEDCTL_GENERATION $(awk '{print $5}' /proc/$$/stat) $SCHEDCTL_IDEMPOTENCY_KEY" >> copies.log
+            sleep $n
+            echo "end $SCHEDCTL_GENERATION" >> copies.log
+            """.write(toFile: directory.file("copy.sh"), atomically: true, encoding: .utf8)
+            try """
+            database: state.sqlite
+            service: { lease: 2s, shutdown_grace: 1s, log_level: notice }
+            jobs:
+              long: { type: exec, workdir: \(directory.path), command: ["/bin/sh", "copy.sh"], schedule: { every: 24h } }
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+            let first = try SchedctlBinary.serve(config: config, log: directory.file("serve-1.log"))
+            defer { kill(first.processIdentifier, SIGKILL) }
+            let database = directory.file("state.sqlite")
+            #expect(try await pollUntil { FileManager.default.fileExists(atPath: database) })
+            let store = try StoreSchema.open(path: database)
+            #expect(try await pollUntil { try await !store.status(now: Date()).instances.isEmpty })
+            let queued = try await SchedctlBinary.run(["run", "long", "--config", config])
+            #expect(queued.status == 0, "\(queued.stdout)\(queued.stderr)")
+            #expect(try await pollUntil { fileLines(log).contains { $0.hasPrefix("start") } })
+            let startLine = try #require(fileLines(log).first { $0.hasPrefix("start") })
+            let supervisor = try #require(Int32(startLine.split(separator: " ")[2]))
+            kill(first.processIdentifier, SIGKILL)
+            // Dead once it is a zombie or gone (who reaps it, and when, is Foundation's business).
+            #expect(try await pollUntil { (try? String(contentsOfFile: "/proc/\(first.processIdentifier)/stat", encoding: .utf8))?.contains(") Z ") ?? true })
+            kill(supervisor, SIGKILL)
+            let second = try SchedctlBinary.serve(config: config, log: directory.file("serve-2.log"))
+            defer { kill(second.processIdentifier, SIGKILL) }
+            let recorded = try await pollUntil(within: 60) { try await store.history(job: "long", limit: 1).first?.state.isFinal == true }
+            #expect(recorded, "the run was never recorded")
+            kill(second.processIdentifier, SIGTERM)
+            try await exited(second)
+            let starts = fileLines(log).filter { $0.hasPrefix("start") }
+            #expect(starts.count == 2, "\(starts)")
+            #expect(Set(starts.map { $0.split(separator: " ")[3] }).count == 1, "the key changed: \(starts)")
+            #expect(try await store.history(job: "long", limit: 1).first?.state == .succeeded)
+            // The first copy's `sleep 600` outlived its shell; the taker ended it before its own copy.
+            #expect(liveMembers(of: supervisor).isEmpty, "the first copy's group survived")
+        #endif
+    }
+
+    /// Waits for `process` to end without blocking a thread of the shared pool.
+    func exited(_ process: Process) async throws {
+        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
     }
 }

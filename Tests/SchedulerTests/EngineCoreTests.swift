@@ -412,6 +412,61 @@ struct EngineCoreTests {
         }
     }
 
+    @Test("a hand-back stops leasing ahead at any slot count (not only while the pace rounds the depth to zero) until attempts end quickly again")
+    func handBackStopsLeasingAheadAtManySlots() {
+        var core = Self.paced(.microseconds(100), maxRuns: 512)
+        for id in Int64(10)..<522 { core.launched(runID: id, generation: 1, leasedAt: .seconds(10), now: .seconds(10)) }
+        core.launched(runID: 600, generation: 1, leasedAt: .seconds(10))
+        #expect(core.ready == [600])
+        let actions = core.maintainLeases(mono: .seconds(11)).filter { if case .stop = $0 { true } else { false } }
+        #expect(actions == [.stop(runID: 600, generation: 1, reason: .handBack)])
+        #expect(core.aheadDepth == 0)
+        // Quick ends bring it back.
+        for id in Int64(10)..<18 { _ = core.attemptEnded(runID: id, generation: 1, mono: .seconds(10) + .milliseconds(10)) }
+        #expect(core.aheadDepth > 0)
+    }
+
+    @Test("a recording execution is never expired by its local deadline, stays renewed, and never makes the keeper spin")
+    func recordingExecutionsStayRenewed() {
+        var core = Self.core(lease: .seconds(30))
+        core.launched(runID: 5, generation: 2, leasedAt: .zero)
+        #expect(core.attemptEnded(runID: 5, generation: 2, mono: .seconds(1)) == .recordFinish(runID: 5, generation: 2, stopReason: nil))
+        // The end cannot be written and renewals fail: long past the local deadline (25 s).
+        core.renewalFailed(mono: .seconds(1))
+        let actions = core.maintainLeases(mono: .seconds(40))
+        #expect(actions == [.renew([EngineCore.HeldLease(id: 5, generation: 2)], startedAt: .seconds(40))])
+        core.renewalFailed(mono: .seconds(40))
+        #expect(core.keeperSleep(mono: .seconds(40)) == .seconds(1))
+    }
+
+    @Test("under saturation a lapsed lease keeps the next freed slot from pending runs, and the next scan takes it over")
+    func takeoversAreNotStarvedUnderSaturation() {
+        var core = Self.core(maxRuns: 2, lease: .seconds(30))
+        core.launched(runID: 1, generation: 1, leasedAt: .zero)
+        core.launched(runID: 2, generation: 1, leasedAt: .zero)
+        _ = core.leasesSeen([Self.lease(9)], now: Self.at(0, mono: .seconds(1)))
+        do {
+            let got = core.leasesSeen([Self.lease(9)], now: Self.at(0, mono: .seconds(40)))
+            #expect(got == nil)  // no free slot
+        }
+        _ = core.attemptEnded(runID: 1, generation: 1, mono: .seconds(41))
+        _ = core.removeExecution(runID: 1, generation: 1)
+        // The end's transaction leases nothing into the freed slot, nor does a start.
+        let room = core.reserveAfterEnds(singleRun: false)
+        core.release(room)
+        #expect(room == 0)
+        #expect(core.reserveStart() == nil)
+        do {
+            let got = core.leasesSeen([Self.lease(9)], now: Self.at(0, mono: .seconds(42)))
+            #expect(got == .takeOver([Self.lease(9)]))
+        }
+        core.release(1)
+        let taken = core.tookOver(runID: 9)
+        #expect(taken)
+        let executes = core.launched(runID: 9, generation: 2, leasedAt: .seconds(42))
+        #expect(executes)
+    }
+
     // MARK: Write-ahead log
 
     @Test(
@@ -822,8 +877,14 @@ struct EngineCoreTests {
             actions: [.startPending, .checkpoint, claim0, .startPending, claim1, .startPending, .scanTakeovers, beat, .passEnded],
             report: .init(claimed: 1, started: 2, examined: 2)),
         PassRow(
-            name: "a failed first start skips the claims and goes on to the takeover scan", results: [.failed, .leases([]), .done, .done],
-            actions: [.startPending, .scanTakeovers, beat, .checkpoint, .passEnded], claimsLater: [claim0, claim1]),
+            name: "a failed first start still claims (a start that keeps failing never stalls the claims)",
+            results: [.failed, claimedA, claimedB, .leases([]), .done, .done],
+            actions: [.startPending, claim0, claim1, .scanTakeovers, beat, .checkpoint, .passEnded], report: .init(examined: 2)),
+        PassRow(
+            name: "a reload during the start between batches drops the rest of the claims (never a stale table's positions)",
+            results: [.started(0), .done, dueA, .started(1), .leases([]), .done], reloadAfter: 3,
+            actions: [.startPending, .checkpoint, claim0, .startPending, .scanTakeovers, beat, .passEnded],
+            report: .init(claimed: 1, started: 1, examined: 2)),
         PassRow(
             name: "a failed claim requeues the rest of the pass's jobs and goes on to the takeover scan",
             results: [.started(0), .done, .failed, .leases([]), .done], actions: [.startPending, .checkpoint, claim0, .scanTakeovers, beat, .passEnded],

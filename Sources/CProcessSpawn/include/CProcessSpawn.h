@@ -51,4 +51,15 @@ int cps_set_dumpable(int dumpable);
 /// This process's `PR_GET_DUMPABLE` value (0 or 1), or -1.
 int cps_get_dumpable(void);
 
+/// A descriptor that refers to process `pid` (Linux `pidfd_open`): signalling through it never
+/// reaches a later process that reused the pid. Returns the descriptor, or a negative errno.
+int cps_pidfd_open(pid_t pid);
+
+/// Waits up to `timeout_ms` (-1: no limit) for the process of `pidfd` to exit. Returns 1 when it
+/// exited, 0 on timeout, or a negative errno.
+int cps_pidfd_wait(int pidfd, int timeout_ms);
+
+/// Sends `sig` to the process of `pidfd`. Returns 0 or an errno value.
+int cps_pidfd_signal(int pidfd, int sig);
+
 #endif

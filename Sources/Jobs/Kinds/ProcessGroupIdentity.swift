@@ -22,15 +22,31 @@ struct ProcessGroupIdentity: Codable, Sendable, Equatable {
     var generation: Int64
     /// The attempt that started it.
     var attempt: Int
+    /// The PID namespace it runs in (`/proc/self/ns/pid`); nil in identities saved before it was.
+    var pidns: String? = nil
+    /// The supervisor's result file; nil in identities saved before supervisors.
+    var result: String? = nil
 
-    /// The identity of the group led by `pid` on this host.
-    static func current(pid: Int32, generation: Int64, attempt: Int) -> ProcessGroupIdentity {
+    /// The identity of the group led by `pid` on this host (its supervisor writing `result`).
+    static func current(pid: Int32, generation: Int64, attempt: Int, result: String? = nil) -> ProcessGroupIdentity {
         ProcessGroupIdentity(
-            host: thisHost, boot: thisBoot, pgid: pid, start: ProcessTable.stat(pid)?.start ?? 0, generation: generation, attempt: attempt)
+            host: thisHost, boot: thisBoot, pgid: pid, start: ProcessTable.stat(pid)?.start ?? 0, generation: generation, attempt: attempt,
+            pidns: thisPIDNamespace, result: result)
     }
 
-    /// Whether the group ran on this host since its last boot (only then can it be found here).
-    var isLocal: Bool { host == Self.thisHost && boot == Self.thisBoot }
+    /// Whether the kernel has not restarted since (the boot id matches; a host name says nothing).
+    var sameBoot: Bool { !boot.isEmpty && boot == Self.thisBoot }
+
+    /// Whether its pids mean the same processes here (same PID namespace).
+    var samePIDNamespace: Bool { pidns.map { $0 == Self.thisPIDNamespace } ?? (host == Self.thisHost) }
+
+    /// Whether the group ran on this kernel since its last boot, in this PID namespace (only then
+    /// can it be found here).
+    var isLocal: Bool { sameBoot && samePIDNamespace }
+
+    static let thisPIDNamespace: String = {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid")) ?? ""
+    }()
 
     static let thisHost: String = {
         var buffer = [CChar](repeating: 0, count: 256)

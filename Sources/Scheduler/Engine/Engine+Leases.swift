@@ -94,7 +94,8 @@ extension Engine {
         let taken: [LeasedRun]
         do {
             taken = try await store.takeOver(
-                candidates, owner: instanceID, now: wall(), leaseDuration: lease, maxTakeovers: options.maxTakeovers, jobs: table, liveSince: liveSince)
+                candidates, owner: instanceID, now: wall(), leaseDuration: lease, maxTakeovers: options.maxTakeovers, jobs: table, liveSince: liveSince,
+                live: liveInstances)
         } catch {
             core.release(candidates.count)
             throw error
@@ -105,7 +106,8 @@ extension Engine {
             // A run this instance started meanwhile is never executed twice here.
             guard core.tookOver(runID: leased.run.id) else { continue }
             logger.notice("took over run", metadata: ["job": "\(leased.run.job)", "run": "\(leased.run.id)", "generation": "\(leased.generation)"])
-            launch(leased, job: table[leased.run.job], leasedAt: leasedAt)
+            // Ahead of runs leased ahead: its owner died with it started.
+            launch(leased, job: table[leased.run.job], leasedAt: leasedAt, first: true)
             started += 1
         }
         return started

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// Executing runs: launch (at once, or when a slot frees for a run leased ahead), the attempt
 /// with its timeout, recording the end (retried until it is recorded or fenced), and starting
@@ -7,7 +8,7 @@ import Logging
 extension Engine {
     /// Executes a leased run now, or when a slot frees (it was leased ahead of one). `job` comes
     /// from the job table the lease was taken with.
-    func launch(_ leased: LeasedRun, job: JobSpec?, leasedAt: Duration) {
+    func launch(_ leased: LeasedRun, job: JobSpec?, leasedAt: Duration, first: Bool = false) {
         let run = leased.run
         guard let job else {
             // Leased for a job this configuration no longer has: end it rather than let it cycle.
@@ -19,7 +20,7 @@ extension Engine {
             }
             return
         }
-        if core.launched(runID: run.id, generation: leased.generation, leasedAt: leasedAt, now: mono()) {
+        if core.launched(runID: run.id, generation: leased.generation, leasedAt: leasedAt, now: mono(), first: first) {
             execute(leased, job: job)
         } else {
             waiting[run.id] = WaitingRun(leased: leased, job: job)
@@ -56,11 +57,16 @@ extension Engine {
         runLogger[metadataKey: "job"] = "\(job.name)"
         runLogger[metadataKey: "run"] = "\(run.id)"
         let checkpoints = StoreCheckpoints(store: store, runID: run.id, owner: instanceID, generation: leased.generation, wall: wall)
-        let context = RunContext(
+        let fencedStop = FencedStop()
+        var runContext = RunContext(
             job: job, runID: run.id, nominal: run.nominalInstant, attempt: run.attempt, generation: leased.generation, logger: runLogger,
             checkpoints: checkpoints, secrets: secrets,
             events: StoreRunEvents(
-                store: store, runID: run.id, instance: instanceID, wall: wall, redact: { [secrets] in secrets.redact($0) }))
+                store: store, runID: run.id, instance: instanceID, generation: leased.generation, wall: wall,
+                redact: { [secrets] in secrets.redact($0) }),
+            stateDirectory: store.path + ".d")
+        runContext.stopIsFenced = { fencedStop.isSet }
+        let context = runContext
         let (clock, log, observer, mono) = (self.clock, runLogger, options.observer, self.mono)
         if run.trigger == .schedule && run.attempt == 1 && !leased.takenOver {
             observer.runStarted(job: job.name, lateness: wall().timeIntervalSince1970 - run.dueAt)
@@ -77,7 +83,7 @@ extension Engine {
             await self.finished(run: run, job: job, generation: leased.generation, result: result, interrupted: Task.isCancelled, logger: log)
         }
         let task = Task { await work() }
-        tasks[run.id] = RunTask(generation: leased.generation, task: task)
+        tasks[run.id] = RunTask(generation: leased.generation, task: task, fencedStop: fencedStop)
         adopt(task)
         runLogger.info("run started", metadata: ["attempt": "\(run.attempt)", "nominal": "\(run.nominalInstant)", "takeover": "\(leased.takenOver)"])
     }
@@ -253,6 +259,9 @@ extension Engine {
         // Whether runs may still wait for the freed slots (the combined start filled every slot it
         // had, or started none): then a kick follows; otherwise nothing more was due.
         var kickNeeded = false
+        // After a failed write the ends are retried alone: a start that keeps failing never
+        // keeps the ends from being recorded.
+        var endsOnly = false
         // Let the ends already on their way to this actor join the batch (one commit for a wave).
         await Task.yield()
         while !finishQueue.isEmpty {
@@ -263,11 +272,11 @@ extension Engine {
             // The slots these ends freed (and the lease-ahead room) are leased in the same
             // transaction (one commit, not two), reserved like `startPending`'s; the new runs
             // launch only after it commits.
-            let limit = core.reserveAfterEnds(singleRun: singleRun)
+            let limit = endsOnly ? 0 : core.reserveAfterEnds(singleRun: singleRun)
             let (table, leasedAt) = (core.table, mono())
             do {
                 let (fenced, leased) = try await store.finishAttempts(
-                    ends, owner: owner, now: now, thenStart: limit, leaseDuration: lease, jobs: table, liveSince: liveSince)
+                    ends, owner: owner, now: now, thenStart: limit, leaseDuration: lease, jobs: table, liveSince: liveSince, live: liveInstances)
                 core.release(limit)
                 for finish in batch {
                     if fenced.contains(finish.end.runID) {
@@ -280,8 +289,16 @@ extension Engine {
                 }
                 for run in leased { launch(run, job: table[run.run.job], leasedAt: leasedAt) }
                 if limit == 0 || leased.count == limit { kickNeeded = true }
+                endsOnly = false
             } catch {
                 core.release(limit)
+                core.writeFailed(mono: mono())
+                if limit > 0 {
+                    // Try the ends alone at once: the start may be what failed.
+                    endsOnly = true
+                    finishQueue = batch + finishQueue
+                    continue
+                }
                 logger.error(
                     "could not record \(batch.count) run end(s); trying again (leases are kept)",
                     metadata: ["error": "\(secrets.redact(String(describing: error)))"])
@@ -334,6 +351,18 @@ typealias RunWork = @Sendable () async -> Void
 struct RunTask {
     let generation: Int64
     let task: Task<Void, Never>
+    /// Set before the task is cancelled for a lost or expired lease.
+    let fencedStop: FencedStop
+}
+
+/// Whether an execution was stopped because its lease is (or may be) another's (see
+/// `RunContext.stopIsFenced`).
+final class FencedStop: Sendable {
+    private let flag = Mutex(false)
+
+    var isSet: Bool { flag.withLock { $0 } }
+
+    func set() { flag.withLock { $0 = true } }
 }
 
 /// A run leased ahead of a free slot, waiting here for one.

@@ -236,7 +236,10 @@ public actor Engine: Service {
             switch action {
             case .startPending: return .started(try await startPending())
             case .checkPaused: return .paused(try await store.pausedJobs())
-            case .claim(let positions, _): return .claimed(try await claim(positions, now: pass.wall))
+            case .claim(let positions, let epoch):
+                // A reload replaced the table these positions index: the core drops the claim.
+                guard epoch == core.epoch else { return .claimed([]) }
+                return .claimed(try await claim(positions, now: pass.wall))
             case .scanTakeovers: return .leases(try await store.leases())
             case .takeOver(let candidates):
                 let taken = try await takeOver(candidates)
@@ -250,9 +253,17 @@ public actor Engine: Service {
         } catch {
             let message: Logger.Message
             switch action {
-            case .scanTakeovers, .takeOver: message = "takeover scan failed"
+            case .scanTakeovers: message = "takeover scan failed"
+            case .takeOver: message = "takeover failed"
             case .heartbeat: message = "heartbeat failed"
-            default: message = "claim failed"
+            case .startPending: message = "start failed"
+            case .checkPaused: message = "pause check failed"
+            case .claim: message = "claim failed"
+            default: message = "step failed"
+            }
+            switch action {
+            case .startPending, .claim, .takeOver, .heartbeat: core.writeFailed(mono: mono())
+            default: break
             }
             if pass.logsFailure { logger.error(message, metadata: ["error": "\(secrets.redact(String(describing: error)))"]) }
             return .failed
@@ -301,7 +312,8 @@ public actor Engine: Service {
             let leased: [LeasedRun]
             do {
                 leased = try await store.startPending(
-                    now: wall(), owner: instanceID, leaseDuration: lease, limit: chunk, jobs: table, only: runID, liveSince: liveSince)
+                    now: wall(), owner: instanceID, leaseDuration: lease, limit: chunk, jobs: table, only: runID, liveSince: liveSince,
+                    live: liveInstances)
             } catch {
                 core.release(chunk)
                 throw error
@@ -319,23 +331,28 @@ public actor Engine: Service {
 
     /// Heartbeats after this count as a live instance (for rolling reloads).
     var liveSince: Double { wall().timeIntervalSince1970 - max(3 * options.heartbeatInterval.seconds, lease.seconds) }
+    /// Instances live by this instance's monotonic clock (their heartbeat changed lately),
+    /// whatever their heartbeat time reads after a wall-clock step.
+    var liveInstances: Set<String> { core.liveInstances(mono: mono()) }
 
     private func heartbeat(_ action: EngineCore.Action) async throws {
         guard case .heartbeat(let state, let withJobs) = action else { return }
-        let now = wall()
-        try await store.heartbeat(
+        let now = self.now
+        let beats = try await store.heartbeat(
             instance: InstanceRecord(
                 id: instanceID, pid: Int(getpid()), host: ProcessInfo.processInfo.hostName, startedAt: started.timeIntervalSince1970,
-                heartbeatAt: now.timeIntervalSince1970, state: state.rawValue, config: plan.source),
-            jobs: withJobs ? plan.jobs.map(\.name) : nil)
+                heartbeatAt: now.wall.timeIntervalSince1970, state: state.rawValue, config: plan.source),
+            jobs: withJobs ? plan.jobs.map(\.name) : nil, forget: core.forgottenInstances(now: now))
         core.heartbeatRecorded(withJobs: withJobs)
+        core.instancesSeen(beats, mono: mono())
     }
 
     /// Performs an action that needs no store call: stopping an execution (cancelling its task,
     /// or ending it unexecuted if it waits for a slot).
     func perform(_ action: EngineCore.Action) {
-        guard case .stop(let runID, let generation, _) = action else { return }
+        guard case .stop(let runID, let generation, let reason) = action else { return }
         if let run = tasks[runID], run.generation == generation {
+            if reason.fenced { run.fencedStop.set() }
             run.task.cancel()
         } else {
             endWaiting(runID, generation: generation)
@@ -435,26 +452,36 @@ public struct StoreCheckpoints: CheckpointAccess {
 }
 
 /// Events of one run, written to the store's run log.
+/// With a `generation`, they are fenced like checkpoints: once the lease moved on, an event of
+/// the stale owner is refused (events are the alert outbox: no duplicate alerts).
 public struct StoreRunEvents: RunEventRecording {
     let store: Store
     let runID: Int64
     let instance: String?
+    let generation: Int64?
     let wall: @Sendable () -> Date
     let redact: @Sendable (String) -> String
 
-    /// Events of run `runID` recorded by `instance`; every message passes `redact` first.
+    /// Events of run `runID` recorded by `instance`, fenced by its lease `generation` when given;
+    /// every message passes `redact` first.
     public init(
-        store: Store, runID: Int64, instance: String?, wall: @escaping @Sendable () -> Date, redact: @escaping @Sendable (String) -> String = { $0 }
+        store: Store, runID: Int64, instance: String?, generation: Int64? = nil, wall: @escaping @Sendable () -> Date,
+        redact: @escaping @Sendable (String) -> String = { $0 }
     ) {
         self.store = store
         self.runID = runID
         self.instance = instance
+        self.generation = generation
         self.wall = wall
         self.redact = redact
     }
 
     public func record(_ kind: String, _ message: String) async throws {
-        try await store.appendEvent(runID: runID, kind: kind, message: redact(message), instance: instance, now: wall())
+        if let instance, let generation {
+            try await store.appendEvent(runID: runID, kind: kind, message: redact(message), owner: instance, generation: generation, now: wall())
+        } else {
+            try await store.appendEvent(runID: runID, kind: kind, message: redact(message), instance: instance, now: wall())
+        }
     }
 }
 

@@ -64,12 +64,20 @@ public struct RunContext: Sendable {
     public var secrets: any SecretResolving
     /// Appends to the run's event log (`show RUN`), which notifications read as their outbox.
     public var events: any RunEventRecording
+    /// A directory beside the database where kinds keep files that must outlive this process
+    /// (an `exec` supervisor's result); nil outside an engine.
+    public var stateDirectory: String?
+    /// Whether the engine stopped this attempt because its lease is (or may be) another
+    /// instance's now: work that outlives the attempt (an `exec` supervisor) is then left to the
+    /// taker instead of being ended.
+    public var stopIsFenced: @Sendable () -> Bool = { false }
 
     /// A context.
     public init(
         job: JobSpec, runID: Int64, nominal: Instant, attempt: Int, generation: Int64, logger: Logger, checkpoints: any CheckpointAccess,
-        secrets: any SecretResolving = NoSecrets(), events: any RunEventRecording = DiscardedEvents()
+        secrets: any SecretResolving = NoSecrets(), events: any RunEventRecording = DiscardedEvents(), stateDirectory: String? = nil
     ) {
+        self.stateDirectory = stateDirectory
         self.job = job
         self.runID = runID
         self.nominal = nominal

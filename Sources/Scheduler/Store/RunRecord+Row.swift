@@ -28,7 +28,8 @@ extension LeaseRecord {
     public init(row: Row) throws {
         self.init(
             runID: try row.decode(forColumn: "run_id"), owner: try row.decode(forColumn: "owner"), generation: try row.decode(forColumn: "generation"),
-            acquiredAt: try row.decode(forColumn: "acquired_at"), expiresAt: try row.decode(forColumn: "expires_at"))
+            acquiredAt: try row.decode(forColumn: "acquired_at"), expiresAt: try row.decode(forColumn: "expires_at"),
+            duration: try row.decode(forColumn: "duration"), renewals: try row.decode(forColumn: "renewals"))
     }
 }
 

@@ -89,9 +89,13 @@ public struct LeaseRecord: Codable, Sendable, Hashable, FetchableRecord {
     public var generation: Int64
     public var acquiredAt: Double
     public var expiresAt: Double
+    /// The owner's lease length in seconds (nil in rows written before it was stored).
+    public var duration: Double? = nil
+    /// How many times the owner renewed it (every renewal changes the row).
+    public var renewals: Int64 = 0
 
     enum CodingKeys: String, CodingKey {
-        case owner, generation
+        case owner, generation, duration, renewals
         case runID = "run_id"
         case acquiredAt = "acquired_at"
         case expiresAt = "expires_at"

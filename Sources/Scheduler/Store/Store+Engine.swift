@@ -10,7 +10,7 @@ extension Store {
             for job in jobs {
                 try db.execute(
                     cached: "INSERT INTO job_state (job, watermark, paused, first_seen) VALUES (?, ?, ?, ?) ON CONFLICT(job) DO NOTHING",
-                    arguments: [job.name, Int64(now.timeIntervalSince1970.rounded(.down)), job.paused, now.timeIntervalSince1970])
+                    arguments: [job.name, Store.initialWatermark(job, now: now).seconds, job.paused, now.timeIntervalSince1970])
             }
             var states: [String: JobStateRecord] = [:]
             states.reserveCapacity(jobs.count)
@@ -21,6 +21,17 @@ extension Store {
             }
             return states
         }
+    }
+
+    /// Where a new job's watermark starts: at `now` (the time before the job existed is not a
+    /// misfire), except for a one-shot `at:` that passed within its misfire grace, which starts
+    /// just before it: first seen late but in grace, it runs once, at once.
+    static func initialWatermark(_ job: JobSpec, now: Date) -> Instant {
+        let instant = Instant(now)
+        if case .once(let at) = job.schedule.rule, at <= instant, Double(instant.seconds - at.seconds) <= job.misfire.grace.seconds {
+            return Instant(seconds: at.seconds - 1)
+        }
+        return instant
     }
 
     /// The outcome of claiming one job's due occurrences.
@@ -260,14 +271,25 @@ extension Store {
     /// `limit` due pending runs as `startPending` does (into the slots those ends free): one
     /// commit where there would be two. Nothing is written if either part fails; the caller
     /// launches the started runs only after this returns (their leases are committed).
+    /// Runs released or handed back here are not leased again by the same transaction: they
+    /// wait, visible as pending, for any instance.
     public func finishAttempts(
-        _ ends: [AttemptEnd], owner: String, now: Date, thenStart limit: Int, leaseDuration: Duration, jobs plan: JobTable, liveSince: Double? = nil
+        _ ends: [AttemptEnd], owner: String, now: Date, thenStart limit: Int, leaseDuration: Duration, jobs plan: JobTable, liveSince: Double? = nil,
+        live: Set<String> = []
     ) async throws -> (fenced: [Int64], started: [LeasedRun]) {
         let t = now.timeIntervalSince1970
+        let returned = Set(
+            ends.compactMap { end -> Int64? in
+                switch end.result {
+                case .released, .handedBack: end.runID
+                case .succeeded, .failed, .cancelled: nil
+                }
+            })
         return try await writer.write { db in
             let fenced = try Store.recordEnds(db, ends, owner: owner, at: t)
             let started = try Store.leasePending(
-                db, at: t, owner: owner, expiry: t + leaseDuration.seconds, limit: limit, plan: plan, only: nil, liveSince: liveSince)
+                db, at: t, owner: owner, expiry: t + leaseDuration.seconds, limit: limit, plan: plan, only: nil, liveSince: liveSince, live: live,
+                excluding: returned)
             return (fenced, started)
         }
     }
@@ -340,6 +362,15 @@ extension Store {
             try Store.event(db, runID, t, "cancelled", reason, owner)
             if !leaseReleased { try db.execute(cached: "DELETE FROM lease WHERE run_id = ?", arguments: [runID]) }
         case .released, .handedBack:
+            // A run whose cancel was requested meanwhile (`overlap: cancel_previous` replaced
+            // it) never comes back: it ends cancelled, as a takeover or a start would end it.
+            if try Bool.fetchOne(db.cached("SELECT cancel_requested FROM run WHERE id = ?"), arguments: [runID]) == true {
+                try record(
+                    db, runID: runID, owner: owner, at: t,
+                    result: .cancelled(reason: "cancelled: replaced by a newer occurrence (overlap: cancel_previous) or on request"),
+                    leaseReleased: leaseReleased)
+                return
+            }
             // Not a failure and not a lapse: the run waits, due now, for any instance to resume
             // it (the same attempt, a new generation; `takeovers` is not counted).
             try db.execute(
@@ -387,16 +418,30 @@ extension Store {
         try await writer.read { db in try String.fetchOne(db.cached("SELECT value FROM checkpoint WHERE run_id = ?"), arguments: [runID]) }
     }
 
-    /// Appends an event to a run's log.
+    /// Appends an event to a run's log (not fenced: for the operator and the store's own use;
+    /// a run's execution writes through the fenced overload).
     public func appendEvent(runID: Int64, kind: String, message: String, instance: String?, now: Date) async throws {
         try await writer.write { db in try Store.event(db, runID, now.timeIntervalSince1970, kind, message, instance) }
+    }
+
+    /// Appends an event to a run's log as `owner` holding lease `generation`, fenced like a
+    /// checkpoint: a stale owner's event (the events are the alert outbox) is refused with
+    /// `StoreError(.fenced)`.
+    public func appendEvent(runID: Int64, kind: String, message: String, owner: String, generation: Int64, now: Date) async throws {
+        try await writer.write { db in
+            try Store.checkFence(db, runID: runID, owner: owner, generation: generation)
+            try Store.event(db, runID, now.timeIntervalSince1970, kind, message, owner)
+        }
     }
 
     // MARK: Instances
 
     /// Registers or refreshes a live instance; `jobs` (when given) replaces the names of the
-    /// jobs it runs (written at start and on reload, not on every heartbeat).
-    public func heartbeat(instance: InstanceRecord, jobs: [String]? = nil) async throws {
+    /// jobs it runs (written at start and on reload, not on every heartbeat). Deletes the rows of
+    /// the `forget` instances (the engine judged them gone on its monotonic clock; never by the
+    /// wall alone, which a clock step moves). Returns every other instance's heartbeat time.
+    @discardableResult
+    public func heartbeat(instance: InstanceRecord, jobs: [String]? = nil, forget: [String] = []) async throws -> [String: Double] {
         try await writer.write { db in
             try db.execute(
                 cached: """
@@ -407,8 +452,14 @@ extension Store {
             if let jobs {
                 try db.execute(cached: "UPDATE instance SET jobs = ? WHERE id = ?", arguments: [jobs.joined(separator: "\n"), instance.id])
             }
-            // Instances silent for a day died without a goodbye (SIGKILL, power loss).
-            try db.execute(cached: "DELETE FROM instance WHERE heartbeat_at < ?", arguments: [instance.heartbeatAt - 86_400])
+            if !forget.isEmpty {
+                let ids = String(decoding: try JSONEncoder().encode(forget.filter { $0 != instance.id }), as: UTF8.self)
+                try db.execute(cached: "DELETE FROM instance WHERE id IN (SELECT value FROM json_each(?))", arguments: [ids])
+            }
+            var beats: [String: Double] = [:]
+            let rows = try Row.fetchCursor(db.cached("SELECT id, heartbeat_at FROM instance WHERE id != ?"), arguments: [instance.id])
+            while let row = try rows.next() { beats[row[0]] = row[1] }
+            return beats
         }
     }
 

@@ -11,20 +11,27 @@ extension Store {
     /// run under `overlap: skip | buffer_one | cancel_previous`, and while its job is not in
     /// `plan` but a live instance (heartbeat after `liveSince`) has it. A job whose runs all wait
     /// never keeps other jobs' due runs from starting.
+    /// `live`: instances known live whatever their heartbeat time reads (the engine judges
+    /// liveness on its monotonic clock, so a wall-clock step never makes one look dead).
     public func startPending(
-        now: Date, owner: String, leaseDuration: Duration, limit: Int, jobs plan: JobTable, only runID: Int64? = nil, liveSince: Double? = nil
+        now: Date, owner: String, leaseDuration: Duration, limit: Int, jobs plan: JobTable, only runID: Int64? = nil, liveSince: Double? = nil,
+        live: Set<String> = []
     ) async throws -> [LeasedRun] {
         guard limit > 0 else { return [] }
         let t = now.timeIntervalSince1970
         let expiry = t + leaseDuration.seconds
         return try await writer.write { db in
-            try Store.leasePending(db, at: t, owner: owner, expiry: expiry, limit: limit, plan: plan, only: runID, liveSince: liveSince)
+            try Store.leasePending(db, at: t, owner: owner, expiry: expiry, limit: limit, plan: plan, only: runID, liveSince: liveSince, live: live)
         }
     }
 
-    /// `startPending`'s work inside a write transaction (also used right after recording ends).
+    /// `startPending`'s work inside a write transaction (also used right after recording ends;
+    /// `excluding` runs are left alone: those just handed back in the same transaction). A
+    /// pending run whose cancel was requested (`overlap: cancel_previous` replaced it while it
+    /// was leased, then it was released or handed back) ends cancelled instead of starting.
     static func leasePending(
-        _ db: Database, at t: Double, owner: String, expiry: Double, limit: Int, plan: JobTable, only runID: Int64?, liveSince: Double?
+        _ db: Database, at t: Double, owner: String, expiry: Double, limit: Int, plan: JobTable, only runID: Int64?, liveSince: Double?,
+        live: Set<String> = [], excluding: Set<Int64> = []
     ) throws -> [LeasedRun] {
         guard limit > 0 else { return [] }
         var started: [LeasedRun] = []
@@ -52,10 +59,11 @@ extension Store {
             } else {
                 // Jobs whose runs wait (a backlog behind a running run) are left out, so the
                 // window reaches other jobs' runs.
-                let excluded = Array(waiting)
-                let marks = databaseQuestionMarks(count: excluded.count)
-                query = try db.makeStatement(sql: "\(columns) WHERE state = 'pending' AND due_at <= ? AND job NOT IN (\(marks)) ORDER BY due_at, id LIMIT ?")
-                arguments = StatementArguments([t] as [any DatabaseValueConvertible] + excluded + [window])
+                // One JSON argument (no limit on how many jobs wait, no statement per size).
+                let excluded = String(decoding: try JSONEncoder().encode(Array(waiting)), as: UTF8.self)
+                query = try db.cached(
+                    "\(columns) WHERE state = 'pending' AND due_at <= ? AND job NOT IN (SELECT value FROM json_each(?)) ORDER BY due_at, id LIMIT ?")
+                arguments = [t, excluded, window]
             }
             // Decoded from the cursor's rows (whose columns are looked up by a hashed name).
             var candidates: [(run: RunRecord, paused: Bool, busy: Bool)] = []
@@ -66,10 +74,20 @@ extension Store {
             }
             let (waitingBefore, endedBefore) = (waiting.count, ended)
             var starting: [LeasedRun] = []
-            for (candidate, paused, busy) in candidates where started.count + starting.count < limit && !waiting.contains(candidate.job) {
+            for (candidate, paused, busy) in candidates
+            where started.count + starting.count < limit && !waiting.contains(candidate.job) && !excluding.contains(candidate.id) {
                 var run = candidate
+                if run.cancelRequested {
+                    let reason = "cancelled: replaced by a newer occurrence (overlap: cancel_previous) or on request, before it started again"
+                    try db.execute(
+                        cached: "UPDATE run SET state = 'cancelled', finished_at = ?, reason = ? WHERE id = ? AND state = 'pending'",
+                        arguments: [t, reason, run.id])
+                    try Store.event(db, run.id, t, "cancelled", reason, owner)
+                    ended += 1
+                    continue
+                }
                 guard let job = plan[run.job] else {
-                    if try Store.liveInstanceHasJob(db, run.job, except: owner, since: liveSince ?? (t - 60)) {
+                    if try Store.liveInstanceHasJob(db, run.job, except: owner, since: liveSince ?? (t - 60), live: live) {
                         waiting.insert(run.job)
                         continue
                     }
@@ -132,10 +150,10 @@ extension Store {
         }
         try db.execute(
             cached: """
-                INSERT INTO lease (run_id, owner, generation, acquired_at, expires_at)
-                SELECT id, ?, generation, ?, ? FROM run WHERE id IN (SELECT value FROM json_each(?))
+                INSERT INTO lease (run_id, owner, generation, acquired_at, expires_at, duration)
+                SELECT id, ?, generation, ?, ?, ? FROM run WHERE id IN (SELECT value FROM json_each(?))
                 """,
-            arguments: [owner, t, expiry, ids])
+            arguments: [owner, t, expiry, expiry - t, ids])
         try db.execute(
             cached: """
                 INSERT INTO run_event (run_id, at, kind, message, instance)
@@ -165,11 +183,14 @@ extension Store {
         }
     }
 
-    /// Whether an instance other than `except`, heard from after `since`, runs `job`.
-    static func liveInstanceHasJob(_ db: Database, _ job: String, except: String, since: Double) throws -> Bool {
-        let lists = try String.fetchAll(
-            db.cached("SELECT jobs FROM instance WHERE id != ? AND heartbeat_at >= ? AND jobs IS NOT NULL"), arguments: [except, since])
-        return lists.contains { $0.split(separator: "\n").contains { $0 == job } }
+    /// Whether an instance other than `except`, heard from after `since` or known `live`, runs
+    /// `job`.
+    static func liveInstanceHasJob(_ db: Database, _ job: String, except: String, since: Double, live: Set<String> = []) throws -> Bool {
+        let rows = try Row.fetchAll(db.cached("SELECT id, heartbeat_at, jobs FROM instance WHERE id != ? AND jobs IS NOT NULL"), arguments: [except])
+        return rows.contains { row in
+            let (id, beat, jobs): (String, Double, String) = (row[0], row[1], row[2])
+            return (beat >= since || live.contains(id)) && jobs.split(separator: "\n").contains { $0 == job }
+        }
     }
 
     /// Every lease held now (the taker watches them to judge their owners' liveness).
@@ -184,7 +205,7 @@ extension Store {
     /// instance lacks is left to a live instance that has it, or cancelled when none does.
     public func takeOver(
         _ leases: [LeaseRecord], owner: String, now: Date, leaseDuration: Duration, maxTakeovers: Int = 3, jobs plan: JobTable,
-        liveSince: Double? = nil
+        liveSince: Double? = nil, live: Set<String> = []
     ) async throws -> [LeasedRun] {
         guard !leases.isEmpty else { return [] }
         let t = now.timeIntervalSince1970
@@ -201,7 +222,7 @@ extension Store {
                     try Store.event(db, run.id, t, kind, message, owner)
                 }
                 if plan[run.job] == nil {
-                    if try Store.liveInstanceHasJob(db, run.job, except: owner, since: liveSince ?? (t - 60)) { continue }
+                    if try Store.liveInstanceHasJob(db, run.job, except: owner, since: liveSince ?? (t - 60), live: live) { continue }
                     try end("cancelled", "the job is no longer in the configuration", "cancelled")
                     continue
                 }
@@ -217,8 +238,11 @@ extension Store {
                 }
                 let generation = lease.generation + 1
                 try db.execute(
-                    cached: "UPDATE lease SET owner = ?, generation = ?, acquired_at = ?, expires_at = ? WHERE run_id = ? AND generation = ?",
-                    arguments: [owner, generation, t, t + leaseDuration.seconds, run.id, lease.generation])
+                    cached: """
+                        UPDATE lease SET owner = ?, generation = ?, acquired_at = ?, expires_at = ?, duration = ?, renewals = 0
+                        WHERE run_id = ? AND generation = ?
+                        """,
+                    arguments: [owner, generation, t, t + leaseDuration.seconds, leaseDuration.seconds, run.id, lease.generation])
                 guard db.changesCount == 1 else { continue }
                 try db.execute(cached: "UPDATE run SET generation = ?, takeovers = takeovers + 1 WHERE id = ?", arguments: [generation, run.id])
                 try Store.event(
@@ -253,8 +277,8 @@ extension Store {
             var result: [Int64: Renewal] = [:]
             for run in runs {
                 try db.execute(
-                    cached: "UPDATE lease SET expires_at = ? WHERE run_id = ? AND owner = ? AND generation = ?",
-                    arguments: [t + leaseDuration.seconds, run.id, owner, run.generation])
+                    cached: "UPDATE lease SET expires_at = ?, duration = ?, renewals = renewals + 1 WHERE run_id = ? AND owner = ? AND generation = ?",
+                    arguments: [t + leaseDuration.seconds, leaseDuration.seconds, run.id, owner, run.generation])
                 if db.changesCount == 1 {
                     let cancel = try Bool.fetchOne(db.cached("SELECT cancel_requested FROM run WHERE id = ?"), arguments: [run.id]) ?? false
                     result[run.id] = .renewed(cancelRequested: cancel)

@@ -189,6 +189,13 @@ public final class Store: Sendable {
             try db.execute(sql: "DROP INDEX run_job_state")
             try db.execute(sql: "CREATE INDEX run_job_active ON run(job) WHERE \(Store.active)")
         }
+        migrator.registerMigration("engine-v4-lease-length") { db in
+            // The owner's lease length (a taker waits the longer of its own and the owner's, so
+            // instances with different `service.lease` never take a live owner's run), and a
+            // count of renewals (a renewal always changes the row, whatever the wall clock does).
+            try db.execute(sql: "ALTER TABLE lease ADD COLUMN duration REAL")
+            try db.execute(sql: "ALTER TABLE lease ADD COLUMN renewals INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 }

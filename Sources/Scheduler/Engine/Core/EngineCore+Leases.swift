@@ -9,9 +9,12 @@ extension EngineCore {
     mutating func maintainLeases(mono now: Duration) -> [Action] {
         var actions = executions.keys.sorted().compactMap { id -> Action? in
             guard let execution = executions[id], execution.stopReason == nil else { return nil }
-            if execution.validUntil <= now { return stop(id, .leaseExpired) }
+            // A recording execution's work is over: it is never expired here, and it stays
+            // renewed until its end is written (a renewal is harmless and tells takers it lives).
+            if execution.validUntil <= now && !execution.recording { return stop(id, .leaseExpired) }
             guard execution.waiting, now - execution.leasedAt >= settings.aheadHold else { return nil }
             pace = max(pace ?? .zero, settings.aheadHold)
+            aheadHeld = EngineCore.quickEndsAfterHandBack
             return stop(id, .handBack)
         }
         guard !renewing, let due = renewalDue, now >= due else { return actions }
@@ -60,12 +63,13 @@ extension EngineCore {
     mutating func renewalFailed(mono: Duration) {
         renewing = false
         renewalRetry = mono + .seconds(1)
+        writeFailed(mono: mono)
     }
 
     /// How long the keeper sleeps: until the next renewal or the earliest local deadline.
     func keeperSleep(mono now: Duration) -> Duration {
         var wait = renewalInterval
-        for execution in executions.values where execution.stopReason == nil {
+        for execution in executions.values where execution.stopReason == nil && !execution.recording {
             wait = min(wait, max(.milliseconds(1), execution.validUntil - now))
             if execution.waiting { wait = min(wait, max(.milliseconds(1), execution.leasedAt + settings.aheadHold - now)) }
         }

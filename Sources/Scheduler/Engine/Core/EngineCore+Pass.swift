@@ -10,9 +10,9 @@ import Foundation
 /// executor starts it beside the pass and reports `.done` at once); pause check; claim batches
 /// (after a batch that made runs due now, start them before the next batch, and once more after
 /// the last); takeover scan; heartbeat; checkpoint.
-/// A failed start, pause read or claim skips the rest of the claims (a failed claim requeues
-/// them, a failed start between batches is retried after the last); a reload drops the rest of
-/// the claims. While draining only the heartbeat and the checkpoint run.
+/// A failed pause read or claim skips the rest of the claims (a failed claim requeues them); a
+/// failed start does not (claims never wait on a start that keeps failing; one between batches
+/// is retried after the last); a reload drops the rest of the claims, wherever it lands. While draining only the heartbeat and the checkpoint run.
 extension EngineCore {
     /// The state of one pass, owned by the executor's call (passes never share it).
     struct Pass {
@@ -163,7 +163,9 @@ extension EngineCore {
                 pass.report.takenOver += count
             }
             next = .heartbeat
-        case (.start, _), (.pauseCheck, _):
+        case (.start, _):
+            next = .pauseCheck
+        case (.pauseCheck, _):
             next = .takeoverScan
         case (.takeoverScan, _):
             next = .heartbeat
@@ -199,6 +201,9 @@ extension EngineCore {
                 if pass.startAfter && !pass.claims.isEmpty { return pass.wait(.startBetweenClaims, .startPending) }
                 next = .nextClaim
             case .nextClaim:
+                // A reload landed since these batches were made (during a start between them):
+                // its fresh schedule covers their jobs, and their positions index the old table.
+                if case .claim(_, let epoch) = pass.claims.first, epoch != self.epoch { pass.claims = [] }
                 if case .claim(let positions, let epoch) = pass.claims.first {
                     pass.claims.removeFirst()
                     return pass.wait(.claim(positions: positions, epoch: epoch), .claim(positions: positions, epoch: epoch))

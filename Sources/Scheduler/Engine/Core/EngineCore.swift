@@ -91,6 +91,12 @@ struct EngineCore {
         var holdsSlot: Bool { !waiting && !recording }
     }
 
+    /// Another instance's heartbeat as last read, and since when (monotonic) it stayed unchanged.
+    struct InstanceSighting: Equatable {
+        var heartbeat: Double
+        var since: Duration
+    }
+
     /// A lease of another owner, and when this instance first saw it in this exact state.
     struct Observation: Equatable {
         var lease: LeaseRecord
@@ -149,6 +155,15 @@ struct EngineCore {
     private(set) var ready: [Int64] = []
     /// How long attempts recently took (monotonic, a moving average; nil until one ended).
     var pace: Duration?
+    /// Quick attempt ends still needed after a hand-back before runs are leased ahead again (a
+    /// hand-back means the slots are held by runs taking their time).
+    var aheadHeld = 0
+    /// Lapsed leases seen that did not fit the free slots: that many freed slots are kept for
+    /// the next takeover scan instead of being refilled with pending runs.
+    var takeoverWanted = 0
+    /// Other instances' heartbeats as this instance last read them (liveness judged on its own
+    /// monotonic clock, so a wall-clock step never makes a live instance look dead).
+    var instances: [String: InstanceSighting] = [:]
     /// The service was cancelled: runs waiting for a slot never start.
     private(set) var interrupted = false
     /// Leases promised to start transactions in flight (slots and lease-ahead room count them).
@@ -183,19 +198,25 @@ struct EngineCore {
     var margin: Duration { lease / 6 }
     /// Slots neither executing, nor promised to a run waiting for one, nor reserved.
     var freeSlots: Int { max(0, settings.maxConcurrentRuns - slotsInUse - ready.count - reserved) }
+    /// Free slots pending runs may take: those kept for lapsed leases excepted.
+    var freeForStarts: Int { max(0, freeSlots - takeoverWanted) }
 
     /// How many runs may be leased ahead of free slots, to begin the moment a slot frees instead
     /// of one synced commit later: as many as the slots get through in `aheadWindow` at the recent
     /// pace, at most 16 per slot and 256. None before an attempt ended, none while draining; a
     /// run taking its time (past the window) leaves none leased ahead.
     var aheadDepth: Int {
-        guard let pace, !draining else { return 0 }
+        guard let pace, !draining, aheadHeld == 0 else { return 0 }
         let fits = Double(settings.maxConcurrentRuns) * (settings.aheadWindow / max(pace, .microseconds(1)))
         return Int(min(Double(min(settings.maxConcurrentRuns * 16, 256)), fits))
     }
 
     /// Leases a start may take now: the free slots and the lease-ahead room.
-    var leaseRoom: Int { max(0, settings.maxConcurrentRuns + aheadDepth - slotsInUse - ready.count - reserved) }
+    var leaseRoom: Int { max(0, settings.maxConcurrentRuns + aheadDepth - slotsInUse - ready.count - reserved - takeoverWanted) }
+
+    /// How many quick attempt ends (each under a tenth of `aheadHold`) a hand-back asks for
+    /// before runs are leased ahead again.
+    static let quickEndsAfterHandBack = 8
 
     // MARK: Schedule
 
@@ -352,7 +373,7 @@ struct EngineCore {
     mutating func reserveStart(single: Bool = false, startedSoFar: Int = 0) -> Action? {
         let chunk =
             single || startedSoFar == 0
-            ? min(freeSlots, single ? 1 : settings.startChunk) : min(leaseRoom, max(settings.startChunk, startedSoFar))
+            ? min(single ? freeSlots : freeForStarts, single ? 1 : settings.startChunk) : min(leaseRoom, max(settings.startChunk, startedSoFar))
         guard chunk > 0 else { return nil }
         reserved += chunk
         return .leasePending(limit: chunk)
@@ -378,13 +399,21 @@ struct EngineCore {
     /// A run leased at `leasedAt` (monotonic) is held here: returns true when it executes now
     /// (a slot is free: `now` is when it began), false when it waits for a slot (`takeReady`).
     @discardableResult
-    mutating func launched(runID: Int64, generation: Int64, leasedAt: Duration, now: Duration? = nil) -> Bool {
+    /// A taken-over run (`first`) goes ahead of the runs leased ahead: its owner died with it
+    /// started, so it is resumed before new work.
+    mutating func launched(runID: Int64, generation: Int64, leasedAt: Duration, now: Duration? = nil, first: Bool = false) -> Bool {
         drop(runID)
-        let executes = slotsInUse < settings.maxConcurrentRuns && ready.isEmpty && !interrupted
+        let executes = slotsInUse < settings.maxConcurrentRuns && (ready.isEmpty || first) && !interrupted
         executions[runID] = Execution(
             generation: generation, waiting: !executes, began: executes ? (now ?? leasedAt) : nil, leasedAt: leasedAt,
             validUntil: leasedAt + lease - margin)
-        if executes { slotsInUse += 1 } else { ready.append(runID) }
+        if executes {
+            slotsInUse += 1
+        } else if first {
+            ready.insert(runID, at: 0)
+        } else {
+            ready.append(runID)
+        }
         return executes
     }
 
@@ -427,7 +456,11 @@ struct EngineCore {
         }
         if execution.holdsSlot {
             slotsInUse -= 1
-            if let began = execution.began, let mono { pace = pace.map { $0 + (mono - began - $0) / 8 } ?? mono - began }
+            if let began = execution.began, let mono {
+                let took = mono - began
+                pace = pace.map { $0 + (took - $0) / 8 } ?? took
+                if aheadHeld > 0, took <= settings.aheadHold / 10 { aheadHeld -= 1 }
+            }
         }
         if let reason = execution.stopReason, reason.fenced {
             executions[runID] = nil  // a stop took it out of `ready`; its slot is counted free above
@@ -451,6 +484,13 @@ struct EngineCore {
         guard let execution = executions.removeValue(forKey: runID) else { return }
         if execution.holdsSlot { slotsInUse -= 1 }
         if execution.waiting && execution.stopReason == nil { ready.removeAll { $0 == runID } }
+    }
+
+    /// This instance could not write (a start, claim, heartbeat, takeover, renewal or end
+    /// failed, typically on a held write lock or a full disk): the time it waited is no evidence
+    /// that other owners could have renewed their leases, so every observation starts again.
+    mutating func writeFailed(mono: Duration) {
+        for id in observed.keys { observed[id]?.since = mono }
     }
 
     /// Stops every execution not stopped yet (in run order).
