@@ -118,6 +118,8 @@ extension RebalanceExecution {
                 s.orders[i].averagePrice = o.averageFillPrice
                 s.orders[i].state = o.state == .unknown ? .working : o.state
                 if let r = o.rejectReason { s.orders[i].rejectReason = r }
+                // Rejected after acceptance: not tried again in a later round either.
+                if o.state == .rejected, !(s.blocked ?? []).contains(s.orders[i].symbol) { s.blocked = (s.blocked ?? []) + [s.orders[i].symbol] }
             }
         }
     }
@@ -424,7 +426,8 @@ extension RebalanceExecution {
         guard state.plan != nil else { throw JobFailure("the run has no plan", retryable: false) }
         var targets: [Symbol: Decimal] = [:]
         for (k, v) in state.targets ?? [:] { if let s = try? Symbol(k) { targets[s] = v } }
-        var (finalInputs, foreign) = try await gather(targets: targets, strict: false)
+        let (gathered, foreign) = try await gather(targets: targets, strict: false)
+        var finalInputs = gathered
         if options.existingOrders == .include { finalInputs.workingOrders = foreign }
         let final = try? RebalancePlanner.plan(finalInputs, options: options, strict: false)
         var residuals: [String] = []

@@ -10,7 +10,7 @@ import Scheduler
 /// journal; every terminal exit cancels what the run still has working
 /// (``RebalanceExecution/cleanup(after:)``).
 struct RebalanceExecution {
-    /// The options; pinned into the run's state at its start (``pinned()``).
+    /// The options; pinned into the run's state at its start (``pinning()``).
     var options: RebalanceOptions
     let broker: any Brokerage
     let account: String
@@ -27,14 +27,14 @@ struct RebalanceExecution {
     static let transientRetries = 3
 
     func run() async throws -> RunOutcome {
-        let pinned = try await pinned()
+        let pinned = try await pinning()
         if pinned.options.dryRun {
-            if await journal.state.plan == nil { try await pinned.firstPlan() }
+            if await pinned.needsFirstPlan() { try await pinned.firstPlan() }
             return try await pinned.validateOnly()
         }
         do {
             try await pinned.reconcilePending()
-            if await journal.state.plan == nil { try await pinned.firstPlan() }
+            if await pinned.needsFirstPlan() { try await pinned.firstPlan() }
             try await pinned.roundsRetryingTransientFailures()
             return try await pinned.conclude()
         } catch {
@@ -43,16 +43,17 @@ struct RebalanceExecution {
     }
 
     /// This execution with the options fixed at the run's start (and the start and deadline recorded).
-    private func pinned() async throws -> RebalanceExecution {
+    private func pinning() async throws -> RebalanceExecution {
         var state = await journal.state
         if state.options == nil {
             var fixed = options
             fixed.dryRun = options.dryRun || state.dryRun
             let now = clock.now()
             let deadline = deadlineInstant(startedAt: state.startedAt ?? now)
+            let frozen = fixed
             try await journal.update {
-                $0.options = fixed
-                $0.dryRun = fixed.dryRun
+                $0.options = frozen
+                $0.dryRun = frozen.dryRun
                 if $0.startedAt == nil { $0.startedAt = now }
                 if $0.deadline == nil { $0.deadline = deadline }
             }
@@ -64,6 +65,12 @@ struct RebalanceExecution {
     }
 
     // MARK: The loop
+
+    /// Whether the first plan is still to be made (none, or a crash before it was committed).
+    private func needsFirstPlan() async -> Bool {
+        let state = await journal.state
+        return state.plan == nil || state.phase == .planning
+    }
 
     /// The first plan: refusals, working orders, quotes; nothing is placed when it fails.
     private func firstPlan() async throws {
@@ -224,7 +231,8 @@ struct RebalanceExecution {
         let state = await journal.state
         var targets: [Symbol: Decimal] = [:]
         for (k, v) in state.targets ?? [:] { if let s = try? Symbol(k) { targets[s] = v } }
-        var (inputs, foreign) = try await gather(targets: targets, strict: false)
+        let (gathered, foreign) = try await gather(targets: targets, strict: false)
+        var inputs = gathered
         let started = Set(state.foreign ?? [])
         let newcomers = foreign.filter { !started.contains($0.id) }
         if !newcomers.isEmpty && options.existingOrders != .include {
@@ -299,7 +307,7 @@ struct RebalanceExecution {
         let now = clock.now()
         let deadline = await journal.state.deadline
         return RebalanceGate.closed(
-            now: now, deadline: deadline, inSession: inSession(now), allowOutsideSession: options.allowOutsideSession, market: calendar.code)
+            now: now, deadline: deadline, inSession: inSession(now), allowOutsideSession: options.allowOutsideSession, market: "\(calendar.code)")
     }
 
     /// Targets, positions, balances, quotes, and the working orders on the symbols involved that

@@ -106,7 +106,8 @@ public struct RebalanceJob: JobKind {
         let execution = RebalanceExecution(
             options: options, broker: broker, account: try options.account(for: brokerSpec), strategy: strategy, calendar: calendar, clock: clock,
             journal: try await IntentJournal.open(PreviewContext.context(job), initial: RebalanceState()), context: PreviewContext.context(job))
-        var (inputs, foreign) = try await execution.gather(targets: weights.weights, strict: true)
+        let (gathered, foreign) = try await execution.gather(targets: weights.weights, strict: true)
+        var inputs = gathered
         if let refusal = RebalancePlanner.refusal(inputs, options: options) { throw JobFailure(refusal, retryable: false) }
         if options.existingOrders == .include { inputs.workingOrders = foreign }
         var plan = try RebalancePlanner.plan(inputs, options: options)

@@ -132,7 +132,10 @@ public struct RebalanceOptions: Sendable, Hashable, Codable {
             minTrade = m
         }
         if let text = o["drift"]?.stringValue {
-            if let f = Self.fraction(text), f >= 0, f < 1 {
+            if Self.percent(text) == nil, let f = Decimal(exactly: text), f >= Decimal(string: "0.1")! {
+                // `drift: 0.5` meant as 0.5% would read as 50%: nothing would ever trade.
+                problems.append(.init(key: "drift", message: "'\(text)' reads as \((f * 100).plainString)%; write the percentage, e.g. 0.5%"))
+            } else if let f = Self.fraction(text), f >= 0, f < 1 {
                 drift = f
             } else {
                 problems.append(.init(key: "drift", message: "'\(text)' is not a weight tolerance; write a percentage such as 0.5%"))

@@ -39,7 +39,7 @@ public struct RebalanceInputs: Sendable {
     /// Cash the netted working buy orders can still spend (open quantity × limit).
     public var workingBuyCommitment: Decimal {
         workingOrders.filter { !$0.state.isTerminal && $0.side == .buy }.reduce(Decimal(0)) {
-            $0 + max(0, $1.quantity - $1.filledQuantity) * ($1.limitPrice ?? $1.symbol.flatMap { quotes[$0]?.ask } ?? 0)
+            $0 + max(0, $1.quantity - $1.filledQuantity) * ($1.limitPrice ?? $1.symbol.flatMap { s in quotes[s]?.ask } ?? 0)
         }
     }
 }
@@ -92,6 +92,14 @@ public struct RebalancePlan: Sendable, Hashable, Codable {
     /// Working orders at the broker on the plan's symbols that this run did not place, as
     /// `id SIDE qty SYMBOL @ limit` (what `existing_orders` decides about).
     public var workingOrders: [String]?
+
+    /// A plan.
+    public init(
+        equity: Decimal, cash: Decimal, buyingPower: Decimal, cashBuffer: Decimal, lines: [PlanLine], warnings: [String], workingOrders: [String]? = nil
+    ) {
+        self.equity = equity; self.cash = cash; self.buyingPower = buyingPower; self.cashBuffer = cashBuffer; self.lines = lines
+        self.warnings = warnings; self.workingOrders = workingOrders
+    }
 
     /// Lines to sell, largest first.
     public var sells: [PlanLine] { lines.filter { $0.side == .sell }.sorted { $0.estimatedValue > $1.estimatedValue } }
@@ -285,13 +293,18 @@ public enum RebalancePlanner {
         }
         // Whole shares leave change: spend it on one more share of the largest lines that fit.
         if !options.fractional {
-            for i in out.indices {
-                let one = capCost(out[i], quantity: 1, options: options)
-                guard one <= left, out[i].delta + 1 <= buys.first(where: { $0.symbol == out[i].symbol })!.delta else { continue }
-                left -= one
-                out[i].delta += 1
-                out[i].targetQuantity += 1
-                out[i].estimatedValue = (out[i].delta * (out[i].estimatedPrice ?? out[i].mid ?? 0)).rounded(scale: 2)
+            var added = true
+            while added {
+                added = false
+                for i in out.indices {
+                    let one = capCost(out[i], quantity: 1, options: options)
+                    guard one <= left, out[i].delta + 1 <= buys.first(where: { $0.symbol == out[i].symbol })!.delta else { continue }
+                    left -= one
+                    added = true
+                    out[i].delta += 1
+                    out[i].targetQuantity += 1
+                    out[i].estimatedValue = (out[i].delta * (out[i].estimatedPrice ?? out[i].mid ?? 0)).rounded(scale: 2)
+                }
             }
         }
         return (out, "buys cut to \((ratio * 100).rounded(scale: 1).plainString)% to stay within the cash available \(budget.plainString)")
