@@ -508,22 +508,26 @@ public final class TradeStationSimulator: Sendable {
             return await self.api(request) { s in self.confirm(&s, [body], group: true) }
         }
         router.post("v3/orderexecution/orders") { request, context in
+            self.noteWrite()
             var r = request
             let body = try await r.bodyData()
             return try await self.api(request, write: context) { s in self.place(&s, body, group: false) }
         }
         router.post("v3/orderexecution/ordergroups") { request, context in
+            self.noteWrite()
             var r = request
             let body = try await r.bodyData()
             return try await self.api(request, write: context) { s in self.place(&s, body, group: true) }
         }
         router.put("v3/orderexecution/orders/:id") { request, context in
+            self.noteWrite()
             var r = request
             let body = try await r.bodyData()
             let id = context.parameters.get("id") ?? ""
             return try await self.api(request, write: context) { s in self.replace(&s, id, body) }
         }
         router.delete("v3/orderexecution/orders/:id") { request, context in
+            self.noteWrite()
             let id = context.parameters.get("id") ?? ""
             return try await self.api(request, write: context) { s in
                 guard let i = s.orders.firstIndex(where: { $0.id == id }) else {
@@ -558,12 +562,13 @@ public final class TradeStationSimulator: Sendable {
         ["AccountID": id, "Error": "Forbidden", "Message": "Request not supported for account type."]
     }
 
-    /// An order write: counted, then ``api(_:quote:_:)`` with the next write fault applied.
+    /// Counts an order write as it arrives, before its body is read (a re-sent request whose body
+    /// never comes still counts).
+    private func noteWrite() { state.withLock { $0.orderWrites += 1 } }
+
+    /// An order write: ``api(_:quote:_:)`` with the next write fault applied.
     private func api(_ request: Request, write context: SimRequestContext, _ body: (inout State) -> Reply) async throws -> Response {
-        let fault = state.withLock { s -> WriteFault? in
-            s.orderWrites += 1
-            return s.writeFaults.isEmpty ? nil : s.writeFaults.removeFirst()
-        }
+        let fault = state.withLock { s -> WriteFault? in s.writeFaults.isEmpty ? nil : s.writeFaults.removeFirst() }
         switch fault {
         case nil:
             return await api(request, body)

@@ -81,6 +81,18 @@ import Testing
         }
     }
 
+    /// TradeStation's snapshot carries only the last trade's time: it is not the quote's time
+    /// (which staleness is judged from), so an hour-old trade leaves a live quote fresh.
+    @Test func theLastTradeTimeIsNotTheQuoteTime() async throws {
+        try await withTS { h in
+            h.sim.setLastTradeAge("BND", seconds: 3600)
+            let q = try #require(try await h.client.quotes(["BND"]).items.first)
+            #expect(q.time == nil)
+            #expect(q.tradeTime != nil)
+            #expect(q.bid != nil && q.ask != nil && !q.delayed)
+        }
+    }
+
     /// A margin account reports buying power above its cash.
     @Test func aMarginAccountReportsBuyingPowerAboveCash() async throws {
         try await withTS { h in

@@ -170,12 +170,13 @@ struct RebalanceSafetyTests {
         h.clock.onSleep { now in
             // The sell fills as the session closes; the buys would be planned right after it.
             if now >= ISO8601DateFormatter().date(from: "2026-11-23T20:59:59Z")! {
-                for o in sim.orderSummaries where !o.buy && o.status == "OPN" { sim.fill(orderID: o.id) }
+                for o in sim.orderSummaries where !o.buy && (o.status == "ACK" || o.status == "OPN") { sim.fill(orderID: o.id) }
             }
         }
         let spec = h.job(["VTI": 1], ["poll_every": .duration(.seconds(30))])
         let (run, summary) = try await h.runOnce(h.engine(spec), job: spec.0)
         #expect(run.state == .failed)
+        #expect(h.sim.orderSummaries.map(\.status) == ["FLL"], "the sell filled as the session closed")
         #expect(h.sim.orderSummaries.allSatisfy { !$0.buy }, "no buy reached the broker after the close: \(h.sim.orderSummaries.map(\.symbol))")
         #expect(summary?.deadlineReached == true)
         #expect(h.sim.workingOrderIDs.isEmpty)
