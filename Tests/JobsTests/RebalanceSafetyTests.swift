@@ -338,4 +338,39 @@ struct RebalanceSafetyTests {
         #expect(h.sim.positionQuantity(account: Self.account, symbol: "SPY") == 0)
         #expect(h.duplicateConfirmIDs.isEmpty)
     }
+
+    /// A run taken over after its deadline (its sell was out when its owner died): the new
+    /// owner reconciles the sell and places nothing new.
+    @Test(.timeLimit(.minutes(1))) func aRunResumedAfterItsDeadlinePlacesNothing() async throws {
+        let h = try await RebalanceHarness.make()
+        defer { Task { await h.sim.stop() } }
+        h.sim.setAccount(Self.account, cash: 50_000)
+        h.sim.setPosition(account: Self.account, symbol: "SPY", quantity: 100, averagePrice: 480)
+        let spec = h.job(["VTI": Self.d("0.6"), "BND": Self.d("0.4")], ["deadline": .string("10m")])
+        let hanging = HangingBroker(h.client(), hangOn: 1)
+        let a = h.engine(spec, id: "a", broker: hanging)
+        try await a.start()
+        let id = try await h.store.enqueueManualRun(job: spec.0, now: h.wall.now(), by: "test")
+        _ = await a.tick()
+        var reached = hanging.reached.stream.makeAsyncIterator()
+        _ = await reached.next()
+        await a.abandonForTesting()
+        // The owner died; the run is taken over 20 minutes later, past its 10-minute deadline.
+        h.clock.onSleep { _ in }
+        _ = try await h.clock.rebalanceClock.sleep(.seconds(1200))
+        h.wall.advance(11)
+        let b = h.engine(spec, id: "b")
+        try await b.start()
+        _ = await b.tick()
+        h.engineClock.advance(by: .seconds(11))
+        _ = await b.tick()
+        await b.waitForIdle()
+        let (run, summary) = try await h.result(id)
+        #expect(run.state == .failed)
+        #expect(run.error?.contains("deadline") == true, "\(run.error ?? "")")
+        #expect(h.sim.orderWriteCount == 1, "only the first owner's sell: \(h.sim.orderSummaries.map(\.symbol))")
+        #expect(h.sim.orderSummaries.allSatisfy { !$0.buy })
+        #expect(summary?.orders.first?.orderID != nil, "the sell was reconciled")
+        #expect(h.duplicateConfirmIDs.isEmpty)
+    }
 }
