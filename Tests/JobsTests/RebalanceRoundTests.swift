@@ -105,7 +105,8 @@ import Testing
             skip: nil),
         .init(
             name: "buffer keeps cash out", held: 0, target: 1, cash: 10_000, price: 100, options: ["cash_buffer": .string("1%")], delta: 99, skip: nil),
-        .init(name: "fractional holding sells whole shares", held: d("10.5"), target: 1, cash: 0, price: 100, options: ["cash_buffer": .string("250")],
+        .init(
+            name: "fractional holding sells whole shares", held: d("10.5"), target: 1, cash: 0, price: 100, options: ["cash_buffer": .string("250")],
             delta: -2, skip: nil),
         .init(
             name: "fractional mode buys fractions", held: 0, target: 1, cash: 1_000, price: 300, options: ["fractional": .bool(true)],
@@ -201,11 +202,15 @@ import Testing
     }
 
     static let gates: [GateRow] = [
-        .init(name: "in session, before the deadline", now: "2026-11-23T15:00:00Z", deadline: "2026-11-23T17:00:00Z", inSession: true, allowOutside: false, closed: nil),
+        .init(
+            name: "in session, before the deadline", now: "2026-11-23T15:00:00Z", deadline: "2026-11-23T17:00:00Z", inSession: true, allowOutside: false,
+            closed: nil),
         .init(name: "at the deadline", now: "2026-11-23T17:00:00Z", deadline: "2026-11-23T17:00:00Z", inSession: true, allowOutside: false, closed: "deadline"),
         .init(name: "outside the session", now: "2026-11-23T03:00:00Z", deadline: nil, inSession: false, allowOutside: false, closed: "not in session"),
         .init(name: "outside, allowed", now: "2026-11-23T03:00:00Z", deadline: nil, inSession: false, allowOutside: true, closed: nil),
-        .init(name: "outside, allowed, past the deadline", now: "2026-11-23T03:00:00Z", deadline: "2026-11-23T02:00:00Z", inSession: false, allowOutside: true, closed: "deadline"),
+        .init(
+            name: "outside, allowed, past the deadline", now: "2026-11-23T03:00:00Z", deadline: "2026-11-23T02:00:00Z", inSession: false, allowOutside: true,
+            closed: "deadline"),
     ]
 
     @Test(arguments: gates)
@@ -244,12 +249,22 @@ import Testing
     }
 
     static let roundRows: [RoundRow] = [
-        .init(name: "all within drift", plan: plan([line("VTI", side: nil, delta: 0, skip: "within drift")]), affordable: [], blocked: [], nextRound: 2, decision: .converged),
-        .init(name: "a buy left that fits", plan: plan([line("VTI", side: .buy, delta: 2)]), affordable: [line("VTI", side: .buy, delta: 2)], blocked: [], nextRound: 2, decision: .trade),
-        .init(name: "a buy left that does not fit", plan: plan([line("VTI", side: .buy, delta: 2)]), affordable: [], blocked: [], nextRound: 2, decision: .unaffordable),
+        .init(
+            name: "all within drift", plan: plan([line("VTI", side: nil, delta: 0, skip: "within drift")]), affordable: [], blocked: [], nextRound: 2,
+            decision: .converged),
+        .init(
+            name: "a buy left that fits", plan: plan([line("VTI", side: .buy, delta: 2)]), affordable: [line("VTI", side: .buy, delta: 2)], blocked: [],
+            nextRound: 2, decision: .trade),
+        .init(
+            name: "a buy left that does not fit", plan: plan([line("VTI", side: .buy, delta: 2)]), affordable: [], blocked: [], nextRound: 2,
+            decision: .unaffordable),
         .init(name: "a sell left", plan: plan([line("SPY", side: .sell, delta: -3)]), affordable: [], blocked: [], nextRound: 3, decision: .trade),
-        .init(name: "only a rejected symbol left", plan: plan([line("SPY", side: .sell, delta: -3)]), affordable: [], blocked: ["SPY"], nextRound: 2, decision: .stuck),
-        .init(name: "an unusable quote left", plan: plan([line("BND", side: nil, delta: 0, skip: "no usable quote: halted")]), affordable: [], blocked: [], nextRound: 2, decision: .stuck),
+        .init(
+            name: "only a rejected symbol left", plan: plan([line("SPY", side: .sell, delta: -3)]), affordable: [], blocked: ["SPY"], nextRound: 2,
+            decision: .stuck),
+        .init(
+            name: "an unusable quote left", plan: plan([line("BND", side: nil, delta: 0, skip: "no usable quote: halted")]), affordable: [], blocked: [],
+            nextRound: 2, decision: .stuck),
         .init(
             name: "past the round limit", plan: plan([line("VTI", side: .buy, delta: 2)]), affordable: [line("VTI", side: .buy, delta: 2)], blocked: [],
             nextRound: RebalanceRounds.maxRounds + 1, decision: .roundLimit),

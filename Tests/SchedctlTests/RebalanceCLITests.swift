@@ -269,16 +269,16 @@ struct RebalanceCLITests {
     func signedInConfig(
         _ simulator: TradeStationSimulator, _ directory: TemporaryDirectory, strategy: String = "{ type: weights, weights: { VTI: 0.6, BND: 0.4 } }",
         job: String = """
-                type: rebalance
-                broker: ts
-                strategy: mix
-                cash_buffer: 1%
-                poll_every: 1s
-                replan_after: 1h
-                deadline: 10m
-                allow_outside_session: true
-                schedule: { every: 1d }
-            """
+            type: rebalance
+            broker: ts
+            strategy: mix
+            cash_buffer: 1%
+            poll_every: 1s
+            replan_after: 1h
+            deadline: 10m
+            allow_outside_session: true
+            schedule: { every: 1d }
+        """
     ) async throws -> String {
         let key = directory.file("id_ed25519")
         let keygen = try Process.run(URL(fileURLWithPath: "/usr/bin/ssh-keygen"), arguments: ["-q", "-t", "ed25519", "-N", "", "-f", key])

@@ -117,7 +117,8 @@ struct RebalanceExecution {
             $0.nextTradeDate = nextDate
             $0.warnings += recorded.warnings
         }
-        let atCap = plan.sells.reduce(Decimal(0)) { $0 + $1.estimatedValue }
+        let atCap =
+            plan.sells.reduce(Decimal(0)) { $0 + $1.estimatedValue }
             + plan.buys.reduce(Decimal(0)) { $0 + RebalancePlanner.capCost($1, options: options) }
         if let cap = options.maxNotional, atCap > cap {
             throw await refuse("the plan trades up to \(atCap.rounded(scale: 2).plainString) gross at its price caps, over max_notional \(cap.plainString)")
