@@ -203,15 +203,22 @@ public struct Quote: Sendable, Hashable, Codable {
     public var bid: Decimal?
     public var ask: Decimal?
     public var last: Decimal?
-    /// When the quote was last updated (TradeStation `TradeTime`), when the broker says.
+    /// When the bid and ask were last updated, when the broker says (TradeStation's snapshot
+    /// does not: it has only the last trade's time). Staleness is judged from this.
     public var time: Date?
+    /// When the symbol last traded (TradeStation `TradeTime`); a thin ETF may not have traded
+    /// for hours while its bid and ask are live, so this never makes a quote stale.
+    public var tradeTime: Date?
     /// The broker flags the quote as delayed.
     public var delayed: Bool
     /// The broker flags the symbol as halted.
     public var halted: Bool
-    public init(symbol: Symbol, bid: Decimal?, ask: Decimal?, last: Decimal?, time: Date? = nil, delayed: Bool = false, halted: Bool = false) {
+    public init(
+        symbol: Symbol, bid: Decimal?, ask: Decimal?, last: Decimal?, time: Date? = nil, tradeTime: Date? = nil, delayed: Bool = false,
+        halted: Bool = false
+    ) {
         self.symbol = symbol; self.bid = bid; self.ask = ask; self.last = last
-        self.time = time; self.delayed = delayed; self.halted = halted
+        self.time = time; self.tradeTime = tradeTime; self.delayed = delayed; self.halted = halted
     }
 
     /// The mid of a usable two-sided quote (both sides positive, not crossed), else nil.
@@ -331,6 +338,17 @@ public protocol Brokerage: Sendable {
     func replace(orderID: String, account: String, with replacement: OrderReplacement) async throws
     /// Requests cancellation (asynchronous at most brokers: poll ``order(id:account:)``).
     func cancel(orderID: String, account: String) async throws
+    /// Replaces a working order and returns the id the order works under afterwards (a broker
+    /// may issue a new one; the old one then ends as replaced).
+    func replaceOrder(orderID: String, account: String, with replacement: OrderReplacement) async throws -> String
+}
+
+extension Brokerage {
+    /// Brokers that keep the id on a replace: ``replace(orderID:account:with:)``, then the same id.
+    public func replaceOrder(orderID: String, account: String, with replacement: OrderReplacement) async throws -> String {
+        try await replace(orderID: orderID, account: account, with: replacement)
+        return orderID
+    }
 }
 
 /// Brokers that can list orders closed since a date (TradeStation `historicalorders`), for

@@ -27,21 +27,38 @@ final class RefuseRedirects: NSObject, URLSessionTaskDelegate, Sendable {
 }
 
 /// A thin `URLSession` wrapper: one place for timeouts, redirects and transport error mapping.
+///
+/// Every broker request carries credentials (a token, a client secret): a redirect is never
+/// followed, so they go only to the configured host (the caller sees the 3xx).
+///
+/// Reads (`GET`, `HEAD`) share one session and its pooled connections. Every other request (an
+/// order write, a token grant) goes out on a connection of its own that is closed afterwards: the
+/// HTTP stack re-sends a request on a fresh connection when a *reused* one fails before any byte
+/// of the answer arrived (the broker may have acted on it), so a write that could change an
+/// account is never put on a reused connection and is sent at most once. Its unknown outcome is
+/// left to the caller (the intent journal reconciles it).
 struct HTTPTransport: Sendable {
     let session: URLSession
     let broker: String
+    let timeout: TimeInterval
 
     init(broker: String, timeout: TimeInterval = 30) {
+        self.session = URLSession(configuration: Self.configuration(timeout: timeout), delegate: RefuseRedirects(), delegateQueue: nil)
+        self.broker = broker
+        self.timeout = timeout
+    }
+
+    static func configuration(timeout: TimeInterval) -> URLSessionConfiguration {
         let config = URLSessionConfiguration.ephemeral
         config.timeoutIntervalForRequest = timeout
         config.requestCachePolicy = .reloadIgnoringLocalCacheData
         config.urlCache = nil
         config.httpCookieStorage = nil
-        // Every broker request carries credentials (a token, a client secret): a redirect is
-        // never followed, so they go only to the configured host (the caller sees the 3xx).
-        self.session = URLSession(configuration: config, delegate: RefuseRedirects(), delegateQueue: nil)
-        self.broker = broker
+        return config
     }
+
+    /// Whether `method` may be sent on a pooled connection (a read the stack may safely repeat).
+    static func isIdempotentRead(_ method: String) -> Bool { method == "GET" || method == "HEAD" }
 
     func send(_ method: String, _ url: URL, headers: [String: String] = [:], body: Data? = nil) async throws(BrokerError) -> RawHTTPResponse {
         var request = URLRequest(url: url)
@@ -51,6 +68,19 @@ struct HTTPTransport: Sendable {
         // `schedctl_broker_requests_total{broker,status}`: the HTTP status, or `timeout`/`error`.
         var status = "error"
         defer { Counter(label: "schedctl_broker_requests_total", dimensions: [("broker", broker), ("status", status)]).increment() }
+        let pooled = Self.isIdempotentRead(method)
+        let session: URLSession
+        if pooled {
+            session = self.session
+        } else {
+            // A session of its own: no connection to reuse, so nothing to re-send on; the server
+            // is told to close the connection after answering.
+            let config = Self.configuration(timeout: timeout)
+            config.httpMaximumConnectionsPerHost = 1
+            session = URLSession(configuration: config, delegate: RefuseRedirects(), delegateQueue: nil)
+            request.setValue("close", forHTTPHeaderField: "Connection")
+        }
+        defer { if !pooled { session.finishTasksAndInvalidate() } }
         do {
             let (data, response) = try await session.data(for: request)
             guard let http = response as? HTTPURLResponse else {

@@ -35,6 +35,21 @@ public final class TradeStationSimulator: Sendable {
         case dropConnection
     }
 
+    /// A one-shot fault for the next order write (place, replace or cancel): how the real API
+    /// fails where the outcome matters.
+    public enum WriteFault: Sendable, Equatable {
+        /// Carry the write out, then close the connection without a byte of answer (the
+        /// answer is lost: the client cannot know the order exists).
+        case acceptThenDrop
+        /// Carry the write out, then answer with this 5xx status.
+        case acceptThenStatus(Int)
+        /// Answer with this status without carrying the write out.
+        case status(Int)
+        /// Carry the write out, then answer only after this long (a client gone meanwhile
+        /// never learns the outcome).
+        case acceptThenDelay(Duration)
+    }
+
     /// How orders fill.
     public enum FillMode: Sendable { case instant, manual }
 
@@ -63,6 +78,11 @@ public final class TradeStationSimulator: Sendable {
         var type: String
         var cash: Decimal
         var positions: [String: (qty: Decimal, avg: Decimal)] = [:]
+        /// Margin: buying power is cash plus (multiplier − 1) × equity, and cash may go negative
+        /// (a margin loan) down to that. 1 = a cash account.
+        var marginMultiplier: Decimal = 1
+        /// Added to the reported `Equity` (a broker figure that disagrees with the positions).
+        var equityAdjustment: Decimal = 0
     }
 
     struct State: Sendable {
@@ -97,6 +117,12 @@ public final class TradeStationSimulator: Sendable {
         var halfSpread = Decimal(string: "0.01")!
         var staleSymbols: Set<String> = []
         var quoteOverrides: [String: (bid: Decimal, ask: Decimal)] = [:]
+        var writeFaults: [WriteFault] = []
+        var neverFill: Set<String> = []
+        var replaceIssuesNewID = false
+        var lastTradeAge: [String: TimeInterval] = [:]
+        var omittedBalanceFields: Set<String> = []
+        var orderWrites = 0
     }
 
     let state = Mutex(State())
@@ -225,6 +251,44 @@ public final class TradeStationSimulator: Sendable {
     }
     /// Quotes `symbol` with this bid and ask (zero or crossed ones too), regardless of its price.
     public func setQuote(_ symbol: String, bid: Decimal, ask: Decimal) { state.withLock { $0.quoteOverrides[symbol.uppercased()] = (bid, ask) } }
+    /// Queues one-shot faults for the next order writes (place, replace, cancel) only.
+    public func enqueueWriteFaults(_ faults: WriteFault...) { state.withLock { $0.writeFaults += faults } }
+    /// Makes `account` a margin account: `BuyingPower` = cash + (multiplier − 1) × equity, and
+    /// buys may borrow (cash below zero) up to that.
+    public func setMargin(account: String, multiplier: Decimal) { state.withLock { $0.accounts[account]?.marginMultiplier = multiplier } }
+    /// Adds `adjustment` to the `Equity` the balances report (a figure off from the positions).
+    public func setEquityAdjustment(account: String, _ adjustment: Decimal) { state.withLock { $0.accounts[account]?.equityAdjustment = adjustment } }
+    /// Leaves these fields (`Equity`, `CashBalance`, `BuyingPower`) out of balance answers.
+    public func omitBalanceFields(_ fields: Set<String>) { state.withLock { $0.omittedBalanceFields = fields } }
+    /// Orders in `symbol` never fill, however they are priced (a market that never trades there).
+    public func setNeverFill(_ symbol: String, _ on: Bool = true) {
+        state.withLock { s in if on { s.neverFill.insert(symbol.uppercased()) } else { s.neverFill.remove(symbol.uppercased()) } }
+    }
+    /// A replace issues a new `OrderID` (answered in the replace response) and ends the old order
+    /// `UCH` Replaced, instead of keeping the id.
+    public func setReplaceIssuesNewOrderID(_ on: Bool) { state.withLock { $0.replaceIssuesNewID = on } }
+    /// Quotes of `symbol` carry a `TradeTime` this old while bid and ask stay live (a thinly
+    /// traded ETF).
+    public func setLastTradeAge(_ symbol: String, seconds: TimeInterval) { state.withLock { $0.lastTradeAge[symbol.uppercased()] = seconds } }
+    /// An order working at the broker before any run (a manual order, a leftover): returns its id.
+    @discardableResult
+    public func addWorkingOrder(account: String, symbol: String, buy: Bool, quantity: Decimal, limit: Decimal) -> String {
+        state.withLock { s in
+            let id = String(s.nextOrderID)
+            s.nextOrderID += 1
+            s.orders.append(
+                SimOrder(
+                    id: id, account: account, symbol: symbol.uppercased(), side: buy ? .buy : .sell, quantity: quantity, orderType: "Limit",
+                    limit: limit, stop: nil, duration: "DAY", status: "OPN", confirmID: nil, opened: Date().addingTimeInterval(-3600), group: nil))
+            return id
+        }
+    }
+    /// Number of order writes (place, group, replace, cancel requests) that reached the server,
+    /// whatever their body: a client that re-sends a write shows here.
+    public var orderWriteCount: Int { state.withLock { $0.orderWrites } }
+    /// Orders that are still working (not final), as ids.
+    public var workingOrderIDs: [String] { state.withLock { s in s.orders.filter { Self.isOpen($0.status) || $0.status == "UCN" }.map(\.id) } }
+
     /// Total value (cash plus positions at current prices) of an account.
     public func equity(account: String) -> Decimal? {
         state.withLock { s in
@@ -240,7 +304,9 @@ public final class TradeStationSimulator: Sendable {
     @discardableResult
     public func fill(orderID: String, quantity: Decimal? = nil, price: Decimal? = nil) -> Bool {
         state.withLock { s in
-            guard let i = s.orders.firstIndex(where: { $0.id == orderID }), Self.isOpen(s.orders[i].status) else { return false }
+            guard let i = s.orders.firstIndex(where: { $0.id == orderID }), Self.isOpen(s.orders[i].status), !s.neverFill.contains(s.orders[i].symbol) else {
+                return false
+            }
             let o = s.orders[i]
             let q = min(quantity ?? (o.quantity - o.filled), o.quantity - o.filled)
             guard q > 0, let p = price ?? s.prices[o.symbol] else { return false }
@@ -257,7 +323,7 @@ public final class TradeStationSimulator: Sendable {
         guard var acct = s.accounts[o.account] else { return false }
         let value = q * p
         if o.side == .buy {
-            guard acct.cash >= value else {
+            guard acct.cash + (acct.marginMultiplier - 1) * equityOf(s, acct) >= value else {
                 s.orders[i].status = "REJ"; s.orders[i].rejectReason = "Insufficient buying power"; s.orders[i].closed = Date()
                 return false
             }
@@ -286,9 +352,21 @@ public final class TradeStationSimulator: Sendable {
         return true
     }
 
+    static func equityOf(_ s: State, _ a: SimAccount) -> Decimal {
+        a.cash + a.positions.reduce(Decimal(0)) { $0 + $1.value.qty * (s.prices[$1.key] ?? $1.value.avg) }
+    }
+
+    static func buyingPower(_ s: State, _ a: SimAccount) -> Decimal {
+        a.marginMultiplier > 1 ? max(0, a.cash + (a.marginMultiplier - 1) * equityOf(s, a)) : a.cash
+    }
+
     static func matchAll(_ s: inout State) {
         for i in s.orders.indices where isOpen(s.orders[i].status) {
             let o = s.orders[i]
+            if s.neverFill.contains(o.symbol) {
+                if o.status == "ACK" { s.orders[i].status = "OPN" }
+                continue
+            }
             guard let p = s.prices[o.symbol] else { continue }
             let marketable: Bool
             switch o.orderType {
@@ -309,8 +387,8 @@ public final class TradeStationSimulator: Sendable {
 
     // MARK: HTTP
 
-    private func router() -> Router<BasicRequestContext> {
-        let router = Router()
+    private func router() -> Router<SimRequestContext> {
+        let router = Router(context: SimRequestContext.self)
         router.get("authorize") { request, _ in self.authorize(request) }
         router.post("oauth/token") { request, _ in
             var r = request
@@ -334,11 +412,14 @@ public final class TradeStationSimulator: Sendable {
                 for id in ids {
                     guard let a = s.accounts[id] else { errors.append(Self.accountError(id)); continue }
                     let mv = a.positions.reduce(Decimal(0)) { $0 + $1.value.qty * (s.prices[$1.key] ?? $1.value.avg) }
-                    balances.append([
-                        "AccountID": id, "AccountType": a.type, "CashBalance": a.cash.plainString, "BuyingPower": a.cash.plainString,
-                        "Equity": (a.cash + mv).plainString, "MarketValue": mv.plainString, "TodaysProfitLoss": "0",
-                        "UnclearedDeposit": "0", "Commission": "0", "BalanceDetail": ["RealizedProfitLoss": "0"],
-                    ])
+                    var b: [String: Any] = [
+                        "AccountID": id, "AccountType": a.type, "CashBalance": a.cash.plainString,
+                        "BuyingPower": Self.buyingPower(s, a).plainString, "Equity": (a.cash + mv + a.equityAdjustment).plainString,
+                        "MarketValue": mv.plainString, "TodaysProfitLoss": "0", "UnclearedDeposit": "0", "Commission": "0",
+                        "BalanceDetail": ["RealizedProfitLoss": "0"],
+                    ]
+                    for field in s.omittedBalanceFields { b[field] = nil }
+                    balances.append(b)
                 }
                 return .init(.ok, errors.isEmpty ? ["Balances": balances] : ["Balances": balances, "Errors": errors])
             }
@@ -407,7 +488,7 @@ public final class TradeStationSimulator: Sendable {
                         "Symbol": sym.uppercased(), "Bid": (override?.bid ?? (p - spread)).plainString,
                         "Ask": (override?.ask ?? (p + spread)).plainString, "Last": p.plainString,
                         "Close": p.plainString, "Volume": "1000",
-                        "TradeTime": ISO8601DateFormatter().string(from: Date().addingTimeInterval(stale ? -3600 : -1)),
+                        "TradeTime": ISO8601DateFormatter().string(from: Date().addingTimeInterval(stale ? -3600 : -(s.lastTradeAge[sym.uppercased()] ?? 1))),
                         "MarketFlags": ["IsDelayed": stale, "IsHalted": false, "IsBats": false, "IsHardToBorrow": false],
                     ])
                 }
@@ -427,25 +508,29 @@ public final class TradeStationSimulator: Sendable {
             let body = try await r.bodyData()
             return await self.api(request) { s in self.confirm(&s, [body], group: true) }
         }
-        router.post("v3/orderexecution/orders") { request, _ in
+        router.post("v3/orderexecution/orders") { request, context in
+            self.noteWrite()
             var r = request
             let body = try await r.bodyData()
-            return await self.api(request) { s in self.place(&s, body, group: false) }
+            return try await self.api(request, write: context) { s in self.place(&s, body, group: false) }
         }
-        router.post("v3/orderexecution/ordergroups") { request, _ in
+        router.post("v3/orderexecution/ordergroups") { request, context in
+            self.noteWrite()
             var r = request
             let body = try await r.bodyData()
-            return await self.api(request) { s in self.place(&s, body, group: true) }
+            return try await self.api(request, write: context) { s in self.place(&s, body, group: true) }
         }
         router.put("v3/orderexecution/orders/:id") { request, context in
+            self.noteWrite()
             var r = request
             let body = try await r.bodyData()
             let id = context.parameters.get("id") ?? ""
-            return await self.api(request) { s in self.replace(&s, id, body) }
+            return try await self.api(request, write: context) { s in self.replace(&s, id, body) }
         }
         router.delete("v3/orderexecution/orders/:id") { request, context in
+            self.noteWrite()
             let id = context.parameters.get("id") ?? ""
-            return await self.api(request) { s in
+            return try await self.api(request, write: context) { s in
                 guard let i = s.orders.firstIndex(where: { $0.id == id }) else {
                     return .init(.notFound, ["Error": "NotFound", "Message": "Order \(id) not found"])
                 }
@@ -476,6 +561,34 @@ public final class TradeStationSimulator: Sendable {
 
     static func accountError(_ id: String) -> [String: Any] {
         ["AccountID": id, "Error": "Forbidden", "Message": "Request not supported for account type."]
+    }
+
+    /// Counts an order write as it arrives, before its body is read (a re-sent request whose body
+    /// never comes still counts).
+    private func noteWrite() { state.withLock { $0.orderWrites += 1 } }
+
+    /// An order write: ``api(_:quote:_:)`` with the next write fault applied.
+    private func api(_ request: Request, write context: SimRequestContext, _ body: (inout State) -> Reply) async throws -> Response {
+        let fault = state.withLock { s -> WriteFault? in s.writeFaults.isEmpty ? nil : s.writeFaults.removeFirst() }
+        switch fault {
+        case nil:
+            return await api(request, body)
+        case .status(let code):
+            state.withLock { $0.requestLog.append("\(request.method) \(request.uri.path)") }
+            return jsonResponse(.init(code: code), ["Error": code >= 500 ? "InternalServerError" : "BadRequest", "Message": "Simulated failure"])
+        case .acceptThenStatus(let code):
+            _ = await api(request, body)
+            return jsonResponse(.init(code: code), ["Error": "InternalServerError", "Message": "Simulated failure after the write"])
+        case .acceptThenDelay(let delay):
+            let response = await api(request, body)
+            try? await Task.sleep(for: delay)
+            return response
+        case .acceptThenDrop:
+            _ = await api(request, body)
+            // The write is done; the connection closes before a byte of the answer is sent.
+            try await context.channel.close()
+            throw SimulatedDrop()
+        }
     }
 
     /// Applies latency, auth, faults and quotas, then runs `body` under the state lock.
@@ -778,7 +891,7 @@ public final class TradeStationSimulator: Sendable {
             if o.side == .buy {
                 let reserved = s.orders.filter { $0.account == o.account && Self.isOpen($0.status) && $0.side == .buy }
                     .reduce(Decimal(0)) { $0 + ($1.quantity - $1.filled) * ($1.limit ?? s.prices[$1.symbol] ?? 0) }
-                if (o.limit ?? price) * o.quantity > acct.cash - reserved { fail("Insufficient buying power"); continue }
+                if (o.limit ?? price) * o.quantity > Self.buyingPower(s, acct) - reserved { fail("Insufficient buying power"); continue }
             } else if (acct.positions[o.symbol]?.qty ?? 0) < o.quantity {
                 fail("Short selling is not enabled in the simulator; position too small"); continue
             }
@@ -812,6 +925,8 @@ public final class TradeStationSimulator: Sendable {
             return .init(
                 .badRequest, ["Error": "BadRequest", "Message": "Order \(id) is \(Self.statusDescription(s.orders[i].status)) and cannot be replaced"])
         }
+        let originalQuantity = s.orders[i].quantity
+        let originalLimit = s.orders[i].limit
         if let q = (json["Quantity"] as? String).flatMap({ Decimal(exactly: $0) }) {
             guard q >= s.orders[i].filled, q > 0 else { return .init(.badRequest, ["Error": "BadRequest", "Message": "Quantity below filled quantity"]) }
             s.orders[i].quantity = q
@@ -824,7 +939,38 @@ public final class TradeStationSimulator: Sendable {
             s.orders[i].limit = nil
             s.orders[i].stop = nil
         }
+        var answered = id
+        if s.replaceIssuesNewID {
+            // The old order ends `UCH` Replaced with its fills; the rest works under a new id.
+            var next = s.orders[i]
+            next.id = String(s.nextOrderID)
+            s.nextOrderID += 1
+            next.quantity = s.orders[i].quantity - s.orders[i].filled
+            next.filled = 0
+            next.fillValue = 0
+            next.status = "ACK"
+            next.confirmID = nil
+            next.opened = Date()
+            s.orders[i].quantity = originalQuantity
+            s.orders[i].limit = originalLimit
+            s.orders[i].status = "UCH"
+            s.orders[i].closed = Date()
+            s.orders.append(next)
+            answered = next.id
+        }
         if s.fillMode == .instant { Self.matchAll(&s) }
-        return .init(.ok, ["OrderID": id, "Message": "Cancel/Replace order sent."])
+        return .init(.ok, ["OrderID": answered, "Message": "Cancel/Replace order sent."])
+    }
+}
+
+/// The simulator's request context: the basic one plus the connection, so a fault can close it
+/// without answering.
+struct SimRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
     }
 }

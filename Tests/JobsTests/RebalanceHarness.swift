@@ -64,6 +64,9 @@ final class HangingBroker: Brokerage, ClosedOrderListing, OrderConfirming {
         try await inner.replace(orderID: orderID, account: account, with: replacement)
     }
     func cancel(orderID: String, account: String) async throws { try await inner.cancel(orderID: orderID, account: account) }
+    func replaceOrder(orderID: String, account: String, with replacement: OrderReplacement) async throws -> String {
+        try await inner.replaceOrder(orderID: orderID, account: account, with: replacement)
+    }
     func closedOrders(account: String, since: Date) async throws -> [Order] { try await inner.closedOrders(account: account, since: since) }
     func confirm(_ order: OrderRequest, account: String) async throws -> OrderConfirmation { try await inner.confirm(order, account: account) }
     func place(_ order: OrderRequest, account: String) async throws -> PlacedOrder {

@@ -34,6 +34,8 @@ struct RebalanceCLITests {
             cash_buffer: lots
             pricing: { start: middle, step: 25% }
             deadline: { market: XNYS, at: lunch }
+            existing_orders: sometimes
+            fractional: true
             schedule: { every: 1d }
         """.write(toFile: config, atomically: true, encoding: .utf8)
         let result = try await SchedctlBinary.run(["validate", "--config", config])
@@ -45,6 +47,8 @@ struct RebalanceCLITests {
         #expect(text.contains("jobs.c.cash_buffer") && text.contains("'lots'"), "\(text)")
         #expect(text.contains("jobs.c.pricing.start"), "\(text)")
         #expect(text.contains("jobs.c.deadline.at"), "\(text)")
+        #expect(text.contains("jobs.c.existing_orders") && text.contains("refuse, cancel or include"), "\(text)")
+        #expect(text.contains("jobs.c.fractional") && text.contains("whole shares"), "\(text)")
     }
 
     @Test func paperPlanDryRunRunShowAndHistory() async throws {
@@ -179,8 +183,103 @@ struct RebalanceCLITests {
         #expect(simulator.positionQuantity(account: "SIM1234567M", symbol: "SPY") == 0)
     }
 
+    /// Issue 17's scenario through `schedctl run`: SPY 40, BND 100, $20,000 cash to VTI 50 /
+    /// BND 30 / GLD 20 with a 3% price cap; the run converges within drift in rounds.
+    @Test func runConvergesTheIssueScenario() async throws {
+        let simulator = TradeStationSimulator()
+        try await simulator.start(port: 0)
+        defer { Task { await simulator.stop() } }
+        simulator.setAccount("SIM1234567M", cash: 20_000)
+        simulator.setPosition(account: "SIM1234567M", symbol: "SPY", quantity: 40, averagePrice: 480)
+        simulator.setPosition(account: "SIM1234567M", symbol: "BND", quantity: 100, averagePrice: 70)
+        simulator.setPrice("GLD", 190)
+        let directory = TemporaryDirectory(prefix: "schedctl-rebalance-run")
+        let config = try await signedInConfig(
+            simulator, directory, strategy: "{ type: weights, weights: { VTI: 0.5, BND: 0.3, GLD: 0.2 } }",
+            job: """
+                    type: rebalance
+                    broker: ts
+                    strategy: mix
+                    cash_buffer: 1%
+                    drift: 0.5%
+                    pricing: { start: mid, step: 50%, limit: 3% }
+                    poll_every: 1s
+                    replan_after: 5s
+                    deadline: 10m
+                    allow_outside_session: true
+                    schedule: { every: 1d }
+                """)
+        let run = try await SchedctlBinary.run(["run", "rebalance", "--config", config])
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        #expect(run.stdout.contains("rebalanced:") && run.stdout.contains("round(s)"), "\(run.stdout)")
+        let equity = simulator.equity(account: "SIM1234567M")!
+        for (symbol, target) in [("VTI", Decimal(string: "0.5")!), ("BND", Decimal(string: "0.3")!), ("GLD", Decimal(string: "0.2")!)] {
+            let w = simulator.positionQuantity(account: "SIM1234567M", symbol: symbol) * simulator.price(symbol)! / equity
+            #expect(abs(w - target * Decimal(string: "0.99")!) <= Decimal(string: "0.005")!, "\(symbol) at \(w)")
+        }
+        #expect(simulator.positionQuantity(account: "SIM1234567M", symbol: "SPY") == 0)
+        #expect(simulator.cash(account: "SIM1234567M")! >= Decimal(string: "472.10")!)
+        let ids = simulator.placedConfirmIDs
+        #expect(Set(ids).count == ids.count, "\(ids)")
+        #expect(simulator.workingOrderIDs.isEmpty)
+    }
+
+    /// `serve` is SIGKILLed after the first order reached the broker but before its answer came
+    /// back (the broker holds the answer); the next process reconciles and finishes the run
+    /// without sending any confirm id twice.
+    @Test func serveKilledAfterTheFirstOrderReachedTheBrokerNeverSendsItAgain() async throws {
+        let simulator = TradeStationSimulator()
+        try await simulator.start(port: 0)
+        defer { Task { await simulator.stop() } }
+        simulator.setAccount("SIM1234567M", cash: 50_000)
+        simulator.setPosition(account: "SIM1234567M", symbol: "SPY", quantity: 80, averagePrice: 480)
+        simulator.enqueueWriteFaults(.acceptThenDelay(.seconds(60)))
+        let directory = TemporaryDirectory(prefix: "schedctl-rebalance-kill-w2")
+        let config = try await signedInConfig(simulator, directory)
+        var serve = try SchedctlBinary.serve(config: config, log: directory.file("serve.log"))
+        defer { kill(serve.processIdentifier, SIGKILL) }
+        try #require(
+            try await pollUntil {
+                let status = try await SchedctlBinary.run(["status", "--json", "--config", config])
+                let object = try? JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+                return (object?["instances"] as? [Any])?.isEmpty == false
+            })
+        let queued = try await SchedctlBinary.run(["run", "rebalance", "--config", config])
+        #expect(queued.status == 0, "\(queued.stderr)")
+        try #require(try await pollUntil { simulator.orderCount >= 1 }, "the first order reached the broker")
+        kill(serve.processIdentifier, SIGKILL)
+        try await exited(serve)
+        serve = try SchedctlBinary.serve(config: config, log: directory.file("serve.log"))
+        var history = ""
+        try #require(
+            try await pollUntil {
+                history = try await SchedctlBinary.run(["history", "--config", config]).stdout
+                return history.contains("succeeded") || history.contains("failed")
+            }, "the run ended")
+        kill(serve.processIdentifier, SIGTERM)
+        try await exited(serve)
+        #expect(history.contains("succeeded"), "\(history)")
+        let ids = simulator.placedConfirmIDs
+        #expect(Set(ids).count == ids.count, "a confirm id reached the broker twice: \(ids)")
+        #expect(simulator.positionQuantity(account: "SIM1234567M", symbol: "SPY") == 0)
+        #expect(simulator.workingOrderIDs.isEmpty)
+    }
+
     /// A configuration with the simulator as broker `ts`, signed in through `schedctl auth`.
-    func signedInConfig(_ simulator: TradeStationSimulator, _ directory: TemporaryDirectory) async throws -> String {
+    func signedInConfig(
+        _ simulator: TradeStationSimulator, _ directory: TemporaryDirectory, strategy: String = "{ type: weights, weights: { VTI: 0.6, BND: 0.4 } }",
+        job: String = """
+            type: rebalance
+            broker: ts
+            strategy: mix
+            cash_buffer: 1%
+            poll_every: 1s
+            replan_after: 1h
+            deadline: 10m
+            allow_outside_session: true
+            schedule: { every: 1d }
+        """
+    ) async throws -> String {
         let key = directory.file("id_ed25519")
         let keygen = try Process.run(URL(fileURLWithPath: "/usr/bin/ssh-keygen"), arguments: ["-q", "-t", "ed25519", "-N", "", "-f", key])
         try await exited(keygen)
@@ -200,18 +299,10 @@ struct RebalanceCLITests {
             base_url: \(simulator.baseURL.absoluteString)
             auth_url: \(simulator.authURL.absoluteString)
         strategies:
-          mix: { type: weights, weights: { VTI: 0.6, BND: 0.4 } }
+          mix: \(strategy)
         jobs:
           rebalance:
-            type: rebalance
-            broker: ts
-            strategy: mix
-            cash_buffer: 1%
-            poll_every: 1s
-            replan_after: 1h
-            deadline: 10m
-            allow_outside_session: true
-            schedule: { every: 1d }
+        \(job)
         """.write(toFile: config, atomically: true, encoding: .utf8)
         #expect(try await SchedctlBinary.run(["secrets", "set", "ts/client_id", "--config", config], stdin: "sim-client").status == 0)
         #expect(try await SchedctlBinary.run(["secrets", "set", "ts/client_secret", "--config", config], stdin: "sim-secret").status == 0)

@@ -46,10 +46,13 @@ public final class TradeStationClient: Brokerage, OrderConfirming, GroupOrderPla
     public func balances(accounts: [String]) async throws -> PartialResult<AccountBalance> {
         let r: TSBalancesResponse = try await request("GET", "brokerage/accounts/\(try accountPath(accounts))/balances")
         let items = try (r.balances ?? []).map { b -> AccountBalance in
-            guard let cash = tsDecimal(b.cashBalance) else { throw malformed("balance of \(b.accountID) has no CashBalance") }
+            // A balance without its money fields is a malformed answer, never "use the cash":
+            // equity taken as cash would shrink every target and sell most of the account.
+            guard let cash = tsDecimal(b.cashBalance) else { throw malformed("balance of \(b.accountID) has no numeric CashBalance") }
+            guard let equity = tsDecimal(b.equity) else { throw malformed("balance of \(b.accountID) has no numeric Equity") }
+            guard let buyingPower = tsDecimal(b.buyingPower) else { throw malformed("balance of \(b.accountID) has no numeric BuyingPower") }
             return AccountBalance(
-                accountID: b.accountID, cash: cash, buyingPower: tsDecimal(b.buyingPower) ?? cash,
-                equity: tsDecimal(b.equity) ?? cash, marketValue: tsDecimal(b.marketValue) ?? 0)
+                accountID: b.accountID, cash: cash, buyingPower: buyingPower, equity: equity, marketValue: tsDecimal(b.marketValue) ?? 0)
         }
         return PartialResult(items: items, errors: (r.errors ?? []).map(\.partial))
     }
@@ -99,7 +102,7 @@ public final class TradeStationClient: Brokerage, OrderConfirming, GroupOrderPla
                 out.items.append(
                     Quote(
                         symbol: try Symbol(q.symbol), bid: tsDecimal(q.bid), ask: tsDecimal(q.ask), last: tsDecimal(q.last),
-                        time: q.tradeTime.flatMap { times.date(from: $0) }, delayed: q.marketFlags?.isDelayed ?? false,
+                        time: nil, tradeTime: q.tradeTime.flatMap { times.date(from: $0) }, delayed: q.marketFlags?.isDelayed ?? false,
                         halted: q.marketFlags?.isHalted ?? false))
             }
             out.errors += (r.errors ?? []).map(\.partial)
@@ -194,6 +197,9 @@ public final class TradeStationClient: Brokerage, OrderConfirming, GroupOrderPla
 
     public func place(_ order: OrderRequest, account: String) async throws -> PlacedOrder {
         let r: TSPlaceResponse = try await request("POST", "orderexecution/orders", body: wire(order, account: account))
+        // An accepted OrderID wins over an error entry in the same answer: dropping it would
+        // orphan a live order.
+        if let o = r.orders?.first, !o.orderID.isEmpty { return PlacedOrder(orderID: o.orderID, message: o.message ?? "") }
         if let e = r.errors?.first {
             throw BrokerError(
                 .rejected, broker: brokerName,
@@ -218,10 +224,17 @@ public final class TradeStationClient: Brokerage, OrderConfirming, GroupOrderPla
     }
 
     public func replace(orderID: String, account: String, with replacement: OrderReplacement) async throws {
+        _ = try await replaceOrder(orderID: orderID, account: account, with: replacement)
+    }
+
+    /// Replaces a working order; returns the `OrderID` of the answer (TradeStation may issue a
+    /// new one, the old order then ends `UCH` Replaced).
+    public func replaceOrder(orderID: String, account: String, with replacement: OrderReplacement) async throws -> String {
         let body = TSReplaceRequest(
             quantity: replacement.quantity?.description, limitPrice: replacement.limitPrice.map { TickSize.round($0).plainString },
             stopPrice: replacement.stopPrice.map { TickSize.round($0).plainString }, orderType: replacement.toMarket ? "Market" : nil)
-        let _: TSOrderMessage = try await request("PUT", "orderexecution/orders/\(try orderIDPath(orderID))", body: body)
+        let r: TSOrderMessage = try await request("PUT", "orderexecution/orders/\(try orderIDPath(orderID))", body: body)
+        return r.orderID.flatMap { $0.isEmpty ? nil : $0 } ?? orderID
     }
 
     public func cancel(orderID: String, account: String) async throws {

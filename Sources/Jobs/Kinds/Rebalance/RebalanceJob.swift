@@ -106,7 +106,17 @@ public struct RebalanceJob: JobKind {
         let execution = RebalanceExecution(
             options: options, broker: broker, account: try options.account(for: brokerSpec), strategy: strategy, calendar: calendar, clock: clock,
             journal: try await IntentJournal.open(PreviewContext.context(job), initial: RebalanceState()), context: PreviewContext.context(job))
-        var plan = try RebalancePlanner.plan(try await execution.gather(targets: weights.weights), options: options)
+        let (gathered, foreign) = try await execution.gather(targets: weights.weights, strict: true)
+        var inputs = gathered
+        if let refusal = RebalancePlanner.refusal(inputs, options: options) { throw JobFailure(refusal, retryable: false) }
+        if options.existingOrders == .include { inputs.workingOrders = foreign }
+        var plan = try RebalancePlanner.plan(inputs, options: options)
+        if !foreign.isEmpty {
+            plan.workingOrders = foreign.map(execution.describe)
+            plan.warnings.append(
+                "working orders this job did not place: \(foreign.map(execution.describe).joined(separator: "; ")) "
+                    + "(existing_orders: \(options.existingOrders.rawValue))")
+        }
         if let cap = options.maxNotional, plan.grossValue > cap {
             plan.warnings.append("gross \(plan.grossValue.plainString) is over max_notional \(cap.plainString): a run would fail before placing anything")
         }

@@ -67,6 +67,22 @@ public struct RebalanceOptions: Sendable, Hashable, Codable {
     public var maxNotional: Decimal?
     public var allowOutsideSession = false
     public var fractional = false
+    /// Buys may borrow: the budget is the broker's buying power instead of cash (`use_margin`).
+    public var useMargin = false
+    /// An empty or all-zero target set may sell every holding (`allow_liquidation`).
+    public var allowLiquidation = false
+    /// What to do about working orders on the plan's symbols that the run did not place.
+    public var existingOrders: ExistingOrders = .refuse
+
+    /// `existing_orders`: working orders the run finds on the symbols it trades.
+    public enum ExistingOrders: String, Sendable, Hashable, Codable, CaseIterable {
+        /// Fail before placing anything, naming the orders (the default).
+        case refuse
+        /// Cancel them (and wait for the cancels) before planning.
+        case cancel
+        /// Count their open quantity as if filled, and their buys as spent cash.
+        case include
+    }
 
     /// The keys a rebalance job takes (besides the common job keys).
     public static let specs: [OptionSpec] = [
@@ -74,7 +90,8 @@ public struct RebalanceOptions: Sendable, Hashable, Codable {
         OptionSpec("account", .string), OptionSpec("dry_run", .bool), OptionSpec("cash_buffer", .string), OptionSpec("min_trade", .number),
         OptionSpec("drift", .string), OptionSpec("poll_every", .duration), OptionSpec("replan_after", .duration),
         OptionSpec("pricing", .stringMap), OptionSpec("deadline", .textOrTextMap), OptionSpec("max_notional", .number),
-        OptionSpec("allow_outside_session", .bool), OptionSpec("fractional", .bool),
+        OptionSpec("allow_outside_session", .bool), OptionSpec("fractional", .bool), OptionSpec("use_margin", .bool),
+        OptionSpec("allow_liquidation", .bool), OptionSpec("existing_orders", .string),
     ]
 
     /// Parses `options`; the first problem is thrown as a non-retryable failure.
@@ -91,6 +108,15 @@ public struct RebalanceOptions: Sendable, Hashable, Codable {
         dryRun = o["dry_run"]?.boolValue ?? false
         allowOutsideSession = o["allow_outside_session"]?.boolValue ?? false
         fractional = o["fractional"]?.boolValue ?? false
+        useMargin = o["use_margin"]?.boolValue ?? false
+        allowLiquidation = o["allow_liquidation"]?.boolValue ?? false
+        if let text = o["existing_orders"]?.stringValue {
+            if let mode = ExistingOrders(rawValue: text) {
+                existingOrders = mode
+            } else {
+                problems.append(.init(key: "existing_orders", message: "'\(text)' is not allowed; use refuse, cancel or include"))
+            }
+        }
         if let text = o["cash_buffer"]?.stringValue {
             if let f = Self.percent(text) {
                 if f < 0 || f >= 1 { problems.append(.init(key: "cash_buffer", message: "'\(text)' must be from 0% to below 100%")) }
@@ -106,7 +132,10 @@ public struct RebalanceOptions: Sendable, Hashable, Codable {
             minTrade = m
         }
         if let text = o["drift"]?.stringValue {
-            if let f = Self.fraction(text), f >= 0, f < 1 {
+            if Self.percent(text) == nil, let f = Decimal(exactly: text), f >= Decimal(string: "0.1")! {
+                // `drift: 0.5` meant as 0.5% would read as 50%: nothing would ever trade.
+                problems.append(.init(key: "drift", message: "'\(text)' reads as \((f * 100).plainString)%; write the percentage, e.g. 0.5%"))
+            } else if let f = Self.fraction(text), f >= 0, f < 1 {
                 drift = f
             } else {
                 problems.append(.init(key: "drift", message: "'\(text)' is not a weight tolerance; write a percentage such as 0.5%"))
@@ -195,6 +224,9 @@ public struct RebalanceOptions: Sendable, Hashable, Codable {
                     key: "broker",
                     message: "broker '\(broker.name)' is a Tradovate futures account; futures accounts are not rebalanced (use paper or tradestation)"))
         case "tradestation":
+            if parsed.fractional {
+                problems.append(.init(key: "fractional", message: "TradeStation takes whole shares only; remove fractional: true"))
+            }
             if broker.options["environment"]?.stringValue == "live", parsed.maxNotional == nil {
                 problems.append(
                     .init(key: "max_notional", message: "broker '\(broker.name)' trades a live account: add max_notional (the gross value one run may trade)"))

@@ -6,7 +6,7 @@ public import Foundation
 public struct RebalanceState: Sendable, Codable {
     /// Where the run is.
     public enum Phase: String, Sendable, Codable {
-        case planning, sells, buys, done
+        case planning, sells, buys, check, done
     }
 
     /// Set by `schedctl run JOB --dry-run` before the run starts: this run places nothing.
@@ -23,8 +23,26 @@ public struct RebalanceState: Sendable, Codable {
     public var deadlineReached = false
     public var warnings: [String] = []
     public var nextTradeDate: Date?
+    /// The options as they were when the run started (a reload mid-run changes nothing, not
+    /// even `dry_run`).
+    public var options: RebalanceOptions?
+    /// The round the run is in (1 = the first plan's).
+    public var round: Int?
+    /// The target weights the run started with.
+    public var targets: [String: Decimal]?
+    /// Orders that were working at the broker before the run (never adopted as the run's own).
+    public var foreign: [String]?
+    /// Symbols the broker rejected this run (not tried again in a later round).
+    public var blocked: [String]?
+    /// Why the rounds ended before every line was within drift.
+    public var stopReason: String?
+    /// Orders that may still be working after the run's last cancel attempt.
+    public var mayBeWorking: [String]?
 
     public init() {}
+
+    /// The round the run is in.
+    public var currentRound: Int { round ?? 1 }
 }
 
 /// The recorded result of placing one order.
@@ -37,6 +55,8 @@ struct PlacedOutcome: Codable, Sendable {
 /// The recorded result of a replace or cancel.
 struct DoneOutcome: Codable, Sendable {
     var note: String
+    /// The id the order works under after a replace (the broker may issue a new one).
+    var orderID: String?
 }
 
 /// The clock the rebalance waits on (injected in tests; polling and replans never sleep for real there).

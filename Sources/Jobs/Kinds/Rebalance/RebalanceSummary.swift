@@ -31,6 +31,14 @@ public struct RebalanceOrder: Sendable, Hashable, Codable {
     public var confirmation: String?
     /// Slippage of the fills against the arrival mid in basis points (positive = cost); set in summaries.
     public var slippageBps: Decimal?
+    /// The round of the run that placed the order (1 = the first plan's).
+    public var round: Int?
+    /// The journal step of the placement (its key is the confirm id).
+    public var step: String?
+    /// Why the order was never sent (the gate closed: session or deadline).
+    public var notPlaced: String?
+    /// When the run first meant to send it (its own clock).
+    public var sentAt: Date?
 
     /// The arrival mid.
     public var arrivalMid: Decimal { (arrivalBid + arrivalAsk) / 2 }
@@ -79,6 +87,12 @@ public struct RebalanceSummary: Sendable, Hashable, Codable {
     public var residuals: [String]
     public var warnings: [String]
     public var nextTradeDate: Date?
+    /// Rounds the run traded (each: sells, buys re-planned from fresh cash, then a check).
+    public var rounds: Int?
+    /// Why the rounds ended before every line was within drift, when they did.
+    public var stopReason: String?
+    /// Orders that may still be working at the broker after the run ended.
+    public var mayBeWorking: [String]?
     /// Value-weighted slippage of every fill against its arrival mid, in basis points.
     public var slippageBps: Decimal?
 
@@ -102,10 +116,12 @@ public struct RebalanceSummary: Sendable, Hashable, Codable {
             return "dry run: \(orders.count) order(s) validated, gross \(grossPlanned.rounded(scale: 2).plainString), nothing placed"
         }
         var text = "\(outcome == "succeeded" ? "rebalanced" : "rebalance failed"): \(placed) order(s), \(filled) filled"
-        text += ", rounds \(sellRounds)+\(buyRounds)"
+        if let rounds { text += ", \(rounds) round(s)" }
+        text += ", replans \(sellRounds)+\(buyRounds)"
         if let s = slippageBps { text += ", slippage \(s.plainString) bps" }
         if let after = cashAfter { text += ", cash \(cashBefore.rounded(scale: 2).plainString) → \(after.rounded(scale: 2).plainString)" }
         if !residuals.isEmpty { text += "; off target: " + residuals.joined(separator: ", ") }
+        if let open = mayBeWorking, !open.isEmpty { text += "; may still be working: " + open.joined(separator: ", ") }
         return text
     }
 
@@ -131,7 +147,7 @@ public struct RebalanceSummary: Sendable, Hashable, Codable {
         var out = "rebalance (\(dryRun ? "dry run" : outcome)) on \(broker) account \(account)\n"
         out += "equity \(equityBefore.rounded(scale: 2).plainString) → \(num(equityAfter?.rounded(scale: 2)))  "
         out += "cash \(cashBefore.rounded(scale: 2).plainString) → \(num(cashAfter?.rounded(scale: 2)))  buffer \(cashBuffer.plainString)  "
-        out += "rounds \(sellRounds) sell / \(buyRounds) buy  slippage \(slippageBps.map { "\($0.plainString) bps" } ?? "-")\n"
+        out += "rounds \(rounds ?? 1)  replans \(sellRounds) sell / \(buyRounds) buy  slippage \(slippageBps.map { "\($0.plainString) bps" } ?? "-")\n"
         out += pad(["symbol", "qty before", "weight before", "target", "target qty", "qty after", "weight after"]) + "\n"
         for h in holdings {
             out +=
@@ -148,10 +164,13 @@ public struct RebalanceSummary: Sendable, Hashable, Codable {
             if let s = o.slippageBps { out += "  slippage \(s.plainString) bps" }
             if let r = o.rejectReason { out += "  reason: \(r)" }
             if let c = o.confirmation { out += "  confirmed: \(c)" }
+            if let n = o.notPlaced { out += "  not placed: \(n)" }
             out += "\n"
         }
         for w in warnings { out += "warning: \(w)\n" }
         for r in residuals { out += "off target: \(r)\n" }
+        if let stopReason { out += "stopped: \(stopReason)\n" }
+        for o in mayBeWorking ?? [] { out += "may still be working: \(o)\n" }
         return out
     }
 
