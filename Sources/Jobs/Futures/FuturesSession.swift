@@ -13,6 +13,8 @@ actor FuturesSession {
         case market(TradovateEvent)
         case intent(String, generation: Int)
         case strategyExit(Int32, generation: Int)
+        /// The strategy has `strategyIntentBacklog` intents waiting: it floods.
+        case strategyFlood(generation: Int)
         case tick
     }
 
@@ -42,6 +44,24 @@ actor FuturesSession {
     var symbols: [Int64: String] = [:]
     var valuePerPoint: [Int64: Decimal] = [:]
     var prices: [Int64: Decimal] = [:]
+    /// The latest bid and ask by contract (open P&L is marked at the side that would close it).
+    var bids: [Int64: Decimal] = [:]
+    var asks: [Int64: Decimal] = [:]
+    /// When each contract was last quoted (wall time), and when the session opened.
+    var lastQuote: [Int64: Date] = [:]
+    var openedAt = Date.distantPast
+    /// Contracts whose quotes are stale (reported once per stale spell; no new order while any is).
+    var staleContracts: Set<Int64> = []
+    /// The flatten in progress: one at a time, a round a tick until the broker reads flat.
+    var flattening: FlattenLoop?
+    /// Set when a flatten ran out of rounds with these positions open.
+    var flattenFailure: String?
+    /// Why the strategy must be ended after the input being handled (it does not keep up).
+    var strategyToEnd: String?
+    /// The strategy was ended for not keeping up: it is not restarted.
+    var strategyEnded = false
+    /// The open P&L of the last loss check.
+    var lastOpen: Decimal?
     var positions: [Int64: Int] = [:]
     var orders: [Int64: LiveOrder] = [:]
     var clOrdIDs: [String: Int64] = [:]
@@ -94,6 +114,7 @@ actor FuturesSession {
         var inputs = stream.makeAsyncIterator()
         while stopReason == nil, let input = await inputs.next(isolation: self) {
             await handle(input, stopping: false)
+            await endStrategyIfBehind()
         }
         if Task.isCancelled || stopReason == nil {
             // Lease lost or shutdown: leave positions to the taker, which resumes the session.
@@ -145,6 +166,7 @@ actor FuturesSession {
         }
         sessionDate = today
         earlierRealized = try await resources.control.realized(job: context.job.name, tradeDate: today, excludingRun: context.runID)
+        openedAt = resources.wall()
         statusStamped = resources.wall()
         try await resources.control.begin(
             job: context.job.name, run: context.runID, tradeDate: today, stopAt: stopAt, locked: state.locked, now: statusStamped ?? resources.wall())
@@ -156,6 +178,24 @@ actor FuturesSession {
                 "account": "\(accountName)", "symbols": "\(settings.symbols.joined(separator: ","))", "stop": "\(Instant(stopAt).iso8601)",
                 "resumed": "\(journal.resumed)", "locked": "\(state.locked)",
             ])
+        let pendingFlatten = await journal.pending.contains { $0.step.hasPrefix("flatten/") }
+        if state.locked || pendingFlatten {
+            // Opened locked (a takeover after the lock was written, or a later run the same trade
+            // date), or a liquidation's outcome was never recorded: a locked session must be flat.
+            await refreshPositions()
+            if !isFlat || pendingFlatten {
+                logger.notice("opened locked or mid-flatten; flattening first", metadata: ["positions": "\(openPositions)"])
+                await cancelWorking()
+                await startFlatten()
+            }
+            await resolvePendingFlattens()
+        }
+        if resources.wall() >= stopAt {
+            // Started after its stop instant (an outage, a catch-up, a takeover of a finishing
+            // run): end at once, no strategy and no order.
+            stopReason = "stopped at \(Instant(stopAt).iso8601)"
+            return
+        }
         try await startStrategy()
     }
 
@@ -174,21 +214,32 @@ actor FuturesSession {
         case .trading(let event): await tradingEvent(event)
         case .market(let event):
             if case .quote(let q) = event, let symbol = symbols[q.contractID] {
-                guard let price = q.last ?? q.bid.flatMap({ b in q.ask.map { (b + $0) / 2 } }) else { return }
-                prices[q.contractID] = price
-                send([
-                    "type": "quote", "symbol": symbol, "bid": number(q.bid), "ask": number(q.ask), "last": number(q.last),
-                ])
+                if let bid = q.bid { bids[q.contractID] = bid }
+                if let ask = q.ask { asks[q.contractID] = ask }
+                if let price = q.last ?? q.bid.flatMap({ b in q.ask.map { (b + $0) / 2 } }) { prices[q.contractID] = price }
+                guard q.bid != nil || q.ask != nil || q.last != nil else { return }
+                lastQuote[q.contractID] = resources.wall()
+                if staleContracts.remove(q.contractID) != nil {
+                    logger.notice("quotes are back", metadata: ["symbol": "\(symbol)"])
+                }
+                send(
+                    [
+                        "type": "quote", "symbol": symbol, "bid": number(q.bid), "ask": number(q.ask), "last": number(q.last),
+                    ], quoteOf: symbol)
                 await checkLoss()
             } else if case .connected(let n) = event, n > 1 {
                 logger.notice("market-data socket reconnected", metadata: ["connection": "\(n)"])
             }
         case .intent(let line, let generation):
             guard generation == strategyGeneration, !stopping else { return }
+            strategy?.consumed()
             await intent(line)
         case .strategyExit(let status, let generation):
             guard generation == strategyGeneration, !stopping else { return }
             await strategyExited(status)
+        case .strategyFlood(let generation):
+            guard generation == strategyGeneration, strategyToEnd == nil else { return }
+            strategyToEnd = "it wrote \(resources.strategyIntentBacklog) intents the session had not handled yet (a flood)"
         case .tick:
             guard !stopping else { return }
             await tick()
@@ -196,7 +247,13 @@ actor FuturesSession {
     }
 
     private func tick() async {
-        if resources.wall() >= stopAt { stopReason = "stopped at \(Instant(stopAt).iso8601)" }
+        // Risk first, on every tick: the loss (quotes may have stopped), stale quotes, a flatten
+        // in progress.
+        await checkLoss()
+        await checkStaleQuotes()
+        if flattening != nil { await flattenRound() }
+        if let flattenFailure, stopReason == nil { stopReason = "flatten failed: \(flattenFailure)" }
+        if resources.wall() >= stopAt, stopReason == nil { stopReason = "stopped at \(Instant(stopAt).iso8601)" }
         if stopReason == nil, (try? await resources.control.stopRequested(job: context.job.name, run: context.runID)) == true {
             stopReason = "stopped on request"
         }
@@ -277,7 +334,7 @@ actor FuturesSession {
             "type": "fill", "order_id": int64(e["orderId"]) ?? 0, "symbol": symbols[cid] ?? "", "side": buy ? "buy" : "sell", "qty": qty,
             "price": NSDecimalNumber(decimal: price),
         ])
-        let open = state.open(prices: prices, valuePerPoint: valuePerPoint)
+        let open = state.open(prices: marks, valuePerPoint: valuePerPoint)
         send(["type": "cash", "realized_pnl": NSDecimalNumber(decimal: state.realized), "open_pnl": NSDecimalNumber(decimal: open)])
         await checkLoss()
     }
@@ -367,11 +424,23 @@ actor FuturesSession {
 
     // MARK: Risk
 
+    /// The closing-side mark of every contract with an open lot (bid for a long, ask for a short).
+    private var marks: [Int64: Decimal] {
+        var marks: [Int64: Decimal] = [:]
+        for (cid, lot) in state.lots {
+            if let mark = ClosingMark.price(quantity: lot.quantity, bid: bids[cid], ask: asks[cid], last: prices[cid]) { marks[cid] = mark }
+        }
+        return marks
+    }
+
     private func checkLoss() async {
-        let open = state.open(prices: prices, valuePerPoint: valuePerPoint)
+        let open = state.open(prices: marks, valuePerPoint: valuePerPoint)
+        let before = (state.peak, state.maxDrawdown)
         state.mark(equity: state.realized + open)
         let total = earlierRealized + state.realized + open
-        dirty = true
+        // Marked on every tick too: only a change of the figures is written.
+        if open != lastOpen || before != (state.peak, state.maxDrawdown) { dirty = true }
+        lastOpen = open
         guard !state.locked, risk.lossLimitReached(total: total) else { return }
         let earlier = earlierRealized == 0 ? "" : ", earlier runs this trade date \(earlierRealized)"
         let message =
@@ -392,7 +461,7 @@ actor FuturesSession {
         try? await context.events.record("risk-limit", context.secrets.redact(message))
         send(["type": "risk-limit", "message": message])
         await cancelWorking()
-        await flatten()
+        await startFlatten()
         try? await resources.control.update(
             job: context.job.name, run: context.runID, state: "running", locked: true, detail: statusDetail(), now: resources.wall())
     }
@@ -456,24 +525,93 @@ actor FuturesSession {
         }
     }
 
-    private func flatten() async {
-        state.flattens += 1
-        try? await persist()
-        for (cid, net) in positions.sorted(by: { $0.key < $1.key }) where net != 0 && symbols[cid] != nil {
-            let (client, name, flat) = (self.client, accountName, false)
-            do {
-                let _: String = try await journal.perform(
-                    step: "flatten/\(state.flattens)/\(cid)", target: settings.broker, what: "liquidate \(net) \(symbols[cid] ?? "")"
-                ) { _ in
-                    flat ? "flat" : nil
-                } act: { _ in
-                    try await client.liquidate(account: name, contractID: cid)
-                }
-                await reload()
-            } catch {
-                logger.error("liquidation failed", metadata: ["contract": "\(cid)", "error": "\(context.secrets.redact("\(error)"))"])
-            }
+    /// A quote-staleness check: a held contract without a quote for `risk.stale_after` is a risk
+    /// event (`risk-stale`); with `on_stale: flatten` working orders are cancelled, the position is
+    /// flattened and no new order goes out until quotes come back.
+    private func checkStaleQuotes() async {
+        let after = settings.risk.staleAfter.components
+        let watch = QuoteWatch(staleAfter: Double(after.seconds) + Double(after.attoseconds) / 1e18)
+        let stale = watch.stale(
+            positions: positions.filter { symbols[$0.key] != nil }, lastQuote: lastQuote, opened: openedAt, now: resources.wall())
+        let fresh = stale.filter { !staleContracts.contains($0) }
+        guard !fresh.isEmpty else { return }
+        staleContracts.formUnion(fresh)
+        let names = fresh.map { "\(symbols[$0] ?? String($0)) \(positions[$0] ?? 0)" }.joined(separator: ", ")
+        let action = settings.risk.onStale == .flatten ? "working orders cancelled, positions liquidated" : "positions kept (on_stale: alert)"
+        let message = "no quote for \(DurationText.format(settings.risk.staleAfter)) while holding \(names); \(action)"
+        logger.error("quotes are stale", metadata: ["held": "\(names)"])
+        try? await context.events.record("risk-stale", context.secrets.redact(message))
+        send(["type": "risk-stale", "message": message])
+        if settings.risk.onStale == .flatten {
+            await cancelWorking()
+            await startFlatten()
         }
+    }
+
+    /// Starts "flatten until flat" unless one is in progress, and runs its first round now.
+    private func startFlatten() async {
+        guard flattening == nil else { return }
+        flattening = FlattenLoop(maxRounds: resources.flattenTicks)
+        await flattenRound()
+    }
+
+    /// One round: read the broker's positions over REST; liquidate what is open (again, after a
+    /// rejected, partial or late liquidation); after the last round record `flatten-failed`.
+    private func flattenRound() async {
+        guard var loop = flattening else { return }
+        let open = await brokerPositions()
+        let action = loop.next(open: open)
+        flattening = loop
+        switch action {
+        case .flat:
+            flattening = nil
+            logger.info("flat", metadata: ["rounds": "\(loop.rounds)"])
+        case .liquidate(let open):
+            state.flattens += 1
+            try? await persist()
+            for (cid, net) in open.sorted(by: { $0.key < $1.key }) {
+                let (client, name) = (self.client, accountName)
+                do {
+                    let _: String = try await journal.perform(
+                        step: "flatten/\(state.flattens)/\(cid)", target: settings.broker, what: "liquidate \(net) \(symbols[cid] ?? "")"
+                    ) { _ in
+                        nil
+                    } act: { _ in
+                        try await client.liquidate(account: name, contractID: cid)
+                    }
+                    await reload()
+                } catch {
+                    await reload()
+                    logger.error(
+                        "liquidation failed; retried next round",
+                        metadata: ["contract": "\(cid)", "round": "\(loop.rounds)", "error": "\(context.secrets.redact("\(error)"))"])
+                }
+            }
+        case .failed(let open):
+            flattening = nil
+            let names = open.sorted { $0.key < $1.key }.map { "\(symbols[$0.key] ?? String($0.key)) \($0.value)" }.joined(separator: ", ")
+            let message = "not flat after \(loop.rounds) liquidation rounds; open positions: \(names)"
+            flattenFailure = message
+            logger.error("flatten failed", metadata: ["positions": "\(names)"])
+            try? await context.events.record("flatten-failed", context.secrets.redact(message))
+            send(["type": "flatten-failed", "message": message])
+        }
+    }
+
+    /// The broker's net positions of the session's contracts, read over REST (the session's own
+    /// map when REST fails: the round then liquidates what it last knew).
+    private func brokerPositions() async -> [Int64: Int] {
+        await refreshPositions()
+        return positions.filter { symbols[$0.key] != nil && $0.value != 0 }
+    }
+
+    /// After a takeover: liquidations whose outcome was never recorded are settled by the flatten
+    /// that just re-read the broker's positions, so they are not replayed as they were.
+    private func resolvePendingFlattens() async {
+        for entry in await journal.pending where entry.step.hasPrefix("flatten/") {
+            try? await journal.resolve(step: entry.step, outcome: "replayed")
+        }
+        await reload()
     }
 
     /// Records this run's realized P&L for its trade date (later runs that day count it).
@@ -522,7 +660,7 @@ actor FuturesSession {
             }
         case "flatten":
             await cancelWorking()
-            await flatten()
+            await startFlatten()
             send(["type": "result", "status": "flatten-sent"])
         default:
             send(["type": "reject", "tag": tag ?? "", "reason": "invalid: unknown intent type '\(type)'; use order, cancel or flatten"])
@@ -561,6 +699,10 @@ actor FuturesSession {
         }
         let buy = side == "buy"
         let now = resources.wall()
+        if now >= stopAt { return await reject(tag, "stopped: the session's stop \(Instant(stopAt).iso8601) has passed; nothing was sent") }
+        if let stale = staleContracts.first, settings.risk.onStale == .flatten {
+            return await reject(tag, "risk: no fresh quote for \(symbols[stale] ?? String(stale)); nothing is sent until quotes come back")
+        }
         if !state.locked {
             do {
                 if let reason = try await resources.control.lockReason(job: context.job.name, tradeDate: tradeDate(now)) {
@@ -633,7 +775,9 @@ actor FuturesSession {
             argv: s.command, environment: environment, workdir: s.workdir,
             onLine: { sink.yield(.intent($0, generation: generation)) },
             onStderr: { logger.notice("strategy stderr", metadata: ["line": "\(secrets.redact($0))"]) },
-            onExit: { sink.yield(.strategyExit($0, generation: generation)) })
+            onExit: { sink.yield(.strategyExit($0, generation: generation)) },
+            queueLimit: resources.strategyQueueLimit, intentBacklog: resources.strategyIntentBacklog,
+            onFlood: { sink.yield(.strategyFlood(generation: generation)) })
         send([
             "type": "session", "event": "start", "job": context.job.name, "run": context.runID, "symbols": settings.symbols,
             "stop_at": Instant(stopAt).iso8601, "locked": state.locked, "resumed": journal.resumed,
@@ -644,7 +788,7 @@ actor FuturesSession {
 
     private func strategyExited(_ status: Int32) async {
         strategy = nil
-        guard stopReason == nil else { return }
+        guard stopReason == nil, !strategyEnded else { return }
         if strategyRestarts < resources.maxStrategyRestarts {
             strategyRestarts += 1
             logger.warning("strategy exited; restarting", metadata: ["status": "\(status)", "restart": "\(strategyRestarts)"])
@@ -665,9 +809,26 @@ actor FuturesSession {
         strategy = nil
     }
 
-    private func send(_ message: [String: Any]) {
+    /// Queues a message for the strategy; never blocks. A strategy that lets `strategyQueueLimit`
+    /// messages pile up is ended after the current input (``endStrategyIfBehind()``).
+    private func send(_ message: [String: Any], quoteOf symbol: String? = nil) {
         guard let strategy, let data = try? JSONSerialization.data(withJSONObject: message, options: [.sortedKeys]) else { return }
-        strategy.send(String(decoding: data, as: UTF8.self))
+        if strategy.send(String(decoding: data, as: UTF8.self), quoteOf: symbol) == .overflow, strategyToEnd == nil {
+            strategyToEnd = "it did not read its input: \(resources.strategyQueueLimit) messages were waiting"
+        }
+    }
+
+    /// Ends a strategy that does not keep up (its input piles up, or it floods intents): an event,
+    /// no restart, and the session goes on risk-only (stop, loss limit, staleness, flatten).
+    private func endStrategyIfBehind() async {
+        guard let reason = strategyToEnd else { return }
+        strategyToEnd = nil
+        guard strategy != nil else { return }
+        strategyEnded = true
+        stopStrategy()
+        let message = "the strategy was ended: \(reason); the session continues with risk checks only"
+        logger.error("strategy ended", metadata: ["reason": "\(reason)"])
+        try? await context.events.record("strategy-ended", message)
     }
 
     // MARK: Stop
@@ -681,31 +842,36 @@ actor FuturesSession {
         stopStrategy()
         await cancelWorking()
         var flattened = false
-        if settings.flattenAtStop {
-            await refreshPositions()
-            await flatten()
-            flattened = true
+        if settings.flattenAtStop || state.locked || flattenFailure != nil {
+            // Flatten means flat: a round a tick (REST re-read, liquidate what is open) until the
+            // broker reads flat or the rounds run out; then until the fills are counted.
+            flattening = nil
+            flattenFailure = nil
+            await startFlatten()
             var ticks = 0
-            // Until flat and the liquidation fills are counted (the fill events follow the position's).
-            while !isFlat || !lotsFlat, ticks < resources.flattenTicks, let input = await inputs.next(isolation: self) {
-                if case .tick = input { ticks += 1 }
+            while flattening != nil || (!lotsFlat && ticks < resources.flattenTicks), let input = await inputs.next(isolation: self) {
+                if case .tick = input {
+                    ticks += 1
+                    await flattenRound()
+                }
                 await handle(input, stopping: true)
             }
-            if !isFlat { await refreshPositions() }
-            if !isFlat { logger.error("positions are not flat after the stop", metadata: ["positions": "\(positions.filter { $0.value != 0 })"]) }
+            flattened = flattenFailure == nil
         }
         state.reconnects = baseReconnects + max(0, await trading.connectionCount - 1) + max(0, await market.connectionCount - 1)
         let report = FuturesSessionReport(
             orders: state.ordersPlaced, fills: state.fills, rejects: state.rejects, realizedPnL: state.realized, maxDrawdown: state.maxDrawdown,
-            reconnects: state.reconnects, locked: state.locked, flattened: flattened && isFlat, stopReason: reason)
+            reconnects: state.reconnects, locked: state.locked, flattened: flattened, stopReason: reason)
         state.finished = true
         state.report = report
+        if let flattenFailure { state.failure = "session \(reason), but flatten failed: \(flattenFailure)" }
         try await persist()
         try? await recordRealized()
         try? await context.events.record("session-report", report.json)
         try? await resources.control.update(
             job: context.job.name, run: context.runID, state: "finished", locked: state.locked, detail: report.json, now: resources.wall())
         await close()
+        if let failure = state.failure { throw JobFailure(failure, retryable: false) }
         return RunOutcome(summary: report.summary, detail: report.json)
     }
 
@@ -731,11 +897,17 @@ actor FuturesSession {
 
     private var isFlat: Bool { positions.allSatisfy { symbols[$0.key] == nil || $0.value == 0 } }
 
+    /// The session's contracts with a position, as `SYMBOL net`.
+    private var openPositions: String {
+        positions.filter { symbols[$0.key] != nil && $0.value != 0 }.sorted { $0.key < $1.key }.map { "\(symbols[$0.key] ?? "") \($0.value)" }
+            .joined(separator: ", ")
+    }
+
     /// Whether the fills the session counted leave no open lot.
     private var lotsFlat: Bool { state.lots.allSatisfy { symbols[$0.key] == nil || $0.value.quantity == 0 } }
 
     private func statusDetail() -> String {
-        let open = state.open(prices: prices, valuePerPoint: valuePerPoint)
+        let open = state.open(prices: marks, valuePerPoint: valuePerPoint)
         var held: [String: Int] = [:]
         for (cid, symbol) in symbols { held[symbol] = positions[cid] ?? 0 }
         let object: [String: Any] = [
