@@ -68,6 +68,7 @@ public final class TradovateSimulator: Sendable {
         var rejectLiquidations: [String] = []
         var liquidations = 0
         var marketDataSilent = false
+        var deduplicateClOrdIds = true
         var conns: [Int: Conn] = [:]
         var nextConn = 1
         var sendHeartbeats = true
@@ -204,6 +205,16 @@ public final class TradovateSimulator: Sendable {
     /// as Tradovate refuses one, e.g. while the market is halted); the position stays open.
     public func rejectLiquidations(_ count: Int = 1, reason: String = "MarketClosed") {
         state.withLock { $0.rejectLiquidations += Array(repeating: reason, count: count) }
+    }
+    /// Whether a placement with a `clOrdId` already used is refused ("Duplicate clOrdId", the
+    /// default) or placed as a second order (Tradovate documents no de-duplication).
+    public func setDeduplicateClOrdIds(_ on: Bool) { state.withLock { $0.deduplicateClOrdIds = on } }
+    /// Adds an account the user sees (with 50 000 cash).
+    public func addAccount(id: Int64, name: String) {
+        state.withLock { s in
+            s.accounts.append((id, name))
+            s.cash[id] = 50_000
+        }
     }
     /// `order/liquidateposition` requests received (rejected ones included).
     public var liquidationRequestCount: Int { state.withLock { $0.liquidations } }
@@ -544,6 +555,8 @@ public final class TradovateSimulator: Sendable {
                         "tickSize": NSDecimalNumber(decimal: p.tickSize), "productType": "Futures", "status": "Verified",
                         "currencyId": 1, "description": p.name, "exchangeId": 1, "contractGroupId": 1, "priceFormatType": "Decimal", "priceFormat": -2,
                     ])
+            case "command/list":
+                return Reply(status: 200, payload: s.orders.filter { $0.clOrdId != nil }.map(Self.commandJSON))
             case "order/list":
                 return Reply(status: 200, payload: s.orders.map(Self.orderJSON))
             case "order/item":
@@ -577,7 +590,7 @@ public final class TradovateSimulator: Sendable {
                     return Reply(status: 200, payload: ["failureReason": "InvalidContract", "failureText": "Unknown symbol \(symbol)"])
                 }
                 if let r = s.rejectNext { s.rejectNext = nil; return Reply(status: 200, payload: ["failureReason": r, "failureText": "Simulated rejection"]) }
-                if let cl = json["clOrdId"] as? String, s.orders.contains(where: { $0.clOrdId == cl }) {
+                if s.deduplicateClOrdIds, let cl = json["clOrdId"] as? String, s.orders.contains(where: { $0.clOrdId == cl }) {
                     return Reply(status: 200, payload: ["failureReason": "UnknownReason", "failureText": "Duplicate clOrdId \(cl)"])
                 }
                 let id = s.nextID; s.nextID += 1

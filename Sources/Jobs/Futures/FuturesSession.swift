@@ -111,18 +111,44 @@ actor FuturesSession {
             await close()
             throw error
         }
-        var inputs = stream.makeAsyncIterator()
-        while stopReason == nil, let input = await inputs.next(isolation: self) {
+        var inputs: AsyncStream<Input>.Iterator? = stream.makeAsyncIterator()
+        while stopReason == nil, let input = await inputs?.next(isolation: self) {
             await handle(input, stopping: false)
             await endStrategyIfBehind()
         }
         if Task.isCancelled || stopReason == nil {
+            // Outside the cancelled task (the store and the broker would refuse a cancelled one).
+            if try await Task(operation: { try await self.stopAfterCancellation() }).value { throw CancellationError() }
             // Lease lost or shutdown: leave positions to the taker, which resumes the session.
             try? await persist()
             await close()
             throw CancellationError()
         }
         return try await finish(&inputs)
+    }
+
+    /// A job `timeout:`, `overlap: cancel_previous` or a cancel request: no instance takes over,
+    /// so the stop sequence runs as at `stop` (the stream ended with the cancellation, so the
+    /// stop polls on its own clock). False for a lease loss or a shutdown.
+    private func stopAfterCancellation() async throws -> Bool {
+        guard let reason = await orderlyCancellation() else { return false }
+        stopReason = reason
+        var none: AsyncStream<Input>.Iterator? = nil
+        _ = try await finish(&none)
+        return true
+    }
+
+    /// Why the run is being cancelled when it is not a lease loss or a shutdown (those leave the
+    /// session to the taker): a cancel request (`overlap: cancel_previous`, or on request), or the
+    /// job's `timeout:` (its wall time since the open reached it).
+    private func orderlyCancellation() async -> String? {
+        if (try? await resources.control.cancelRequested(run: context.runID)) == true {
+            return "cancelled (replaced by a newer occurrence, overlap: cancel_previous, or on request)"
+        }
+        if let timeout = context.job.timeout, resources.wall().timeIntervalSince(openedAt) >= Double(timeout.components.seconds) - 1 {
+            return "timed out after \(DurationText.format(timeout))"
+        }
+        return nil
     }
 
     private func open() async throws {
@@ -252,6 +278,7 @@ actor FuturesSession {
         await checkLoss()
         await checkStaleQuotes()
         if flattening != nil { await flattenRound() }
+        await reconcileUnknownOrders()
         if let flattenFailure, stopReason == nil { stopReason = "flatten failed: \(flattenFailure)" }
         if resources.wall() >= stopAt, stopReason == nil { stopReason = "stopped at \(Instant(stopAt).iso8601)" }
         if stopReason == nil, (try? await resources.control.stopRequested(job: context.job.name, run: context.runID)) == true {
@@ -349,6 +376,12 @@ actor FuturesSession {
             return (id, name)
         }
         if account == nil {
+            if configuredAccount == nil, accounts.count > 1 {
+                throw JobFailure(
+                    "this Tradovate user sees \(accounts.count) accounts (\(accounts.map(\.1).joined(separator: ", "))); set account: under broker "
+                        + "'\(settings.broker)' in jobs.yaml to the one this session trades",
+                    retryable: false)
+            }
             guard let found = accounts.first(where: { configuredAccount == nil || $0.1 == configuredAccount || String($0.0) == configuredAccount }) else {
                 throw JobFailure(
                     "Tradovate account '\(configuredAccount ?? "")' is not visible to this user; accounts: \(accounts.map(\.1).joined(separator: ", "))",
@@ -693,6 +726,12 @@ actor FuturesSession {
         default: return await reject(tag, "invalid: order must be market, limit or stop")
         }
         let step = "order/\(tag)"
+        // An order whose outcome is unknown is reconciled (by clOrdId) before anything else goes out.
+        await reconcileUnknownOrders()
+        if let unknown = state.placed[tag], unknown.orderID == 0 {
+            return await reject(
+                tag, "unknown: the outcome of order \(tag) (clOrdId \(unknown.clOrdID)) is still being reconciled; it is not sent again")
+        }
         if let done = state.placed[tag], done.orderID != 0 {
             send(["type": "result", "tag": tag, "status": "duplicate", "order_id": done.orderID])
             return
@@ -714,7 +753,9 @@ actor FuturesSession {
                 return await reject(tag, "risk: the loss lock could not be read (\(error)); nothing was sent")
             }
         }
-        let working = orders.values.filter { $0.contractID == cid && $0.buy == buy && isWorking($0) }.reduce(0) { $0 + $1.quantity }
+        // Working orders, and orders whose outcome is unknown at their requested quantity.
+        let unknown = state.placed.values.filter { $0.orderID == 0 && $0.symbol == symbol && $0.side == side }.reduce(0) { $0 + $1.quantity }
+        let working = orders.values.filter { $0.contractID == cid && $0.buy == buy && isWorking($0) }.reduce(0) { $0 + $1.quantity } + unknown
         if let why = risk.rejection(state: state, now: now, buy: buy, quantity: qty, net: positions[cid] ?? 0, working: working) {
             return await reject(tag, "risk: \(why)")
         }
@@ -733,7 +774,8 @@ actor FuturesSession {
         let (client, name, known) = (self.client, accountName, clOrdIDs)
         do {
             let id: Int64 = try await journal.perform(step: step, target: settings.broker, what: "\(side) \(qty) \(symbol) (\(tag))") { key in
-                known[key]
+                if let id = known[key] { return id }
+                return try await client.orderID(clOrdID: key)
             } act: { _ in
                 Int64(try await client.place(request, account: name).orderID) ?? 0
             }
@@ -742,8 +784,9 @@ actor FuturesSession {
             orders[id] = LiveOrder(status: orders[id]?.status ?? "Working", contractID: cid, buy: buy, quantity: qty)
             try? await persist()
             send(["type": "result", "tag": tag, "status": "placed", "order_id": id])
-        } catch let error as BrokerError where error.isRejected || error.isInvalidInput {
-            // The broker refused it: nothing was placed, the tag may be used again.
+        } catch let error as BrokerError where (error.isRejected || error.isInvalidInput) && !error.message.lowercased().contains("duplicate") {
+            // The broker refused it: nothing was placed, the tag may be used again. ("Duplicate
+            // clOrdId" is not such an answer: an order with this clOrdId exists; it is reconciled.)
             await reload()
             state.placed[tag] = nil
             state.ordersPlaced -= 1
@@ -754,6 +797,28 @@ actor FuturesSession {
             // Unknown outcome: the intent stays in the journal and is reconciled by clOrdId.
             await reload()
             await reject(tag, "unknown: \(context.secrets.redact("\(error)")); it is reconciled by clOrdId before anything else is sent")
+        }
+    }
+
+    /// Reconciles, by clOrdId, the session's orders whose placement outcome is unknown (socket
+    /// `command` events first, then REST `command/list`): a found order gets its id and counts as
+    /// working at its requested quantity; one not found stays unknown, still counted, never re-sent.
+    private func reconcileUnknownOrders() async {
+        let unknown = await journal.pending.filter { $0.step.hasPrefix("order/") }
+        for entry in unknown {
+            let tag = String(entry.step.dropFirst("order/".count))
+            guard let placed = state.placed[tag], placed.orderID == 0 else { continue }
+            var found = clOrdIDs[entry.key]
+            if found == nil { found = (try? await client.orderID(clOrdID: entry.key)) ?? nil }
+            guard let id = found else { continue }
+            try? await persist()
+            do { try await journal.resolve(step: entry.step, outcome: id) } catch { continue }
+            state.placed[tag]?.orderID = id
+            orders[id] = LiveOrder(
+                status: orders[id]?.status ?? "Working", contractID: contracts[placed.symbol] ?? 0, buy: placed.side == "buy", quantity: placed.quantity)
+            try? await persist()
+            logger.notice("unknown order found at the broker", metadata: ["tag": "\(tag)", "order": "\(id)"])
+            send(["type": "result", "tag": tag, "status": "placed", "order_id": id])
         }
     }
 
@@ -833,7 +898,15 @@ actor FuturesSession {
 
     // MARK: Stop
 
-    private func finish(_ inputs: inout AsyncStream<Input>.Iterator) async throws -> RunOutcome {
+    /// The next input of the stop sequence: from the stream, or (after a cancellation ended the
+    /// stream) a poll on the session's clock.
+    private func nextInput(_ inputs: inout AsyncStream<Input>.Iterator?) async -> Input? {
+        if inputs != nil { return await inputs?.next(isolation: self) }
+        do { try await resources.clock.sleep(for: resources.pollInterval) } catch { return nil }
+        return .tick
+    }
+
+    private func finish(_ inputs: inout AsyncStream<Input>.Iterator?) async throws -> RunOutcome {
         let reason = stopReason ?? "stopped"
         logger.info("session stopping", metadata: ["reason": "\(reason)"])
         try? await resources.control.update(
@@ -849,7 +922,7 @@ actor FuturesSession {
             flattenFailure = nil
             await startFlatten()
             var ticks = 0
-            while flattening != nil || (!lotsFlat && ticks < resources.flattenTicks), let input = await inputs.next(isolation: self) {
+            while flattening != nil || (!lotsFlat && ticks < resources.flattenTicks && inputs != nil), let input = await nextInput(&inputs) {
                 if case .tick = input {
                     ticks += 1
                     await flattenRound()
