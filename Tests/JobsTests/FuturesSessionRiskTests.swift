@@ -97,7 +97,7 @@ struct FuturesSessionRiskTests {
         h.sim.rejectLiquidations(10_000)
         let run = try await h.stopAtEnd(engine)
         #expect(run.state == .failed, "\(run.state)")
-        #expect(run.summary?.contains("flatten failed") == true && run.summary?.contains("ESZ5 1") == true, "\(run.summary ?? "")")
+        #expect(run.error?.contains("flatten failed") == true && run.error?.contains("ESZ5 1") == true, "\(run.error ?? "")")
         let failed = try #require(try await h.events(run.id).first { $0.kind == "flatten-failed" })
         #expect(failed.message.contains("ESZ5 1"), "\(failed.message)")
         // One liquidation a round: 100 rounds at the stop (plus one by the stale-quote check, the
@@ -201,7 +201,7 @@ extension FuturesSessionRiskTests {
             }, "the session stopped")
         await engine.waitForIdle()
         let run = try #require(try await h.store.history(job: "es-day", limit: 1).first)
-        #expect(run.state == .failed && run.summary?.contains("timed out") == true, "\(run.state) \(run.summary ?? "")")
+        #expect(run.state == .failed && run.error?.contains("timed out") == true, "\(run.state) \(run.error ?? "")")
         #expect(h.sim.workingOrderCount == 0, "the working order was cancelled")
         #expect(h.sim.netPosition(symbol: "ESZ5") == 0 && h.sim.liquidationRequestCount == 1, "flattened")
         let report = try #require(try await h.events(run.id).first { $0.kind == "session-report" })
@@ -331,7 +331,7 @@ struct FuturesSessionDefaultsTests {
         #expect(await eventually { (try? await h.store.history(job: "es-day", limit: 1).first?.state) == .failed })
         await engine.waitForIdle()
         let run = try #require(try await h.store.history(job: "es-day", limit: 1).first)
-        #expect(run.summary?.contains("DEMO123456, FUNDED7") == true && run.summary?.contains("account:") == true, "\(run.summary ?? "")")
+        #expect(run.error?.contains("DEMO123456, FUNDED7") == true && run.error?.contains("account:") == true, "\(run.error ?? "")")
         #expect(h.sim.placedOrderBodies.isEmpty)
         await h.close()
     }
