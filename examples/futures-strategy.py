@@ -29,8 +29,8 @@ for line in sys.stdin:
     kind = message.get("type")
     if kind == "session" and message.get("event") == "stop":
         break
-    if kind == "risk-limit":
-        log("locked by the loss limit: " + message.get("message", ""))
+    if kind in ("risk-limit", "risk-stale", "flatten-failed"):
+        log(kind + ": " + message.get("message", ""))  # schedctl cancels and flattens itself
     elif kind == "quote" and not entered and message.get("last") is not None:
         entered = True
         price = float(message["last"]) - 1.0

@@ -65,6 +65,10 @@ public final class TradovateSimulator: Sendable {
         var nextID: Int64 = 600_000_001
         var fillMode: FillMode = .instant
         var rejectNext: String?
+        var rejectLiquidations: [String] = []
+        var liquidations = 0
+        var marketDataSilent = false
+        var deduplicateClOrdIds = true
         var conns: [Int: Conn] = [:]
         var nextConn = 1
         var sendHeartbeats = true
@@ -197,6 +201,26 @@ public final class TradovateSimulator: Sendable {
     public func setFillMode(_ m: FillMode) { state.withLock { $0.fillMode = m } }
     /// The next placement fails with this `failureReason` (HTTP 200).
     public func rejectNextOrder(reason: String) { state.withLock { $0.rejectNext = reason } }
+    /// Rejects the next `count` `order/liquidateposition` requests (HTTP 200 with `failureReason`,
+    /// as Tradovate refuses one, e.g. while the market is halted); the position stays open.
+    public func rejectLiquidations(_ count: Int = 1, reason: String = "MarketClosed") {
+        state.withLock { $0.rejectLiquidations += Array(repeating: reason, count: count) }
+    }
+    /// Whether a placement with a `clOrdId` already used is refused ("Duplicate clOrdId", the
+    /// default) or placed as a second order (Tradovate documents no de-duplication).
+    public func setDeduplicateClOrdIds(_ on: Bool) { state.withLock { $0.deduplicateClOrdIds = on } }
+    /// Adds an account the user sees (with 50 000 cash).
+    public func addAccount(id: Int64, name: String) {
+        state.withLock { s in
+            s.accounts.append((id, name))
+            s.cash[id] = 50_000
+        }
+    }
+    /// `order/liquidateposition` requests received (rejected ones included).
+    public var liquidationRequestCount: Int { state.withLock { $0.liquidations } }
+    /// Stops (or resumes) pushing quotes on the market-data sockets; they stay connected and
+    /// keep their heartbeats (a stale feed, not a dead one).
+    public func setMarketDataSilent(_ on: Bool) { state.withLock { $0.marketDataSilent = on } }
     /// Server heartbeat (`h`) interval and client heartbeat timeout.
     public func setHeartbeat(interval: Duration, clientTimeout: TimeInterval) {
         state.withLock {
@@ -376,7 +400,7 @@ public final class TradovateSimulator: Sendable {
             ],
         ]
         let f = frame([["e": "md", "d": ["quotes": [q]]]])
-        guard !s.silent else { return }
+        guard !s.silent, !s.marketDataSilent else { return }
         for c in s.conns.values where c.quotes.contains(contract) { c.send.yield(f) }
     }
 
@@ -531,6 +555,8 @@ public final class TradovateSimulator: Sendable {
                         "tickSize": NSDecimalNumber(decimal: p.tickSize), "productType": "Futures", "status": "Verified",
                         "currencyId": 1, "description": p.name, "exchangeId": 1, "contractGroupId": 1, "priceFormatType": "Decimal", "priceFormat": -2,
                     ])
+            case "command/list":
+                return Reply(status: 200, payload: s.orders.filter { $0.clOrdId != nil }.map(Self.commandJSON))
             case "order/list":
                 return Reply(status: 200, payload: s.orders.map(Self.orderJSON))
             case "order/item":
@@ -564,7 +590,7 @@ public final class TradovateSimulator: Sendable {
                     return Reply(status: 200, payload: ["failureReason": "InvalidContract", "failureText": "Unknown symbol \(symbol)"])
                 }
                 if let r = s.rejectNext { s.rejectNext = nil; return Reply(status: 200, payload: ["failureReason": r, "failureText": "Simulated rejection"]) }
-                if let cl = json["clOrdId"] as? String, s.orders.contains(where: { $0.clOrdId == cl }) {
+                if s.deduplicateClOrdIds, let cl = json["clOrdId"] as? String, s.orders.contains(where: { $0.clOrdId == cl }) {
                     return Reply(status: 200, payload: ["failureReason": "UnknownReason", "failureText": "Duplicate clOrdId \(cl)"])
                 }
                 let id = s.nextID; s.nextID += 1
@@ -603,6 +629,11 @@ public final class TradovateSimulator: Sendable {
                 Self.pushProps(&s, "order", Self.orderJSON(s.orders[i]), "Updated")
                 return Reply(status: 200, payload: ["commandId": s.nextID])
             case "order/liquidateposition":
+                s.liquidations += 1
+                if !s.rejectLiquidations.isEmpty {
+                    let reason = s.rejectLiquidations.removeFirst()
+                    return Reply(status: 200, payload: ["failureReason": reason, "failureText": "Simulated liquidation rejection"])
+                }
                 guard let a = account(json["accountId"]), let cid = account(json["contractId"]), let p = s.positions[a]?[cid], p.netPos != 0 else {
                     return Reply(status: 200, payload: ["failureReason": "UnknownReason", "failureText": "No position to liquidate"])
                 }

@@ -39,6 +39,10 @@ final class SessionHarness: Sendable {
     let store: Store
     /// The clock of the sessions' socket timers (heartbeat, watchdog, backoff); nil: real time.
     let socketClock: ManualClock?
+    /// Messages that may wait for a strategy's stdin, and intents waiting unhandled, before the
+    /// strategy is ended.
+    let strategyQueueLimit: Int
+    let strategyIntentBacklog: Int
 
     static let socket = TradovateWebSocketConfiguration(
         heartbeatInterval: .milliseconds(50), serverSilenceTimeout: .milliseconds(800), requestTimeout: .seconds(5), connectTimeout: .seconds(2),
@@ -46,8 +50,10 @@ final class SessionHarness: Sendable {
 
     /// With `socketClock`, the socket timers move only when the test advances that clock (the
     /// simulator then waits an hour for client heartbeats).
-    init(socketClock: ManualClock? = nil) async throws {
+    init(socketClock: ManualClock? = nil, strategyQueueLimit: Int = 1000, strategyIntentBacklog: Int = 1000) async throws {
         self.socketClock = socketClock
+        self.strategyQueueLimit = strategyQueueLimit
+        self.strategyIntentBacklog = strategyIntentBacklog
         store = try StoreSchema.open(path: directory.file("state.sqlite"))
         try await sim.start(port: 0)
         sim.setHeartbeat(interval: .milliseconds(50), clientTimeout: socketClock == nil ? 2 : 3600)
@@ -80,15 +86,19 @@ final class SessionHarness: Sendable {
         let client = self.client
         var socket = Self.socket
         if let socketClock { socket.clock = socketClock }
-        return FuturesSessionResources(
+        var resources = FuturesSessionResources(
             connect: { _ in FuturesBrokerConnection(client: client, account: nil) }, calendars: [:], control: SessionControl(store: store),
             wall: wall.source, clock: sessionClock, pollInterval: .seconds(1), flattenTicks: 100, socket: socket, maxStrategyRestarts: 2)
+        resources.strategyQueueLimit = strategyQueueLimit
+        resources.strategyIntentBacklog = strategyIntentBacklog
+        return resources
     }
 
     /// A job from 16:00 for 30 minutes on ESZ5.
     func job(
         maxPosition: Int = 2, perMinute: Int = 10, lossLimit: Decimal = 500, flatten: Bool = true, onStart: String? = nil,
-        onLock: String = "[]", onStartLocked: String = "[]", schedule: Schedule = Schedule(.interval(seconds: 3600, aligned: true, zone: .utc))
+        onLock: String = "[]", onStartLocked: String = "[]", schedule: Schedule = Schedule(.interval(seconds: 3600, aligned: true, zone: .utc)),
+        strategy: String = testStrategy
     ) throws -> JobSpec {
         var options: [String: ConfigValue] = [
             "broker": .string("tv"), "stop": .duration(.seconds(1800)), "symbols": .list([.string("ESZ5")]),
@@ -99,7 +109,7 @@ final class SessionHarness: Sendable {
         ]
         if let onStart {
             let script = directory.file("strategy.py")
-            try testStrategy.write(toFile: script, atomically: true, encoding: .utf8)
+            try strategy.write(toFile: script, atomically: true, encoding: .utf8)
             options["strategy"] = .map([
                 "command": .list([.string("python3"), .string(script)]),
                 "env": .map([

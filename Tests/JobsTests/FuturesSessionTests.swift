@@ -131,7 +131,7 @@ struct FuturesSessionTests {
     }
 
     /// The daily loss counts every run of the trade date: run 1 realizes −300 and stops; run 2
-    /// the same trade date locks at −200 open (−500 in all); a run the next day starts afresh.
+    /// the same trade date locks at −225 open, marked at the bid (−525 in all); a run the next day starts afresh.
     @Test func theDailyLossCountsEarlierRunsOfTheTradeDate() async throws {
         let h = try await SessionHarness()
         let weekly = Schedule(.interval(seconds: 7 * 86400, aligned: true, zone: .utc))
@@ -146,21 +146,22 @@ struct FuturesSessionTests {
 
         _ = try await h.startManualRun(job, on: engine, at: "2026-11-23T18:00:00Z")
         #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 2 })
-        h.sim.setPrice(symbol: "ESZ5", Decimal(string: "4995.25")!)  // −200 open, −500 for the day
+        // The bid is 4995: −225 open (marked at the bid, the side that closes a long), −525 for the day.
+        h.sim.setPrice(symbol: "ESZ5", Decimal(string: "4995.25")!)
         #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 0 }, "liquidated at the daily limit")
         let second = try await h.stopNow(engine)
         #expect(second.detail?.contains("\"locked\":true") == true, "\(second.detail ?? "")")
         let limit = try #require(try await h.events(second.id).first { $0.kind == "risk-limit" })
-        #expect(limit.message.contains("daily loss -500") && limit.message.contains("earlier runs this trade date -300"), "\(limit.message)")
+        #expect(limit.message.contains("daily loss -525") && limit.message.contains("earlier runs this trade date -300"), "\(limit.message)")
 
-        // The next trade date: the same −200 move does not lock.
+        // The next trade date: the same move (−225 at the bid) does not lock.
         _ = try await h.startManualRun(job, on: engine, at: "2026-11-24T16:00:00Z")
         #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 2 })
         h.sim.setPrice(symbol: "ESZ5", Decimal(string: "4993.25")!)
         #expect(
             await eventually {
                 h.sessionClock.advance(by: .seconds(1))
-                return (try? await SessionControl(store: h.store).rows().first?.detail.contains("\"open_pnl\":-200")) == true
+                return (try? await SessionControl(store: h.store).rows().first?.detail.contains("\"open_pnl\":-225")) == true
             })
         let third = try await h.stopNow(engine)
         #expect(third.detail?.contains("\"locked\":false") == true, "\(third.detail ?? "")")

@@ -239,6 +239,14 @@ public final class TradovateClient: Brokerage {
         return String(id)
     }
 
+    /// The id of the order placed with `clOrdId` (found among the user's commands, REST
+    /// `command/list`), or nil when the broker has no command with it.
+    public func orderID(clOrdID: String) async throws -> Int64? {
+        struct TVCommand: Codable { var orderId: Int64?; var clOrdId: String? }
+        let list: [TVCommand] = try await get("command/list")
+        return list.first { $0.clOrdId == clOrdID }?.orderId
+    }
+
     private func command(_ data: Data, what: String) throws {
         let r: TVCommandResult = try decode(data)
         if let f = r.failureReason, f != "Success" {

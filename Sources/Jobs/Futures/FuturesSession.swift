@@ -13,6 +13,8 @@ actor FuturesSession {
         case market(TradovateEvent)
         case intent(String, generation: Int)
         case strategyExit(Int32, generation: Int)
+        /// The strategy has `strategyIntentBacklog` intents waiting: it floods.
+        case strategyFlood(generation: Int)
         case tick
     }
 
@@ -42,6 +44,24 @@ actor FuturesSession {
     var symbols: [Int64: String] = [:]
     var valuePerPoint: [Int64: Decimal] = [:]
     var prices: [Int64: Decimal] = [:]
+    /// The latest bid and ask by contract (open P&L is marked at the side that would close it).
+    var bids: [Int64: Decimal] = [:]
+    var asks: [Int64: Decimal] = [:]
+    /// When each contract was last quoted (wall time), and when the session opened.
+    var lastQuote: [Int64: Date] = [:]
+    var openedAt = Date.distantPast
+    /// Contracts whose quotes are stale (reported once per stale spell; no new order while any is).
+    var staleContracts: Set<Int64> = []
+    /// The flatten in progress: one at a time, a round a tick until the broker reads flat.
+    var flattening: FlattenLoop?
+    /// Set when a flatten ran out of rounds with these positions open.
+    var flattenFailure: String?
+    /// Why the strategy must be ended after the input being handled (it does not keep up).
+    var strategyToEnd: String?
+    /// The strategy was ended for not keeping up: it is not restarted.
+    var strategyEnded = false
+    /// The open P&L of the last loss check.
+    var lastOpen: Decimal?
     var positions: [Int64: Int] = [:]
     var orders: [Int64: LiveOrder] = [:]
     var clOrdIDs: [String: Int64] = [:]
@@ -91,17 +111,44 @@ actor FuturesSession {
             await close()
             throw error
         }
-        var inputs = stream.makeAsyncIterator()
-        while stopReason == nil, let input = await inputs.next(isolation: self) {
+        var inputs: AsyncStream<Input>.Iterator? = stream.makeAsyncIterator()
+        while stopReason == nil, let input = await inputs?.next(isolation: self) {
             await handle(input, stopping: false)
+            await endStrategyIfBehind()
         }
         if Task.isCancelled || stopReason == nil {
+            // Outside the cancelled task (the store and the broker would refuse a cancelled one).
+            if try await Task(operation: { try await self.stopAfterCancellation() }).value { throw CancellationError() }
             // Lease lost or shutdown: leave positions to the taker, which resumes the session.
             try? await persist()
             await close()
             throw CancellationError()
         }
         return try await finish(&inputs)
+    }
+
+    /// A job `timeout:`, `overlap: cancel_previous` or a cancel request: no instance takes over,
+    /// so the stop sequence runs as at `stop` (the stream ended with the cancellation, so the
+    /// stop polls on its own clock). False for a lease loss or a shutdown.
+    private func stopAfterCancellation() async throws -> Bool {
+        guard let reason = await orderlyCancellation() else { return false }
+        stopReason = reason
+        var none: AsyncStream<Input>.Iterator? = nil
+        _ = try await finish(&none)
+        return true
+    }
+
+    /// Why the run is being cancelled when it is not a lease loss or a shutdown (those leave the
+    /// session to the taker): a cancel request (`overlap: cancel_previous`, or on request), or the
+    /// job's `timeout:` (its wall time since the open reached it).
+    private func orderlyCancellation() async -> String? {
+        if (try? await resources.control.cancelRequested(run: context.runID)) == true {
+            return "cancelled (replaced by a newer occurrence, overlap: cancel_previous, or on request)"
+        }
+        if let timeout = context.job.timeout, resources.wall().timeIntervalSince(openedAt) >= Double(timeout.components.seconds) - 1 {
+            return "timed out after \(DurationText.format(timeout))"
+        }
+        return nil
     }
 
     private func open() async throws {
@@ -145,6 +192,7 @@ actor FuturesSession {
         }
         sessionDate = today
         earlierRealized = try await resources.control.realized(job: context.job.name, tradeDate: today, excludingRun: context.runID)
+        openedAt = resources.wall()
         statusStamped = resources.wall()
         try await resources.control.begin(
             job: context.job.name, run: context.runID, tradeDate: today, stopAt: stopAt, locked: state.locked, now: statusStamped ?? resources.wall())
@@ -156,6 +204,24 @@ actor FuturesSession {
                 "account": "\(accountName)", "symbols": "\(settings.symbols.joined(separator: ","))", "stop": "\(Instant(stopAt).iso8601)",
                 "resumed": "\(journal.resumed)", "locked": "\(state.locked)",
             ])
+        let pendingFlatten = await journal.pending.contains { $0.step.hasPrefix("flatten/") }
+        if state.locked || pendingFlatten {
+            // Opened locked (a takeover after the lock was written, or a later run the same trade
+            // date), or a liquidation's outcome was never recorded: a locked session must be flat.
+            await refreshPositions()
+            if !isFlat || pendingFlatten {
+                logger.notice("opened locked or mid-flatten; flattening first", metadata: ["positions": "\(openPositions)"])
+                await cancelWorking()
+                await startFlatten()
+            }
+            await resolvePendingFlattens()
+        }
+        if resources.wall() >= stopAt {
+            // Started after its stop instant (an outage, a catch-up, a takeover of a finishing
+            // run): end at once, no strategy and no order.
+            stopReason = "stopped at \(Instant(stopAt).iso8601)"
+            return
+        }
         try await startStrategy()
     }
 
@@ -174,21 +240,32 @@ actor FuturesSession {
         case .trading(let event): await tradingEvent(event)
         case .market(let event):
             if case .quote(let q) = event, let symbol = symbols[q.contractID] {
-                guard let price = q.last ?? q.bid.flatMap({ b in q.ask.map { (b + $0) / 2 } }) else { return }
-                prices[q.contractID] = price
-                send([
-                    "type": "quote", "symbol": symbol, "bid": number(q.bid), "ask": number(q.ask), "last": number(q.last),
-                ])
+                if let bid = q.bid { bids[q.contractID] = bid }
+                if let ask = q.ask { asks[q.contractID] = ask }
+                if let price = q.last ?? q.bid.flatMap({ b in q.ask.map { (b + $0) / 2 } }) { prices[q.contractID] = price }
+                guard q.bid != nil || q.ask != nil || q.last != nil else { return }
+                lastQuote[q.contractID] = resources.wall()
+                if staleContracts.remove(q.contractID) != nil {
+                    logger.notice("quotes are back", metadata: ["symbol": "\(symbol)"])
+                }
+                send(
+                    [
+                        "type": "quote", "symbol": symbol, "bid": number(q.bid), "ask": number(q.ask), "last": number(q.last),
+                    ], quoteOf: symbol)
                 await checkLoss()
             } else if case .connected(let n) = event, n > 1 {
                 logger.notice("market-data socket reconnected", metadata: ["connection": "\(n)"])
             }
         case .intent(let line, let generation):
             guard generation == strategyGeneration, !stopping else { return }
+            strategy?.consumed()
             await intent(line)
         case .strategyExit(let status, let generation):
             guard generation == strategyGeneration, !stopping else { return }
             await strategyExited(status)
+        case .strategyFlood(let generation):
+            guard generation == strategyGeneration, strategyToEnd == nil else { return }
+            strategyToEnd = "it wrote \(resources.strategyIntentBacklog) intents the session had not handled yet (a flood)"
         case .tick:
             guard !stopping else { return }
             await tick()
@@ -196,7 +273,14 @@ actor FuturesSession {
     }
 
     private func tick() async {
-        if resources.wall() >= stopAt { stopReason = "stopped at \(Instant(stopAt).iso8601)" }
+        // Risk first, on every tick: the loss (quotes may have stopped), stale quotes, a flatten
+        // in progress.
+        await checkLoss()
+        await checkStaleQuotes()
+        if flattening != nil { await flattenRound() }
+        await reconcileUnknownOrders()
+        if let flattenFailure, stopReason == nil { stopReason = "flatten failed: \(flattenFailure)" }
+        if resources.wall() >= stopAt, stopReason == nil { stopReason = "stopped at \(Instant(stopAt).iso8601)" }
         if stopReason == nil, (try? await resources.control.stopRequested(job: context.job.name, run: context.runID)) == true {
             stopReason = "stopped on request"
         }
@@ -277,7 +361,7 @@ actor FuturesSession {
             "type": "fill", "order_id": int64(e["orderId"]) ?? 0, "symbol": symbols[cid] ?? "", "side": buy ? "buy" : "sell", "qty": qty,
             "price": NSDecimalNumber(decimal: price),
         ])
-        let open = state.open(prices: prices, valuePerPoint: valuePerPoint)
+        let open = state.open(prices: marks, valuePerPoint: valuePerPoint)
         send(["type": "cash", "realized_pnl": NSDecimalNumber(decimal: state.realized), "open_pnl": NSDecimalNumber(decimal: open)])
         await checkLoss()
     }
@@ -292,6 +376,12 @@ actor FuturesSession {
             return (id, name)
         }
         if account == nil {
+            if configuredAccount == nil, accounts.count > 1 {
+                throw JobFailure(
+                    "this Tradovate user sees \(accounts.count) accounts (\(accounts.map(\.1).joined(separator: ", "))); set account: under broker "
+                        + "'\(settings.broker)' in jobs.yaml to the one this session trades",
+                    retryable: false)
+            }
             guard let found = accounts.first(where: { configuredAccount == nil || $0.1 == configuredAccount || String($0.0) == configuredAccount }) else {
                 throw JobFailure(
                     "Tradovate account '\(configuredAccount ?? "")' is not visible to this user; accounts: \(accounts.map(\.1).joined(separator: ", "))",
@@ -367,11 +457,23 @@ actor FuturesSession {
 
     // MARK: Risk
 
+    /// The closing-side mark of every contract with an open lot (bid for a long, ask for a short).
+    private var marks: [Int64: Decimal] {
+        var marks: [Int64: Decimal] = [:]
+        for (cid, lot) in state.lots {
+            if let mark = ClosingMark.price(quantity: lot.quantity, bid: bids[cid], ask: asks[cid], last: prices[cid]) { marks[cid] = mark }
+        }
+        return marks
+    }
+
     private func checkLoss() async {
-        let open = state.open(prices: prices, valuePerPoint: valuePerPoint)
+        let open = state.open(prices: marks, valuePerPoint: valuePerPoint)
+        let before = (state.peak, state.maxDrawdown)
         state.mark(equity: state.realized + open)
         let total = earlierRealized + state.realized + open
-        dirty = true
+        // Marked on every tick too: only a change of the figures is written.
+        if open != lastOpen || before != (state.peak, state.maxDrawdown) { dirty = true }
+        lastOpen = open
         guard !state.locked, risk.lossLimitReached(total: total) else { return }
         let earlier = earlierRealized == 0 ? "" : ", earlier runs this trade date \(earlierRealized)"
         let message =
@@ -392,7 +494,7 @@ actor FuturesSession {
         try? await context.events.record("risk-limit", context.secrets.redact(message))
         send(["type": "risk-limit", "message": message])
         await cancelWorking()
-        await flatten()
+        await startFlatten()
         try? await resources.control.update(
             job: context.job.name, run: context.runID, state: "running", locked: true, detail: statusDetail(), now: resources.wall())
     }
@@ -456,26 +558,93 @@ actor FuturesSession {
         }
     }
 
-    private func flatten() async {
-        state.flattens += 1
-        try? await persist()
-        for (cid, net) in positions.sorted(by: { $0.key < $1.key }) where net != 0 && symbols[cid] != nil {
-            let (client, name, flat) = (self.client, accountName, false)
-            do {
-                let _: String = try await journal.perform(
-                    step: "flatten/\(state.flattens)/\(cid)", target: settings.broker, what: "liquidate \(net) \(symbols[cid] ?? "")"
-                ) { _ in
-                    flat ? "flat" : nil
-                } act: { _ in
-                    try await client.liquidate(account: name, contractID: cid)
-                }
-                await reload()
-            } catch {
-                let reason = context.secrets.redact("\(error)")
-                logger.error("liquidation failed", metadata: ["contract": "\(cid)", "error": "\(reason)"])
-                try? await context.events.record("flatten-failed", "liquidating \(net) \(symbols[cid] ?? "") failed: \(reason)")
-            }
+    /// A quote-staleness check: a held contract without a quote for `risk.stale_after` is a risk
+    /// event (`risk-stale`); with `on_stale: flatten` working orders are cancelled, the position is
+    /// flattened and no new order goes out until quotes come back.
+    private func checkStaleQuotes() async {
+        let after = settings.risk.staleAfter.components
+        let watch = QuoteWatch(staleAfter: Double(after.seconds) + Double(after.attoseconds) / 1e18)
+        let stale = watch.stale(
+            positions: positions.filter { symbols[$0.key] != nil }, lastQuote: lastQuote, opened: openedAt, now: resources.wall())
+        let fresh = stale.filter { !staleContracts.contains($0) }
+        guard !fresh.isEmpty else { return }
+        staleContracts.formUnion(fresh)
+        let names = fresh.map { "\(symbols[$0] ?? String($0)) \(positions[$0] ?? 0)" }.joined(separator: ", ")
+        let action = settings.risk.onStale == .flatten ? "working orders cancelled, positions liquidated" : "positions kept (on_stale: alert)"
+        let message = "no quote for \(DurationText.format(settings.risk.staleAfter)) while holding \(names); \(action)"
+        logger.error("quotes are stale", metadata: ["held": "\(names)"])
+        try? await context.events.record("risk-stale", context.secrets.redact(message))
+        send(["type": "risk-stale", "message": message])
+        if settings.risk.onStale == .flatten {
+            await cancelWorking()
+            await startFlatten()
         }
+    }
+
+    /// Starts "flatten until flat" unless one is in progress, and runs its first round now.
+    private func startFlatten() async {
+        guard flattening == nil else { return }
+        flattening = FlattenLoop(maxRounds: resources.flattenTicks)
+        await flattenRound()
+    }
+
+    /// One round: read the broker's positions over REST; liquidate what is open (again, after a
+    /// rejected, partial or late liquidation); after the last round record `flatten-failed`.
+    private func flattenRound() async {
+        guard var loop = flattening else { return }
+        let open = await brokerPositions()
+        let action = loop.next(open: open)
+        flattening = loop
+        switch action {
+        case .flat:
+            flattening = nil
+            logger.info("flat", metadata: ["rounds": "\(loop.rounds)"])
+        case .liquidate(let open):
+            state.flattens += 1
+            try? await persist()
+            for (cid, net) in open.sorted(by: { $0.key < $1.key }) {
+                let (client, name) = (self.client, accountName)
+                do {
+                    let _: String = try await journal.perform(
+                        step: "flatten/\(state.flattens)/\(cid)", target: settings.broker, what: "liquidate \(net) \(symbols[cid] ?? "")"
+                    ) { _ in
+                        nil
+                    } act: { _ in
+                        try await client.liquidate(account: name, contractID: cid)
+                    }
+                    await reload()
+                } catch {
+                    await reload()
+                    logger.error(
+                        "liquidation failed; retried next round",
+                        metadata: ["contract": "\(cid)", "round": "\(loop.rounds)", "error": "\(context.secrets.redact("\(error)"))"])
+                }
+            }
+        case .failed(let open):
+            flattening = nil
+            let names = open.sorted { $0.key < $1.key }.map { "\(symbols[$0.key] ?? String($0.key)) \($0.value)" }.joined(separator: ", ")
+            let message = "not flat after \(loop.rounds) liquidation rounds; open positions: \(names)"
+            flattenFailure = message
+            logger.error("flatten failed", metadata: ["positions": "\(names)"])
+            try? await context.events.record("flatten-failed", context.secrets.redact(message))
+            send(["type": "flatten-failed", "message": message])
+        }
+    }
+
+    /// The broker's net positions of the session's contracts, read over REST (the session's own
+    /// map when REST fails: the round then liquidates what it last knew).
+    private func brokerPositions() async -> [Int64: Int] {
+        await refreshPositions()
+        return positions.filter { symbols[$0.key] != nil && $0.value != 0 }
+    }
+
+    /// After a takeover: liquidations whose outcome was never recorded are settled by the flatten
+    /// that just re-read the broker's positions, so they are not replayed as they were.
+    private func resolvePendingFlattens() async {
+        for entry in await journal.pending where entry.step.hasPrefix("flatten/") {
+            try? await journal.resolve(step: entry.step, outcome: "replayed")
+        }
+        await reload()
     }
 
     /// Records this run's realized P&L for its trade date (later runs that day count it).
@@ -524,7 +693,7 @@ actor FuturesSession {
             }
         case "flatten":
             await cancelWorking()
-            await flatten()
+            await startFlatten()
             send(["type": "result", "status": "flatten-sent"])
         default:
             send(["type": "reject", "tag": tag ?? "", "reason": "invalid: unknown intent type '\(type)'; use order, cancel or flatten"])
@@ -557,12 +726,22 @@ actor FuturesSession {
         default: return await reject(tag, "invalid: order must be market, limit or stop")
         }
         let step = "order/\(tag)"
+        // An order whose outcome is unknown is reconciled (by clOrdId) before anything else goes out.
+        await reconcileUnknownOrders()
+        if let unknown = state.placed[tag], unknown.orderID == 0 {
+            return await reject(
+                tag, "unknown: the outcome of order \(tag) (clOrdId \(unknown.clOrdID)) is still being reconciled; it is not sent again")
+        }
         if let done = state.placed[tag], done.orderID != 0 {
             send(["type": "result", "tag": tag, "status": "duplicate", "order_id": done.orderID])
             return
         }
         let buy = side == "buy"
         let now = resources.wall()
+        if now >= stopAt { return await reject(tag, "stopped: the session's stop \(Instant(stopAt).iso8601) has passed; nothing was sent") }
+        if let stale = staleContracts.first, settings.risk.onStale == .flatten {
+            return await reject(tag, "risk: no fresh quote for \(symbols[stale] ?? String(stale)); nothing is sent until quotes come back")
+        }
         if !state.locked {
             do {
                 if let reason = try await resources.control.lockReason(job: context.job.name, tradeDate: tradeDate(now)) {
@@ -574,7 +753,9 @@ actor FuturesSession {
                 return await reject(tag, "risk: the loss lock could not be read (\(error)); nothing was sent")
             }
         }
-        let working = orders.values.filter { $0.contractID == cid && $0.buy == buy && isWorking($0) }.reduce(0) { $0 + $1.quantity }
+        // Working orders, and orders whose outcome is unknown at their requested quantity.
+        let unknown = state.placed.values.filter { $0.orderID == 0 && $0.symbol == symbol && $0.side == side }.reduce(0) { $0 + $1.quantity }
+        let working = orders.values.filter { $0.contractID == cid && $0.buy == buy && isWorking($0) }.reduce(0) { $0 + $1.quantity } + unknown
         if let why = risk.rejection(state: state, now: now, buy: buy, quantity: qty, net: positions[cid] ?? 0, working: working) {
             return await reject(tag, "risk: \(why)")
         }
@@ -593,7 +774,8 @@ actor FuturesSession {
         let (client, name, known) = (self.client, accountName, clOrdIDs)
         do {
             let id: Int64 = try await journal.perform(step: step, target: settings.broker, what: "\(side) \(qty) \(symbol) (\(tag))") { key in
-                known[key]
+                if let id = known[key] { return id }
+                return try await client.orderID(clOrdID: key)
             } act: { _ in
                 Int64(try await client.place(request, account: name).orderID) ?? 0
             }
@@ -602,8 +784,9 @@ actor FuturesSession {
             orders[id] = LiveOrder(status: orders[id]?.status ?? "Working", contractID: cid, buy: buy, quantity: qty)
             try? await persist()
             send(["type": "result", "tag": tag, "status": "placed", "order_id": id])
-        } catch let error as BrokerError where error.isRejected || error.isInvalidInput {
-            // The broker refused it: nothing was placed, the tag may be used again.
+        } catch let error as BrokerError where (error.isRejected || error.isInvalidInput) && !error.message.lowercased().contains("duplicate") {
+            // The broker refused it: nothing was placed, the tag may be used again. ("Duplicate
+            // clOrdId" is not such an answer: an order with this clOrdId exists; it is reconciled.)
             await reload()
             state.placed[tag] = nil
             state.ordersPlaced -= 1
@@ -614,6 +797,28 @@ actor FuturesSession {
             // Unknown outcome: the intent stays in the journal and is reconciled by clOrdId.
             await reload()
             await reject(tag, "unknown: \(context.secrets.redact("\(error)")); it is reconciled by clOrdId before anything else is sent")
+        }
+    }
+
+    /// Reconciles, by clOrdId, the session's orders whose placement outcome is unknown (socket
+    /// `command` events first, then REST `command/list`): a found order gets its id and counts as
+    /// working at its requested quantity; one not found stays unknown, still counted, never re-sent.
+    private func reconcileUnknownOrders() async {
+        let unknown = await journal.pending.filter { $0.step.hasPrefix("order/") }
+        for entry in unknown {
+            let tag = String(entry.step.dropFirst("order/".count))
+            guard let placed = state.placed[tag], placed.orderID == 0 else { continue }
+            var found = clOrdIDs[entry.key]
+            if found == nil { found = (try? await client.orderID(clOrdID: entry.key)) ?? nil }
+            guard let id = found else { continue }
+            try? await persist()
+            do { try await journal.resolve(step: entry.step, outcome: id) } catch { continue }
+            state.placed[tag]?.orderID = id
+            orders[id] = LiveOrder(
+                status: orders[id]?.status ?? "Working", contractID: contracts[placed.symbol] ?? 0, buy: placed.side == "buy", quantity: placed.quantity)
+            try? await persist()
+            logger.notice("unknown order found at the broker", metadata: ["tag": "\(tag)", "order": "\(id)"])
+            send(["type": "result", "tag": tag, "status": "placed", "order_id": id])
         }
     }
 
@@ -635,7 +840,9 @@ actor FuturesSession {
             argv: s.command, environment: environment, workdir: s.workdir,
             onLine: { sink.yield(.intent($0, generation: generation)) },
             onStderr: { logger.notice("strategy stderr", metadata: ["line": "\(secrets.redact($0))"]) },
-            onExit: { sink.yield(.strategyExit($0, generation: generation)) })
+            onExit: { sink.yield(.strategyExit($0, generation: generation)) },
+            queueLimit: resources.strategyQueueLimit, intentBacklog: resources.strategyIntentBacklog,
+            onFlood: { sink.yield(.strategyFlood(generation: generation)) })
         send([
             "type": "session", "event": "start", "job": context.job.name, "run": context.runID, "symbols": settings.symbols,
             "stop_at": Instant(stopAt).iso8601, "locked": state.locked, "resumed": journal.resumed,
@@ -646,7 +853,7 @@ actor FuturesSession {
 
     private func strategyExited(_ status: Int32) async {
         strategy = nil
-        guard stopReason == nil else { return }
+        guard stopReason == nil, !strategyEnded else { return }
         if strategyRestarts < resources.maxStrategyRestarts {
             strategyRestarts += 1
             logger.warning("strategy exited; restarting", metadata: ["status": "\(status)", "restart": "\(strategyRestarts)"])
@@ -667,14 +874,39 @@ actor FuturesSession {
         strategy = nil
     }
 
-    private func send(_ message: [String: Any]) {
+    /// Queues a message for the strategy; never blocks. A strategy that lets `strategyQueueLimit`
+    /// messages pile up is ended after the current input (``endStrategyIfBehind()``).
+    private func send(_ message: [String: Any], quoteOf symbol: String? = nil) {
         guard let strategy, let data = try? JSONSerialization.data(withJSONObject: message, options: [.sortedKeys]) else { return }
-        strategy.send(String(decoding: data, as: UTF8.self))
+        if strategy.send(String(decoding: data, as: UTF8.self), quoteOf: symbol) == .overflow, strategyToEnd == nil {
+            strategyToEnd = "it did not read its input: \(resources.strategyQueueLimit) messages were waiting"
+        }
+    }
+
+    /// Ends a strategy that does not keep up (its input piles up, or it floods intents): an event,
+    /// no restart, and the session goes on risk-only (stop, loss limit, staleness, flatten).
+    private func endStrategyIfBehind() async {
+        guard let reason = strategyToEnd else { return }
+        strategyToEnd = nil
+        guard strategy != nil else { return }
+        strategyEnded = true
+        stopStrategy()
+        let message = "the strategy was ended: \(reason); the session continues with risk checks only"
+        logger.error("strategy ended", metadata: ["reason": "\(reason)"])
+        try? await context.events.record("strategy-ended", message)
     }
 
     // MARK: Stop
 
-    private func finish(_ inputs: inout AsyncStream<Input>.Iterator) async throws -> RunOutcome {
+    /// The next input of the stop sequence: from the stream, or (after a cancellation ended the
+    /// stream) a poll on the session's clock.
+    private func nextInput(_ inputs: inout AsyncStream<Input>.Iterator?) async -> Input? {
+        if inputs != nil { return await inputs?.next(isolation: self) }
+        do { try await resources.clock.sleep(for: resources.pollInterval) } catch { return nil }
+        return .tick
+    }
+
+    private func finish(_ inputs: inout AsyncStream<Input>.Iterator?) async throws -> RunOutcome {
         let reason = stopReason ?? "stopped"
         logger.info("session stopping", metadata: ["reason": "\(reason)"])
         try? await resources.control.update(
@@ -683,35 +915,36 @@ actor FuturesSession {
         stopStrategy()
         await cancelWorking()
         var flattened = false
-        if settings.flattenAtStop {
-            await refreshPositions()
-            await flatten()
-            flattened = true
+        if settings.flattenAtStop || state.locked || flattenFailure != nil {
+            // Flatten means flat: a round a tick (REST re-read, liquidate what is open) until the
+            // broker reads flat or the rounds run out; then until the fills are counted.
+            flattening = nil
+            flattenFailure = nil
+            await startFlatten()
             var ticks = 0
-            // Until flat and the liquidation fills are counted (the fill events follow the position's).
-            while !isFlat || !lotsFlat, ticks < resources.flattenTicks, let input = await inputs.next(isolation: self) {
-                if case .tick = input { ticks += 1 }
+            while flattening != nil || (!lotsFlat && ticks < resources.flattenTicks && inputs != nil), let input = await nextInput(&inputs) {
+                if case .tick = input {
+                    ticks += 1
+                    await flattenRound()
+                }
                 await handle(input, stopping: true)
             }
-            if !isFlat { await refreshPositions() }
-            if !isFlat {
-                let open = positions.filter { $0.value != 0 }.map { "\(symbols[$0.key] ?? "\($0.key)") \($0.value)" }.sorted().joined(separator: ", ")
-                logger.error("positions are not flat after the stop", metadata: ["positions": "\(open)"])
-                try? await context.events.record("flatten-failed", "positions are not flat after the stop: \(open)")
-            }
+            flattened = flattenFailure == nil
         }
         state.reconnects = baseReconnects + max(0, await trading.connectionCount - 1) + max(0, await market.connectionCount - 1)
         let report = FuturesSessionReport(
             orders: state.ordersPlaced, fills: state.fills, rejects: state.rejects, realizedPnL: state.realized, maxDrawdown: state.maxDrawdown,
-            reconnects: state.reconnects, locked: state.locked, flattened: flattened && isFlat, stopReason: reason)
+            reconnects: state.reconnects, locked: state.locked, flattened: flattened, stopReason: reason)
         state.finished = true
         state.report = report
+        if let flattenFailure { state.failure = "session \(reason), but flatten failed: \(flattenFailure)" }
         try await persist()
         try? await recordRealized()
         try? await context.events.record("session-report", report.json)
         try? await resources.control.update(
             job: context.job.name, run: context.runID, state: "finished", locked: state.locked, detail: report.json, now: resources.wall())
         await close()
+        if let failure = state.failure { throw JobFailure(failure, retryable: false) }
         return RunOutcome(summary: report.summary, detail: report.json)
     }
 
@@ -737,11 +970,17 @@ actor FuturesSession {
 
     private var isFlat: Bool { positions.allSatisfy { symbols[$0.key] == nil || $0.value == 0 } }
 
+    /// The session's contracts with a position, as `SYMBOL net`.
+    private var openPositions: String {
+        positions.filter { symbols[$0.key] != nil && $0.value != 0 }.sorted { $0.key < $1.key }.map { "\(symbols[$0.key] ?? "") \($0.value)" }
+            .joined(separator: ", ")
+    }
+
     /// Whether the fills the session counted leave no open lot.
     private var lotsFlat: Bool { state.lots.allSatisfy { symbols[$0.key] == nil || $0.value.quantity == 0 } }
 
     private func statusDetail() -> String {
-        let open = state.open(prices: prices, valuePerPoint: valuePerPoint)
+        let open = state.open(prices: marks, valuePerPoint: valuePerPoint)
         var held: [String: Int] = [:]
         for (cid, symbol) in symbols { held[symbol] = positions[cid] ?? 0 }
         let object: [String: Any] = [

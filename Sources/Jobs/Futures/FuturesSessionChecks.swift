@@ -36,6 +36,12 @@ extension FuturesSessionSettings {
                     key: "risk.daily_loss_limit",
                     message: "must be a positive amount in dollars (the loss that liquidates and locks the session), e.g. 500; found \(limit)"))
         }
+        if let stale = options["risk"]?.mapValue?["stale_after"]?.durationValue, stale <= .zero {
+            problems.append(
+                .init(
+                    key: "risk.stale_after",
+                    message: "must be a positive duration (how long a held contract may go without a quote), e.g. 10s; found \(DurationText.format(stale))"))
+        }
         return problems
     }
 }

@@ -29,8 +29,14 @@ public struct FuturesSessionResources: Sendable {
     public var clock: any Clock<Duration>
     /// How often it polls.
     public var pollInterval: Duration
-    /// How many polls the stop waits for positions to go flat.
+    /// How many polls the stop waits for positions to go flat, and how many liquidation rounds
+    /// (one a poll) a flatten may use before it fails with `flatten-failed`.
     public var flattenTicks: Int
+    /// How many messages may wait for a strategy that does not read its stdin (quotes count once
+    /// per symbol) before it is ended and the session goes on risk-only.
+    public var strategyQueueLimit: Int = 1000
+    /// How many intents a strategy may have waiting unhandled before it is ended as a flood.
+    public var strategyIntentBacklog: Int = 1000
     /// Trading and market-data socket settings (heartbeat, watchdog, reconnect backoff).
     public var socket: TradovateWebSocketConfiguration
     /// How many times a crashed strategy is restarted before the session goes on risk-only.
@@ -97,7 +103,10 @@ public struct FuturesSessionJob: JobKind {
         let stopAt = try settings.stopInstant(start: context.nominal, calendars: resources.calendars).date
         let journal = try await IntentJournal.open(context, initial: FuturesSessionState())
         let state = await journal.state
-        if state.finished, let report = state.report { return RunOutcome(summary: report.summary, detail: report.json) }
+        if state.finished, let report = state.report {
+            if let failure = state.failure { throw JobFailure(failure, retryable: false) }
+            return RunOutcome(summary: report.summary, detail: report.json)
+        }
         let connection = try await resources.connect(settings.broker)
         let session = FuturesSession(
             context: context, settings: settings, resources: resources, journal: journal, connection: connection, stopAt: stopAt, state: state)

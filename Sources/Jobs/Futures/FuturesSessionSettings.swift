@@ -19,12 +19,28 @@ public struct FuturesSessionSettings: Sendable, Hashable {
         public var maxPosition: Int
         /// Orders (placements) allowed in any 60-second window.
         public var maxOrdersPerMinute: Int
+        /// How long a held contract may go without a quote before it is a risk event (`stale_after`).
+        public var staleAfter: Duration
+        /// What a stale quote does (`on_stale`).
+        public var onStale: OnStale
+
+        /// `risk.on_stale`: what a held contract without quotes for `stale_after` does.
+        public enum OnStale: String, Sendable, Hashable, CaseIterable {
+            /// Cancel working orders, flatten, and refuse new orders until quotes come back.
+            case flatten
+            /// Record a `risk-stale` event (an alert) and keep the position.
+            case alert
+        }
 
         /// Limits.
-        public init(dailyLossLimit: Decimal, maxPosition: Int, maxOrdersPerMinute: Int) {
+        public init(
+            dailyLossLimit: Decimal, maxPosition: Int, maxOrdersPerMinute: Int, staleAfter: Duration = .seconds(10), onStale: OnStale = .flatten
+        ) {
             self.dailyLossLimit = dailyLossLimit
             self.maxPosition = maxPosition
             self.maxOrdersPerMinute = maxOrdersPerMinute
+            self.staleAfter = staleAfter
+            self.onStale = onStale
         }
     }
 
@@ -46,7 +62,7 @@ public struct FuturesSessionSettings: Sendable, Hashable {
     public var symbols: [String]
     /// The limits.
     public var risk: Risk
-    /// Whether positions are liquidated at the stop.
+    /// Whether positions are liquidated at the stop (default true).
     public var flattenAtStop: Bool
     /// The strategy process, if any.
     public var strategy: Strategy?
@@ -60,7 +76,8 @@ public struct FuturesSessionSettings: Sendable, Hashable {
             "risk",
             .options([
                 OptionSpec("daily_loss_limit", .number, required: true), OptionSpec("max_position", .integer(1...10_000), required: true),
-                OptionSpec("max_orders_per_minute", .integer(1...10_000), required: true),
+                OptionSpec("max_orders_per_minute", .integer(1...10_000), required: true), OptionSpec("stale_after", .duration),
+                OptionSpec("on_stale", .choice(Risk.OnStale.allCases.map(\.rawValue))),
             ]), required: true),
         OptionSpec("flatten_at_stop", .bool),
         OptionSpec("strategy", .options([OptionSpec("command", .command, required: true), OptionSpec("env", .stringMap), OptionSpec("workdir", .string)])),
@@ -91,8 +108,12 @@ public struct FuturesSessionSettings: Sendable, Hashable {
         }
         risk = Risk(
             dailyLossLimit: limit, maxPosition: NSDecimalNumber(decimal: maxPosition).intValue,
-            maxOrdersPerMinute: NSDecimalNumber(decimal: perMinute).intValue)
-        flattenAtStop = o["flatten_at_stop"]?.boolValue ?? false
+            maxOrdersPerMinute: NSDecimalNumber(decimal: perMinute).intValue, staleAfter: r["stale_after"]?.durationValue ?? .seconds(10),
+            onStale: r["on_stale"]?.stringValue.flatMap(Risk.OnStale.init(rawValue:)) ?? .flatten)
+        guard risk.staleAfter > .zero else {
+            throw JobFailure("futures-session '\(job.name)': risk.stale_after must be a positive duration, e.g. 10s", retryable: false)
+        }
+        flattenAtStop = o["flatten_at_stop"]?.boolValue ?? true
         if let s = o["strategy"]?.mapValue {
             let argv = (s["command"]?.listValue ?? []).compactMap(\.stringValue)
             guard !argv.isEmpty else { throw JobFailure("futures-session '\(job.name)': strategy.command is empty", retryable: false) }

@@ -49,6 +49,8 @@ public struct FuturesSessionState: Codable, Sendable, Hashable {
     public var reconnects = 0
     /// Flatten rounds, so each has its own journal steps.
     public var flattens = 0
+    /// Why the run failed after its report (the stop could not make it flat), if it did.
+    public var failure: String?
 
     /// A fresh state.
     public init() {}

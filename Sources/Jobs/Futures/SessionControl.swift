@@ -85,6 +85,11 @@ public struct SessionControl: Sendable {
         }
     }
 
+    /// Whether run `run` was asked to cancel (on request, or replaced under `overlap: cancel_previous`).
+    public func cancelRequested(run: Int64) async throws -> Bool {
+        try await store.run(id: run)?.run.cancelRequested ?? false
+    }
+
     /// Locks `job` for CME trade date `tradeDate` (the loss limit was reached in `run`): no
     /// session of the job places an order on that trade date again, whichever run or process.
     /// The first lock of a day is kept.

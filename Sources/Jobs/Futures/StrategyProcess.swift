@@ -10,24 +10,41 @@ import Synchronization
 
 /// A strategy child process speaking JSON lines: schedctl writes to its stdin, reads intents from
 /// its stdout, and hands each stderr line to `onStderr` (the run's log).
+///
+/// Nothing here can block the caller: `send` only queues (in a bounded ``StrategyOutbox`` that
+/// coalesces quotes per symbol) and a dedicated writer thread does the blocking `write(2)` with no
+/// lock held, so a strategy that stops reading stalls only that thread. The stdout reader stops
+/// once `intentBacklog` lines wait unhandled (a flooding strategy) and reports it with `onFlood`.
 final class StrategyProcess: Sendable {
-    private let process: Process
-    private let input: Int32
-    private let closed = Mutex(false)
-
-    private init(process: Process, input: Int32) {
-        self.process = process
-        self.input = input
+    private struct Writer: Sendable {
+        var outbox: StrategyOutbox
+        var closed = false
     }
 
-    /// The child's pid.
-    var pid: Int32 { process.processIdentifier }
+    private let process: Process
+    private let writer: Mutex<Writer>
+    private let wake = DispatchSemaphore(value: 0)
+    private let backlog: Backlog
+
+    /// Stdout lines read and not yet handled.
+    private final class Backlog: Sendable {
+        let count = Mutex(0)
+    }
+
+    private init(process: Process, queueLimit: Int, backlog: Backlog) {
+        self.process = process
+        self.writer = Mutex(Writer(outbox: StrategyOutbox(limit: queueLimit)))
+        self.backlog = backlog
+    }
 
     /// Starts `argv[0]` (searched on PATH). Each complete stdout line goes to `onLine`, each
     /// stderr line to `onStderr`; `onExit` gets the exit status once both streams are drained.
+    /// At most `queueLimit` lines wait for the strategy's stdin; once `intentBacklog` stdout lines
+    /// wait unhandled (see ``consumed()``), reading stops and `onFlood` is called once.
     static func start(
         argv: [String], environment: [String: String], workdir: String?, onLine: @escaping @Sendable (String) -> Void,
-        onStderr: @escaping @Sendable (String) -> Void, onExit: @escaping @Sendable (Int32) -> Void
+        onStderr: @escaping @Sendable (String) -> Void, onExit: @escaping @Sendable (Int32) -> Void,
+        queueLimit: Int = 1000, intentBacklog: Int = 1000, onFlood: @escaping @Sendable () -> Void = {}
     ) throws -> StrategyProcess {
         signal(SIGPIPE, SIG_IGN)  // a strategy that exits mid-write must not kill schedctl
         if let workdir, !FileManager.default.fileExists(atPath: workdir) {
@@ -58,25 +75,39 @@ final class StrategyProcess: Sendable {
         do { try process.run() } catch {
             throw JobFailure("cannot start the strategy '\(argv[0])': \(error.localizedDescription)", retryable: false)
         }
-        readLines(stdout.fileHandleForReading.fileDescriptor, onLine, finish)
+        let backlog = Backlog()
+        readLines(stdout.fileHandleForReading.fileDescriptor, onLine, finish, backlog: backlog, limit: intentBacklog, onFlood: onFlood)
         readLines(stderr.fileHandleForReading.fileDescriptor, onStderr, finish)
         let input = dup(stdin.fileHandleForWriting.fileDescriptor)
         try? stdin.fileHandleForWriting.close()
-        return StrategyProcess(process: process, input: input)
+        let strategy = StrategyProcess(process: process, queueLimit: queueLimit, backlog: backlog)
+        strategy.startWriter(input)
+        return strategy
     }
 
-    private static func readLines(_ fd: Int32, _ handle: @escaping @Sendable (String) -> Void, _ done: @escaping @Sendable () -> Void) {
+    private static func readLines(
+        _ fd: Int32, _ handle: @escaping @Sendable (String) -> Void, _ done: @escaping @Sendable () -> Void, backlog: Backlog? = nil,
+        limit: Int = .max, onFlood: @escaping @Sendable () -> Void = {}
+    ) {
         Thread {
             var pending: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 4096)
             // A line longer than 1 MiB is dropped whole: its bytes are discarded as they come.
             var discarding = false
-            while true {
+            reading: while true {
                 let n = read(fd, &buffer, buffer.count)
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 { break }
                 pending.append(contentsOf: buffer[0..<n])
                 while let i = pending.firstIndex(of: 10) {
+                    if let backlog, backlog.count.withLock({ b -> Bool in
+                        b += 1
+                        return b > limit
+                    }) {
+                        // A flood: stop reading (the strategy blocks on its own stdout) and say so once.
+                        onFlood()
+                        break reading
+                    }
                     if !discarding { handle(String(decoding: pending[..<i], as: UTF8.self)) }
                     discarding = false
                     pending.removeFirst(i + 1)
@@ -86,38 +117,60 @@ final class StrategyProcess: Sendable {
                     discarding = true
                 }
             }
-            if !pending.isEmpty && !discarding { handle(String(decoding: pending, as: UTF8.self)) }
+            if !pending.isEmpty, !discarding, backlog == nil { handle(String(decoding: pending, as: UTF8.self)) }
             done()
         }.start()
     }
 
-    /// Writes one line to stdin; false when the child no longer reads.
-    @discardableResult
-    func send(_ line: String) -> Bool {
-        closed.withLock { isClosed -> Bool in
-            guard !isClosed else { return false }
-            var bytes = Array((line + "\n").utf8)
-            var offset = 0
-            while offset < bytes.count {
-                let n = bytes.withUnsafeMutableBytes { write(input, $0.baseAddress! + offset, $0.count - offset) }
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 {
-                    isClosed = true
-                    close(input)
-                    return false
+    /// The writer thread: takes the waiting lines and writes them with no lock held; it owns the
+    /// descriptor and closes it when the strategy stops reading or `terminate` closes the queue.
+    private func startWriter(_ fd: Int32) {
+        Thread { [self] in
+            writing: while true {
+                wake.wait()
+                let (lines, closed) = self.writer.withLock { w in (w.outbox.drain(), w.closed) }
+                for line in lines {
+                    var bytes = Array((line + "\n").utf8)
+                    var offset = 0
+                    while offset < bytes.count {
+                        let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+                        if n < 0 && errno == EINTR { continue }
+                        if n <= 0 { break writing }
+                        offset += n
+                    }
                 }
-                offset += n
+                if closed { break }
             }
-            return true
-        }
+            self.writer.withLock { $0.closed = true }
+            close(fd)
+        }.start()
     }
 
-    /// Closes stdin and ends the child (SIGTERM, SIGKILL after `grace`).
-    func terminate(grace: Duration = .seconds(2)) {
-        closed.withLock { isClosed in
-            if !isClosed { close(input) }
-            isClosed = true
+    /// Queues one line for stdin (a quote of `symbol` replaces that symbol's quote still
+    /// waiting); never blocks. `.overflow`: the strategy has not read `queueLimit` lines;
+    /// `.closed`: its stdin is closed.
+    @discardableResult
+    func send(_ line: String, quoteOf symbol: String? = nil) -> StrategyOutbox.Admission {
+        let admission = writer.withLock { w -> StrategyOutbox.Admission in
+            guard !w.closed else { return .closed }
+            return w.outbox.append(line, quoteOf: symbol)
         }
+        if admission == .queued { wake.signal() }
+        return admission
+    }
+
+    /// Whether the strategy's stdin is closed (it stopped reading, or it was terminated).
+    var isClosed: Bool { writer.withLock { $0.closed } }
+
+    /// One intent line from stdout was handled (the reader's backlog shrinks).
+    func consumed() { backlog.count.withLock { $0 = max(0, $0 - 1) } }
+
+    /// Closes stdin and ends the child (SIGTERM, SIGKILL after `grace`).
+    /// The writer closes stdin once it is idle; a writer stuck on a full pipe is freed when the
+    /// child dies.
+    func terminate(grace: Duration = .seconds(2)) {
+        writer.withLock { $0.closed = true }
+        wake.signal()
         guard process.isRunning else { return }
         process.terminate()
         let pid = process.processIdentifier

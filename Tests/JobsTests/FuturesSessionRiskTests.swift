@@ -1,0 +1,338 @@
+import Foundation
+import Sandbox
+import SchedctlTesting
+import Scheduler
+import Testing
+
+@testable import Jobs
+
+/// A strategy that places a long 2 at once and then never reads its stdin again.
+let neverReadingStrategy = """
+    import json, sys, time
+    sys.stdout.write(json.dumps({"type": "order", "side": "buy", "qty": 2, "order": "market", "tag": "entry"}) + "\\n")
+    sys.stdout.flush()
+    while True:
+        time.sleep(1)
+    """
+
+/// A strategy that writes intents in a tight loop and never reads its stdin (each gets a reject).
+let floodingStrategy = """
+    import sys
+    while True:
+        sys.stdout.write('{"type":"nonsense"}\\n')
+        sys.stdout.flush()
+    """
+
+@Suite("futures-session risk against the Tradovate simulator", .serialized)
+struct FuturesSessionRiskTests {
+    /// Review #1: a strategy that stops reading stdin while quotes stream. The writer never
+    /// blocks the session: the loss limit still liquidates, the strategy is ended once its input
+    /// piles up, `session status` keeps moving and the stop still stops.
+    @Test func aStrategyThatNeverReadsCannotBlockTheSession() async throws {
+        let h = try await SessionHarness(strategyQueueLimit: 4)
+        let engine = try await h.startSession(try h.job(onStart: "[]", strategy: neverReadingStrategy))
+        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 2 }, "the strategy's one order was placed")
+        // Far more quotes than a 64 KiB pipe holds (about 75 bytes each).
+        for i in 0..<3000 { h.sim.setPrice(symbol: "ESZ5", Decimal(string: i % 2 == 0 ? "5000.25" : "5000.5")!) }
+        h.sim.setPrice(symbol: "ESZ5", 4990)
+        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 0 }, "the loss limit still liquidated")
+        let run = try #require(try await h.store.history(job: "es-day", limit: 1).first)
+        #expect(try await h.events(run.id).contains { $0.kind == "risk-limit" })
+        #expect(
+            await eventually { (try? await h.events(run.id).contains { $0.kind == "strategy-ended" && $0.message.contains("did not read") }) == true },
+            "the strategy was ended once its input piled up")
+        h.wall.set("2026-11-23T16:00:20Z")
+        #expect(
+            await eventually {
+                h.sessionClock.advance(by: .seconds(1))
+                return (try? await SessionControl(store: h.store).rows().first?.updated) == h.wall.now()
+            }, "session status kept updating")
+        let finished = try await h.stopAtEnd(engine)
+        #expect(finished.state == .succeeded && finished.detail?.contains("\"locked\":true") == true, "\(finished.detail ?? "")")
+        #expect(h.sim.placedOrderBodies.count == 1 && h.sim.netPosition(symbol: "ESZ5") == 0)
+        await h.close()
+    }
+
+    /// Review #1 (floods): a strategy that writes intents in a tight loop and never reads the
+    /// rejects is ended; the session goes on and stops at its stop.
+    @Test func aFloodingStrategyIsEndedAndTheSessionGoesOn() async throws {
+        let h = try await SessionHarness(strategyQueueLimit: 64, strategyIntentBacklog: 64)
+        let engine = try await h.startSession(try h.job(onStart: "[]", strategy: floodingStrategy))
+        let run = try #require(try await h.store.history(job: "es-day", limit: 1).first)
+        #expect(await eventually { (try? await h.events(run.id).contains { $0.kind == "strategy-ended" }) == true }, "the flood ended the strategy")
+        let finished = try await h.stopAtEnd(engine)
+        #expect(finished.state == .succeeded)
+        #expect(h.sim.placedOrderBodies.isEmpty)
+        await h.close()
+    }
+
+    /// Review #2: the first liquidation at the loss limit is rejected; the next round re-reads
+    /// the broker's position and liquidates again until it is flat.
+    @Test func aRejectedLiquidationAtTheLossLimitIsRetriedUntilFlat() async throws {
+        let h = try await SessionHarness()
+        let engine = try await h.startSession(try h.job(onStart: #"[{"type":"order","side":"buy","qty":2,"order":"market","tag":"entry"}]"#))
+        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 2 })
+        h.sim.rejectLiquidations(1)
+        h.sim.setPrice(symbol: "ESZ5", 4990)
+        #expect(await eventually { h.sim.liquidationRequestCount == 1 }, "the first liquidation was sent (and rejected)")
+        #expect(h.sim.netPosition(symbol: "ESZ5") == 2)
+        #expect(
+            await eventually {
+                h.sessionClock.advance(by: .seconds(1))
+                return h.sim.netPosition(symbol: "ESZ5") == 0
+            }, "retried until flat")
+        #expect(h.sim.liquidationRequestCount == 2)
+        let run = try await h.stopAtEnd(engine)
+        #expect(run.state == .succeeded && run.detail?.contains("\"flattened\":true") == true, "\(run.detail ?? "")")
+        #expect(h.sim.liquidationRequestCount == 2, "flat at the stop: nothing more to liquidate")
+        await h.close()
+    }
+
+    /// Review #2: a stop whose liquidations are all rejected fails the run with `flatten-failed`
+    /// naming the open position (never "succeeded").
+    @Test func aStopThatCannotFlattenFailsTheRun() async throws {
+        let h = try await SessionHarness()
+        let engine = try await h.startSession(try h.job(onStart: #"[{"type":"order","side":"buy","qty":1,"order":"market","tag":"entry"}]"#))
+        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 1 })
+        h.sim.rejectLiquidations(10_000)
+        let run = try await h.stopAtEnd(engine)
+        #expect(run.state == .failed, "\(run.state)")
+        #expect(run.error?.contains("flatten failed") == true && run.error?.contains("ESZ5 1") == true, "\(run.error ?? "")")
+        let failed = try #require(try await h.events(run.id).first { $0.kind == "flatten-failed" })
+        #expect(failed.message.contains("ESZ5 1"), "\(failed.message)")
+        // One liquidation a round: 100 rounds at the stop (plus one by the stale-quote check, the
+        // wall having jumped 30 minutes without a quote).
+        #expect(h.sim.netPosition(symbol: "ESZ5") == 1 && h.sim.liquidationRequestCount >= 100, "\(h.sim.liquidationRequestCount)")
+        #expect(failed.message.contains("not flat after 100 liquidation rounds"), "\(failed.message)")
+        await h.close()
+    }
+
+    /// Review #3: a SIGKILL after the loss lock was written and before the liquidation. The
+    /// taker opens locked, finds the position at the broker and flattens it first.
+    @Test func aTakeoverThatOpensLockedFlattensFirst() async throws {
+        let h = try await SessionHarness()
+        let job = try h.job(onStart: #"[{"type":"order","side":"buy","qty":2,"order":"market","tag":"entry"}]"#)
+        let a = try await h.startSession(job)
+        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 2 })
+        await a.abandonForTesting()
+        await a.waitForIdle()
+        // The crash window: the lock row and the locked state were saved; nothing was liquidated.
+        let run = try #require(try await h.store.history(job: "es-day", limit: 1).first)
+        try await SessionControl(store: h.store).lock(
+            job: "es-day", tradeDate: try #require(LocalDate(year: 2026, month: 11, day: 23)), run: run.id, reason: "daily loss -1025 reached the limit -500",
+            now: h.wall.now())
+        try await h.rewriteSavedState { $0["locked"] = true }
+        #expect(h.sim.liquidationRequestCount == 0 && h.sim.netPosition(symbol: "ESZ5") == 2)
+        let b = try await h.takeOver(job)
+        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 0 }, "the taker flattened the locked position")
+        #expect(h.sim.liquidationRequestCount == 1 && h.sim.placedOrderBodies.count == 1)
+        let finished = try await h.stopAtEnd(b)
+        #expect(finished.state == .succeeded && finished.detail?.contains("\"locked\":true") == true, "\(finished.detail ?? "")")
+        await h.close()
+    }
+
+    /// Review #4: the market-data socket stays connected but goes quiet while the long loses.
+    /// With no quote for `stale_after` (10 s) the session flattens (`on_stale: flatten`).
+    @Test func aStaleMarketDataFeedWithALosingPositionFlattens() async throws {
+        let h = try await SessionHarness()
+        let engine = try await h.startSession(try h.job(onStart: #"[{"type":"order","side":"buy","qty":2,"order":"market","tag":"entry"}]"#))
+        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 2 })
+        h.sim.setMarketDataSilent(true)
+        h.sim.setPrice(symbol: "ESZ5", 4990)  // −1025 at the broker; the session never hears of it
+        for _ in 0..<3 { h.sessionClock.advance(by: .seconds(1)) }
+        #expect(h.sim.netPosition(symbol: "ESZ5") == 2, "quotes are stale only after stale_after")
+        h.wall.advance(11)
+        #expect(
+            await eventually {
+                h.sessionClock.advance(by: .seconds(1))
+                return h.sim.netPosition(symbol: "ESZ5") == 0
+            }, "the stale feed flattened the position")
+        let run = try #require(try await h.store.history(job: "es-day", limit: 1).first)
+        let stale = try #require(try await h.events(run.id).first { $0.kind == "risk-stale" })
+        #expect(stale.message.contains("ESZ5 2"), "\(stale.message)")
+        let finished = try await h.stopAtEnd(engine)
+        #expect(finished.state == .succeeded)
+        await h.close()
+    }
+
+    /// Review #13: a takeover that starts after the stop instant ends at once, without starting
+    /// the strategy or sending its intents (here, one the broker refused before the crash, so
+    /// its tag is free and a replay would place it).
+    @Test func aRunThatStartsAfterItsStopEndsAtOnce() async throws {
+        let h = try await SessionHarness()
+        let job = try h.job(onStart: #"[{"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"entry-1"}]"#)
+        h.sim.rejectNextOrder(reason: "RiskCheck")
+        let a = try await h.startSession(job)
+        #expect(await eventually { h.strategySaw(type: "reject", tag: "entry-1", containing: "broker") })
+        #expect(h.sim.placedOrderBodies.count == 1)
+        await a.abandonForTesting()
+        await a.waitForIdle()
+        h.wall.set("2026-11-23T16:30:30Z")  // the stop was 16:30:00
+        let b = try await h.takeOver(job)
+        #expect(
+            await eventually { (try? await h.store.history(job: "es-day", limit: 1).first?.state) == .succeeded }, "ended at once, with no poll")
+        await b.waitForIdle()
+        #expect(h.sim.placedOrderBodies.count == 1, "nothing was sent after the stop")
+        #expect(h.strategyLines.filter { $0["type"] as? String == "session" && $0["event"] as? String == "start" }.count == 1)
+        await h.close()
+    }
+}
+
+extension FuturesSessionRiskTests {
+    /// Review #14: a job `timeout:` ends the session the orderly way (working orders cancelled,
+    /// flattened, a report), not the lease-lost way that leaves everything to a taker that never
+    /// comes.
+    @Test func aJobTimeoutStopsTheSessionTheOrderlyWay() async throws {
+        let h = try await SessionHarness()
+        var job = try h.job(
+            onStart: """
+                [{"type":"order","side":"buy","qty":1,"order":"market","tag":"entry"},
+                 {"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"far"}]
+                """)
+        job.timeout = .seconds(60)
+        let engine = try await h.startSession(job)
+        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 1 && h.sim.workingOrderCount == 1 })
+        h.wall.set("2026-11-23T16:01:01Z")
+        h.engineClock.advance(by: .seconds(61))
+        #expect(
+            await eventually {
+                h.sessionClock.advance(by: .seconds(1))
+                return await h.sessionState() == "finished"
+            }, "the session stopped")
+        await engine.waitForIdle()
+        let run = try #require(try await h.store.history(job: "es-day", limit: 1).first)
+        #expect(run.state == .failed && run.error?.contains("timed out") == true, "\(run.state) \(run.error ?? "")")
+        #expect(h.sim.workingOrderCount == 0, "the working order was cancelled")
+        #expect(h.sim.netPosition(symbol: "ESZ5") == 0 && h.sim.liquidationRequestCount == 1, "flattened")
+        let report = try #require(try await h.events(run.id).first { $0.kind == "session-report" })
+        #expect(report.message.contains("timed out") && report.message.contains("\"flattened\":true"), "\(report.message)")
+        await h.close()
+    }
+}
+
+extension FuturesSessionRiskTests {
+    /// Review #5: a placement whose answer is lost (the broker placed it) against a broker that
+    /// does not de-duplicate clOrdIds. It is reconciled by clOrdId within the session, counts
+    /// toward max_position at its requested quantity, and a replay of its tag sends nothing.
+    @Test func anUnknownOutcomeOrderIsReconciledCountedAndNeverSentTwice() async throws {
+        let h = try await SessionHarness()
+        h.sim.setDeduplicateClOrdIds(false)
+        h.sim.loseNextAnswer(to: "order/placeorder")
+        let engine = try await h.startSession(
+            try h.job(
+                onStart: """
+                    [{"type":"order","side":"buy","qty":2,"order":"limit","price":4000,"tag":"entry"},
+                     {"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"more"},
+                     {"type":"order","side":"buy","qty":2,"order":"limit","price":4000,"tag":"entry"}]
+                    """))
+        #expect(await eventually { h.strategySaw(type: "result", tag: "entry", containing: "duplicate") }, "the replay was answered")
+        #expect(h.strategySaw(type: "reject", tag: "entry", containing: "unknown"), "the first answer was lost")
+        #expect(h.strategySaw(type: "reject", tag: "more", containing: "max_position"), "the unknown order counts at its 2")
+        #expect(h.strategySaw(type: "result", tag: "entry", containing: "placed"), "reconciled by clOrdId within the session")
+        #expect(h.sim.placedOrderBodies.count == 1 && h.sim.acceptedOrderCount == 1, "one order at the broker")
+        let run = try await h.stopAtEnd(engine)
+        #expect(run.state == .succeeded && h.sim.workingOrderCount == 0, "the reconciled order was cancelled at the stop")
+        await h.close()
+    }
+}
+
+@Suite("futures-session pure risk parts")
+struct FuturesSessionRiskPartsTests {
+    struct OutboxCase: Sendable, CustomTestStringConvertible {
+        var name: String
+        var limit: Int
+        /// (line, quote symbol)
+        var appends: [(String, String?)]
+        var admissions: [StrategyOutbox.Admission]
+        var drained: [String]
+        var testDescription: String { name }
+    }
+
+    @Test(arguments: [
+        OutboxCase(name: "lines in order", limit: 4, appends: [("a", nil), ("b", nil)], admissions: [.queued, .queued], drained: ["a", "b"]),
+        OutboxCase(
+            name: "a newer quote replaces the waiting one in its place", limit: 4, appends: [("q1", "ES"), ("fill", nil), ("q2", "ES")],
+            admissions: [.queued, .queued, .coalesced], drained: ["q2", "fill"]),
+        OutboxCase(
+            name: "quotes coalesce per symbol", limit: 4, appends: [("es1", "ES"), ("nq1", "NQ"), ("es2", "ES"), ("nq2", "NQ")],
+            admissions: [.queued, .queued, .coalesced, .coalesced], drained: ["es2", "nq2"]),
+        OutboxCase(
+            name: "full: refused, a waiting quote still coalesces", limit: 2, appends: [("a", nil), ("q1", "ES"), ("b", nil), ("q2", "ES"), ("q3", "NQ")],
+            admissions: [.queued, .queued, .overflow, .coalesced, .overflow], drained: ["a", "q2"]),
+    ])
+    func theOutboxCoalescesQuotesAndIsBounded(_ c: OutboxCase) {
+        var outbox = StrategyOutbox(limit: c.limit)
+        #expect(c.appends.map { outbox.append($0.0, quoteOf: $0.1) } == c.admissions)
+        #expect(outbox.drain() == c.drained)
+        #expect(outbox.count == 0 && outbox.append("again", quoteOf: "ES") == .queued, "drained: room again")
+    }
+
+    @Test func aFlattenLoopLiquidatesUntilFlatOrFails() {
+        var loop = FlattenLoop(maxRounds: 2)
+        #expect(loop.next(open: [1: 2, 2: 0]) == .liquidate([1: 2]))
+        #expect(loop.next(open: [1: 1]) == .liquidate([1: 1]), "a partial fill is liquidated again")
+        #expect(loop.next(open: [1: 1]) == .failed([1: 1]), "out of rounds, still open")
+        var done = FlattenLoop(maxRounds: 2)
+        #expect(done.next(open: [1: -3]) == .liquidate([1: -3]))
+        #expect(done.next(open: [1: 0]) == .flat && done.rounds == 1)
+        var nothing = FlattenLoop(maxRounds: 1)
+        #expect(nothing.next(open: [:]) == .flat && nothing.rounds == 0)
+    }
+
+    @Test(arguments: [
+        (2, Decimal(99), Decimal(101), Decimal(100), Decimal(99)),  // long: the bid
+        (-2, Decimal(99), Decimal(101), Decimal(100), Decimal(101)),  // short: the ask
+        (1, nil, Decimal(101), Decimal(100), Decimal(100)),  // long, no bid: the last trade
+        (-1, Decimal(99), nil, nil, Decimal(99)),  // short, only a bid
+        (0, Decimal(99), Decimal(101), nil, Decimal(100)),  // flat: the mid
+    ] as [(Int, Decimal?, Decimal?, Decimal?, Decimal)])
+    func openPositionsAreMarkedAtTheClosingSide(quantity: Int, bid: Decimal?, ask: Decimal?, last: Decimal?, mark: Decimal) {
+        #expect(ClosingMark.price(quantity: quantity, bid: bid, ask: ask, last: last) == mark)
+    }
+
+    @Test func aHeldContractWithoutQuotesIsStale() {
+        let opened = Date(timeIntervalSince1970: 1000)
+        let watch = QuoteWatch(staleAfter: 10)
+        let quotes: [Int64: Date] = [1: opened.addingTimeInterval(5), 2: opened.addingTimeInterval(12)]
+        let positions: [Int64: Int] = [1: 2, 2: -1, 3: 0, 4: 1]
+        #expect(watch.stale(positions: positions, lastQuote: quotes, opened: opened, now: opened.addingTimeInterval(9)) == [])
+        #expect(watch.stale(positions: positions, lastQuote: quotes, opened: opened, now: opened.addingTimeInterval(10)) == [4], "never quoted: counted from the open")
+        #expect(watch.stale(positions: positions, lastQuote: quotes, opened: opened, now: opened.addingTimeInterval(15)) == [1, 4])
+        #expect(watch.stale(positions: positions, lastQuote: quotes, opened: opened, now: opened.addingTimeInterval(30)) == [1, 2, 4], "flat 3 never is")
+    }
+}
+
+@Suite("futures-session defaults", .serialized)
+struct FuturesSessionDefaultsTests {
+    /// Review #16: the stop flattens unless the job says otherwise.
+    @Test func flattenAtStopDefaultsToTrue() throws {
+        let job = JobSpec(
+            name: "j", kind: "futures-session", schedule: Schedule(.interval(seconds: 60, aligned: false, zone: .utc)),
+            options: [
+                "broker": .string("tv"), "symbols": .list([.string("MESZ6")]), "stop": .duration(.seconds(3600)),
+                "risk": .map(["daily_loss_limit": .number(500), "max_position": .number(2), "max_orders_per_minute": .number(10)]),
+            ])
+        let settings = try FuturesSessionSettings(job)
+        #expect(settings.flattenAtStop && settings.risk.staleAfter == .seconds(10) && settings.risk.onStale == .flatten)
+        var carried = job
+        carried.options["flatten_at_stop"] = .bool(false)
+        #expect(try FuturesSessionSettings(carried).flattenAtStop == false)
+    }
+
+    /// Review #16: with no `account` and a user who sees several, the run fails naming them and
+    /// trades nothing (never "the first one listed").
+    @Test func anUnsetAccountFailsWhenTheUserHasSeveral() async throws {
+        let h = try await SessionHarness()
+        h.sim.addAccount(id: 1002, name: "FUNDED7")
+        let engine = h.engine(try h.job(onStart: #"[{"type":"order","side":"buy","qty":1,"order":"market","tag":"entry"}]"#), id: "a")
+        try await engine.start()
+        h.wall.set("2026-11-23T16:00:00Z")
+        await engine.tick()
+        #expect(await eventually { (try? await h.store.history(job: "es-day", limit: 1).first?.state) == .failed })
+        await engine.waitForIdle()
+        let run = try #require(try await h.store.history(job: "es-day", limit: 1).first)
+        #expect(run.error?.contains("DEMO123456, FUNDED7") == true && run.error?.contains("account:") == true, "\(run.error ?? "")")
+        #expect(h.sim.placedOrderBodies.isEmpty)
+        await h.close()
+    }
+}
