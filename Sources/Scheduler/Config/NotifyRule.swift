@@ -42,7 +42,7 @@ public enum AlertEvent: String, Hashable, Sendable, CaseIterable, Codable {
         case "abandoned": return [.abandoned]
         case "skipped": return [.skipped]
         case "rebalance-done": return [.rebalanceDone]
-        case "risk-limit", "flatten-failed", "risk-stale": return [.riskLimit]
+        case "risk-limit", "risk-stale": return [.riskLimit]
         case "session-report": return [.sessionReport]
         case "token-expiring": return [.tokenExpiring]
         case "orphan-elsewhere": return [.orphanElsewhere]
