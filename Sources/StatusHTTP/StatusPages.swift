@@ -57,7 +57,7 @@ public struct StatusPages: Sendable {
         let status = try await StatusJSON.read(plan: plan, store: source.store, now: now, tokens: tokens)
         let runs = try await source.store.history(limit: source.recentRuns)
         let sessions = try await SessionControl(store: source.store).rows()
-        let deliveries = try await NotifyStore(store: source.store).deliveries(limit: source.recentDeliveries)
+        let deliveries = try await NotifyStore(store: source.store).outbox(limit: source.recentDeliveries)
         let jobs: [[String: Any]] = status.jobs.map { job in
             var row: [String: Any] = [
                 "name": job.job, "path": Self.pathComponent(job.job), "type": job.type, "state": job.state, "rule": job.schedule,
@@ -91,7 +91,8 @@ public struct StatusPages: Sendable {
         }
         let deliveryRows: [[String: Any]] = deliveries.map { d in
             var row: [String: Any] = [
-                "at": Self.time(d.at, zone), "notifier": d.notifier, "alert": d.alert, "state": d.state, "detail": d.detail ?? "",
+                "at": Self.time(d.createdAt, zone), "notifier": d.notifier, "alert": d.event, "state": d.state,
+                "detail": [d.lastError, d.attempts > 1 ? "\(d.attempts) attempts" : nil].compactMap { $0 }.joined(separator: "; "),
             ]
             if let run = d.runID { row["run"] = run }
             return row

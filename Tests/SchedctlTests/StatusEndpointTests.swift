@@ -264,8 +264,9 @@ struct StatusEndpointTests {
         try await control.lock(job: "beat", tradeDate: date, run: 1, reason: "daily loss limit 500 reached", now: h.wall.now())
         try await control.update(
             job: "beat", run: 1, state: "running", locked: true, detail: #"{"realized_pnl": -512.5, "open_pnl": 12.25}"#, now: h.wall.now())
-        try await NotifyStore(store: h.store).record(
-            notifier: "phone", alert: "risk-limit", runID: 1, delivered: false, detail: "twilio answered 503", now: h.wall.now())
+        try await NotifyStore(store: h.store).recordFinished(
+            notifier: "phone", event: "risk-limit", runID: 1, message: NotificationMessage(subject: "risk", text: "risk"), delivered: false,
+            error: "twilio answered 503", now: h.wall.now())
         let page = try await h.get("/")
         #expect(page.body.contains(#"<section id="sessions">"#) && page.body.contains("-512.50") && page.body.contains("12.25"), "\(page.body)")
         #expect(page.body.contains("daily loss limit 500 reached") && page.body.contains("2026-12-07"))
