@@ -1,6 +1,7 @@
 public import Foundation
 import Inspection
 import Jobs
+import GRDB
 import Mustache
 public import Scheduler
 
@@ -58,6 +59,7 @@ public struct StatusPages: Sendable {
         let runs = try await source.store.history(limit: source.recentRuns)
         let sessions = try await SessionControl(store: source.store).rows()
         let deliveries = try await NotifyStore(store: source.store).deliveries(limit: source.recentDeliveries)
+        return await Self.rendering { [self] in
         let jobs: [[String: Any]] = status.jobs.map { job in
             var row: [String: Any] = [
                 "name": job.job, "path": Self.pathComponent(job.job), "type": job.type, "state": job.state, "rule": job.schedule,
@@ -104,6 +106,7 @@ public struct StatusPages: Sendable {
             "deliveries": deliveryRows, "hasDeliveries": !deliveryRows.isEmpty,
         ]
         return Page(status: 200, html: layout(title: "Status", body: render("index", body), plan: plan, now: now, refresh: 30))
+        }
     }
 
     /// `/runs/ID`: attempts, events, lease, checkpoint, output tail; a rebalance's orders and
@@ -113,6 +116,7 @@ public struct StatusPages: Sendable {
         let now = source.wall()
         let zone = plan.timezone
         guard let found = try await source.store.run(id: id) else { return notFound("There is no run #\(id).", plan: plan, now: now) }
+        return await Self.rendering { [self] in
         let shown = ShowJSON(found, plan: plan)
         let r = found.run
         let kind = plan.job(named: r.job)?.kind
@@ -155,6 +159,7 @@ public struct StatusPages: Sendable {
         }
         if shown.rebalance == nil, let checkpoint = found.checkpoint { body["checkpoint"] = checkpoint }
         return Page(status: 200, html: layout(title: "Run #\(id)", body: render("run", body), plan: plan, now: now))
+        }
     }
 
     /// `/jobs/NAME`: the rule, the next ten fires with the rule that produced each, and its history.
@@ -165,13 +170,16 @@ public struct StatusPages: Sendable {
         guard let job = plan.job(named: name) else {
             return notFound("There is no job '\(name)' in \(plan.source).", plan: plan, now: now)
         }
-        let status = try await source.store.status(now: now)
-        let state = status.jobs[name]
+        // One job's state by its primary key (not the whole status: that seeks every job).
+        let state = try await source.store.writer.read { db in
+            try JobStateRecord.fetchOne(db, sql: "SELECT * FROM job_state WHERE job = ?", arguments: [name])
+        }
         let paused = state?.paused ?? job.paused
         let watermark = state?.watermark.map(Instant.init(seconds:))
         let fires = JobGrid.upcoming(job.schedule, after: Instant(now), watermark: watermark, count: 10)
         let summary = job.schedule.summary
         let runs = try await source.store.history(job: name, limit: source.jobRuns)
+        return await Self.rendering { [self] in
         let body: [String: Any] = [
             "name": job.name, "type": job.kind, "state": paused ? "paused" : "active", "rule": summary, "description": Self.truthy(job.description),
             "fires": fires.map { ["at": Self.time($0, zone), "why": job.schedule.explain($0, summary: summary)] as [String: Any] },
@@ -179,6 +187,7 @@ public struct StatusPages: Sendable {
             "runs": runs.map { Self.runRow($0, zone) }, "hasRuns": !runs.isEmpty,
         ]
         return Page(status: 200, html: layout(title: job.name, body: render("job", body), plan: plan, now: now))
+        }
     }
 
     /// A 404 page saying what was not found.
@@ -192,6 +201,14 @@ public struct StatusPages: Sendable {
     public static var stylesheet: String { Templates.stylesheet }
 
     // MARK: Pieces
+
+    /// Where pages are built and rendered: one serial queue off the shared cooperative threads,
+    /// so a large page takes at most one core and never holds a thread the engine needs.
+    private static let renderQueue = DispatchQueue(label: "schedctl.status.render")
+
+    static func rendering<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in renderQueue.async { continuation.resume(returning: body()) } }
+    }
 
     private func render(_ template: String, _ context: [String: Any]) -> String {
         library.render(context, withTemplate: template) ?? ""

@@ -60,7 +60,7 @@ struct StatusEndpointTests {
             let source = StatusSource(store: store, plan: { plan }, wall: wall.source, tokens: TokenCache { (tokens, nil) })
             server = try StatusServer(
                 settings: HTTPSettings(host: "127.0.0.1", port: 0), source: source, metrics: metrics, probe: probe, token: token, logger: logger,
-                clock: ManualClock())
+                clock: ManualClock(), pageCache: .zero)
             let group = ServiceGroup(configuration: .init(services: [.init(service: server)], logger: logger))
             self.group = group
             running = Task { try? await group.run() }
