@@ -60,10 +60,14 @@ public struct StatusPages: Sendable {
         let sessions = try await SessionControl(store: source.store).rows()
         let deliveries = try await NotifyStore(store: source.store).deliveries(limit: source.recentDeliveries)
         return await Self.rendering { [self] in
+            // Every key a row's template names is set (false or "" when empty): a name missing
+            // from the row sends the library's lookup up the context stack, and a section over a
+            // number or string pushes a value it can only search by reflection.
             let jobs: [[String: Any]] = status.jobs.map { job in
                 var row: [String: Any] = [
                     "name": job.job, "path": Self.pathComponent(job.job), "type": job.type, "state": job.state, "rule": job.schedule,
-                    "active": Self.truthy(job.active > 0 ? job.active : nil),
+                    "activeNote": job.active > 0 ? " (\(job.active) active)" : "", "next": false, "pausedSince": false, "nextNote": "",
+                    "last": false,
                 ]
                 if job.state == "paused" {
                     if let since = job.pausedSince { row["pausedSince"] = Self.time(iso: since, zone) } else { row["nextNote"] = "paused" }
@@ -240,8 +244,9 @@ public struct StatusPages: Sendable {
 
     /// `{local, utc}` for a `<time>`: the local time in the configured zone, UTC on hover.
     static func time(_ instant: Instant, _ zone: ZoneRules) -> [String: String] {
-        let local = instant.iso8601(in: zone)
-        return ["local": local.replacingOccurrences(of: "T", with: " "), "utc": instant.iso8601]
+        var local = instant.iso8601(in: zone)
+        if let t = local.firstIndex(of: "T") { local.replaceSubrange(t...t, with: " ") }
+        return ["local": local, "utc": instant.iso8601]
     }
 
     static func time(_ seconds: Double, _ zone: ZoneRules) -> [String: String] {
@@ -260,8 +265,11 @@ public struct StatusPages: Sendable {
 
     /// A job name as one URL path segment.
     static func pathComponent(_ name: String) -> String {
-        name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))) ?? name
+        name.addingPercentEncoding(withAllowedCharacters: segmentAllowed) ?? name
     }
+
+    /// The characters a path segment keeps as they are (built once: not per row).
+    private static let segmentAllowed = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))
 
     static func percent(_ weight: Decimal) -> String {
         String(format: "%.2f%%", NSDecimalNumber(decimal: weight * 100).doubleValue)

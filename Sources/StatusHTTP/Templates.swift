@@ -39,7 +39,7 @@ enum Templates {
         </section>
         <section id="jobs"><h2>Jobs</h2>
         <table><thead><tr><th>job</th><th>state</th><th>rule</th><th>next fire</th><th>last run</th></tr></thead><tbody>
-        {{#jobs}}<tr><td><a href="/jobs/{{path}}">{{name}}</a> <span class="muted">{{type}}</span></td><td class="state-{{state}}">{{state}}{{#active}} ({{active}} active){{/active}}</td><td>{{rule}}</td><td>{{#next}}<time datetime="{{utc}}" title="{{utc}}">{{local}}</time>{{/next}}{{#pausedSince}}paused since <time datetime="{{utc}}" title="{{utc}}">{{local}}</time>{{/pausedSince}}{{nextNote}}</td>
+        {{#jobs}}<tr><td><a href="/jobs/{{path}}">{{name}}</a> <span class="muted">{{type}}</span></td><td class="state-{{state}}">{{state}}{{activeNote}}</td><td>{{rule}}</td><td>{{#next}}<time datetime="{{utc}}" title="{{utc}}">{{local}}</time>{{/next}}{{#pausedSince}}paused since <time datetime="{{utc}}" title="{{utc}}">{{local}}</time>{{/pausedSince}}{{nextNote}}</td>
         <td>{{#last}}<a href="/runs/{{id}}">#{{id}}</a> <span class="state-{{state}}">{{state}}</span> {{summary}}{{/last}}{{^last}}<span class="muted">none yet</span>{{/last}}</td></tr>
         {{/jobs}}
         </tbody></table></section>

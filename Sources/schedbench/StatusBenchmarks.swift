@@ -66,8 +66,9 @@ enum StatusBenchmarks {
     }
 
     /// A client that GETs `/` and `/metrics` of a status endpoint over `store` every 100 ms
-    /// while `body` runs (the engine reports to `metrics`).
-    static func polling<T>(store: Store, plan: Plan, metrics: StatusMetrics, _ body: () async throws -> T) async throws -> T {
+    /// while `body` runs (the engine reports to `metrics`). With `portFile`, no client runs here:
+    /// the endpoint's port is written to that file for a client in another process.
+    static func polling<T>(store: Store, plan: Plan, metrics: StatusMetrics, portFile: String? = nil, _ body: () async throws -> T) async throws -> T {
         let source = StatusSource(store: store, plan: { plan }, tokens: TokenCache { ([], nil) })
         let server = try StatusServer(
             settings: HTTPSettings(host: "127.0.0.1", port: 0), source: source, metrics: metrics, probe: try WriteProbe(path: store.path),
@@ -75,6 +76,14 @@ enum StatusBenchmarks {
         let group = ServiceGroup(configuration: .init(services: [.init(service: server)], logger: EngineBenchmarks.quiet))
         let serving = Task { try? await group.run() }
         guard let port = await server.port() else { throw CancellationError() }
+        if let portFile {
+            try "\(port)\n".write(toFile: portFile, atomically: true, encoding: .utf8)
+            let result = try await body()
+            try? FileManager.default.removeItem(atPath: portFile)
+            await group.triggerGracefulShutdown()
+            await serving.value
+            return result
+        }
         let poller = Task {
             var fetched = 0
             while !Task.isCancelled {
