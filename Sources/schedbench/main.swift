@@ -2,7 +2,7 @@ import Foundation
 import Scheduler
 
 // schedbench: prints performance figures (never pass/fail). Run in release:
-//   swift run -c release schedbench [all|foundation|engine|rebalance|history|status|status-lateness|status-lateness-external]
+//   swift run -c release schedbench [all|foundation|engine|rebalance|history|status|status-page|status-lateness|status-lateness-external]
 // and parts of `engine` alone: claims, throughput [slots], lateness [slots], idle.
 let arguments = CommandLine.arguments
 if arguments.count >= 6, arguments[1] == "renew-worker" {
@@ -63,6 +63,10 @@ if which == "all" || which == "status" || which == "status-lateness" {
     }
     try await EngineBenchmarks.lateness(seconds: 15, maxConcurrent: ServiceSettings().maxConcurrentRuns)
     try await EngineBenchmarks.lateness(seconds: 15, maxConcurrent: ServiceSettings().maxConcurrentRuns, polling: true)
+}
+if which == "status-page" {
+    // The status endpoint with 1,000,000 runs of 1,000 jobs only.
+    try await StatusBenchmarks.run(jobs: 1_000)
 }
 if which == "status-lateness-external" {
     // Fire lateness without a client, then with the endpoint served to a client in another
