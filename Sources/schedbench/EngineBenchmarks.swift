@@ -128,7 +128,8 @@ enum EngineBenchmarks {
             String(
                 format:
                     "fire lateness with %d jobs (~%d fires/s, max_concurrent_runs %d, durability %@%@), %d s after a 3 s warm-up: %d runs, p50 %.2f ms, p99 %.2f ms, max %.2f ms; each second's first run %.2f ms late, its last %.2f ms (medians)",
-                count, count / 60, maxConcurrent, durability.rawValue, polling ? (external == nil ? ", a client in process polling / and /metrics every 100 ms" : ", served to another process") : "", window - 3,
+                count, count / 60, maxConcurrent, durability.rawValue,
+                polling ? (external == nil ? ", a client in process polling / and /metrics every 100 ms" : ", served to another process") : "", window - 3,
                 lateness.count, percentile(0.5), percentile(0.99), lateness.last!,
                 firsts[firsts.count / 2], lasts[lasts.count / 2]))
     }
