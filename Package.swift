@@ -159,7 +159,7 @@ let package = Package(
         .executableTarget(
             name: "schedbench",
             dependencies: [
-                "Scheduler", "Jobs", "Brokers", "SchedctlTesting", "StatusHTTP",
+                "Scheduler", "Jobs", "Brokers", "SchedctlTesting", "StatusHTTP", "Inspection",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -1,4 +1,5 @@
 public import Foundation
+import GRDB
 import Inspection
 import Jobs
 import Mustache
@@ -58,53 +59,59 @@ public struct StatusPages: Sendable {
         let runs = try await source.store.history(limit: source.recentRuns)
         let sessions = try await SessionControl(store: source.store).rows()
         let deliveries = try await NotifyStore(store: source.store).outbox(limit: source.recentDeliveries)
-        let jobs: [[String: Any]] = status.jobs.map { job in
-            var row: [String: Any] = [
-                "name": job.job, "path": Self.pathComponent(job.job), "type": job.type, "state": job.state, "rule": job.schedule,
-                "active": Self.truthy(job.active > 0 ? job.active : nil),
-            ]
-            if job.state == "paused" {
-                if let since = job.pausedSince { row["pausedSince"] = Self.time(iso: since, zone) } else { row["nextNote"] = "paused" }
-            } else if let next = job.next, let instant = try? Instant(iso8601: next) {
-                row["next"] = Self.time(instant, zone)
-            } else {
-                row["nextNote"] = "never"
+        return await Self.rendering { [self] in
+            // Every key a row's template names is set (false or "" when empty): a name missing
+            // from the row sends the library's lookup up the context stack, and a section over a
+            // number or string pushes a value it can only search by reflection.
+            let jobs: [[String: Any]] = status.jobs.map { job in
+                var row: [String: Any] = [
+                    "name": job.job, "path": Self.pathComponent(job.job), "type": job.type, "state": job.state, "rule": job.schedule,
+                    "activeNote": job.active > 0 ? " (\(job.active) active)" : "", "next": false, "pausedSince": false, "nextNote": "",
+                    "last": false,
+                ]
+                if job.state == "paused" {
+                    if let since = job.pausedSince { row["pausedSince"] = Self.time(iso: since, zone) } else { row["nextNote"] = "paused" }
+                } else if let next = job.next, let instant = try? Instant(iso8601: next) {
+                    row["next"] = Self.time(instant, zone)
+                } else {
+                    row["nextNote"] = "never"
+                }
+                if let last = job.lastRun { row["last"] = ["id": last.id, "state": last.state, "summary": last.error ?? last.summary ?? ""] as [String: Any] }
+                return row
             }
-            if let last = job.lastRun { row["last"] = ["id": last.id, "state": last.state, "summary": last.error ?? last.summary ?? ""] as [String: Any] }
-            return row
-        }
-        let instances: [[String: Any]] = status.instances.map { i in
-            ["id": i.id, "pid": i.pid, "state": i.state, "started": Self.time(iso: i.started, zone), "heartbeat": Self.time(iso: i.heartbeat, zone)]
-        }
-        let sessionRows: [[String: Any]] = sessions.map { s in
-            let figures = Self.pnl(s.detail)
-            return [
-                "job": s.job, "run": s.run, "state": s.state, "stopRequested": s.stopRequested, "tradeDate": s.tradeDate ?? "-",
-                "realized": figures.realized.map { String(format: "%.2f", $0) } ?? "-", "open": figures.open.map { String(format: "%.2f", $0) } ?? "-",
-                "locked": s.locked, "lockReason": s.lockReason ?? "", "updated": Self.time(s.updated, zone),
+            let instances: [[String: Any]] = status.instances.map { i in
+                ["id": i.id, "pid": i.pid, "state": i.state, "started": Self.time(iso: i.started, zone), "heartbeat": Self.time(iso: i.heartbeat, zone)]
+            }
+            let sessionRows: [[String: Any]] = sessions.map { s in
+                let figures = Self.pnl(s.detail)
+                return [
+                    "job": s.job, "run": s.run, "state": s.state, "stopRequested": s.stopRequested, "tradeDate": s.tradeDate ?? "-",
+                    "realized": figures.realized.map { String(format: "%.2f", $0) } ?? "-", "open": figures.open.map { String(format: "%.2f", $0) } ?? "-",
+                    "locked": s.locked, "lockReason": s.lockReason ?? "", "updated": Self.time(s.updated, zone),
+                ]
+            }
+            let tokenRows: [[String: Any]] = tokens.map { t in
+                var row: [String: Any] = ["broker": t.broker]
+                if let expires = t.expires { row["expires"] = Self.time(iso: expires, zone) }
+                return row
+            }
+            let deliveryRows: [[String: Any]] = deliveries.map { d in
+                var row: [String: Any] = [
+                    "at": Self.time(d.createdAt, zone), "notifier": d.notifier, "alert": d.event, "state": d.state,
+                    "detail": [d.lastError, d.attempts > 1 ? "\(d.attempts) attempts" : nil].compactMap { $0 }.joined(separator: "; "),
+                ]
+                if let run = d.runID { row["run"] = run }
+                return row
+            }
+            let body: [String: Any] = [
+                "instances": instances, "hasInstances": !instances.isEmpty, "jobs": jobs,
+                "runs": runs.map { Self.runRow($0, zone) }, "hasRuns": !runs.isEmpty,
+                "sessions": sessionRows, "hasSessions": !sessionRows.isEmpty,
+                "tokens": tokenRows, "hasTokens": !tokenRows.isEmpty, "tokenNote": Self.truthy(tokenNote),
+                "deliveries": deliveryRows, "hasDeliveries": !deliveryRows.isEmpty,
             ]
+            return Page(status: 200, html: layout(title: "Status", body: render("index", body), plan: plan, now: now, refresh: 30))
         }
-        let tokenRows: [[String: Any]] = tokens.map { t in
-            var row: [String: Any] = ["broker": t.broker]
-            if let expires = t.expires { row["expires"] = Self.time(iso: expires, zone) }
-            return row
-        }
-        let deliveryRows: [[String: Any]] = deliveries.map { d in
-            var row: [String: Any] = [
-                "at": Self.time(d.createdAt, zone), "notifier": d.notifier, "alert": d.event, "state": d.state,
-                "detail": [d.lastError, d.attempts > 1 ? "\(d.attempts) attempts" : nil].compactMap { $0 }.joined(separator: "; "),
-            ]
-            if let run = d.runID { row["run"] = run }
-            return row
-        }
-        let body: [String: Any] = [
-            "instances": instances, "hasInstances": !instances.isEmpty, "jobs": jobs,
-            "runs": runs.map { Self.runRow($0, zone) }, "hasRuns": !runs.isEmpty,
-            "sessions": sessionRows, "hasSessions": !sessionRows.isEmpty,
-            "tokens": tokenRows, "hasTokens": !tokenRows.isEmpty, "tokenNote": Self.truthy(tokenNote),
-            "deliveries": deliveryRows, "hasDeliveries": !deliveryRows.isEmpty,
-        ]
-        return Page(status: 200, html: layout(title: "Status", body: render("index", body), plan: plan, now: now, refresh: 30))
     }
 
     /// `/runs/ID`: attempts, events, lease, checkpoint, output tail; a rebalance's orders and
@@ -114,48 +121,50 @@ public struct StatusPages: Sendable {
         let now = source.wall()
         let zone = plan.timezone
         guard let found = try await source.store.run(id: id) else { return notFound("There is no run #\(id).", plan: plan, now: now) }
-        let shown = ShowJSON(found, plan: plan)
-        let r = found.run
-        let kind = plan.job(named: r.job)?.kind
-        var body: [String: Any] = [
-            "id": r.id, "job": r.job, "jobPath": Self.pathComponent(r.job), "trigger": r.trigger.rawValue, "state": r.state.rawValue,
-            "nominal": Self.time(r.nominalInstant, zone), "attempt": r.attempt, "maxAttempts": r.maxAttempts, "generation": r.generation,
-            "takeovers": r.takeovers, "summary": Self.truthy(r.summary), "error": Self.truthy(r.error), "reason": Self.truthy(r.reason),
-            "events": found.events.map { e in
-                ["at": Self.time(e.at, zone), "kind": e.kind, "message": e.message, "instance": e.instance ?? ""] as [String: Any]
-            },
-            "hasEvents": !found.events.isEmpty,
-        ]
-        if let s = r.startedAt { body["started"] = Self.time(s, zone) }
-        if let f = r.finishedAt { body["finished"] = Self.time(f, zone) }
-        if let lease = found.lease {
-            body["lease"] = ["owner": lease.owner, "generation": lease.generation, "expires": Self.time(lease.expiresAt, zone)] as [String: Any]
+        return await Self.rendering { [self] in
+            let shown = ShowJSON(found, plan: plan)
+            let r = found.run
+            let kind = plan.job(named: r.job)?.kind
+            var body: [String: Any] = [
+                "id": r.id, "job": r.job, "jobPath": Self.pathComponent(r.job), "trigger": r.trigger.rawValue, "state": r.state.rawValue,
+                "nominal": Self.time(r.nominalInstant, zone), "attempt": r.attempt, "maxAttempts": r.maxAttempts, "generation": r.generation,
+                "takeovers": r.takeovers, "summary": Self.truthy(r.summary), "error": Self.truthy(r.error), "reason": Self.truthy(r.reason),
+                "events": found.events.map { e in
+                    ["at": Self.time(e.at, zone), "kind": e.kind, "message": e.message, "instance": e.instance ?? ""] as [String: Any]
+                },
+                "hasEvents": !found.events.isEmpty,
+            ]
+            if let s = r.startedAt { body["started"] = Self.time(s, zone) }
+            if let f = r.finishedAt { body["finished"] = Self.time(f, zone) }
+            if let lease = found.lease {
+                body["lease"] = ["owner": lease.owner, "generation": lease.generation, "expires": Self.time(lease.expiresAt, zone)] as [String: Any]
+            }
+            if let rebalance = shown.rebalance {
+                body["rebalance"] =
+                    [
+                        "line": rebalance.line,
+                        "holdings": rebalance.holdings.map { h in
+                            [
+                                "symbol": h.symbol, "before": Self.percent(h.weightBefore), "target": Self.percent(h.targetWeight),
+                                "after": h.weightAfter.map(Self.percent) ?? "-",
+                            ]
+                        },
+                        "orders": rebalance.orders.map { o in
+                            [
+                                "symbol": o.symbol, "side": "\(o.side)", "quantity": "\(o.quantity)", "filled": "\(o.filled)",
+                                "average": o.averagePrice.map { "\($0)" } ?? "-", "state": "\(o.state)", "orderID": o.orderID ?? "-",
+                            ]
+                        },
+                        "hasOrders": !rebalance.orders.isEmpty,
+                    ] as [String: Any]
+            } else if kind == "futures-session", let detail = r.detail, !detail.isEmpty {
+                body["report"] = Self.prettyJSON(detail)
+            } else if let detail = r.detail, !detail.isEmpty {
+                body["output"] = detail
+            }
+            if shown.rebalance == nil, let checkpoint = found.checkpoint { body["checkpoint"] = checkpoint }
+            return Page(status: 200, html: layout(title: "Run #\(id)", body: render("run", body), plan: plan, now: now))
         }
-        if let rebalance = shown.rebalance {
-            body["rebalance"] =
-                [
-                    "line": rebalance.line,
-                    "holdings": rebalance.holdings.map { h in
-                        [
-                            "symbol": h.symbol, "before": Self.percent(h.weightBefore), "target": Self.percent(h.targetWeight),
-                            "after": h.weightAfter.map(Self.percent) ?? "-",
-                        ]
-                    },
-                    "orders": rebalance.orders.map { o in
-                        [
-                            "symbol": o.symbol, "side": "\(o.side)", "quantity": "\(o.quantity)", "filled": "\(o.filled)",
-                            "average": o.averagePrice.map { "\($0)" } ?? "-", "state": "\(o.state)", "orderID": o.orderID ?? "-",
-                        ]
-                    },
-                    "hasOrders": !rebalance.orders.isEmpty,
-                ] as [String: Any]
-        } else if kind == "futures-session", let detail = r.detail, !detail.isEmpty {
-            body["report"] = Self.prettyJSON(detail)
-        } else if let detail = r.detail, !detail.isEmpty {
-            body["output"] = detail
-        }
-        if shown.rebalance == nil, let checkpoint = found.checkpoint { body["checkpoint"] = checkpoint }
-        return Page(status: 200, html: layout(title: "Run #\(id)", body: render("run", body), plan: plan, now: now))
     }
 
     /// `/jobs/NAME`: the rule, the next ten fires with the rule that produced each, and its history.
@@ -166,20 +175,24 @@ public struct StatusPages: Sendable {
         guard let job = plan.job(named: name) else {
             return notFound("There is no job '\(name)' in \(plan.source).", plan: plan, now: now)
         }
-        let status = try await source.store.status(now: now)
-        let state = status.jobs[name]
+        // One job's state by its primary key (not the whole status: that seeks every job).
+        let state = try await source.store.writer.read { db in
+            try JobStateRecord.fetchOne(db, sql: "SELECT * FROM job_state WHERE job = ?", arguments: [name])
+        }
         let paused = state?.paused ?? job.paused
         let watermark = state?.watermark.map(Instant.init(seconds:))
         let fires = JobGrid.upcoming(job.schedule, after: Instant(now), watermark: watermark, count: 10)
         let summary = job.schedule.summary
         let runs = try await source.store.history(job: name, limit: source.jobRuns)
-        let body: [String: Any] = [
-            "name": job.name, "type": job.kind, "state": paused ? "paused" : "active", "rule": summary, "description": Self.truthy(job.description),
-            "fires": fires.map { ["at": Self.time($0, zone), "why": job.schedule.explain($0, summary: summary)] as [String: Any] },
-            "hasFires": !fires.isEmpty, "nextNote": "no future fire times",
-            "runs": runs.map { Self.runRow($0, zone) }, "hasRuns": !runs.isEmpty,
-        ]
-        return Page(status: 200, html: layout(title: job.name, body: render("job", body), plan: plan, now: now))
+        return await Self.rendering { [self] in
+            let body: [String: Any] = [
+                "name": job.name, "type": job.kind, "state": paused ? "paused" : "active", "rule": summary, "description": Self.truthy(job.description),
+                "fires": fires.map { ["at": Self.time($0, zone), "why": job.schedule.explain($0, summary: summary)] as [String: Any] },
+                "hasFires": !fires.isEmpty, "nextNote": "no future fire times",
+                "runs": runs.map { Self.runRow($0, zone) }, "hasRuns": !runs.isEmpty,
+            ]
+            return Page(status: 200, html: layout(title: job.name, body: render("job", body), plan: plan, now: now))
+        }
     }
 
     /// A 404 page saying what was not found.
@@ -193,6 +206,14 @@ public struct StatusPages: Sendable {
     public static var stylesheet: String { Templates.stylesheet }
 
     // MARK: Pieces
+
+    /// Where pages are built and rendered: one serial queue off the shared cooperative threads,
+    /// so a large page takes at most one core and never holds a thread the engine needs.
+    private static let renderQueue = DispatchQueue(label: "schedctl.status.render")
+
+    static func rendering<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in renderQueue.async { continuation.resume(returning: body()) } }
+    }
 
     private func render(_ template: String, _ context: [String: Any]) -> String {
         library.render(context, withTemplate: template) ?? ""
@@ -224,8 +245,9 @@ public struct StatusPages: Sendable {
 
     /// `{local, utc}` for a `<time>`: the local time in the configured zone, UTC on hover.
     static func time(_ instant: Instant, _ zone: ZoneRules) -> [String: String] {
-        let local = instant.iso8601(in: zone)
-        return ["local": local.replacingOccurrences(of: "T", with: " "), "utc": instant.iso8601]
+        var local = instant.iso8601(in: zone)
+        if let t = local.firstIndex(of: "T") { local.replaceSubrange(t...t, with: " ") }
+        return ["local": local, "utc": instant.iso8601]
     }
 
     static func time(_ seconds: Double, _ zone: ZoneRules) -> [String: String] {
@@ -244,8 +266,11 @@ public struct StatusPages: Sendable {
 
     /// A job name as one URL path segment.
     static func pathComponent(_ name: String) -> String {
-        name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))) ?? name
+        name.addingPercentEncoding(withAllowedCharacters: segmentAllowed) ?? name
     }
+
+    /// The characters a path segment keeps as they are (built once: not per row).
+    private static let segmentAllowed = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))
 
     static func percent(_ weight: Decimal) -> String {
         String(format: "%.2f%%", NSDecimalNumber(decimal: weight * 100).doubleValue)

@@ -30,6 +30,11 @@ public final class StatusServer: Service {
     let policy: HealthPolicy
     let clock: any Clock<Duration>
     let bound = BoundPort()
+    /// How long a rendered `/` is served again at least (pollers every 100 ms cost one render a
+    /// second); a page that took long to render is kept ten times as long as it took, so the
+    /// page never takes more than a tenth of a core however many jobs it lists.
+    let pageCache: Duration
+    private let cachedIndex = Mutex<(until: ContinuousClock.Instant, page: StatusPages.Page)?>(nil)
 
     /// How often the database write probe runs, and the token expiry is re-read.
     public let probeInterval: Duration = .seconds(2)
@@ -38,8 +43,9 @@ public final class StatusServer: Service {
     /// A server for `settings` over `source`; `token` is the resolved bearer token, if any.
     public init(
         settings: HTTPSettings, source: StatusSource, metrics: StatusMetrics, probe: WriteProbe, token: String? = nil, logger: Logger,
-        policy: HealthPolicy = HealthPolicy(), clock: any Clock<Duration> = ContinuousClock()
+        policy: HealthPolicy = HealthPolicy(), clock: any Clock<Duration> = ContinuousClock(), pageCache: Duration = .seconds(1)
     ) throws {
+        self.pageCache = pageCache
         self.settings = settings
         self.source = source
         self.pages = try StatusPages(source: source)
@@ -135,6 +141,16 @@ public final class StatusServer: Service {
         return metrics.render()
     }
 
+    /// `/`, rendered at most once per `pageCache` (or ten times its render time).
+    func indexPage() async throws -> StatusPages.Page {
+        if pageCache > .zero, let cached = cachedIndex.withLock({ $0 }), ContinuousClock.now < cached.until { return cached.page }
+        let start = ContinuousClock.now
+        let page = try await pages.index()
+        let end = ContinuousClock.now
+        if pageCache > .zero { cachedIndex.withLock { $0 = (end + max(pageCache, (end - start) * 10), page) } }
+        return page
+    }
+
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: Guard(token: token, pages: pages, logger: logger))
@@ -149,7 +165,7 @@ public final class StatusServer: Service {
             Self.bytes(.ok, await metricsText(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         router.get("/style.css") { _, _ in Self.text(.ok, StatusPages.stylesheet, contentType: "text/css; charset=utf-8") }
-        router.get("/") { [self] _, _ in Self.page(try await pages.index()) }
+        router.get("/") { [self] _, _ in Self.page(try await indexPage()) }
         router.get("/runs/:id") { [self] _, context in
             let text = context.parameters.get("id") ?? ""
             guard let id = Int64(text.hasPrefix("#") ? String(text.dropFirst()) : text) else {

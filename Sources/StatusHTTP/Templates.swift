@@ -1,8 +1,9 @@
-/// The status page's Mustache templates. `{{name}}` is HTML-escaped by the library; the one
+/// The status page's Mustache templates (a `<time>` is written out where it is used: a partial
+/// per row costs more than the row). `{{name}}` is HTML-escaped by the library; the one
 /// triple mustache, `{{{body}}}`, takes a page body the library itself rendered.
 enum Templates {
     static let all: [String: String] = [
-        "layout": layout, "time": time, "index": index, "run": run, "job": job, "notFound": notFound,
+        "layout": layout, "index": index, "run": run, "job": job, "notFound": notFound,
     ]
 
     static let layout = """
@@ -27,42 +28,40 @@ enum Templates {
 
         """
 
-    static let time = #"<time datetime="{{utc}}" title="{{utc}}">{{local}}</time>"#
-
     static let index = """
         <h1>Status</h1>
         <section id="instances"><h2>Instances</h2>
         {{^instances}}<p class="warn">no live service instance</p>{{/instances}}
         {{#hasInstances}}<table><thead><tr><th>instance</th><th>pid</th><th>state</th><th>since</th><th>heartbeat</th></tr></thead><tbody>{{/hasInstances}}
-        {{#instances}}<tr><td>{{id}}</td><td>{{pid}}</td><td>{{state}}</td><td>{{#started}}{{> time}}{{/started}}</td><td>{{#heartbeat}}{{> time}}{{/heartbeat}}</td></tr>
+        {{#instances}}<tr><td>{{id}}</td><td>{{pid}}</td><td>{{state}}</td><td>{{#started}}<time datetime="{{utc}}" title="{{utc}}">{{local}}</time>{{/started}}</td><td>{{#heartbeat}}<time datetime="{{utc}}" title="{{utc}}">{{local}}</time>{{/heartbeat}}</td></tr>
         {{/instances}}
         {{#hasInstances}}</tbody></table>{{/hasInstances}}
         </section>
         <section id="jobs"><h2>Jobs</h2>
         <table><thead><tr><th>job</th><th>state</th><th>rule</th><th>next fire</th><th>last run</th></tr></thead><tbody>
-        {{#jobs}}<tr><td><a href="/jobs/{{path}}">{{name}}</a> <span class="muted">{{type}}</span></td><td class="state-{{state}}">{{state}}{{#active}} ({{active}} active){{/active}}</td><td>{{rule}}</td><td>{{#next}}{{> time}}{{/next}}{{#pausedSince}}paused since {{> time}}{{/pausedSince}}{{nextNote}}</td>
+        {{#jobs}}<tr><td><a href="/jobs/{{path}}">{{name}}</a> <span class="muted">{{type}}</span></td><td class="state-{{state}}">{{state}}{{activeNote}}</td><td>{{rule}}</td><td>{{#next}}<time datetime="{{utc}}" title="{{utc}}">{{local}}</time>{{/next}}{{#pausedSince}}paused since <time datetime="{{utc}}" title="{{utc}}">{{local}}</time>{{/pausedSince}}{{nextNote}}</td>
         <td>{{#last}}<a href="/runs/{{id}}">#{{id}}</a> <span class="state-{{state}}">{{state}}</span> {{summary}}{{/last}}{{^last}}<span class="muted">none yet</span>{{/last}}</td></tr>
         {{/jobs}}
         </tbody></table></section>
         <section id="runs"><h2>Recent runs</h2>
         {{^runs}}<p class="muted">no runs yet</p>{{/runs}}
         {{#hasRuns}}<table><thead><tr><th>run</th><th>job</th><th>nominal</th><th>state</th><th>took</th><th>note</th></tr></thead><tbody>{{/hasRuns}}
-        {{#runs}}<tr><td><a href="/runs/{{id}}">#{{id}}</a></td><td><a href="/jobs/{{jobPath}}">{{job}}</a></td><td>{{#nominal}}{{> time}}{{/nominal}}</td><td class="state-{{state}}">{{state}}</td><td>{{took}}</td><td>{{note}}</td></tr>
+        {{#runs}}<tr><td><a href="/runs/{{id}}">#{{id}}</a></td><td><a href="/jobs/{{jobPath}}">{{job}}</a></td><td>{{#nominal}}<time datetime="{{utc}}" title="{{utc}}">{{local}}</time>{{/nominal}}</td><td class="state-{{state}}">{{state}}</td><td>{{took}}</td><td>{{note}}</td></tr>
         {{/runs}}
         {{#hasRuns}}</tbody></table>{{/hasRuns}}
         </section>
         {{#hasSessions}}<section id="sessions"><h2>Futures sessions</h2><table><thead><tr><th>job</th><th>run</th><th>state</th><th>trade date</th><th>realized</th><th>open</th><th>lock</th><th>updated</th></tr></thead><tbody>{{/hasSessions}}
-        {{#sessions}}<tr><td>{{job}}</td><td><a href="/runs/{{run}}">#{{run}}</a></td><td>{{state}}{{#stopRequested}} (stop requested){{/stopRequested}}</td><td>{{tradeDate}}</td><td>{{realized}}</td><td>{{open}}</td><td>{{#locked}}<span class="warn">locked</span> {{lockReason}}{{/locked}}{{^locked}}no{{/locked}}</td><td>{{#updated}}{{> time}}{{/updated}}</td></tr>
+        {{#sessions}}<tr><td>{{job}}</td><td><a href="/runs/{{run}}">#{{run}}</a></td><td>{{state}}{{#stopRequested}} (stop requested){{/stopRequested}}</td><td>{{tradeDate}}</td><td>{{realized}}</td><td>{{open}}</td><td>{{#locked}}<span class="warn">locked</span> {{lockReason}}{{/locked}}{{^locked}}no{{/locked}}</td><td>{{#updated}}<time datetime="{{utc}}" title="{{utc}}">{{local}}</time>{{/updated}}</td></tr>
         {{/sessions}}
         {{#hasSessions}}</tbody></table></section>{{/hasSessions}}
         {{#hasTokens}}<section id="tokens"><h2>Broker tokens</h2><table><thead><tr><th>broker</th><th>access token expires</th></tr></thead><tbody>{{/hasTokens}}
-        {{#tokens}}<tr><td>{{broker}}</td><td>{{#expires}}{{> time}}{{/expires}}{{^expires}}<span class="muted">none stored</span>{{/expires}}</td></tr>
+        {{#tokens}}<tr><td>{{broker}}</td><td>{{#expires}}<time datetime="{{utc}}" title="{{utc}}">{{local}}</time>{{/expires}}{{^expires}}<span class="muted">none stored</span>{{/expires}}</td></tr>
         {{/tokens}}
         {{#hasTokens}}</tbody></table>{{#tokenNote}}<p class="muted">{{tokenNote}}</p>{{/tokenNote}}</section>{{/hasTokens}}
         <section id="alerts"><h2>Recent alert deliveries</h2>
         {{^deliveries}}<p class="muted">none</p>{{/deliveries}}
         {{#hasDeliveries}}<table><thead><tr><th>at</th><th>notifier</th><th>alert</th><th>state</th><th>run</th><th>detail</th></tr></thead><tbody>{{/hasDeliveries}}
-        {{#deliveries}}<tr><td>{{#at}}{{> time}}{{/at}}</td><td>{{notifier}}</td><td>{{alert}}</td><td class="state-{{state}}">{{state}}</td><td>{{#run}}<a href="/runs/{{run}}">#{{run}}</a>{{/run}}</td><td>{{detail}}</td></tr>
+        {{#deliveries}}<tr><td>{{#at}}<time datetime="{{utc}}" title="{{utc}}">{{local}}</time>{{/at}}</td><td>{{notifier}}</td><td>{{alert}}</td><td class="state-{{state}}">{{state}}</td><td>{{#run}}<a href="/runs/{{run}}">#{{run}}</a>{{/run}}</td><td>{{detail}}</td></tr>
         {{/deliveries}}
         {{#hasDeliveries}}</tbody></table>{{/hasDeliveries}}
         </section>
@@ -73,19 +72,19 @@ enum Templates {
         <h1>Run #{{id}} <span class="state-{{state}}">{{state}}</span></h1>
         <dl>
         <dt>job</dt><dd><a href="/jobs/{{jobPath}}">{{job}}</a> ({{trigger}})</dd>
-        <dt>nominal</dt><dd>{{#nominal}}{{> time}}{{/nominal}}</dd>
+        <dt>nominal</dt><dd>{{#nominal}}<time datetime="{{utc}}" title="{{utc}}">{{local}}</time>{{/nominal}}</dd>
         <dt>attempts</dt><dd>{{attempt}} of {{maxAttempts}} · generation {{generation}} · takeovers {{takeovers}}</dd>
-        {{#started}}<dt>started</dt><dd>{{> time}}</dd>{{/started}}
-        {{#finished}}<dt>finished</dt><dd>{{> time}}</dd>{{/finished}}
+        {{#started}}<dt>started</dt><dd><time datetime="{{utc}}" title="{{utc}}">{{local}}</time></dd>{{/started}}
+        {{#finished}}<dt>finished</dt><dd><time datetime="{{utc}}" title="{{utc}}">{{local}}</time></dd>{{/finished}}
         {{#summary}}<dt>summary</dt><dd>{{summary}}</dd>{{/summary}}
         {{#error}}<dt>error</dt><dd class="warn">{{error}}</dd>{{/error}}
         {{#reason}}<dt>reason</dt><dd>{{reason}}</dd>{{/reason}}
-        {{#lease}}<dt>lease</dt><dd>{{owner}} generation {{generation}} until {{#expires}}{{> time}}{{/expires}}</dd>{{/lease}}
+        {{#lease}}<dt>lease</dt><dd>{{owner}} generation {{generation}} until {{#expires}}<time datetime="{{utc}}" title="{{utc}}">{{local}}</time>{{/expires}}</dd>{{/lease}}
         </dl>
         <section id="events"><h2>Events</h2>
         {{^events}}<p class="muted">none</p>{{/events}}
         {{#hasEvents}}<table><thead><tr><th>at</th><th>kind</th><th>message</th><th>instance</th></tr></thead><tbody>{{/hasEvents}}
-        {{#events}}<tr><td>{{#at}}{{> time}}{{/at}}</td><td>{{kind}}</td><td>{{message}}</td><td class="muted">{{instance}}</td></tr>
+        {{#events}}<tr><td>{{#at}}<time datetime="{{utc}}" title="{{utc}}">{{local}}</time>{{/at}}</td><td>{{kind}}</td><td>{{message}}</td><td class="muted">{{instance}}</td></tr>
         {{/events}}
         {{#hasEvents}}</tbody></table>{{/hasEvents}}
         </section>
@@ -110,12 +109,12 @@ enum Templates {
         <dl><dt>rule</dt><dd>{{rule}}</dd>{{#description}}<dt>description</dt><dd>{{description}}</dd>{{/description}}</dl>
         <section id="next"><h2>Next fires</h2>
         {{^fires}}<p class="muted">{{nextNote}}</p>{{/fires}}
-        {{#hasFires}}<ol>{{/hasFires}}{{#fires}}<li>{{#at}}{{> time}}{{/at}} <span class="muted">{{why}}</span></li>{{/fires}}{{#hasFires}}</ol>{{/hasFires}}
+        {{#hasFires}}<ol>{{/hasFires}}{{#fires}}<li>{{#at}}<time datetime="{{utc}}" title="{{utc}}">{{local}}</time>{{/at}} <span class="muted">{{why}}</span></li>{{/fires}}{{#hasFires}}</ol>{{/hasFires}}
         </section>
         <section id="history"><h2>History</h2>
         {{^runs}}<p class="muted">no runs yet</p>{{/runs}}
         {{#hasRuns}}<table><thead><tr><th>run</th><th>nominal</th><th>state</th><th>try</th><th>took</th><th>note</th></tr></thead><tbody>{{/hasRuns}}
-        {{#runs}}<tr><td><a href="/runs/{{id}}">#{{id}}</a></td><td>{{#nominal}}{{> time}}{{/nominal}}</td><td class="state-{{state}}">{{state}}</td><td>{{attempt}}/{{maxAttempts}}</td><td>{{took}}</td><td>{{note}}</td></tr>
+        {{#runs}}<tr><td><a href="/runs/{{id}}">#{{id}}</a></td><td>{{#nominal}}<time datetime="{{utc}}" title="{{utc}}">{{local}}</time>{{/nominal}}</td><td class="state-{{state}}">{{state}}</td><td>{{attempt}}/{{maxAttempts}}</td><td>{{took}}</td><td>{{note}}</td></tr>
         {{/runs}}
         {{#hasRuns}}</tbody></table>{{/hasRuns}}
         </section>

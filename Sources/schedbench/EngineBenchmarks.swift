@@ -84,7 +84,11 @@ enum EngineBenchmarks {
     /// seconds, about 167 fires a second, at `maxConcurrent` slots and `durability`.
     /// With `polling`, a client fetches the status page and `/metrics` every 100 ms meanwhile
     /// (the engine reports to the endpoint's metrics, as in `serve`).
-    static func lateness(seconds window: Int, maxConcurrent: Int, durability: Durability = .full, polling: Bool = false) async throws {
+    /// With `external`, the endpoint is served but polled by another process (`port-file` gets its
+    /// port; see `scripts/bench-status-lateness`).
+    static func lateness(
+        seconds window: Int, maxConcurrent: Int, durability: Durability = .full, polling: Bool = false, external: String? = nil
+    ) async throws {
         let count = 10_000
         let jobs = try (0..<count).map { i in
             JobSpec(name: "job-\(i)", kind: "noop", schedule: .cron(try CronExpression("\(i % 60) * * * * *"), zone: .utc))
@@ -105,7 +109,7 @@ enum EngineBenchmarks {
             _ = try? await task.value
         }
         if polling {
-            try await StatusBenchmarks.polling(store: store, plan: plan, metrics: metrics, run)
+            try await StatusBenchmarks.polling(store: store, plan: plan, metrics: metrics, portFile: external, run)
         } else {
             try await run()
         }
@@ -124,7 +128,8 @@ enum EngineBenchmarks {
             String(
                 format:
                     "fire lateness with %d jobs (~%d fires/s, max_concurrent_runs %d, durability %@%@), %d s after a 3 s warm-up: %d runs, p50 %.2f ms, p99 %.2f ms, max %.2f ms; each second's first run %.2f ms late, its last %.2f ms (medians)",
-                count, count / 60, maxConcurrent, durability.rawValue, polling ? ", a client polling / and /metrics every 100 ms" : "", window - 3,
+                count, count / 60, maxConcurrent, durability.rawValue,
+                polling ? (external == nil ? ", a client in process polling / and /metrics every 100 ms" : ", served to another process") : "", window - 3,
                 lateness.count, percentile(0.5), percentile(0.99), lateness.last!,
                 firsts[firsts.count / 2], lasts[lasts.count / 2]))
     }

@@ -2,7 +2,7 @@ import Foundation
 import Scheduler
 
 // schedbench: prints performance figures (never pass/fail). Run in release:
-//   swift run -c release schedbench [all|foundation|engine|rebalance|history|status]
+//   swift run -c release schedbench [all|foundation|engine|rebalance|history|status|status-page|status-lateness|status-lateness-external]
 // and parts of `engine` alone: claims, throughput [slots], lateness [slots], idle.
 let arguments = CommandLine.arguments
 if arguments.count >= 6, arguments[1] == "renew-worker" {
@@ -54,11 +54,25 @@ if which == "all" || which == "engine" {
 if which == "all" || which == "history" {
     try await HistoryBenchmarks.run()
 }
-if which == "all" || which == "status" {
+if which == "all" || which == "status" || which == "status-lateness" {
     // The status endpoint with 1,000,000 runs, then fire lateness with and without a client
-    // polling it every 100 ms.
-    try await StatusBenchmarks.run()
+    // polling it every 100 ms (`status-lateness`: only that).
+    if which != "status-lateness" {
+        try await StatusBenchmarks.run(jobs: 20)
+        try await StatusBenchmarks.run(jobs: 1_000)
+    }
     try await EngineBenchmarks.lateness(seconds: 15, maxConcurrent: ServiceSettings().maxConcurrentRuns)
     try await EngineBenchmarks.lateness(seconds: 15, maxConcurrent: ServiceSettings().maxConcurrentRuns, polling: true)
+}
+if which == "status-page" {
+    // The status endpoint with 1,000,000 runs of 1,000 jobs only.
+    try await StatusBenchmarks.run(jobs: 1_000)
+}
+if which == "status-lateness-external" {
+    // Fire lateness without a client, then with the endpoint served to a client in another
+    // process (`SCHEDBENCH_PORT_FILE` receives the port; `scripts/bench-status-lateness` polls it).
+    let portFile = ProcessInfo.processInfo.environment["SCHEDBENCH_PORT_FILE"] ?? "/tmp/schedbench-status-port"
+    try await EngineBenchmarks.lateness(seconds: 15, maxConcurrent: ServiceSettings().maxConcurrentRuns)
+    try await EngineBenchmarks.lateness(seconds: 15, maxConcurrent: ServiceSettings().maxConcurrentRuns, polling: true, external: portFile)
 }
 EngineBenchmarks.removeTemporaryDatabases()

@@ -1,5 +1,4 @@
 import Foundation
-import Inspection
 import Scheduler
 
 /// `next --json` output, written byte by byte: the same text `JSONText.encode` gives for

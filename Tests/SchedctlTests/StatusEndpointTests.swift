@@ -60,7 +60,7 @@ struct StatusEndpointTests {
             let source = StatusSource(store: store, plan: { plan }, wall: wall.source, tokens: TokenCache { (tokens, nil) })
             server = try StatusServer(
                 settings: HTTPSettings(host: "127.0.0.1", port: 0), source: source, metrics: metrics, probe: probe, token: token, logger: logger,
-                clock: ManualClock())
+                clock: ManualClock(), pageCache: .zero)
             let group = ServiceGroup(configuration: .init(services: [.init(service: server)], logger: logger))
             self.group = group
             running = Task { try? await group.run() }
@@ -254,6 +254,36 @@ struct StatusEndpointTests {
         await h.stop()
     }
 
+    @Test("alert sends reach /metrics through swift-metrics, by notifier and result")
+    func alerts() async throws {
+        guard let parser = PrometheusParser.available else {
+            print("skipped: python3 with prometheus_client is not installed (CI installs it: pip install prometheus-client)")
+            return
+        }
+        let h = try await Harness(
+            yaml: """
+                database: state.sqlite
+                notifiers:
+                  log: { type: file, path: alerts.md }
+                jobs:
+                  beat: { type: noop, schedule: { every: 1m, align: true }, notify: { on: [failure], to: [log] } }
+                """)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let dispatcher = AlertDispatcher(
+            store: h.store, plan: h.plan, factory: NotifierFactory(plan: h.plan, secrets: NoSecrets()), logger: logger, wall: h.wall.source)
+        _ = try await dispatcher.tick()
+        let run = try await h.store.enqueueManualRun(job: try #require(h.plan.job(named: "beat")), now: h.wall.now(), by: "test")
+        try await h.store.appendEvent(runID: run, kind: "failed", message: "exit status 3", instance: nil, now: h.wall.now())
+        let report = try await withMetricsFactory(h.metrics.metricsFactory) { try await dispatcher.tick() }
+        #expect(report.sent == 1)
+        let samples = try parser.parse(try await h.get("/metrics").body).flatMap(\.samples)
+        #expect(
+            samples.contains { $0.name == "schedctl_alerts_total" && $0.labels == ["notifier": "log", "result": "delivered"] && $0.value == 1 },
+            "\(samples.filter { $0.name.hasPrefix("schedctl_alerts") })")
+        await h.stop()
+    }
+
     @Test("the page shows futures sessions, token expiry and alert deliveries; /metrics has their gauges")
     func sessionsTokensAlerts() async throws {
         let h = try await Harness(tokens: [StatusJSON.TokenJSON(broker: "ts", expires: "2026-12-07T16:30:00.000Z")])
@@ -306,6 +336,37 @@ struct StatusEndpointTests {
         }
         let css = try await h.get("/style.css")
         #expect(css.status == 200 && css.type.hasPrefix("text/css"))
+        await h.stop()
+    }
+
+    @Test("a rebalance run's page shows its weights before, target and after, and its orders")
+    func rebalanceRun() async throws {
+        let h = try await Harness(
+            yaml: """
+                database: state.sqlite
+                brokers:
+                  paper: { type: paper, cash: 100000 }
+                strategies:
+                  mix: { type: weights, weights: { VTI: 0.6, BND: 0.4 } }
+                jobs:
+                  rb: { type: rebalance, broker: paper, strategy: mix, schedule: { every: 1d } }
+                """)
+        let run = try await h.store.enqueueManualRun(job: try #require(h.plan.job(named: "rb")), now: h.wall.now(), by: "test")
+        let summary = """
+            {"outcome": "succeeded", "message": "done", "broker": "paper", "account": "PAPER", "dryRun": false, "equityBefore": 100000,
+             "cashBefore": 100000, "cashBuffer": 0.01, "grossPlanned": 99000, "sellRounds": 0, "buyRounds": 1, "deadlineReached": false,
+             "holdings": [{"symbol": "VTI", "quantityBefore": 0, "weightBefore": 0, "targetWeight": 0.6, "targetQuantity": 200, "quantityAfter": 200, "weightAfter": 0.5985}],
+             "orders": [{"phase": "buy", "symbol": "VTI", "side": "buy", "quantity": 200, "confirmID": "r1buyVTI", "orderID": "P-1", "steps": [],
+                         "filled": 200, "averagePrice": 299.25, "state": "filled", "arrivalBid": 299.2, "arrivalAsk": 299.3}],
+             "residuals": [], "warnings": []}
+            """
+        try await h.store.writer.write { db in try db.execute(sql: "UPDATE run SET detail = ? WHERE id = ?", arguments: [summary, run]) }
+        let page = try await h.get("/runs/\(run)")
+        #expect(page.status == 200)
+        #expect(
+            page.body.contains(#"<section id="rebalance">"#) && page.body.contains("0.00%") && page.body.contains("60.00%") && page.body.contains("59.85%"),
+            "\(page.body)")
+        #expect(page.body.contains("P-1") && page.body.contains("299.25") && page.body.contains("filled"), "\(page.body)")
         await h.stop()
     }
 

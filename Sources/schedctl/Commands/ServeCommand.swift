@@ -177,14 +177,20 @@ struct ReloadCommand: AsyncParsableCommand {
     }
 }
 
-/// Runs `service` once `server` listens; returns at once if it could not bind (the server's
+/// Runs `service` once `server` listens; if it could not bind, waits to be cancelled (the server's
 /// error ends the group).
 struct AfterListening: Service {
     let server: StatusServer
     let service: any Service
 
     func run() async throws {
-        guard await server.port() != nil else { return }
+        guard await server.port() != nil else {
+            // The endpoint could not listen: its own error (naming the address and the key) is
+            // what the group must report. Returning now would race it as "a service finished
+            // unexpectedly" (seen under load), so wait for the group to cancel this service.
+            while !Task.isCancelled { try? await Task.sleep(for: .seconds(60)) }
+            return
+        }
         try await service.run()
     }
 }
