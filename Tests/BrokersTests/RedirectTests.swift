@@ -4,6 +4,10 @@ import Testing
 
 @testable import Brokers
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -67,5 +71,48 @@ struct RedirectTests {
             body: formEncode([("client_secret", "cs-never-forwarded"), ("refresh_token", "rt-never-forwarded")]))
         #expect(response.status == 307)
         #expect(server.requested == ["/token"], "the form with the client secret went nowhere else")
+    }
+}
+
+@Suite("OAuth callback listener addresses")
+struct CallbackAddressTests {
+    @Test(.enabled(if: OAuthCallbackListener.hasIPv6Loopback(), "no IPv6 loopback here"))
+    func anotherProgramOnTheIPv6LoopbackPortStopsTheSignIn() async throws {
+        // Another program holds [::1]:PORT, where a browser may send `localhost` first.
+        let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in6()
+        address.sin6_family = sa_family_t(AF_INET6)
+        address.sin6_addr = in6addr_loopback
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+        }
+        try #require(bound == 0 && listen(fd, 4) == 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        let port = Int(UInt16(bigEndian: address.sin6_port))
+        do {
+            let listener = try await OAuthCallbackListener.start(port: port)
+            await listener.stop()
+            Issue.record("the listener started although [::1]:\(port) is held by another program")
+        } catch let error as BrokerError {
+            #expect(error.message.contains("[::1]:\(port)"))
+        }
+        // With the port free on both addresses, a callback to [::1] reaches the listener.
+        let listener = try await OAuthCallbackListener.start(port: 0)
+        async let code = listener.waitForCode(expectedState: "s", timeout: .seconds(20))
+        let client = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(client) }
+        var target = sockaddr_in6()
+        target.sin6_family = sa_family_t(AF_INET6)
+        target.sin6_addr = in6addr_loopback
+        target.sin6_port = in_port_t(UInt16(listener.port).bigEndian)
+        let connected = withUnsafePointer(to: &target) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+        }
+        try #require(connected == 0)
+        let request = Array("GET /?code=via-ipv6&state=s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { write(client, $0.baseAddress, $0.count) }
+        #expect(try await code == "via-ipv6")
     }
 }

@@ -136,6 +136,15 @@ struct NotifierTests {
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
     }
 
+    @Test func fileNotifierDoesNotFollowASymlink() async throws {
+        let directory = TemporaryDirectory()
+        try "keep me\n".write(toFile: directory.file("victim.txt"), atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: directory.file("alerts.md"), withDestinationPath: directory.file("victim.txt"))
+        let notifier = FileNotifier(name: "log", path: directory.file("alerts.md"))
+        await #expect(throws: NotifyError.self) { try await notifier.send(message) }
+        #expect(try String(contentsOfFile: directory.file("victim.txt"), encoding: .utf8) == "keep me\n")
+    }
+
     @Test func everyNotifierTypeRedactsSecretValues() async throws {
         let secrets = DictionarySecrets(["hook/key": "hmac-key-value", "twilio/sid": "AC999", "twilio/token": "tok-999", "api": "sk-live-TOPSECRET"])
         _ = try await secrets.resolve("api")

@@ -127,7 +127,8 @@ struct AlertCrashTests {
         try await exited(first)
         let claimed = try #require(try await log().first { $0["claimed_by"] is String })
         let id = try #require(claimed["id"] as? String)
-        #expect(claimed["state"] as? String == "pending" && claimed["attempts"] as? Int == 1)
+        let attempts = try #require(claimed["attempts"] as? Int)
+        #expect(claimed["state"] as? String == "pending" && attempts >= 1)
         func entry() async throws -> [String: Any]? { try await log().first { $0["id"] as? String == id } }
         try await waitFor("the claim to stay held after the crash", within: 1) { try await entry()?["claimed_by"] is String }
 
@@ -143,7 +144,7 @@ struct AlertCrashTests {
         #expect(requests.count == 1, "the claimed delivery arrived once")
         #expect(requests.first?.contains("broken retries_exhausted") == true)
         let done = try #require(try await entry())
-        #expect(done["state"] as? String == "delivered" && done["attempts"] as? Int == 2)
+        #expect(done["state"] as? String == "delivered" && done["attempts"] as? Int == attempts + 1, "the dead claim's attempt, then the restart's")
         #expect(endpoint.received.count == (try await log()).count, "each delivery arrived once")
     }
 }

@@ -23,7 +23,7 @@ public struct FileNotifier: Notifier {
 
     public func send(_ message: NotificationMessage) async throws(NotifyError) {
         let bytes = Array(entry(message).utf8)
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else {
             throw NotifyError(.configuration, notifier: name, "cannot open \(path) (\(String(cString: strerror(errno)))); check 'path' and its directory")
         }
