@@ -29,19 +29,26 @@ struct AttemptOutcomeTests {
         Row(name: "a shutdown releases the run", end: .cancelled, stop: .shutdown, expected: .released),
         Row(name: "a hand-back hands it back", end: .cancelled, stop: .handBack, expected: .handedBack),
         Row(name: "a requested cancel cancels", end: .cancelled, stop: .cancelRequested, expected: .cancelled(reason: cancelReason)),
-        Row(name: "a failure that may retry is retried after the backoff", end: .failed(message: "exit 3", detail: "out", retryable: true),
+        Row(
+            name: "a failure that may retry is retried after the backoff", end: .failed(message: "exit 3", detail: "out", retryable: true),
             expected: .failed(message: "exit 3", detail: "out", retryAfter: .seconds(10))),
-        Row(name: "the backoff doubles", end: .failed(message: "exit 3", detail: nil, retryable: true), attempt: 2,
+        Row(
+            name: "the backoff doubles", end: .failed(message: "exit 3", detail: nil, retryable: true), attempt: 2,
             expected: .failed(message: "exit 3", detail: nil, retryAfter: .seconds(20))),
-        Row(name: "the last attempt fails the run", end: .failed(message: "exit 3", detail: nil, retryable: true), attempt: 3,
+        Row(
+            name: "the last attempt fails the run", end: .failed(message: "exit 3", detail: nil, retryable: true), attempt: 3,
             expected: .failed(message: "exit 3", detail: nil, retryAfter: nil)),
-        Row(name: "a failure the job says is final fails the run", end: .failed(message: "no such program", detail: nil, retryable: false),
+        Row(
+            name: "a failure the job says is final fails the run", end: .failed(message: "no such program", detail: nil, retryable: false),
             expected: .failed(message: "no such program", detail: nil, retryAfter: nil)),
-        Row(name: "a timeout is a retryable failure", end: .timedOut(.seconds(90)),
+        Row(
+            name: "a timeout is a retryable failure", end: .timedOut(.seconds(90)),
             expected: .failed(message: "timed out after 1m30s", detail: nil, retryAfter: .seconds(10))),
-        Row(name: "a cancellation without a stop of the engine is a failure", end: .cancelled, attempt: 3,
+        Row(
+            name: "a cancellation without a stop of the engine is a failure", end: .cancelled, attempt: 3,
             expected: .failed(message: "cancelled", detail: nil, retryAfter: nil)),
-        Row(name: "a lost lease is recorded like a failure (the fence refuses the write anyway)", end: .cancelled, stop: .leaseLost,
+        Row(
+            name: "a lost lease is recorded like a failure (the fence refuses the write anyway)", end: .cancelled, stop: .leaseLost,
             expected: .failed(message: "cancelled", detail: nil, retryAfter: .seconds(10))),
     ]
 
