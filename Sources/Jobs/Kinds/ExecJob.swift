@@ -190,7 +190,9 @@ public struct ExecJob: JobKind {
     /// Ends what is left of a copy's process group on this host, and records that it did. Throws
     /// (retryably) when something of it survives: a second copy never starts beside it.
     func endLeftovers(_ previous: ProcessGroupIdentity, context: RunContext) async throws {
-        guard previous.isLocal else {
+        // Its kernel restarted since: nothing of it is left.
+        guard previous.sameBoot else { return }
+        guard previous.samePIDNamespace else {
             let message = "a copy started by generation \(previous.generation) on host \(previous.host) may still run there; it cannot be ended from here"
             context.logger.warning("\(message)")
             try await context.events.record("orphan-elsewhere", message)

@@ -189,39 +189,23 @@ extension Engine {
             logger.warning("a stale execution ended; nothing recorded", metadata: ["generation": "\(generation)"])
             return
         }
-        let attemptResult: Store.AttemptResult
+        let end: EngineCore.AttemptEnd
         switch result {
         case .success(let outcome):
-            attemptResult = .succeeded(RunOutcome(summary: secrets.redact(outcome.summary), detail: outcome.detail.map(secrets.redact)))
+            end = .succeeded(RunOutcome(summary: secrets.redact(outcome.summary), detail: outcome.detail.map(secrets.redact)))
+        case .failure(is TimedOut):
+            end = .timedOut(job.timeout ?? .zero)
+        case .failure(let failure as JobFailure):
+            end = .failed(message: secrets.redact(failure.message), detail: failure.detail.map(secrets.redact), retryable: failure.retryable)
+        case .failure(is CancellationError):
+            end = .cancelled
         case .failure(let error):
-            if stopReason == .shutdown {
-                attemptResult = .released
-            } else if stopReason == .handBack {
-                attemptResult = .handedBack
-            } else if stopReason == .cancelRequested {
-                attemptResult = .cancelled(reason: "cancelled: replaced by a newer occurrence (overlap: cancel_previous) or on request")
-            } else {
-                var message: String
-                var detail: String?
-                var retryable = true
-                if error is TimedOut {
-                    message = "timed out after \(DurationText.format(job.timeout ?? .zero))"
-                } else if let failure = error as? JobFailure {
-                    message = failure.message
-                    detail = failure.detail
-                    retryable = failure.retryable
-                } else if error is CancellationError {
-                    message = "cancelled"
-                } else {
-                    message = String(describing: error)
-                }
-                message = secrets.redact(message)
-                detail = detail.map(secrets.redact)
-                let retry = retryable && run.attempt < run.maxAttempts
-                let delay = retry ? job.retry.delay(beforeAttempt: run.attempt + 1, unit: random()) : nil
-                attemptResult = .failed(message: message, detail: detail, retryAfter: delay)
-                logger.warning("attempt failed", metadata: ["attempt": "\(run.attempt)", "error": "\(message)", "retry": "\(retry)"])
-            }
+            end = .failed(message: secrets.redact(String(describing: error)), detail: nil, retryable: true)
+        }
+        let attemptResult = EngineCore.attemptResult(
+            end, stopReason: stopReason, attempt: run.attempt, maxAttempts: run.maxAttempts, retry: job.retry, unit: random)
+        if case .failed(let message, _, let retryAfter) = attemptResult {
+            logger.warning("attempt failed", metadata: ["attempt": "\(run.attempt)", "error": "\(message)", "retry": "\(retryAfter != nil)"])
         }
         // The lease stays renewed until the end is recorded (the core marked the execution as
         // recording). Ends are written in batches: completions that arrive together share one
@@ -292,7 +276,6 @@ extension Engine {
                 endsOnly = false
             } catch {
                 core.release(limit)
-                core.writeFailed(mono: mono())
                 if limit > 0 {
                     // Try the ends alone at once: the start may be what failed.
                     endsOnly = true
@@ -304,6 +287,8 @@ extension Engine {
                     metadata: ["error": "\(secrets.redact(String(describing: error)))"])
                 finishQueue = batch + finishQueue
                 finishFailures += 1
+                // The ends alone could not be written: the database refuses this instance's writes.
+                core.writeFailed(mono: mono())
                 try? await clock.sleep(for: options.finishRetryDelay)
             }
         }

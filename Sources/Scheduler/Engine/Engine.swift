@@ -261,8 +261,11 @@ public actor Engine: Service {
             case .claim: message = "claim failed"
             default: message = "step failed"
             }
+            // A takeover or heartbeat that could not be written (a held write lock, a full disk):
+            // this instance has no evidence that other owners could renew meanwhile. (Starts and
+            // claims can fail for reasons of their own, which must not hold takeovers back.)
             switch action {
-            case .startPending, .claim, .takeOver, .heartbeat: core.writeFailed(mono: mono())
+            case .takeOver, .heartbeat: core.writeFailed(mono: mono())
             default: break
             }
             if pass.logsFailure { logger.error(message, metadata: ["error": "\(secrets.redact(String(describing: error)))"]) }

@@ -219,7 +219,7 @@ extension Store {
     static let eventSQL = "INSERT INTO run_event (run_id, at, kind, message, instance) VALUES (?, ?, ?, ?, ?)"
 
     /// How an attempt ended, as the executor reports it.
-    public enum AttemptResult: Sendable {
+    public enum AttemptResult: Sendable, Equatable {
         /// Succeeded.
         case succeeded(RunOutcome)
         /// Failed; retry after `retryAfter` if given, else the run fails.

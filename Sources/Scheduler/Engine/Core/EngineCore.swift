@@ -486,9 +486,9 @@ struct EngineCore {
         if execution.waiting && execution.stopReason == nil { ready.removeAll { $0 == runID } }
     }
 
-    /// This instance could not write (a start, claim, heartbeat, takeover, renewal or end
-    /// failed, typically on a held write lock or a full disk): the time it waited is no evidence
-    /// that other owners could have renewed their leases, so every observation starts again.
+    /// This instance could not write (a heartbeat, takeover, renewal or the ends alone failed,
+    /// typically on a held write lock or a full disk): the time it waited is no evidence that
+    /// other owners could have renewed their leases, so every observation starts again.
     mutating func writeFailed(mono: Duration) {
         for id in observed.keys { observed[id]?.since = mono }
     }
