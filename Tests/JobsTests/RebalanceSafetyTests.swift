@@ -373,4 +373,26 @@ struct RebalanceSafetyTests {
         #expect(summary?.orders.first?.orderID != nil, "the sell was reconciled")
         #expect(h.duplicateConfirmIDs.isEmpty)
     }
+
+    /// The engine drains (no shutdown grace) while the run's orders rest: the run is released to
+    /// another instance, and it cancels its working orders on the way out.
+    @Test(.timeLimit(.minutes(1))) func aReleasedRunLeavesNothingWorking() async throws {
+        let h = try await RebalanceHarness.make()
+        defer { Task { await h.sim.stop() } }
+        h.sim.setFillMode(.manual)
+        let spec = h.job(["VTI": Self.d("0.6"), "BND": Self.d("0.4")])
+        let engine = h.engine(spec)
+        let sim = h.sim
+        let drained = Mutex<Task<Void, Never>?>(nil)
+        h.clock.onSleep { _ in
+            guard sim.orderCount == 2, drained.withLock({ $0 }) == nil else { return }
+            drained.withLock { $0 = Task { await engine.drain() } }
+        }
+        let (run, _) = try await h.runOnce(engine, job: spec.0)
+        await drained.withLock { $0 }?.value
+        #expect(run.state != .succeeded && run.state != .failed, "released, not ended: \(run.state)")
+        #expect(h.sim.orderCount == 2)
+        #expect(h.sim.workingOrderIDs.isEmpty, "working at the broker: \(h.sim.workingOrderIDs)")
+        #expect(h.sim.orderSummaries.allSatisfy { $0.status == "CAN" })
+    }
 }
