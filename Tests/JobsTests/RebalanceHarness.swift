@@ -57,10 +57,25 @@ final class HangingBroker: Brokerage, ClosedOrderListing, OrderConfirming {
     let reached = AsyncStream<Void>.makeStream()
     var brokerName: String { inner.brokerName }
 
-    init(_ inner: TradeStationClient, hangOn: Int, operation: Operation = .place) {
+    /// When set, the process dies at the first read after this answers true (checked before
+    /// every read).
+    let dieBeforeRead: (@Sendable () async -> Bool)?
+
+    init(_ inner: TradeStationClient, hangOn: Int, operation: Operation = .place, dieBeforeRead: (@Sendable () async -> Bool)? = nil) {
         self.inner = inner
         self.hangOn = hangOn
         self.operation = operation
+        self.dieBeforeRead = dieBeforeRead
+    }
+
+    /// Dies (signals, then hangs) when ``dieBeforeRead`` says so.
+    private func read() async throws {
+        try alive()
+        guard let dieBeforeRead, await dieBeforeRead() else { return }
+        dead.withLock { $0 = true }
+        entered.withLock { $0 = true }
+        reached.continuation.yield()
+        while true { try await Task.sleep(for: .seconds(3600)) }
     }
 
     private func alive() throws { if dead.withLock({ $0 }) { throw Dead() } }
@@ -80,25 +95,25 @@ final class HangingBroker: Brokerage, ClosedOrderListing, OrderConfirming {
         }
     }
 
-    func accounts() async throws -> [BrokerAccount] { try alive(); return try await inner.accounts() }
+    func accounts() async throws -> [BrokerAccount] { try await read(); return try await inner.accounts() }
     func balance(account: String) async throws -> AccountBalance {
-        try alive()
+        try await read()
         return try await inner.balance(account: account)
     }
     func positions(account: String) async throws -> [Position] {
-        try alive()
+        try await read()
         return try await inner.positions(account: account)
     }
     func quotes(_ symbols: [Symbol]) async throws -> PartialResult<Quote> {
-        try alive()
+        try await read()
         return try await inner.quotes(symbols)
     }
     func orders(account: String) async throws -> [Order] {
-        try alive()
+        try await read()
         return try await inner.orders(account: account)
     }
     func order(id: String, account: String) async throws -> Order {
-        try alive()
+        try await read()
         return try await inner.order(id: id, account: account)
     }
     func replace(orderID: String, account: String, with replacement: OrderReplacement) async throws {
@@ -117,7 +132,7 @@ final class HangingBroker: Brokerage, ClosedOrderListing, OrderConfirming {
         return next
     }
     func closedOrders(account: String, since: Date) async throws -> [Order] {
-        try alive()
+        try await read()
         return try await inner.closedOrders(account: account, since: since)
     }
     func confirm(_ order: OrderRequest, account: String) async throws -> OrderConfirmation {

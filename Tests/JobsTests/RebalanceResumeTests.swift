@@ -200,4 +200,55 @@ struct RebalanceResumeTests {
         let saved = try await checkpoint(h, id)
         #expect(saved.journal.allSatisfy { $0.outcome != nil }, "\(saved.journal.filter { $0.outcome == nil }.map(\.step))")
     }
+
+    /// Review #19: the owner dies after the run recorded `rebalance-done` but before the run's
+    /// end was recorded. The next owner concludes again; the event (an alert) is not sent twice.
+    @Test(.timeLimit(.minutes(1))) func aTakeoverAfterTheDoneEventDoesNotRecordItAgain() async throws {
+        let h = try await RebalanceHarness.make()
+        defer { Task { await h.sim.stop() } }
+        h.sim.setFillMode(.manual)
+        let spec = h.job(["VTI": 1], ["deadline": .string("10m")])
+        let store = h.store
+        let runID = Mutex<Int64?>(nil)
+        let hanging = HangingBroker(h.client(), hangOn: 0) {
+            guard let id = runID.withLock({ $0 }), let found = try? await store.run(id: id) else { return false }
+            return found.events.contains { $0.kind == "rebalance-done" }
+        }
+        // The deadline's cancel is refused once, so the order still rests when the run concludes
+        // and its exit reads the broker after `rebalance-done` was recorded: there it dies.
+        let sim = h.sim
+        let refused = Mutex(false)
+        let deadline = ISO8601DateFormatter().date(from: "2026-11-23T15:10:00Z")!
+        h.clock.onSleep { now in
+            guard now >= deadline, !refused.withLock({ $0 }) else { return }
+            refused.withLock { $0 = true }
+            sim.enqueueWriteFaults(.status(400))
+        }
+        let a = h.engine(spec, id: "a", broker: hanging)
+        try await a.start()
+        let id = try await h.store.enqueueManualRun(job: spec.0, now: h.wall.now(), by: "test")
+        runID.withLock { $0 = id }
+        _ = await a.tick()
+        var reached = hanging.reached.stream.makeAsyncIterator()
+        _ = await reached.next()
+        await a.abandonForTesting()
+        let before = try #require(try await h.store.run(id: id))
+        #expect(before.run.state == .running, "the end is not recorded yet")
+        #expect(before.events.filter { $0.kind == "rebalance-done" }.count == 1)
+        h.wall.advance(11)
+        let b = h.engine(spec, id: "b")
+        try await b.start()
+        _ = await b.tick()
+        h.engineClock.advance(by: .seconds(11))
+        _ = await b.tick()
+        await b.waitForIdle()
+        let after = try #require(try await h.store.run(id: id))
+        #expect(after.run.state == .failed)
+        #expect(after.run.takeovers >= 1)
+        #expect(after.run.error?.contains("deadline") == true, "\(after.run.error ?? "")")
+        let done = after.events.filter { $0.kind == "rebalance-done" }
+        #expect(done.count == 1, "rebalance-done recorded \(done.count) times: \(done.map(\.message))")
+        #expect(h.sim.workingOrderIDs.isEmpty)
+        #expect(h.sim.placedConfirmIDs.count == 1)
+    }
 }
