@@ -17,6 +17,11 @@ import Synchronization
 /// dropped sockets, silent heartbeats and expired tokens.
 public final class TradovateSimulator: Sendable {
     public enum Fault: Sendable, Equatable { case status(Int), throttle, malformed, dropConnection }
+    /// A fault for the next order write (`order/*` POST other than reads).
+    public enum WriteFault: Sendable, Equatable {
+        /// Carries the write out, then closes the connection before a byte of the answer is sent.
+        case acceptThenDrop
+    }
     public enum FillMode: Sendable { case instant, manual }
 
     struct Order: Sendable {
@@ -48,6 +53,8 @@ public final class TradovateSimulator: Sendable {
         var loginPenalties: [(time: Int, captcha: Bool)] = []
         var renewPenalty = false
         var faults: [Fault] = []
+        var writeFaults: [WriteFault] = []
+        var orderWrites: [String] = []
         var latency: Duration = .zero
         var accounts: [(id: Int64, name: String)] = [(1001, "DEMO123456")]
         var cash: [Int64: Decimal] = [1001: 50_000]
@@ -190,6 +197,11 @@ public final class TradovateSimulator: Sendable {
     /// Invalidates every token (next REST call gets 401; renewal is refused).
     public func expireTokens() { state.withLock { $0.tokens.removeAll() } }
     public func enqueueFaults(_ f: Fault...) { state.withLock { $0.faults += f } }
+    /// Queues faults for the next order writes (`order/placeorder`, `modifyorder`, `cancelorder`, …).
+    public func enqueueWriteFaults(_ f: WriteFault...) { state.withLock { $0.writeFaults += f } }
+    /// Order writes by endpoint (for example `order/placeorder`), counted as each request arrives,
+    /// before its body is read (a re-sent request whose body never comes still counts).
+    public func orderWriteCount(_ endpoint: String) -> Int { state.withLock { $0.orderWrites.filter { $0 == endpoint }.count } }
     /// Carries out the next request to `endpoint` (e.g. `order/cancelorder`), then drops the
     /// connection instead of answering: the broker did it, the client cannot know.
     public func loseNextAnswer(to endpoint: String) { state.withLock { $0.loseAnswers.append(endpoint) } }
@@ -652,14 +664,21 @@ public final class TradovateSimulator: Sendable {
 
     // MARK: REST
 
-    private func router() -> Router<BasicRequestContext> {
-        let router = Router()
-        let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
+    /// The order-writing endpoints (counted, and subject to write faults).
+    static let orderWrites: Set<String> = [
+        "order/placeorder", "order/modifyorder", "order/cancelorder", "order/liquidateposition",
+    ]
+
+    private func router() -> Router<SimRequestContext> {
+        let router = Router(context: SimRequestContext.self)
+        let handler: @Sendable (Request, SimRequestContext) async throws -> Response = { request, context in
+            let endpoint = String(request.uri.path.dropFirst("/v1/".count))
+            let write = request.method == .post && Self.orderWrites.contains(endpoint)
+            if write { self.state.withLock { $0.orderWrites.append(endpoint) } }
             var r = request
             let body = request.method == .post ? try await r.bodyData() : nil
             let latency = self.state.withLock { $0.latency }
             if latency > .zero { try? await Task.sleep(for: latency) }
-            let endpoint = String(request.uri.path.dropFirst("/v1/".count))
             if !endpoint.hasPrefix("auth/"), let fault = self.state.withLock({ s -> Fault? in s.faults.isEmpty ? nil : s.faults.removeFirst() }) {
                 switch fault {
                 case .status(let c): return rawResponse(.init(code: c), "")
@@ -671,6 +690,11 @@ public final class TradovateSimulator: Sendable {
             var query: [String: String] = [:]
             for (k, v) in request.uri.queryParameters { query[String(k)] = String(v) }
             let reply = self.dispatch(endpoint, query: query, body: body, token: request.bearerToken())
+            if write, self.state.withLock({ s -> WriteFault? in s.writeFaults.isEmpty ? nil : s.writeFaults.removeFirst() }) == .acceptThenDrop {
+                // The write is done; the connection closes before a byte of the answer is sent.
+                try await context.channel.close()
+                throw SimulatedDrop()
+            }
             let lose = self.state.withLock { s -> Bool in
                 guard reply.status == 200, let i = s.loseAnswers.firstIndex(of: endpoint) else { return false }
                 s.loseAnswers.remove(at: i)

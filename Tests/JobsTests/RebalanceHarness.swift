@@ -38,48 +38,111 @@ final class SteppedClock: Sendable {
     }
 }
 
-/// A broker that passes everything to `inner` but, on placement number `hangOn`, hangs after the
-/// broker accepted the order (the answer never reaches the journal: a crash mid-request).
+/// A broker that passes everything to `inner` but, on call number `hangOn` of `operation`, hangs
+/// after the broker carried the write out (the answer never reaches the journal: a crash
+/// mid-request).
 final class HangingBroker: Brokerage, ClosedOrderListing, OrderConfirming {
+    /// The write whose answer is lost.
+    enum Operation: Sendable { case place, replace, cancel }
     let inner: TradeStationClient
     let hangOn: Int
+    let operation: Operation
     private let placed = Mutex(0)
+    /// Set at the hang: the process is gone, so nothing it still runs (its exit's cleanup)
+    /// reaches the broker.
+    private let dead = Mutex(false)
+    struct Dead: Error {}
     let entered = Mutex(false)
     /// Yields once when the hanging placement has reached the broker (an explicit signal to wait on).
     let reached = AsyncStream<Void>.makeStream()
     var brokerName: String { inner.brokerName }
 
-    init(_ inner: TradeStationClient, hangOn: Int) {
+    /// When set, the process dies at the first read after this answers true (checked before
+    /// every read).
+    let dieBeforeRead: (@Sendable () async -> Bool)?
+
+    init(_ inner: TradeStationClient, hangOn: Int, operation: Operation = .place, dieBeforeRead: (@Sendable () async -> Bool)? = nil) {
         self.inner = inner
         self.hangOn = hangOn
+        self.operation = operation
+        self.dieBeforeRead = dieBeforeRead
     }
 
-    func accounts() async throws -> [BrokerAccount] { try await inner.accounts() }
-    func balance(account: String) async throws -> AccountBalance { try await inner.balance(account: account) }
-    func positions(account: String) async throws -> [Position] { try await inner.positions(account: account) }
-    func quotes(_ symbols: [Symbol]) async throws -> PartialResult<Quote> { try await inner.quotes(symbols) }
-    func orders(account: String) async throws -> [Order] { try await inner.orders(account: account) }
-    func order(id: String, account: String) async throws -> Order { try await inner.order(id: id, account: account) }
-    func replace(orderID: String, account: String, with replacement: OrderReplacement) async throws {
-        try await inner.replace(orderID: orderID, account: account, with: replacement)
+    /// Dies (signals, then hangs) when ``dieBeforeRead`` says so.
+    private func read() async throws {
+        try alive()
+        guard let dieBeforeRead, await dieBeforeRead() else { return }
+        dead.withLock { $0 = true }
+        entered.withLock { $0 = true }
+        reached.continuation.yield()
+        while true { try await Task.sleep(for: .seconds(3600)) }
     }
-    func cancel(orderID: String, account: String) async throws { try await inner.cancel(orderID: orderID, account: account) }
-    func replaceOrder(orderID: String, account: String, with replacement: OrderReplacement) async throws -> String {
-        try await inner.replaceOrder(orderID: orderID, account: account, with: replacement)
-    }
-    func closedOrders(account: String, since: Date) async throws -> [Order] { try await inner.closedOrders(account: account, since: since) }
-    func confirm(_ order: OrderRequest, account: String) async throws -> OrderConfirmation { try await inner.confirm(order, account: account) }
-    func place(_ order: OrderRequest, account: String) async throws -> PlacedOrder {
-        let result = try await inner.place(order, account: account)
+
+    private func alive() throws { if dead.withLock({ $0 }) { throw Dead() } }
+
+    /// Counts a call of `op`; on the `hangOn`-th call of ``operation``, signals and hangs.
+    private func after(_ op: Operation) async throws {
+        guard op == operation else { return }
         let n = placed.withLock { n -> Int in
             n += 1
             return n
         }
         if n == hangOn {
+            dead.withLock { $0 = true }
             entered.withLock { $0 = true }
             reached.continuation.yield()
             while true { try await Task.sleep(for: .seconds(3600)) }
         }
+    }
+
+    func accounts() async throws -> [BrokerAccount] { try await read(); return try await inner.accounts() }
+    func balance(account: String) async throws -> AccountBalance {
+        try await read()
+        return try await inner.balance(account: account)
+    }
+    func positions(account: String) async throws -> [Position] {
+        try await read()
+        return try await inner.positions(account: account)
+    }
+    func quotes(_ symbols: [Symbol]) async throws -> PartialResult<Quote> {
+        try await read()
+        return try await inner.quotes(symbols)
+    }
+    func orders(account: String) async throws -> [Order] {
+        try await read()
+        return try await inner.orders(account: account)
+    }
+    func order(id: String, account: String) async throws -> Order {
+        try await read()
+        return try await inner.order(id: id, account: account)
+    }
+    func replace(orderID: String, account: String, with replacement: OrderReplacement) async throws {
+        try alive()
+        try await inner.replace(orderID: orderID, account: account, with: replacement)
+    }
+    func cancel(orderID: String, account: String) async throws {
+        try alive()
+        try await inner.cancel(orderID: orderID, account: account)
+        try await after(.cancel)
+    }
+    func replaceOrder(orderID: String, account: String, with replacement: OrderReplacement) async throws -> String {
+        try alive()
+        let next = try await inner.replaceOrder(orderID: orderID, account: account, with: replacement)
+        try await after(.replace)
+        return next
+    }
+    func closedOrders(account: String, since: Date) async throws -> [Order] {
+        try await read()
+        return try await inner.closedOrders(account: account, since: since)
+    }
+    func confirm(_ order: OrderRequest, account: String) async throws -> OrderConfirmation {
+        try alive()
+        return try await inner.confirm(order, account: account)
+    }
+    func place(_ order: OrderRequest, account: String) async throws -> PlacedOrder {
+        try alive()
+        let result = try await inner.place(order, account: account)
+        try await after(.place)
         return result
     }
 }

@@ -373,4 +373,71 @@ struct RebalanceSafetyTests {
         #expect(summary?.orders.first?.orderID != nil, "the sell was reconciled")
         #expect(h.duplicateConfirmIDs.isEmpty)
     }
+
+    /// The engine drains (no shutdown grace) while the run's orders rest: the run is released to
+    /// another instance, and it cancels its working orders on the way out.
+    @Test(.timeLimit(.minutes(1))) func aReleasedRunLeavesNothingWorking() async throws {
+        let h = try await RebalanceHarness.make()
+        defer { Task { await h.sim.stop() } }
+        h.sim.setFillMode(.manual)
+        let spec = h.job(["VTI": Self.d("0.6"), "BND": Self.d("0.4")])
+        let engine = h.engine(spec)
+        let sim = h.sim
+        let drained = Mutex<Task<Void, Never>?>(nil)
+        h.clock.onSleep { _ in
+            guard sim.orderCount == 2, drained.withLock({ $0 }) == nil else { return }
+            drained.withLock { $0 = Task { await engine.drain() } }
+        }
+        let (run, _) = try await h.runOnce(engine, job: spec.0)
+        await drained.withLock { $0 }?.value
+        #expect(run.state != .succeeded && run.state != .failed, "released, not ended: \(run.state)")
+        #expect(h.sim.orderCount == 2)
+        #expect(h.sim.workingOrderIDs.isEmpty, "working at the broker: \(h.sim.workingOrderIDs)")
+        #expect(h.sim.orderSummaries.allSatisfy { $0.status == "CAN" })
+    }
+
+    /// `max_notional` is checked at the price caps: a plan under it at the mid but over it at
+    /// the caps places nothing.
+    @Test func maxNotionalIsCheckedAtThePriceCaps() async throws {
+        let h = try await RebalanceHarness.make()
+        defer { Task { await h.sim.stop() } }
+        // 396 VTI: 99,000 at the mid, 99,498.96 at the 0.5% cap.
+        let spec = h.job(["VTI": 1], ["max_notional": .number(99_200)])
+        let (run, _) = try await h.runOnce(h.engine(spec), job: spec.0)
+        #expect(run.state == .failed)
+        #expect(run.error?.contains("max_notional") == true, "\(run.error ?? "")")
+        #expect(h.sim.orderWriteCount == 0)
+    }
+
+    /// A quote goes bad after the sells: the buys that can be priced go out, the bad line
+    /// waits for a later round, and the run converges once the quote is back (never stranded
+    /// in cash).
+    @Test func aBadQuoteAfterTheSellsDoesNotStrandTheCash() async throws {
+        let h = try await RebalanceHarness.make()
+        defer { Task { await h.sim.stop() } }
+        h.sim.setAccount(Self.account, cash: 50_000)
+        h.sim.setPosition(account: Self.account, symbol: "SPY", quantity: 100, averagePrice: 480)
+        h.sim.setFillMode(.manual)
+        let sim = h.sim
+        h.clock.onSleep { _ in
+            for o in sim.orderSummaries where o.status == "ACK" || o.status == "OPN" {
+                if o.symbol == "SPY" {
+                    sim.fill(orderID: o.id)
+                    sim.setQuote("BND", bid: 0, ask: 0)  // a zero bid at the open, after the sell
+                } else if o.symbol == "VTI" {
+                    sim.fill(orderID: o.id, price: o.limit)
+                    sim.setQuote("BND", bid: Self.d("72.09"), ask: Self.d("72.11"))  // back
+                } else {
+                    sim.fill(orderID: o.id, price: o.limit)
+                }
+            }
+        }
+        let spec = h.job(["VTI": Self.d("0.6"), "BND": Self.d("0.4")])
+        let (run, summary) = try await h.runOnce(h.engine(spec), job: spec.0)
+        #expect(run.state == .succeeded, "\(run.error ?? "")")
+        #expect(h.sim.positionQuantity(account: Self.account, symbol: "VTI") > 0)
+        #expect(h.sim.positionQuantity(account: Self.account, symbol: "BND") > 0)
+        #expect((summary?.rounds ?? 0) >= 2)
+        #expect(abs(weight(h, "BND") - Self.d("0.396")) <= Self.d("0.005"))
+    }
 }

@@ -224,6 +224,30 @@ struct RebalanceCLITests {
         #expect(simulator.workingOrderIDs.isEmpty)
     }
 
+    /// A manual order working on a planned symbol: `rebalance plan` names it, and `run` refuses
+    /// (default `existing_orders: refuse`), exits non-zero and sends nothing.
+    @Test func planShowsWorkingOrdersAndRunRefusesThem() async throws {
+        let simulator = TradeStationSimulator()
+        try await simulator.start(port: 0)
+        defer { Task { await simulator.stop() } }
+        simulator.setFillMode(.manual)
+        let manual = simulator.addWorkingOrder(account: "SIM1234567M", symbol: "VTI", buy: true, quantity: 40, limit: 240)
+        let directory = TemporaryDirectory(prefix: "schedctl-rebalance-existing")
+        let config = try await signedInConfig(simulator, directory)
+        let plan = try await SchedctlBinary.run(["rebalance", "plan", "rebalance", "--json", "--config", config])
+        #expect(plan.status == 0, "\(plan.stderr)")
+        let planned = try #require(try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])
+        let working = try #require(planned["workingOrders"] as? [String])
+        #expect(working.contains { $0.hasPrefix(manual) && $0.contains("BUY 40 VTI") }, "\(working)")
+        let text = try await SchedctlBinary.run(["rebalance", "plan", "rebalance", "--config", config])
+        #expect(text.stdout.contains(manual), "\(text.stdout)")
+        let run = try await SchedctlBinary.run(["run", "rebalance", "--config", config])
+        #expect(run.status != 0)
+        #expect((run.stdout + run.stderr).contains(manual), "\(run.stdout)\(run.stderr)")
+        #expect(simulator.orderWriteCount == 0)
+        #expect(simulator.orderStatus(manual) == "OPN")
+    }
+
     /// `serve` is SIGKILLed after the first order reached the broker but before its answer came
     /// back (the broker holds the answer); the next process reconciles and finishes the run
     /// without sending any confirm id twice.

@@ -326,7 +326,7 @@ extension RebalanceExecution {
         let summary = try? await summarize(outcome: "failed", message: message, final: nil)
         if summary != nil, detail == nil || !open.isEmpty {
             detail = summary?.json()
-            try? await context.events.record("rebalance-done", context.secrets.redact("rebalance failed: \(message)"))
+            await recordDone(context.secrets.redact("rebalance failed: \(message)"), at: "exit")
         }
         return JobFailure(message, detail: detail, retryable: retryable)
     }
@@ -376,11 +376,27 @@ extension RebalanceExecution {
         return names
     }
 
+    /// Records the `rebalance-done` event once per attempt, through the journal: an owner that
+    /// takes the run over after the event (before the run's end was recorded) does not send it
+    /// again. A pending intent is taken as recorded (at most once: no duplicate alert). `point`
+    /// tells the conclusion's event from the one an exit adds when orders may still be working.
+    func recordDone(_ message: String, at point: String = "end") async {
+        let events = context.events
+        let _: DoneOutcome? = try? await journal.perform(
+            step: "event/rebalance-done/\(point)/\(context.attempt)", target: "events", what: "record rebalance-done"
+        ) { _ in
+            DoneOutcome(note: "taken as recorded")
+        } act: { _ in
+            try await events.record("rebalance-done", message)
+            return DoneOutcome(note: "recorded")
+        }
+    }
+
     /// A refusal before anything was placed: recorded with the plan as the summary.
     func refuse(_ reason: String) async -> JobFailure {
         try? await journal.update { $0.phase = .done }
         let summary = try? await summarize(outcome: "failed", message: reason, final: nil)
-        if summary != nil { try? await context.events.record("rebalance-done", context.secrets.redact("rebalance failed: \(reason)")) }
+        if summary != nil { await recordDone(context.secrets.redact("rebalance failed: \(reason)")) }
         return JobFailure(reason, detail: summary?.json(), retryable: false)
     }
 
@@ -411,7 +427,7 @@ extension RebalanceExecution {
             s.phase = .done
         }
         let summary = try await summarize(outcome: "dry-run", message: "dry run: nothing placed", final: nil)
-        try? await context.events.record("rebalance-done", context.secrets.redact(summary.line))
+        await recordDone(context.secrets.redact(summary.line))
         let refused = summary.orders.filter { $0.confirmation?.hasPrefix("REFUSED") == true }
         if !refused.isEmpty {
             throw JobFailure(
@@ -452,7 +468,7 @@ extension RebalanceExecution {
         if onlyUnaffordableBuys { message = "within drift except buys the cash left cannot cover: \(residuals.joined(separator: "; "))" }
         if let reason = state.stopReason, !succeeded { message += " (\(reason))" }
         let summary = try await summarize(outcome: succeeded ? "succeeded" : "failed", message: message, final: (finalInputs, final), residuals: residuals)
-        try? await context.events.record("rebalance-done", context.secrets.redact(summary.line))
+        await recordDone(context.secrets.redact(summary.line))
         if succeeded { return RunOutcome(summary: summary.line, detail: summary.json()) }
         throw JobFailure("rebalance incomplete: \(message)", detail: summary.json(), retryable: false)
     }

@@ -33,6 +33,9 @@ struct RebalanceExecution {
             return try await pinned.validateOnly()
         }
         do {
+            // What an earlier owner's exit left as "may still be working" is re-judged by this
+            // owner's own exit; a stale list must not reach this run's summary.
+            if await pinned.journal.state.mayBeWorking != nil { try await pinned.journal.update { $0.mayBeWorking = nil } }
             try await pinned.reconcilePending()
             if await pinned.needsFirstPlan() { try await pinned.firstPlan() }
             try await pinned.roundsRetryingTransientFailures()
