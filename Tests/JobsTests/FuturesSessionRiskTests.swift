@@ -279,13 +279,14 @@ struct FuturesSessionRiskPartsTests {
         #expect(nothing.next(open: [:]) == .flat && nothing.rounds == 0)
     }
 
-    @Test(arguments: [
-        (2, Decimal(99), Decimal(101), Decimal(100), Decimal(99)),  // long: the bid
-        (-2, Decimal(99), Decimal(101), Decimal(100), Decimal(101)),  // short: the ask
-        (1, nil, Decimal(101), Decimal(100), Decimal(100)),  // long, no bid: the last trade
-        (-1, Decimal(99), nil, nil, Decimal(99)),  // short, only a bid
-        (0, Decimal(99), Decimal(101), nil, Decimal(100)),  // flat: the mid
-    ] as [(Int, Decimal?, Decimal?, Decimal?, Decimal)])
+    @Test(
+        arguments: [
+            (2, Decimal(99), Decimal(101), Decimal(100), Decimal(99)),  // long: the bid
+            (-2, Decimal(99), Decimal(101), Decimal(100), Decimal(101)),  // short: the ask
+            (1, nil, Decimal(101), Decimal(100), Decimal(100)),  // long, no bid: the last trade
+            (-1, Decimal(99), nil, nil, Decimal(99)),  // short, only a bid
+            (0, Decimal(99), Decimal(101), nil, Decimal(100)),  // flat: the mid
+        ] as [(Int, Decimal?, Decimal?, Decimal?, Decimal)])
     func openPositionsAreMarkedAtTheClosingSide(quantity: Int, bid: Decimal?, ask: Decimal?, last: Decimal?, mark: Decimal) {
         #expect(ClosingMark.price(quantity: quantity, bid: bid, ask: ask, last: last) == mark)
     }
@@ -296,7 +297,9 @@ struct FuturesSessionRiskPartsTests {
         let quotes: [Int64: Date] = [1: opened.addingTimeInterval(5), 2: opened.addingTimeInterval(12)]
         let positions: [Int64: Int] = [1: 2, 2: -1, 3: 0, 4: 1]
         #expect(watch.stale(positions: positions, lastQuote: quotes, opened: opened, now: opened.addingTimeInterval(9)) == [])
-        #expect(watch.stale(positions: positions, lastQuote: quotes, opened: opened, now: opened.addingTimeInterval(10)) == [4], "never quoted: counted from the open")
+        #expect(
+            watch.stale(positions: positions, lastQuote: quotes, opened: opened, now: opened.addingTimeInterval(10)) == [4],
+            "never quoted: counted from the open")
         #expect(watch.stale(positions: positions, lastQuote: quotes, opened: opened, now: opened.addingTimeInterval(15)) == [1, 4])
         #expect(watch.stale(positions: positions, lastQuote: quotes, opened: opened, now: opened.addingTimeInterval(30)) == [1, 2, 4], "flat 3 never is")
     }

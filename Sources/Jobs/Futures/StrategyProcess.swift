@@ -98,10 +98,12 @@ final class StrategyProcess: Sendable {
                 if n <= 0 { break }
                 pending.append(contentsOf: buffer[0..<n])
                 while let i = pending.firstIndex(of: 10) {
-                    if let backlog, backlog.count.withLock({ b -> Bool in
-                        b += 1
-                        return b > limit
-                    }) {
+                    if let backlog,
+                        backlog.count.withLock({ b -> Bool in
+                            b += 1
+                            return b > limit
+                        })
+                    {
                         // A flood: stop reading (the strategy blocks on its own stdout) and say so once.
                         onFlood()
                         break reading
