@@ -6,10 +6,13 @@ import Testing
 
 @testable import Jobs
 
-/// A strategy that places a long 2 at once and then never reads its stdin again.
+/// A strategy that places a long 2 at once, then writes 1000 intents schedctl answers with a
+/// `reject` each (about 110 KB, more than a 64 KiB pipe holds), and never reads its stdin.
 let neverReadingStrategy = """
     import json, sys, time
     sys.stdout.write(json.dumps({"type": "order", "side": "buy", "qty": 2, "order": "market", "tag": "entry"}) + "\\n")
+    for _ in range(1000):
+        sys.stdout.write('{"type":"nonsense"}\\n')
     sys.stdout.flush()
     while True:
         time.sleep(1)
@@ -27,9 +30,10 @@ let floodingStrategy = """
 struct FuturesSessionRiskTests {
     /// Review #1: a strategy that stops reading stdin while quotes stream. The writer never
     /// blocks the session: the loss limit still liquidates, the strategy is ended once its input
-    /// piles up, `session status` keeps moving and the stop still stops.
+    /// piles up (its rejects fill the pipe, then the queue of 4), `session status` keeps moving and
+    /// the stop still stops.
     @Test func aStrategyThatNeverReadsCannotBlockTheSession() async throws {
-        let h = try await SessionHarness(strategyQueueLimit: 4)
+        let h = try await SessionHarness(strategyQueueLimit: 4, strategyIntentBacklog: 100_000)
         let engine = try await h.startSession(try h.job(onStart: "[]", strategy: neverReadingStrategy))
         #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 2 }, "the strategy's one order was placed")
         // Far more quotes than a 64 KiB pipe holds (about 75 bytes each).
