@@ -92,6 +92,7 @@ final class StrategyProcess: Sendable {
         Thread {
             var pending: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 4096)
+            var flooded = false
             reading: while true {
                 let n = read(fd, &buffer, buffer.count)
                 if n < 0 && errno == EINTR { continue }
@@ -105,6 +106,7 @@ final class StrategyProcess: Sendable {
                         })
                     {
                         // A flood: stop reading (the strategy blocks on its own stdout) and say so once.
+                        flooded = true
                         onFlood()
                         break reading
                     }
@@ -113,7 +115,7 @@ final class StrategyProcess: Sendable {
                     if pending.count > 1 << 20 { pending.removeAll() }
                 }
             }
-            if !pending.isEmpty, backlog == nil { handle(String(decoding: pending, as: UTF8.self)) }
+            if !pending.isEmpty, !flooded { handle(String(decoding: pending, as: UTF8.self)) }
             done()
         }.start()
     }
