@@ -6,10 +6,13 @@ import Testing
 
 @testable import Jobs
 
-/// A strategy that places a long 2 at once and then never reads its stdin again.
+/// A strategy that places a long 2 at once, then writes 1000 intents schedctl answers with a
+/// `reject` each (about 110 KB, more than a 64 KiB pipe holds), and never reads its stdin.
 let neverReadingStrategy = """
     import json, sys, time
     sys.stdout.write(json.dumps({"type": "order", "side": "buy", "qty": 2, "order": "market", "tag": "entry"}) + "\\n")
+    for _ in range(1000):
+        sys.stdout.write('{"type":"nonsense"}\\n')
     sys.stdout.flush()
     while True:
         time.sleep(1)
@@ -27,9 +30,10 @@ let floodingStrategy = """
 struct FuturesSessionRiskTests {
     /// Review #1: a strategy that stops reading stdin while quotes stream. The writer never
     /// blocks the session: the loss limit still liquidates, the strategy is ended once its input
-    /// piles up, `session status` keeps moving and the stop still stops.
+    /// piles up (its rejects fill the pipe, then the queue of 4), `session status` keeps moving and
+    /// the stop still stops.
     @Test func aStrategyThatNeverReadsCannotBlockTheSession() async throws {
-        let h = try await SessionHarness(strategyQueueLimit: 4)
+        let h = try await SessionHarness(strategyQueueLimit: 4, strategyIntentBacklog: 100_000)
         let engine = try await h.startSession(try h.job(onStart: "[]", strategy: neverReadingStrategy))
         #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 2 }, "the strategy's one order was placed")
         // Far more quotes than a 64 KiB pipe holds (about 75 bytes each).
@@ -279,13 +283,14 @@ struct FuturesSessionRiskPartsTests {
         #expect(nothing.next(open: [:]) == .flat && nothing.rounds == 0)
     }
 
-    @Test(arguments: [
-        (2, Decimal(99), Decimal(101), Decimal(100), Decimal(99)),  // long: the bid
-        (-2, Decimal(99), Decimal(101), Decimal(100), Decimal(101)),  // short: the ask
-        (1, nil, Decimal(101), Decimal(100), Decimal(100)),  // long, no bid: the last trade
-        (-1, Decimal(99), nil, nil, Decimal(99)),  // short, only a bid
-        (0, Decimal(99), Decimal(101), nil, Decimal(100)),  // flat: the mid
-    ] as [(Int, Decimal?, Decimal?, Decimal?, Decimal)])
+    @Test(
+        arguments: [
+            (2, Decimal(99), Decimal(101), Decimal(100), Decimal(99)),  // long: the bid
+            (-2, Decimal(99), Decimal(101), Decimal(100), Decimal(101)),  // short: the ask
+            (1, nil, Decimal(101), Decimal(100), Decimal(100)),  // long, no bid: the last trade
+            (-1, Decimal(99), nil, nil, Decimal(99)),  // short, only a bid
+            (0, Decimal(99), Decimal(101), nil, Decimal(100)),  // flat: the mid
+        ] as [(Int, Decimal?, Decimal?, Decimal?, Decimal)])
     func openPositionsAreMarkedAtTheClosingSide(quantity: Int, bid: Decimal?, ask: Decimal?, last: Decimal?, mark: Decimal) {
         #expect(ClosingMark.price(quantity: quantity, bid: bid, ask: ask, last: last) == mark)
     }
@@ -296,7 +301,9 @@ struct FuturesSessionRiskPartsTests {
         let quotes: [Int64: Date] = [1: opened.addingTimeInterval(5), 2: opened.addingTimeInterval(12)]
         let positions: [Int64: Int] = [1: 2, 2: -1, 3: 0, 4: 1]
         #expect(watch.stale(positions: positions, lastQuote: quotes, opened: opened, now: opened.addingTimeInterval(9)) == [])
-        #expect(watch.stale(positions: positions, lastQuote: quotes, opened: opened, now: opened.addingTimeInterval(10)) == [4], "never quoted: counted from the open")
+        #expect(
+            watch.stale(positions: positions, lastQuote: quotes, opened: opened, now: opened.addingTimeInterval(10)) == [4],
+            "never quoted: counted from the open")
         #expect(watch.stale(positions: positions, lastQuote: quotes, opened: opened, now: opened.addingTimeInterval(15)) == [1, 4])
         #expect(watch.stale(positions: positions, lastQuote: quotes, opened: opened, now: opened.addingTimeInterval(30)) == [1, 2, 4], "flat 3 never is")
     }

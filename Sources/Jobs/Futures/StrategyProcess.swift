@@ -94,17 +94,21 @@ final class StrategyProcess: Sendable {
             var buffer = [UInt8](repeating: 0, count: 4096)
             // A line longer than 1 MiB is dropped whole: its bytes are discarded as they come.
             var discarding = false
+            var flooded = false
             reading: while true {
                 let n = read(fd, &buffer, buffer.count)
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 { break }
                 pending.append(contentsOf: buffer[0..<n])
                 while let i = pending.firstIndex(of: 10) {
-                    if let backlog, backlog.count.withLock({ b -> Bool in
-                        b += 1
-                        return b > limit
-                    }) {
+                    if let backlog,
+                        backlog.count.withLock({ b -> Bool in
+                            b += 1
+                            return b > limit
+                        })
+                    {
                         // A flood: stop reading (the strategy blocks on its own stdout) and say so once.
+                        flooded = true
                         onFlood()
                         break reading
                     }
@@ -117,7 +121,7 @@ final class StrategyProcess: Sendable {
                     discarding = true
                 }
             }
-            if !pending.isEmpty, !discarding, backlog == nil { handle(String(decoding: pending, as: UTF8.self)) }
+            if !pending.isEmpty, !discarding, !flooded { handle(String(decoding: pending, as: UTF8.self)) }
             done()
         }.start()
     }
