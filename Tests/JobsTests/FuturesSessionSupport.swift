@@ -44,8 +44,10 @@ final class SessionHarness: Sendable {
     let strategyQueueLimit: Int
     let strategyIntentBacklog: Int
 
+    /// The watchdog and the simulator's client timeout leave room for a loaded 2-core machine
+    /// running every suite at once (an 800 ms watchdog fired there on real time).
     static let socket = TradovateWebSocketConfiguration(
-        heartbeatInterval: .milliseconds(50), serverSilenceTimeout: .milliseconds(800), requestTimeout: .seconds(5), connectTimeout: .seconds(2),
+        heartbeatInterval: .milliseconds(50), serverSilenceTimeout: .seconds(3), requestTimeout: .seconds(5), connectTimeout: .seconds(2),
         reconnectBase: .milliseconds(20), reconnectCap: .milliseconds(200))
 
     /// With `socketClock`, the socket timers move only when the test advances that clock (the
@@ -56,7 +58,7 @@ final class SessionHarness: Sendable {
         self.strategyIntentBacklog = strategyIntentBacklog
         store = try StoreSchema.open(path: directory.file("state.sqlite"))
         try await sim.start(port: 0)
-        sim.setHeartbeat(interval: .milliseconds(50), clientTimeout: socketClock == nil ? 2 : 3600)
+        sim.setHeartbeat(interval: .milliseconds(50), clientTimeout: socketClock == nil ? 5 : 3600)
     }
 
     var strategyLog: String { directory.file("strategy.log") }

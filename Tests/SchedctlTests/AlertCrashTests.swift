@@ -44,16 +44,18 @@ final class CrashTestEndpoint: Sendable {
         return fd
     }
 
-    /// Drops the silent socket (and every connection waiting on it), then answers on the same port.
+    /// Drops every connection waiting on the silent socket unread, then answers on it. The socket
+    /// is kept (not closed and bound again), so no other socket can take the port in between.
     func answer() throws {
-        let old = listener.withLock { fd -> Int32 in
-            defer { fd = -1 }
-            return fd
+        let fd = listener.withLock { $0 }
+        let flags = fcntl(fd, F_GETFL)
+        _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+        while true {
+            let waiting = accept(fd, nil, nil)
+            if waiting < 0 { break }
+            close(waiting)
         }
-        close(old)
-        let fd = Self.listen(port: port)
-        guard fd >= 0 else { throw POSIXError(.EADDRINUSE) }
-        listener.withLock { $0 = fd }
+        _ = fcntl(fd, F_SETFL, flags)
         Thread { [self] in
             while true {
                 let client = accept(fd, nil, nil)
