@@ -203,21 +203,27 @@ extension RebalanceExecution {
     func cancel(_ open: [RebalanceOrder]) async throws {
         for o in open {
             guard let id = o.orderID else { continue }
-            let broker = self.broker
-            let account = self.account
-            let _: DoneOutcome = try await journal.perform(step: "cancel/\(o.confirmID)/\(id)", target: broker.brokerName, what: "cancel \(id)") { _ in
-                let now = try await broker.order(id: id, account: account)
-                return now.state.isTerminal || now.brokerStatus == "UCN" ? DoneOutcome(note: "final") : nil
-            } act: { _ in
-                do {
-                    try await broker.cancel(orderID: id, account: account)
-                    return DoneOutcome(note: "cancel sent")
-                } catch let error as BrokerError where error.isRejected || error.isNotFound {
-                    return DoneOutcome(note: "not cancelled: \(error.message)")
-                }
-            }
+            try await cancelOrder(id, step: "cancel/\(o.confirmID)/\(id)")
         }
         try await settle()
+    }
+
+    /// Cancels order `id` through the journal under `step`: an order already final (or `UCN`)
+    /// needs nothing, and a refusal or an unknown id is an outcome, not an error.
+    func cancelOrder(_ id: String, step: String) async throws {
+        let broker = self.broker
+        let account = self.account
+        let _: DoneOutcome = try await journal.perform(step: step, target: broker.brokerName, what: "cancel \(id)") { _ in
+            let now = try await broker.order(id: id, account: account)
+            return now.state.isTerminal || now.brokerStatus == "UCN" ? DoneOutcome(note: "final") : nil
+        } act: { _ in
+            do {
+                try await broker.cancel(orderID: id, account: account)
+                return DoneOutcome(note: "cancel sent")
+            } catch let error as BrokerError where error.isRejected || error.isNotFound {
+                return DoneOutcome(note: "not cancelled: \(error.message)")
+            }
+        }
     }
 
     /// Reads until none of the run's orders is working, at most ``settleReads`` times.
@@ -231,21 +237,8 @@ extension RebalanceExecution {
 
     /// `existing_orders: cancel`: cancels the account's working orders on the plan's symbols.
     func cancelForeign(_ orders: [Order]) async throws {
-        let broker = self.broker
-        let account = self.account
         for o in orders {
-            let id = o.id
-            let _: DoneOutcome = try await journal.perform(step: "cancel-existing/\(id)", target: broker.brokerName, what: "cancel \(id)") { _ in
-                let now = try await broker.order(id: id, account: account)
-                return now.state.isTerminal || now.brokerStatus == "UCN" ? DoneOutcome(note: "final") : nil
-            } act: { _ in
-                do {
-                    try await broker.cancel(orderID: id, account: account)
-                    return DoneOutcome(note: "cancel sent")
-                } catch let error as BrokerError where error.isRejected || error.isNotFound {
-                    return DoneOutcome(note: "not cancelled: \(error.message)")
-                }
-            }
+            try await cancelOrder(o.id, step: "cancel-existing/\(o.id)")
         }
         for _ in 0..<Self.settleReads {
             let open = try await broker.orders(account: account).filter { o in orders.contains { $0.id == o.id } && !o.state.isTerminal }
