@@ -93,7 +93,7 @@ let package = Package(
         ),
         .target(name: "CProcessSpawn"),
         // The supervisor each `exec` command runs under (C, no runtime: small and quick to start).
-        .executableTarget(name: "schedctl-supervise"),
+        .executableTarget(name: "schedctl-supervise", dependencies: ["CProcessSpawn"]),
         .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(
             name: "Jobs",

@@ -26,6 +26,7 @@ struct Schedctl: AsyncParsableCommand {
     /// Hardens the process (non-dumpable, the passphrase variables read once and removed from
     /// its own environment), then runs the command.
     static func main() async {
+        SupervisedCommand.superviseIfAsked()
         ProcessHardening.harden()
         do {
             var command = try parseAsRoot()

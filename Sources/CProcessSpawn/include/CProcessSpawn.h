@@ -62,4 +62,9 @@ int cps_pidfd_wait(int pidfd, int timeout_ms);
 /// Sends `sig` to the process of `pidfd`. Returns 0 or an errno value.
 int cps_pidfd_signal(int pidfd, int sig);
 
+/// Runs as the supervisor of one `exec` command (`argv`: NAME RESULT TAIL_BYTES GRACE_MS PROGRAM
+/// [ARG...]; see Supervise.c) and returns its exit status. Called first thing by
+/// `schedctl-supervise` and by `schedctl __exec-supervisor`, never inside a running scheduler.
+int cps_supervise(int argc, char **argv);
+
 #endif

@@ -15,7 +15,7 @@ import Synchronization
 ///
 /// Started in two steps like any child (`start`, then `release` once its identity is in the
 /// run's checkpoint); it gets no parent-death signal, so schedctl's death never ends the command.
-final class SupervisedCommand: Sendable {
+public final class SupervisedCommand: Sendable {
     /// The supervisor's pid (its process group's id).
     let pid: pid_t
     private let pending: Mutex<cps_child?>
@@ -27,34 +27,53 @@ final class SupervisedCommand: Sendable {
         self.pending = Mutex(child)
     }
 
-    /// The supervisor program: `SCHEDCTL_SUPERVISOR`, else `schedctl-supervise` beside this
-    /// executable, else on PATH.
-    static func locateSupervisor() -> String? {
-        let environment = ProcessInfo.processInfo.environment
-        if let path = environment["SCHEDCTL_SUPERVISOR"], !path.isEmpty { return path }
-        var candidates: [String] = []
-        if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            candidates.append((exe as NSString).deletingLastPathComponent + "/schedctl-supervise")
+    /// The argument that makes `schedctl` run as a supervisor (`schedctl __exec-supervisor RESULT …`).
+    static let hostedModeArgument = "__exec-supervisor"
+
+    /// Whether this executable runs as a supervisor when started with ``hostedModeArgument``
+    /// (set by ``superviseIfAsked()``; a test runner has no such mode).
+    static let hostsSupervisor = Mutex(false)
+
+    /// Called first thing by `schedctl`: started as `schedctl __exec-supervisor RESULT …` (by a
+    /// `serve` that found no `schedctl-supervise`), it runs as that command's supervisor and
+    /// exits; otherwise it notes that this executable can host supervisors and returns.
+    public static func superviseIfAsked() {
+        if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == hostedModeArgument {
+            exit(cps_supervise(CommandLine.argc - 1, CommandLine.unsafeArgv + 1))
         }
+        hostsSupervisor.withLock { $0 = true }
+    }
+
+    /// How to start a supervisor, as the first arguments of its command line:
+    /// `SCHEDCTL_SUPERVISOR`, else `schedctl-supervise` beside this executable or on PATH, else
+    /// this executable in its hosted mode (so `swift run schedctl serve` needs nothing more).
+    static func locateSupervisor() -> [String]? {
+        let environment = ProcessInfo.processInfo.environment
+        if let path = environment["SCHEDCTL_SUPERVISOR"], !path.isEmpty { return [path] }
+        let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        var candidates: [String] = []
+        if let exe { candidates.append((exe as NSString).deletingLastPathComponent + "/schedctl-supervise") }
         candidates.append(((CommandLine.arguments.first ?? "") as NSString).deletingLastPathComponent + "/schedctl-supervise")
-        for candidate in candidates where !candidate.hasPrefix("/schedctl") && access(candidate, X_OK) == 0 { return candidate }
-        return ChildProcess.locate("schedctl-supervise", searchPath: environment["PATH"]).flatMap { access($0, X_OK) == 0 ? $0 : nil }
+        for candidate in candidates where !candidate.hasPrefix("/schedctl") && access(candidate, X_OK) == 0 { return [candidate] }
+        if let found = ChildProcess.locate("schedctl-supervise", searchPath: environment["PATH"]), access(found, X_OK) == 0 { return [found] }
+        if let exe, hostsSupervisor.withLock({ $0 }) { return [exe, hostedModeArgument] }
+        return nil
     }
 
     /// Forks the supervisor of `program` (already searched on PATH) with `arguments`; it waits
     /// for `release`. Its standard streams are /dev/null (the command's output goes to it).
     static func start(
-        supervisor: String, result: String, tailBytes: Int, grace: Duration, program: String, argv: [String], environment: [String: String],
+        supervisor: [String], result: String, tailBytes: Int, grace: Duration, program: String, argv: [String], environment: [String: String],
         workdir: String?
     ) throws -> SupervisedCommand {
         let devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)
         guard devnull >= 0 else { throw JobFailure("cannot open /dev/null: \(String(cString: strerror(errno)))") }
         defer { close(devnull) }
         let graceMs = max(0, Int(grace.components.seconds) * 1000 + Int(grace.components.attoseconds / 1_000_000_000_000_000))
-        let full = [supervisor, result, String(tailBytes), String(graceMs), program] + argv.dropFirst()
+        let full = supervisor + [result, String(tailBytes), String(graceMs), program] + argv.dropFirst()
         let cArgs = full.map { strdup($0) } + [nil]
         let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        let cPath = strdup(supervisor)
+        let cPath = strdup(supervisor[0])
         let cWorkdir = workdir.map { strdup($0) }
         defer {
             for pointer in cArgs { free(pointer) }
