@@ -44,10 +44,11 @@ final class SessionHarness: Sendable {
     let strategyQueueLimit: Int
     let strategyIntentBacklog: Int
 
-    /// The watchdog and the simulator's client timeout leave room for a loaded 2-core machine
-    /// running every suite at once (an 800 ms watchdog fired there on real time).
+    /// The watchdog, the connect and request timeouts and the simulator's client timeout leave
+    /// room for a loaded 2-core machine running every suite at once (on real time, an 800 ms
+    /// watchdog and a 2 s connect timeout fired there).
     static let socket = TradovateWebSocketConfiguration(
-        heartbeatInterval: .milliseconds(50), serverSilenceTimeout: .seconds(3), requestTimeout: .seconds(5), connectTimeout: .seconds(2),
+        heartbeatInterval: .milliseconds(50), serverSilenceTimeout: .seconds(3), requestTimeout: .seconds(10), connectTimeout: .seconds(10),
         reconnectBase: .milliseconds(20), reconnectCap: .milliseconds(200))
 
     /// With `socketClock`, the socket timers move only when the test advances that clock (the
