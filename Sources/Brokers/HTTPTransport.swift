@@ -82,7 +82,7 @@ struct HTTPTransport: Sendable {
         }
         defer { if !pooled { session.finishTasksAndInvalidate() } }
         do {
-            let (data, response) = try await session.data(for: request)
+            let (data, response) = try await session.sendOnce(request)
             guard let http = response as? HTTPURLResponse else {
                 throw BrokerError(.transport, broker: broker, "\(broker) answered \(method) \(url.path) with a non-HTTP response")
             }

@@ -1,3 +1,4 @@
+import Brokers
 import Foundation
 
 #if canImport(FoundationNetworking)
@@ -31,7 +32,7 @@ final class HTTPPost: Sendable {
         request.httpMethod = "POST"
         for (key, value) in headers { request.setValue(value, forHTTPHeaderField: key) }
         request.httpBody = body
-        let (data, response) = try await session.data(for: request)
+        let (data, response) = try await session.sendOnce(request)
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
     }
 }
