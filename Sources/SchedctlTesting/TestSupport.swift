@@ -54,7 +54,30 @@ public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) asy
     }
 }
 
-/// Waits for `process` to end without blocking a shared thread.
+/// Waits for `process` to end without blocking a shared thread: until Foundation reaps it, or
+/// (when Foundation missed its SIGCHLD) until it has been a zombie or gone for 5 s.
 public func exited(_ process: Process) async throws {
-    while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+    var seenExited = 0
+    while process.isRunning && seenExited < 500 {
+        seenExited = hasExited(pid: process.processIdentifier) ? seenExited + 1 : 0
+        try await Task.sleep(for: .milliseconds(10))
+    }
+}
+
+/// Whether process `pid` has exited: it is a zombie, or gone. Foundation's `Process` on Linux can
+/// miss a child's SIGCHLD and report a zombie as running forever (seen once in a SIGKILL soak,
+/// which then waited for it without end), so a wait must not rest on `isRunning` alone.
+public func hasExited(pid: Int32) -> Bool {
+    // Plain read(2) with an EINTR retry: Foundation's file reading traps on EINTR, which a
+    // child's SIGCHLD causes here.
+    let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+    if fd < 0 { return errno == ENOENT }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 1024)
+    var count = -1
+    repeat { count = read(fd, &buffer, buffer.count) } while count < 0 && errno == EINTR
+    guard count > 0 else { return false }
+    let stat = String(decoding: buffer[0..<count], as: UTF8.self)
+    guard let end = stat.lastIndex(of: ")") else { return false }
+    return stat[stat.index(after: end)...].split(separator: " ").first == "Z"
 }

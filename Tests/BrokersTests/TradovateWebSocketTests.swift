@@ -50,8 +50,10 @@ func isProps(_ type: String, containing text: String = "") -> (TradovateEvent) -
     }
 }
 
+/// Real-time sockets: the watchdog leaves room for a loaded 2-core machine running every suite at
+/// once (a 1 s watchdog fired there); the watchdog test sets its own limit on a manual clock.
 let fastWS = TradovateWebSocketConfiguration(
-    heartbeatInterval: .milliseconds(40), serverSilenceTimeout: .seconds(1),
+    heartbeatInterval: .milliseconds(40), serverSilenceTimeout: .seconds(3),
     requestTimeout: .seconds(5), connectTimeout: .seconds(3), reconnectBase: .milliseconds(20), reconnectCap: .milliseconds(200))
 
 struct WSHarness {
@@ -61,7 +63,7 @@ struct WSHarness {
     let events: EventCollector
 
     static func make(
-        _ config: TradovateWebSocketConfiguration = fastWS, serverHeartbeat: Duration = .milliseconds(40), clientTimeout: TimeInterval = 2,
+        _ config: TradovateWebSocketConfiguration = fastWS, serverHeartbeat: Duration = .milliseconds(40), clientTimeout: TimeInterval = 5,
         marketData: Bool = false, timers: ManualClock? = nil
     ) async throws -> WSHarness {
         // With `timers`, the server's and the client's socket timers share one manual clock.
@@ -173,6 +175,7 @@ struct WSHarness {
         let clock = ManualClock()
         var config = fastWS
         config.clock = clock
+        config.serverSilenceTimeout = .seconds(1)
         let h = try await WSHarness.make(config, clientTimeout: 3600)
         #expect(await h.events.wait(isConnected))
         #expect(await h.ws.heartbeatsSent == 0, "heartbeats follow the injected clock")

@@ -9,10 +9,6 @@ import Testing
 /// `exec` child appending a line) must have happened exactly once.
 @Suite("Crash and multi-process", .serialized)
 struct CrashTests {
-    /// Waits for `process` to end without blocking a thread of the shared pool.
-    func exited(_ process: Process) async throws {
-        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-    }
 
     @Test func threeServicesKilledAtRandomLoseAndDoubleNothing() async throws {
         let directory = TemporaryDirectory(prefix: "schedctl-crash")

@@ -172,9 +172,4 @@ struct ExecProcessTests {
             #expect(liveMembers(of: supervisor).isEmpty, "the first copy's group survived")
         #endif
     }
-
-    /// Waits for `process` to end without blocking a thread of the shared pool.
-    func exited(_ process: Process) async throws {
-        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-    }
 }

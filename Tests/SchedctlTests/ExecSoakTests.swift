@@ -10,9 +10,6 @@ import Testing
 /// the runs' own account of them.
 @Suite("exec soak", .serialized)
 struct ExecSoakTests {
-    func exited(_ process: Process) async throws {
-        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-    }
 
     @Test func killedServicesNeverExecuteARunTwiceNorOverlapIt() async throws {
         #if os(Linux)
