@@ -1,6 +1,7 @@
 import Brokers
 import Foundation
 import Sandbox
+import SchedctlTesting
 import Testing
 
 /// Order writes against the TradeStation simulator where the answer goes missing: the HTTP layer
@@ -24,6 +25,26 @@ import Testing
             #expect(h.sim.placedConfirmIDs == [request.key.rawValue])
             #expect(h.sim.orderCount == 1, "the one order exists at the broker")
             #expect(h.sim.requestLog.filter { $0 == "POST /v3/orderexecution/orders" }.count == 1)
+        }
+    }
+
+    /// A caller cancelled while the broker holds a placement's answer: the call ends with an
+    /// error (an unknown outcome for the journal), the request is neither re-sent nor cancelled
+    /// at the HTTP layer, and the one order the broker carried out is the only one it holds.
+    @Test func aPlacementCancelledWhileItsAnswerIsHeldIsSentOnce() async throws {
+        try await withTS { h in
+            h.sim.setFillMode(.manual)
+            h.sim.enqueueWriteFaults(.acceptThenDelay(.seconds(3)))
+            let before = h.sim.orderWriteCount
+            let request = try OrderRequest(symbol: "VTI", side: .buy, quantity: 1, type: .limit(240), key: .derived(from: "cancelled", "1"))
+            let (client, account) = (h.client, Self.account)
+            let call = Task { try await client.place(request, account: account) }
+            #expect(try await pollUntil(within: 30) { h.sim.orderWriteCount > before }, "the write reached the broker")
+            call.cancel()
+            await #expect(throws: BrokerError.self) { _ = try await call.value }
+            #expect(h.sim.orderWriteCount - before == 1, "the broker saw \(h.sim.orderWriteCount - before) order writes")
+            #expect(h.sim.placedConfirmIDs == [request.key.rawValue])
+            #expect(h.sim.orderCount == 1)
         }
     }
 
