@@ -38,9 +38,13 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
+        // What every module of ours uses: clocks, `Duration` helpers, the HTTP client and form
+        // encoding. Foundation only.
+        .target(name: "SchedctlBase", swiftSettings: swiftSettings),
         .target(
             name: "Scheduler",
             dependencies: [
+                "SchedctlBase",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -67,8 +71,8 @@ let package = Package(
         .target(
             name: "Brokers",
             dependencies: [
+                "SchedctlBase",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -84,6 +88,7 @@ let package = Package(
             name: "Sandbox",
             dependencies: [
                 "Brokers",
+                "SchedctlBase",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -99,6 +104,7 @@ let package = Package(
             name: "Jobs",
             dependencies: [
                 "CProcessSpawn",
+                "SchedctlBase",
                 "Scheduler",
                 "Brokers",
                 "Secrets",
@@ -121,6 +127,7 @@ let package = Package(
             name: "StatusHTTP",
             dependencies: [
                 "Inspection",
+                "SchedctlBase",
                 "Scheduler",
                 "Jobs",
                 "Secrets",
@@ -159,7 +166,7 @@ let package = Package(
         .executableTarget(
             name: "schedbench",
             dependencies: [
-                "Scheduler", "Jobs", "Brokers", "SchedctlTesting", "StatusHTTP", "Inspection",
+                "SchedctlBase", "Scheduler", "Jobs", "Brokers", "SchedctlTesting", "StatusHTTP", "Inspection",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -167,12 +174,12 @@ let package = Package(
         ),
         .target(
             name: "SchedctlTesting",
-            dependencies: ["Scheduler", "Jobs"],
+            dependencies: ["SchedctlBase", "Scheduler"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "SchedulerTests",
-            dependencies: ["Scheduler", "Jobs", "SchedctlTesting"],
+            dependencies: ["SchedctlBase", "Scheduler", "Jobs", "SchedctlTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -180,6 +187,7 @@ let package = Package(
             dependencies: [
                 "Brokers",
                 "Sandbox",
+                "SchedctlBase",
                 "SchedctlTesting",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
@@ -200,7 +208,7 @@ let package = Package(
         .testTarget(
             name: "JobsTests",
             dependencies: [
-                "Jobs", "Scheduler", "Brokers", "Sandbox", "Secrets", "SecretsSQLite", "SchedctlTesting",
+                "Jobs", "SchedctlBase", "Scheduler", "Brokers", "Sandbox", "Secrets", "SecretsSQLite", "SchedctlTesting",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -214,7 +222,7 @@ let package = Package(
         .testTarget(
             name: "SchedctlTests",
             dependencies: [
-                "schedctl", "Scheduler", "Jobs", "Brokers", "Sandbox", "SchedctlTesting", "Secrets", "StatusHTTP", "Inspection",
+                "schedctl", "SchedctlBase", "Scheduler", "Jobs", "Brokers", "Sandbox", "SchedctlTesting", "Secrets", "StatusHTTP", "Inspection",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),

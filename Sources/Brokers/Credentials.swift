@@ -71,33 +71,5 @@ public final class InMemoryTokenStore: TokenStore {
         }
     }
     /// The stored state, synchronously (tests).
-    public var current: OAuthTokenState? { state.withLock { $0 } }
-}
-
-/// Sleeping, injectable so tests never wait on real time.
-public struct Sleeper: Sendable {
-    let body: @Sendable (Duration) async throws -> Void
-    public init(_ body: @escaping @Sendable (Duration) async throws -> Void) { self.body = body }
-    /// Real sleeping on the continuous clock.
-    public static let continuous = Sleeper { try await Task.sleep(for: $0) }
-    /// Returns at once (tests).
-    public static let immediate = Sleeper { _ in }
-    public func callAsFunction(_ d: Duration) async throws { try await body(d) }
-}
-
-/// A wall-clock source, injectable for expiry decisions.
-public struct WallClock: Sendable {
-    let body: @Sendable () -> Date
-    public init(_ body: @escaping @Sendable () -> Date) { self.body = body }
-    public static let system = WallClock { Date() }
-    public func now() -> Date { body() }
-}
-
-/// A settable wall clock for tests.
-public final class ManualWallClock: Sendable {
-    private let date: Mutex<Date>
-    public init(_ start: Date) { date = Mutex(start) }
-    public func advance(by seconds: TimeInterval) { date.withLock { $0 += seconds } }
-    public var now: Date { date.withLock { $0 } }
-    public var clock: WallClock { WallClock { [self] in self.now } }
+    package var current: OAuthTokenState? { state.withLock { $0 } }
 }

@@ -1,7 +1,9 @@
 public import Foundation
+public import SchedctlBase
 import Synchronization
 
-/// A wall clock a test sets by hand.
+/// A wall clock a test sets by hand: the wall half of the manual clock pair (``ManualClock`` is
+/// the monotonic half). Hand it to code as ``source`` (a closure) or ``clock`` (a `WallClock`).
 public final class ManualWallClock: Sendable {
     private let current: Mutex<Date>
 
@@ -10,6 +12,9 @@ public final class ManualWallClock: Sendable {
         let formatter = ISO8601DateFormatter()
         current = Mutex(formatter.date(from: start)!)
     }
+
+    /// A clock showing `start`.
+    public init(_ start: Date) { current = Mutex(start) }
 
     /// The time it shows.
     public func now() -> Date { current.withLock { $0 } }
@@ -23,8 +28,19 @@ public final class ManualWallClock: Sendable {
     /// Moves it by `seconds`.
     public func advance(_ seconds: Double) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
 
+    /// Moves it by `seconds`.
+    public func advance(by seconds: TimeInterval) { advance(seconds) }
+
     /// A closure for `Engine(wall:)`.
     public var source: @Sendable () -> Date { { self.now() } }
+
+    /// The clock as a `WallClock` (brokers, simulators).
+    public var clock: WallClock { WallClock { self.now() } }
+}
+
+extension Sleeper {
+    /// Returns at once.
+    public static let immediate = Sleeper { _ in }
 }
 
 /// A fresh directory under the system temporary directory, removed when released.

@@ -1,6 +1,7 @@
 public import Foundation
 import GRDB
 import Synchronization
+import SchedctlBase
 
 /// One named check of `/healthz`.
 public struct HealthCheck: Encodable, Sendable, Hashable {
@@ -41,7 +42,7 @@ public enum HealthVerdict {
     ) -> HealthReport {
         var checks: [String: HealthCheck] = [:]
         let sincePass = now.timeIntervalSince(engine.lastPass ?? since)
-        if sincePass > policy.loopStallAfter.secondsValue {
+        if sincePass > policy.loopStallAfter.seconds {
             checks["loop"] = .fail(
                 engine.lastPass == nil
                     ? String(format: "the engine loop has not completed a pass in %.1fs since start", sincePass)
@@ -50,7 +51,7 @@ public enum HealthVerdict {
             checks["loop"] = .ok(engine.lastPass == nil ? "starting" : String(format: "last pass %.1fs ago", max(0, sincePass)))
         }
         let sinceWrite = now.timeIntervalSince(database.lastSuccess ?? since)
-        if database.lastFailure != nil, database.lastSuccess.map({ $0 < database.lastFailure! }) ?? true, sinceWrite > policy.writeFailingFor.secondsValue {
+        if database.lastFailure != nil, database.lastSuccess.map({ $0 < database.lastFailure! }) ?? true, sinceWrite > policy.writeFailingFor.seconds {
             checks["database"] = .fail(
                 String(format: "no write transaction could begin for %.1fs: ", sinceWrite) + (database.lastError ?? "unknown error"))
         } else {
@@ -92,7 +93,7 @@ public final class WriteProbe: Sendable {
     /// A probe of the database at `path` that waits at most `timeout` for the write lock.
     public init(path: String, timeout: Duration = .seconds(1), wall: @escaping @Sendable () -> Date = { Date() }) throws {
         var configuration = Configuration()
-        configuration.busyMode = .timeout(timeout.secondsValue)
+        configuration.busyMode = .timeout(timeout.seconds)
         configuration.label = "schedctl.health"
         queue = try DatabaseQueue(path: path, configuration: configuration)
         self.wall = wall
@@ -124,7 +125,3 @@ public final class WriteProbe: Sendable {
     }
 }
 
-extension Duration {
-    /// Whole and fractional seconds.
-    var secondsValue: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

@@ -4,6 +4,7 @@ import Logging
 import Scheduler
 import StatusHTTP
 import Synchronization
+import SchedctlBase
 
 /// Engine benchmarks: durable claims, fire lateness, lease renewals across processes, start-up
 /// time and memory at 100,000 jobs. They print figures; nothing here passes or fails.
@@ -242,6 +243,3 @@ enum EngineBenchmarks {
     }
 }
 
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

@@ -1,3 +1,5 @@
+import SchedctlBase
+import SchedctlTesting
 import Foundation
 import Testing
 

@@ -1,3 +1,5 @@
+import SchedctlBase
+import SchedctlTesting
 import Foundation
 import Synchronization
 import Testing
@@ -77,12 +79,12 @@ let wrongPassword = InMemoryCredentials([
         let shared = InMemoryTradovateTokenStore()
         // Another process claimed the sign-in 2 s ago and has not stored its token yet.
         var book = TradovateAuthBook()
-        book.signIns = [t.clock.now.addingTimeInterval(-2)]
-        book.claimUntil = t.clock.now.addingTimeInterval(38)
+        book.signIns = [t.clock.now().addingTimeInterval(-2)]
+        book.claimUntil = t.clock.now().addingTimeInterval(38)
         _ = try await shared.replace(expectedVersion: nil, with: TradovateTokenState(book: book))
         _ = try await t.auth(sim, store: shared).accessToken()
         // It waited out the claim (sleeping on the injected clock), then signed in itself.
-        #expect(sim.loginCount == 1 && t.clock.now.timeIntervalSince1970 >= 1_790_000_038)
+        #expect(sim.loginCount == 1 && t.clock.now().timeIntervalSince1970 >= 1_790_000_038)
         await sim.stop()
     }
 

@@ -1,3 +1,4 @@
+import SchedctlBase
 import Crypto
 import Foundation
 import Jobs

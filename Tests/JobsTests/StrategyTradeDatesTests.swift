@@ -1,3 +1,4 @@
+import SchedctlBase
 import Brokers
 import Foundation
 import Jobs

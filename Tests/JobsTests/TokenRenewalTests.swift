@@ -1,3 +1,4 @@
+import SchedctlBase
 import Brokers
 import Foundation
 import Jobs
@@ -13,7 +14,7 @@ import Testing
 /// simulators on 127.0.0.1; time is a manual clock shared by the simulator and the client.
 struct TokenRenewalFixture {
     let directory = TemporaryDirectory(prefix: "schedctl-token")
-    let clock = Brokers.ManualWallClock(Date(timeIntervalSince1970: 1_790_000_000))
+    let clock = ManualWallClock(Date(timeIntervalSince1970: 1_790_000_000))
     let redactor = Redactor()
     let store: Store
     let vault: Vault
@@ -45,9 +46,9 @@ struct TokenRenewalFixture {
         let clock = self.clock
         let engine = Engine(
             store: store, plan: plan, registry: StandardKinds.registry(plan: PlanHolder(plan), factory: factory),
-            logger: Logger(label: "test", factory: { LineLogHandler(label: $0, format: .logfmt, level: .error) }), wall: { clock.now },
+            logger: Logger(label: "test", factory: { LineLogHandler(label: $0, format: .logfmt, level: .error) }), wall: { clock.now() },
             secrets: VaultSecretResolver(store: store, keyPath: directory.file("no-key"), redactor: redactor))
-        let id = try await store.enqueueManualRun(job: job, now: clock.now, by: "test")
+        let id = try await store.enqueueManualRun(job: job, now: clock.now(), by: "test")
         #expect(try await engine.executeNow(runID: id))
         let record = try #require(try await store.run(id: id))
         return (record.run, record.events)
@@ -157,7 +158,7 @@ struct TokenRenewalTests {
         try f.vault.set("ts/client_secret", to: "sim-secret")
         try f.vault.replaceTokenState(
             for: "ts", expectedVersion: nil,
-            with: TokenState(accessToken: "access-original", accessTokenExpiresAt: f.clock.now.addingTimeInterval(30 * 60), refreshToken: "rt-original"))
+            with: TokenState(accessToken: "access-original", accessTokenExpiresAt: f.clock.now().addingTimeInterval(30 * 60), refreshToken: "rt-original"))
         let spec = tradeStation(sim)
 
         let early = try await f.run(broker: spec)  // 30 min left, ahead 10m: nothing to do
@@ -190,7 +191,7 @@ struct TokenRenewalTests {
         try f.vault.set("ts/client_secret", to: "sim-secret")
         try f.vault.replaceTokenState(
             for: "ts", expectedVersion: nil,
-            with: TokenState(accessToken: "access-original", accessTokenExpiresAt: f.clock.now.addingTimeInterval(5 * 60), refreshToken: "rt-revoked"))
+            with: TokenState(accessToken: "access-original", accessTokenExpiresAt: f.clock.now().addingTimeInterval(5 * 60), refreshToken: "rt-revoked"))
         let r = try await f.run(broker: tradeStation(sim))
         #expect(r.run.state == .failed)
         #expect(r.run.error?.contains("run `schedctl auth tradestation --broker ts`") == true, "\(r.run.error ?? "")")

@@ -1,3 +1,4 @@
+import SchedctlBase
 import Foundation
 import GRDB
 import Logging

@@ -1,4 +1,5 @@
 public import Foundation
+public import SchedctlBase
 import Synchronization
 
 /// An in-process broker with durable cash, positions and orders.

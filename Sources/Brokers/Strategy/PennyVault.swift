@@ -1,6 +1,5 @@
 public import Foundation
-import Hummingbird
-import NIOCore
+public import SchedctlBase
 import Synchronization
 
 /// One holding in a Penny Vault prediction.

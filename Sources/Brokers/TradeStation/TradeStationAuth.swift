@@ -1,5 +1,6 @@
 import Crypto
 public import Foundation
+public import SchedctlBase
 
 /// TradeStation environment: `sim` or `live`.
 public struct TradeStationEnvironment: Sendable, Hashable, CustomStringConvertible {

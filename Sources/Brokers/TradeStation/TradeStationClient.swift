@@ -1,4 +1,5 @@
 public import Foundation
+public import SchedctlBase
 public import Logging
 
 /// TradeStation Web API v3 client.
@@ -320,7 +321,7 @@ public final class TradeStationClient: Brokerage, OrderConfirming, GroupOrderPla
             let token = try await auth.accessToken()
             var headers = ["Authorization": "Bearer \(token)", "Accept": "application/json"]
             if bodyData != nil { headers["Content-Type"] = "application/json" }
-            let response: RawHTTPResponse
+            let response: HTTPAnswer
             do {
                 response = try await transport.send(method, url, headers: headers, body: bodyData)
             } catch {
@@ -356,7 +357,7 @@ public final class TradeStationClient: Brokerage, OrderConfirming, GroupOrderPla
         }
     }
 
-    private func httpError(_ r: RawHTTPResponse, method: String, path: String) -> BrokerError {
+    private func httpError(_ r: HTTPAnswer, method: String, path: String) -> BrokerError {
         let body = try? TSCoding.decoder.decode(TSErrorBody.self, from: r.body)
         let detail = [body?.error, body?.message].compactMap { $0 }.joined(separator: ": ")
         let suffix = detail.isEmpty ? "" : " (\(detail))"

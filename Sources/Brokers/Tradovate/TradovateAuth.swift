@@ -1,4 +1,5 @@
 public import Foundation
+public import SchedctlBase
 public import Logging
 
 /// Tradovate environment: `demo` or `live`.

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SchedctlBase
 
 /// The two sign-in requests of ``TradovateAuth`` and how their answers are read.
 extension TradovateAuth {
@@ -71,7 +72,7 @@ extension TradovateAuth {
     /// A `p-time` as seconds: finite and non-negative, else the default 15 s (`1e300` never traps).
     private func seconds(_ value: Any?) -> Double { ServerWait.seconds(jsonDecimal(value).map { NSDecimalNumber(decimal: $0).doubleValue }) ?? 15 }
 
-    private func checkAuthResponse(_ r: RawHTTPResponse, what: String) throws -> [String: Any] {
+    private func checkAuthResponse(_ r: HTTPAnswer, what: String) throws -> [String: Any] {
         switch r.status {
         case 200: break
         case 401:

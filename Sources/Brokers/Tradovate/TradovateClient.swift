@@ -1,4 +1,5 @@
 public import Foundation
+import SchedctlBase
 import Synchronization
 
 /// A Tradovate contract.

@@ -2,7 +2,7 @@ public import Brokers
 import Foundation
 public import Scheduler
 public import Secrets
-import SecretsSQLite
+public import SchedctlBase
 
 /// Builds broker clients from `jobs.yaml` components, with credentials and OAuth token state
 /// from the vault and the paper broker's ledger in the schedctl database.

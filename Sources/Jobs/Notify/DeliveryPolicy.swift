@@ -1,4 +1,5 @@
 import Foundation
+import SchedctlBase
 
 /// The decisions behind alert delivery, pure so that table tests can cover them: whether a new
 /// alert is sent or folded into a digest, when a failed send is tried again, when a delivery is
@@ -97,7 +98,3 @@ public struct DeliveryPolicy: Sendable, Hashable {
     }
 }
 
-extension Duration {
-    /// The duration in seconds.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

@@ -1,4 +1,5 @@
 public import Foundation
+import SchedctlBase
 
 /// `type: twilio`: one SMS per recipient through the Messages API
 /// (`POST {base_url}/2010-04-01/Accounts/{sid}/Messages.json`, HTTP Basic auth). The body is the
@@ -55,9 +56,9 @@ public struct TwilioNotifier: RecipientNotifier {
         let headers = ["Authorization": "Basic \(credentials)", "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"]
         var failures: [(recipient: String, error: NotifyError)] = []
         for (index, number) in recipients.enumerated() {
-            let answer: (status: Int, body: Data)
+            let answer: HTTPAnswer
             do {
-                answer = try await HTTPPost.shared.post(url, headers: headers, body: formEncoded([("From", from), ("To", number), ("Body", body)]))
+                answer = try await HTTPClient.notifiers.send("POST", url, headers: headers, body: formEncode([("From", from), ("To", number), ("Body", body)]))
             } catch {
                 failures.append(
                     (

@@ -1,5 +1,6 @@
 import Crypto
 public import Foundation
+import SchedctlBase
 
 /// `type: webhook`: POSTs the message to `url`, shaped by `format` (`json`, `slack`, `discord`,
 /// `ntfy`, `telegram`). Every request carries `Schedctl-Delivery: <id>`, the same on every
@@ -134,7 +135,7 @@ public struct WebhookNotifier: Notifier {
                 headers[Self.signatureHeader] = Self.signature(body: data, key: secret, timestamp: Int64(wall().timeIntervalSince1970.rounded(.down)))
             }
             do {
-                let answer = try await HTTPPost.shared.post(target, headers: headers, body: data)
+                let answer = try await HTTPClient.notifiers.send("POST", target, headers: headers, body: data)
                 if (200..<300).contains(answer.status) { return }
                 last = "HTTP \(answer.status)"
                 if (300..<400).contains(answer.status) {

@@ -1,5 +1,6 @@
-public import Brokers
+import Brokers
 public import Foundation
+public import SchedctlBase
 import Logging
 public import Scheduler
 

@@ -1,5 +1,6 @@
 public import Foundation
 import GRDB
+import SchedctlBase
 
 extension Store {
     /// Indexes that let `history` and `status` answer from an index on a large database: runs by
@@ -27,8 +28,8 @@ extension Store {
     /// and abandoned ones more than `policy.failed` ago. Their events, leases and checkpoints go
     /// with them. A walk in id order, so each batch is one short write transaction.
     public func pruneHistory(policy: RetentionPolicy, now: Date, after cursor: Int64, batch: Int = 500) async throws -> PruneBatch {
-        let runsCutoff = now.timeIntervalSince1970 - policy.runs.retentionSeconds
-        let failedCutoff = now.timeIntervalSince1970 - policy.failed.retentionSeconds
+        let runsCutoff = now.timeIntervalSince1970 - policy.runs.seconds
+        let failedCutoff = now.timeIntervalSince1970 - policy.failed.seconds
         // A run created after both cut-offs cannot have ended before either: the walk stops there.
         let stop = max(runsCutoff, failedCutoff)
         return try await writer.write { db in
@@ -71,7 +72,3 @@ extension Store {
     }
 }
 
-extension Duration {
-    /// Whole and fractional seconds.
-    var retentionSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

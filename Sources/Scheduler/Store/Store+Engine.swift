@@ -1,5 +1,6 @@
 public import Foundation
 import GRDB
+import SchedctlBase
 
 /// The operations the engine performs, each one transaction that keeps the invariants.
 extension Store {
@@ -469,7 +470,3 @@ extension Store {
     }
 }
 
-extension Duration {
-    /// Seconds as a `Double`.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

@@ -1,5 +1,6 @@
 public import Foundation
 import GRDB
+import SchedctlBase
 
 /// Starting, renewing and taking over runs: each one transaction, compare-and-set on the
 /// lease generation so two instances never execute the same run.

@@ -1,5 +1,6 @@
 public import Foundation
 import GRDB
+import SchedctlBase
 
 /// What operators ask of the store: history, one run, status, pause/resume, backfill, manual runs.
 extension Store {

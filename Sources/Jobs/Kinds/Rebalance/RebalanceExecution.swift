@@ -2,6 +2,7 @@ import Brokers
 import Foundation
 import Logging
 import Scheduler
+import SchedctlBase
 
 /// One rebalance run: a short loop over the pure decisions of ``RebalancePlanner``,
 /// ``RebalanceGate`` and ``RebalanceRounds``. Rounds of sells, buys (re-planned from the fresh
@@ -287,11 +288,11 @@ struct RebalanceExecution {
                 try await cancel(open)
                 return .stopped(reason)
             }
-            if let last = state.lastPricedAt, now.timeIntervalSince(last) >= options.replanAfter.inSeconds {
+            if let last = state.lastPricedAt, now.timeIntervalSince(last) >= options.replanAfter.seconds {
                 try await replan(open, phase: phase)
             }
-            let deadline = state.deadline ?? now.addingTimeInterval(options.pollEvery.inSeconds)
-            let wait = min(options.pollEvery.inSeconds, max(0.001, deadline.timeIntervalSince(now)))
+            let deadline = state.deadline ?? now.addingTimeInterval(options.pollEvery.seconds)
+            let wait = min(options.pollEvery.seconds, max(0.001, deadline.timeIntervalSince(now)))
             try await clock.sleep(.milliseconds(Int64((wait * 1000).rounded(.up))))
         }
     }
@@ -370,18 +371,14 @@ struct RebalanceExecution {
     /// The deadline, from the configured calendar (with its early closes and closures) for XNYS.
     private func deadlineInstant(startedAt: Date) -> Date {
         switch options.deadline {
-        case .after(let d): return startedAt.addingTimeInterval(d.inSeconds)
+        case .after(let d): return startedAt.addingTimeInterval(d.seconds)
         case .market(let market, let at, let offset):
             let cal: any TradingCalendar = market == .xnys ? calendar : market.calendar()
             let instant = Instant(startedAt)
             let day = cal.zone.local(instant).date
             guard let session = cal.sessions(in: day...day.adding(days: 7)).first(where: { $0.close > instant }) else { return startedAt }
-            return (at == "open" ? session.open : session.close).date.addingTimeInterval(offset.inSeconds)
+            return (at == "open" ? session.open : session.close).date.addingTimeInterval(offset.seconds)
         }
     }
 }
 
-extension Duration {
-    /// Seconds as a double.
-    var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

@@ -1,4 +1,5 @@
 import Foundation
+import SchedctlBase
 
 /// Other instances' liveness, judged on this instance's monotonic clock: an instance is live
 /// while its heartbeat row keeps changing (or reads recent by the wall). A forward wall-clock

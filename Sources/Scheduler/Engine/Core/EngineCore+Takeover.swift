@@ -1,4 +1,5 @@
 import Foundation
+import SchedctlBase
 
 /// Takeover: which leases of other owners lapsed, judged on this instance's monotonic clock.
 extension EngineCore {

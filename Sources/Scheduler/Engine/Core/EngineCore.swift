@@ -1,4 +1,5 @@
 import Foundation
+import SchedctlBase
 
 /// The engine's decisions as a value: given its state, the time and the results of store calls,
 /// it returns what to do, down to the order of a main-loop pass (`beginPass`, `passStep`). No
