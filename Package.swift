@@ -74,13 +74,21 @@ let package = Package(
                 "SchedctlBase",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The paper broker's ledger in SQLite, as SecretsSQLite is the vault's: Brokers itself
+        // knows no database.
+        .target(
+            name: "BrokersSQLite",
+            dependencies: [
+                "Brokers",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -92,7 +100,9 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -107,6 +117,7 @@ let package = Package(
                 "SchedctlBase",
                 "Scheduler",
                 "Brokers",
+                "BrokersSQLite",
                 "Secrets",
                 "SecretsSQLite",
                 "CCurl",
@@ -186,6 +197,7 @@ let package = Package(
             name: "BrokersTests",
             dependencies: [
                 "Brokers",
+                "BrokersSQLite",
                 "Sandbox",
                 "SchedctlBase",
                 "SchedctlTesting",

@@ -5,7 +5,7 @@ import Foundation
 /// Messages are written for the person running `schedctl`: they say what went wrong and what to do,
 /// and never contain a credential, token or secret.
 public struct BrokerError: Error, Sendable, Equatable, CustomStringConvertible {
-    enum Code: Sendable, Equatable {
+    package enum Code: Sendable, Equatable {
         case invalidInput
         case invalidConfiguration
         case authenticationFailed
@@ -34,7 +34,7 @@ public struct BrokerError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A message a user can act on. Never contains credentials.
     public let message: String
 
-    init(_ code: Code, broker: String? = nil, httpStatus: Int? = nil, retryAfter: Double? = nil, _ message: String) {
+    package init(_ code: Code, broker: String? = nil, httpStatus: Int? = nil, retryAfter: Double? = nil, _ message: String) {
         self.code = code
         self.broker = broker
         self.httpStatus = httpStatus

@@ -1,4 +1,5 @@
 import Foundation
+import BrokersSQLite
 import GRDB
 import Testing
 

@@ -24,6 +24,28 @@ public struct PaperOrder: Sendable, Hashable, Codable {
     public var rejectReason: String?
     public var openedAt: Date
     public var closedAt: Date?
+
+    /// An order with every field given (the ledgers rebuild stored orders with it).
+    package init(
+        id: String, key: IdempotencyKey, symbol: Symbol, side: OrderSide, quantity: Decimal, filledQuantity: Decimal, averageFillPrice: Decimal?,
+        limitPrice: Decimal?, stopPrice: Decimal?, timeInForce: TimeInForce, state: OrderState, rejectReason: String?, openedAt: Date,
+        closedAt: Date?
+    ) {
+        self.id = id
+        self.key = key
+        self.symbol = symbol
+        self.side = side
+        self.quantity = quantity
+        self.filledQuantity = filledQuantity
+        self.averageFillPrice = averageFillPrice
+        self.limitPrice = limitPrice
+        self.stopPrice = stopPrice
+        self.timeInForce = timeInForce
+        self.state = state
+        self.rejectReason = rejectReason
+        self.openedAt = openedAt
+        self.closedAt = closedAt
+    }
 }
 
 /// The whole durable state of one paper account.

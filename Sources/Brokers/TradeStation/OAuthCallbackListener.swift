@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
+import Logging
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 
 /// A one-shot localhost listener for the OAuth redirect of `schedctl auth tradestation`.
@@ -21,8 +23,8 @@ import Synchronization
 public final class OAuthCallbackListener: Sendable {
     /// The bound port.
     public let port: Int
-    private let server: LoopbackServer
-    private let server6: LoopbackServer?
+    private let server: Serving
+    private let server6: Serving?
     private let results: AsyncStream<Callback>
 
     /// One request to the callback: its `state`, and the code or the declined reason.
@@ -31,7 +33,7 @@ public final class OAuthCallbackListener: Sendable {
         var result: Result<String, BrokerError>
     }
 
-    private init(port: Int, server: LoopbackServer, server6: LoopbackServer?, results: AsyncStream<Callback>) {
+    private init(port: Int, server: Serving, server6: Serving?, results: AsyncStream<Callback>) {
         self.port = port
         self.server = server
         self.server6 = server6
@@ -45,28 +47,14 @@ public final class OAuthCallbackListener: Sendable {
     public static func start(port: Int = TradeStationConfiguration.defaultCallbackPort) async throws -> OAuthCallbackListener {
         let (stream, continuation) = AsyncStream<Callback>.makeStream()
         let handler = Self.handler(continuation)
-        let server = LoopbackServer()
-        let bound = try await server.start { onRunning in
-            let router = Router()
-            router.get("/", use: handler)
-            router.get("**", use: handler)
-            return Application(router: router, configuration: appConfiguration(port: port), onServerRunning: onRunning, logger: simulatorLogger())
-        }
+        let server = try await Serving(handler, host: "127.0.0.1", port: port)
+        let bound = server.port
         // `localhost` may resolve to ::1 first: listen there too, or fail if another process
         // holds that port (it would receive the code).
-        var server6: LoopbackServer?
+        var server6: Serving?
         if Self.hasIPv6Loopback() {
-            let second = LoopbackServer()
             do {
-                _ = try await second.start { onRunning in
-                    let router = Router()
-                    router.get("/", use: handler)
-                    router.get("**", use: handler)
-                    return Application(
-                        router: router, configuration: ApplicationConfiguration(address: .hostname("::1", port: bound), serverName: "schedctl"),
-                        onServerRunning: onRunning, logger: simulatorLogger())
-                }
-                server6 = second
+                server6 = try await Serving(handler, host: "::1", port: bound)
             } catch {
                 await server.stop()
                 throw BrokerError(
@@ -76,6 +64,54 @@ public final class OAuthCallbackListener: Sendable {
             }
         }
         return OAuthCallbackListener(port: bound, server: server, server6: server6, results: stream)
+    }
+
+    /// The callback served on one address until ``stop()``.
+    private struct Serving: Sendable {
+        let group: ServiceGroup
+        let task: Task<Void, Never>
+        let port: Int
+
+        /// Serves `handler` on `host`:`port` (0: any free port).
+        init(_ handler: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response, host: String, port: Int) async throws {
+            let router = Router()
+            router.get("/", use: handler)
+            router.get("**", use: handler)
+            var logger = Logger(label: "schedctl.oauth-callback")
+            logger.logLevel = .critical
+            let (bound, report) = AsyncStream<Int?>.makeStream()
+            let app = Application(
+                router: router, configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "schedctl"),
+                onServerRunning: { channel in
+                    report.yield(channel.localAddress?.port)
+                    report.finish()
+                }, logger: logger)
+            let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+            let task = Task {
+                try? await group.run()
+                report.finish()
+            }
+            var reported: Int?
+            for await port in bound {
+                reported = port
+                break
+            }
+            guard let reported else {
+                await group.triggerGracefulShutdown()
+                await task.value
+                throw BrokerError(
+                    .transport, broker: "tradestation", "cannot listen on \(host):\(port) for the sign-in callback; free the port or pass another --port")
+            }
+            self.group = group
+            self.task = task
+            self.port = reported
+        }
+
+        /// Finishes the answers under way (the browser gets its page), then stops.
+        func stop() async {
+            await group.triggerGracefulShutdown()
+            await task.value
+        }
     }
 
     /// Whether this machine has an IPv6 loopback address to bind.
@@ -107,14 +143,19 @@ public final class OAuthCallbackListener: Sendable {
                                 .authenticationFailed, broker: "tradestation",
                                 "the TradeStation sign-in was declined (\(reason)); run `schedctl auth tradestation` again and approve the request"
                             ))))
-                return rawResponse(.ok, "Sign-in was declined. You can close this window.", contentType: "text/plain")
+                return text(.ok, "Sign-in was declined. You can close this window.")
             }
             guard let code = q["code"].map(String.init), !code.isEmpty else {
-                return rawResponse(.badRequest, "Missing code.", contentType: "text/plain")
+                return text(.badRequest, "Missing code.")
             }
             continuation.yield(Callback(state: state, result: .success(code)))
-            return rawResponse(.ok, "schedctl received the sign-in. You can close this window.", contentType: "text/plain")
+            return text(.ok, "schedctl received the sign-in. You can close this window.")
         }
+    }
+
+    /// A plain-text answer for the browser.
+    private static func text(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        Response(status: status, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: message)))
     }
 
     /// Text from the query without control characters, at most 200 of them (it is printed).

@@ -1,4 +1,5 @@
 public import Brokers
+import BrokersSQLite
 import Foundation
 public import Scheduler
 public import Secrets

@@ -1,4 +1,5 @@
 import Brokers
+import Sandbox
 import Foundation
 import HTTPTypes
 import Hummingbird

@@ -1,3 +1,4 @@
+public import Brokers
 import Foundation
 public import GRDB
 

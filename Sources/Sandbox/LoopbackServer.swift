@@ -1,3 +1,4 @@
+import Brokers
 import Foundation
 package import Hummingbird
 package import Logging
