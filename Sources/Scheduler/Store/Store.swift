@@ -7,9 +7,16 @@ public import GRDB
 /// Writes are `BEGIN IMMEDIATE` transactions in WAL mode with a busy timeout, so several
 /// `schedctl serve` processes can share one database. Every method keeps the invariants in
 /// `docs/DESIGN.md`; callers never write SQL.
+///
+/// Tables other modules own (the vault, the paper ledger, Jobs' notify outbox, reports and
+/// futures sessions) are schema extensions: their migrations are registered through
+/// `extraMigrations`, and each has one repository type next to them (`SQLiteVaultStorage`,
+/// `SQLitePaperLedger`, `NotifyStore`, `ReportStore`, `SessionControl`) that alone writes their
+/// SQL through the `package` ``writer``.
 public final class Store: Sendable {
-    /// The GRDB connection pool.
-    public let writer: DatabasePool
+    /// The GRDB connection pool: for the store's own methods and the schema extensions'
+    /// repositories in this package; not public API.
+    package let writer: DatabasePool
     /// The database file.
     public let path: String
 
