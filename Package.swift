@@ -185,7 +185,7 @@ let package = Package(
         ),
         .target(
             name: "SchedctlTesting",
-            dependencies: ["SchedctlBase", "Scheduler"],
+            dependencies: ["SchedctlBase", "Scheduler", "Sandbox"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,6 +1,6 @@
+import Foundation
 import SchedctlBase
 import SchedctlTesting
-import Foundation
 import Synchronization
 import Testing
 

@@ -1,7 +1,7 @@
-import SchedctlBase
 import Brokers
 import Foundation
 import Sandbox
+import SchedctlBase
 import SchedctlTesting
 import Testing
 
@@ -131,19 +131,20 @@ import Testing
     @Test func aTradovatePlacementWhoseAnswerIsLostIsSentOnce() async throws {
         let sim = TradovateSimulator()
         try await sim.start(port: 0)
-        defer { Task { await sim.stop() } }
-        let tv = TradovateClient(auth: TradovateAuth(configuration: tvConfig(sim), credentials: tvSecrets, sleeper: .immediate))
-        // Reads first, so a pooled connection to the simulator exists and would be reused.
-        _ = try await tv.balance(account: "DEMO123456")
-        _ = try await tv.orders(account: "DEMO123456")
-        sim.enqueueWriteFaults(.acceptThenDrop)
-        let key = IdempotencyKey.derived(from: "lost", "tv")
-        let request = try OrderRequest(symbol: "ESZ5", side: .buy, quantity: 1, type: .limit(4_990), key: key)
-        let error = await #expect(throws: BrokerError.self) { _ = try await tv.place(request, account: "DEMO123456") }
-        #expect(error?.isTransportError == true || error?.isTimeout == true, "\(String(describing: error))")
-        #expect(error?.isRejected == false)
-        #expect(sim.orderWriteCount("order/placeorder") == 1, "the broker saw \(sim.orderWriteCount("order/placeorder")) placeorder requests")
-        #expect(sim.placements(clOrdId: key.rawValue) == 1)
-        #expect(sim.acceptedOrderCount == 1, "the one order exists at the broker")
+        try await withSandbox(sim) { _ in
+            let tv = TradovateClient(auth: TradovateAuth(configuration: tvConfig(sim), credentials: tvSecrets, sleeper: .immediate))
+            // Reads first, so a pooled connection to the simulator exists and would be reused.
+            _ = try await tv.balance(account: "DEMO123456")
+            _ = try await tv.orders(account: "DEMO123456")
+            sim.enqueueWriteFaults(.acceptThenDrop)
+            let key = IdempotencyKey.derived(from: "lost", "tv")
+            let request = try OrderRequest(symbol: "ESZ5", side: .buy, quantity: 1, type: .limit(4_990), key: key)
+            let error = await #expect(throws: BrokerError.self) { _ = try await tv.place(request, account: "DEMO123456") }
+            #expect(error?.isTransportError == true || error?.isTimeout == true, "\(String(describing: error))")
+            #expect(error?.isRejected == false)
+            #expect(sim.orderWriteCount("order/placeorder") == 1, "the broker saw \(sim.orderWriteCount("order/placeorder")) placeorder requests")
+            #expect(sim.placements(clOrdId: key.rawValue) == 1)
+            #expect(sim.acceptedOrderCount == 1, "the one order exists at the broker")
+        }
     }
 }

@@ -1,5 +1,5 @@
-import Foundation
 import BrokersSQLite
+import Foundation
 import GRDB
 import Testing
 

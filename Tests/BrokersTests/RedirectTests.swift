@@ -1,5 +1,5 @@
-import SchedctlBase
 import Foundation
+import SchedctlBase
 import Synchronization
 import Testing
 

@@ -1,6 +1,6 @@
+import Foundation
 import SchedctlBase
 import SchedctlTesting
-import Foundation
 import Synchronization
 import Testing
 
@@ -322,21 +322,22 @@ func withTS(_ body: (TSHarness) async throws -> Void) async throws {
     @Test func tokenIsRefreshedShortlyBeforeExpiry() async throws {
         let sim = TradeStationSimulator()
         try await sim.start(port: 0)
-        defer { Task { await sim.stop() } }
-        let clock = ManualWallClock(Date())
-        let store = InMemoryTokenStore(OAuthTokenState(refreshToken: "sim-refresh-token"))
-        let client = TradeStationClient(
-            configuration: .init(environment: .sim, baseURL: sim.baseURL, authURL: sim.authURL, refreshMargin: 180),
-            credentials: InMemoryCredentials(["tradestation/client_id": "sim-client", "tradestation/client_secret": "sim-secret"]),
-            tokens: store, clock: clock.clock, sleeper: .immediate)
-        _ = try await client.accounts()
-        clock.advance(by: 1000)  // 200 s left: still valid
-        _ = try await client.accounts()
-        #expect(sim.tokenRequestCount == 1)
-        clock.advance(by: 30)  // 170 s left: inside the margin
-        _ = try await client.accounts()
-        #expect(sim.tokenRequestCount == 2)
-        await sim.stop()
+        try await withSandbox(sim) { _ in
+            let clock = ManualWallClock(Date())
+            let store = InMemoryTokenStore(OAuthTokenState(refreshToken: "sim-refresh-token"))
+            let client = TradeStationClient(
+                configuration: .init(environment: .sim, baseURL: sim.baseURL, authURL: sim.authURL, refreshMargin: 180),
+                credentials: InMemoryCredentials(["tradestation/client_id": "sim-client", "tradestation/client_secret": "sim-secret"]),
+                tokens: store, clock: clock.clock, sleeper: .immediate)
+            _ = try await client.accounts()
+            clock.advance(by: 1000)  // 200 s left: still valid
+            _ = try await client.accounts()
+            #expect(sim.tokenRequestCount == 1)
+            clock.advance(by: 30)  // 170 s left: inside the margin
+            _ = try await client.accounts()
+            #expect(sim.tokenRequestCount == 2)
+            await sim.stop()
+        }
     }
 
     @Test func rotatedRefreshTokenIsAlwaysStored() async throws {

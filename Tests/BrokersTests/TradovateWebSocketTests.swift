@@ -1,5 +1,5 @@
-import SchedctlBase
 import Foundation
+import SchedctlBase
 import SchedctlTesting
 import Synchronization
 import Testing
@@ -32,11 +32,6 @@ final class EventCollector: Sendable {
     func wait(for n: Int = 1, _ match: @escaping (TradovateEvent) -> Bool) async -> Bool {
         (try? await pollUntil(within: 20, every: .milliseconds(10)) { count(match) >= n }) ?? false
     }
-}
-
-/// Polls `condition` for up to 20 s (the sockets are real; the clock is not).
-func eventually(_ condition: @escaping () async -> Bool) async -> Bool {
-    (try? await pollUntil(within: 20, every: .milliseconds(10), condition)) ?? false
 }
 
 func isConnected(_ e: TradovateEvent) -> Bool { if case .connected = e { return true } else { return false } }

@@ -1,8 +1,8 @@
-import SchedctlBase
 import Foundation
 import Jobs
 import Logging
 import Sandbox
+import SchedctlBase
 import SchedctlTesting
 import Scheduler
 import Testing
@@ -43,40 +43,41 @@ struct AlertDeliveryTests {
     @Test func aWebhookDownForItsFirst20SecondsStillGetsTheAlertOnceWithOneIDAndAValidSignature() async throws {
         let receiver = WebhookReceiver()
         try await receiver.start()
-        defer { Task { await receiver.stop() } }
-        let start = wall.now()
-        let wall = self.wall
-        receiver.unavailable(while: { wall.now() < start.addingTimeInterval(20) })
-        let hook = ComponentSpec(name: "hook", type: "webhook", options: ["url": .string(receiver.url.absoluteString), "secret": .secret("hook/key")])
-        let plan = plan(["hook": hook], to: ["hook"])
-        let store = try StoreSchema.open(path: directory.file("db.sqlite"))
-        let dispatcher = dispatcher(store, plan)
-        _ = try await dispatcher.tick()
-        let run = try await event(store, plan, "retry")
+        try await withSandbox(receiver) { _ in
+            let start = wall.now()
+            let wall = self.wall
+            receiver.unavailable(while: { wall.now() < start.addingTimeInterval(20) })
+            let hook = ComponentSpec(name: "hook", type: "webhook", options: ["url": .string(receiver.url.absoluteString), "secret": .secret("hook/key")])
+            let plan = plan(["hook": hook], to: ["hook"])
+            let store = try StoreSchema.open(path: directory.file("db.sqlite"))
+            let dispatcher = dispatcher(store, plan)
+            _ = try await dispatcher.tick()
+            let run = try await event(store, plan, "retry")
 
-        #expect(try await dispatcher.tick() == .init(retrying: 1), "503: kept for a retry 30 s later")
-        self.wall.advance(10)
-        #expect(try await dispatcher.tick() == .init(), "not due yet")
-        self.wall.advance(20)
-        #expect(try await dispatcher.tick() == .init(sent: 1))
-        #expect(try await dispatcher.tick() == .init())
+            #expect(try await dispatcher.tick() == .init(retrying: 1), "503: kept for a retry 30 s later")
+            self.wall.advance(10)
+            #expect(try await dispatcher.tick() == .init(), "not due yet")
+            self.wall.advance(20)
+            #expect(try await dispatcher.tick() == .init(sent: 1))
+            #expect(try await dispatcher.tick() == .init())
 
-        let requests = receiver.received
-        #expect(requests.count == 2)
-        let ids = Set(requests.compactMap(\.delivery))
-        #expect(ids.count == 1, "the same Schedctl-Delivery on every attempt")
-        let id = try #require(ids.first)
-        let last = try #require(requests.last)
-        let t = Int64(self.wall.now().timeIntervalSince1970)
-        #expect(verifySignature(try #require(last.signature), body: last.body, key: "whsec-9f8e7d6c5b4a", now: t))
-        #expect(try #require(last.signature).hasPrefix("t=\(t),v1="))
-        let json = try #require(try JSONSerialization.jsonObject(with: last.body) as? [String: Any])
-        #expect(json["id"] as? String == id)
-        let log = try await NotifyStore(store: store).outbox()
-        #expect(log.map(\.state) == ["delivered"])
-        #expect(log.first?.id == id && log.first?.attempts == 2)
-        let kinds = try #require(try await store.run(id: run)).events.map(\.kind)
-        #expect(kinds.filter { $0.hasPrefix("notify-") } == ["notify-retry", "notify-sent"])
+            let requests = receiver.received
+            #expect(requests.count == 2)
+            let ids = Set(requests.compactMap(\.delivery))
+            #expect(ids.count == 1, "the same Schedctl-Delivery on every attempt")
+            let id = try #require(ids.first)
+            let last = try #require(requests.last)
+            let t = Int64(self.wall.now().timeIntervalSince1970)
+            #expect(verifySignature(try #require(last.signature), body: last.body, key: "whsec-9f8e7d6c5b4a", now: t))
+            #expect(try #require(last.signature).hasPrefix("t=\(t),v1="))
+            let json = try #require(try JSONSerialization.jsonObject(with: last.body) as? [String: Any])
+            #expect(json["id"] as? String == id)
+            let log = try await NotifyStore(store: store).outbox()
+            #expect(log.map(\.state) == ["delivered"])
+            #expect(log.first?.id == id && log.first?.attempts == 2)
+            let kinds = try #require(try await store.run(id: run)).events.map(\.kind)
+            #expect(kinds.filter { $0.hasPrefix("notify-") } == ["notify-retry", "notify-sent"])
+        }
     }
 
     @Test func aDeliveryClaimedByAProcessThatDiedIsSentAfterItsLease() async throws {
@@ -172,28 +173,29 @@ struct AlertDeliveryTests {
     @Test func anSMSRetryReachesOnlyTheNumberThatMissedIt() async throws {
         let twilio = TwilioSimulator()
         try await twilio.start()
-        defer { Task { await twilio.stop() } }
-        twilio.addAccount(sid: "AC123", authToken: "tok-123")
-        let phone = ComponentSpec(
-            name: "phone", type: "twilio",
-            options: [
-                "account_sid": .secret("twilio/sid"), "auth_token": .secret("twilio/token"), "from": .string("+15550001111"),
-                "to": .list([.string("+15550002222"), .string("+15550003333")]), "base_url": .string(twilio.baseURL.absoluteString),
-            ])
-        let plan = plan(["phone": phone], to: ["phone"])
-        let store = try StoreSchema.open(path: directory.file("db.sqlite"))
-        let dispatcher = dispatcher(store, plan)
-        _ = try await dispatcher.tick()
-        _ = try await event(store, plan, "risk-limit", "daily loss limit reached")
-        twilio.enqueueFaults(.status(500))
-        #expect(try await dispatcher.tick() == .init(retrying: 1))
-        #expect(twilio.messages.map(\.to) == ["+15550003333"])
-        let pending = try #require(try await NotifyStore(store: store).outbox().first)
-        #expect(pending.doneRecipients == ["+15550003333"])
-        #expect(pending.lastError?.contains("+15550002222: HTTP 500") == true)
-        wall.advance(30)
-        #expect(try await dispatcher.tick() == .init(sent: 1))
-        #expect(twilio.messages.map(\.to) == ["+15550003333", "+15550002222"], "the retry went to the missed number only")
+        try await withSandbox(twilio) { _ in
+            twilio.addAccount(sid: "AC123", authToken: "tok-123")
+            let phone = ComponentSpec(
+                name: "phone", type: "twilio",
+                options: [
+                    "account_sid": .secret("twilio/sid"), "auth_token": .secret("twilio/token"), "from": .string("+15550001111"),
+                    "to": .list([.string("+15550002222"), .string("+15550003333")]), "base_url": .string(twilio.baseURL.absoluteString),
+                ])
+            let plan = plan(["phone": phone], to: ["phone"])
+            let store = try StoreSchema.open(path: directory.file("db.sqlite"))
+            let dispatcher = dispatcher(store, plan)
+            _ = try await dispatcher.tick()
+            _ = try await event(store, plan, "risk-limit", "daily loss limit reached")
+            twilio.enqueueFaults(.status(500))
+            #expect(try await dispatcher.tick() == .init(retrying: 1))
+            #expect(twilio.messages.map(\.to) == ["+15550003333"])
+            let pending = try #require(try await NotifyStore(store: store).outbox().first)
+            #expect(pending.doneRecipients == ["+15550003333"])
+            #expect(pending.lastError?.contains("+15550002222: HTTP 500") == true)
+            wall.advance(30)
+            #expect(try await dispatcher.tick() == .init(sent: 1))
+            #expect(twilio.messages.map(\.to) == ["+15550003333", "+15550002222"], "the retry went to the missed number only")
+        }
     }
 
     @Test func oneRejectedEmailRecipientDoesNotStopTheOthers() async throws {

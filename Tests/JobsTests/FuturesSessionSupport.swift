@@ -1,9 +1,9 @@
-import SchedctlBase
 import Brokers
 import Foundation
 import Jobs
 import Logging
 import Sandbox
+import SchedctlBase
 import SchedctlTesting
 import Scheduler
 import Testing
@@ -215,9 +215,4 @@ final class SessionHarness: Sendable {
     }
 
     func close() async { await sim.stop() }
-}
-
-/// Polls `condition` until it holds, for up to 30 s (the sockets are real).
-func eventually(_ condition: @escaping () async -> Bool) async -> Bool {
-    (try? await pollUntil(within: 30, every: .milliseconds(10), condition)) ?? false
 }

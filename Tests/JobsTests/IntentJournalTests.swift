@@ -1,7 +1,7 @@
-import SchedctlBase
 import Foundation
 import Jobs
 import Logging
+import SchedctlBase
 import SchedctlTesting
 import Scheduler
 import Synchronization

@@ -1,8 +1,8 @@
-import SchedctlBase
 import Crypto
 import Foundation
 import Jobs
 import Sandbox
+import SchedctlBase
 import SchedctlTesting
 import Scheduler
 import Testing

@@ -1,9 +1,9 @@
-import SchedctlBase
 import Brokers
 import Foundation
 import Jobs
 import Logging
 import Sandbox
+import SchedctlBase
 import SchedctlTesting
 import Scheduler
 import Synchronization

@@ -78,37 +78,38 @@ struct RebalanceResumeTests {
     /// placed again.
     @Test(.timeLimit(.minutes(1))) func theJournalKeyIsTheConfirmIDSent() async throws {
         let h = try await RebalanceHarness.make()
-        defer { Task { await h.sim.stop() } }
-        h.sim.setAccount(RebalanceHarness.account, cash: 50_000)
-        h.sim.setPosition(account: RebalanceHarness.account, symbol: "SPY", quantity: 100, averagePrice: 480)
-        let spec = h.job(["VTI": Self.d("0.6"), "BND": Self.d("0.4")])
-        let hanging = HangingBroker(h.client(), hangOn: 1)
-        let a = h.engine(spec, id: "a", broker: hanging)
-        try await a.start()
-        let id = try await h.store.enqueueManualRun(job: spec.0, now: h.wall.now(), by: "test")
-        _ = await a.tick()
-        var reached = hanging.reached.stream.makeAsyncIterator()
-        _ = await reached.next()
-        await a.abandonForTesting()
-        let beforeCrash = h.sim.placedConfirmIDs
-        #expect(beforeCrash.count == 1)
-        h.wall.advance(11)
-        let b = h.engine(spec, id: "b")
-        try await b.start()
-        _ = await b.tick()
-        h.engineClock.advance(by: .seconds(11))
-        _ = await b.tick()
-        await b.waitForIdle()
-        let (run, _) = try await h.result(id)
-        #expect(run.state == .succeeded, "\(run.error ?? "")")
-        let saved = try await checkpoint(h, id)
-        let keys = saved.journal.filter { $0.step.hasPrefix("place/") }.map(\.key)
-        #expect(Set(keys) == Set(h.sim.placedConfirmIDs), "journal \(keys), broker \(h.sim.placedConfirmIDs)")
-        #expect(keys.count == h.sim.placedConfirmIDs.count)
-        #expect(h.sim.placedConfirmIDs.filter { $0 == beforeCrash[0] }.count == 1, "the pre-crash order is not placed again")
-        #expect(h.sim.orderCount == 3)
-        let sell = try #require(saved.state.orders.first { $0.symbol == "SPY" })
-        #expect(sell.orderID == h.sim.orderSummaries.first?.id, "the pre-crash order is the run's sell")
+        try await withSandbox(h.sim) { _ in
+            h.sim.setAccount(RebalanceHarness.account, cash: 50_000)
+            h.sim.setPosition(account: RebalanceHarness.account, symbol: "SPY", quantity: 100, averagePrice: 480)
+            let spec = h.job(["VTI": Self.d("0.6"), "BND": Self.d("0.4")])
+            let hanging = HangingBroker(h.client(), hangOn: 1)
+            let a = h.engine(spec, id: "a", broker: hanging)
+            try await a.start()
+            let id = try await h.store.enqueueManualRun(job: spec.0, now: h.wall.now(), by: "test")
+            _ = await a.tick()
+            var reached = hanging.reached.stream.makeAsyncIterator()
+            _ = await reached.next()
+            await a.abandonForTesting()
+            let beforeCrash = h.sim.placedConfirmIDs
+            #expect(beforeCrash.count == 1)
+            h.wall.advance(11)
+            let b = h.engine(spec, id: "b")
+            try await b.start()
+            _ = await b.tick()
+            h.engineClock.advance(by: .seconds(11))
+            _ = await b.tick()
+            await b.waitForIdle()
+            let (run, _) = try await h.result(id)
+            #expect(run.state == .succeeded, "\(run.error ?? "")")
+            let saved = try await checkpoint(h, id)
+            let keys = saved.journal.filter { $0.step.hasPrefix("place/") }.map(\.key)
+            #expect(Set(keys) == Set(h.sim.placedConfirmIDs), "journal \(keys), broker \(h.sim.placedConfirmIDs)")
+            #expect(keys.count == h.sim.placedConfirmIDs.count)
+            #expect(h.sim.placedConfirmIDs.filter { $0 == beforeCrash[0] }.count == 1, "the pre-crash order is not placed again")
+            #expect(h.sim.orderCount == 3)
+            let sell = try #require(saved.state.orders.first { $0.symbol == "SPY" })
+            #expect(sell.orderID == h.sim.orderSummaries.first?.id, "the pre-crash order is the run's sell")
+        }
     }
 
     /// Review #11: the owner dies after the broker carried out a replace, before the answer was
@@ -117,48 +118,49 @@ struct RebalanceResumeTests {
     @Test(.timeLimit(.minutes(1)), arguments: [false, true])
     func aPendingReplaceIsReconciledNotDoubled(_ newID: Bool) async throws {
         let h = try await RebalanceHarness.make()
-        defer { Task { await h.sim.stop() } }
-        h.sim.setFillMode(.manual)
-        h.sim.setHalfSpread(Self.d("0.5"))
-        h.sim.setReplaceIssuesNewOrderID(newID)
-        let sim = h.sim
-        h.clock.onSleep { _ in
-            for o in sim.orderSummaries where o.status == "OPN" || o.status == "ACK" {
-                if let l = o.limit, l >= Self.d("250.30") { sim.fill(orderID: o.id, price: l) }
+        try await withSandbox(h.sim) { _ in
+            h.sim.setFillMode(.manual)
+            h.sim.setHalfSpread(Self.d("0.5"))
+            h.sim.setReplaceIssuesNewOrderID(newID)
+            let sim = h.sim
+            h.clock.onSleep { _ in
+                for o in sim.orderSummaries where o.status == "OPN" || o.status == "ACK" {
+                    if let l = o.limit, l >= Self.d("250.30") { sim.fill(orderID: o.id, price: l) }
+                }
             }
+            let spec = h.job(["VTI": 1])
+            let hanging = HangingBroker(h.client(), hangOn: 1, operation: .replace)
+            let a = h.engine(spec, id: "a", broker: hanging)
+            try await a.start()
+            let id = try await h.store.enqueueManualRun(job: spec.0, now: h.wall.now(), by: "test")
+            _ = await a.tick()
+            var reached = hanging.reached.stream.makeAsyncIterator()
+            _ = await reached.next()
+            await a.abandonForTesting()
+            #expect(count(h, "PUT") == 1)
+            let pending = try await checkpoint(h, id).journal.filter { $0.step.hasPrefix("replace/") && $0.outcome == nil }
+            #expect(pending.count == 1, "the crash left the replace pending")
+            h.wall.advance(11)
+            let b = h.engine(spec, id: "b")
+            try await b.start()
+            _ = await b.tick()
+            h.engineClock.advance(by: .seconds(11))
+            _ = await b.tick()
+            await b.waitForIdle()
+            let (run, summary) = try await h.result(id)
+            #expect(run.state == .succeeded, "\(run.error ?? "")")
+            let orders = try #require(summary?.orders)
+            let steps = orders.map { $0.steps.map(\.price) }
+            #expect(count(h, "PUT") == orders.map { $0.steps.count - 1 }.reduce(0, +), "one replace per price step: \(steps)")
+            #expect(steps.allSatisfy { Set($0).count == $0.count }, "no price step twice: \(steps)")
+            #expect(h.duplicateConfirmIDs.isEmpty)
+            #expect(h.sim.placedConfirmIDs.count == orders.count)
+            #expect(orders.allSatisfy { $0.state == .filled }, "\(orders.map(\.state))")
+            #expect(h.sim.orderSummaries.filter { $0.status == "CAN" }.isEmpty, "the replaced order was not cancelled")
+            #expect(h.sim.workingOrderIDs.isEmpty, "working: \(h.sim.workingOrderIDs)")
+            let saved = try await checkpoint(h, id)
+            #expect(saved.journal.allSatisfy { $0.outcome != nil }, "\(saved.journal.filter { $0.outcome == nil }.map(\.step))")
         }
-        let spec = h.job(["VTI": 1])
-        let hanging = HangingBroker(h.client(), hangOn: 1, operation: .replace)
-        let a = h.engine(spec, id: "a", broker: hanging)
-        try await a.start()
-        let id = try await h.store.enqueueManualRun(job: spec.0, now: h.wall.now(), by: "test")
-        _ = await a.tick()
-        var reached = hanging.reached.stream.makeAsyncIterator()
-        _ = await reached.next()
-        await a.abandonForTesting()
-        #expect(count(h, "PUT") == 1)
-        let pending = try await checkpoint(h, id).journal.filter { $0.step.hasPrefix("replace/") && $0.outcome == nil }
-        #expect(pending.count == 1, "the crash left the replace pending")
-        h.wall.advance(11)
-        let b = h.engine(spec, id: "b")
-        try await b.start()
-        _ = await b.tick()
-        h.engineClock.advance(by: .seconds(11))
-        _ = await b.tick()
-        await b.waitForIdle()
-        let (run, summary) = try await h.result(id)
-        #expect(run.state == .succeeded, "\(run.error ?? "")")
-        let orders = try #require(summary?.orders)
-        let steps = orders.map { $0.steps.map(\.price) }
-        #expect(count(h, "PUT") == orders.map { $0.steps.count - 1 }.reduce(0, +), "one replace per price step: \(steps)")
-        #expect(steps.allSatisfy { Set($0).count == $0.count }, "no price step twice: \(steps)")
-        #expect(h.duplicateConfirmIDs.isEmpty)
-        #expect(h.sim.placedConfirmIDs.count == orders.count)
-        #expect(orders.allSatisfy { $0.state == .filled }, "\(orders.map(\.state))")
-        #expect(h.sim.orderSummaries.filter { $0.status == "CAN" }.isEmpty, "the replaced order was not cancelled")
-        #expect(h.sim.workingOrderIDs.isEmpty, "working: \(h.sim.workingOrderIDs)")
-        let saved = try await checkpoint(h, id)
-        #expect(saved.journal.allSatisfy { $0.outcome != nil }, "\(saved.journal.filter { $0.outcome == nil }.map(\.step))")
     }
 
     /// Review #11: the owner dies after the broker carried out the deadline's cancel, before the
@@ -166,39 +168,40 @@ struct RebalanceResumeTests {
     /// again) and nothing is left working.
     @Test(.timeLimit(.minutes(1))) func aPendingCancelIsConfirmedOnResume() async throws {
         let h = try await RebalanceHarness.make()
-        defer { Task { await h.sim.stop() } }
-        h.sim.setFillMode(.manual)
-        let spec = h.job(["VTI": 1], ["deadline": .string("10m")])
-        let hanging = HangingBroker(h.client(), hangOn: 1, operation: .cancel)
-        let a = h.engine(spec, id: "a", broker: hanging)
-        try await a.start()
-        let id = try await h.store.enqueueManualRun(job: spec.0, now: h.wall.now(), by: "test")
-        _ = await a.tick()
-        var reached = hanging.reached.stream.makeAsyncIterator()
-        _ = await reached.next()
-        await a.abandonForTesting()
-        #expect(count(h, "DELETE") == 1)
-        let pending = try await checkpoint(h, id).journal.filter { $0.step.hasPrefix("cancel/") && $0.outcome == nil }
-        #expect(pending.count == 1, "the crash left the cancel pending")
-        h.wall.advance(11)
-        let b = h.engine(spec, id: "b")
-        try await b.start()
-        _ = await b.tick()
-        h.engineClock.advance(by: .seconds(11))
-        _ = await b.tick()
-        await b.waitForIdle()
-        let (run, summary) = try await h.result(id)
-        #expect(run.state == .failed)
-        #expect(run.error?.contains("deadline") == true, "\(run.error ?? "")")
-        #expect(count(h, "DELETE") == 1, "the cancel is not sent again")
-        #expect(h.sim.orderSummaries.map(\.status) == ["CAN"])
-        #expect(h.sim.workingOrderIDs.isEmpty)
-        #expect(summary?.orders.first?.state == .cancelled)
-        let named = summary?.mayBeWorking ?? []
-        #expect(named.isEmpty, "a stale list from the dead owner: \(named)")
-        #expect(run.error?.contains("may still be working") != true, "\(run.error ?? "")")
-        let saved = try await checkpoint(h, id)
-        #expect(saved.journal.allSatisfy { $0.outcome != nil }, "\(saved.journal.filter { $0.outcome == nil }.map(\.step))")
+        try await withSandbox(h.sim) { _ in
+            h.sim.setFillMode(.manual)
+            let spec = h.job(["VTI": 1], ["deadline": .string("10m")])
+            let hanging = HangingBroker(h.client(), hangOn: 1, operation: .cancel)
+            let a = h.engine(spec, id: "a", broker: hanging)
+            try await a.start()
+            let id = try await h.store.enqueueManualRun(job: spec.0, now: h.wall.now(), by: "test")
+            _ = await a.tick()
+            var reached = hanging.reached.stream.makeAsyncIterator()
+            _ = await reached.next()
+            await a.abandonForTesting()
+            #expect(count(h, "DELETE") == 1)
+            let pending = try await checkpoint(h, id).journal.filter { $0.step.hasPrefix("cancel/") && $0.outcome == nil }
+            #expect(pending.count == 1, "the crash left the cancel pending")
+            h.wall.advance(11)
+            let b = h.engine(spec, id: "b")
+            try await b.start()
+            _ = await b.tick()
+            h.engineClock.advance(by: .seconds(11))
+            _ = await b.tick()
+            await b.waitForIdle()
+            let (run, summary) = try await h.result(id)
+            #expect(run.state == .failed)
+            #expect(run.error?.contains("deadline") == true, "\(run.error ?? "")")
+            #expect(count(h, "DELETE") == 1, "the cancel is not sent again")
+            #expect(h.sim.orderSummaries.map(\.status) == ["CAN"])
+            #expect(h.sim.workingOrderIDs.isEmpty)
+            #expect(summary?.orders.first?.state == .cancelled)
+            let named = summary?.mayBeWorking ?? []
+            #expect(named.isEmpty, "a stale list from the dead owner: \(named)")
+            #expect(run.error?.contains("may still be working") != true, "\(run.error ?? "")")
+            let saved = try await checkpoint(h, id)
+            #expect(saved.journal.allSatisfy { $0.outcome != nil }, "\(saved.journal.filter { $0.outcome == nil }.map(\.step))")
+        }
     }
 
     /// Review #19: the owner dies after the run recorded `rebalance-done` but before the run's

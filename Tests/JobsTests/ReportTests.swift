@@ -1,9 +1,9 @@
-import SchedctlBase
 import Brokers
 import Foundation
 import Jobs
 import Logging
 import Sandbox
+import SchedctlBase
 import SchedctlTesting
 import Scheduler
 import Synchronization
@@ -158,38 +158,40 @@ struct ReportJobTests {
         let store = try StoreSchema.open(path: directory.file("db.sqlite"))
         let twilio = TwilioSimulator()
         try await twilio.start()
-        defer { Task { await twilio.stop() } }
-        twilio.addAccount(sid: "AC123", authToken: "tok-123")
-        var plan = plan(hook: URL(string: "http://127.0.0.1:9/hook")!)
-        plan.notifiers["phone"] = ComponentSpec(
-            name: "phone", type: "twilio",
-            options: [
-                "account_sid": .secret("twilio/sid"), "auth_token": .secret("twilio/token"), "from": .string("+15550001111"),
-                "to": .list([.string("+15550002222"), .string("+15550003333")]), "base_url": .string(twilio.baseURL.absoluteString),
-            ])
-        plan.jobs[0].options["to"] = .list([.string("log"), .string("phone")])
-        let frozen = plan
-        let secrets = DictionarySecrets(["twilio/sid": "AC123", "twilio/token": "tok-123"])
-        let brokers = BrokerFactory(store: store, vault: { throw JobFailure("no vault in this test") })
-        let environment = ReportEnvironment(
-            store: store, plan: { frozen }, brokerage: { try await brokers.brokerage($0) },
-            notifiers: NotifierFactory(secrets: secrets, baseDirectory: directory.path, sleep: SleepRecorder().sleep, wall: wall.source), wall: wall.source)
-        let spec = try #require(plan.job(named: "daily"))
-        let runID = try await store.enqueueManualRun(job: spec, now: wall.now(), by: "test")
-        let checkpoints = MemoryCheckpoints()
-        func attempt() async throws -> RunOutcome {
-            try await ReportJob(environment: environment).run(
-                RunContext(
-                    job: spec, runID: runID, nominal: Instant(wall.now()), attempt: 1, generation: 1, logger: Logger(label: "test"), checkpoints: checkpoints,
-                    secrets: secrets, events: StoreRunEvents(store: store, runID: runID, instance: nil, wall: wall.source)))
+        try await withSandbox(twilio) { _ in
+            twilio.addAccount(sid: "AC123", authToken: "tok-123")
+            var plan = plan(hook: URL(string: "http://127.0.0.1:9/hook")!)
+            plan.notifiers["phone"] = ComponentSpec(
+                name: "phone", type: "twilio",
+                options: [
+                    "account_sid": .secret("twilio/sid"), "auth_token": .secret("twilio/token"), "from": .string("+15550001111"),
+                    "to": .list([.string("+15550002222"), .string("+15550003333")]), "base_url": .string(twilio.baseURL.absoluteString),
+                ])
+            plan.jobs[0].options["to"] = .list([.string("log"), .string("phone")])
+            let frozen = plan
+            let secrets = DictionarySecrets(["twilio/sid": "AC123", "twilio/token": "tok-123"])
+            let brokers = BrokerFactory(store: store, vault: { throw JobFailure("no vault in this test") })
+            let environment = ReportEnvironment(
+                store: store, plan: { frozen }, brokerage: { try await brokers.brokerage($0) },
+                notifiers: NotifierFactory(secrets: secrets, baseDirectory: directory.path, sleep: SleepRecorder().sleep, wall: wall.source), wall: wall.source)
+            let spec = try #require(plan.job(named: "daily"))
+            let runID = try await store.enqueueManualRun(job: spec, now: wall.now(), by: "test")
+            let checkpoints = MemoryCheckpoints()
+            func attempt() async throws -> RunOutcome {
+                try await ReportJob(environment: environment).run(
+                    RunContext(
+                        job: spec, runID: runID, nominal: Instant(wall.now()), attempt: 1, generation: 1, logger: Logger(label: "test"),
+                        checkpoints: checkpoints,
+                        secrets: secrets, events: StoreRunEvents(store: store, runID: runID, instance: nil, wall: wall.source)))
+            }
+            twilio.enqueueFaults(.status(500))
+            let failure = await #expect(throws: JobFailure.self) { try await attempt() }
+            #expect(failure?.message.contains("+15550002222: HTTP 500") == true)
+            #expect(twilio.messages.map(\.to) == ["+15550003333"])
+            _ = try await attempt()
+            #expect(twilio.messages.map(\.to) == ["+15550003333", "+15550002222"], "the retry texted only the number that missed it")
+            #expect(checkpoints.value.withLock { $0 } == "log,phone")
         }
-        twilio.enqueueFaults(.status(500))
-        let failure = await #expect(throws: JobFailure.self) { try await attempt() }
-        #expect(failure?.message.contains("+15550002222: HTTP 500") == true)
-        #expect(twilio.messages.map(\.to) == ["+15550003333"])
-        _ = try await attempt()
-        #expect(twilio.messages.map(\.to) == ["+15550003333", "+15550002222"], "the retry texted only the number that missed it")
-        #expect(checkpoints.value.withLock { $0 } == "log,phone")
     }
 
     @Test func validationNamesUnknownSectionsAndBrokersAtTheJobsLine() throws {

@@ -1,9 +1,9 @@
-import SchedctlBase
 import Brokers
 import Foundation
 import Jobs
 import Logging
 import Sandbox
+import SchedctlBase
 import SchedctlTesting
 import Synchronization
 import Testing
@@ -62,80 +62,82 @@ struct StrategyTradeDatesTests {
     func hourlyRefresh() async throws {
         let simulator = PennyVaultSimulator()
         try await simulator.start()
-        defer { Task { await simulator.stop() } }
-        simulator.setPortfolio("growth-slug", date: "2026-12-02", weights: [("VTI", 1)])
-        let store = try Store(path: directory.file("a.sqlite"))
-        let wall = ManualWallClock("2026-11-30T12:00:00Z")
-        let plan = plan(simulator, store: store)
-        let secrets = TableSecrets(values: ["pennyvault/token": "pv-test-token"])
-        let dates = StrategyTradeDates(store: store, secrets: secrets, plan: { plan }, now: wall.source, sleeper: .immediate)
+        try await withSandbox(simulator) { _ in
+            simulator.setPortfolio("growth-slug", date: "2026-12-02", weights: [("VTI", 1)])
+            let store = try Store(path: directory.file("a.sqlite"))
+            let wall = ManualWallClock("2026-11-30T12:00:00Z")
+            let plan = plan(simulator, store: store)
+            let secrets = TableSecrets(values: ["pennyvault/token": "pv-test-token"])
+            let dates = StrategyTradeDates(store: store, secrets: secrets, plan: { plan }, now: wall.source, sleeper: .immediate)
 
-        var records = await dates.refresh()
-        #expect(records["rebalance-growth"]?.gate.nextTradeDate == date("2026-12-02"))
-        #expect(simulator.requestCount == 1)
-        wall.advance(59 * 60)
-        records = await dates.refresh()
-        #expect(simulator.requestCount == 1)  // asked less than an hour ago
-        wall.advance(2 * 60)
-        simulator.setPortfolio("growth-slug", date: "2026-12-07", weights: [("VTI", 1)])
-        records = await dates.refresh()
-        #expect(simulator.requestCount == 2)
-        #expect(records["rebalance-growth"]?.gate.nextTradeDate == date("2026-12-07"))
+            var records = await dates.refresh()
+            #expect(records["rebalance-growth"]?.gate.nextTradeDate == date("2026-12-02"))
+            #expect(simulator.requestCount == 1)
+            wall.advance(59 * 60)
+            records = await dates.refresh()
+            #expect(simulator.requestCount == 1)  // asked less than an hour ago
+            wall.advance(2 * 60)
+            simulator.setPortfolio("growth-slug", date: "2026-12-07", weights: [("VTI", 1)])
+            records = await dates.refresh()
+            #expect(simulator.requestCount == 2)
+            #expect(records["rebalance-growth"]?.gate.nextTradeDate == date("2026-12-07"))
 
-        // A refused token: the date stays, the error is recorded (without the token).
-        simulator.setTokens(["another-token"])
-        records = await dates.refresh(force: true)
-        let record = try #require(records["rebalance-growth"])
-        #expect(record.gate.nextTradeDate == date("2026-12-07"))
-        #expect(record.gate.lastError?.contains("refused the API token") == true)
-        #expect(record.gate.lastError?.contains("pv-test-token") == false)
+            // A refused token: the date stays, the error is recorded (without the token).
+            simulator.setTokens(["another-token"])
+            records = await dates.refresh(force: true)
+            let record = try #require(records["rebalance-growth"])
+            #expect(record.gate.nextTradeDate == date("2026-12-07"))
+            #expect(record.gate.lastError?.contains("refused the API token") == true)
+            #expect(record.gate.lastError?.contains("pv-test-token") == false)
+        }
     }
 
     @Test("the engine runs the job only on the strategy's trade dates, and each run records the next date it saw")
     func engineFiresOnTradeDates() async throws {
         let simulator = PennyVaultSimulator()
         try await simulator.start()
-        defer { Task { await simulator.stop() } }
-        simulator.setPortfolio("growth-slug", date: "2026-12-02", weights: [("VTI", 1)])
-        let store = try Store(path: directory.file("b.sqlite"))
-        let wall = ManualWallClock("2026-11-30T12:00:00Z")
-        let plan = plan(simulator, store: store)
-        let secrets = TableSecrets(values: ["pennyvault/token": "pv-test-token"])
-        let dates = StrategyTradeDates(store: store, secrets: secrets, plan: { plan }, now: wall.source, sleeper: .immediate)
-        let probe = CountingStrategyJob()
-        let engine = Engine(
-            store: store, plan: plan, registry: StrategyDateRecordingKind.wrapping(JobKindRegistry([probe]), dates: dates),
-            logger: Logger(label: "test", factory: { LineLogHandler(label: $0, format: .logfmt, level: .error) }), instanceID: "t",
-            wall: wall.source, clock: ManualClock(), random: { 0.5 }, secrets: secrets)
-        try await engine.start()
-        await dates.refresh()
-
-        func day(_ iso: String) async {
-            wall.set(iso)
+        try await withSandbox(simulator) { _ in
+            simulator.setPortfolio("growth-slug", date: "2026-12-02", weights: [("VTI", 1)])
+            let store = try Store(path: directory.file("b.sqlite"))
+            let wall = ManualWallClock("2026-11-30T12:00:00Z")
+            let plan = plan(simulator, store: store)
+            let secrets = TableSecrets(values: ["pennyvault/token": "pv-test-token"])
+            let dates = StrategyTradeDates(store: store, secrets: secrets, plan: { plan }, now: wall.source, sleeper: .immediate)
+            let probe = CountingStrategyJob()
+            let engine = Engine(
+                store: store, plan: plan, registry: StrategyDateRecordingKind.wrapping(JobKindRegistry([probe]), dates: dates),
+                logger: Logger(label: "test", factory: { LineLogHandler(label: $0, format: .logfmt, level: .error) }), instanceID: "t",
+                wall: wall.source, clock: ManualClock(), random: { 0.5 }, secrets: secrets)
+            try await engine.start()
             await dates.refresh()
-            _ = await engine.tick()
-            await engine.waitForIdle()
-        }
-        await day("2026-11-30T14:40:00Z")
-        await day("2026-12-01T14:40:00Z")
-        #expect(probe.runs.isEmpty)
-        await day("2026-12-02T14:40:00Z")
-        #expect(probe.runs == [instant("2026-12-02T14:35:00Z")])
-        let first = try #require(try await store.history(job: "rebalance-growth", limit: 10).first)
-        #expect(first.state == .succeeded)
-        #expect(first.summary == "probed; next trade date 2026-12-02")
-        #expect(try await store.strategyTradeDates()["rebalance-growth"]?.runID == first.id)
 
-        // Penny Vault still says Dec 2 the next morning: no second run for the same date.
-        await day("2026-12-03T14:40:00Z")
-        #expect(probe.runs.count == 1)
-        // It announces Dec 7; the hourly refresh picks it up; Dec 4 passes, Dec 7 runs.
-        simulator.setPortfolio("growth-slug", date: "2026-12-07", weights: [("VTI", 1)])
-        await day("2026-12-04T14:40:00Z")
-        await day("2026-12-07T14:40:00Z")
-        #expect(probe.runs == [instant("2026-12-02T14:35:00Z"), instant("2026-12-07T14:35:00Z")])
-        let history = try await store.history(job: "rebalance-growth", limit: 10)
-        #expect(history.filter { $0.state == .skipped }.count == 1)  // Dec 3: already ran for Dec 2
-        #expect(history.filter { $0.state == .succeeded }.count == 2)
+            func day(_ iso: String) async {
+                wall.set(iso)
+                await dates.refresh()
+                _ = await engine.tick()
+                await engine.waitForIdle()
+            }
+            await day("2026-11-30T14:40:00Z")
+            await day("2026-12-01T14:40:00Z")
+            #expect(probe.runs.isEmpty)
+            await day("2026-12-02T14:40:00Z")
+            #expect(probe.runs == [instant("2026-12-02T14:35:00Z")])
+            let first = try #require(try await store.history(job: "rebalance-growth", limit: 10).first)
+            #expect(first.state == .succeeded)
+            #expect(first.summary == "probed; next trade date 2026-12-02")
+            #expect(try await store.strategyTradeDates()["rebalance-growth"]?.runID == first.id)
+
+            // Penny Vault still says Dec 2 the next morning: no second run for the same date.
+            await day("2026-12-03T14:40:00Z")
+            #expect(probe.runs.count == 1)
+            // It announces Dec 7; the hourly refresh picks it up; Dec 4 passes, Dec 7 runs.
+            simulator.setPortfolio("growth-slug", date: "2026-12-07", weights: [("VTI", 1)])
+            await day("2026-12-04T14:40:00Z")
+            await day("2026-12-07T14:40:00Z")
+            #expect(probe.runs == [instant("2026-12-02T14:35:00Z"), instant("2026-12-07T14:35:00Z")])
+            let history = try await store.history(job: "rebalance-growth", limit: 10)
+            #expect(history.filter { $0.state == .skipped }.count == 1)  // Dec 3: already ran for Dec 2
+            #expect(history.filter { $0.state == .succeeded }.count == 2)
+        }
     }
 }

@@ -54,10 +54,7 @@ struct ChildSecretsTests {
         defer { Task { await sim.stop() } }
         let directory = TemporaryDirectory(prefix: "schedctl-child-secrets")
         let dir = directory.path
-        let key = directory.file("id_ed25519")
-        let keygen = try Process.run(URL(fileURLWithPath: "/usr/bin/ssh-keygen"), arguments: ["-q", "-t", "ed25519", "-N", "", "-f", key])
-        try await exited(keygen)
-        try #require(keygen.terminationStatus == 0, "ssh-keygen is needed (apt-get install openssh-client)")
+        let key = try await directory.sshKey()
         // An exec command's parent is its supervisor (schedctl-supervise), whose parent is serve.
         let probe =
             "T=$PPID; if [ $(cat /proc/$T/comm) = schedctl-superv ]; then T=$(cut -d' ' -f4 /proc/$T/stat); fi; "

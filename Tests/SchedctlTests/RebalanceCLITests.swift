@@ -188,40 +188,41 @@ struct RebalanceCLITests {
     @Test func runConvergesTheIssueScenario() async throws {
         let simulator = TradeStationSimulator()
         try await simulator.start(port: 0)
-        defer { Task { await simulator.stop() } }
-        simulator.setAccount("SIM1234567M", cash: 20_000)
-        simulator.setPosition(account: "SIM1234567M", symbol: "SPY", quantity: 40, averagePrice: 480)
-        simulator.setPosition(account: "SIM1234567M", symbol: "BND", quantity: 100, averagePrice: 70)
-        simulator.setPrice("GLD", 190)
-        let directory = TemporaryDirectory(prefix: "schedctl-rebalance-run")
-        let config = try await signedInConfig(
-            simulator, directory, strategy: "{ type: weights, weights: { VTI: 0.5, BND: 0.3, GLD: 0.2 } }",
-            job: """
-                    type: rebalance
-                    broker: ts
-                    strategy: mix
-                    cash_buffer: 1%
-                    drift: 0.5%
-                    pricing: { start: mid, step: 50%, limit: 3% }
-                    poll_every: 1s
-                    replan_after: 5s
-                    deadline: 10m
-                    allow_outside_session: true
-                    schedule: { every: 1d }
-                """)
-        let run = try await SchedctlBinary.run(["run", "rebalance", "--config", config])
-        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
-        #expect(run.stdout.contains("rebalanced:") && run.stdout.contains("round(s)"), "\(run.stdout)")
-        let equity = simulator.equity(account: "SIM1234567M")!
-        for (symbol, target) in [("VTI", Decimal(string: "0.5")!), ("BND", Decimal(string: "0.3")!), ("GLD", Decimal(string: "0.2")!)] {
-            let w = simulator.positionQuantity(account: "SIM1234567M", symbol: symbol) * simulator.price(symbol)! / equity
-            #expect(abs(w - target * Decimal(string: "0.99")!) <= Decimal(string: "0.005")!, "\(symbol) at \(w)")
+        try await withSandbox(simulator) { _ in
+            simulator.setAccount("SIM1234567M", cash: 20_000)
+            simulator.setPosition(account: "SIM1234567M", symbol: "SPY", quantity: 40, averagePrice: 480)
+            simulator.setPosition(account: "SIM1234567M", symbol: "BND", quantity: 100, averagePrice: 70)
+            simulator.setPrice("GLD", 190)
+            let directory = TemporaryDirectory(prefix: "schedctl-rebalance-run")
+            let config = try await signedInConfig(
+                simulator, directory, strategy: "{ type: weights, weights: { VTI: 0.5, BND: 0.3, GLD: 0.2 } }",
+                job: """
+                        type: rebalance
+                        broker: ts
+                        strategy: mix
+                        cash_buffer: 1%
+                        drift: 0.5%
+                        pricing: { start: mid, step: 50%, limit: 3% }
+                        poll_every: 1s
+                        replan_after: 5s
+                        deadline: 10m
+                        allow_outside_session: true
+                        schedule: { every: 1d }
+                    """)
+            let run = try await SchedctlBinary.run(["run", "rebalance", "--config", config])
+            #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+            #expect(run.stdout.contains("rebalanced:") && run.stdout.contains("round(s)"), "\(run.stdout)")
+            let equity = simulator.equity(account: "SIM1234567M")!
+            for (symbol, target) in [("VTI", Decimal(string: "0.5")!), ("BND", Decimal(string: "0.3")!), ("GLD", Decimal(string: "0.2")!)] {
+                let w = simulator.positionQuantity(account: "SIM1234567M", symbol: symbol) * simulator.price(symbol)! / equity
+                #expect(abs(w - target * Decimal(string: "0.99")!) <= Decimal(string: "0.005")!, "\(symbol) at \(w)")
+            }
+            #expect(simulator.positionQuantity(account: "SIM1234567M", symbol: "SPY") == 0)
+            #expect(simulator.cash(account: "SIM1234567M")! >= Decimal(string: "472.10")!)
+            let ids = simulator.placedConfirmIDs
+            #expect(Set(ids).count == ids.count, "\(ids)")
+            #expect(simulator.workingOrderIDs.isEmpty)
         }
-        #expect(simulator.positionQuantity(account: "SIM1234567M", symbol: "SPY") == 0)
-        #expect(simulator.cash(account: "SIM1234567M")! >= Decimal(string: "472.10")!)
-        let ids = simulator.placedConfirmIDs
-        #expect(Set(ids).count == ids.count, "\(ids)")
-        #expect(simulator.workingOrderIDs.isEmpty)
     }
 
     /// A manual order working on a planned symbol: `rebalance plan` names it, and `run` refuses
@@ -229,23 +230,24 @@ struct RebalanceCLITests {
     @Test func planShowsWorkingOrdersAndRunRefusesThem() async throws {
         let simulator = TradeStationSimulator()
         try await simulator.start(port: 0)
-        defer { Task { await simulator.stop() } }
-        simulator.setFillMode(.manual)
-        let manual = simulator.addWorkingOrder(account: "SIM1234567M", symbol: "VTI", buy: true, quantity: 40, limit: 240)
-        let directory = TemporaryDirectory(prefix: "schedctl-rebalance-existing")
-        let config = try await signedInConfig(simulator, directory)
-        let plan = try await SchedctlBinary.run(["rebalance", "plan", "rebalance", "--json", "--config", config])
-        #expect(plan.status == 0, "\(plan.stderr)")
-        let planned = try #require(try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])
-        let working = try #require(planned["workingOrders"] as? [String])
-        #expect(working.contains { $0.hasPrefix(manual) && $0.contains("BUY 40 VTI") }, "\(working)")
-        let text = try await SchedctlBinary.run(["rebalance", "plan", "rebalance", "--config", config])
-        #expect(text.stdout.contains(manual), "\(text.stdout)")
-        let run = try await SchedctlBinary.run(["run", "rebalance", "--config", config])
-        #expect(run.status != 0)
-        #expect((run.stdout + run.stderr).contains(manual), "\(run.stdout)\(run.stderr)")
-        #expect(simulator.orderWriteCount == 0)
-        #expect(simulator.orderStatus(manual) == "OPN")
+        try await withSandbox(simulator) { _ in
+            simulator.setFillMode(.manual)
+            let manual = simulator.addWorkingOrder(account: "SIM1234567M", symbol: "VTI", buy: true, quantity: 40, limit: 240)
+            let directory = TemporaryDirectory(prefix: "schedctl-rebalance-existing")
+            let config = try await signedInConfig(simulator, directory)
+            let plan = try await SchedctlBinary.run(["rebalance", "plan", "rebalance", "--json", "--config", config])
+            #expect(plan.status == 0, "\(plan.stderr)")
+            let planned = try #require(try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])
+            let working = try #require(planned["workingOrders"] as? [String])
+            #expect(working.contains { $0.hasPrefix(manual) && $0.contains("BUY 40 VTI") }, "\(working)")
+            let text = try await SchedctlBinary.run(["rebalance", "plan", "rebalance", "--config", config])
+            #expect(text.stdout.contains(manual), "\(text.stdout)")
+            let run = try await SchedctlBinary.run(["run", "rebalance", "--config", config])
+            #expect(run.status != 0)
+            #expect((run.stdout + run.stderr).contains(manual), "\(run.stdout)\(run.stderr)")
+            #expect(simulator.orderWriteCount == 0)
+            #expect(simulator.orderStatus(manual) == "OPN")
+        }
     }
 
     /// `serve` is SIGKILLed after the first order reached the broker but before its answer came
@@ -304,10 +306,7 @@ struct RebalanceCLITests {
             schedule: { every: 1d }
         """
     ) async throws -> String {
-        let key = directory.file("id_ed25519")
-        let keygen = try Process.run(URL(fileURLWithPath: "/usr/bin/ssh-keygen"), arguments: ["-q", "-t", "ed25519", "-N", "", "-f", key])
-        try await exited(keygen)
-        try #require(keygen.terminationStatus == 0, "ssh-keygen is needed (apt-get install openssh-client)")
+        let key = try await directory.sshKey()
         let config = directory.file("jobs.yaml")
         try """
         database: state.sqlite

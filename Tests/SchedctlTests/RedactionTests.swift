@@ -11,13 +11,7 @@ struct RedactionTests {
 
     @Test func failingJobsNeverPrintOrStoreSecretValues() async throws {
         let directory = TemporaryDirectory(prefix: "schedctl-redact")
-        let key = directory.file("id_ed25519")
-        let keygen = Process()
-        keygen.executableURL = URL(fileURLWithPath: "/usr/bin/ssh-keygen")
-        keygen.arguments = ["-q", "-t", "ed25519", "-N", "", "-f", key]
-        try keygen.run()
-        try await exited(keygen)
-        try #require(keygen.terminationStatus == 0, "ssh-keygen is needed (apt-get install openssh-client)")
+        let key = try await directory.sshKey()
         let config = directory.file("jobs.yaml")
         try """
         database: state.sqlite
@@ -92,10 +86,7 @@ struct RedactionTests {
 
     @Test func aSecretStraddlingTheCutOfTheOutputTailLeavesNoFragment() async throws {
         let directory = TemporaryDirectory(prefix: "schedctl-redact-tail")
-        let key = directory.file("id_ed25519")
-        let keygen = try Process.run(URL(fileURLWithPath: "/usr/bin/ssh-keygen"), arguments: ["-q", "-t", "ed25519", "-N", "", "-f", key])
-        try await exited(keygen)
-        try #require(keygen.terminationStatus == 0, "ssh-keygen is needed (apt-get install openssh-client)")
+        let key = try await directory.sshKey()
         let config = directory.file("jobs.yaml")
         // The tail keeps the last 4096 bytes: the token's last 10 characters fall inside it.
         try """

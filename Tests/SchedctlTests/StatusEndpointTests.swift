@@ -1,4 +1,3 @@
-import SchedctlBase
 import Brokers
 import Foundation
 import GRDB
@@ -7,6 +6,7 @@ import Jobs
 import Logging
 import Metrics
 import Sandbox
+import SchedctlBase
 import SchedctlTesting
 import Scheduler
 import ServiceLifecycle

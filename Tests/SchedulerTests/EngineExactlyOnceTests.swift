@@ -1,7 +1,7 @@
-import SchedctlBase
 import Foundation
 import GRDB
 import Logging
+import SchedctlBase
 import SchedctlTesting
 import Synchronization
 import Testing

@@ -1,6 +1,6 @@
-import SchedctlBase
 import Foundation
 import GRDB
+import SchedctlBase
 import SchedctlTesting
 import Synchronization
 import Testing
@@ -16,17 +16,6 @@ struct EngineRunGroupTests {
         private let value = Mutex(false)
         var isSet: Bool { value.withLock { $0 } }
         func set() { value.withLock { $0 = true } }
-    }
-
-    /// Yields until `condition` holds (bounded). With `wakeLoop`, whenever the main loop sleeps
-    /// too (two sleepers: the lease keeper and the loop) the manual clock moves past its sleep.
-    func eventually(_ clock: ManualClock, wakeLoop: Bool = false, _ condition: () async throws -> Bool) async rethrows -> Bool {
-        for _ in 0..<100_000 {
-            if try await condition() { return true }
-            if wakeLoop && clock.sleeperCount >= 2 { clock.advance(by: .milliseconds(600)) }
-            await Task.yield()
-        }
-        return false
     }
 
     /// A service whose blocking probe run is executing; returns it, its task and its end flag.

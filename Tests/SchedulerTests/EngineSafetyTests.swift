@@ -1,6 +1,6 @@
-import SchedctlBase
 import Foundation
 import GRDB
+import SchedctlBase
 import SchedctlTesting
 import Synchronization
 import Testing
@@ -26,15 +26,6 @@ struct EngineSafetyTests {
         func release() async throws {
             try await queue.writeWithoutTransaction { db in try db.execute(sql: "COMMIT") }
         }
-    }
-
-    /// Waits (yielding, bounded by `passes`) until `condition` holds.
-    func eventually(_ passes: Int = 100_000, _ condition: () async throws -> Bool) async rethrows -> Bool {
-        for _ in 0..<passes {
-            if try await condition() { return true }
-            await Task.yield()
-        }
-        return false
     }
 
     @Test func aPausedFrequentJobDoesNotSpin() async throws {

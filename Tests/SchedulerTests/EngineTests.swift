@@ -1,6 +1,6 @@
-import SchedctlBase
 import Foundation
 import Logging
+import SchedctlBase
 import SchedctlTesting
 import Testing
 

@@ -61,7 +61,7 @@ extension Engine {
     }
 
     /// Waits for the renewal in flight, if any (tests).
-    public func settleRenewal() async {
+    package func settleRenewal() async {
         await renewal?.value
     }
 

@@ -417,7 +417,7 @@ public actor Engine: Service {
     }
 
     /// Simulates a crash for tests: forgets runs without writing anything (their leases lapse).
-    public func abandonForTesting() {
+    package func abandonForTesting() {
         core.stopClaiming()
         keeper?.cancel()
         for action in core.stopAll(.leaseLost) { perform(action) }

@@ -1,9 +1,10 @@
 import Brokers
-import Sandbox
 import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Sandbox
+import SchedctlTesting
 import Synchronization
 
 /// A loopback HTTP receiver for webhook tests: answers queued statuses first (then 200, or 503
@@ -66,3 +67,5 @@ final class WebhookReceiver: Sendable {
     /// Requests so far.
     var received: [Received] { state.withLock { $0.received } }
 }
+
+extension WebhookReceiver: Stoppable {}
