@@ -1,7 +1,30 @@
 public import Foundation
 
+/// Text validated when it is made (a symbol, an idempotency key), coded as the plain string: a
+/// value that fails validation fails decoding with the validation's message.
+public protocol ValidatedText: Codable {
+    /// The validated text.
+    var rawValue: String { get }
+    /// Validates `raw`.
+    init(_ raw: String) throws(BrokerError)
+}
+
+extension ValidatedText {
+    public init(from decoder: any Decoder) throws {
+        let raw = try decoder.singleValueContainer().decode(String.self)
+        do { try self.init(raw) } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.message))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+}
+
 /// A validated trading symbol: 1–32 characters of `A–Z 0–9 . / - _ @ $ ^ space`, upper-cased.
-public struct Symbol: Sendable, Hashable, Codable, Comparable, CustomStringConvertible, ExpressibleByStringLiteral {
+public struct Symbol: ValidatedText, Sendable, Hashable, Comparable, CustomStringConvertible, ExpressibleByStringLiteral {
     /// The normalised symbol text.
     public let rawValue: String
 
@@ -22,18 +45,6 @@ public struct Symbol: Sendable, Hashable, Codable, Comparable, CustomStringConve
     /// with a literal argument also uses this initialiser: validate user input from a variable.
     public init(stringLiteral value: String) {
         do { try self.init(value) } catch { preconditionFailure(error.message) }
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let raw = try decoder.singleValueContainer().decode(String.self)
-        do { try self.init(raw) } catch {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.message))
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(rawValue)
     }
 
     public var description: String { rawValue }
@@ -91,7 +102,7 @@ public struct Quantity: Sendable, Hashable, Codable, Comparable, CustomStringCon
 ///
 /// It is sent as TradeStation `OrderConfirmID` (at most 22 characters) and Tradovate `clOrdId`.
 /// Derive it from the run and step so a resumed run never doubles an order.
-public struct IdempotencyKey: Sendable, Hashable, Codable, CustomStringConvertible {
+public struct IdempotencyKey: ValidatedText, Sendable, Hashable, CustomStringConvertible {
     /// The maximum length (TradeStation's `OrderConfirmID` limit).
     public static let maxLength = 22
     /// The key text.
@@ -133,18 +144,6 @@ public struct IdempotencyKey: Sendable, Hashable, Codable, CustomStringConvertib
             if i < 11 { out.append(alphabet[Int(a % 62)]); a /= 62 } else { out.append(alphabet[Int(b % 62)]); b /= 62 }
         }
         return try! IdempotencyKey(out)
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let raw = try decoder.singleValueContainer().decode(String.self)
-        do { try self.init(raw) } catch {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.message))
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(rawValue)
     }
 
     public var description: String { rawValue }

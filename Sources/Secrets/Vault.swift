@@ -130,13 +130,7 @@ public struct Vault: Sendable {
 
     /// The value named `name` as bytes, or nil when there is none.
     public func getData(_ name: String) throws -> Secret<Data>? {
-        try SecretName.validate(name)
-        guard
-            let record = try read({ transaction in
-                try checkHeader(transaction)
-                return try transaction.record(named: name)
-            })
-        else { return nil }
+        guard let record = try storedRecord(name) else { return nil }
         return Secret(try Self.open(record.sealed, name: name, key: key))
     }
 
@@ -207,13 +201,7 @@ public struct Vault: Sendable {
     /// The broker's token state with its version, or nil when none is stored.
     public func tokenState(for broker: String) throws -> VersionedTokenState? {
         let name = Self.tokenStateName(for: broker)
-        try SecretName.validate(name)
-        guard
-            let record = try read({ transaction in
-                try checkHeader(transaction)
-                return try transaction.record(named: name)
-            })
-        else { return nil }
+        guard let record = try storedRecord(name) else { return nil }
         let state = try TokenState(json: try Self.open(record.sealed, name: name, key: key), name: name)
         for value in state.secretValues { redactor?.register(value) }
         return VersionedTokenState(state: state, version: record.version, updatedAt: record.updatedAt)
@@ -299,6 +287,15 @@ public struct Vault: Sendable {
 
     private func write<T: Sendable>(_ body: @Sendable (any VaultTransaction) throws -> T) throws -> T {
         try Self.wrapStorage { try storage.write(body) }
+    }
+
+    /// The record named `name` (validated) after checking the vault's header, or nil.
+    private func storedRecord(_ name: String) throws -> VaultRecord? {
+        try SecretName.validate(name)
+        return try read { transaction in
+            try checkHeader(transaction)
+            return try transaction.record(named: name)
+        }
     }
 
     private func read<T: Sendable>(_ body: @Sendable (any VaultTransaction) throws -> T) throws -> T {

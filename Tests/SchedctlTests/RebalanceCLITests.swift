@@ -329,24 +329,8 @@ struct RebalanceCLITests {
         """.write(toFile: config, atomically: true, encoding: .utf8)
         #expect(try await SchedctlBinary.run(["secrets", "set", "ts/client_id", "--config", config], stdin: "sim-client").status == 0)
         #expect(try await SchedctlBinary.run(["secrets", "set", "ts/client_secret", "--config", config], stdin: "sim-secret").status == 0)
-        let auth = Process()
-        auth.executableURL = URL(fileURLWithPath: SchedctlBinary.path())
-        auth.arguments = ["auth", "tradestation", "--config", config, "--port", "0", "--timeout", "60"]
-        let output = Pipe()
-        auth.standardOutput = output
-        auth.standardError = output
-        try auth.run()
-        var printed = ""
-        let deadline = Date().addingTimeInterval(30)
-        while !printed.contains("Waiting on"), Date() < deadline {
-            let handle = output.fileHandleForReading
-            printed += String(decoding: try await offPool { handle.availableData }, as: UTF8.self)
-        }
-        let line = try #require(printed.split(separator: "\n").first { $0.contains("/authorize?") })
-        let url = try #require(URL(string: line.trimmingCharacters(in: .whitespaces)))
-        _ = try await URLSession.shared.data(from: url)
-        try await exited(auth)
-        try #require(auth.terminationStatus == 0)
+        let signIn = try await SchedctlBinary.signInTradeStation(config: config)
+        try #require(signIn.status == 0)
         return config
     }
 }

@@ -176,12 +176,7 @@ public actor PaperBroker: Brokerage, OrderConfirming, GroupOrderPlacing, ClosedO
         try check(account)
         let broker = brokerName
         try await transact { [engine] s in
-            guard let i = s.orders.firstIndex(where: { $0.id == orderID }) else {
-                throw BrokerError(.notFound, broker: broker, "paper order \(orderID) does not exist")
-            }
-            guard !s.orders[i].state.isTerminal else {
-                throw BrokerError(.rejected, broker: broker, "paper order \(orderID) is \(s.orders[i].state.rawValue) and cannot be replaced")
-            }
+            let i = try Self.openOrder(orderID, in: s, broker: broker) { "paper order \(orderID) is \($0) and cannot be replaced" }
             if let q = replacement.quantity {
                 guard q.value >= s.orders[i].filledQuantity else {
                     throw BrokerError(.rejected, broker: broker, "new quantity \(q) is below the \(s.orders[i].filledQuantity) already filled")
@@ -195,16 +190,21 @@ public actor PaperBroker: Brokerage, OrderConfirming, GroupOrderPlacing, ClosedO
         }
     }
 
+    /// The index of order `id` in `s`: not found, or rejected with `ended(state)` when it has
+    /// already ended.
+    private static func openOrder(_ id: String, in s: PaperAccountState, broker: String, ended: (String) -> String) throws(BrokerError) -> Int {
+        guard let i = s.orders.firstIndex(where: { $0.id == id }) else {
+            throw BrokerError(.notFound, broker: broker, "paper order \(id) does not exist")
+        }
+        guard !s.orders[i].state.isTerminal else { throw BrokerError(.rejected, broker: broker, ended(s.orders[i].state.rawValue)) }
+        return i
+    }
+
     public func cancel(orderID: String, account: String) async throws {
         try check(account)
         let broker = brokerName
         try await transact { [engine] s in
-            guard let i = s.orders.firstIndex(where: { $0.id == orderID }) else {
-                throw BrokerError(.notFound, broker: broker, "paper order \(orderID) does not exist")
-            }
-            guard !s.orders[i].state.isTerminal else {
-                throw BrokerError(.rejected, broker: broker, "paper order \(orderID) is already \(s.orders[i].state.rawValue)")
-            }
+            let i = try Self.openOrder(orderID, in: s, broker: broker) { "paper order \(orderID) is already \($0)" }
             s.orders[i].state = .cancelled
             s.orders[i].closedAt = engine.clock.now()
         }
