@@ -1,9 +1,9 @@
 import Brokers
 public import Foundation
-public import SchedctlBase
 import Hummingbird
 import HummingbirdWebSocket
 import NIOCore
+public import SchedctlBase
 import Synchronization
 
 /// A loopback Tradovate server: REST (`/v1/...`) and the WebSocket (`/v1/websocket`) on one port.

@@ -1,7 +1,7 @@
 public import Foundation
 import GRDB
-import Synchronization
 import SchedctlBase
+import Synchronization
 
 /// One named check of `/healthz`.
 public struct HealthCheck: Encodable, Sendable, Hashable {
@@ -124,4 +124,3 @@ public final class WriteProbe: Sendable {
         }
     }
 }
-

@@ -1,10 +1,10 @@
 import Foundation
 import Jobs
 import Logging
+import SchedctlBase
 import Scheduler
 import StatusHTTP
 import Synchronization
-import SchedctlBase
 
 /// Engine benchmarks: durable claims, fire lateness, lease renewals across processes, start-up
 /// time and memory at 100,000 jobs. They print figures; nothing here passes or fails.
@@ -242,4 +242,3 @@ enum EngineBenchmarks {
         return kb / 1024
     }
 }
-

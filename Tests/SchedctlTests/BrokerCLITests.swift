@@ -43,27 +43,10 @@ struct BrokerCLITests {
             #expect(before.stderr.contains("ts/token_state") || before.stderr.contains("schedctl auth tradestation"), "\(before.stderr)")
 
             // Sign in: the command prints the URL; "the browser" follows it to the local callback.
-            let auth = Process()
-            auth.executableURL = URL(fileURLWithPath: SchedctlBinary.path())
-            auth.arguments = ["auth", "tradestation", "--config", config, "--port", "0", "--timeout", "60"]
-            let output = Pipe()
-            auth.standardOutput = output
-            auth.standardError = output
-            try auth.run()
-            var printed = ""
-            let deadline = Date().addingTimeInterval(30)
-            while !printed.contains("Waiting on"), Date() < deadline {
-                let handle = output.fileHandleForReading
-                printed += String(decoding: try await offPool { handle.availableData }, as: UTF8.self)
-            }
-            let line = try #require(printed.split(separator: "\n").first { $0.contains("/authorize?") })
-            let url = try #require(URL(string: line.trimmingCharacters(in: .whitespaces)))
-            let (_, response) = try await URLSession.shared.data(from: url)
-            #expect((response as? HTTPURLResponse)?.statusCode == 200)
-            while auth.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-            let handle = output.fileHandleForReading
-            printed += String(decoding: try await offPool { handle.readDataToEndOfFile() }, as: UTF8.self)
-            #expect(auth.terminationStatus == 0, "\(printed)")
+            let signIn = try await SchedctlBinary.signInTradeStation(config: config)
+            let printed = signIn.output
+            #expect(signIn.callbackStatus == 200)
+            #expect(signIn.status == 0, "\(printed)")
             #expect(printed.contains("tokens stored in the vault as ts/token_state"))
 
             let accounts = try await SchedctlBinary.run(["broker", "ts", "accounts", "--json", "--config", config])

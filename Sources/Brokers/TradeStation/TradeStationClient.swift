@@ -1,6 +1,6 @@
 public import Foundation
-public import SchedctlBase
 public import Logging
+public import SchedctlBase
 
 /// TradeStation Web API v3 client.
 ///

@@ -1,6 +1,6 @@
 public import Foundation
-public import SchedctlBase
 public import Logging
+public import SchedctlBase
 
 /// Tradovate environment: `demo` or `live`.
 public struct TradovateEnvironment: Sendable, Hashable, CustomStringConvertible {

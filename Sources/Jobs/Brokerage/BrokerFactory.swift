@@ -1,9 +1,9 @@
 public import Brokers
 import BrokersSQLite
 import Foundation
+public import SchedctlBase
 public import Scheduler
 public import Secrets
-public import SchedctlBase
 
 /// Builds broker clients from `jobs.yaml` components, with credentials and OAuth token state
 /// from the vault and the paper broker's ledger in the schedctl database.

@@ -1,7 +1,7 @@
 import Brokers
 import Foundation
-public import Scheduler
 import SchedctlBase
+public import Scheduler
 
 /// `type: token-renewal`: keeps a broker's stored token alive unattended. When the token expires
 /// within `ahead` (default 10m) it is renewed (TradeStation: refresh-token grant, a rotated

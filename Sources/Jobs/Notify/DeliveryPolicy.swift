@@ -97,4 +97,3 @@ public struct DeliveryPolicy: Sendable, Hashable {
         }
     }
 }
-

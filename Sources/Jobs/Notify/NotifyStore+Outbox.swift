@@ -1,7 +1,7 @@
 public import Foundation
 import GRDB
-import Scheduler
 import SchedctlBase
+import Scheduler
 
 /// The delivery outbox (`notify_outbox`): one row per alert, digest, report or test message
 /// for one notifier, with a stable id that receivers see on every attempt. Workers claim due

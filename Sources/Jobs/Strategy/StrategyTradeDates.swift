@@ -1,7 +1,7 @@
 import Brokers
 public import Foundation
-public import SchedctlBase
 import Logging
+public import SchedctlBase
 public import Scheduler
 
 /// Keeps the next trade date of each `days: strategy` job's Penny Vault strategy in the store,

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import Synchronization
 import SchedctlBase
+import Synchronization
 
 /// Executing runs: launch (at once, or when a slot frees for a run leased ahead), the attempt
 /// with its timeout, recording the end (retried until it is recorded or fenced), and starting

@@ -1,7 +1,7 @@
 public import Foundation
 public import Logging
-public import ServiceLifecycle
 import SchedctlBase
+public import ServiceLifecycle
 
 /// The scheduler service: claims due occurrences exactly once, runs them under renewed leases
 /// with the job's retry, timeout, misfire and overlap policies, takes over runs whose owner died,

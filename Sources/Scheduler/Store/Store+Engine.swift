@@ -469,4 +469,3 @@ extension Store {
         _ = try await writer.write { db in try db.execute(cached: "DELETE FROM instance WHERE id = ?", arguments: [id]) }
     }
 }
-

@@ -1,8 +1,8 @@
 import Brokers
 import Foundation
 import Logging
-import Scheduler
 import SchedctlBase
+import Scheduler
 
 /// One rebalance run: a short loop over the pure decisions of ``RebalancePlanner``,
 /// ``RebalanceGate`` and ``RebalanceRounds``. Rounds of sells, buys (re-planned from the fresh
@@ -381,4 +381,3 @@ struct RebalanceExecution {
         }
     }
 }
-
