@@ -24,7 +24,7 @@ extension ConfigReader {
             selecting(fields) { kindKeys.contains($0) }, specs: kindSpecs, path: path, parent: keyNode, references: references)
         if let check = catalog.jobChecks[kind] {
             for problem in check(options, brokerSpecs, strategySpecs) {
-                error(optionNode(at: problem.key, in: fields) ?? keyNode, join(path, problem.key), problem.message)
+                error(optionNode(at: problem.key, in: fields) ?? keyNode, problem.key.isEmpty ? path : join(path, problem.key), problem.message)
             }
         }
 

@@ -132,6 +132,9 @@ public struct ConfigCatalog: Sendable {
     public var jobKinds: [String: [OptionSpec]]
     /// Per job kind, checks of values and of combinations the option kinds cannot express.
     public var jobChecks: [String: JobOptionCheck] = [:]
+    /// Per section (`brokers`, `strategies`, `notifiers`) and type, the checks the loader runs on
+    /// each component of that type (see ``ComponentType``).
+    public var componentChecks: [String: [String: ComponentCheck]] = [:]
 
     /// A catalog.
     public init(

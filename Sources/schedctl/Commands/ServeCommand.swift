@@ -138,8 +138,6 @@ struct ServeCommand: AsyncParsableCommand {
     ) async {
         do {
             let plan = try Wiring.loader.load(file: path)
-            let problems = NotifierFactory.problems(in: plan) + ReportJob.problems(in: plan) + EndpointURL.problems(in: plan)
-            if !problems.isEmpty { throw ConfigError(diagnostics: problems) }
             try await engine.reload(plan)
             retention.update(plan.service.retention)
             holder.current = plan

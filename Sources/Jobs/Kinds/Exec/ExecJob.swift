@@ -251,3 +251,8 @@ enum ExecResults {
         }
     }
 }
+
+extension ExecJob {
+    /// The kind's descriptor (one line in ``JobsRegistry/standard``).
+    public static let descriptor = JobKindDescriptor { _ in ExecJob() }
+}

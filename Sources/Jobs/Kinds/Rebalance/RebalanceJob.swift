@@ -173,3 +173,11 @@ enum PreviewContext {
         func save(_ text: String) async throws { value.withLock { $0 = text } }
     }
 }
+
+extension RebalanceJob {
+    /// The kind's descriptor (one line in ``JobsRegistry/standard``).
+    public static let descriptor = JobKindDescriptor(capabilities: [.dryRun, .placesOrders], check: RebalanceOptions.check) { environment in
+        guard let plan = environment.plan, let factory = environment.factory else { return RebalanceJob() }
+        return RebalanceJob(resources: .standard(plan: plan, factory: factory))
+    }
+}
