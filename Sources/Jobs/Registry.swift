@@ -48,11 +48,15 @@ public struct JobKindDescriptor: Sendable {
     public let check: JobOptionCheck?
     /// Builds the kind bound to `environment`.
     public let make: @Sendable (KindEnvironment) -> any JobKind
+    /// One line per option, with its default: the option table in `docs/configuration.md`.
+    public let docs: [OptionDoc]
 
     /// A descriptor of the kind `make` builds; its name and options are read from `make(.unbound)`.
     public init(
-        capabilities: Set<Capability> = [], check: JobOptionCheck? = nil, make: @escaping @Sendable (KindEnvironment) -> any JobKind
+        capabilities: Set<Capability> = [], check: JobOptionCheck? = nil, docs: [OptionDoc] = [],
+        make: @escaping @Sendable (KindEnvironment) -> any JobKind
     ) {
+        self.docs = docs
         let described = make(.unbound)
         name = described.name
         options = described.options

@@ -122,7 +122,23 @@ public struct FuturesSessionJob: JobKind {
 
 extension FuturesSessionJob {
     /// The kind's descriptor (one line in ``JobsRegistry/standard``).
-    public static let descriptor = JobKindDescriptor(capabilities: [.placesOrders], check: FuturesSessionSettings.check) { environment in
+    public static let descriptor = JobKindDescriptor(
+        capabilities: [.placesOrders], check: FuturesSessionSettings.check,
+        docs: [
+            OptionDoc("broker", "the Tradovate broker (another type is a configuration error)"),
+            OptionDoc("stop", "`{ market: CME\\|XNYS, at: open\\|close, offset: D }` (the first such event after the start) or a duration up to `23h`"),
+            OptionDoc("symbols", "contracts (`MESZ6`: letters and digits), at least one, each once"),
+            OptionDoc("risk.daily_loss_limit", "realized plus open loss (dollars) that liquidates and locks the job until the next CME trade date"),
+            OptionDoc("risk.max_position", "largest absolute net position per symbol, counting working orders on the same side"),
+            OptionDoc("risk.max_orders_per_minute", "placements allowed in any 60 seconds"),
+            OptionDoc("risk.stale_after", default: "10s", "how long a held contract may go without a quote before it is a risk event"),
+            OptionDoc("risk.on_stale", default: "flatten", "`flatten`: cancel, flatten and refuse new orders until quotes return; `alert`: only the event"),
+            OptionDoc("flatten_at_stop", default: "true", "liquidate the session's symbols at the stop"),
+            OptionDoc("strategy.command", "the strategy process (none: risk-only)"),
+            OptionDoc("strategy.env", "the strategy's extra environment; values may be `secret:NAME`"),
+            OptionDoc("strategy.workdir", "the strategy's working directory"),
+        ]
+    ) { environment in
         guard let plan = environment.plan, let factory = environment.factory else { return FuturesSessionJob() }
         return FuturesSessionJob(resources: .live(plan: plan, factory: factory))
     }

@@ -209,7 +209,15 @@ private final class AcceptedRecipients: Sendable {
 
 extension ReportJob {
     /// The kind's descriptor (one line in ``JobsRegistry/standard``).
-    public static let descriptor = JobKindDescriptor(check: check) { environment in
+    public static let descriptor = JobKindDescriptor(
+        check: check,
+        docs: [
+            OptionDoc("to", "the notifiers that receive the report"),
+            OptionDoc("sections", default: "all", "any of `balances`, `positions`, `orders`, `pnl`, `runs`, `upcoming`"),
+            OptionDoc("brokers", default: "every broker", "the brokers whose accounts are reported"),
+            OptionDoc("title", default: "schedctl report: JOB", "the report's title (the e-mail subject)"),
+        ]
+    ) { environment in
         environment.report.map { ReportJob(environment: $0) } ?? ReportJob()
     }
 

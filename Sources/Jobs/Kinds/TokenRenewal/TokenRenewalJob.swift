@@ -110,7 +110,13 @@ public struct TokenRenewalJob: JobKind {
 
 extension TokenRenewalJob {
     /// The kind's descriptor (one line in ``JobsRegistry/standard``).
-    public static let descriptor = JobKindDescriptor(check: check) { environment in
+    public static let descriptor = JobKindDescriptor(
+        check: check,
+        docs: [
+            OptionDoc("broker", "a `tradestation` or `tradovate` broker (any other type is a configuration error)"),
+            OptionDoc("ahead", default: "10m", "renew when the token expires within this long"),
+        ]
+    ) { environment in
         TokenRenewalJob(plan: environment.plan, factory: environment.factory)
     }
 
