@@ -102,9 +102,11 @@ public struct JobsRegistry: Sendable {
 
     /// What the configuration loader checks against: every option and every check.
     public var catalog: ConfigCatalog {
-        ConfigCatalog(
+        var catalog = ConfigCatalog(
             components: components, jobKinds: Dictionary(kinds.map { ($0.name, $0.options) }) { $1 },
             jobChecks: Dictionary(kinds.compactMap { kind in kind.check.map { (kind.name, $0) } }) { $1 })
+        catalog.alertEvents = AlertEvents.standard
+        return catalog
     }
 
     /// The kinds bound to `environment`, for an engine.

@@ -135,6 +135,8 @@ public struct ConfigCatalog: Sendable {
     /// Per section (`brokers`, `strategies`, `notifiers`) and type, the checks the loader runs on
     /// each component of that type (see ``ComponentType``).
     public var componentChecks: [String: [String: ComponentCheck]] = [:]
+    /// The alert events `notify: { on: [...] }` accepts (the engine's own unless a build adds more).
+    public var alertEvents: [AlertEventType] = AlertEventType.engine
 
     /// A catalog.
     public init(
