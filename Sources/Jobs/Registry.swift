@@ -50,13 +50,16 @@ public struct JobKindDescriptor: Sendable {
     public let make: @Sendable (KindEnvironment) -> any JobKind
     /// One line per option, with its default: the option table in `docs/configuration.md`.
     public let docs: [OptionDoc]
+    /// Parses a job's options once, at load, into the kind's typed options.
+    public let parse: JobOptionParser?
 
     /// A descriptor of the kind `make` builds; its name and options are read from `make(.unbound)`.
     public init(
-        capabilities: Set<Capability> = [], check: JobOptionCheck? = nil, docs: [OptionDoc] = [],
+        capabilities: Set<Capability> = [], check: JobOptionCheck? = nil, parse: JobOptionParser? = nil, docs: [OptionDoc] = [],
         make: @escaping @Sendable (KindEnvironment) -> any JobKind
     ) {
         self.docs = docs
+        self.parse = parse
         let described = make(.unbound)
         name = described.name
         options = described.options
@@ -106,6 +109,7 @@ public struct JobsRegistry: Sendable {
             components: components, jobKinds: Dictionary(kinds.map { ($0.name, $0.options) }) { $1 },
             jobChecks: Dictionary(kinds.compactMap { kind in kind.check.map { (kind.name, $0) } }) { $1 })
         catalog.alertEvents = AlertEvents.standard
+        catalog.jobParsers = Dictionary(kinds.compactMap { kind in kind.parse.map { (kind.name, $0) } }) { $1 }
         return catalog
     }
 

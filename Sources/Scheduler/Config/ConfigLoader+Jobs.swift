@@ -52,6 +52,7 @@ extension ConfigReader {
         if let f = field("description") { job.description = string(f.value, join(path, "description")) }
         // A kind that declares its own `notify` option keeps it; otherwise `notify:` is the alert rule.
         if !kindKeys.contains("notify"), let f = field("notify") { job.notify = readNotify(f.value, join(path, "notify"), references: references) }
+        if let parse = catalog.jobParsers[kind] { job.typedOptions = try? parse(job) }
         return schedule == nil ? nil : job
     }
 

@@ -968,7 +968,7 @@ actor FuturesSession {
         let snapshot = source.snapshot
         guard snapshot.generation != planGeneration else { return }
         planGeneration = snapshot.generation
-        guard let job = snapshot.plan.job(named: context.job.name), job.kind == context.job.kind, let reloaded = try? FuturesSessionSettings(job),
+        guard let job = snapshot.plan.job(named: context.job.name), job.kind == context.job.kind, let reloaded = (job.typedOptions as? FuturesSessionSettings) ?? (try? FuturesSessionSettings(job)),
             let next = try? reloaded.stopInstant(start: context.nominal, calendars: snapshot.plan.calendars).date, next != stopAt
         else { return }
         logger.notice("reload moved the stop", metadata: ["from": "\(Instant(stopAt).iso8601)", "stop": "\(Instant(next).iso8601)"])
