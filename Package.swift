@@ -155,9 +155,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `serve` as a library: the plan source and every long-lived service in one group.
+        .target(
+            name: "SchedctlService",
+            dependencies: [
+                "Scheduler",
+                "Jobs",
+                "StatusHTTP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "schedctl",
             dependencies: [
+                "SchedctlService",
                 "StatusHTTP",
                 "Inspection",
                 "Brokers",
@@ -234,7 +248,7 @@ let package = Package(
         .testTarget(
             name: "SchedctlTests",
             dependencies: [
-                "schedctl", "SchedctlBase", "Scheduler", "Jobs", "Brokers", "Sandbox", "SchedctlTesting", "Secrets", "StatusHTTP", "Inspection",
+                "schedctl", "SchedctlBase", "Scheduler", "Jobs", "Brokers", "Sandbox", "SchedctlTesting", "Secrets", "StatusHTTP", "Inspection", "SchedctlService",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,17 +1,12 @@
 public import Scheduler
 
-/// The job kinds shipped with schedctl.
+/// The job kinds shipped with schedctl (``JobsRegistry/standard``'s kinds).
 public enum StandardKinds {
-    /// Every kind, for validation (options and checks); ``registry(plan:factory:report:)`` is the
-    /// one an engine runs.
-    public static let registry = JobKindRegistry([NoopJob(), ExecJob(), TokenRenewalJob(), RebalanceJob(), FuturesSessionJob(), ReportJob()])
+    /// Every kind, unbound: for validation (options and checks) and kinds that need nothing bound.
+    public static let registry = JobsRegistry.standard.jobKinds()
 
     /// The kinds wired to the running plan's brokers, strategies and the vault, for an engine.
     public static func registry(plan: PlanHolder, factory: BrokerFactory, report: ReportEnvironment? = nil) -> JobKindRegistry {
-        JobKindRegistry([
-            NoopJob(), ExecJob(), TokenRenewalJob(plan: plan, factory: factory),
-            RebalanceJob(resources: .standard(plan: plan, factory: factory)),
-            FuturesSessionJob(resources: .live(plan: plan, factory: factory)), report.map { ReportJob(environment: $0) } ?? ReportJob(),
-        ])
+        JobsRegistry.standard.jobKinds(KindEnvironment(plan: plan, factory: factory, report: report))
     }
 }

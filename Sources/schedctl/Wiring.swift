@@ -7,11 +7,14 @@ import Synchronization
 
 /// The composition root: which kinds, catalogs and stores this executable uses.
 enum Wiring {
-    /// Every job kind this build knows.
-    static let registry = StandardKinds.registry
+    /// Every job kind and component type this build knows.
+    static let kinds = JobsRegistry.standard
 
-    /// The configuration loader for this build.
-    static let loader = ConfigLoader(catalog: StandardCatalog.catalog(kinds: registry))
+    /// Every job kind, unbound (validation).
+    static let registry = kinds.jobKinds()
+
+    /// The configuration loader for this build: it runs every option check of every kind and type.
+    static let loader = ConfigLoader(catalog: kinds.catalog)
 
     /// Opens the plan's database, or fails with what to do.
     static func openStore(_ plan: Plan) throws -> Store {
@@ -49,8 +52,8 @@ enum Wiring {
         let report = ReportEnvironment(
             store: store, plan: { holder.current }, brokerage: { try await factory.brokerage($0) },
             notifiers: NotifierFactory(plan: holder.current, secrets: secrets))
-        let kinds = StandardKinds.registry(plan: holder, factory: factory, report: report)
-        return StrategyDateRecordingKind.wrapping(kinds, dates: strategyDates(store: store, plan: holder))
+        let bound = kinds.jobKinds(KindEnvironment(plan: holder, factory: factory, report: report))
+        return StrategyDateRecordingKind.wrapping(bound, dates: strategyDates(store: store, plan: holder))
     }
 
     /// Broker and strategy clients with credentials from the vault behind `secrets`.
@@ -90,15 +93,11 @@ enum Wiring {
 
     /// Loads and validates `path`, or fails with every diagnostic.
     static func loadPlan(_ path: String) throws -> Plan {
-        let plan: Plan
         do {
-            plan = try loader.load(file: path)
+            return try loader.load(file: path)
         } catch {
             throw CommandFailure(message: "invalid configuration\n" + error.description)
         }
-        let problems = NotifierFactory.problems(in: plan) + ReportJob.problems(in: plan) + EndpointURL.problems(in: plan)
-        if !problems.isEmpty { throw CommandFailure(message: "invalid configuration\n" + ConfigError(diagnostics: problems).description) }
-        return plan
     }
 
     /// Each job's watermark in the plan's database; empty when the database does not exist yet

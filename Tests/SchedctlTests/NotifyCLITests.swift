@@ -59,6 +59,6 @@ struct NotifyCLITests {
         let result = try await SchedctlBinary.run(["validate", "--config", config])
         #expect(result.status == 1)
         #expect(result.stderr.contains("notifiers.inbox: starttls: off would send mail and the password in clear to mail.example.test"))
-        #expect(result.stderr.contains("\(config):4:0: jobs.daily.sections: unknown section 'fills'"))
+        #expect(result.stderr.contains("\(config):4:49: jobs.daily.sections: unknown section 'fills'"))
     }
 }

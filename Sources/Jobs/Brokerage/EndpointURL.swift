@@ -33,18 +33,16 @@ public enum EndpointURL {
         return parts.allSatisfy { part in !part.isEmpty && part.count <= 3 && part.allSatisfy { $0.isASCII && $0.isNumber } && Int(part)! <= 255 }
     }
 
-    /// The URL options of brokers and strategies in `plan` that cannot be used (`validate` runs this).
-    public static func problems(in plan: Plan) -> [Diagnostic] {
-        var found: [Diagnostic] = []
-        func check(_ path: String, _ spec: ComponentSpec, _ key: String, secure: String, plain: String) {
-            guard let text = spec.options[key]?.stringValue, let problem = problem(text, secure: secure, plain: plain) else { return }
-            found.append(Diagnostic(file: plan.source, line: 0, column: 0, path: "\(path).\(key)", message: "\(problem); or leave it out for the default"))
+    /// A check of `keys` (https or http to this machine) and `socketKeys` (wss or ws to this
+    /// machine): the URL options of a broker or strategy type.
+    public static func check(keys: [String], socketKeys: [String] = []) -> ComponentCheck {
+        { spec in
+            var found: [OptionProblem] = []
+            for (key, secure, plain) in keys.map({ ($0, "https", "http") }) + socketKeys.map({ ($0, "wss", "ws") }) {
+                guard let text = spec.options[key]?.stringValue, let problem = problem(text, secure: secure, plain: plain) else { continue }
+                found.append(OptionProblem(key: key, message: "\(problem); or leave it out for the default"))
+            }
+            return found
         }
-        for (name, spec) in plan.brokers.sorted(by: { $0.key < $1.key }) {
-            for key in ["base_url", "auth_url"] { check("brokers.\(name)", spec, key, secure: "https", plain: "http") }
-            for key in ["ws_url", "md_url"] { check("brokers.\(name)", spec, key, secure: "wss", plain: "ws") }
-        }
-        for (name, spec) in plan.strategies.sorted(by: { $0.key < $1.key }) { check("strategies.\(name)", spec, "base_url", secure: "https", plain: "http") }
-        return found
     }
 }

@@ -308,18 +308,5 @@ public actor AlertDispatcher: Service {
         "\(Instant(seconds: Int64(event.at.rounded(.down))).iso8601) \(event.job) #\(event.runID) \(alert.rawValue): \(event.message)"
     }
 
-    static func describe(_ alert: AlertEvent) -> String {
-        switch alert {
-        case .failure: return "an attempt failed"
-        case .retriesExhausted: return "the run failed and has no attempt left"
-        case .abandoned: return "the run was abandoned after repeated lease expiries"
-        case .skipped: return "an occurrence was skipped"
-        case .rebalanceDone: return "a rebalance finished"
-        case .riskLimit: return "a risk limit was hit"
-        case .sessionReport: return "a trading session ended"
-        case .tokenExpiring: return "a broker token expires soon"
-        case .orphanElsewhere: return "a child of an earlier attempt still runs on another host"
-        case .flattenFailed: return "a futures session could not flatten its positions"
-        }
-    }
+    static func describe(_ alert: AlertEvent) -> String { AlertEvents.meaning(of: alert) }
 }

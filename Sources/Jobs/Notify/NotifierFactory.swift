@@ -65,36 +65,40 @@ public struct NotifierFactory: Sendable {
         spec.options["max_per_hour"]?.numberValue.map { NSDecimalNumber(decimal: $0).intValue } ?? defaultMaxPerHour
     }
 
-    /// Problems of the notifiers that need no secret to see (the loader checks the keys).
-    public static func problems(in plan: Plan) -> [Diagnostic] {
-        var found: [Diagnostic] = []
-        func add(_ path: String, _ message: String) { found.append(Diagnostic(file: plan.source, line: 0, column: 0, path: path, message: message)) }
-        for (name, spec) in plan.notifiers.sorted(by: { $0.key < $1.key }) {
-            let path = "notifiers.\(name)"
-            switch spec.type {
-            case "email":
-                do {
-                    _ = try EmailNotifier(
-                        name: name, url: text(spec, "smtp_url") ?? "", from: "", to: [], startTLS: spec.options["starttls"]?.stringValue != "off")
-                } catch {
-                    add(path, error.message)
-                }
-            case "twilio":
-                if let base = text(spec, "base_url"), let problem = urlProblem(base) {
-                    add(path + ".base_url", "\(problem); leave it out for https://api.twilio.com")
-                }
-            case "webhook":
-                if let url = text(spec, "url"), let problem = urlProblem(url) { add(path + ".url", "\(problem); write https://host/path") }
-                if spec.options["format"]?.stringValue == "telegram" && (spec.options["bot_token"] == nil || spec.options["chat_id"] == nil) {
-                    add(path, "format: telegram needs bot_token (secret:NAME) and chat_id; url is https://api.telegram.org")
-                }
-            default: break
+    /// Problems of a notifier that need no secret to see (the loader runs it after reading the keys).
+    public static let check: ComponentCheck = { spec in
+        var found: [OptionProblem] = []
+        func add(_ key: String, _ message: String) { found.append(OptionProblem(key: key, message: message)) }
+        switch spec.type {
+        case "email":
+            do {
+                _ = try EmailNotifier(
+                    name: spec.name, url: text(spec, "smtp_url") ?? "", from: "", to: [], startTLS: spec.options["starttls"]?.stringValue != "off")
+            } catch let error as NotifyError {
+                add("", error.message)  // smtp_url with starttls: at the notifier
+            } catch {
+                add("", "\(error)")
             }
-            if let timeout = spec.options["timeout"]?.durationValue, timeout < .seconds(1) || timeout > .seconds(600) {
-                add(path + ".timeout", "timeout must be from 1s to 10m")
+        case "twilio":
+            if let base = text(spec, "base_url"), let problem = urlProblem(base) {
+                add("base_url", "\(problem); leave it out for https://api.twilio.com")
             }
+        case "webhook":
+            if let url = text(spec, "url"), let problem = urlProblem(url) { add("url", "\(problem); write https://host/path") }
+            if spec.options["format"]?.stringValue == "telegram" && (spec.options["bot_token"] == nil || spec.options["chat_id"] == nil) {
+                add("format", "format: telegram needs bot_token (secret:NAME) and chat_id; url is https://api.telegram.org")
+            }
+        default: break
+        }
+        if let timeout = spec.options["timeout"]?.durationValue, timeout < .seconds(1) || timeout > .seconds(600) {
+            add("timeout", "timeout must be from 1s to 10m")
         }
         return found
+    }
+
+    /// The notifier types, one descriptor each (options and check), for the registry.
+    public static let types: [ComponentType] = options.keys.sorted().map { name in
+        ComponentType(section: "notifiers", name: name, options: options[name] ?? [], check: check)
     }
 
     /// Why `text` cannot be an endpoint: it does not parse as an http(s) URL with a host, or it

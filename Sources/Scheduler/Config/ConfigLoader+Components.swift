@@ -30,7 +30,13 @@ extension ConfigReader {
                 continue
             }
             let options = readOptions(selecting(fields) { $0 != "type" }, specs: specs, path: path, parent: entry.keyNode, references: nil)
-            result[entry.key] = ComponentSpec(name: entry.key, type: type, options: options)
+            let spec = ComponentSpec(name: entry.key, type: type, options: options)
+            if let check = catalog.componentChecks[section]?[type] {
+                for problem in check(spec) {
+                    error(optionNode(at: problem.key, in: fields) ?? entry.keyNode, problem.key.isEmpty ? path : join(path, problem.key), problem.message)
+                }
+            }
+            result[entry.key] = spec
         }
         return result
     }

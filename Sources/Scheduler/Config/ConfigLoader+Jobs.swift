@@ -24,7 +24,7 @@ extension ConfigReader {
             selecting(fields) { kindKeys.contains($0) }, specs: kindSpecs, path: path, parent: keyNode, references: references)
         if let check = catalog.jobChecks[kind] {
             for problem in check(options, brokerSpecs, strategySpecs) {
-                error(optionNode(at: problem.key, in: fields) ?? keyNode, join(path, problem.key), problem.message)
+                error(optionNode(at: problem.key, in: fields) ?? keyNode, problem.key.isEmpty ? path : join(path, problem.key), problem.message)
             }
         }
 
@@ -52,6 +52,7 @@ extension ConfigReader {
         if let f = field("description") { job.description = string(f.value, join(path, "description")) }
         // A kind that declares its own `notify` option keeps it; otherwise `notify:` is the alert rule.
         if !kindKeys.contains("notify"), let f = field("notify") { job.notify = readNotify(f.value, join(path, "notify"), references: references) }
+        if let parse = catalog.jobParsers[kind] { job.typedOptions = try? parse(job) }
         return schedule == nil ? nil : job
     }
 

@@ -7,7 +7,7 @@ extension ConfigReader {
         checkKeys(fields, allowed: ["on", "to", "expire"], path)
         var rule = NotifyRule(on: [], to: [])
         var valid = true
-        let names = AlertEvent.allCases.map(\.rawValue)
+        let names = catalog.alertEvents.map(\.event.rawValue)
         if let on = lookup(fields, "on") {
             let items: [Node]
             if case .sequence(let sequence) = on.value { items = Array(sequence) } else { items = [on.value] }
@@ -16,7 +16,8 @@ extension ConfigReader {
                     valid = false
                     continue
                 }
-                guard let event = AlertEvent(rawValue: text) else {
+                let event = AlertEvent(text)
+                guard names.contains(text) else {
                     error(item, join(path, "on"), "unknown event '\(text)'\(Suggest.hint(for: text, in: names))")
                     valid = false
                     continue

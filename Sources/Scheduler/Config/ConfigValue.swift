@@ -102,6 +102,10 @@ public struct OptionProblem: Hashable, Sendable {
 public typealias JobOptionCheck =
     @Sendable (_ options: [String: ConfigValue], _ brokers: [String: ComponentSpec], _ strategies: [String: ComponentSpec]) -> [OptionProblem]
 
+/// Parses a loaded job's options into its kind's typed options (after the kind's check found no
+/// problem); the value travels in ``JobSpec/typedOptions`` so that runs never parse again.
+public typealias JobOptionParser = @Sendable (_ job: JobSpec) throws -> any Sendable
+
 /// One option a component type or job kind accepts.
 public struct OptionSpec: Hashable, Sendable {
     /// The key.
@@ -132,6 +136,13 @@ public struct ConfigCatalog: Sendable {
     public var jobKinds: [String: [OptionSpec]]
     /// Per job kind, checks of values and of combinations the option kinds cannot express.
     public var jobChecks: [String: JobOptionCheck] = [:]
+    /// Per section (`brokers`, `strategies`, `notifiers`) and type, the checks the loader runs on
+    /// each component of that type (see ``ComponentType``).
+    public var componentChecks: [String: [String: ComponentCheck]] = [:]
+    /// Per job kind, the parser into its typed options.
+    public var jobParsers: [String: JobOptionParser] = [:]
+    /// The alert events `notify: { on: [...] }` accepts (the engine's own unless a build adds more).
+    public var alertEvents: [AlertEventType] = AlertEventType.engine
 
     /// A catalog.
     public init(

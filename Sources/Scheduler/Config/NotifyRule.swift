@@ -1,54 +1,58 @@
-/// An event that can raise an alert (`notify: { on: [...] }` in `jobs.yaml`).
-public enum AlertEvent: String, Hashable, Sendable, CaseIterable, Codable {
-    /// Any failed attempt, including one that will be retried (events `retry` and `failed`).
-    case failure
-    /// The run failed for good: no attempt is left (event `failed`).
-    case retriesExhausted = "retries_exhausted"
-    /// The run's lease expired too often (event `abandoned`).
-    case abandoned
-    /// An occurrence was skipped (misfire, overlap, paused job).
-    case skipped
-    /// A rebalance finished (event `rebalance-done`, recorded by the rebalance kind).
-    case rebalanceDone = "rebalance_done"
-    /// A risk limit was hit (event `risk-limit`).
-    case riskLimit = "risk_limit"
-    /// A futures session ended with its report (event `session-report`).
-    case sessionReport = "session_report"
-    /// A broker token is close to expiry (event `token-expiring`).
-    case tokenExpiring = "token_expiring"
-    /// An `exec` run's child from an earlier attempt is still running on another host (event
-    /// `orphan-elsewhere`).
-    case orphanElsewhere = "orphan_elsewhere"
-    /// A futures session could not liquidate a position, or was not flat after its stop (event
-    /// `flatten-failed`).
-    case flattenFailed = "flatten_failed"
+/// An event that can raise an alert (`notify: { on: [...] }` in `jobs.yaml`). Open, like
+/// `SecretsError.Kind`: Scheduler names only the events its engine records (a failed, exhausted,
+/// abandoned or skipped run); the modules with job kinds add theirs (`risk_limit`, …) as
+/// ``AlertEventType`` values in the configuration catalog.
+public struct AlertEvent: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    /// The event called `name`.
+    public init(_ name: String) { rawValue = name }
+    public var description: String { rawValue }
 
-    /// Critical alerts (`risk_limit`, `flatten_failed`, `retries_exhausted`, `abandoned`,
-    /// `token_expiring`, `orphan_elsewhere`) are never folded into a digest nor held back by a notifier's hourly
-    /// limit, and do not use it up; the rest are routine and share that limit.
-    public var isCritical: Bool {
-        switch self {
-        case .riskLimit, .flattenFailed, .retriesExhausted, .abandoned, .tokenExpiring, .orphanElsewhere: return true
-        case .failure, .skipped, .rebalanceDone, .sessionReport: return false
-        }
+    /// Any failed attempt, including one that will be retried (events `retry` and `failed`).
+    public static let failure = AlertEvent("failure")
+    /// The run failed for good: no attempt is left (event `failed`).
+    public static let retriesExhausted = AlertEvent("retries_exhausted")
+    /// The run's lease expired too often (event `abandoned`).
+    public static let abandoned = AlertEvent("abandoned")
+    /// An occurrence was skipped (misfire, overlap, paused job).
+    public static let skipped = AlertEvent("skipped")
+}
+
+/// One alert event a build knows: the run-event kinds that raise it, whether it is critical, and
+/// what it means (for messages).
+public struct AlertEventType: Hashable, Sendable {
+    /// The event (`notify: { on: [...] }`).
+    public var event: AlertEvent
+    /// The run-event kinds that raise it (`failed`, `risk-limit`, …).
+    public var raisedBy: [String]
+    /// Critical alerts are never folded into a digest nor held back by a notifier's hourly limit,
+    /// and do not use it up; the rest are routine and share that limit.
+    public var critical: Bool
+    /// What happened, as a message says it ("a risk limit was hit").
+    public var meaning: String
+
+    /// An event type.
+    public init(_ event: AlertEvent, raisedBy: [String], critical: Bool, meaning: String) {
+        self.event = event
+        self.raisedBy = raisedBy
+        self.critical = critical
+        self.meaning = meaning
     }
 
-    /// The alerts a run event of `kind` raises, most specific first (a final `failed` is both
-    /// `retries_exhausted` and `failure`).
-    public static func raised(byEventKind kind: String) -> [AlertEvent] {
-        switch kind {
-        case "retry": return [.failure]
-        case "failed": return [.retriesExhausted, .failure]
-        case "abandoned": return [.abandoned]
-        case "skipped": return [.skipped]
-        case "rebalance-done": return [.rebalanceDone]
-        case "risk-limit", "risk-stale": return [.riskLimit]
-        case "session-report": return [.sessionReport]
-        case "token-expiring": return [.tokenExpiring]
-        case "orphan-elsewhere": return [.orphanElsewhere]
-        case "flatten-failed": return [.flattenFailed]
-        default: return []
-        }
+    /// The events the engine itself records.
+    public static let engine: [AlertEventType] = [
+        AlertEventType(.failure, raisedBy: ["retry", "failed"], critical: false, meaning: "an attempt failed"),
+        AlertEventType(.retriesExhausted, raisedBy: ["failed"], critical: true, meaning: "the run failed and has no attempt left"),
+        AlertEventType(.abandoned, raisedBy: ["abandoned"], critical: true, meaning: "the run was abandoned after repeated lease expiries"),
+        AlertEventType(.skipped, raisedBy: ["skipped"], critical: false, meaning: "an occurrence was skipped"),
+    ]
+
+    /// The alerts a run event of `kind` raises among `types`, most specific first (raised by the
+    /// fewest run-event kinds: a final `failed` is `retries_exhausted`, then `failure`).
+    public static func raised(byEventKind kind: String, among types: [AlertEventType]) -> [AlertEvent] {
+        types.enumerated().filter { $0.element.raisedBy.contains(kind) }
+            .sorted { ($0.element.raisedBy.count, $0.offset) < ($1.element.raisedBy.count, $1.offset) }.map(\.element.event)
     }
 }
 
@@ -73,8 +77,8 @@ public struct NotifyRule: Hashable, Sendable {
         self.expire = expire
     }
 
-    /// The alert `kind` raises under this rule, if any.
-    public func alert(forEventKind kind: String) -> AlertEvent? {
-        AlertEvent.raised(byEventKind: kind).first { on.contains($0) }
+    /// The alert `kind` raises under this rule among `types`, if any.
+    public func alert(forEventKind kind: String, among types: [AlertEventType]) -> AlertEvent? {
+        AlertEventType.raised(byEventKind: kind, among: types).first { on.contains($0) }
     }
 }

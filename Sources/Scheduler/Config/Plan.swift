@@ -214,6 +214,9 @@ public struct JobSpec: Sendable {
     public var line: Int
     /// Its own alert rule (`notify:`), replacing the file's default.
     public var notify: NotifyRule?
+    /// The options parsed once, at load, into the kind's own type (``ConfigCatalog/jobParsers``);
+    /// nil for kinds without a parser and for specs not made by the loader.
+    public var typedOptions: (any Sendable)?
 
     /// A job spec; options default to the policies' defaults.
     public init(

@@ -67,6 +67,7 @@ extension Engine {
                 redact: { [secrets] in secrets.redact($0) }),
             stateDirectory: store.path + ".d")
         runContext.stopIsFenced = { fencedStop.isSet }
+        runContext.plan = plan
         let context = runContext
         let (clock, log, observer, mono) = (self.clock, runLogger, options.observer, self.mono)
         if run.trigger == .schedule && run.attempt == 1 && !leased.takenOver {

@@ -71,6 +71,9 @@ public struct RunContext: Sendable {
     /// instance's now: work that outlives the attempt (an `exec` supervisor) is then left to the
     /// taker instead of being ended.
     public var stopIsFenced: @Sendable () -> Bool = { false }
+    /// The plan the run started with (one consistent snapshot; a reload publishes a new plan to
+    /// the engine's ``PlanSource`` consumers); nil outside an engine.
+    public var plan: Plan?
 
     /// A context.
     public init(

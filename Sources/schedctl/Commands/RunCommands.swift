@@ -14,14 +14,15 @@ struct RunCommand: AsyncParsableCommand {
     @Argument(help: "The job.") var job: String
     @OptionGroup var options: ConfigOptions
     @Flag(help: "Wait for the run to finish and exit non-zero if it failed.") var wait = false
-    @Flag(help: "A rebalance job only: plan and validate the orders with the broker, place nothing (this run only).") var dryRun = false
+    @Flag(help: "Kinds that support it only (rebalance): plan and validate the orders with the broker, place nothing (this run only).") var dryRun = false
 
     func run() async throws {
         try await exiting {
             let plan = try Wiring.loadPlan(options.path)
             let spec = try Wiring.job(job, in: plan)
-            if dryRun, spec.kind != "rebalance" {
-                throw CommandFailure(message: "--dry-run applies to rebalance jobs; \(spec.name) is type \(spec.kind)", code: 64)
+            if dryRun, Wiring.kinds.kind(named: spec.kind)?.capabilities.contains(.dryRun) != true {
+                let kinds = Wiring.kinds.kinds.filter { $0.capabilities.contains(.dryRun) }.map(\.name).joined(separator: ", ")
+                throw CommandFailure(message: "--dry-run applies to \(kinds) jobs; \(spec.name) is type \(spec.kind)", code: 64)
             }
             let store = try Wiring.openStore(plan)
             // The dry-run mark travels in the run's first checkpoint, so whichever process runs it

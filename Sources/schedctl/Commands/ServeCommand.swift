@@ -4,6 +4,7 @@ import Inspection
 import Jobs
 import Logging
 import Metrics
+import SchedctlService
 import Scheduler
 import ServiceLifecycle
 import StatusHTTP
@@ -36,46 +37,21 @@ struct ServeCommand: AsyncParsableCommand {
             let logger = Logger(label: "schedctl")
             let store = try Wiring.openStore(plan)
             let secrets = Wiring.secrets(for: plan, store: store)
-            let holder = PlanHolder(plan)
             let metrics = StatusMetrics()
             var engineOptions = Engine.Options()
             engineOptions.observer = metrics
-            let engine = Engine(
-                store: store, plan: plan, registry: Wiring.registry(for: holder, store: store, secrets: secrets), logger: logger, secrets: secrets,
-                options: engineOptions)
-            let status = try await Self.statusServer(plan: plan, store: store, holder: holder, secrets: secrets, metrics: metrics, logger: logger)
-            let alerts = AlertDispatcher(store: store, plan: plan, factory: NotifierFactory(plan: plan, secrets: secrets), logger: logger)
-            printPlan(plan, instance: engine.instanceID, watermarks: await JobGrid.watermarks(store))
-            let retention = RetentionService(store: store, policy: plan.service.retention, logger: logger)
-            let path = options.path
-            let reloader = ReloadOnHangup(hangups: await UnixSignalsSequence(trapping: .sighup)) {
-                await Self.reload(path: path, engine: engine, retention: retention, alerts: alerts, holder: holder, logger: logger)
-            }
-            // `days: strategy` jobs: their strategies' next trade dates, asked at most hourly.
-            let dates = Wiring.strategyDates(store: store, plan: holder)
-            let refresher = Task {
-                while !Task.isCancelled {
-                    await dates.refresh()
-                    try? await Task.sleep(for: .seconds(300))
-                }
-            }
-            // The status endpoint first: the rest starts once it listens (a port in use fails
-            // `serve` before anything runs), and it stops last (`/readyz` says "draining").
-            var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
-            var gated: [any Service] = [engine, retention, alerts, reloader]
-            if let status {
-                services.append(.init(service: status))
-                gated = gated.map { AfterListening(server: status, service: $0) }
-            }
-            services += gated.map { .init(service: $0) }
-            let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            let service = try await SchedulerService(
+                configPath: options.path, plan: plan, store: store, secrets: secrets, load: { try Wiring.loader.load(file: $0) },
+                kinds: { Wiring.registry(for: $0, store: store, secrets: secrets) }, dates: { Wiring.strategyDates(store: store, plan: $0) },
+                engineOptions: engineOptions,
+                status: { try await Self.statusServer(plan: plan, store: store, holder: $0, secrets: secrets, metrics: metrics, logger: logger) },
+                logger: logger)
+            printPlan(plan, instance: service.engine.instanceID, watermarks: await JobGrid.watermarks(store))
             do {
-                try await group.run()
+                try await service.run()
             } catch let error as StatusServerError {
-                refresher.cancel()
                 throw CommandFailure(message: error.description)
             }
-            refresher.cancel()
         }
     }
 
@@ -130,26 +106,6 @@ struct ServeCommand: AsyncParsableCommand {
         print(table.render())
         fflush(nil)
     }
-
-    /// Re-reads `path` and hands the plan to the running parts; an invalid configuration is
-    /// logged and the running one stays.
-    private static func reload(
-        path: String, engine: Engine, retention: RetentionService, alerts: AlertDispatcher, holder: PlanHolder, logger: Logger
-    ) async {
-        do {
-            let plan = try Wiring.loader.load(file: path)
-            let problems = NotifierFactory.problems(in: plan) + ReportJob.problems(in: plan) + EndpointURL.problems(in: plan)
-            if !problems.isEmpty { throw ConfigError(diagnostics: problems) }
-            try await engine.reload(plan)
-            retention.update(plan.service.retention)
-            holder.current = plan
-            await alerts.reload(plan)
-        } catch let error as ConfigError {
-            logger.error("reload rejected; the running configuration stays", metadata: ["errors": "\(error.description)"])
-        } catch {
-            logger.error("reload failed; the running configuration stays", metadata: ["error": "\(error)"])
-        }
-    }
 }
 
 /// `schedctl reload`: asks the live services on this host to re-read their configuration.
@@ -174,23 +130,5 @@ struct ReloadCommand: AsyncParsableCommand {
                 }
             }
         }
-    }
-}
-
-/// Runs `service` once `server` listens; if it could not bind, waits to be cancelled (the server's
-/// error ends the group).
-struct AfterListening: Service {
-    let server: StatusServer
-    let service: any Service
-
-    func run() async throws {
-        guard await server.port() != nil else {
-            // The endpoint could not listen: its own error (naming the address and the key) is
-            // what the group must report. Returning now would race it as "a service finished
-            // unexpectedly" (seen under load), so wait for the group to cancel this service.
-            while !Task.isCancelled { try? await Task.sleep(for: .seconds(60)) }
-            return
-        }
-        try await service.run()
     }
 }

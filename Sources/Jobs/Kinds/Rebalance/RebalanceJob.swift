@@ -83,7 +83,7 @@ public struct RebalanceJob: JobKind {
     }
 
     public func run(_ context: RunContext) async throws -> RunOutcome {
-        let options = try RebalanceOptions(context.job.options)
+        let options = try (context.job.typedOptions as? RebalanceOptions) ?? RebalanceOptions(context.job.options)
         let journal = try await IntentJournal.open(context, initial: RebalanceState())
         let (brokerSpec, broker, strategy, calendar) = try await connect(options)
         let execution = RebalanceExecution(
@@ -100,7 +100,7 @@ public struct RebalanceJob: JobKind {
 
     /// The plan right now, for `schedctl rebalance plan` (reads only; places nothing).
     public func preview(job: JobSpec) async throws -> RebalancePlan {
-        let options = try RebalanceOptions(job.options)
+        let options = try (job.typedOptions as? RebalanceOptions) ?? RebalanceOptions(job.options)
         let (brokerSpec, broker, strategy, calendar) = try await connect(options)
         let weights = try await strategy.targetWeights()
         let execution = RebalanceExecution(
@@ -171,5 +171,40 @@ enum PreviewContext {
         private let value = Mutex<String?>(nil)
         func load() async throws -> String? { value.withLock { $0 } }
         func save(_ text: String) async throws { value.withLock { $0 = text } }
+    }
+}
+
+extension RebalanceJob {
+    /// The kind's descriptor (one line in ``JobsRegistry/standard``).
+    public static let descriptor = JobKindDescriptor(
+        capabilities: [.dryRun, .placesOrders], check: RebalanceOptions.check, parse: { try RebalanceOptions($0.options) },
+        docs: [
+            OptionDoc("broker", "a `paper` or `tradestation` broker (`tradovate` is an error: futures accounts are not rebalanced)"),
+            OptionDoc("strategy", "a `pennyvault`, `weights` or `file` strategy"),
+            OptionDoc("account", default: "the broker's", "the account; optional when the broker names one (a paper broker's account is its name)"),
+            OptionDoc(
+                "dry_run", default: "false",
+                "plan with live data, validate each order with the broker's confirm endpoint, place nothing; the plan is the run's summary"),
+            OptionDoc("cash_buffer", default: "0%", "cash kept out of the targets: a percentage of equity (`1%`) or an amount (`500`)"),
+            OptionDoc("min_trade", default: "0", "skip a trade worth less than this"),
+            OptionDoc("drift", default: "0.5%", "skip a symbol whose weight is within this of its target; also the success tolerance"),
+            OptionDoc("poll_every", default: "30s", "how often working orders are read (≥ `1s`, ≤ `replan_after`)"),
+            OptionDoc("replan_after", default: "5m", "an order still unfilled this long after its last price is replaced at the next price step"),
+            OptionDoc("pricing.start", default: "mid", "first limit: `mid`, `passive` (bid for a buy, ask for a sell) or `touch`"),
+            OptionDoc("pricing.step", default: "25%", "each replan moves this share of the (fresh) spread toward and past the touch, at least one tick"),
+            OptionDoc("pricing.limit", default: "0.5%", "never beyond the arrival touch by more than this"),
+            OptionDoc(
+                "deadline", default: "2h",
+                "a duration from the run's start, or `{ market: XNYS, at: open\\|close, offset: D }`; what is still working then is cancelled"),
+            OptionDoc("max_notional", "the gross value one run may trade; required when the broker's `environment` is `live`"),
+            OptionDoc("allow_outside_session", default: "false", "trade outside the XNYS session (otherwise a run outside it places nothing and fails)"),
+            OptionDoc("fractional", default: "false", "fractional shares (4 decimals) instead of whole shares; TradeStation takes whole shares only"),
+            OptionDoc("use_margin", default: "false", "buys may borrow: the budget is the broker's buying power instead of cash"),
+            OptionDoc("allow_liquidation", default: "false", "an empty or all-zero target set may sell every holding"),
+            OptionDoc("existing_orders", default: "refuse", "working orders on the plan's symbols the run did not place: `refuse`, `cancel` or `include`"),
+        ]
+    ) { environment in
+        guard let plan = environment.plan, let factory = environment.factory else { return RebalanceJob() }
+        return RebalanceJob(resources: .standard(plan: plan, factory: factory))
     }
 }

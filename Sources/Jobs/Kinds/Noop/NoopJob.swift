@@ -12,3 +12,8 @@ public struct NoopJob: JobKind {
         RunOutcome(summary: "ok")
     }
 }
+
+extension NoopJob {
+    /// The kind's descriptor (one line in ``JobsRegistry/standard``).
+    public static let descriptor = JobKindDescriptor { _ in NoopJob() }
+}

@@ -52,27 +52,11 @@ public struct ReportJob: JobKind {
     /// Problems of report jobs in `plan` that the generic loader cannot see (unknown sections or
     /// brokers), at the job's line.
     public static func problems(in plan: Plan) -> [Diagnostic] {
-        var found: [Diagnostic] = []
-        let sections = ReportData.Section.allCases.map(\.rawValue)
-        for job in plan.jobs where job.kind == "report" {
-            func add(_ key: String, _ message: String) {
-                found.append(Diagnostic(file: plan.source, line: job.line, column: 0, path: "jobs.\(job.name).\(key)", message: message))
-            }
-            for item in job.options["sections"]?.listValue ?? [] {
-                guard let text = item.stringValue, ReportData.Section(rawValue: text) != nil else {
-                    add("sections", "unknown section '\(item)'; use any of \(sections.joined(separator: ", "))")
-                    continue
-                }
-            }
-            if let list = job.options["sections"]?.listValue, list.isEmpty {
-                add("sections", "the list is empty; leave it out for every section")
-            }
-            for item in job.options["brokers"]?.listValue ?? [] where plan.brokers[item.stringValue ?? ""] == nil {
-                let known = plan.brokers.keys.sorted()
-                add("brokers", "unknown broker '\(item)'; \(known.isEmpty ? "define it under 'brokers:'" : "defined: \(known.joined(separator: ", "))")")
+        plan.jobs.filter { $0.kind == "report" }.flatMap { job in
+            check(job.options, plan.brokers, plan.strategies).map {
+                Diagnostic(file: plan.source, line: job.line, column: 0, path: "jobs.\(job.name).\($0.key)", message: $0.message)
             }
         }
-        return found
     }
 
     public func run(_ context: RunContext) async throws -> RunOutcome {
@@ -221,4 +205,40 @@ private final class AcceptedRecipients: Sendable {
     private let list = Mutex<[String]>([])
     func add(_ recipient: String) { list.withLock { $0.append(recipient) } }
     var all: [String] { list.withLock { $0 } }
+}
+
+extension ReportJob {
+    /// The kind's descriptor (one line in ``JobsRegistry/standard``).
+    public static let descriptor = JobKindDescriptor(
+        check: check,
+        docs: [
+            OptionDoc("to", "the notifiers that receive the report"),
+            OptionDoc("sections", default: "all", "any of `balances`, `positions`, `orders`, `pnl`, `runs`, `upcoming`"),
+            OptionDoc("brokers", default: "every broker", "the brokers whose accounts are reported"),
+            OptionDoc("title", default: "schedctl report: JOB", "the report's title (the e-mail subject)"),
+        ]
+    ) { environment in
+        environment.report.map { ReportJob(environment: $0) } ?? ReportJob()
+    }
+
+    /// `validate`'s check of a report job: known sections, a non-empty list, defined brokers.
+    public static let check: JobOptionCheck = { options, brokers, _ in
+        var found: [OptionProblem] = []
+        let sections = ReportData.Section.allCases.map(\.rawValue)
+        for item in options["sections"]?.listValue ?? [] {
+            guard let text = item.stringValue, ReportData.Section(rawValue: text) != nil else {
+                found.append(.init(key: "sections", message: "unknown section '\(item)'; use any of \(sections.joined(separator: ", "))"))
+                continue
+            }
+        }
+        if let list = options["sections"]?.listValue, list.isEmpty {
+            found.append(.init(key: "sections", message: "the list is empty; leave it out for every section"))
+        }
+        for item in options["brokers"]?.listValue ?? [] where brokers[item.stringValue ?? ""] == nil {
+            let known = brokers.keys.sorted()
+            found.append(
+                .init(key: "brokers", message: "unknown broker '\(item)'; \(known.isEmpty ? "define it under 'brokers:'" : "defined: \(known.joined(separator: ", "))")"))
+        }
+        return found
+    }
 }

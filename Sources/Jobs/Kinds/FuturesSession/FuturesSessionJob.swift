@@ -41,13 +41,19 @@ public struct FuturesSessionResources: Sendable {
     public var socket: TradovateWebSocketConfiguration
     /// How many times a crashed strategy is restarted before the session goes on risk-only.
     public var maxStrategyRestarts: Int
+    /// The running plan, followed by a session while it runs: a reload that moves its stop (the
+    /// job's `stop:` or a calendar override of that day) moves the running session's stop. Nil:
+    /// the stop computed at the start holds.
+    public var plan: PlanSource?
 
     /// Resources.
     public init(
         connect: @escaping @Sendable (_ name: String) async throws -> FuturesBrokerConnection, calendars: [Market: any TradingCalendar],
         control: SessionControl, wall: @escaping @Sendable () -> Date = { Date() }, clock: any Clock<Duration> = ContinuousClock(),
-        pollInterval: Duration = .seconds(1), flattenTicks: Int = 30, socket: TradovateWebSocketConfiguration = .init(), maxStrategyRestarts: Int = 3
+        pollInterval: Duration = .seconds(1), flattenTicks: Int = 30, socket: TradovateWebSocketConfiguration = .init(), maxStrategyRestarts: Int = 3,
+        plan: PlanSource? = nil
     ) {
+        self.plan = plan
         self.connect = connect
         self.calendars = calendars
         self.control = control
@@ -71,7 +77,7 @@ public struct FuturesSessionResources: Sendable {
                         "futures-session needs a tradovate broker; '\(name)' is \(spec.type) (fix 'broker:' in \(plan.source))", retryable: false)
                 }
                 return FuturesBrokerConnection(client: client, account: spec.options["account"]?.stringValue)
-            }, calendars: holder.current.calendars, control: SessionControl(store: factory.store))
+            }, calendars: holder.current.calendars, control: SessionControl(store: factory.store), plan: holder)
     }
 }
 
@@ -99,8 +105,8 @@ public struct FuturesSessionJob: JobKind {
 
     public func run(_ context: RunContext) async throws -> RunOutcome {
         guard let resources else { throw JobFailure("futures-session runs only under 'schedctl serve' or 'schedctl run'", retryable: false) }
-        let settings = try FuturesSessionSettings(context.job)
-        let stopAt = try settings.stopInstant(start: context.nominal, calendars: resources.calendars).date
+        let settings = try (context.job.typedOptions as? FuturesSessionSettings) ?? FuturesSessionSettings(context.job)
+        let stopAt = try settings.stopInstant(start: context.nominal, calendars: resources.plan?.current.calendars ?? resources.calendars).date
         let journal = try await IntentJournal.open(context, initial: FuturesSessionState())
         let state = await journal.state
         if state.finished, let report = state.report {
@@ -111,5 +117,29 @@ public struct FuturesSessionJob: JobKind {
         let session = FuturesSession(
             context: context, settings: settings, resources: resources, journal: journal, connection: connection, stopAt: stopAt, state: state)
         return try await session.run()
+    }
+}
+
+extension FuturesSessionJob {
+    /// The kind's descriptor (one line in ``JobsRegistry/standard``).
+    public static let descriptor = JobKindDescriptor(
+        capabilities: [.placesOrders], check: FuturesSessionSettings.check, parse: { try FuturesSessionSettings($0) },
+        docs: [
+            OptionDoc("broker", "the Tradovate broker (another type is a configuration error)"),
+            OptionDoc("stop", "`{ market: CME\\|XNYS, at: open\\|close, offset: D }` (the first such event after the start) or a duration up to `23h`"),
+            OptionDoc("symbols", "contracts (`MESZ6`: letters and digits), at least one, each once"),
+            OptionDoc("risk.daily_loss_limit", "realized plus open loss (dollars) that liquidates and locks the job until the next CME trade date"),
+            OptionDoc("risk.max_position", "largest absolute net position per symbol, counting working orders on the same side"),
+            OptionDoc("risk.max_orders_per_minute", "placements allowed in any 60 seconds"),
+            OptionDoc("risk.stale_after", default: "10s", "how long a held contract may go without a quote before it is a risk event"),
+            OptionDoc("risk.on_stale", default: "flatten", "`flatten`: cancel, flatten and refuse new orders until quotes return; `alert`: only the event"),
+            OptionDoc("flatten_at_stop", default: "true", "liquidate the session's symbols at the stop"),
+            OptionDoc("strategy.command", "the strategy process (none: risk-only)"),
+            OptionDoc("strategy.env", "the strategy's extra environment; values may be `secret:NAME`"),
+            OptionDoc("strategy.workdir", "the strategy's working directory"),
+        ]
+    ) { environment in
+        guard let plan = environment.plan, let factory = environment.factory else { return FuturesSessionJob() }
+        return FuturesSessionJob(resources: .live(plan: plan, factory: factory))
     }
 }

@@ -7,9 +7,9 @@ extension FuturesSessionSettings {
     /// otherwise only find when it starts, or get wrong).
     public static let check: JobOptionCheck = { options, brokers, _ in
         var problems: [OptionProblem] = []
-        if let name = options["broker"]?.stringValue, let broker = brokers[name], broker.type != "tradovate" {
-            problems.append(
-                .init(key: "broker", message: "broker '\(name)' is a \(broker.type) broker; a futures session needs a tradovate broker"))
+        if let name = options["broker"]?.stringValue, let broker = brokers[name], !BrokerTypes.type(broker.type, has: .futuresSession) {
+            let types = BrokerTypes.named(with: .futuresSession).joined(separator: " or ")
+            problems.append(.init(key: "broker", message: "broker '\(name)' is a \(broker.type) broker; a futures session needs a \(types) broker"))
         }
         if case .duration(let length)? = options["stop"], length > maximumLength {
             problems.append(
@@ -50,18 +50,4 @@ extension FuturesSessionSettings {
     /// The longest duration `stop` a session accepts: the longest CME trade-date session (17:00
     /// to 16:00 CT). The session keeps the trade date it opened on, for its daily loss and lock.
     public static let maximumLength: Duration = .seconds(23 * 3600)
-}
-
-extension TokenRenewalJob {
-    /// `validate`'s check of a token-renewal job: its broker has a token to renew.
-    public static let check: JobOptionCheck = { options, brokers, _ in
-        guard let name = options["broker"]?.stringValue, let broker = brokers[name], !["tradestation", "tradovate"].contains(broker.type) else {
-            return []
-        }
-        return [
-            .init(
-                key: "broker",
-                message: "broker '\(name)' is a \(broker.type) broker, which has no token to renew; use a tradestation or tradovate broker")
-        ]
-    }
 }

@@ -251,3 +251,15 @@ enum ExecResults {
         }
     }
 }
+
+extension ExecJob {
+    /// The kind's descriptor (one line in ``JobsRegistry/standard``).
+    public static let descriptor = JobKindDescriptor(
+        docs: [
+            OptionDoc("command", "a list of arguments, or a string run by `/bin/sh -c`"),
+            OptionDoc("env", "extra environment `{NAME: value}`; values may be `secret:NAME`"),
+            OptionDoc("workdir", "the working directory"),
+            OptionDoc("inherit_env", default: "true", "pass schedctl's own environment to the command (never `SCHEDCTL_SSH_PASSPHRASE`)"),
+        ]
+    ) { _ in ExecJob() }
+}

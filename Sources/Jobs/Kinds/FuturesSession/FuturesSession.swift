@@ -31,7 +31,10 @@ actor FuturesSession {
     let journal: IntentJournal<FuturesSessionState>
     let client: TradovateClient
     let configuredAccount: String?
-    let stopAt: Date
+    /// The stop; a reload that moves it moves it here (``followPlan()``).
+    var stopAt: Date
+    /// The plan generation ``stopAt`` was computed from.
+    var planGeneration: Int?
     let risk: RiskGuard
     let trading: TradovateWebSocket
     let market: TradovateWebSocket
@@ -280,6 +283,7 @@ actor FuturesSession {
         if flattening != nil { await flattenRound() }
         await reconcileUnknownOrders()
         if let flattenFailure, stopReason == nil { stopReason = "flatten failed: \(flattenFailure)" }
+        followPlan()
         if resources.wall() >= stopAt, stopReason == nil { stopReason = "stopped at \(Instant(stopAt).iso8601)" }
         if stopReason == nil, (try? await resources.control.stopRequested(job: context.job.name, run: context.runID)) == true {
             stopReason = "stopped on request"
@@ -954,6 +958,21 @@ actor FuturesSession {
         guard let list = try? await client.positionContracts(account: accountName) else { return }
         for cid in symbols.keys { positions[cid] = 0 }
         for p in list { positions[p.contractID] = p.netPos }
+    }
+
+    /// A reload reaches the running session: when the plan source has a newer plan, the stop is
+    /// computed again from its calendars and this job's `stop:` (an early close added under
+    /// `calendars:`, a shorter `stop:`). A job that is gone or no longer valid keeps the stop.
+    private func followPlan() {
+        guard let source = resources.plan else { return }
+        let snapshot = source.snapshot
+        guard snapshot.generation != planGeneration else { return }
+        planGeneration = snapshot.generation
+        guard let job = snapshot.plan.job(named: context.job.name), job.kind == context.job.kind, let reloaded = (job.typedOptions as? FuturesSessionSettings) ?? (try? FuturesSessionSettings(job)),
+            let next = try? reloaded.stopInstant(start: context.nominal, calendars: snapshot.plan.calendars).date, next != stopAt
+        else { return }
+        logger.notice("reload moved the stop", metadata: ["from": "\(Instant(stopAt).iso8601)", "stop": "\(Instant(next).iso8601)"])
+        stopAt = next
     }
 
     /// The CME trade date `date` falls in (the session it is in, or the next one between sessions).

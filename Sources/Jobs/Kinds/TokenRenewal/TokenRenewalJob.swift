@@ -108,3 +108,30 @@ public struct TokenRenewalJob: JobKind {
         return f.string(from: date)
     }
 }
+
+extension TokenRenewalJob {
+    /// The kind's descriptor (one line in ``JobsRegistry/standard``).
+    public static let descriptor = JobKindDescriptor(
+        check: check,
+        docs: [
+            OptionDoc("broker", "a `tradestation` or `tradovate` broker (any other type is a configuration error)"),
+            OptionDoc("ahead", default: "10m", "renew when the token expires within this long"),
+        ]
+    ) { environment in
+        TokenRenewalJob(plan: environment.plan, factory: environment.factory)
+    }
+
+    /// `validate`'s check of a token-renewal job: its broker has a token to renew
+    /// (``Capability/renewableToken``).
+    public static let check: JobOptionCheck = { options, brokers, _ in
+        guard let name = options["broker"]?.stringValue, let broker = brokers[name], !BrokerTypes.type(broker.type, has: .renewableToken) else {
+            return []
+        }
+        let types = BrokerTypes.named(with: .renewableToken).joined(separator: " or ")
+        return [
+            .init(
+                key: "broker",
+                message: "broker '\(name)' is a \(broker.type) broker, which has no token to renew; use a \(types) broker")
+        ]
+    }
+}

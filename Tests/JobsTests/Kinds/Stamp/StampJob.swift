@@ -1,0 +1,30 @@
+import Foundation
+import Jobs
+import Scheduler
+
+/// A job kind that exists only in the tests, to prove that a new kind is this one folder plus one
+/// line in a registry (`JobsRegistry.withStamp`): it appends `text` to the file `path`.
+struct StampJob: JobKind {
+    let name = "stamp"
+    let options = [OptionSpec("path", .string, required: true), OptionSpec("text", .string), OptionSpec("times", .integer(1...10))]
+
+    /// The kind's descriptor: `--dry-run` is allowed (the capability), and `text` may not hold a
+    /// newline (the check, reported at the key).
+    static let descriptor = JobKindDescriptor(capabilities: [.dryRun], check: check) { _ in StampJob() }
+
+    static let check: JobOptionCheck = { options, _, _ in
+        guard let text = options["text"]?.stringValue, text.contains("\n") else { return [] }
+        return [OptionProblem(key: "text", message: "one line only; remove the line break")]
+    }
+
+    func run(_ context: RunContext) async throws -> RunOutcome {
+        guard let path = context.job.options["path"]?.stringValue else { throw JobFailure("no path", retryable: false) }
+        let text = context.job.options["text"]?.stringValue ?? context.job.name
+        let times = context.job.options["times"]?.numberValue.map { NSDecimalNumber(decimal: $0).intValue } ?? 1
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        for _ in 0..<times { try handle.write(contentsOf: Data((text + "\n").utf8)) }
+        return RunOutcome(summary: "stamped \(times)")
+    }
+}
