@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Jobs
 import SchedctlTesting
 import Scheduler
@@ -120,6 +121,62 @@ struct ExecProcessTests {
             #expect(run.takeovers == 1)
             let events = try #require(try await store.run(id: run.id)).events
             #expect(events.contains { $0.kind == "exec-reattached" || $0.kind == "exec-result-adopted" }, "\(events.map(\.kind))")
+        #endif
+    }
+
+    /// `serve` is SIGKILLed while its command runs, and a cancel is requested for the run (as a
+    /// `cancel_previous` claim does). The next `serve` takes the run over and ends it `cancelled`
+    /// without executing it; it must also stop the copy still running under its supervisor
+    /// (found by pid and start time, signalled through its pidfd): the command appends no more
+    /// lines and never reaches its end.
+    @Test func aRunATakeoverCancelsStopsItsStillRunningCopy() async throws {
+        #if os(Linux)
+            let directory = TemporaryDirectory(prefix: "schedctl-takeover-cancel")
+            let config = directory.file("jobs.yaml")
+            let log = directory.file("copies.log")
+            try """
+            echo "start $SCHEDCTL_GENERATION $(awk '{print $5}' /proc/$$/stat)" >> copies.log
+            i=0; while [ $i -lt 300 ]; do echo "tick" >> copies.log; i=$((i+1)); sleep 0.1; done
+            echo "end" >> copies.log
+            """.write(toFile: directory.file("copy.sh"), atomically: true, encoding: .utf8)
+            try """
+            database: state.sqlite
+            service: { lease: 2s, shutdown_grace: 1s, log_level: notice }
+            jobs:
+              long: { type: exec, workdir: \(directory.path), command: ["/bin/sh", "copy.sh"], schedule: { every: 24h } }
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+            let first = try SchedctlBinary.serve(config: config, log: directory.file("serve-1.log"))
+            defer { kill(first.processIdentifier, SIGKILL) }
+            let database = directory.file("state.sqlite")
+            #expect(try await pollUntil { FileManager.default.fileExists(atPath: database) })
+            let store = try StoreSchema.open(path: database)
+            #expect(try await pollUntil { try await !store.status(now: Date()).instances.isEmpty })
+            let queued = try await SchedctlBinary.run(["run", "long", "--config", config])
+            #expect(queued.status == 0, "\(queued.stdout)\(queued.stderr)")
+            #expect(try await pollUntil { fileLines(log).filter { $0 == "tick" }.count >= 3 }, "the copy never ticked")
+            let startLine = try #require(fileLines(log).first { $0.hasPrefix("start") })
+            let supervisor = try #require(Int32(startLine.split(separator: " ")[2]))
+            kill(first.processIdentifier, SIGKILL)
+            #expect(try await pollUntil { (try? String(contentsOfFile: "/proc/\(first.processIdentifier)/stat", encoding: .utf8))?.contains(") Z ") ?? true })
+            let run = try #require(try await store.history(job: "long", limit: 1).first)
+            try await store.writer.write { db in try db.execute(sql: "UPDATE run SET cancel_requested = 1 WHERE id = ?", arguments: [run.id]) }
+
+            let second = try SchedctlBinary.serve(config: config, log: directory.file("serve-2.log"))
+            defer { kill(second.processIdentifier, SIGKILL) }
+            let recorded = try await pollUntil(within: 60) { try await store.history(job: "long", limit: 1).first?.state.isFinal == true }
+            #expect(recorded, "the run was never recorded")
+            #expect(try await store.history(job: "long", limit: 1).first?.state == .cancelled)
+            // Stopped: nothing of the copy's group is left, well before its 30 s of ticks ended.
+            let gone = try await pollUntil(within: 10) { liveMembers(of: supervisor).isEmpty }
+            #expect(gone, "the cancelled run's copy still runs")
+            let ticks = fileLines(log).filter { $0 == "tick" }.count
+            kill(second.processIdentifier, SIGTERM)
+            try await exited(second)
+            #expect(fileLines(log).filter { $0 == "tick" }.count == ticks, "the copy appended after it was stopped")
+            #expect(!fileLines(log).contains("end"), "the cancelled copy ran to its end")
+            #expect(fileLines(log).filter { $0.hasPrefix("start") }.count == 1)
+            let events = try #require(try await store.run(id: run.id)).events
+            #expect(events.contains { $0.kind == "exec-stopped" }, "\(events.map(\.kind))")
         #endif
     }
 

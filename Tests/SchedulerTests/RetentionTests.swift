@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Logging
 import SchedctlTesting
+import Synchronization
 import Testing
 
 @testable import Scheduler
@@ -61,6 +62,70 @@ struct RetentionTests {
         service.update(nil)
         #expect(try await service.prunePass() == 0)
         #expect(Set(try await store.history(limit: 100).map(\.id)) == kept)
+    }
+
+    /// Review L5: one run created under a forward wall-clock step (its `created_at` days ahead)
+    /// used to stop the walk there, so nothing after it was ever pruned until real time passed it.
+    @Test func aRunCreatedUnderAForwardWallStepDoesNotStopPruning() async throws {
+        let directory = TemporaryDirectory(prefix: "schedctl-retention-step")
+        let store = try Store(path: directory.file("state.sqlite"))
+        for _ in 0..<3 { try await insert(store, job: "a", state: .succeeded, ageDays: 120) }
+        let stepped = try await insert(store, job: "a", state: .succeeded, ageDays: -2)
+        for _ in 0..<4 { try await insert(store, job: "a", state: .succeeded, ageDays: 100) }
+        let recent = try await insert(store, job: "a", state: .succeeded, ageDays: 1)
+        let service = RetentionService(
+            store: store, policy: RetentionPolicy(runs: .seconds(90 * 86_400)), logger: Logger(label: "test"), wall: { Self.now }, batch: 3,
+            pause: .zero)
+        #expect(try await service.prunePass() == 7)
+        #expect(Set(try await store.history(limit: 100).map(\.id)) == [stepped, recent])
+    }
+
+    /// Review L5: the truncating checkpoint used to wait out the busy timeout for a reader while
+    /// holding every other writer back (in every process: renewals too). Another connection's
+    /// writes go through while it runs.
+    @Test func theCheckpointNeverHoldsOtherWritersBack() async throws {
+        let directory = TemporaryDirectory(prefix: "schedctl-retention-busy")
+        let path = directory.file("state.sqlite")
+        let store = try Store(path: path)
+        try await insert(store, job: "a", state: .succeeded, ageDays: 1)
+        // A reader pins the log (its snapshot includes frames not yet in the database file).
+        let reader = try DatabaseQueue(path: path)
+        let (held, release) = (DispatchSemaphore(value: 0), DispatchSemaphore(value: 0))
+        Thread {
+            try? reader.read { db in
+                _ = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM run")
+                held.signal()
+                release.wait()
+            }
+        }.start()
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                held.wait()
+                continuation.resume()
+            }
+        }
+        try await insert(store, job: "a", state: .succeeded, ageDays: 1)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(1)
+        let other = try DatabaseQueue(path: path, configuration: configuration)
+        let finished = Mutex(false)
+        let checkpoint = Task {
+            try await store.checkpointWAL()
+            finished.withLock { $0 = true }
+        }
+        var (written, refused) = (0, 0)
+        repeat {
+            do {
+                try await other.write { db in try db.execute(sql: "UPDATE run SET reason = 'x' WHERE id = 1") }
+                written += 1
+            } catch {
+                refused += 1
+            }
+            await Task.yield()
+        } while written + refused < 3 || (written + refused < 20 && !finished.withLock { $0 })
+        try await checkpoint.value
+        release.signal()
+        #expect(refused == 0, "\(refused) write(s) of another connection were refused during the checkpoint")
     }
 
     @Test func theWriteAheadLogIsTruncatedAfterPruning() async throws {

@@ -1,6 +1,6 @@
 import Brokers
 public import Foundation
-import Logging
+public import Logging
 public import SchedctlBase
 public import Scheduler
 
@@ -121,6 +121,11 @@ public struct StrategyDateRecordingKind: JobKind {
             context.logger.warning("next trade date not recorded", metadata: ["error": "\(error)"])
             return RunOutcome(summary: outcome.summary + "; next trade date not refreshed", detail: outcome.detail)
         }
+    }
+
+    /// The wrapped kind's (a wrapper must forward it: the default does nothing).
+    public func stopLeftovers(of run: EndedRun, logger: Logger, events: any RunEventRecording) async {
+        await inner.stopLeftovers(of: run, logger: logger, events: events)
     }
 
     private func record(_ context: RunContext) async throws -> LocalDate {

@@ -39,7 +39,7 @@ extension Engine {
     /// One pass of the lease keeper: cancels executions whose lease was not renewed in time
     /// (even if the database cannot be reached), and starts a renewal when one is due. Never
     /// waits for the database: the renewal runs on its own (see `settleRenewal`).
-    public func maintainLeases() {
+    package func maintainLeases() {
         for action in core.maintainLeases(mono: mono()) {
             switch action {
             case .stop(let id, let generation, .handBack):
@@ -91,9 +91,9 @@ extension Engine {
     /// them; returns how many started here. Runs this instance executes are never taken over.
     func takeOver(_ candidates: [LeaseRecord]) async throws -> Int {
         let (table, leasedAt) = (core.table, mono())
-        let taken: [LeasedRun]
+        let outcome: Store.Takeover
         do {
-            taken = try await store.takeOver(
+            outcome = try await store.takeOverReportingEnds(
                 candidates, owner: instanceID, now: wall(), leaseDuration: lease, maxTakeovers: options.maxTakeovers, jobs: table, liveSince: liveSince,
                 live: liveInstances)
         } catch {
@@ -101,8 +101,9 @@ extension Engine {
             throw error
         }
         core.release(candidates.count)
+        for ended in outcome.ended where ended.checkpoint != nil { stopLeftovers(of: ended, table: table) }
         var started = 0
-        for leased in taken {
+        for leased in outcome.taken {
             // A run this instance started meanwhile is never executed twice here.
             guard core.tookOver(runID: leased.run.id) else { continue }
             logger.notice("took over run", metadata: ["job": "\(leased.run.job)", "run": "\(leased.run.id)", "generation": "\(leased.generation)"])
@@ -111,5 +112,27 @@ extension Engine {
             started += 1
         }
         return started
+    }
+
+    /// Has the run's kind stop what the last owner of a run this takeover ended left running
+    /// (an `exec` supervisor and its command), in a child of the run group (a drain waits for it).
+    /// A run whose job this configuration lacks is offered to every kind (each recognises only
+    /// its own checkpoints).
+    private func stopLeftovers(of ended: EndedRun, table: JobTable) {
+        let kinds: [any JobKind]
+        if let job = table[ended.job] {
+            kinds = registry.kind(named: job.kind).map { [$0] } ?? []
+        } else {
+            kinds = Array(registry.kinds.values)
+        }
+        guard !kinds.isEmpty else { return }
+        var runLogger = logger
+        runLogger[metadataKey: "job"] = "\(ended.job)"
+        runLogger[metadataKey: "run"] = "\(ended.runID)"
+        let (log, events) = (runLogger, StoreRunEvents(store: store, runID: ended.runID, instance: instanceID, wall: wall, redact: { [secrets] in secrets.redact($0) }))
+        let task = Task {
+            for kind in kinds { await kind.stopLeftovers(of: ended, logger: log, events: events) }
+        }
+        adopt(task)
     }
 }

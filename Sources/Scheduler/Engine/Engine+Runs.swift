@@ -58,7 +58,7 @@ extension Engine {
         runLogger[metadataKey: "job"] = "\(job.name)"
         runLogger[metadataKey: "run"] = "\(run.id)"
         let checkpoints = StoreCheckpoints(store: store, runID: run.id, owner: instanceID, generation: leased.generation, wall: wall)
-        let fencedStop = FencedStop()
+        let stopSignal = StopSignal()
         var runContext = RunContext(
             job: job, runID: run.id, nominal: run.nominalInstant, attempt: run.attempt, generation: leased.generation, logger: runLogger,
             checkpoints: checkpoints, secrets: secrets,
@@ -66,7 +66,7 @@ extension Engine {
                 store: store, runID: run.id, instance: instanceID, generation: leased.generation, wall: wall,
                 redact: { [secrets] in secrets.redact($0) }),
             stateDirectory: store.path + ".d")
-        runContext.stopIsFenced = { fencedStop.isSet }
+        runContext.stopReason = { stopSignal.reason }
         runContext.plan = plan
         let context = runContext
         let (clock, log, observer, mono) = (self.clock, runLogger, options.observer, self.mono)
@@ -77,7 +77,7 @@ extension Engine {
             let result: Result<RunOutcome, any Error>
             let began = mono()
             if let kind {
-                result = await Engine.attempt(kind: kind, context: context, timeout: job.timeout, clock: clock)
+                result = await Engine.attempt(kind: kind, context: context, timeout: job.timeout, clock: clock, signal: stopSignal)
             } else {
                 result = .failure(JobFailure("job type '\(job.kind)' is not available in this build", retryable: false))
             }
@@ -85,7 +85,7 @@ extension Engine {
             await self.finished(run: run, job: job, generation: leased.generation, result: result, interrupted: Task.isCancelled, logger: log)
         }
         let task = Task { await work() }
-        tasks[run.id] = RunTask(generation: leased.generation, task: task, fencedStop: fencedStop)
+        tasks[run.id] = RunTask(generation: leased.generation, task: task, stopSignal: stopSignal)
         adopt(task)
         runLogger.info("run started", metadata: ["attempt": "\(run.attempt)", "nominal": "\(run.nominalInstant)", "takeover": "\(leased.takenOver)"])
     }
@@ -130,7 +130,9 @@ extension Engine {
 
     struct TimedOut: Error {}
 
-    static func attempt(kind: any JobKind, context: RunContext, timeout: Duration?, clock: any Clock<Duration>) async -> Result<RunOutcome, any Error> {
+    static func attempt(
+        kind: any JobKind, context: RunContext, timeout: Duration?, clock: any Clock<Duration>, signal: StopSignal = StopSignal()
+    ) async -> Result<RunOutcome, any Error> {
         // Without a timeout the attempt runs in the run's own task (no child to start and join).
         guard let timeout else {
             do {
@@ -144,6 +146,8 @@ extension Engine {
                 group.addTask { try await kind.run(context) }
                 group.addTask {
                     try await clock.sleep(for: timeout)
+                    // Told before the attempt's task is cancelled (by leaving the group).
+                    signal.set(.timeout)
                     throw TimedOut()
                 }
                 defer { group.cancelAll() }
@@ -338,18 +342,20 @@ typealias RunWork = @Sendable () async -> Void
 struct RunTask {
     let generation: Int64
     let task: Task<Void, Never>
-    /// Set before the task is cancelled for a lost or expired lease.
-    let fencedStop: FencedStop
+    /// Set before the task is cancelled.
+    let stopSignal: StopSignal
 }
 
-/// Whether an execution was stopped because its lease is (or may be) another's (see
-/// `RunContext.stopIsFenced`).
-final class FencedStop: Sendable {
-    private let flag = Mutex(false)
+/// Why an execution was stopped, as its kind reads it (`RunContext.stopReason`); the first
+/// reason given stays.
+final class StopSignal: Sendable {
+    private let value = Mutex<RunStopReason?>(nil)
 
-    var isSet: Bool { flag.withLock { $0 } }
+    var reason: RunStopReason? { value.withLock { $0 } }
 
-    func set() { flag.withLock { $0 = true } }
+    func set(_ reason: RunStopReason) {
+        value.withLock { if $0 == nil { $0 = reason } }
+    }
 }
 
 /// A run leased ahead of a free slot, waiting here for one.

@@ -20,20 +20,20 @@ public actor Engine: Service {
     /// Tunables with sensible defaults.
     public struct Options: Sendable {
         /// The longest single sleep of the main loop.
-        public var maxSleep: Duration = .milliseconds(500)
+        public var maxSleep: Duration = EngineCore.Settings.defaults.maxSleep
         /// How often live instances record a heartbeat.
-        public var heartbeatInterval: Duration = .seconds(5)
+        public var heartbeatInterval: Duration = EngineCore.Settings.defaults.heartbeatInterval
         /// How many times an expired lease may be taken over before the run is abandoned.
         public var maxTakeovers = 3
         /// Jobs claimed per transaction.
-        public var claimBatch = 512
+        public var claimBatch = EngineCore.Settings.defaults.claimBatch
         /// How far ahead occurrences are claimed (as pending runs) for jobs with no active run,
         /// so that starting them at their instant is one small transaction. Half a second puts the
         /// claims between the whole-second instants most runs start at, so a claim never holds
         /// the database while a burst of starts waits. Zero claims only what is due.
-        public var lookahead: Duration = .milliseconds(500)
+        public var lookahead: Duration = EngineCore.Settings.defaults.lookahead
         /// How often paused jobs are checked for a resume (one read while any job is paused).
-        public var pauseCheckInterval: Duration = .seconds(1)
+        public var pauseCheckInterval: Duration = EngineCore.Settings.defaults.pauseCheckInterval
         /// The wait before an end-of-run write that failed is tried again.
         public var finishRetryDelay: Duration = .seconds(1)
         /// Told about passes, runs, renewals and takeovers (metrics, health); nothing by default.
@@ -66,9 +66,9 @@ public actor Engine: Service {
     var launcher: AsyncStream<RunWork>.Continuation?
     var renewal: Task<Void, Never>?
     /// Successful renewal transactions so far (tests wait on it).
-    public internal(set) var renewals = 0
+    package internal(set) var renewals = 0
     /// End-of-run writes that failed and were queued again (tests wait on it).
-    public internal(set) var finishFailures = 0
+    package internal(set) var finishFailures = 0
     var keeper: Task<Void, Never>?
     /// When the keeper's current sleep ends (monotonic).
     var keeperWake: Duration?
@@ -111,7 +111,7 @@ public actor Engine: Service {
     static func settings(_ options: Options, _ service: ServiceSettings) -> EngineCore.Settings {
         EngineCore.Settings(
             lookahead: options.lookahead, maxSleep: options.maxSleep, heartbeatInterval: options.heartbeatInterval,
-            pauseCheckInterval: options.pauseCheckInterval, claimBatch: options.claimBatch, startChunk: Engine.startChunk,
+            pauseCheckInterval: options.pauseCheckInterval, claimBatch: options.claimBatch,
             maxConcurrentRuns: service.maxConcurrentRuns, lease: service.leaseDuration, shutdownGrace: service.shutdownGrace)
     }
 
@@ -126,7 +126,7 @@ public actor Engine: Service {
         return "\(host):\(getpid()):\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
     }
 
-    var lease: Duration { plan.service.leaseDuration }
+    var lease: Duration { core.settings.lease }
     var table: JobTable { core.table }
     var now: EngineCore.Now { EngineCore.Now(wall: wall(), mono: mono()) }
 
@@ -156,7 +156,7 @@ public actor Engine: Service {
     }
 
     /// Registers the instance and the plan's jobs. `run()` calls it; tests may call it directly.
-    public func start() async throws {
+    package func start() async throws {
         core.schedule(watermarks: Engine.watermarks(try await store.registerJobs(plan.jobs, now: wall())), now: wall())
         try await heartbeat(core.heartbeat(mono: mono()))
         // Loading a large configuration leaves a lot of freed heap behind; give it back.
@@ -331,7 +331,6 @@ public actor Engine: Service {
     }
 
     /// Runs leased by `startPending`'s first transaction.
-    static let startChunk = 24
 
     /// Heartbeats after this count as a live instance (for rolling reloads).
     var liveSince: Double { wall().timeIntervalSince1970 - max(3 * options.heartbeatInterval.seconds, lease.seconds) }
@@ -356,7 +355,7 @@ public actor Engine: Service {
     func perform(_ action: EngineCore.Action) {
         guard case .stop(let runID, let generation, let reason) = action else { return }
         if let run = tasks[runID], run.generation == generation {
-            if reason.fenced { run.fencedStop.set() }
+            run.stopSignal.set(reason.forKinds)
             run.task.cancel()
         } else {
             endWaiting(runID, generation: generation)
@@ -398,19 +397,15 @@ public actor Engine: Service {
 
     /// Waits until no run executes in this process (tests).
     public func waitForIdle() async {
-        while true {
-            if !core.executions.isEmpty {
-                await withCheckedContinuation { idleWaiters.append($0) }
-            } else if kickScheduled {
-                await Task.yield()
-            } else {
-                return
-            }
+        // Woken when the last execution ends and when a kick ends (never by spinning: a kick
+        // can wait out a whole busy timeout).
+        while !core.executions.isEmpty || kickScheduled {
+            await withCheckedContinuation { idleWaiters.append($0) }
         }
     }
 
     func notifyIdleIfNeeded() {
-        guard core.executions.isEmpty || kickScheduled else { return }
+        guard core.executions.isEmpty else { return }
         let waiters = idleWaiters
         idleWaiters = []
         for waiter in waiters { waiter.resume() }
@@ -429,75 +424,4 @@ extension Engine.TickReport {
         (claimed, skipped, started) = (report.claimed, report.skipped, report.started)
         (takenOver, examined) = (report.takenOver, report.examined)
     }
-}
-
-/// Checkpoints of one run, fenced by the owner's lease generation.
-public struct StoreCheckpoints: CheckpointAccess {
-    let store: Store
-    let runID: Int64
-    let owner: String
-    let generation: Int64
-    let wall: @Sendable () -> Date
-
-    /// Checkpoints of run `runID` written as `owner` holding lease `generation`.
-    public init(store: Store, runID: Int64, owner: String, generation: Int64, wall: @escaping @Sendable () -> Date) {
-        self.store = store
-        self.runID = runID
-        self.owner = owner
-        self.generation = generation
-        self.wall = wall
-    }
-
-    public func load() async throws -> String? { try await store.checkpoint(runID: runID) }
-
-    public func save(_ value: String) async throws {
-        try await store.saveCheckpoint(runID: runID, owner: owner, generation: generation, value: value, now: wall())
-    }
-}
-
-/// Events of one run, written to the store's run log.
-/// With a `generation`, they are fenced like checkpoints: once the lease moved on, an event of
-/// the stale owner is refused (events are the alert outbox: no duplicate alerts).
-public struct StoreRunEvents: RunEventRecording {
-    let store: Store
-    let runID: Int64
-    let instance: String?
-    let generation: Int64?
-    let wall: @Sendable () -> Date
-    let redact: @Sendable (String) -> String
-
-    /// Events of run `runID` recorded by `instance`, fenced by its lease `generation` when given;
-    /// every message passes `redact` first.
-    public init(
-        store: Store, runID: Int64, instance: String?, generation: Int64? = nil, wall: @escaping @Sendable () -> Date,
-        redact: @escaping @Sendable (String) -> String = { $0 }
-    ) {
-        self.store = store
-        self.runID = runID
-        self.instance = instance
-        self.generation = generation
-        self.wall = wall
-        self.redact = redact
-    }
-
-    public func record(_ kind: String, _ message: String) async throws {
-        if let instance, let generation {
-            try await store.appendEvent(runID: runID, kind: kind, message: redact(message), owner: instance, generation: generation, now: wall())
-        } else {
-            try await store.appendEvent(runID: runID, kind: kind, message: redact(message), instance: instance, now: wall())
-        }
-    }
-}
-
-/// Returns freed heap pages to the operating system (glibc's `malloc_trim`, looked up at run
-/// time because the Swift overlay does not export it; a no-op elsewhere).
-enum HeapTrim {
-    private typealias Trim = @convention(c) (Int) -> Int32
-
-    private static let trim: Trim? = {
-        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "malloc_trim") else { return nil }
-        return unsafeBitCast(symbol, to: Trim.self)
-    }()
-
-    static func releaseFreedMemory() { _ = trim?(0) }
 }

@@ -9,6 +9,16 @@ public protocol JobKind: Sendable {
     var options: [OptionSpec] { get }
     /// Runs one attempt. Throw to fail it; honour cancellation (timeouts and lost leases cancel).
     func run(_ context: RunContext) async throws -> RunOutcome
+    /// A run of this kind was ended without executing here (a takeover found a cancel request,
+    /// its job gone, or too many takeovers): stops what its last owner's attempt left running
+    /// (named by `run.checkpoint`), so nothing of a cancelled or abandoned run goes on.
+    /// `events` writes to the run's log. Nothing by default.
+    func stopLeftovers(of run: EndedRun, logger: Logger, events: any RunEventRecording) async
+}
+
+extension JobKind {
+    /// Nothing outlives an attempt of most kinds.
+    public func stopLeftovers(of run: EndedRun, logger: Logger, events: any RunEventRecording) async {}
 }
 
 /// What one attempt reports when it succeeds.
@@ -67,10 +77,16 @@ public struct RunContext: Sendable {
     /// A directory beside the database where kinds keep files that must outlive this process
     /// (an `exec` supervisor's result); nil outside an engine.
     public var stateDirectory: String?
+    /// Why the engine stopped this attempt (set before its task is cancelled; nil while it is
+    /// not stopped). Kinds read it instead of inferring the reason from the clock or the store.
+    public var stopReason: @Sendable () -> RunStopReason? = { nil }
     /// Whether the engine stopped this attempt because its lease is (or may be) another
     /// instance's now: work that outlives the attempt (an `exec` supervisor) is then left to the
     /// taker instead of being ended.
-    public var stopIsFenced: @Sendable () -> Bool = { false }
+    public var stopIsFenced: @Sendable () -> Bool {
+        let reason = stopReason
+        return { reason()?.fenced == true }
+    }
     /// The plan the run started with (one consistent snapshot; a reload publishes a new plan to
     /// the engine's ``PlanSource`` consumers); nil outside an engine.
     public var plan: Plan?
@@ -99,6 +115,28 @@ public struct RunContext: Sendable {
         let key = "sc" + String(runID, radix: 36) + "-" + String(hasher.value, radix: 36)
         return String(key.prefix(22))
     }
+}
+
+/// Why the engine stopped an attempt (`RunContext.stopReason`).
+public enum RunStopReason: Sendable, Equatable {
+    /// The job's `timeout:` passed.
+    case timeout
+    /// A cancel was requested: `overlap: cancel_previous` (a newer occurrence replaced the run)
+    /// or on request. No instance resumes the run.
+    case cancelRequested
+    /// The service is shutting down (a drain's grace ran out, or it was cancelled): the run is
+    /// released, and an instance resumes it from its checkpoint.
+    case shutdown
+    /// Leased ahead of a free slot, it waited too long and was handed back (nothing executed).
+    case handBack
+    /// Another instance took the lease over: it resumes the run; write nothing.
+    case leaseLost
+    /// The lease could not be renewed in time and may be another instance's by now: write nothing.
+    case leaseExpired
+
+    /// The lease is (or may be) another instance's: work that outlives the attempt (orders,
+    /// an `exec` command) is left to the taker, never undone.
+    public var fenced: Bool { self == .leaseLost || self == .leaseExpired }
 }
 
 /// Appends events to one run's log (kind such as `rebalance-done`, `risk-limit`, and a message).

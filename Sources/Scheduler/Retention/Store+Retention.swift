@@ -31,7 +31,10 @@ extension Store {
         let runsCutoff = now.timeIntervalSince1970 - policy.runs.seconds
         let failedCutoff = now.timeIntervalSince1970 - policy.failed.seconds
         // A run created after both cut-offs cannot have ended before either: the walk stops there.
+        // A run "created" in the future was written under a forward wall-clock step: it is passed
+        // over, never taken for the recent end (it would stop pruning until real time reached it).
         let stop = max(runsCutoff, failedCutoff)
+        let future = now.timeIntervalSince1970 + 60
         return try await writer.write { db in
             let rows = try Row.fetchAll(
                 db.cached("SELECT id, state, created_at, finished_at FROM run WHERE id > ? ORDER BY id LIMIT ?"), arguments: [cursor, batch])
@@ -39,6 +42,7 @@ extension Store {
             var reachedRecent = rows.count < batch
             for row in rows {
                 let created: Double = row["created_at"]
+                if created > future { continue }
                 if created >= stop {
                     reachedRecent = true
                     break
@@ -60,9 +64,16 @@ extension Store {
 
     /// Copies the write-ahead log into the database and truncates it (falling back to a passive
     /// checkpoint while readers hold it), so the WAL stays bounded after large deletions.
+    ///
+    /// The truncating checkpoint is tried without a busy wait: while it waits for readers it holds
+    /// every other writer back, in every process (renewals included), so when a reader or a writer
+    /// is busy it gives way at once to a passive checkpoint, which never blocks anyone
+    /// (`journal_size_limit` then bounds the log when it restarts).
     public func checkpointWAL() async throws {
         try await writer.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
+            try db.execute(sql: "PRAGMA busy_timeout = 0")
+            defer { try? db.execute(sql: "PRAGMA busy_timeout = \(Store.busyTimeoutMilliseconds)") }
             do {
                 try db.checkpoint(.truncate)
             } catch {

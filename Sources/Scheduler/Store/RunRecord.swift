@@ -134,6 +134,30 @@ public struct JobStateRecord: Codable, Sendable, Hashable, FetchableRecord {
     }
 }
 
+/// A run a takeover ended (`cancelled` or `abandoned`) without executing it, as its last owner
+/// left it.
+public struct EndedRun: Sendable, Hashable {
+    /// The run.
+    public var runID: Int64
+    /// Its job's name.
+    public var job: String
+    /// The attempt its last owner executed.
+    public var attempt: Int
+    /// The last owner's lease generation.
+    public var generation: Int64
+    /// Its last checkpoint (what the last owner's attempt saved), if any.
+    public var checkpoint: String?
+
+    /// An ended run.
+    public init(runID: Int64, job: String, attempt: Int, generation: Int64, checkpoint: String?) {
+        self.runID = runID
+        self.job = job
+        self.attempt = attempt
+        self.generation = generation
+        self.checkpoint = checkpoint
+    }
+}
+
 /// A run this instance holds a lease on and must execute.
 public struct LeasedRun: Sendable, Hashable {
     /// The run as it was when leased.

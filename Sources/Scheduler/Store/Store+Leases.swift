@@ -78,41 +78,22 @@ extension Store {
             for (candidate, paused, busy) in candidates
             where started.count + starting.count < limit && !waiting.contains(candidate.job) && !excluding.contains(candidate.id) {
                 var run = candidate
-                if run.cancelRequested {
-                    let reason = "cancelled: replaced by a newer occurrence (overlap: cancel_previous) or on request, before it started again"
-                    try db.execute(
-                        cached: "UPDATE run SET state = 'cancelled', finished_at = ?, reason = ? WHERE id = ? AND state = 'pending'",
-                        arguments: [t, reason, run.id])
-                    try Store.event(db, run.id, t, "cancelled", reason, owner)
-                    ended += 1
-                    continue
+                var decision = StartPolicy.pending(run, job: plan[run.job], paused: paused, busy: busy || runningJobs.contains(run.job), at: t)
+                if decision == .jobMissing {
+                    let elsewhere = try Store.liveInstanceHasJob(db, run.job, except: owner, since: liveSince ?? (t - 60), live: live)
+                    decision = elsewhere ? .hold : StartPolicy.jobGone
                 }
-                guard let job = plan[run.job] else {
-                    if try Store.liveInstanceHasJob(db, run.job, except: owner, since: liveSince ?? (t - 60), live: live) {
-                        waiting.insert(run.job)
-                        continue
-                    }
-                    try db.execute(
-                        cached:
-                            "UPDATE run SET state = 'cancelled', finished_at = ?, reason = 'the job is no longer in the configuration' WHERE id = ?",
-                        arguments: [t, run.id])
-                    ended += 1
-                    continue
-                }
-                if run.trigger != .manual, paused {
+                switch decision {
+                case .start: break
+                case .hold, .jobMissing:
                     waiting.insert(run.job)
                     continue
-                }
-                if let reason = Store.staleAheadClaim(run, job: job, at: t) {
+                case .end(let state, let reason, let event):
                     try db.execute(
-                        cached: "UPDATE run SET state = 'skipped', finished_at = ?, reason = ? WHERE id = ? AND state = 'pending'",
-                        arguments: [t, reason, run.id])
-                    try Store.event(db, run.id, t, "skipped", reason, owner)
+                        cached: "UPDATE run SET state = ?, finished_at = ?, reason = ? WHERE id = ? AND state = 'pending'",
+                        arguments: [state.rawValue, t, reason, run.id])
+                    if let event { try Store.event(db, run.id, t, event, reason, owner) }
                     ended += 1
-                    continue
-                }
-                if job.overlap != .allow, busy || runningJobs.contains(run.job) {
-                    waiting.insert(run.job)
                     continue
                 }
                 // As `markStarted` writes it below.
@@ -208,10 +189,29 @@ extension Store {
         _ leases: [LeaseRecord], owner: String, now: Date, leaseDuration: Duration, maxTakeovers: Int = 3, jobs plan: JobTable,
         liveSince: Double? = nil, live: Set<String> = []
     ) async throws -> [LeasedRun] {
-        guard !leases.isEmpty else { return [] }
+        try await takeOverReportingEnds(
+            leases, owner: owner, now: now, leaseDuration: leaseDuration, maxTakeovers: maxTakeovers, jobs: plan, liveSince: liveSince, live: live
+        ).taken
+    }
+
+    /// What a takeover did: the runs it took (to execute) and those it ended without executing.
+    public struct Takeover: Sendable {
+        /// Leased to the taker with the next generation.
+        public var taken: [LeasedRun] = []
+        /// Ended `cancelled` or `abandoned` instead (what their last owner left running must
+        /// still be stopped: see `JobKind.stopLeftovers`).
+        public var ended: [EndedRun] = []
+    }
+
+    /// `takeOver`, also returning the runs it ended, each with its last checkpoint.
+    public func takeOverReportingEnds(
+        _ leases: [LeaseRecord], owner: String, now: Date, leaseDuration: Duration, maxTakeovers: Int = 3, jobs plan: JobTable,
+        liveSince: Double? = nil, live: Set<String> = []
+    ) async throws -> Takeover {
+        guard !leases.isEmpty else { return Takeover() }
         let t = now.timeIntervalSince1970
         return try await writer.write { db in
-            var result: [LeasedRun] = []
+            var result = Takeover()
             for lease in leases {
                 let current = try LeaseRecord.fetchOne(db.cached("SELECT * FROM lease WHERE run_id = ?"), arguments: [lease.runID])
                 guard current == lease, var run = try RunRecord.fetchOne(db.cached("SELECT * FROM run WHERE id = ?"), arguments: [lease.runID])
@@ -221,20 +221,18 @@ extension Store {
                     try db.execute(
                         cached: "UPDATE run SET state = ?, finished_at = ?, reason = ? WHERE id = ?", arguments: [state, t, message, run.id])
                     try Store.event(db, run.id, t, kind, message, owner)
+                    let checkpoint = try String.fetchOne(db.cached("SELECT value FROM checkpoint WHERE run_id = ?"), arguments: [run.id])
+                    result.ended.append(EndedRun(runID: run.id, job: run.job, attempt: run.attempt, generation: lease.generation, checkpoint: checkpoint))
                 }
-                if plan[run.job] == nil {
+                switch StartPolicy.takeover(run, job: plan[run.job], lastOwner: lease.owner, maxTakeovers: maxTakeovers) {
+                case .start: break
+                case .jobMissing, .hold:
                     if try Store.liveInstanceHasJob(db, run.job, except: owner, since: liveSince ?? (t - 60), live: live) { continue }
                     try end("cancelled", "the job is no longer in the configuration", "cancelled")
                     continue
-                }
-                if run.cancelRequested {
-                    try end("cancelled", "cancelled: its owner \(lease.owner) stopped renewing before the requested cancel was recorded", "cancelled")
-                    continue
-                }
-                if run.takeovers >= maxTakeovers {
-                    let message = "abandoned: its lease expired \(run.takeovers + 1) times (last owner \(lease.owner))"
-                    try end("abandoned", message, "abandoned")
-                    try db.execute(cached: "UPDATE run SET error = ? WHERE id = ?", arguments: [message, run.id])
+                case .end(let state, let reason, let event):
+                    try end(state.rawValue, reason, event ?? state.rawValue)
+                    if state == .abandoned { try db.execute(cached: "UPDATE run SET error = ? WHERE id = ?", arguments: [reason, run.id]) }
                     continue
                 }
                 let generation = lease.generation + 1
@@ -251,7 +249,7 @@ extension Store {
                     "lease of \(lease.owner) (generation \(lease.generation)) was not renewed; resumed by \(owner) with generation \(generation)", owner)
                 run.generation = generation
                 run.takeovers += 1
-                result.append(LeasedRun(run: run, generation: generation, takenOver: true))
+                result.taken.append(LeasedRun(run: run, generation: generation, takenOver: true))
             }
             return result
         }

@@ -51,7 +51,7 @@ public final class Store: Sendable {
             if fd >= 0 { close(fd) }
         }
         var configuration = Configuration()
-        configuration.busyMode = .timeout(10)
+        configuration.busyMode = .timeout(Double(Store.busyTimeoutMilliseconds) / 1000)
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA foreign_keys = ON") }
         writer = try Store.openPool(path: path, configuration: configuration)
         do {
@@ -208,6 +208,9 @@ public final class Store: Sendable {
 }
 
 extension Store {
+    /// How long a statement waits for another connection's lock before it fails (SQLITE_BUSY).
+    static let busyTimeoutMilliseconds = 10_000
+
     /// The condition of the partial index `run_job_active`, word for word: a query by job that
     /// repeats it uses the index (SQLite matches the text of the condition).
     static let active = "state IN ('pending', 'running')"

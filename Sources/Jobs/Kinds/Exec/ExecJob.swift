@@ -1,5 +1,5 @@
 import Foundation
-import Logging
+public import Logging
 public import Scheduler
 import Secrets
 import Synchronization
@@ -185,6 +185,42 @@ public struct ExecJob: JobKind {
             try await context.events.record("exec-rerun", message)
         }
         return nil
+    }
+
+    /// A takeover ended the run (`cancelled` or `abandoned`) without executing it: the copy its
+    /// last owner started must not run on. A supervisor still alive here (found by pid and start
+    /// time, held by a pidfd) is asked to end the command's group and waited for (at most the kill
+    /// grace and 10 s more); without one, what is left of the group is ended.
+    public func stopLeftovers(of run: EndedRun, logger: Logger, events: any RunEventRecording) async {
+        guard let previous = ExecCheckpoint.decode(run.checkpoint)?.running, previous.sameBoot else { return }
+        guard previous.samePIDNamespace else {
+            let message = "the run ended, but the copy generation \(previous.generation) started runs in another PID namespace and cannot be stopped from here"
+            logger.warning("\(message)")
+            try? await events.record("orphan-elsewhere", message)
+            return
+        }
+        if let supervisor = AdoptedSupervisor.find(previous) {
+            supervisor.stop()
+            let limit = Task {
+                try? await Task.sleep(for: killGrace + .seconds(10))
+                supervisor.detach()
+            }
+            let exited = await supervisor.wait()
+            limit.cancel()
+            let message =
+                exited
+                ? "the run ended without its owner; the copy generation \(previous.generation) started (pid \(previous.pgid)) was stopped"
+                : "the run ended; the copy generation \(previous.generation) started (pid \(previous.pgid)) was asked to stop and has not exited yet"
+            logger.notice("\(message)")
+            try? await events.record("exec-stopped", message)
+            return
+        }
+        if previous.result.map({ ExecResult.read($0) != nil }) == true { return }
+        let (found, killed) = await ProcessTable.terminate(previous, grace: killGrace)
+        guard found > 0 else { return }
+        let message = "the run ended; ended \(found) process(es) of group \(previous.pgid) left by generation \(previous.generation) (\(killed ? "SIGTERM, then SIGKILL" : "SIGTERM"))"
+        logger.warning("\(message)")
+        try? await events.record("exec-stopped", message)
     }
 
     /// Ends what is left of a copy's process group on this host, and records that it did. Throws

@@ -143,12 +143,12 @@ actor FuturesSession {
 
     /// Why the run is being cancelled when it is not a lease loss or a shutdown (those leave the
     /// session to the taker): a cancel request (`overlap: cancel_previous`, or on request), or the
-    /// job's `timeout:` (its wall time since the open reached it).
+    /// job's `timeout:` (as the engine says).
     private func orderlyCancellation() async -> String? {
         if (try? await resources.control.cancelRequested(run: context.runID)) == true {
             return "cancelled (replaced by a newer occurrence, overlap: cancel_previous, or on request)"
         }
-        if let timeout = context.job.timeout, resources.wall().timeIntervalSince(openedAt) >= Double(timeout.components.seconds) - 1 {
+        if context.stopReason() == .timeout, let timeout = context.job.timeout {
             return "timed out after \(DurationText.format(timeout))"
         }
         return nil

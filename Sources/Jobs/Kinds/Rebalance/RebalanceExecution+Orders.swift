@@ -296,6 +296,8 @@ extension RebalanceExecution {
     /// the cancels and names what may still be working. Runs outside the run's (possibly
     /// cancelled) task; returns the error to throw.
     func cleanup(after error: any Error) async -> any Error {
+        // A lost lease: the taker resumes this journal's orders; cancelling them is not ours.
+        if context.stopIsFenced() { return error }
         let me = self
         let open = await Task { await me.cancelEverything() }.value
         if error is CancellationError || Task.isCancelled { return error }

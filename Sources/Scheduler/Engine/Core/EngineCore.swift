@@ -67,6 +67,17 @@ struct EngineCore {
 
         /// The lease is not (or may not be) ours: write nothing.
         var fenced: Bool { self == .leaseLost || self == .leaseExpired }
+
+        /// The reason as an attempt's kind reads it.
+        var forKinds: RunStopReason {
+            switch self {
+            case .leaseLost: .leaseLost
+            case .leaseExpired: .leaseExpired
+            case .cancelRequested: .cancelRequested
+            case .shutdown: .shutdown
+            case .handBack: .handBack
+            }
+        }
     }
 
     /// One execution of a run in this process, as the core sees it.
@@ -107,7 +118,11 @@ struct EngineCore {
     }
 
     /// The tunables the decisions read (the engine's options and the plan's service section).
+    /// The defaults here are the only statement of them (`Engine.Options` reads them).
     struct Settings: Equatable {
+        /// Every tunable at its default.
+        static let defaults = Settings()
+
         var lookahead: Duration = .milliseconds(500)
         var maxSleep: Duration = .milliseconds(500)
         var heartbeatInterval: Duration = .seconds(5)
