@@ -40,11 +40,15 @@ final class RefuseRedirects: NSObject, URLSessionTaskDelegate, Sendable {
 struct HTTPTransport: Sendable {
     let session: URLSession
     let broker: String
+    /// The `broker` label of `schedctl_broker_requests_total`: the configured broker's name
+    /// (`brokers.NAME` in `jobs.yaml`, a bounded set), else the broker type.
+    let metricsName: String
     let timeout: TimeInterval
 
-    init(broker: String, timeout: TimeInterval = 30) {
+    init(broker: String, name: String? = nil, timeout: TimeInterval = 30) {
         self.session = URLSession(configuration: Self.configuration(timeout: timeout), delegate: RefuseRedirects(), delegateQueue: nil)
         self.broker = broker
+        self.metricsName = name ?? broker
         self.timeout = timeout
     }
 
@@ -67,7 +71,7 @@ struct HTTPTransport: Sendable {
         if let body { request.httpBody = body }
         // `schedctl_broker_requests_total{broker,status}`: the HTTP status, or `timeout`/`error`.
         var status = "error"
-        defer { Counter(label: "schedctl_broker_requests_total", dimensions: [("broker", broker), ("status", status)]).increment() }
+        defer { Counter(label: "schedctl_broker_requests_total", dimensions: [("broker", metricsName), ("status", status)]).increment() }
         let pooled = Self.isIdempotentRead(method)
         let session: URLSession
         if pooled {
