@@ -11,16 +11,20 @@ import SchedctlBase
 struct HTTPTransport: Sendable {
     let client: HTTPClient
     let broker: String
+    /// The `broker` label of `schedctl_broker_requests_total`: the configured broker's name
+    /// (`brokers.NAME` in `jobs.yaml`, a bounded set), else the broker type.
+    let metricsName: String
 
-    init(broker: String, timeout: TimeInterval = 30) {
+    init(broker: String, name: String? = nil, timeout: TimeInterval = 30) {
         self.client = HTTPClient(timeout: timeout, writes: .onConnectionOfTheirOwn)
         self.broker = broker
+        self.metricsName = name ?? broker
     }
 
     func send(_ method: String, _ url: URL, headers: [String: String] = [:], body: Data? = nil) async throws(BrokerError) -> HTTPAnswer {
         // `schedctl_broker_requests_total{broker,status}`: the HTTP status, or `timeout`/`error`.
         var status = "error"
-        defer { Counter(label: "schedctl_broker_requests_total", dimensions: [("broker", broker), ("status", status)]).increment() }
+        defer { Counter(label: "schedctl_broker_requests_total", dimensions: [("broker", metricsName), ("status", status)]).increment() }
         do {
             let answer = try await client.send(method, url, headers: headers, body: body)
             status = String(answer.status)

@@ -51,7 +51,10 @@ public enum HealthVerdict {
             checks["loop"] = .ok(engine.lastPass == nil ? "starting" : String(format: "last pass %.1fs ago", max(0, sincePass)))
         }
         let sinceWrite = now.timeIntervalSince(database.lastSuccess ?? since)
-        if database.lastFailure != nil, database.lastSuccess.map({ $0 < database.lastFailure! }) ?? true, sinceWrite > policy.writeFailingFor.seconds {
+        if database.unwritable {
+            // Not a lock someone holds: the file refused the write (read-only, I/O error, full disk).
+            checks["database"] = .fail("the database does not take writes: " + (database.lastError ?? "unknown error"))
+        } else if database.lastFailure != nil, database.lastSuccess.map({ $0 < database.lastFailure! }) ?? true, sinceWrite > policy.writeFailingFor.seconds {
             checks["database"] = .fail(
                 String(format: "no write transaction could begin for %.1fs: ", sinceWrite) + (database.lastError ?? "unknown error"))
         } else {
@@ -67,9 +70,12 @@ public enum HealthVerdict {
     }
 }
 
-/// Whether the database takes writes: on its own connection, `BEGIN IMMEDIATE` (which needs the
-/// write lock and a writable file) with a short busy timeout, then `ROLLBACK` (nothing written).
-/// `/healthz` reads the outcome of the last probes; `run()` probes every `interval`.
+/// Whether the database takes writes: on its own connection, a `BEGIN IMMEDIATE` transaction (it
+/// waits a short busy timeout for the write lock) that rewrites the header's `user_version` with
+/// its own value and commits. No data changes, but the commit writes a page, so a file that no
+/// longer takes writes (remounted read-only, immutable, an I/O error, a full disk) fails the
+/// probe; a `BEGIN` alone writes nothing and would not notice. `/healthz` reads the outcome of
+/// the last probes; `StatusServer` probes every `probeInterval`.
 public final class WriteProbe: Sendable {
     /// What the probes saw.
     public struct Facts: Sendable, Hashable {
@@ -78,11 +84,14 @@ public final class WriteProbe: Sendable {
         /// When a probe last could not, and why.
         public var lastFailure: Date?
         public var lastError: String?
+        /// Whether the last probe failed because the file refused the write (not a wait for the lock).
+        public var unwritable: Bool
         /// Nothing seen.
-        public init(lastSuccess: Date? = nil, lastFailure: Date? = nil, lastError: String? = nil) {
+        public init(lastSuccess: Date? = nil, lastFailure: Date? = nil, lastError: String? = nil, unwritable: Bool = false) {
             self.lastSuccess = lastSuccess
             self.lastFailure = lastFailure
             self.lastError = lastError
+            self.unwritable = unwritable
         }
     }
 
@@ -102,23 +111,36 @@ public final class WriteProbe: Sendable {
     /// The facts so far.
     public var facts: Facts { state.withLock { $0 } }
 
-    /// Tries once; returns whether a write transaction could begin.
+    /// Tries once; returns whether a write transaction could be committed.
     @discardableResult
     public func probe() async -> Bool {
         do {
             try await queue.writeWithoutTransaction { db in
                 try db.execute(sql: "BEGIN IMMEDIATE")
-                try db.execute(sql: "ROLLBACK")
+                do {
+                    let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+                    try db.execute(sql: "PRAGMA user_version = \(version)")
+                    try db.execute(sql: "COMMIT")
+                } catch {
+                    if db.isInsideTransaction { try? db.execute(sql: "ROLLBACK") }
+                    throw error
+                }
             }
             let now = wall()
-            state.withLock { $0.lastSuccess = now }
+            state.withLock {
+                $0.lastSuccess = now
+                $0.unwritable = false
+            }
             return true
         } catch {
             let now = wall()
-            let message = (error as? DatabaseError).map { "\($0.resultCode): \($0.message ?? "")" } ?? "\(error)"
+            let databaseError = error as? DatabaseError
+            let message = databaseError.map { "\($0.extendedResultCode): \($0.message ?? "")" } ?? "\(error)"
+            let busy = databaseError.map { $0.resultCode == .SQLITE_BUSY || $0.resultCode == .SQLITE_LOCKED } ?? false
             state.withLock {
                 $0.lastFailure = now
                 $0.lastError = message
+                $0.unwritable = !busy
             }
             return false
         }

@@ -42,7 +42,10 @@ public final class StatusMetrics: EngineObserver {
     public var metricsFactory: PrometheusMetricsFactory { PrometheusMetricsFactory(registry: registry) }
 
     /// The exposition text (Prometheus text format 0.0.4).
-    public func render() -> [UInt8] { registry.emitToBuffer() }
+    public func render() -> [UInt8] {
+        flush()
+        return registry.emitToBuffer()
+    }
 
     /// `schedctl_NAME_UNIT` with its help text.
     static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
@@ -60,31 +63,86 @@ public final class StatusMetrics: EngineObserver {
 
     // MARK: EngineObserver
 
+    // The engine calls these on its own executor: each appends one small event under a short
+    // lock and returns. The registry (its label validation, its family dictionaries, which
+    // `/metrics` copies when it renders) is touched only by `flush()`, on the scraper's side.
+
     public func passEnded(at wall: Date) { liveness.passEnded(at: wall) }
 
     public func drainStarted() { liveness.drainStarted() }
 
-    public func runStarted(job: String, lateness seconds: Double) { lateness.record(max(0, seconds)) }
+    public func runStarted(job: String, lateness seconds: Double) { record(.lateness(max(0, seconds))) }
 
-    public func attemptEnded(job: String, seconds: Double) {
-        registry.makeValueHistogram(
-            descriptor: Self.name("run_duration", "seconds", "How long attempts ran, by job"), labels: [("job", job)], buckets: Self.durationBuckets
-        ).record(max(0, seconds))
-    }
+    public func attemptEnded(job: String, seconds: Double) { record(.duration(job: job, seconds: max(0, seconds))) }
 
     public func runRecorded(job: String, state: RunState) {
         // A failed attempt that will be retried leaves the run pending: counted as `retry`.
-        runs(job, state == .pending ? "retry" : state.rawValue).increment()
+        record(.runs(job: job, state: state == .pending ? "retry" : state.rawValue, count: 1))
     }
 
-    public func runsSkipped(job: String, count: Int) { runs(job, RunState.skipped.rawValue).increment(by: Int64(count)) }
+    public func runsSkipped(job: String, count: Int) { record(.runs(job: job, state: RunState.skipped.rawValue, count: Int64(count))) }
 
     public func leasesRenewed(succeeded: Bool, at wall: Date) {
-        renewals(succeeded ? "ok" : "failed").increment()
+        record(.renewal(ok: succeeded))
         liveness.renewed(succeeded: succeeded, at: wall)
     }
 
-    public func tookOver(count: Int) { takeovers.increment(by: Int64(count)) }
+    public func tookOver(count: Int) { record(.takeovers(Int64(count))) }
+
+    // MARK: Events not yet in the registry
+
+    enum Event {
+        case lateness(Double)
+        case duration(job: String, seconds: Double)
+        case runs(job: String, state: String, count: Int64)
+        case renewal(ok: Bool)
+        case takeovers(Int64)
+    }
+
+    /// Events recorded since the last `flush()`; beyond `pendingLimit` the recorder flushes
+    /// them itself (only when nothing scrapes or flushes for a long time).
+    private let pending = Mutex<[Event]>([])
+    private let flushing = Mutex<Void>(())
+    static let pendingLimit = 50_000
+
+    private func record(_ event: Event) {
+        let count = pending.withLock { events in
+            events.append(event)
+            return events.count
+        }
+        if count >= Self.pendingLimit { flush() }
+    }
+
+    /// Moves the recorded events into the registry (before rendering, and periodically).
+    public func flush() {
+        flushing.withLock { _ in
+            let events = pending.withLock { events in
+                defer { events.removeAll(keepingCapacity: true) }
+                return events
+            }
+            guard !events.isEmpty else { return }
+            var counters: [String: Prometheus.Counter] = [:]
+            var histograms: [String: ValueHistogram] = [:]
+            for event in events {
+                switch event {
+                case .lateness(let seconds): lateness.record(seconds)
+                case .duration(let job, let seconds):
+                    if histograms[job] == nil {
+                        histograms[job] = registry.makeValueHistogram(
+                            descriptor: Self.name("run_duration", "seconds", "How long attempts ran, by job"), labels: [("job", job)],
+                            buckets: Self.durationBuckets)
+                    }
+                    histograms[job]!.record(seconds)
+                case .runs(let job, let state, let count):
+                    let key = job + "\u{0}" + state
+                    if counters[key] == nil { counters[key] = runs(job, state) }
+                    counters[key]!.increment(by: count)
+                case .renewal(let ok): renewals(ok ? "ok" : "failed").increment()
+                case .takeovers(let count): takeovers.increment(by: count)
+                }
+            }
+        }
+    }
 
     // MARK: Gauges set when scraped
 

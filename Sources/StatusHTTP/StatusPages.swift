@@ -3,6 +3,7 @@ import GRDB
 import Inspection
 import Jobs
 import Mustache
+import Synchronization
 public import Scheduler
 
 /// What the pages and `/api` read: the store, the running plan, the wall clock and the token
@@ -32,6 +33,7 @@ public struct StatusSource: Sendable {
 public struct StatusPages: Sendable {
     let library: MustacheLibrary
     let source: StatusSource
+    let rows = JobRows()
 
     /// Pages over `source`.
     public init(source: StatusSource) throws {
@@ -60,25 +62,7 @@ public struct StatusPages: Sendable {
         let sessions = try await SessionControl(store: source.store).rows()
         let deliveries = try await NotifyStore(store: source.store).outbox(limit: source.recentDeliveries)
         return await Self.rendering { [self] in
-            // Every key a row's template names is set (false or "" when empty): a name missing
-            // from the row sends the library's lookup up the context stack, and a section over a
-            // number or string pushes a value it can only search by reflection.
-            let jobs: [[String: Any]] = status.jobs.map { job in
-                var row: [String: Any] = [
-                    "name": job.job, "path": Self.pathComponent(job.job), "type": job.type, "state": job.state, "rule": job.schedule,
-                    "activeNote": job.active > 0 ? " (\(job.active) active)" : "", "next": false, "pausedSince": false, "nextNote": "",
-                    "last": false,
-                ]
-                if job.state == "paused" {
-                    if let since = job.pausedSince { row["pausedSince"] = Self.time(iso: since, zone) } else { row["nextNote"] = "paused" }
-                } else if let next = job.next, let instant = try? Instant(iso8601: next) {
-                    row["next"] = Self.time(instant, zone)
-                } else {
-                    row["nextNote"] = "never"
-                }
-                if let last = job.lastRun { row["last"] = ["id": last.id, "state": last.state, "summary": last.error ?? last.summary ?? ""] as [String: Any] }
-                return row
-            }
+            let jobRows = rows.render(status.jobs, zone: zone) { job in render("jobRow", Self.jobRow(job, zone)) }
             let instances: [[String: Any]] = status.instances.map { i in
                 ["id": i.id, "pid": i.pid, "state": i.state, "started": Self.time(iso: i.started, zone), "heartbeat": Self.time(iso: i.heartbeat, zone)]
             }
@@ -104,7 +88,7 @@ public struct StatusPages: Sendable {
                 return row
             }
             let body: [String: Any] = [
-                "instances": instances, "hasInstances": !instances.isEmpty, "jobs": jobs,
+                "instances": instances, "hasInstances": !instances.isEmpty, "jobRows": jobRows,
                 "runs": runs.map { Self.runRow($0, zone) }, "hasRuns": !runs.isEmpty,
                 "sessions": sessionRows, "hasSessions": !sessionRows.isEmpty,
                 "tokens": tokenRows, "hasTokens": !tokenRows.isEmpty, "tokenNote": Self.truthy(tokenNote),
@@ -112,6 +96,26 @@ public struct StatusPages: Sendable {
             ]
             return Page(status: 200, html: layout(title: "Status", body: render("index", body), plan: plan, now: now, refresh: 30))
         }
+    }
+
+    /// One job's row (every key the row's template names is set, `false` or `""` when empty: a
+    /// missing name sends the library's lookup up the context stack, and a section over a
+    /// number or string pushes a value it can only search by reflection).
+    static func jobRow(_ job: StatusJSON.JobJSON, _ zone: ZoneRules) -> [String: Any] {
+        var row: [String: Any] = [
+            "name": job.job, "path": Self.pathComponent(job.job), "type": job.type, "state": job.state, "rule": job.schedule,
+            "activeNote": job.active > 0 ? " (\(job.active) active)" : "", "next": false, "pausedSince": false, "nextNote": "",
+            "last": false,
+        ]
+        if job.state == "paused" {
+            if let since = job.pausedSince { row["pausedSince"] = Self.time(iso: since, zone) } else { row["nextNote"] = "paused" }
+        } else if let next = job.next, let instant = try? Instant(iso8601: next) {
+            row["next"] = Self.time(instant, zone)
+        } else {
+            row["nextNote"] = "never"
+        }
+        if let last = job.lastRun { row["last"] = ["id": last.id, "state": last.state, "summary": last.error ?? last.summary ?? ""] as [String: Any] }
+        return row
     }
 
     /// `/runs/ID`: attempts, events, lease, checkpoint, output tail; a rebalance's orders and
@@ -207,12 +211,13 @@ public struct StatusPages: Sendable {
 
     // MARK: Pieces
 
-    /// Where pages are built and rendered: one serial queue off the shared cooperative threads,
-    /// so a large page takes at most one core and never holds a thread the engine needs.
-    private static let renderQueue = DispatchQueue(label: "schedctl.status.render")
+    /// Where pages are built and rendered: one thread of its own, off the shared cooperative
+    /// threads and below the engine's priority, so a large page takes at most one core and
+    /// yields it whenever the engine has work.
+    private static let renderThread = RenderThread(name: "schedctl.status.render", nice: 10)
 
     static func rendering<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in renderQueue.async { continuation.resume(returning: body()) } }
+        await withCheckedContinuation { continuation in renderThread.run { continuation.resume(returning: body()) } }
     }
 
     private func render(_ template: String, _ context: [String: Any]) -> String {
@@ -294,5 +299,87 @@ public struct StatusPages: Sendable {
             }
         }
         return (number("realized_pnl"), number("open_pnl"))
+    }
+}
+
+/// The rendered job rows of `/`, each kept with the facts it shows: a row whose job did not
+/// change since the last render (state, next fire, last run, …) is reused instead of rendered
+/// again, so a refresh renders only the rows that changed. It holds the rows of the last
+/// render only (one per configured job).
+final class JobRows: Sendable {
+    /// What a row shows; equal facts render the same HTML.
+    struct Facts: Hashable {
+        var zone: String
+        var job, type, state, schedule: String
+        var next, pausedSince: String?
+        var active: Int
+        var lastID: Int64?
+        var lastState, lastText: String?
+
+        init(_ job: StatusJSON.JobJSON, zone: String) {
+            self.zone = zone
+            self.job = job.job
+            type = job.type
+            state = job.state
+            schedule = job.schedule
+            next = job.next
+            pausedSince = job.pausedSince
+            active = job.active
+            lastID = job.lastRun?.id
+            lastState = job.lastRun?.state
+            lastText = job.lastRun.map { $0.error ?? $0.summary ?? "" }
+        }
+    }
+
+    private let rows = Mutex<[String: (facts: Facts, html: String)]>([:])
+
+    /// The rows of `jobs`, in order, as one text; `render` renders a row that changed.
+    func render(_ jobs: [StatusJSON.JobJSON], zone: ZoneRules, _ render: (StatusJSON.JobJSON) -> String) -> String {
+        let previous = rows.withLock { $0 }
+        var current: [String: (facts: Facts, html: String)] = [:]
+        current.reserveCapacity(jobs.count)
+        var text = ""
+        for job in jobs {
+            let facts = Facts(job, zone: zone.identifier)
+            let html: String
+            if let kept = previous[job.job], kept.facts == facts { html = kept.html } else { html = render(job) }
+            current[job.job] = (facts, html)
+            text += html
+        }
+        rows.withLock { $0 = current }
+        return text
+    }
+}
+
+/// A thread that runs closures in order at a lower CPU priority (`nice`, which Linux applies
+/// per thread) than the rest of the process.
+final class RenderThread: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var work: [@Sendable () -> Void] = []  // guarded by `condition`
+
+    init(name: String, nice: Int32) {
+        let thread = Thread { [self] in
+            #if os(Linux)
+                // `who` 0 is the calling thread: Linux keeps the nice value per thread.
+                _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, nice)
+            #endif
+            while true {
+                condition.lock()
+                while work.isEmpty { condition.wait() }
+                let next = work.removeFirst()
+                condition.unlock()
+                next()
+            }
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    /// Queues `body`.
+    func run(_ body: @escaping @Sendable () -> Void) {
+        condition.lock()
+        work.append(body)
+        condition.signal()
+        condition.unlock()
     }
 }

@@ -34,7 +34,8 @@ public final class StatusServer: Service {
     /// second); a page that took long to render is kept ten times as long as it took, so the
     /// page never takes more than a tenth of a core however many jobs it lists.
     let pageCache: Duration
-    private let cachedIndex = Mutex<(until: ContinuousClock.Instant, page: StatusPages.Page)?>(nil)
+    /// The last `/`, kept as the bytes sent (a large page is not copied again per request).
+    private let cachedIndex = Mutex<(until: ContinuousClock.Instant, status: Int, body: ByteBuffer)?>(nil)
 
     /// How often the database write probe runs, and the token expiry is re-read.
     public let probeInterval: Duration = .seconds(2)
@@ -97,6 +98,7 @@ public final class StatusServer: Service {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do { try await clock.sleep(for: probeInterval) } catch { return }
             await probe.probe()
+            metrics.flush()
             sinceTokens += probeInterval
             if sinceTokens >= tokenInterval {
                 sinceTokens = .zero
@@ -142,13 +144,16 @@ public final class StatusServer: Service {
     }
 
     /// `/`, rendered at most once per `pageCache` (or ten times its render time).
-    func indexPage() async throws -> StatusPages.Page {
-        if pageCache > .zero, let cached = cachedIndex.withLock({ $0 }), ContinuousClock.now < cached.until { return cached.page }
+    func indexPage() async throws -> Response {
+        if pageCache > .zero, let cached = cachedIndex.withLock({ $0 }), ContinuousClock.now < cached.until {
+            return Self.html(HTTPResponse.Status(code: cached.status), cached.body)
+        }
         let start = ContinuousClock.now
         let page = try await pages.index()
         let end = ContinuousClock.now
-        if pageCache > .zero { cachedIndex.withLock { $0 = (end + max(pageCache, (end - start) * 10), page) } }
-        return page
+        let body = ByteBuffer(string: page.html)
+        if pageCache > .zero { cachedIndex.withLock { $0 = (end + max(pageCache, (end - start) * 10), page.status, body) } }
+        return Self.html(HTTPResponse.Status(code: page.status), body)
     }
 
     func makeRouter() -> Router<BasicRequestContext> {
@@ -165,7 +170,7 @@ public final class StatusServer: Service {
             Self.bytes(.ok, await metricsText(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         router.get("/style.css") { _, _ in Self.text(.ok, StatusPages.stylesheet, contentType: "text/css; charset=utf-8") }
-        router.get("/") { [self] _, _ in Self.page(try await indexPage()) }
+        router.get("/") { [self] _, _ in try await indexPage() }
         router.get("/runs/:id") { [self] _, context in
             let text = context.parameters.get("id") ?? ""
             guard let id = Int64(text.hasPrefix("#") ? String(text.dropFirst()) : text) else {
@@ -201,7 +206,14 @@ public final class StatusServer: Service {
     }
 
     static func page(_ page: StatusPages.Page) -> Response {
-        text(HTTPResponse.Status(code: page.status), page.html, contentType: "text/html; charset=utf-8")
+        html(HTTPResponse.Status(code: page.status), ByteBuffer(string: page.html))
+    }
+
+    static func html(_ status: HTTPResponse.Status, _ body: ByteBuffer) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: body))
     }
 
     /// The CLI's `--json` bytes (what `print` writes: the text and a newline).

@@ -1,9 +1,9 @@
 /// The status page's Mustache templates (a `<time>` is written out where it is used: a partial
-/// per row costs more than the row). `{{name}}` is HTML-escaped by the library; the one
-/// triple mustache, `{{{body}}}`, takes a page body the library itself rendered.
+/// per row costs more than the row). `{{name}}` is HTML-escaped by the library; the two
+/// triple mustaches, `{{{body}}}` and `{{{jobRows}}}`, take text the library itself rendered.
 enum Templates {
     static let all: [String: String] = [
-        "layout": layout, "index": index, "run": run, "job": job, "notFound": notFound,
+        "layout": layout, "index": index, "jobRow": jobRow, "run": run, "job": job, "notFound": notFound,
     ]
 
     static let layout = """
@@ -39,10 +39,7 @@ enum Templates {
         </section>
         <section id="jobs"><h2>Jobs</h2>
         <table><thead><tr><th>job</th><th>state</th><th>rule</th><th>next fire</th><th>last run</th></tr></thead><tbody>
-        {{#jobs}}<tr><td><a href="/jobs/{{path}}">{{name}}</a> <span class="muted">{{type}}</span></td><td class="state-{{state}}">{{state}}{{activeNote}}</td><td>{{rule}}</td><td>{{#next}}<time datetime="{{utc}}" title="{{utc}}">{{local}}</time>{{/next}}{{#pausedSince}}paused since <time datetime="{{utc}}" title="{{utc}}">{{local}}</time>{{/pausedSince}}{{nextNote}}</td>
-        <td>{{#last}}<a href="/runs/{{id}}">#{{id}}</a> <span class="state-{{state}}">{{state}}</span> {{summary}}{{/last}}{{^last}}<span class="muted">none yet</span>{{/last}}</td></tr>
-        {{/jobs}}
-        </tbody></table></section>
+        {{{jobRows}}}</tbody></table></section>
         <section id="runs"><h2>Recent runs</h2>
         {{^runs}}<p class="muted">no runs yet</p>{{/runs}}
         {{#hasRuns}}<table><thead><tr><th>run</th><th>job</th><th>nominal</th><th>state</th><th>took</th><th>note</th></tr></thead><tbody>{{/hasRuns}}
@@ -65,6 +62,14 @@ enum Templates {
         {{/deliveries}}
         {{#hasDeliveries}}</tbody></table>{{/hasDeliveries}}
         </section>
+
+        """
+
+    /// One job's row on `/`, rendered on its own so that an unchanged row is reused (see
+    /// `StatusPages.JobRows`); `index` takes the rows, rendered here, as `{{{jobRows}}}`.
+    static let jobRow = """
+        <tr><td><a href="/jobs/{{path}}">{{name}}</a> <span class="muted">{{type}}</span></td><td class="state-{{state}}">{{state}}{{activeNote}}</td><td>{{rule}}</td><td>{{#next}}<time datetime="{{utc}}" title="{{utc}}">{{local}}</time>{{/next}}{{#pausedSince}}paused since <time datetime="{{utc}}" title="{{utc}}">{{local}}</time>{{/pausedSince}}{{nextNote}}</td>
+        <td>{{#last}}<a href="/runs/{{id}}">#{{id}}</a> <span class="state-{{state}}">{{state}}</span> {{summary}}{{/last}}{{^last}}<span class="muted">none yet</span>{{/last}}</td></tr>
 
         """
 

@@ -2,7 +2,7 @@ import Foundation
 import Scheduler
 
 // schedbench: prints performance figures (never pass/fail). Run in release:
-//   swift run -c release schedbench [all|foundation|engine|rebalance|history|status|status-page|status-lateness|status-lateness-external]
+//   swift run -c release schedbench [all|foundation|engine|loading|rebalance|history|status|status-page|status-lateness|status-lateness-external]
 // and parts of `engine` alone: claims, throughput [slots], lateness [slots], idle.
 let arguments = CommandLine.arguments
 if arguments.count >= 6, arguments[1] == "renew-worker" {
@@ -49,6 +49,11 @@ if which == "all" || which == "engine" || which == "idle" {
 }
 if which == "all" || which == "engine" {
     try EngineBenchmarks.renewals()
+    try await EngineBenchmarks.startup()
+}
+if which == "loading" {
+    // Loading at scale only: validate 10,000 jobs, start-up with 100,000.
+    validateFigure()
     try await EngineBenchmarks.startup()
 }
 if which == "all" || which == "history" {

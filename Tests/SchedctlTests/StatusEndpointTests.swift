@@ -139,6 +139,60 @@ struct StatusEndpointTests {
         await h.stop()
     }
 
+    @Test("healthz: 503 naming 'database' when the database file stops taking writes (made immutable), 200 once it does again")
+    func unwritableDatabase() async throws {
+        let h = try await Harness()
+        try await h.engine.start()
+        await h.engine.tick()
+        #expect(await h.probe.probe())
+        #expect(try await h.get("/healthz").status == 200)
+        // The database and its WAL refuse writes from now on, even through connections already
+        // open (as on a file system remounted read-only). The -shm index stays writable: SQLite
+        // maps it into memory. Tests run as root here, so file modes would not stop the writes.
+        let files = [h.store.path, h.store.path + "-wal"]
+        guard Immutable.set(true, files) else {
+            print("skipped: cannot make the database immutable here ('chattr +i' needs root on ext2/3/4, xfs or btrfs)")
+            await h.stop()
+            return
+        }
+        defer { _ = Immutable.set(false, files) }
+        #expect(await h.probe.probe() == false)
+        let failed = try await h.get("/healthz")
+        #expect(failed.status == 503, "\(failed.body)")
+        let body = try Self.json(failed.body)
+        #expect(body["status"] as? String == "fail")
+        #expect(Self.check(body, "database") == "fail" && Self.check(body, "loop") == "ok", "\(failed.body)")
+        let detail = ((body["checks"] as? [String: Any])?["database"] as? [String: Any])?["detail"] as? String ?? ""
+        #expect(detail.contains("does not take writes"), "\(detail)")
+        // Nothing was written: the header still says what it said.
+        #expect(Immutable.set(false, files))
+        let version = try await h.store.writer.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") }
+        #expect(version == 0)
+        #expect(await h.probe.probe())
+        #expect(try await h.get("/healthz").status == 200)
+        await h.stop()
+    }
+
+    @Test(
+        "healthz verdict: a write the file refused fails 'database' at once; a write lock held by another connection only after 15 s",
+        arguments: [
+            // (the last probe failed because the file refused the write, seconds since the last success, failing check)
+            (true, 1.0, "database"),
+            (false, 1.0, nil),
+            (true, 16.0, "database"),
+            (false, 16.0, "database"),
+        ] as [(Bool, Double, String?)])
+    func unwritableVerdict(refused: Bool, write: Double, failing: String?) {
+        let now = Date(timeIntervalSince1970: 1_000_000)
+        var engine = EngineLiveness.Facts()
+        engine.lastPass = now.addingTimeInterval(-1)
+        let database = WriteProbe.Facts(
+            lastSuccess: now.addingTimeInterval(-write), lastFailure: now.addingTimeInterval(-0.5),
+            lastError: refused ? "SQLITE_IOERR_WRITE: disk I/O error" : "SQLITE_BUSY: database is locked", unwritable: refused)
+        let report = HealthVerdict.evaluate(engine: engine, database: database, now: now, since: now.addingTimeInterval(-100))
+        #expect(report.checks.filter { $0.value.status == "fail" }.map(\.key) == (failing.map { [$0] } ?? []))
+    }
+
     @Test("healthz: 503 naming 'loop' when the engine stops completing passes")
     func stalledLoop() async throws {
         let h = try await Harness()
@@ -252,6 +306,49 @@ struct StatusEndpointTests {
         let requests = samples.filter { $0.name == "schedctl_broker_requests_total" }
         #expect(requests.contains { $0.labels == ["broker": "pennyvault", "status": "200"] && $0.value == Double(simulator.requestCount - 1) }, "\(requests)")
         #expect(requests.contains { $0.labels["broker"] == "pennyvault" && $0.labels["status"] != "200" && $0.value >= 1 }, "\(requests)")
+        await h.stop()
+    }
+
+    @Test("broker requests are labelled with the configured broker's name (brokers.NAME), not its type")
+    func brokerRequestsByConfiguredName() async throws {
+        guard let parser = PrometheusParser.available else {
+            print("skipped: python3 with prometheus_client is not installed (CI installs it: pip install prometheus-client)")
+            return
+        }
+        let h = try await Harness()
+        let simulator = TradeStationSimulator()
+        try await simulator.start()
+        // Two TradeStation brokers of one type, configured as in jobs.yaml and built as `serve` builds them.
+        let factory = BrokerFactory(store: h.store, vault: { throw JobFailure("no vault in this test") })
+        let credentials = InMemoryCredentials(["ts-main/client_id": "sim-client", "ts-main/client_secret": "sim-secret"])
+        var clients: [TradeStationClient] = []
+        for name in ["ts-main", "ts-ira"] {
+            let spec = ComponentSpec(
+                name: name, type: "tradestation",
+                options: [
+                    "environment": .string("sim"), "base_url": .string(simulator.baseURL.absoluteString), "auth_url": .string(simulator.authURL.absoluteString),
+                    "client_id": .secret("ts-main/client_id"), "client_secret": .secret("ts-main/client_secret"),
+                ])
+            clients.append(
+                TradeStationClient(
+                    configuration: try factory.tradeStationConfiguration(spec), credentials: credentials,
+                    tokens: InMemoryTokenStore(OAuthTokenState(refreshToken: "sim-refresh-token"))))
+        }
+        try await withMetricsFactory(h.metrics.metricsFactory) {
+            _ = try await clients[0].accounts()
+            _ = try await clients[0].accounts()
+            _ = try await clients[1].accounts()
+        }
+        let apiRequests = simulator.requestLog.count
+        let tokenRequests = simulator.tokenRequestCount
+        await simulator.stop()
+        let samples = try parser.parse(try await h.get("/metrics").body).flatMap(\.samples)
+        let requests = samples.filter { $0.name == "schedctl_broker_requests_total" }
+        #expect(Set(requests.map { $0.labels["broker"] ?? "" }) == ["ts-main", "ts-ira"], "\(requests)")
+        #expect(requests.allSatisfy { $0.labels["status"] == "200" }, "\(requests)")
+        // Every request the simulator received (token grants and API calls) is counted once, under its broker's name.
+        #expect(requests.reduce(0) { $0 + $1.value } == Double(apiRequests + tokenRequests), "\(requests)")
+        #expect(requests.first { $0.labels["broker"] == "ts-ira" }?.value == 2, "one token grant and one accounts request: \(requests)")
         await h.stop()
     }
 
@@ -493,5 +590,21 @@ struct PrometheusParser {
                     )
                 })
         }
+    }
+}
+
+/// The file system's immutable flag (`chattr +i`): writes to the file fail, also through
+/// descriptors opened before.
+enum Immutable {
+    /// Sets or clears the flag on `paths`; false when `chattr` is missing or refused.
+    static func set(_ on: Bool, _ paths: [String]) -> Bool {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chattr") else { return false }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/chattr")
+        process.arguments = [on ? "+i" : "-i"] + paths
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
     }
 }

@@ -40,13 +40,14 @@ public struct PennyVaultClient: StrategySource {
 
     public init(
         portfolio: String, baseURL: URL = PennyVaultClient.defaultBaseURL, credentials: any CredentialProvider,
-        tokenName: String = "pennyvault/token", sleeper: Sleeper = .continuous, maxRetries: Int = 3, timeout: TimeInterval = 30
+        tokenName: String = "pennyvault/token", sleeper: Sleeper = .continuous, maxRetries: Int = 3, timeout: TimeInterval = 30,
+        name: String? = nil
     ) {
         self.portfolio = portfolio
         self.baseURL = baseURL
         self.credentials = credentials
         self.tokenName = tokenName
-        self.transport = HTTPTransport(broker: "pennyvault", timeout: timeout)
+        self.transport = HTTPTransport(broker: "pennyvault", name: name, timeout: timeout)
         self.sleeper = sleeper
         self.maxRetries = maxRetries
     }

@@ -47,6 +47,8 @@ public struct TradeStationConfiguration: Sendable {
     public var maxRetries: Int
     /// Request timeout.
     public var timeout: TimeInterval
+    /// The configured broker's name (`brokers.NAME`), the `broker` label of its request metrics.
+    public var name = "tradestation"
 
     public init(
         environment: TradeStationEnvironment, baseURL: URL? = nil, authURL: URL? = nil,
@@ -84,7 +86,7 @@ public actor TradeStationAuth {
         self.credentials = credentials
         self.store = store
         self.clock = clock
-        self.transport = HTTPTransport(broker: "tradestation", timeout: configuration.timeout)
+        self.transport = HTTPTransport(broker: "tradestation", name: configuration.name, timeout: configuration.timeout)
     }
 
     /// A valid access token; refreshes when missing or near expiry. Pass the token the server just

@@ -31,7 +31,7 @@ public final class TradeStationClient: Brokerage, OrderConfirming, GroupOrderPla
     ) {
         self.configuration = configuration
         self.auth = TradeStationAuth(configuration: configuration, credentials: credentials, store: tokens, clock: clock)
-        self.transport = HTTPTransport(broker: "tradestation", timeout: configuration.timeout)
+        self.transport = HTTPTransport(broker: "tradestation", name: configuration.name, timeout: configuration.timeout)
         self.sleeper = sleeper
         self.logger = logger
     }

@@ -50,6 +50,8 @@ public struct TradovateConfiguration: Sendable {
     /// Attempt limits kept across every process sharing the token.
     public var limits: TradovateAuthLimits
     public var timeout: TimeInterval
+    /// The configured broker's name (`brokers.NAME`), the `broker` label of its request metrics.
+    public var name = "tradovate"
 
     public init(
         environment: TradovateEnvironment, restURL: URL? = nil, webSocketURL: URL? = nil, marketDataURL: URL? = nil,
@@ -129,7 +131,7 @@ public actor TradovateAuth {
         self.store = store
         self.clock = clock
         self.sleeper = sleeper
-        self.transport = HTTPTransport(broker: "tradovate", timeout: configuration.timeout)
+        self.transport = HTTPTransport(broker: "tradovate", name: configuration.name, timeout: configuration.timeout)
         self.logger = logger
     }
 

@@ -46,7 +46,7 @@ public final class TradovateClient: Brokerage {
     public init(auth: TradovateAuth) {
         self.auth = auth
         self.configuration = auth.configuration
-        self.transport = HTTPTransport(broker: "tradovate", timeout: auth.configuration.timeout)
+        self.transport = HTTPTransport(broker: "tradovate", name: auth.configuration.name, timeout: auth.configuration.timeout)
     }
 
     struct TVAccount: Codable, Sendable { var id: Int64; var name: String; var accountType: String?; var active: Bool?; var closed: Bool? }

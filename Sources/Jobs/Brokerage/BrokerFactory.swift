@@ -62,7 +62,7 @@ public struct BrokerFactory: Sendable {
     /// The client settings of Tradovate broker `spec` (environment; `base_url`, `ws_url` and
     /// `md_url` override the environment's REST, trading-socket and market-data-socket hosts).
     public func tradovateConfiguration(_ spec: ComponentSpec) throws -> TradovateConfiguration {
-        TradovateConfiguration(
+        var configuration = TradovateConfiguration(
             environment: try TradovateEnvironment(parsing: spec.options["environment"]?.stringValue ?? ""),
             restURL: try spec.options["base_url"]?.stringValue.map { try EndpointURL.parse($0, what: "brokers.\(spec.name).base_url") },
             webSocketURL: try spec.options["ws_url"]?.stringValue.map {
@@ -75,16 +75,20 @@ public struct BrokerFactory: Sendable {
             secretName: secretName(spec, "sec"), appID: spec.options["app_id"]?.stringValue ?? "schedctl",
             appVersion: spec.options["app_version"]?.stringValue ?? SchedulerInfo.version,
             deviceID: spec.options["device_id"]?.stringValue ?? "schedctl-\(spec.name)")
+        configuration.name = spec.name
+        return configuration
     }
 
     /// The client settings of TradeStation broker `spec` (environment, URL overrides, the vault
     /// names of its credentials).
     public func tradeStationConfiguration(_ spec: ComponentSpec) throws -> TradeStationConfiguration {
-        TradeStationConfiguration(
+        var configuration = TradeStationConfiguration(
             environment: try TradeStationEnvironment(parsing: spec.options["environment"]?.stringValue ?? ""),
             baseURL: try spec.options["base_url"]?.stringValue.map { try EndpointURL.parse($0, what: "brokers.\(spec.name).base_url") },
             authURL: try spec.options["auth_url"]?.stringValue.map { try EndpointURL.parse($0, what: "brokers.\(spec.name).auth_url") },
             clientIDName: secretName(spec, "client_id"), clientSecretName: secretName(spec, "client_secret"))
+        configuration.name = spec.name
+        return configuration
     }
 
     /// Credentials from the vault.

@@ -79,7 +79,7 @@ public struct StrategyTradeDates: Sendable {
         let baseURL = spec.options["base_url"]?.stringValue.flatMap(URL.init(string:)) ?? PennyVaultClient.defaultBaseURL
         let client = PennyVaultClient(
             portfolio: spec.options["portfolio"]?.stringValue ?? "", baseURL: baseURL, credentials: ResolvedCredentials(secrets: secrets),
-            tokenName: tokenName, sleeper: sleeper)
+            tokenName: tokenName, sleeper: sleeper, name: name)
         guard let date = try await client.prediction().date else {
             throw JobFailure("Penny Vault's prediction for '\(client.portfolio)' has no date")
         }

@@ -268,6 +268,31 @@ final class ConfigReader {
             error(nil, "", "\(problem); nothing was loaded")
             return nil
         }
+        if YAMLComposer.marksHold {
+            do {
+                guard let composed = try YAMLComposer.compose(text) else {
+                    error(nil, "", "the file is empty; run 'schedctl init' for a starter jobs.yaml")
+                    return nil
+                }
+                root = composed
+            } catch {
+                switch error {
+                case .syntax(let detail, let line, let column):
+                    diagnostics.append(
+                        Diagnostic(file: file, line: line, column: column, path: "", message: "invalid YAML: \(detail); check indentation and quoting on this line"))
+                case .duplicateKeys(let keys, let line, let column):
+                    reportDuplicates(keys, firstLine: line, firstColumn: column, in: text)
+                case .yams(let yamlError):
+                    reportYAML(yamlError)
+                }
+                return nil
+            }
+            if YAMLGuard.hasAliases(text), let problem = YAMLGuard.problem(afterComposing: root) {
+                error(nil, "", "\(problem); nothing was loaded")
+                return nil
+            }
+            return mapping(root, "", what: "a mapping of settings at the top level")
+        }
         do {
             guard let composed = try Yams.compose(yaml: text, .basic) else {
                 error(nil, "", "the file is empty; run 'schedctl init' for a starter jobs.yaml")
@@ -297,31 +322,34 @@ final class ConfigReader {
                 Diagnostic(
                     file: file, line: mark.line, column: mark.column, path: "", message: "invalid YAML: \(detail); check indentation and quoting on this line"))
         case .duplicatedKeysInMapping(let duplicates, let context):
-            // Yams rejects duplicate keys before the reader sees them, naming only the first
-            // occurrence (and carrying the whole file as "context"); point at the repeat instead.
-            let first = context.mark
-            let key = duplicates.first ?? ""
-            let again = Self.repeatedKey(key, after: first, in: context.text)
-            let others = duplicates.dropFirst().map { "'\($0)'" }.joined(separator: ", ")
-            let message = "duplicate key '\(key)' (first defined at line \(first.line)); keep one" + (others.isEmpty ? "" : " (also repeated: \(others))")
-            let line = again?.line ?? first.line
-            diagnostics.append(Diagnostic(file: file, line: line, column: again?.column ?? first.column, path: "", message: message))
+            reportDuplicates(duplicates, firstLine: context.mark.line, firstColumn: context.mark.column, in: context.text)
         default:
             diagnostics.append(Diagnostic(file: file, line: 0, column: 0, path: "", message: "invalid YAML: \(yamlError)"))
         }
     }
 
-    /// The line and column of the next block-style `key:` at the same column as `first`.
-    static func repeatedKey(_ key: String, after first: Mark, in text: String) -> (line: Int, column: Int)? {
+    /// Keys repeated in one mapping: the parser names only the first occurrence of the first
+    /// of them; the diagnostic points at the repeat instead.
+    func reportDuplicates(_ duplicates: [String], firstLine: Int, firstColumn: Int, in text: String) {
+        let key = duplicates.first ?? ""
+        let again = Self.repeatedKey(key, afterLine: firstLine, column: firstColumn, in: text)
+        let others = duplicates.dropFirst().map { "'\($0)'" }.joined(separator: ", ")
+        let message = "duplicate key '\(key)' (first defined at line \(firstLine)); keep one" + (others.isEmpty ? "" : " (also repeated: \(others))")
+        diagnostics.append(Diagnostic(file: file, line: again?.line ?? firstLine, column: again?.column ?? firstColumn, path: "", message: message))
+    }
+
+    /// The line and column of the next block-style `key:` at the same column as the first one
+    /// (at `firstLine`, `column`).
+    static func repeatedKey(_ key: String, afterLine firstLine: Int, column: Int, in text: String) -> (line: Int, column: Int)? {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        guard first.line >= 1, first.column >= 1, !key.isEmpty else { return nil }
-        for index in first.line..<lines.count {
+        guard firstLine >= 1, column >= 1, !key.isEmpty else { return nil }
+        for index in firstLine..<lines.count {
             let line = Array(lines[index])
-            let start = first.column - 1
+            let start = column - 1
             guard line.count > start, line[..<start].allSatisfy({ $0 == " " }) else { continue }
             let rest = String(line[start...])
             for candidate in [key, "\"\(key)\"", "'\(key)'"] where rest.hasPrefix(candidate) {
-                if rest.dropFirst(candidate.count).drop(while: { $0 == " " }).first == ":" { return (index + 1, first.column) }
+                if rest.dropFirst(candidate.count).drop(while: { $0 == " " }).first == ":" { return (index + 1, column) }
             }
         }
         return nil

@@ -52,7 +52,7 @@ public struct StrategyFactory: Sendable {
             return PennyVaultClient(
                 portfolio: spec.options["portfolio"]?.stringValue ?? "",
                 baseURL: spec.options["base_url"]?.stringValue.flatMap(URL.init(string:)) ?? PennyVaultClient.defaultBaseURL,
-                credentials: factory.credentials, tokenName: factory.secretName(spec, "token"))
+                credentials: factory.credentials, tokenName: factory.secretName(spec, "token"), name: spec.name)
         case "weights":
             var map: [String: Decimal] = [:]
             for (k, v) in spec.options["weights"]?.mapValue ?? [:] { if let n = v.numberValue { map[k] = n } }

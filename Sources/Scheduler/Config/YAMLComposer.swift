@@ -1,0 +1,219 @@
+import CYaml
+import Yams
+
+/// Builds `jobs.yaml`'s node tree straight from libyaml's events (the parser Yams bundles), for
+/// the reader that turns it into a `Plan`. It gives the same nodes, marks and errors as
+/// `Yams.compose(yaml:, .basic)` for a configuration file, at about half the cost: no object per
+/// event, no Foundation string decoding per scalar, and duplicate keys found by their text in
+/// one dictionary per mapping (Yams groups every mapping's keys by hashing whole nodes).
+///
+/// Collections are built on an explicit stack, so deep nesting cannot overflow the call stack.
+enum YAMLComposer {
+    /// Why a text is not one YAML document of a configuration file.
+    enum Problem: Error {
+        /// A scanner, parser or composer error: what libyaml (or the composer) says, and where.
+        case syntax(detail: String, line: Int, column: Int)
+        /// Keys repeated in one mapping (sorted), and where the first of them first appears.
+        case duplicateKeys([String], line: Int, column: Int)
+        /// A reader (encoding) or memory error, as Yams reports it.
+        case yams(YamlError)
+    }
+
+    /// The root node of `text`, nil for an empty stream.
+    static func compose(_ text: String) throws(Problem) -> Node? {
+        var text = text
+        let yaml = text
+        let result: Result<Node?, Problem> = text.withUTF8 { bytes in
+            let composer = Composer(yaml: yaml, bytes: bytes)
+            do throws(Problem) { return .success(try composer.root()) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    /// A `Mark` at 1-based `line` and `column`. Yams has no public initializer for `Mark` (two
+    /// `Int`s, line then column), so it is made from those two fields; `marksHold` checks that
+    /// layout against a `Mark` Yams made, and the reader uses Yams' own composer when it does not.
+    static func mark(line: Int, column: Int) -> Mark { unsafeBitCast((line, column), to: Mark.self) }
+
+    /// Whether `mark(line:column:)` makes the marks Yams makes.
+    static let marksHold: Bool = {
+        guard MemoryLayout<Mark>.size == MemoryLayout<(Int, Int)>.size, MemoryLayout<Mark>.alignment == MemoryLayout<(Int, Int)>.alignment,
+            let made = (try? Yams.compose(yaml: "\n  key: value", .basic))??.mark, made.line == 2, made.column == 3
+        else { return false }
+        let ours = mark(line: 2, column: 3)
+        return ours.line == made.line && ours.column == made.column
+    }()
+
+    /// One pass over the events of one text.
+    private final class Composer {
+        let yaml: String
+        var parser = yaml_parser_t()
+        var event = yaml_event_t()
+        var hasEvent = false
+        var anchors: [String: Node] = [:]
+
+        /// A collection being built: its items (a mapping's keys and values alternate), and
+        /// what its start event said.
+        struct Open {
+            var isMapping: Bool
+            var items: [Node] = []
+            var tag: Tag
+            var style: UInt32
+            var mark: Mark
+            var anchor: String?
+        }
+        var stack: [Open] = []
+
+        init(yaml: String, bytes: UnsafeBufferPointer<UInt8>) {
+            self.yaml = yaml
+            yaml_parser_initialize(&parser)
+            yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
+            yaml_parser_set_input_string(&parser, bytes.baseAddress, bytes.count)
+        }
+
+        deinit {
+            if hasEvent { yaml_event_delete(&event) }
+            yaml_parser_delete(&parser)
+        }
+
+        /// Reads the next event into `event`.
+        func next() throws(Problem) {
+            if hasEvent {
+                yaml_event_delete(&event)
+                hasEvent = false
+            }
+            guard yaml_parser_parse(&parser, &event) == 1 else { throw problem() }
+            hasEvent = true
+        }
+
+        func startMark() -> Mark { YAMLComposer.mark(line: event.start_mark.line + 1, column: event.start_mark.column + 1) }
+
+        static func string(_ pointer: UnsafePointer<UInt8>?) -> String? { pointer.map { String(cString: $0) } }
+
+        /// Yams' default constructor, made once per file (`Constructor.default` builds a new one,
+        /// with its tables, on every use) and shared by every tag, as `Parser` shares its own.
+        let constructor = Constructor.default
+
+        func tag(_ name: String?) -> Tag { Tag(name.map(Tag.Name.init(rawValue:)) ?? .implicit, .basic, constructor) }
+
+        /// The document's root, as `Yams.compose` (`Parser.singleRoot`) gives it.
+        func root() throws(Problem) -> Node? {
+            try next()  // stream start
+            try next()
+            if event.type == YAML_STREAM_END_EVENT { return nil }
+            // A document start: its content follows.
+            var root: Node?
+            try next()
+            while root == nil {
+                root = try consume()
+                if root == nil { try next() }
+            }
+            try next()  // document end
+            try next()
+            if event.type != YAML_STREAM_END_EVENT {
+                let mark = startMark()
+                throw .syntax(detail: "but found another document expected a single document in the stream", line: mark.line, column: mark.column)
+            }
+            return root
+        }
+
+        /// Takes the current event; returns the root once the outermost node is complete.
+        func consume() throws(Problem) -> Node? {
+            let node: Node
+            switch event.type {
+            case YAML_SCALAR_EVENT:
+                let scalar = event.data.scalar
+                let value = String(decoding: UnsafeBufferPointer(start: scalar.value, count: scalar.length), as: UTF8.self)
+                // A mapping key's implicit tag is resolved (with no rules: `str`), as Yams' duplicate
+                // check leaves it when it hashes the key.
+                let isKey = stack.last.map { $0.isMapping && $0.items.count % 2 == 0 } ?? false
+                let scalarTag = tag(scalar.quoted_implicit == 1 || (isKey && scalar.tag == nil) ? Tag.Name.str.rawValue : Self.string(scalar.tag))
+                let style = Node.Scalar.Style(rawValue: scalar.style.rawValue) ?? .any
+                node = .scalar(Node.Scalar(value, scalarTag, style, startMark()))
+                if let anchor = Self.string(scalar.anchor) { anchors[anchor] = node }
+            case YAML_ALIAS_EVENT:
+                guard let name = Self.string(event.data.alias.anchor), let target = anchors[name] else {
+                    let mark = startMark()
+                    throw .syntax(detail: "found undefined alias", line: mark.line, column: mark.column)
+                }
+                node = target
+            case YAML_SEQUENCE_START_EVENT:
+                let start = event.data.sequence_start
+                stack.append(
+                    Open(
+                        isMapping: false, tag: tag(start.implicit != 0 ? nil : Self.string(start.tag)), style: start.style.rawValue,
+                        mark: startMark(), anchor: Self.string(start.anchor)))
+                return nil
+            case YAML_MAPPING_START_EVENT:
+                let start = event.data.mapping_start
+                stack.append(
+                    Open(
+                        isMapping: true, tag: tag(start.implicit != 0 ? nil : Self.string(start.tag)), style: start.style.rawValue,
+                        mark: startMark(), anchor: Self.string(start.anchor)))
+                return nil
+            case YAML_SEQUENCE_END_EVENT:
+                let open = stack.removeLast()
+                node = .sequence(Node.Sequence(open.items, open.tag, Node.Sequence.Style(rawValue: open.style) ?? .any, open.mark))
+                if let anchor = open.anchor { anchors[anchor] = node }
+            case YAML_MAPPING_END_EVENT:
+                let open = stack.removeLast()
+                var pairs: [(Node, Node)] = []
+                pairs.reserveCapacity(open.items.count / 2)
+                var keys: [String?] = []
+                keys.reserveCapacity(open.items.count / 2)
+                var index = 0
+                while index + 1 < open.items.count {
+                    let key = open.items[index]
+                    if case .scalar(let scalar) = key { keys.append(scalar.string) } else { keys.append(nil) }
+                    pairs.append((key, open.items[index + 1]))
+                    index += 2
+                }
+                if let repeated = Self.repeated(keys) {
+                    let first = open.items[2 * keys.firstIndex(of: repeated[0])!].mark
+                    throw .duplicateKeys(repeated, line: first?.line ?? 0, column: first?.column ?? 0)
+                }
+                node = .mapping(Node.Mapping(pairs, open.tag, Node.Mapping.Style(rawValue: open.style) ?? .any, open.mark))
+                if let anchor = open.anchor { anchors[anchor] = node }
+            default:
+                return nil
+            }
+            if stack.isEmpty { return node }
+            stack[stack.count - 1].items.append(node)
+            return nil
+        }
+
+        /// The scalar keys (`keys`, nil for a key that is not a scalar) used more than once,
+        /// sorted; a few keys are compared pairwise, more through a set.
+        static func repeated(_ keys: [String?]) -> [String]? {
+            var repeated: Set<String> = []
+            if keys.count <= 16 {
+                for i in keys.indices {
+                    guard let key = keys[i] else { continue }
+                    for j in keys.indices where j > i && keys[j] == key { repeated.insert(key) }
+                }
+            } else {
+                var seen: Set<String> = []
+                seen.reserveCapacity(keys.count)
+                for case let key? in keys where !seen.insert(key).inserted { repeated.insert(key) }
+            }
+            return repeated.isEmpty ? nil : repeated.sorted()
+        }
+
+        /// The parser's error, as Yams words it.
+        func problem() -> Problem {
+            let problem = parser.problem.map { String(cString: $0) } ?? "unknown problem"
+            switch parser.error {
+            case YAML_SCANNER_ERROR, YAML_PARSER_ERROR:
+                let context = parser.context.map { String(cString: $0) }
+                return .syntax(
+                    detail: context.map { "\(problem) \($0)" } ?? problem, line: parser.problem_mark.line + 1, column: parser.problem_mark.column + 1)
+            case YAML_READER_ERROR:
+                let offset = yaml.utf8.index(yaml.utf8.startIndex, offsetBy: parser.problem_offset, limitedBy: yaml.utf8.endIndex)?
+                    .samePosition(in: yaml).map { yaml.distance(from: yaml.startIndex, to: $0) }
+                return .yams(.reader(problem: problem, offset: offset, value: parser.problem_value, yaml: yaml))
+            default:
+                return .yams(.memory)
+            }
+        }
+    }
+}
