@@ -31,7 +31,8 @@ actor FuturesSession {
     let journal: IntentJournal<FuturesSessionState>
     let client: TradovateClient
     let configuredAccount: String?
-    let stopAt: Date
+    /// The stop instant, no later than the end of the CME trade date the session opened on.
+    var stopAt: Date
     let risk: RiskGuard
     let trading: TradovateWebSocket
     let market: TradovateWebSocket
@@ -73,6 +74,8 @@ actor FuturesSession {
     /// When the session last wrote its `futures_session` row (its liveness stamp).
     var statusStamped: Date?
     var baseReconnects = 0
+    /// Each socket's state as `session status` shows it (e.g. paused by a sign-in block, and why).
+    var socketStates: [String: String] = [:]
     /// The CME trade date the session opened on, and the realized P&L earlier runs of the job
     /// recorded for it (the daily loss counts them).
     var sessionDate: LocalDate?
@@ -184,6 +187,11 @@ actor FuturesSession {
         await finishPendingCancels()
         for symbol in settings.symbols { try await market.subscribeQuote(symbol: symbol) }
         let today = tradeDate(resources.wall())
+        if let end = CMETradeDate.end(of: today, calendar: cmeCalendar)?.date, end < stopAt {
+            // A session never spans two trade dates: the lock, the day's P&L and the stop are one date's.
+            logger.notice("the stop is moved to the close of the session's trade date", metadata: ["trade_date": "\(today)", "close": "\(Instant(end).iso8601)"])
+            stopAt = end
+        }
         if !state.locked, let reason = try await resources.control.lockReason(job: context.job.name, tradeDate: today) {
             // An earlier run (or this one before a crash) reached the loss limit on this trade date.
             state.locked = true
@@ -283,6 +291,14 @@ actor FuturesSession {
         if resources.wall() >= stopAt, stopReason == nil { stopReason = "stopped at \(Instant(stopAt).iso8601)" }
         if stopReason == nil, (try? await resources.control.stopRequested(job: context.job.name, run: context.runID)) == true {
             stopReason = "stopped on request"
+        }
+        let sockets = ["trading": "\(await trading.state)", "market": "\(await market.state)"]
+        if sockets != socketStates {
+            for (name, text) in sockets where socketStates[name] != text && text.hasPrefix("paused") {
+                logger.error("\(name) socket paused", metadata: ["state": "\(context.secrets.redact(text))"])
+            }
+            socketStates = sockets
+            dirty = true
         }
         let reconnects = baseReconnects + max(0, await trading.connectionCount - 1) + max(0, await market.connectionCount - 1)
         if reconnects != state.reconnects {
@@ -483,7 +499,7 @@ actor FuturesSession {
         // later run on the same trade date) is locked too.
         do {
             try await resources.control.lock(
-                job: context.job.name, tradeDate: tradeDate(resources.wall()), run: context.runID, reason: message, now: resources.wall())
+                job: context.job.name, tradeDate: sessionDate ?? tradeDate(resources.wall()), run: context.runID, reason: message, now: resources.wall())
         } catch {
             logger.error("could not record the loss lock", metadata: ["error": "\(error)"])
         }
@@ -744,7 +760,7 @@ actor FuturesSession {
         }
         if !state.locked {
             do {
-                if let reason = try await resources.control.lockReason(job: context.job.name, tradeDate: tradeDate(now)) {
+                if let reason = try await resources.control.lockReason(job: context.job.name, tradeDate: sessionDate ?? tradeDate(now)) {
                     state.locked = true
                     state.lockReason = reason
                     dirty = true
@@ -826,7 +842,7 @@ actor FuturesSession {
 
     private func startStrategy() async throws {
         guard let s = settings.strategy else { return }
-        var environment = ProcessInfo.processInfo.environment
+        var environment = Self.strategyEnvironment(inherited: ProcessInfo.processInfo.environment, context: context)
         for (key, value) in s.env {
             switch value {
             case .string(let text): environment[key] = text
@@ -849,6 +865,19 @@ actor FuturesSession {
         ])
         for (cid, symbol) in symbols.sorted(by: { $0.value < $1.value }) { send(["type": "position", "symbol": symbol, "net": positions[cid] ?? 0]) }
         send(["type": "cash", "realized_pnl": NSDecimalNumber(decimal: state.realized)])
+    }
+
+    /// The strategy's environment before its `strategy.env`: built from scratch (`PATH`, `HOME`,
+    /// `LANG` and the run's identity), so no variable of schedctl's own (a passphrase, a vault
+    /// value) reaches it unless the job asks for it.
+    static func strategyEnvironment(inherited: [String: String], context: RunContext) -> [String: String] {
+        var environment = inherited.filter { ["PATH", "HOME", "LANG"].contains($0.key) }
+        environment["SCHEDCTL_JOB"] = context.job.name
+        environment["SCHEDCTL_RUN_ID"] = String(context.runID)
+        environment["SCHEDCTL_NOMINAL"] = context.nominal.iso8601
+        environment["SCHEDCTL_ATTEMPT"] = String(context.attempt)
+        environment["SCHEDCTL_GENERATION"] = String(context.generation)
+        return environment
     }
 
     private func strategyExited(_ status: Int32) async {
@@ -956,17 +985,10 @@ actor FuturesSession {
         for p in list { positions[p.contractID] = p.netPos }
     }
 
-    /// The CME trade date `date` falls in (the session it is in, or the next one between sessions).
-    private func tradeDate(_ date: Date) -> LocalDate {
-        let calendar = resources.calendars[.cme] ?? Market.cme.calendar()
-        let instant = Instant(date)
-        let day = calendar.zone.local(instant).date
-        for offset in -1..<15 {
-            let candidate = day.adding(days: offset)
-            if let session = calendar.session(on: candidate), instant < session.close { return candidate }
-        }
-        return day
-    }
+    /// The CME clearing trade date of `date` (``CMETradeDate``), on the session's CME calendar.
+    private func tradeDate(_ date: Date) -> LocalDate { CMETradeDate.of(Instant(date), calendar: cmeCalendar) }
+
+    private var cmeCalendar: any TradingCalendar { resources.calendars[.cme] ?? Market.cme.calendar() }
 
     private var isFlat: Bool { positions.allSatisfy { symbols[$0.key] == nil || $0.value == 0 } }
 
@@ -989,6 +1011,7 @@ actor FuturesSession {
             "rejects": state.rejects, "reconnects": state.reconnects,
             "day_realized_pnl": NSDecimalNumber(decimal: earlierRealized + state.realized),
             "working_orders": orders.values.filter { isWorking($0) && symbols[$0.contractID] != nil }.count,
+            "sockets": socketStates.mapValues { context.secrets.redact($0) },
         ]
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
