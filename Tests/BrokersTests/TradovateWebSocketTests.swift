@@ -308,8 +308,9 @@ struct WSHarness {
         await h.close()
     }
 
-    /// Review #4(2)/#19: a market-data token the server refuses is forgotten (with its session), so
-    /// the market-data socket signs in again instead of retrying the same token forever.
+    /// Review #4(2)/#19 (coverage; it passed before any change here): when the server refuses the
+    /// market-data token after its tokens expired, the market-data socket gets a new one by signing
+    /// in again instead of retrying the same token forever.
     @Test func aRefusedMarketDataTokenIsRotated() async throws {
         let h = try await WSHarness.make(marketData: true)
         #expect(await h.events.wait(isConnected))

@@ -1,3 +1,4 @@
+import Brokers
 import Foundation
 import Sandbox
 import SchedctlTesting
@@ -523,5 +524,32 @@ struct FuturesTradeDateTests {
         let mlk = try #require(LocalDate(year: 2026, month: 1, day: 20))
         let end = try #require(CMETradeDate.end(of: mlk, calendar: calendar))
         #expect(Instant(try #require(ISO8601DateFormatter().date(from: "2026-01-20T22:00:00Z"))) == end)
+    }
+}
+
+extension FuturesSessionRiskTests {
+    /// Review #9: trades of another contract on the same account (a manual MNQ round trip) are
+    /// not this session's: they never enter its P&L (before, they counted at multiplier 1).
+    @Test func anotherContractsTradesStayOutOfTheSessionsPnL() async throws {
+        let h = try await SessionHarness()
+        let engine = try await h.startSession(try h.job(onStart: "[]"))
+        let client = h.client
+        let buy = try OrderRequest(symbol: "MNQZ5", side: .buy, quantity: 1, type: .market, key: .random())
+        _ = try await client.place(buy, account: "DEMO123456")
+        #expect(await eventually { h.sim.netPosition(symbol: "MNQZ5") == 1 })
+        h.sim.setPrice(symbol: "MNQZ5", 20900)
+        let sell = try OrderRequest(symbol: "MNQZ5", side: .sell, quantity: 1, type: .market, key: .random())
+        _ = try await client.place(sell, account: "DEMO123456")
+        #expect(await eventually { h.sim.netPosition(symbol: "MNQZ5") == 0 })
+        // An ES order after them: once the session shows it, it has handled the MNQ events too.
+        _ = try await client.place(try OrderRequest(symbol: "ESZ5", side: .buy, quantity: 1, type: .market, key: .random()), account: "DEMO123456")
+        #expect(
+            await eventually {
+                h.sessionClock.advance(by: .seconds(1))
+                return (try? await SessionControl(store: h.store).rows().first?.detail)?.contains("\"ESZ5\":1") == true
+            })
+        let run = try await h.stopNow(engine)
+        #expect(run.detail?.contains("\"realized_pnl\":0") == true, "an ES round trip at one price; no MNQ: \(run.detail ?? "")")
+        await h.close()
     }
 }

@@ -143,7 +143,7 @@ public actor TradovateWebSocket {
     private var syncBody: Data?
     private var quoteSymbols: [String] = []
     /// The connection to drop (its re-sync or re-subscribe kept failing).
-    private var dropRequested = 0
+    private var dropRequested = -1
     /// Number of successful (authorized) connections so far.
     public private(set) var connectionCount = 0
     /// The last sign-in block that paused the socket (bad credentials, captcha, limits).

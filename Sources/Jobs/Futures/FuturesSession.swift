@@ -347,7 +347,9 @@ actor FuturesSession {
             if let symbol = symbols[cid] { send(["type": "position", "symbol": symbol, "net": positions[cid] ?? 0]) }
             dirty = true
         case "order":
-            guard int64(e["accountId"]) == account?.id, let id = int64(e["id"]) else { return }
+            // Only the session's contracts: another contract's orders and fills (a second job, a
+            // manual trade) are not this session's P&L, exposure or stop.
+            guard int64(e["accountId"]) == account?.id, let id = int64(e["id"]), orders[id] != nil || isSessionContract(int64(e["contractId"])) else { return }
             var o = orders[id] ?? LiveOrder(status: "", contractID: int64(e["contractId"]) ?? 0, buy: e["action"] as? String == "Buy", quantity: 0)
             o.status = e["ordStatus"] as? String ?? o.status
             orders[id] = o
@@ -358,7 +360,7 @@ actor FuturesSession {
         case "command":
             if let cl = e["clOrdId"] as? String, let id = int64(e["orderId"]) { clOrdIDs[cl] = id }
         case "fill":
-            guard let oid = int64(e["orderId"]), orders[oid] != nil else { return }
+            guard let oid = int64(e["orderId"]), orders[oid] != nil, isSessionContract(int64(e["contractId"])) else { return }
             await fill(e)
         case "cashBalance":
             guard int64(e["accountId"]) == account?.id else { return }
@@ -370,7 +372,7 @@ actor FuturesSession {
     private func fill(_ e: [String: Any]) async {
         guard let id = int64(e["id"]), let cid = int64(e["contractId"]), let qty = int(e["qty"]), let price = decimal(e["price"]) else { return }
         let buy = e["action"] as? String == "Buy"
-        guard state.apply(fillID: id, contractID: cid, buy: buy, quantity: qty, price: price, valuePerPoint: valuePerPoint[cid] ?? 1) else { return }
+        guard let vpp = valuePerPoint[cid], state.apply(fillID: id, contractID: cid, buy: buy, quantity: qty, price: price, valuePerPoint: vpp) else { return }
         prices[cid] = prices[cid] ?? price
         try? await persist()
         send([
@@ -413,7 +415,8 @@ actor FuturesSession {
         for v in s["orderVersions"] as? [[String: Any]] ?? [] {
             if let oid = int64(v["orderId"]), let q = int(v["orderQty"]) { quantities[oid] = q }
         }
-        for o in s["orders"] as? [[String: Any]] ?? [] where int64(o["accountId"]) == me {
+        let mine = Set(symbols.keys)
+        for o in s["orders"] as? [[String: Any]] ?? [] where int64(o["accountId"]) == me && mine.contains(int64(o["contractId"]) ?? 0) {
             guard let id = int64(o["id"]) else { continue }
             orders[id] = LiveOrder(
                 status: o["ordStatus"] as? String ?? "", contractID: int64(o["contractId"]) ?? 0, buy: o["action"] as? String == "Buy",
@@ -989,6 +992,9 @@ actor FuturesSession {
     private func tradeDate(_ date: Date) -> LocalDate { CMETradeDate.of(Instant(date), calendar: cmeCalendar) }
 
     private var cmeCalendar: any TradingCalendar { resources.calendars[.cme] ?? Market.cme.calendar() }
+
+    /// Whether a Tradovate `contractId` is one of the session's symbols.
+    private func isSessionContract(_ id: Int64?) -> Bool { id.map { symbols[$0] != nil } ?? false }
 
     private var isFlat: Bool { positions.allSatisfy { symbols[$0.key] == nil || $0.value == 0 } }
 
