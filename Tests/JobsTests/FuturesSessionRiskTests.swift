@@ -553,3 +553,23 @@ extension FuturesSessionRiskTests {
         await h.close()
     }
 }
+
+extension FuturesSessionRiskTests {
+    /// Review #11: the stop (and every tick's risk work) never waits behind the strategy's
+    /// intents. 400 order intents written at once; `session stop` while they are being placed
+    /// stops the session after at most one more intent, so most of them never reach the broker
+    /// (before, every queued intent was placed first: 400 orders).
+    @Test func theStopDoesNotWaitBehindQueuedIntents() async throws {
+        let h = try await SessionHarness()
+        let intents = (0..<400).map { #"{"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"t\#($0)"}"# }
+        let engine = try await h.startSession(
+            try h.job(maxPosition: 1000, perMinute: 1000, onStart: "[" + intents.joined(separator: ",") + "]", strategy: onceStrategy))
+        #expect(await eventually { h.sim.placedOrderBodies.count >= 1 })
+        let run = try await h.stopNow(engine)
+        #expect(run.state == .succeeded)
+        let placed = h.sim.placedOrderBodies.count
+        #expect(placed < 200, "\(placed) of 400 queued intents reached the broker after the stop was asked")
+        #expect(h.sim.workingOrderCount == 0, "what was placed was cancelled at the stop")
+        await h.close()
+    }
+}

@@ -2,6 +2,7 @@ import Brokers
 import Foundation
 import Logging
 import Scheduler
+import Synchronization
 
 /// One running futures session: the trading and market-data sockets, the book kept from the sync
 /// snapshot and `props` events, the risk guard, the strategy process and the stop sequence.
@@ -11,7 +12,8 @@ actor FuturesSession {
     enum Input: Sendable {
         case trading(TradovateEvent)
         case market(TradovateEvent)
-        case intent(String, generation: Int)
+        /// Strategy intents wait in ``intents``; one is handled per turn (see ``IntentLane``).
+        case intentsReady
         case strategyExit(Int32, generation: Int)
         /// The strategy has `strategyIntentBacklog` intents waiting: it floods.
         case strategyFlood(generation: Int)
@@ -37,6 +39,7 @@ actor FuturesSession {
     let trading: TradovateWebSocket
     let market: TradovateWebSocket
     let sink: AsyncStream<Input>.Continuation
+    let intents = IntentLane()
     let stream: AsyncStream<Input>
 
     var state: FuturesSessionState
@@ -264,10 +267,14 @@ actor FuturesSession {
             } else if case .connected(let n) = event, n > 1 {
                 logger.notice("market-data socket reconnected", metadata: ["connection": "\(n)"])
             }
-        case .intent(let line, let generation):
-            guard generation == strategyGeneration, !stopping else { return }
+        case .intentsReady:
+            // One intent per turn of the stream: a tick, a quote or an event queued meanwhile is
+            // handled before the next intent (the stop and risk never wait behind a backlog).
+            guard let next = intents.pop() else { return }
+            if next.more { sink.yield(.intentsReady) }
+            guard next.generation == strategyGeneration, !stopping else { return }
             strategy?.consumed()
-            await intent(line)
+            await intent(next.line)
         case .strategyExit(let status, let generation):
             guard generation == strategyGeneration, !stopping else { return }
             await strategyExited(status)
@@ -854,10 +861,10 @@ actor FuturesSession {
             }
         }
         strategyGeneration += 1
-        let (generation, sink, logger, secrets) = (strategyGeneration, self.sink, self.logger, context.secrets)
+        let (generation, sink, logger, secrets, lane) = (strategyGeneration, self.sink, self.logger, context.secrets, intents)
         strategy = try StrategyProcess.start(
             argv: s.command, environment: environment, workdir: s.workdir,
-            onLine: { sink.yield(.intent($0, generation: generation)) },
+            onLine: { if lane.push($0, generation: generation) { sink.yield(.intentsReady) } },
             onStderr: { logger.notice("strategy stderr", metadata: ["line": "\(secrets.redact($0))"]) },
             onExit: { sink.yield(.strategyExit($0, generation: generation)) },
             queueLimit: resources.strategyQueueLimit, intentBacklog: resources.strategyIntentBacklog,
@@ -1035,3 +1042,44 @@ private func decimal(_ v: Any?) -> Decimal? {
     return nil
 }
 private func number(_ d: Decimal?) -> Any { d.map { NSDecimalNumber(decimal: $0) } ?? NSNull() }
+
+/// The strategy's intents waiting for the session, beside its input stream: the stream carries
+/// one `intentsReady` signal at a time, and each turn handles one intent and signals again while
+/// more wait, so inputs queued meanwhile (ticks, quotes, events) go first.
+final class IntentLane: Sendable {
+    private struct Waiting {
+        var lines: [(line: String, generation: Int)] = []
+        var head = 0
+        var signalled = false
+    }
+    private let waiting = Mutex(Waiting())
+
+    /// Queues an intent; true when the session must be signalled (no signal is outstanding).
+    func push(_ line: String, generation: Int) -> Bool {
+        waiting.withLock { w in
+            w.lines.append((line, generation))
+            if w.signalled { return false }
+            w.signalled = true
+            return true
+        }
+    }
+
+    /// The next intent, and whether more wait (the caller then signals again).
+    func pop() -> (line: String, generation: Int, more: Bool)? {
+        waiting.withLock { w in
+            guard w.head < w.lines.count else {
+                w.signalled = false
+                return nil
+            }
+            let next = w.lines[w.head]
+            w.head += 1
+            if w.head >= 256, w.head * 2 >= w.lines.count {
+                w.lines.removeFirst(w.head)
+                w.head = 0
+            }
+            let more = w.head < w.lines.count
+            if !more { w.signalled = false }
+            return (next.line, next.generation, more)
+        }
+    }
+}
