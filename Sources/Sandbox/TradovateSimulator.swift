@@ -22,6 +22,8 @@ public final class TradovateSimulator: Sendable {
     public enum WriteFault: Sendable, Equatable {
         /// Carries the write out, then closes the connection before a byte of the answer is sent.
         case acceptThenDrop
+        /// Carries the write out, then answers with this HTTP status and no body (e.g. a gateway's 408).
+        case acceptThenStatus(Int)
     }
     public enum FillMode: Sendable { case instant, manual }
 
@@ -101,6 +103,10 @@ public final class TradovateSimulator: Sendable {
         var syncRequests = 0
         /// Endpoints whose next request is carried out and then answered by a dropped connection.
         var loseAnswers: [String] = []
+        /// Socket requests (endpoint, status) answered with that status instead of being served.
+        var refusedSocketRequests: [(String, Int)] = []
+        /// Statuses the next socket `authorize` requests get (whatever the token).
+        var refusedAuthorizes: [Int] = []
         /// The order id of every `order/cancelorder` request received (duplicates included).
         var cancelRequests: [Int64] = []
     }
@@ -206,6 +212,12 @@ public final class TradovateSimulator: Sendable {
     /// Carries out the next request to `endpoint` (e.g. `order/cancelorder`), then drops the
     /// connection instead of answering: the broker did it, the client cannot know.
     public func loseNextAnswer(to endpoint: String) { state.withLock { $0.loseAnswers.append(endpoint) } }
+    /// Answers the next `count` socket requests to `endpoint` (e.g. `user/syncrequest`) with `status`.
+    public func refuseSocketRequests(to endpoint: String, status: Int, count: Int = 1) {
+        state.withLock { $0.refusedSocketRequests += Array(repeating: (endpoint, status), count: count) }
+    }
+    /// Answers the next socket `authorize` with `status` (e.g. 500 or 429 during an incident).
+    public func refuseNextAuthorize(status: Int) { state.withLock { $0.refusedAuthorizes.append(status) } }
     /// `order/cancelorder` requests received for `orderID` (duplicates included).
     public func cancelRequests(orderID: Int64) -> Int { state.withLock { $0.cancelRequests.filter { $0 == orderID }.count } }
     /// Every `order/cancelorder` request received.
@@ -691,10 +703,14 @@ public final class TradovateSimulator: Sendable {
             var query: [String: String] = [:]
             for (k, v) in request.uri.queryParameters { query[String(k)] = String(v) }
             let reply = self.dispatch(endpoint, query: query, body: body, token: request.bearerToken())
-            if write, self.state.withLock({ s -> WriteFault? in s.writeFaults.isEmpty ? nil : s.writeFaults.removeFirst() }) == .acceptThenDrop {
+            switch write ? self.state.withLock({ s -> WriteFault? in s.writeFaults.isEmpty ? nil : s.writeFaults.removeFirst() }) : nil {
+            case .acceptThenDrop:
                 // The write is done; the connection closes before a byte of the answer is sent.
                 try await context.channel.close()
                 throw SimulatedDrop()
+            case .acceptThenStatus(let code):
+                return rawResponse(.init(code: code), "")
+            case nil: break
             }
             let lose = self.state.withLock { s -> Bool in
                 guard reply.status == 200, let i = s.loseAnswers.firstIndex(of: endpoint) else { return false }
@@ -774,6 +790,10 @@ public final class TradovateSimulator: Sendable {
         }
         if endpoint == "authorize" {
             let token = body.trimmingCharacters(in: CharacterSet(charactersIn: "\" \n"))
+            if let status = state.withLock({ s -> Int? in s.refusedAuthorizes.isEmpty ? nil : s.refusedAuthorizes.removeFirst() }) {
+                reply(status, "Service unavailable")
+                return
+            }
             let ok = state.withLock { s -> Bool in
                 guard valid(s, token) else { return false }
                 s.conns[conn]?.token = token
@@ -786,6 +806,14 @@ public final class TradovateSimulator: Sendable {
         let marketData = state.withLock { $0.conns[conn]?.marketData ?? false }
         if marketData != endpoint.lowercased().hasPrefix("md/") {
             reply(404, ["errorText": marketData ? "The market-data socket serves md/* only" : "md/* is served on the market-data socket"])
+            return
+        }
+        let refused = state.withLock { s -> Int? in
+            guard let i = s.refusedSocketRequests.firstIndex(where: { $0.0 == endpoint }) else { return nil }
+            return s.refusedSocketRequests.remove(at: i).1
+        }
+        if let refused {
+            reply(refused, ["errorText": "refused by the simulator"])
             return
         }
         switch endpoint.lowercased() {

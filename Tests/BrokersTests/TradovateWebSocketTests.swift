@@ -242,4 +242,78 @@ struct WSHarness {
         await #expect(throws: BrokerError.self) { _ = try await h.ws.request("account/list") }
         await h.ws.stop()
     }
+
+    /// Review #6: a sign-in penalty longer than the wait cap is temporary. The socket pauses until
+    /// it lifts (its state says why), then signs in and connects; it is never stopped for good.
+    @Test func aTemporarySignInBlockPausesTheSocketUntilItLifts() async throws {
+        let timers = ManualClock()
+        let now = Mutex(Date())
+        let wall = WallClock { now.withLock { $0 } }
+        let sim = TradovateSimulator(clock: wall, timers: timers)
+        try await sim.start(port: 0)
+        sim.setHeartbeat(interval: .milliseconds(40), clientTimeout: 3600)
+        sim.enqueueLoginPenalty(seconds: 600)
+        let auth = TradovateAuth(configuration: tvConfig(sim), credentials: tvSecrets, clock: wall, sleeper: .immediate)
+        var config = fastWS
+        config.clock = timers
+        let ws = TradovateWebSocket(url: sim.webSocketURL, auth: auth, configuration: config)
+        let events = EventCollector(ws)
+        await ws.start()
+        #expect(await events.wait(isDisconnected), "the blocked sign-in is reported")
+        #expect(
+            await eventually {
+                if case .paused(_, let reason) = await ws.state { return reason.contains("penalty") }
+                return false
+            }, "paused, with the reason")
+        #expect(!events.finished, "not stopped for good")
+        let before = sim.loginCount
+        #expect(
+            await eventually {
+                now.withLock { $0 = $0.addingTimeInterval(30) }
+                timers.advance(by: .seconds(30))
+                return events.count(isConnected) >= 1
+            }, "connected once the block lifted")
+        #expect(sim.loginCount - before == 1 && sim.webSocketConnectCount >= 1, "one sign-in, after the block")
+        #expect(await ws.state == .connected)
+        await ws.stop()
+        await sim.stop()
+    }
+
+    /// Review #6: an `authorize` refused with anything but 401 (an incident's 500) keeps the
+    /// shared token: the socket reconnects with it, no second sign-in.
+    @Test func aNon401AuthorizeKeepsTheSharedToken() async throws {
+        let h = try await WSHarness.make()
+        #expect(await h.events.wait(isConnected))
+        h.sim.refuseNextAuthorize(status: 500)
+        h.sim.dropConnections()
+        #expect(await h.events.wait(for: 2, isConnected))
+        #expect(h.sim.loginCount == 1, "no sign-in for a 500 at authorize")
+        await h.close()
+    }
+
+    /// Review #17: a re-sync refused after a reconnect is retried until the snapshot arrives.
+    @Test func aFailedResyncAfterAReconnectIsRetried() async throws {
+        let h = try await WSHarness.make()
+        #expect(await h.events.wait(isConnected))
+        try await h.ws.syncRequest(userID: 7001)
+        h.sim.refuseSocketRequests(to: "user/syncrequest", status: 500, count: 2)
+        h.sim.dropConnections()
+        #expect(await h.events.wait(for: 2, isConnected))
+        #expect(await h.events.wait { if case .resynced = $0 { return true } else { return false } }, "the re-sync was retried")
+        #expect(h.sim.syncRequestCount == 2, "the first sync and the retried one were served")
+        await h.close()
+    }
+
+    /// Review #4(2)/#19 (coverage; it passed before any change here): when the server refuses the
+    /// market-data token after its tokens expired, the market-data socket gets a new one by signing
+    /// in again instead of retrying the same token forever.
+    @Test func aRefusedMarketDataTokenIsRotated() async throws {
+        let h = try await WSHarness.make(marketData: true)
+        #expect(await h.events.wait(isConnected))
+        h.sim.expireTokens()
+        h.sim.dropConnections()
+        #expect(await h.events.wait(for: 2, isConnected), "reconnected with a new md token")
+        #expect(h.sim.loginCount == 2)
+        await h.close()
+    }
 }

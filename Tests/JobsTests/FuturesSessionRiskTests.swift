@@ -1,3 +1,4 @@
+import Brokers
 import Foundation
 import Sandbox
 import SchedctlTesting
@@ -340,6 +341,235 @@ struct FuturesSessionDefaultsTests {
         let run = try #require(try await h.store.history(job: "es-day", limit: 1).first)
         #expect(run.error?.contains("DEMO123456, FUNDED7") == true && run.error?.contains("account:") == true, "\(run.error ?? "")")
         #expect(h.sim.placedOrderBodies.isEmpty)
+        await h.close()
+    }
+}
+
+/// A test strategy that writes its environment's names to `STRATEGY_LOG.env`, then reads stdin.
+let environmentStrategy = """
+    import json, os, sys
+    with open(os.environ["STRATEGY_LOG"] + ".env", "w") as f:
+        f.write(json.dumps(sorted(os.environ.keys())))
+    for line in sys.stdin:
+        pass
+    """
+
+/// `testStrategy`, but it answers `session start` only the first time (a marker file), so a
+/// later run of the job trades nothing.
+let onceStrategy = """
+    import json, os, sys
+    log = open(os.environ["STRATEGY_LOG"], "a")
+    marker = os.environ["STRATEGY_LOG"] + ".started"
+    def emit(name):
+        for intent in json.loads(os.environ.get(name, "[]")):
+            sys.stdout.write(json.dumps(intent) + "\\n")
+        sys.stdout.flush()
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            break
+        log.write(line)
+        log.flush()
+        m = json.loads(line)
+        if m.get("type") == "session" and m.get("event") == "start" and not os.path.exists(marker):
+            open(marker, "w").close()
+            emit("ON_START")
+    """
+
+extension FuturesSessionRiskTests {
+    /// Review #12: a placement the broker carried out but answered with an ambiguous status (a
+    /// gateway's 408) is not "not placed": it is reconciled by clOrdId, and a replay of its tag
+    /// sends nothing (against a broker that does not de-duplicate clOrdIds).
+    @Test func aPlacementAnsweredWithAnAmbiguousStatusIsReconciledNotSentAgain() async throws {
+        let h = try await SessionHarness()
+        h.sim.setDeduplicateClOrdIds(false)
+        h.sim.enqueueWriteFaults(.acceptThenStatus(408))
+        let engine = try await h.startSession(
+            try h.job(
+                onStart: """
+                    [{"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"entry"},
+                     {"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"entry"}]
+                    """))
+        #expect(await eventually { h.strategySaw(type: "result", tag: "entry", containing: "placed") }, "reconciled by clOrdId")
+        #expect(h.strategySaw(type: "reject", tag: "entry", containing: "unknown"), "the 408 is an unknown outcome")
+        #expect(h.sim.placedOrderBodies.count == 1 && h.sim.acceptedOrderCount == 1, "one order at the broker")
+        _ = try await h.stopAtEnd(engine)
+        #expect(h.sim.placedOrderBodies.count == 1 && h.sim.workingOrderCount == 0)
+        await h.close()
+    }
+
+    /// The issue's "strategy environment": built from scratch (PATH, HOME, LANG, the run identity
+    /// and `strategy.env`), never schedctl's own environment.
+    @Test func theStrategyEnvironmentIsBuiltFromScratch() async throws {
+        setenv("FUTURES_ENV_TEST_MARKER", "must-not-reach-the-strategy", 1)
+        let h = try await SessionHarness()
+        let engine = try await h.startSession(try h.job(onStart: "[]", strategy: environmentStrategy))
+        let file = h.strategyLog + ".env"
+        #expect(await eventually { FileManager.default.fileExists(atPath: file) && ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").hasSuffix("]") })
+        let names = Set(try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [String]))
+        let allowed: Set<String> = [
+            "PATH", "HOME", "LANG", "SCHEDCTL_JOB", "SCHEDCTL_RUN_ID", "SCHEDCTL_NOMINAL", "SCHEDCTL_ATTEMPT", "SCHEDCTL_GENERATION",
+            "STRATEGY_LOG", "ON_START", "ON_LOCK", "ON_START_LOCKED",
+            "LC_CTYPE",  // Python's own C-locale coercion (PEP 538) when LANG is unset or C
+        ]
+        // `python3` may be a pyenv shim: it adds its own PYENV_*, PWD and SHLVL on the way.
+        let launcher = names.filter { $0.hasPrefix("PYENV") || $0.hasPrefix("_PYENV") || $0 == "PWD" || $0 == "SHLVL" }
+        let leaked = names.subtracting(allowed).subtracting(launcher)
+        #expect(leaked.isEmpty, "inherited: \(leaked.sorted())")
+        #expect(["PATH", "SCHEDCTL_JOB", "SCHEDCTL_RUN_ID", "STRATEGY_LOG"].allSatisfy(names.contains))
+        _ = try await h.stopAtEnd(engine)
+        await h.close()
+    }
+
+    /// The issue's `overlap: cancel_previous`: a newer occurrence replaces the running session,
+    /// which stops the orderly way (working order cancelled, position flattened, a report).
+    @Test func aCancelPreviousStopsTheSessionTheOrderlyWay() async throws {
+        let h = try await SessionHarness()
+        var job = try h.job(
+            onStart: """
+                [{"type":"order","side":"buy","qty":1,"order":"market","tag":"entry"},
+                 {"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"far"}]
+                """, schedule: Schedule(.interval(seconds: 600, aligned: true, zone: .utc)), strategy: onceStrategy)
+        job.overlap = .cancelPrevious
+        let engine = try await h.startSession(job)
+        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 1 && h.sim.workingOrderCount == 1 })
+        let first = try #require(try await h.store.history(job: "es-day", limit: 1).first)
+        h.wall.set("2026-11-23T16:10:00Z")
+        await engine.tick()
+        #expect(
+            await eventually {
+                h.sessionClock.advance(by: .seconds(1))
+                return (try? await h.store.run(id: first.id)).map { $0.run.state.isFinal } ?? false
+            }, "the replaced session ended")
+        let run = try #require(try await h.store.run(id: first.id)).run
+        #expect(run.state == .cancelled || run.state == .failed, "\(run.state)")
+        #expect(h.sim.workingOrderCount == 0, "the working order was cancelled")
+        #expect(h.sim.netPosition(symbol: "ESZ5") == 0 && h.sim.liquidationRequestCount == 1, "flattened")
+        let report = try #require(try await h.events(first.id).first { $0.kind == "session-report" })
+        #expect(report.message.contains("cancelled") && report.message.contains("\"flattened\":true"), "\(report.message)")
+        #expect(h.sim.placedOrderBodies.count == 2, "the replacing run traded nothing")
+        h.wall.set("2026-11-23T16:40:01Z")  // the replacing run's stop
+        #expect(
+            await eventually {
+                h.sessionClock.advance(by: .seconds(1))
+                return (try? await h.store.history(job: "es-day", limit: 1).first).map { $0.state.isFinal } ?? false
+            })
+        await engine.waitForIdle()
+        await h.close()
+    }
+
+    /// Review #7: a session that would run past the close of its CME trade date (15:50 CT with a
+    /// 30-minute stop) stops at that close (16:00 CT), flattening: it never spans two trade dates.
+    @Test func aSessionCrossingTheCloseStopsAtTheEndOfItsTradeDate() async throws {
+        let h = try await SessionHarness()
+        let weekly = Schedule(.interval(seconds: 7 * 86400, aligned: true, zone: .utc))  // no scheduled run in this test
+        let job = try h.job(onStart: #"[{"type":"order","side":"buy","qty":1,"order":"market","tag":"entry"}]"#, schedule: weekly)
+        let engine = h.engine(job, id: "a")
+        try await engine.start()
+        _ = try await h.startManualRun(job, on: engine, at: "2026-11-23T21:50:00Z")
+        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 1 })
+        h.wall.set("2026-11-23T22:00:01Z")  // 16:00:01 CT: trade date 2026-11-24 begins
+        #expect(
+            await eventually {
+                h.sessionClock.advance(by: .seconds(1))
+                return await h.sessionState() == "finished"
+            }, "stopped at the close of trade date 2026-11-23")
+        if await h.sessionState() != "finished" {
+            // Not stopped at the close: end it at its own stop, so the test ends.
+            h.wall.set("2026-11-23T22:20:01Z")
+            _ = await eventually {
+                h.sessionClock.advance(by: .seconds(1))
+                return await h.sessionState() == "finished"
+            }
+        }
+        await engine.waitForIdle()
+        #expect(h.sim.netPosition(symbol: "ESZ5") == 0 && h.sim.liquidationRequestCount == 1, "flattened at the close")
+        let row = try #require(try await SessionControl(store: h.store).rows().first)
+        #expect(row.tradeDate == "2026-11-23", "\(row.tradeDate ?? "")")
+        await engine.waitForIdle()
+        await h.close()
+    }
+}
+
+@Suite("futures-session trade dates")
+struct FuturesTradeDateTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        var instant: String
+        var date: String
+        var testDescription: String { "\(instant) → \(date)" }
+    }
+
+    /// Review #7/#8: one function gives the CME clearing trade date; a holiday's shortened Globex
+    /// session clears with the next trade date (MLK Day 2026-01-19 clears as Tuesday 2026-01-20).
+    @Test(arguments: [
+        Case(instant: "2026-11-23T21:59:00Z", date: "2026-11-23"),  // 15:59 CT
+        Case(instant: "2026-11-23T22:00:00Z", date: "2026-11-24"),  // 16:00 CT: the close
+        Case(instant: "2026-11-23T22:59:00Z", date: "2026-11-24"),  // 16:59 CT: the halt
+        Case(instant: "2026-11-23T23:00:00Z", date: "2026-11-24"),  // 17:00 CT: the open
+        Case(instant: "2026-11-27T20:00:00Z", date: "2026-11-30"),  // Friday after the 12:15 close → Monday
+        Case(instant: "2026-01-18T23:30:00Z", date: "2026-01-20"),  // MLK Sunday 17:30 CT
+        Case(instant: "2026-01-19T15:00:00Z", date: "2026-01-20"),  // MLK Monday 09:00 CT (before the 12:00 halt)
+        Case(instant: "2026-01-19T20:00:00Z", date: "2026-01-20"),  // MLK Monday 14:00 CT (halted)
+        Case(instant: "2026-01-20T21:59:00Z", date: "2026-01-20"),  // Tuesday 15:59 CT
+        Case(instant: "2026-01-16T21:00:00Z", date: "2026-01-16"),  // the Friday before
+    ])
+    func theClearingTradeDateFoldsHolidaySessions(_ c: Case) throws {
+        let calendar = Market.cme.calendar()
+        let instant = Instant(try #require(ISO8601DateFormatter().date(from: c.instant)))
+        #expect(CMETradeDate.of(instant, calendar: calendar).description == c.date)
+    }
+
+    @Test func aTradeDateEndsAtItsLastSessionsClose() throws {
+        let calendar = Market.cme.calendar()
+        let mlk = try #require(LocalDate(year: 2026, month: 1, day: 20))
+        let end = try #require(CMETradeDate.end(of: mlk, calendar: calendar))
+        #expect(Instant(try #require(ISO8601DateFormatter().date(from: "2026-01-20T22:00:00Z"))) == end)
+    }
+}
+
+extension FuturesSessionRiskTests {
+    /// Review #9: trades of another contract on the same account (a manual MNQ round trip) are
+    /// not this session's: they never enter its P&L (before, they counted at multiplier 1).
+    @Test func anotherContractsTradesStayOutOfTheSessionsPnL() async throws {
+        let h = try await SessionHarness()
+        let engine = try await h.startSession(try h.job(onStart: "[]"))
+        let client = h.client
+        let buy = try OrderRequest(symbol: "MNQZ5", side: .buy, quantity: 1, type: .market, key: .random())
+        _ = try await client.place(buy, account: "DEMO123456")
+        #expect(await eventually { h.sim.netPosition(symbol: "MNQZ5") == 1 })
+        h.sim.setPrice(symbol: "MNQZ5", 20900)
+        let sell = try OrderRequest(symbol: "MNQZ5", side: .sell, quantity: 1, type: .market, key: .random())
+        _ = try await client.place(sell, account: "DEMO123456")
+        #expect(await eventually { h.sim.netPosition(symbol: "MNQZ5") == 0 })
+        // An ES order after them: once the session shows it, it has handled the MNQ events too.
+        _ = try await client.place(try OrderRequest(symbol: "ESZ5", side: .buy, quantity: 1, type: .market, key: .random()), account: "DEMO123456")
+        #expect(
+            await eventually {
+                h.sessionClock.advance(by: .seconds(1))
+                return (try? await SessionControl(store: h.store).rows().first?.detail)?.contains("\"ESZ5\":1") == true
+            })
+        let run = try await h.stopNow(engine)
+        #expect(run.detail?.contains("\"realized_pnl\":0") == true, "an ES round trip at one price; no MNQ: \(run.detail ?? "")")
+        await h.close()
+    }
+}
+
+extension FuturesSessionRiskTests {
+    /// Review #11: the stop (and every tick's risk work) never waits behind the strategy's
+    /// intents. 400 order intents written at once; `session stop` while they are being placed
+    /// stops the session after at most one more intent, so most of them never reach the broker
+    /// (before, every queued intent was placed first: 400 orders).
+    @Test func theStopDoesNotWaitBehindQueuedIntents() async throws {
+        let h = try await SessionHarness()
+        let intents = (0..<400).map { #"{"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"t\#($0)"}"# }
+        let engine = try await h.startSession(
+            try h.job(maxPosition: 1000, perMinute: 1000, onStart: "[" + intents.joined(separator: ",") + "]", strategy: onceStrategy))
+        #expect(await eventually { h.sim.placedOrderBodies.count >= 1 })
+        let run = try await h.stopNow(engine)
+        #expect(run.state == .succeeded)
+        let placed = h.sim.placedOrderBodies.count
+        #expect(placed < 200, "\(placed) of 400 queued intents reached the broker after the stop was asked")
+        #expect(h.sim.workingOrderCount == 0, "what was placed was cancelled at the stop")
         await h.close()
     }
 }

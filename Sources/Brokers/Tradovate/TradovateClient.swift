@@ -276,6 +276,9 @@ public final class TradovateClient: Brokerage {
         }
     }
 
+    /// The order-writing endpoints: an ambiguous HTTP answer to one of them is an unknown outcome.
+    static let orderWrites: Set<String> = ["order/placeorder", "order/liquidateposition", "order/modifyorder", "order/cancelorder"]
+
     /// Sends with the shared token; on 401 the token is invalidated and the request retried once.
     func send(_ method: String, _ path: String, query: [(String, String)] = [], body: [String: Any]? = nil) async throws -> Data {
         var c = URLComponents(url: configuration.restURL.appendingPathComponent(path), resolvingAgainstBaseURL: false)!
@@ -302,6 +305,12 @@ public final class TradovateClient: Brokerage {
                 throw BrokerError(
                     .rateLimited, broker: brokerName, httpStatus: 429, retryAfter: 3600,
                     "Tradovate rate-limited this user (HTTP 429); Tradovate asks clients to pause for an hour")
+            case 400..<500 where method == "POST" && Self.orderWrites.contains(path):
+                // Only Tradovate's answer with a `failureReason` says an order write was refused;
+                // a gateway's 408, a 409 or a proxy's 4xx may follow a write that was carried out.
+                throw BrokerError(
+                    .server, broker: brokerName, httpStatus: r.status,
+                    "Tradovate answered \(method) \(path) with HTTP \(r.status); whether it was carried out is unknown (reconcile before sending it again)")
             default:
                 throw BrokerError(
                     r.status >= 500 ? .server : .rejected, broker: brokerName, httpStatus: r.status,

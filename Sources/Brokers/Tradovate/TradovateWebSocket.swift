@@ -40,6 +40,28 @@ public enum TradovateEvent: Sendable {
     case other(name: String, payload: Data)
 }
 
+/// Where a socket stands, for `session status`.
+public enum TradovateSocketState: Sendable, Equatable, CustomStringConvertible {
+    /// Not authorized yet, or reconnecting.
+    case connecting
+    /// Connected and authorized.
+    case connected
+    /// A temporary sign-in block (hourly cap, penalty, cooldown): no attempt for `retryAfter`
+    /// seconds, then the socket connects again.
+    case paused(retryAfter: TimeInterval, reason: String)
+    /// Stopped (by ``TradovateWebSocket/stop()``, or after `maxConsecutiveFailures`).
+    case stopped(reason: String)
+
+    public var description: String {
+        switch self {
+        case .connecting: return "connecting"
+        case .connected: return "connected"
+        case .paused(let seconds, let reason): return "paused for \(Int(seconds.rounded(.up))) s: \(reason)"
+        case .stopped(let reason): return "stopped: \(reason)"
+        }
+    }
+}
+
 /// WebSocket behaviour. Intervals are configurable so tests run fast.
 public struct TradovateWebSocketConfiguration: Sendable {
     /// Client `[]` heartbeat interval (Tradovate: 2.5 s).
@@ -120,10 +142,14 @@ public actor TradovateWebSocket {
     private var clock: any Clock<Duration> { configuration.clock }
     private var syncBody: Data?
     private var quoteSymbols: [String] = []
+    /// The connection to drop (its re-sync or re-subscribe kept failing).
+    private var dropRequested = -1
     /// Number of successful (authorized) connections so far.
     public private(set) var connectionCount = 0
-    /// Why the socket stopped by itself (no usable token: bad credentials, captcha, limits).
+    /// The last sign-in block that paused the socket (bad credentials, captcha, limits).
     public private(set) var failure: BrokerError?
+    /// Where the socket stands (connecting, connected, paused by a sign-in block, stopped).
+    public private(set) var state: TradovateSocketState = .connecting
     /// Number of `[]` heartbeats sent.
     public private(set) var heartbeatsSent = 0
 
@@ -157,6 +183,7 @@ public actor TradovateWebSocket {
     /// Closes the socket and stops reconnecting; pending requests fail.
     public func stop() async {
         stopped = true
+        state = .stopped(reason: "stopped")
         let t = runTask
         t?.cancel()
         await t?.value
@@ -234,19 +261,25 @@ public actor TradovateWebSocket {
             var reason = "closed"
             do {
                 try await connectOnce()
-            } catch let stop as SignInStopped {
-                // Bad credentials, a captcha or the sign-in limits: reconnecting cannot help, and
-                // signing in again every few seconds is what locks the account.
-                logger.error("stopping: no usable Tradovate token", metadata: ["broker": "tradovate"])
-                failure = stop.error
-                stopped = true
+            } catch let block as SignInStopped {
+                // Bad credentials, a captcha or the sign-in limits: signing in again every few
+                // seconds is what locks the account. Each of these blocks lifts (the hourly cap,
+                // a penalty, the failed-sign-in cooldown, the captcha hour): the socket pauses
+                // until then and never stops for good.
+                let wait = max(block.error.retryAfter ?? Self.signInBlockFallback, 1)
+                let why = String(block.error.message.prefix(200))
+                logger.error("no usable Tradovate token; paused", metadata: ["broker": "tradovate", "seconds": "\(Int(wait))"])
+                failure = block.error
                 outbound = nil
                 authorized = false
-                failAll(stop.error)
-                failWaiters(stop.error)
-                eventSink.yield(.disconnected(reason: String(stop.error.message.prefix(200))))
-                eventSink.finish()
-                break
+                state = .paused(retryAfter: wait, reason: why)
+                failAll(block.error)
+                failWaiters(block.error)
+                eventSink.yield(.disconnected(reason: why))
+                try? await clock.sleep(for: .secondsDouble(wait))
+                if stopped || Task.isCancelled { break }
+                state = .connecting
+                continue
             } catch {
                 reason = "\(error)"
             }
@@ -257,10 +290,12 @@ public actor TradovateWebSocket {
             authorizeID = nil
             failAll(BrokerError(.transport, broker: "tradovate", "the Tradovate WebSocket disconnected (\(reason.prefix(120)))"))
             if stopped || Task.isCancelled { break }
+            state = .connecting
             eventSink.yield(.disconnected(reason: String(reason.prefix(200))))
             failures = wasAuthorized ? 1 : failures + 1
             if let max = configuration.maxConsecutiveFailures, failures > max {
                 logger.error("giving up on the Tradovate WebSocket", metadata: ["broker": "tradovate", "failures": "\(failures)"])
+                state = .stopped(reason: "failed \(failures) times in a row")
                 failWaiters(
                     BrokerError(
                         .transport, broker: "tradovate",
@@ -278,12 +313,19 @@ public actor TradovateWebSocket {
         var description: String { "no frame from the server within the watchdog timeout" }
     }
 
+    private struct ResendFailed: Error, CustomStringConvertible {
+        var description: String { "the re-sync or re-subscribe after a reconnect kept failing" }
+    }
+
     private struct ConnectTimeout: Error, CustomStringConvertible {
         var description: String { "the connection was not authorized within the connect timeout" }
     }
 
-    /// The sign-in failed in a way no reconnect can fix.
+    /// The sign-in is blocked for a while (bad credentials, a captcha, a penalty, the limits).
     private struct SignInStopped: Error { var error: BrokerError }
+
+    /// How long a sign-in block without a stated end pauses the socket (the failed-sign-in cooldown).
+    static let signInBlockFallback: TimeInterval = 300
 
     private func connectOnce() async throws {
         let session: TradovateSession
@@ -333,6 +375,7 @@ public actor TradovateWebSocket {
                     while !Task.isCancelled {
                         try await clock.sleep(for: interval)
                         if await self.silentFor() > silence { throw WatchdogTimeout() }
+                        if await self.dropRequested == self.connectionCount { throw ResendFailed() }
                         try await self.heartbeat(outbound)
                     }
                 }
@@ -376,7 +419,9 @@ public actor TradovateWebSocket {
                     let payload = m["d"].flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.fragmentsAllowed]) }
                     if i == authorizeID {
                         guard status == 200 else {
-                            if let t = token { await auth.invalidate(token: t) }
+                            // Only 401 says the token is bad; a 429 or 5xx (an incident) keeps the
+                            // shared token, and the socket reconnects with it after a backoff.
+                            if status == 401, let t = token { await auth.invalidate(token: t) }
                             throw BrokerError(
                                 .authenticationFailed, broker: "tradovate", httpStatus: status,
                                 "Tradovate refused the WebSocket authorization (status \(status))")
@@ -398,22 +443,51 @@ public actor TradovateWebSocket {
     private func onAuthorized(_ out: WebSocketOutboundWriter) {
         outbound = out
         authorized = true
+        state = .connected
         connectionCount += 1
         eventSink.yield(.connected(connection: connectionCount))
         for (_, w) in connectWaiters { w.resume() }
         connectWaiters.removeAll()
-        // Re-send what the caller had subscribed to (after a reconnect).
-        let sync = syncBody, symbols = quoteSymbols
-        if connectionCount > 1, sync != nil || !symbols.isEmpty {
+        // Re-send what the caller had subscribed to (after a reconnect); each is retried, and a
+        // connection that still gets no props or quotes is dropped and made again.
+        let sync = syncBody, symbols = quoteSymbols, connection = connectionCount
+        if connection > 1, sync != nil || !symbols.isEmpty {
             Task {
-                if let sync, let r = try? await self.request("user/syncrequest", body: sync), r.status == 200, let snapshot = r.payload {
+                if let sync {
+                    guard let snapshot = await self.resend("user/syncrequest", sync, connection: connection) else { return }
                     self.eventSink.yield(.resynced(snapshot: snapshot))
                 }
                 for s in symbols {
-                    if let data = try? JSONSerialization.data(withJSONObject: ["symbol": s]) { _ = try? await self.request("md/subscribequote", body: data) }
+                    guard let data = try? JSONSerialization.data(withJSONObject: ["symbol": s]) else { continue }
+                    guard await self.resend("md/subscribequote", data, connection: connection) != nil else { return }
                 }
             }
         }
+    }
+
+    /// How often a re-sync or re-subscribe after a reconnect is tried on one connection.
+    static let resendAttempts = 5
+
+    /// Sends `endpoint` again on connection `connection` until it is answered 200 (its payload,
+    /// or an empty one), with backoff; after ``resendAttempts`` failures the connection is dropped
+    /// (the next one sends it again). Nil when it failed or the connection is gone.
+    private func resend(_ endpoint: String, _ body: Data, connection: Int) async -> Data? {
+        for attempt in 1...Self.resendAttempts {
+            guard connectionCount == connection, authorized, !stopped else { return nil }
+            do {
+                let r = try await request(endpoint, body: body)
+                if r.status == 200 { return r.payload ?? Data() }
+                logger.warning("refused after a reconnect; retrying", metadata: ["broker": "tradovate", "endpoint": "\(endpoint)", "status": "\(r.status)"])
+            } catch {
+                logger.warning("failed after a reconnect; retrying", metadata: ["broker": "tradovate", "endpoint": "\(endpoint)", "error": "\(error)"])
+            }
+            try? await clock.sleep(for: configuration.backoff(attempt: attempt))
+        }
+        if connectionCount == connection, authorized, !stopped {
+            logger.error("dropping the connection: \(endpoint) kept failing after a reconnect", metadata: ["broker": "tradovate"])
+            dropRequested = connection
+        }
+        return nil
     }
 
     private func dispatchEvent(_ name: String, _ d: Any?) {

@@ -2,6 +2,7 @@ import Brokers
 import Foundation
 import Logging
 import Scheduler
+import Synchronization
 
 /// One running futures session: the trading and market-data sockets, the book kept from the sync
 /// snapshot and `props` events, the risk guard, the strategy process and the stop sequence.
@@ -11,7 +12,8 @@ actor FuturesSession {
     enum Input: Sendable {
         case trading(TradovateEvent)
         case market(TradovateEvent)
-        case intent(String, generation: Int)
+        /// Strategy intents wait in ``intents``; one is handled per turn (see ``IntentLane``).
+        case intentsReady
         case strategyExit(Int32, generation: Int)
         /// The strategy has `strategyIntentBacklog` intents waiting: it floods.
         case strategyFlood(generation: Int)
@@ -31,7 +33,8 @@ actor FuturesSession {
     let journal: IntentJournal<FuturesSessionState>
     let client: TradovateClient
     let configuredAccount: String?
-    /// The stop; a reload that moves it moves it here (``followPlan()``).
+    /// The stop instant, no later than the end of the CME trade date the session opened on; a
+    /// reload that moves it moves it here (``followPlan()``).
     var stopAt: Date
     /// The plan generation ``stopAt`` was computed from.
     var planGeneration: Int?
@@ -39,6 +42,7 @@ actor FuturesSession {
     let trading: TradovateWebSocket
     let market: TradovateWebSocket
     let sink: AsyncStream<Input>.Continuation
+    let intents = IntentLane()
     let stream: AsyncStream<Input>
 
     var state: FuturesSessionState
@@ -76,6 +80,8 @@ actor FuturesSession {
     /// When the session last wrote its `futures_session` row (its liveness stamp).
     var statusStamped: Date?
     var baseReconnects = 0
+    /// Each socket's state as `session status` shows it (e.g. paused by a sign-in block, and why).
+    var socketStates: [String: String] = [:]
     /// The CME trade date the session opened on, and the realized P&L earlier runs of the job
     /// recorded for it (the daily loss counts them).
     var sessionDate: LocalDate?
@@ -187,6 +193,11 @@ actor FuturesSession {
         await finishPendingCancels()
         for symbol in settings.symbols { try await market.subscribeQuote(symbol: symbol) }
         let today = tradeDate(resources.wall())
+        if let end = CMETradeDate.end(of: today, calendar: cmeCalendar)?.date, end < stopAt {
+            // A session never spans two trade dates: the lock, the day's P&L and the stop are one date's.
+            logger.notice("the stop is moved to the close of the session's trade date", metadata: ["trade_date": "\(today)", "close": "\(Instant(end).iso8601)"])
+            stopAt = end
+        }
         if !state.locked, let reason = try await resources.control.lockReason(job: context.job.name, tradeDate: today) {
             // An earlier run (or this one before a crash) reached the loss limit on this trade date.
             state.locked = true
@@ -259,10 +270,14 @@ actor FuturesSession {
             } else if case .connected(let n) = event, n > 1 {
                 logger.notice("market-data socket reconnected", metadata: ["connection": "\(n)"])
             }
-        case .intent(let line, let generation):
-            guard generation == strategyGeneration, !stopping else { return }
+        case .intentsReady:
+            // One intent per turn of the stream: a tick, a quote or an event queued meanwhile is
+            // handled before the next intent (the stop and risk never wait behind a backlog).
+            guard let next = intents.pop() else { return }
+            if next.more { sink.yield(.intentsReady) }
+            guard next.generation == strategyGeneration, !stopping else { return }
             strategy?.consumed()
-            await intent(line)
+            await intent(next.line)
         case .strategyExit(let status, let generation):
             guard generation == strategyGeneration, !stopping else { return }
             await strategyExited(status)
@@ -287,6 +302,14 @@ actor FuturesSession {
         if resources.wall() >= stopAt, stopReason == nil { stopReason = "stopped at \(Instant(stopAt).iso8601)" }
         if stopReason == nil, (try? await resources.control.stopRequested(job: context.job.name, run: context.runID)) == true {
             stopReason = "stopped on request"
+        }
+        let sockets = ["trading": "\(await trading.state)", "market": "\(await market.state)"]
+        if sockets != socketStates {
+            for (name, text) in sockets where socketStates[name] != text && text.hasPrefix("paused") {
+                logger.error("\(name) socket paused", metadata: ["state": "\(context.secrets.redact(text))"])
+            }
+            socketStates = sockets
+            dirty = true
         }
         let reconnects = baseReconnects + max(0, await trading.connectionCount - 1) + max(0, await market.connectionCount - 1)
         if reconnects != state.reconnects {
@@ -335,7 +358,9 @@ actor FuturesSession {
             if let symbol = symbols[cid] { send(["type": "position", "symbol": symbol, "net": positions[cid] ?? 0]) }
             dirty = true
         case "order":
-            guard int64(e["accountId"]) == account?.id, let id = int64(e["id"]) else { return }
+            // Only the session's contracts: another contract's orders and fills (a second job, a
+            // manual trade) are not this session's P&L, exposure or stop.
+            guard int64(e["accountId"]) == account?.id, let id = int64(e["id"]), orders[id] != nil || isSessionContract(int64(e["contractId"])) else { return }
             var o = orders[id] ?? LiveOrder(status: "", contractID: int64(e["contractId"]) ?? 0, buy: e["action"] as? String == "Buy", quantity: 0)
             o.status = e["ordStatus"] as? String ?? o.status
             orders[id] = o
@@ -346,7 +371,7 @@ actor FuturesSession {
         case "command":
             if let cl = e["clOrdId"] as? String, let id = int64(e["orderId"]) { clOrdIDs[cl] = id }
         case "fill":
-            guard let oid = int64(e["orderId"]), orders[oid] != nil else { return }
+            guard let oid = int64(e["orderId"]), orders[oid] != nil, isSessionContract(int64(e["contractId"])) else { return }
             await fill(e)
         case "cashBalance":
             guard int64(e["accountId"]) == account?.id else { return }
@@ -358,7 +383,7 @@ actor FuturesSession {
     private func fill(_ e: [String: Any]) async {
         guard let id = int64(e["id"]), let cid = int64(e["contractId"]), let qty = int(e["qty"]), let price = decimal(e["price"]) else { return }
         let buy = e["action"] as? String == "Buy"
-        guard state.apply(fillID: id, contractID: cid, buy: buy, quantity: qty, price: price, valuePerPoint: valuePerPoint[cid] ?? 1) else { return }
+        guard let vpp = valuePerPoint[cid], state.apply(fillID: id, contractID: cid, buy: buy, quantity: qty, price: price, valuePerPoint: vpp) else { return }
         prices[cid] = prices[cid] ?? price
         try? await persist()
         send([
@@ -401,7 +426,8 @@ actor FuturesSession {
         for v in s["orderVersions"] as? [[String: Any]] ?? [] {
             if let oid = int64(v["orderId"]), let q = int(v["orderQty"]) { quantities[oid] = q }
         }
-        for o in s["orders"] as? [[String: Any]] ?? [] where int64(o["accountId"]) == me {
+        let mine = Set(symbols.keys)
+        for o in s["orders"] as? [[String: Any]] ?? [] where int64(o["accountId"]) == me && mine.contains(int64(o["contractId"]) ?? 0) {
             guard let id = int64(o["id"]) else { continue }
             orders[id] = LiveOrder(
                 status: o["ordStatus"] as? String ?? "", contractID: int64(o["contractId"]) ?? 0, buy: o["action"] as? String == "Buy",
@@ -487,7 +513,7 @@ actor FuturesSession {
         // later run on the same trade date) is locked too.
         do {
             try await resources.control.lock(
-                job: context.job.name, tradeDate: tradeDate(resources.wall()), run: context.runID, reason: message, now: resources.wall())
+                job: context.job.name, tradeDate: sessionDate ?? tradeDate(resources.wall()), run: context.runID, reason: message, now: resources.wall())
         } catch {
             logger.error("could not record the loss lock", metadata: ["error": "\(error)"])
         }
@@ -748,7 +774,7 @@ actor FuturesSession {
         }
         if !state.locked {
             do {
-                if let reason = try await resources.control.lockReason(job: context.job.name, tradeDate: tradeDate(now)) {
+                if let reason = try await resources.control.lockReason(job: context.job.name, tradeDate: sessionDate ?? tradeDate(now)) {
                     state.locked = true
                     state.lockReason = reason
                     dirty = true
@@ -830,7 +856,7 @@ actor FuturesSession {
 
     private func startStrategy() async throws {
         guard let s = settings.strategy else { return }
-        var environment = ProcessInfo.processInfo.environment
+        var environment = Self.strategyEnvironment(inherited: ProcessInfo.processInfo.environment, context: context)
         for (key, value) in s.env {
             switch value {
             case .string(let text): environment[key] = text
@@ -839,10 +865,10 @@ actor FuturesSession {
             }
         }
         strategyGeneration += 1
-        let (generation, sink, logger, secrets) = (strategyGeneration, self.sink, self.logger, context.secrets)
+        let (generation, sink, logger, secrets, lane) = (strategyGeneration, self.sink, self.logger, context.secrets, intents)
         strategy = try StrategyProcess.start(
             argv: s.command, environment: environment, workdir: s.workdir,
-            onLine: { sink.yield(.intent($0, generation: generation)) },
+            onLine: { if lane.push($0, generation: generation) { sink.yield(.intentsReady) } },
             onStderr: { logger.notice("strategy stderr", metadata: ["line": "\(secrets.redact($0))"]) },
             onExit: { sink.yield(.strategyExit($0, generation: generation)) },
             queueLimit: resources.strategyQueueLimit, intentBacklog: resources.strategyIntentBacklog,
@@ -853,6 +879,19 @@ actor FuturesSession {
         ])
         for (cid, symbol) in symbols.sorted(by: { $0.value < $1.value }) { send(["type": "position", "symbol": symbol, "net": positions[cid] ?? 0]) }
         send(["type": "cash", "realized_pnl": NSDecimalNumber(decimal: state.realized)])
+    }
+
+    /// The strategy's environment before its `strategy.env`: built from scratch (`PATH`, `HOME`,
+    /// `LANG` and the run's identity), so no variable of schedctl's own (a passphrase, a vault
+    /// value) reaches it unless the job asks for it.
+    static func strategyEnvironment(inherited: [String: String], context: RunContext) -> [String: String] {
+        var environment = inherited.filter { ["PATH", "HOME", "LANG"].contains($0.key) }
+        environment["SCHEDCTL_JOB"] = context.job.name
+        environment["SCHEDCTL_RUN_ID"] = String(context.runID)
+        environment["SCHEDCTL_NOMINAL"] = context.nominal.iso8601
+        environment["SCHEDCTL_ATTEMPT"] = String(context.attempt)
+        environment["SCHEDCTL_GENERATION"] = String(context.generation)
+        return environment
     }
 
     private func strategyExited(_ status: Int32) async {
@@ -962,30 +1001,31 @@ actor FuturesSession {
 
     /// A reload reaches the running session: when the plan source has a newer plan, the stop is
     /// computed again from its calendars and this job's `stop:` (an early close added under
-    /// `calendars:`, a shorter `stop:`). A job that is gone or no longer valid keeps the stop.
+    /// `calendars:`, a shorter `stop:`), still no later than the end of the session's trade date.
+    /// A job that is gone or no longer valid keeps the stop.
     private func followPlan() {
         guard let source = resources.plan else { return }
         let snapshot = source.snapshot
         guard snapshot.generation != planGeneration else { return }
         planGeneration = snapshot.generation
-        guard let job = snapshot.plan.job(named: context.job.name), job.kind == context.job.kind, let reloaded = (job.typedOptions as? FuturesSessionSettings) ?? (try? FuturesSessionSettings(job)),
-            let next = try? reloaded.stopInstant(start: context.nominal, calendars: snapshot.plan.calendars).date, next != stopAt
+        guard let job = snapshot.plan.job(named: context.job.name), job.kind == context.job.kind,
+            let reloaded = (job.typedOptions as? FuturesSessionSettings) ?? (try? FuturesSessionSettings(job)),
+            var next = try? reloaded.stopInstant(start: context.nominal, calendars: snapshot.plan.calendars).date
         else { return }
+        let calendar = snapshot.plan.calendars[.cme] ?? cmeCalendar
+        if let sessionDate, let end = CMETradeDate.end(of: sessionDate, calendar: calendar)?.date, end < next { next = end }
+        guard next != stopAt else { return }
         logger.notice("reload moved the stop", metadata: ["from": "\(Instant(stopAt).iso8601)", "stop": "\(Instant(next).iso8601)"])
         stopAt = next
     }
 
-    /// The CME trade date `date` falls in (the session it is in, or the next one between sessions).
-    private func tradeDate(_ date: Date) -> LocalDate {
-        let calendar = resources.calendars[.cme] ?? Market.cme.calendar()
-        let instant = Instant(date)
-        let day = calendar.zone.local(instant).date
-        for offset in -1..<15 {
-            let candidate = day.adding(days: offset)
-            if let session = calendar.session(on: candidate), instant < session.close { return candidate }
-        }
-        return day
-    }
+    /// The CME clearing trade date of `date` (``CMETradeDate``), on the session's CME calendar.
+    private func tradeDate(_ date: Date) -> LocalDate { CMETradeDate.of(Instant(date), calendar: cmeCalendar) }
+
+    private var cmeCalendar: any TradingCalendar { resources.calendars[.cme] ?? Market.cme.calendar() }
+
+    /// Whether a Tradovate `contractId` is one of the session's symbols.
+    private func isSessionContract(_ id: Int64?) -> Bool { id.map { symbols[$0] != nil } ?? false }
 
     private var isFlat: Bool { positions.allSatisfy { symbols[$0.key] == nil || $0.value == 0 } }
 
@@ -1008,6 +1048,7 @@ actor FuturesSession {
             "rejects": state.rejects, "reconnects": state.reconnects,
             "day_realized_pnl": NSDecimalNumber(decimal: earlierRealized + state.realized),
             "working_orders": orders.values.filter { isWorking($0) && symbols[$0.contractID] != nil }.count,
+            "sockets": socketStates.mapValues { context.secrets.redact($0) },
         ]
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
@@ -1025,3 +1066,44 @@ private func decimal(_ v: Any?) -> Decimal? {
     return nil
 }
 private func number(_ d: Decimal?) -> Any { d.map { NSDecimalNumber(decimal: $0) } ?? NSNull() }
+
+/// The strategy's intents waiting for the session, beside its input stream: the stream carries
+/// one `intentsReady` signal at a time, and each turn handles one intent and signals again while
+/// more wait, so inputs queued meanwhile (ticks, quotes, events) go first.
+final class IntentLane: Sendable {
+    private struct Waiting {
+        var lines: [(line: String, generation: Int)] = []
+        var head = 0
+        var signalled = false
+    }
+    private let waiting = Mutex(Waiting())
+
+    /// Queues an intent; true when the session must be signalled (no signal is outstanding).
+    func push(_ line: String, generation: Int) -> Bool {
+        waiting.withLock { w in
+            w.lines.append((line, generation))
+            if w.signalled { return false }
+            w.signalled = true
+            return true
+        }
+    }
+
+    /// The next intent, and whether more wait (the caller then signals again).
+    func pop() -> (line: String, generation: Int, more: Bool)? {
+        waiting.withLock { w in
+            guard w.head < w.lines.count else {
+                w.signalled = false
+                return nil
+            }
+            let next = w.lines[w.head]
+            w.head += 1
+            if w.head >= 256, w.head * 2 >= w.lines.count {
+                w.lines.removeFirst(w.head)
+                w.head = 0
+            }
+            let more = w.head < w.lines.count
+            if !more { w.signalled = false }
+            return (next.line, next.generation, more)
+        }
+    }
+}
