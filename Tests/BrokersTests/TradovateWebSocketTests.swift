@@ -267,12 +267,13 @@ struct WSHarness {
             }, "paused, with the reason")
         #expect(!events.finished, "not stopped for good")
         let before = sim.loginCount
+        // Time moves 30 s per real 10 ms poll, so the socket has real time to act between steps.
         #expect(
-            await eventually {
+            (try? await pollUntil(within: 20, every: .milliseconds(10)) {
                 now.withLock { $0 = $0.addingTimeInterval(30) }
                 timers.advance(by: .seconds(30))
                 return events.count(isConnected) >= 1
-            }, "connected once the block lifted")
+            }) ?? false, "connected once the block lifted")
         #expect(sim.loginCount - before == 1 && sim.webSocketConnectCount >= 1, "one sign-in, after the block")
         #expect(await ws.state == .connected)
         await ws.stop()

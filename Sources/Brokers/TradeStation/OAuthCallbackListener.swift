@@ -47,20 +47,35 @@ public final class OAuthCallbackListener: Sendable {
     public static func start(port: Int = TradeStationConfiguration.defaultCallbackPort) async throws -> OAuthCallbackListener {
         let (stream, continuation) = AsyncStream<Callback>.makeStream()
         let handler = Self.handler(continuation)
-        let server = try await Serving(handler, host: "127.0.0.1", port: port)
-        let bound = server.port
         // `localhost` may resolve to ::1 first: listen there too, or fail if another process
-        // holds that port (it would receive the code).
-        var server6: Serving?
-        if Self.hasIPv6Loopback() {
+        // holds that port (it would receive the code). A fixed port is tried on ::1 first, so
+        // that a holder there is what the error names.
+        let ipv6 = Self.hasIPv6Loopback()
+        func serveIPv6(_ port: Int) async throws -> Serving {
             do {
-                server6 = try await Serving(handler, host: "::1", port: bound)
+                return try await Serving(handler, host: "::1", port: port)
             } catch {
-                await server.stop()
                 throw BrokerError(
                     .transport, broker: "tradestation",
-                    "cannot listen on [::1]:\(bound) for the sign-in callback (another program holds it and could receive the code); free the port or pass another --port"
+                    "cannot listen on [::1]:\(port) for the sign-in callback (another program holds it and could receive the code); free the port or pass another --port"
                 )
+            }
+        }
+        var server6: Serving? = ipv6 && port != 0 ? try await serveIPv6(port) : nil
+        let server: Serving
+        do {
+            server = try await Serving(handler, host: "127.0.0.1", port: port)
+        } catch {
+            await server6?.stop()
+            throw error
+        }
+        let bound = server.port
+        if ipv6 && server6 == nil {
+            do {
+                server6 = try await serveIPv6(bound)
+            } catch {
+                await server.stop()
+                throw error
             }
         }
         return OAuthCallbackListener(port: bound, server: server, server6: server6, results: stream)

@@ -2,6 +2,7 @@ public import Foundation
 import HummingbirdWSClient
 public import Logging
 import NIOCore
+import SchedctlBase
 
 /// A reply to a WebSocket request: `{"s": status, "i": id, "d": payload}`.
 public struct TradovateResponse: Sendable {
