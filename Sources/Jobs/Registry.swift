@@ -28,12 +28,12 @@ public struct KindEnvironment: Sendable {
     public static let unbound = KindEnvironment()
 }
 
-/// One job kind, self-described: its `type:` name and options (taken from the kind itself), its
-/// check, its capabilities and its factory.
+/// One job kind, self-described: its `type:` name and options (taken from the kind itself), the
+/// type its options are parsed into at load, its check, its capabilities and its factory.
 ///
 /// ```swift
 /// extension NoopJob {
-///     public static let descriptor = JobKindDescriptor { _ in NoopJob() }
+///     public static let descriptor = JobKindDescriptor(typedOptions: NoopJob.Options.self) { _ in NoopJob() }
 /// }
 /// ```
 public struct JobKindDescriptor: Sendable {
@@ -50,16 +50,21 @@ public struct JobKindDescriptor: Sendable {
     public let make: @Sendable (KindEnvironment) -> any JobKind
     /// One line per option, with its default: the option table in `docs/configuration.md`.
     public let docs: [OptionDoc]
-    /// Parses a job's options once, at load, into the kind's typed options.
-    public let parse: JobOptionParser?
+    /// What the loader parses a job's options into, once; the kind reads them with
+    /// ``Scheduler/JobSpec/options(as:)``.
+    public let typedOptions: any JobOptions.Type
+    /// The first checkpoint `schedctl run --dry-run` seeds a run with, so that whichever process
+    /// runs it places nothing (kinds with ``Capability/dryRun`` that keep such a mark).
+    public let dryRunCheckpoint: String?
 
     /// A descriptor of the kind `make` builds; its name and options are read from `make(.unbound)`.
     public init(
-        capabilities: Set<Capability> = [], check: JobOptionCheck? = nil, parse: JobOptionParser? = nil, docs: [OptionDoc] = [],
-        make: @escaping @Sendable (KindEnvironment) -> any JobKind
+        typedOptions: any JobOptions.Type, capabilities: Set<Capability> = [], dryRunCheckpoint: String? = nil, check: JobOptionCheck? = nil,
+        docs: [OptionDoc] = [], make: @escaping @Sendable (KindEnvironment) -> any JobKind
     ) {
         self.docs = docs
-        self.parse = parse
+        self.typedOptions = typedOptions
+        self.dryRunCheckpoint = dryRunCheckpoint
         let described = make(.unbound)
         name = described.name
         options = described.options
@@ -109,8 +114,15 @@ public struct JobsRegistry: Sendable {
             components: components, jobKinds: Dictionary(kinds.map { ($0.name, $0.options) }) { $1 },
             jobChecks: Dictionary(kinds.compactMap { kind in kind.check.map { (kind.name, $0) } }) { $1 })
         catalog.alertEvents = AlertEvents.standard
-        catalog.jobParsers = Dictionary(kinds.compactMap { kind in kind.parse.map { (kind.name, $0) } }) { $1 }
+        catalog.jobOptions = Dictionary(kinds.map { ($0.name, $0.typedOptions) }) { $1 }
         return catalog
+    }
+
+    /// `job` as the loader makes it: its options parsed into its kind's type (for specs made in
+    /// code, such as tests'). Throws when the kind is unknown or the options do not parse.
+    public func parsed(_ job: JobSpec) throws -> JobSpec {
+        guard let kind = kind(named: job.kind) else { throw JobFailure("unknown job type '\(job.kind)'", retryable: false) }
+        return try job.parsingOptions(as: kind.typedOptions)
     }
 
     /// The kinds bound to `environment`, for an engine.

@@ -141,9 +141,10 @@ struct AlertDispatcherTests {
 
     @Test func engineFailuresRaiseAlertsEndToEnd() async throws {
         let store = try StoreSchema.open(path: directory.file("db.sqlite"))
-        var job = JobSpec(
-            name: "nightly", kind: "exec", schedule: Schedule(.interval(seconds: 86_400, aligned: false, zone: .utc)),
-            options: ["command": .list([.string("/bin/sh"), .string("-c"), .string("echo boom; exit 3")])])
+        var job = try JobsRegistry.standard.parsed(
+            JobSpec(
+                name: "nightly", kind: "exec", schedule: Schedule(.interval(seconds: 86_400, aligned: false, zone: .utc)),
+                options: ["command": .list([.string("/bin/sh"), .string("-c"), .string("echo boom; exit 3")])]))
         job.notify = NotifyRule(on: [.retriesExhausted], to: ["log"])
         let plan = plan(jobs: [job])
         let dispatcher = dispatcher(store, plan)

@@ -38,10 +38,11 @@ struct ExecSupervisorTests {
         }
     }
 
-    func context(_ command: [String], directory: TemporaryDirectory, checkpoints: MemoryCheckpoints, timeout: Duration? = nil) -> RunContext {
-        let job = JobSpec(
-            name: "cmd", kind: "exec", schedule: Schedule(.interval(seconds: 3600, aligned: true, zone: .utc)), timeout: timeout,
-            options: ["command": .list(command.map { .string($0) }), "workdir": .string(directory.path)])
+    func context(_ command: [String], directory: TemporaryDirectory, checkpoints: MemoryCheckpoints, timeout: Duration? = nil) throws -> RunContext {
+        let job = try JobsRegistry.standard.parsed(
+            JobSpec(
+                name: "cmd", kind: "exec", schedule: Schedule(.interval(seconds: 3600, aligned: true, zone: .utc)), timeout: timeout,
+                options: ["command": .list(command.map { .string($0) }), "workdir": .string(directory.path)]))
         return RunContext(
             job: job, runID: 7, nominal: Instant(seconds: 1_800_000_000), attempt: 1, generation: 1, logger: Logger(label: "test"),
             checkpoints: checkpoints, stateDirectory: directory.file("state.d"))
@@ -61,7 +62,7 @@ struct ExecSupervisorTests {
                 """
             var kind = ExecJob()
             kind.killGrace = .milliseconds(300)
-            let outcome = try await kind.run(context(["/bin/sh", "-c", script], directory: directory, checkpoints: checkpoints))
+            let outcome = try await kind.run(try context(["/bin/sh", "-c", script], directory: directory, checkpoints: checkpoints))
             #expect(outcome.summary == "exit 0")
             #expect(outcome.detail?.contains("done-here") == true)
             let identity = try #require(ExecCheckpoint.decode(try await checkpoints.load())?.running)
@@ -80,7 +81,7 @@ struct ExecSupervisorTests {
             let script = "( trap '' TERM; while true; do echo tick >> ticks.log; sleep 0.1; done ) & sleep 30"
             var kind = ExecJob()
             kind.killGrace = .milliseconds(300)
-            let runContext = context(["/bin/sh", "-c", script], directory: directory, checkpoints: checkpoints)
+            let runContext = try context(["/bin/sh", "-c", script], directory: directory, checkpoints: checkpoints)
             let result = await Engine.attempt(kind: kind, context: runContext, timeout: .milliseconds(500), clock: ContinuousClock())
             guard case .failure(let error) = result else {
                 Issue.record("the attempt did not time out")

@@ -14,6 +14,7 @@ struct FuturesSessionReloadTests {
         let h = try await SessionHarness()
         var job = try h.job()
         job.options["stop"] = .map(["market": .string("CME"), "at": .string("close"), "offset": .duration(.zero)])
+        job = try JobsRegistry.standard.parsed(job)
         var service = ServiceSettings()
         service.leaseDuration = .seconds(10)
         service.shutdownGrace = .zero

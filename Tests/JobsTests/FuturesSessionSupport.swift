@@ -122,8 +122,7 @@ final class SessionHarness: Sendable {
                 ]),
             ])
         }
-        return JobSpec(
-            name: "es-day", kind: "futures-session", schedule: schedule, options: options)
+        return try JobsRegistry.standard.parsed(JobSpec(name: "es-day", kind: "futures-session", schedule: schedule, options: options))
     }
 
     func engine(_ job: JobSpec, id: String) -> Engine {

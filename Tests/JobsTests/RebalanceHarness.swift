@@ -202,7 +202,9 @@ struct RebalanceHarness {
         _ spec: (JobSpec, [String: ComponentSpec], [String: ComponentSpec]), id: String = "a", broker: (any Brokerage)? = nil,
         strategy: (any StrategySource)? = nil
     ) -> Engine {
-        let (job, brokers, strategies) = spec
+        let (made, brokers, strategies) = spec
+        // As the loader would (options that do not parse fail the run, naming the job).
+        let job = (try? JobsRegistry.standard.parsed(made)) ?? made
         var service = ServiceSettings()
         service.leaseDuration = .seconds(10)
         service.shutdownGrace = .zero

@@ -85,10 +85,11 @@ struct ReportJobTests {
     let directory = TemporaryDirectory()
     let wall = ManualWallClock("2026-12-01T21:15:00Z")
 
-    func plan(hook: URL) -> Plan {
-        var report = JobSpec(
-            name: "daily", kind: "report", schedule: Schedule(.interval(seconds: 86_400, aligned: false, zone: .utc)),
-            options: ["to": .list([.string("log"), .string("hook")]), "title": .string("Daily trading report")])
+    func plan(hook: URL) throws -> Plan {
+        var report = try JobsRegistry.standard.parsed(
+            JobSpec(
+                name: "daily", kind: "report", schedule: Schedule(.interval(seconds: 86_400, aligned: false, zone: .utc)),
+                options: ["to": .list([.string("log"), .string("hook")]), "title": .string("Daily trading report")]))
         report.line = 12
         let trade = JobSpec(
             name: "rebalance-paper", kind: "noop", schedule: Schedule(.interval(seconds: 3600, aligned: true, zone: .utc)),
@@ -106,7 +107,7 @@ struct ReportJobTests {
         let store = try StoreSchema.open(path: directory.file("db.sqlite"))
         let receiver = WebhookReceiver()
         try await receiver.start()
-        let plan = plan(hook: receiver.url)
+        let plan = try plan(hook: receiver.url)
         let secrets = DictionarySecrets(["hook/key": "hook-signing-key"])
         let brokers = BrokerFactory(store: store, vault: { throw JobFailure("no vault in this test") })
         let environment = ReportEnvironment(
@@ -160,7 +161,7 @@ struct ReportJobTests {
         try await twilio.start()
         try await withSandbox(twilio) { _ in
             twilio.addAccount(sid: "AC123", authToken: "tok-123")
-            var plan = plan(hook: URL(string: "http://127.0.0.1:9/hook")!)
+            var plan = try plan(hook: URL(string: "http://127.0.0.1:9/hook")!)
             plan.notifiers["phone"] = ComponentSpec(
                 name: "phone", type: "twilio",
                 options: [
@@ -168,6 +169,7 @@ struct ReportJobTests {
                     "to": .list([.string("+15550002222"), .string("+15550003333")]), "base_url": .string(twilio.baseURL.absoluteString),
                 ])
             plan.jobs[0].options["to"] = .list([.string("log"), .string("phone")])
+            plan.jobs[0] = try JobsRegistry.standard.parsed(plan.jobs[0])
             let frozen = plan
             let secrets = DictionarySecrets(["twilio/sid": "AC123", "twilio/token": "tok-123"])
             let brokers = BrokerFactory(store: store, vault: { throw JobFailure("no vault in this test") })
@@ -195,7 +197,7 @@ struct ReportJobTests {
     }
 
     @Test func validationNamesUnknownSectionsAndBrokersAtTheJobsLine() throws {
-        var plan = plan(hook: URL(string: "http://127.0.0.1:9/hook")!)
+        var plan = try plan(hook: URL(string: "http://127.0.0.1:9/hook")!)
         plan.jobs[0].options["sections"] = .list([.string("balances"), .string("pnl"), .string("fills")])
         plan.jobs[0].options["brokers"] = .list([.string("tradestation")])
         #expect(

@@ -37,7 +37,8 @@ struct TokenRenewalFixture {
     func run(broker: ComponentSpec, ahead: Duration? = nil) async throws -> (run: RunRecord, events: [RunEvent]) {
         var options: [String: ConfigValue] = ["broker": .string(broker.name)]
         if let ahead { options["ahead"] = .duration(ahead) }
-        let job = JobSpec(name: "renew", kind: "token-renewal", schedule: Schedule(.interval(seconds: 300, aligned: true, zone: .utc)), options: options)
+        let job = try JobsRegistry.standard.parsed(
+            JobSpec(name: "renew", kind: "token-renewal", schedule: Schedule(.interval(seconds: 300, aligned: true, zone: .utc)), options: options))
         var service = ServiceSettings()
         service.shutdownGrace = .zero
         let plan = Plan(

@@ -6,6 +6,7 @@ extension ConfigReader {
         _ name: String, _ keyNode: Node, _ node: Node, timezone: ZoneRules, calendars: [Market: any TradingCalendar], references: References
     ) -> JobSpec? {
         let path = join("jobs", name)
+        let problemsBefore = diagnostics.count
         validateName(name, keyNode, path)
         guard let fields = mapping(node, path) else { return nil }
         let field = { (key: String) in self.lookup(fields, key) }
@@ -52,7 +53,10 @@ extension ConfigReader {
         if let f = field("description") { job.description = string(f.value, join(path, "description")) }
         // A kind that declares its own `notify` option keeps it; otherwise `notify:` is the alert rule.
         if !kindKeys.contains("notify"), let f = field("notify") { job.notify = readNotify(f.value, join(path, "notify"), references: references) }
-        if let parse = catalog.jobParsers[kind] { job.typedOptions = try? parse(job) }
+        // Options are parsed once, here, into the kind's type; a job with problems is not parsed.
+        if diagnostics.count == problemsBefore, let type = catalog.jobOptions[kind] {
+            do { job.typedOptions = try type.init(job: job) } catch { self.error(keyNode, path, "\(error)") }
+        }
         return schedule == nil ? nil : job
     }
 

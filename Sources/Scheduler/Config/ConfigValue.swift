@@ -102,10 +102,6 @@ public struct OptionProblem: Hashable, Sendable {
 public typealias JobOptionCheck =
     @Sendable (_ options: [String: ConfigValue], _ brokers: [String: ComponentSpec], _ strategies: [String: ComponentSpec]) -> [OptionProblem]
 
-/// Parses a loaded job's options into its kind's typed options (after the kind's check found no
-/// problem); the value travels in ``JobSpec/typedOptions`` so that runs never parse again.
-public typealias JobOptionParser = @Sendable (_ job: JobSpec) throws -> any Sendable
-
 /// One option a component type or job kind accepts.
 public struct OptionSpec: Hashable, Sendable {
     /// The key.
@@ -139,8 +135,8 @@ public struct ConfigCatalog: Sendable {
     /// Per section (`brokers`, `strategies`, `notifiers`) and type, the checks the loader runs on
     /// each component of that type (see ``ComponentType``).
     public var componentChecks: [String: [String: ComponentCheck]] = [:]
-    /// Per job kind, the parser into its typed options.
-    public var jobParsers: [String: JobOptionParser] = [:]
+    /// Per job kind, the type its options are parsed into, once, at load (``JobSpec/options(as:)``).
+    public var jobOptions: [String: any JobOptions.Type] = [:]
     /// The alert events `notify: { on: [...] }` accepts (the engine's own unless a build adds more).
     public var alertEvents: [AlertEventType] = AlertEventType.engine
 

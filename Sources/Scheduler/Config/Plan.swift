@@ -208,15 +208,17 @@ public struct JobSpec: Sendable {
     public var paused: Bool
     /// A human description.
     public var description: String?
-    /// Kind-specific options, secrets unresolved.
-    public var options: [String: ConfigValue]
+    /// Kind-specific options as `jobs.yaml` has them, secrets unresolved. Kinds read their typed
+    /// ``options(as:)`` instead; changing these drops the typed value.
+    public var options: [String: ConfigValue] { didSet { typedOptions = nil } }
     /// Where the job is defined (line in the file).
     public var line: Int
     /// Its own alert rule (`notify:`), replacing the file's default.
     public var notify: NotifyRule?
-    /// The options parsed once, at load, into the kind's own type (``ConfigCatalog/jobParsers``);
-    /// nil for kinds without a parser and for specs not made by the loader.
-    public var typedOptions: (any Sendable)?
+    /// The options parsed once, at load, into the kind's ``JobOptions`` type
+    /// (``ConfigCatalog/jobOptions``); nil for a spec the loader did not make. Read with
+    /// ``options(as:)``.
+    public package(set) var typedOptions: (any JobOptions)?
 
     /// A job spec; options default to the policies' defaults.
     public init(

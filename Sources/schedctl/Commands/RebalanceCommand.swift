@@ -26,7 +26,9 @@ struct RebalancePlanCommand: AsyncParsableCommand {
         try await exiting {
             let plan = try Wiring.loadPlan(options.path)
             let spec = try Wiring.job(job, in: plan)
-            guard spec.kind == "rebalance" else { throw CommandFailure(message: "\(spec.name) is type \(spec.kind), not rebalance", code: 64) }
+            guard spec.typedOptions is RebalanceOptions else {
+                throw CommandFailure(message: "\(spec.name) is type \(spec.kind), not \(RebalanceJob.descriptor.name)", code: 64)
+            }
             let store = try Wiring.openStore(plan)
             let secrets = Wiring.secrets(for: plan, store: store)
             let kind = RebalanceJob(resources: .standard(plan: PlanHolder(plan), factory: Wiring.brokerFactory(store: store, secrets: secrets)))

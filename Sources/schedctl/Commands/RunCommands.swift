@@ -20,7 +20,8 @@ struct RunCommand: AsyncParsableCommand {
         try await exiting {
             let plan = try Wiring.loadPlan(options.path)
             let spec = try Wiring.job(job, in: plan)
-            if dryRun, Wiring.kinds.kind(named: spec.kind)?.capabilities.contains(.dryRun) != true {
+            let kind = Wiring.kinds.kind(named: spec.kind)
+            if dryRun, kind?.capabilities.contains(.dryRun) != true {
                 let kinds = Wiring.kinds.kinds.filter { $0.capabilities.contains(.dryRun) }.map(\.name).joined(separator: ", ")
                 throw CommandFailure(message: "--dry-run applies to \(kinds) jobs; \(spec.name) is type \(spec.kind)", code: 64)
             }
@@ -29,7 +30,7 @@ struct RunCommand: AsyncParsableCommand {
             // (this one or a service) places nothing.
             let id = try await store.enqueueManualRun(
                 job: spec, now: Date(), by: "schedctl run\(dryRun ? " --dry-run" : "") (pid \(getpid()))",
-                checkpoint: dryRun ? RebalanceJob.dryRunCheckpoint() : nil)
+                checkpoint: dryRun ? kind?.dryRunCheckpoint : nil)
             let live = try await store.status(now: Date()).instances
             if live.isEmpty {
                 print("run #\(id) of \(spec.name): no service is running, so it runs here")

@@ -23,8 +23,8 @@ struct SessionStopCommand: AsyncParsableCommand {
         try await exiting {
             let plan = try Wiring.loadPlan(options.path)
             let spec = try Wiring.job(job, in: plan)
-            guard spec.kind == "futures-session" else {
-                throw CommandFailure(message: "job '\(job)' is \(spec.kind), not futures-session", code: 2)
+            guard spec.typedOptions is FuturesSessionSettings else {
+                throw CommandFailure(message: "job '\(job)' is \(spec.kind), not \(FuturesSessionJob.descriptor.name)", code: 2)
             }
             let store = try Wiring.openStore(plan)
             guard try await SessionControl(store: store).requestStop(job: job, now: Date()) else {

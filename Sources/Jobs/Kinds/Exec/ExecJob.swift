@@ -45,13 +45,12 @@ public struct ExecJob: JobKind {
 
     /// The child's environment: the inherited one (unless `inherit_env: false`), the job's `env`,
     /// then the run's identity; never a withheld variable.
-    static func environment(for context: RunContext, inherited: [String: String]) async throws -> [String: String] {
-        var environment = context.job.options["inherit_env"]?.boolValue == false ? [:] : inherited
-        for (key, value) in context.job.options["env"]?.mapValue ?? [:] {
+    static func environment(for context: RunContext, _ options: ExecOptions, inherited: [String: String]) async throws -> [String: String] {
+        var environment = options.inheritEnv ? inherited : [:]
+        for (key, value) in options.env {
             switch value {
-            case .string(let text): environment[key] = text
+            case .text(let text): environment[key] = text
             case .secret(let name): environment[key] = try await context.secrets.resolve(name)
-            default: break
             }
         }
         environment["SCHEDCTL_JOB"] = context.job.name
@@ -65,15 +64,14 @@ public struct ExecJob: JobKind {
     }
 
     public func run(_ context: RunContext) async throws -> RunOutcome {
-        guard let argv = context.job.options["command"]?.listValue?.compactMap(\.stringValue), !argv.isEmpty else {
-            throw JobFailure("the job has no command", retryable: false)
-        }
-        let environment = try await Self.environment(for: context, inherited: ProcessInfo.processInfo.environment)
+        let options = try context.job.options(as: ExecOptions.self)
+        let argv = options.command
+        let environment = try await Self.environment(for: context, options, inherited: ProcessInfo.processInfo.environment)
         if let result = try await resultOfPreviousCopy(context) { return try outcome(of: result, context: context) }
         guard let program = ChildProcess.locate(argv[0], searchPath: environment["PATH"] ?? ProcessInfo.processInfo.environment["PATH"]) else {
             throw JobFailure("cannot start '\(argv[0])': no such program on PATH", retryable: false)
         }
-        let workdir = context.job.options["workdir"]?.stringValue
+        let workdir = options.workdir
         if let workdir {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: workdir, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -291,6 +289,7 @@ enum ExecResults {
 extension ExecJob {
     /// The kind's descriptor (one line in ``JobsRegistry/standard``).
     public static let descriptor = JobKindDescriptor(
+        typedOptions: ExecOptions.self,
         docs: [
             OptionDoc("command", "a list of arguments, or a string run by `/bin/sh -c`"),
             OptionDoc("env", "extra environment `{NAME: value}`; values may be `secret:NAME`"),

@@ -1009,7 +1009,7 @@ actor FuturesSession {
         guard snapshot.generation != planGeneration else { return }
         planGeneration = snapshot.generation
         guard let job = snapshot.plan.job(named: context.job.name), job.kind == context.job.kind,
-            let reloaded = (job.typedOptions as? FuturesSessionSettings) ?? (try? FuturesSessionSettings(job)),
+            let reloaded = try? job.options(as: FuturesSessionSettings.self),
             var next = try? reloaded.stopInstant(start: context.nominal, calendars: snapshot.plan.calendars).date
         else { return }
         let calendar = snapshot.plan.calendars[.cme] ?? cmeCalendar

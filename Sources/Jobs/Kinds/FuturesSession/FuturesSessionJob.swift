@@ -105,7 +105,7 @@ public struct FuturesSessionJob: JobKind {
 
     public func run(_ context: RunContext) async throws -> RunOutcome {
         guard let resources else { throw JobFailure("futures-session runs only under 'schedctl serve' or 'schedctl run'", retryable: false) }
-        let settings = try (context.job.typedOptions as? FuturesSessionSettings) ?? FuturesSessionSettings(context.job)
+        let settings = try context.job.options(as: FuturesSessionSettings.self)
         let stopAt = try settings.stopInstant(start: context.nominal, calendars: resources.plan?.current.calendars ?? resources.calendars).date
         let journal = try await IntentJournal.open(context, initial: FuturesSessionState())
         let state = await journal.state
@@ -123,7 +123,7 @@ public struct FuturesSessionJob: JobKind {
 extension FuturesSessionJob {
     /// The kind's descriptor (one line in ``JobsRegistry/standard``).
     public static let descriptor = JobKindDescriptor(
-        capabilities: [.placesOrders], check: FuturesSessionSettings.check, parse: { try FuturesSessionSettings($0) },
+        typedOptions: FuturesSessionSettings.self, capabilities: [.placesOrders], check: FuturesSessionSettings.check,
         docs: [
             OptionDoc("broker", "the Tradovate broker (another type is a configuration error)"),
             OptionDoc("stop", "`{ market: CME\\|XNYS, at: open\\|close, offset: D }` (the first such event after the start) or a duration up to `23h`"),

@@ -2,7 +2,7 @@ public import Foundation
 public import Scheduler
 
 /// The options of one `futures-session` job, read from its validated `jobs.yaml` options.
-public struct FuturesSessionSettings: Sendable, Hashable {
+public struct FuturesSessionSettings: JobOptions, Hashable {
     /// When the session ends.
     public enum Stop: Sendable, Hashable {
         /// This long after the run's nominal start.
@@ -82,6 +82,9 @@ public struct FuturesSessionSettings: Sendable, Hashable {
         OptionSpec("flatten_at_stop", .bool),
         OptionSpec("strategy", .options([OptionSpec("command", .command, required: true), OptionSpec("env", .stringMap), OptionSpec("workdir", .string)])),
     ]
+
+    /// Reads the options of `job` (``JobOptions``: once, at load).
+    public init(job: JobSpec) throws { try self.init(job) }
 
     /// Reads the options of `job` (already validated by the loader; anything missing is a clear failure).
     public init(_ job: JobSpec) throws {

@@ -14,6 +14,12 @@ public struct NoopJob: JobKind {
 }
 
 extension NoopJob {
+    /// `noop` takes no options of its own.
+    public struct Options: JobOptions {
+        /// Nothing to parse.
+        public init(job: JobSpec) {}
+    }
+
     /// The kind's descriptor (one line in ``JobsRegistry/standard``).
-    public static let descriptor = JobKindDescriptor { _ in NoopJob() }
+    public static let descriptor = JobKindDescriptor(typedOptions: Options.self) { _ in NoopJob() }
 }

@@ -83,7 +83,7 @@ public struct RebalanceJob: JobKind {
     }
 
     public func run(_ context: RunContext) async throws -> RunOutcome {
-        let options = try (context.job.typedOptions as? RebalanceOptions) ?? RebalanceOptions(context.job.options)
+        let options = try context.job.options(as: RebalanceOptions.self)
         let journal = try await IntentJournal.open(context, initial: RebalanceState())
         let (brokerSpec, broker, strategy, calendar) = try await connect(options)
         let execution = RebalanceExecution(
@@ -100,7 +100,7 @@ public struct RebalanceJob: JobKind {
 
     /// The plan right now, for `schedctl rebalance plan` (reads only; places nothing).
     public func preview(job: JobSpec) async throws -> RebalancePlan {
-        let options = try (job.typedOptions as? RebalanceOptions) ?? RebalanceOptions(job.options)
+        let options = try job.options(as: RebalanceOptions.self)
         let (brokerSpec, broker, strategy, calendar) = try await connect(options)
         let weights = try await strategy.targetWeights()
         let execution = RebalanceExecution(
@@ -177,7 +177,7 @@ enum PreviewContext {
 extension RebalanceJob {
     /// The kind's descriptor (one line in ``JobsRegistry/standard``).
     public static let descriptor = JobKindDescriptor(
-        capabilities: [.dryRun, .placesOrders], check: RebalanceOptions.check, parse: { try RebalanceOptions($0.options) },
+        typedOptions: RebalanceOptions.self, capabilities: [.dryRun, .placesOrders], dryRunCheckpoint: dryRunCheckpoint(), check: RebalanceOptions.check,
         docs: [
             OptionDoc("broker", "a `paper` or `tradestation` broker (`tradovate` is an error: futures accounts are not rebalanced)"),
             OptionDoc("strategy", "a `pennyvault`, `weights` or `file` strategy"),

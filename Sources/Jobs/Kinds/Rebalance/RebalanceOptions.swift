@@ -8,7 +8,7 @@ public import Scheduler
 /// rebalance-growth: { type: rebalance, broker: tradestation, strategy: growth, cash_buffer: 1%, min_trade: 100,
 ///                     drift: 0.5%, pricing: { start: mid, step: 25%, limit: 0.5% }, deadline: 2h, max_notional: 250000 }
 /// ```
-public struct RebalanceOptions: Sendable, Hashable, Codable {
+public struct RebalanceOptions: JobOptions, Hashable, Codable {
     /// A percentage of equity or an amount of money.
     public enum Amount: Sendable, Hashable, Codable {
         /// A fraction of equity (0.01 = 1%).
@@ -93,6 +93,9 @@ public struct RebalanceOptions: Sendable, Hashable, Codable {
         OptionSpec("allow_outside_session", .bool), OptionSpec("fractional", .bool), OptionSpec("use_margin", .bool),
         OptionSpec("allow_liquidation", .bool), OptionSpec("existing_orders", .string),
     ]
+
+    /// Parses `job`'s options (``JobOptions``: once, at load).
+    public init(job: JobSpec) throws { try self.init(job.options) }
 
     /// Parses `options`; the first problem is thrown as a non-retryable failure.
     public init(_ options: [String: ConfigValue]) throws {

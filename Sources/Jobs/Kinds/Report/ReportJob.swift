@@ -65,10 +65,11 @@ public struct ReportJob: JobKind {
         }
         let plan = environment.plan()
         let job = context.job
+        let options = try job.options(as: ReportOptions.self)
         let now = environment.wall()
-        let data = try await gather(context: context, environment: environment, plan: plan, now: now)
+        let data = try await gather(context: context, options: options, environment: environment, plan: plan, now: now)
         let message = ReportRenderer.message(data)
-        let targets = job.options["to"]?.listValue?.compactMap(\.stringValue) ?? []
+        let targets = options.to
         var progress = ReportProgress(checkpoint: try await context.checkpoints.load())
         var factory = environment.notifiers
         factory.secrets = context.secrets
@@ -124,14 +125,13 @@ public struct ReportJob: JobKind {
     }
 
     /// Reads everything the report shows.
-    func gather(context: RunContext, environment: ReportEnvironment, plan: Plan, now: Date) async throws -> ReportData {
+    func gather(context: RunContext, options: ReportOptions, environment: ReportEnvironment, plan: Plan, now: Date) async throws -> ReportData {
         let job = context.job
         let reports = ReportStore(store: environment.store)
         let nowInstant = Instant(seconds: Int64(now.timeIntervalSince1970.rounded(.down)))
         let dayStart = plan.timezone.startOfDay(plan.timezone.local(nowInstant).date)
-        let sections =
-            job.options["sections"]?.listValue?.compactMap { $0.stringValue.flatMap(ReportData.Section.init(rawValue:)) } ?? ReportData.Section.allCases
-        let brokerNames = job.options["brokers"]?.listValue?.compactMap(\.stringValue) ?? plan.brokers.keys.sorted()
+        let sections = options.sections
+        let brokerNames = options.brokers ?? plan.brokers.keys.sorted()
         var accounts: [ReportData.Account] = []
         let needsBrokers = sections.contains { [.balances, .positions, .orders, .pnl].contains($0) }
         for name in brokerNames where needsBrokers {
@@ -170,7 +170,7 @@ public struct ReportJob: JobKind {
             upcoming.sort { ($0.at, $0.job) < ($1.at, $1.job) }
         }
         return ReportData(
-            title: job.options["title"]?.stringValue ?? "schedctl report: \(job.name)", at: nowInstant, zone: plan.timezone, sections: sections,
+            title: options.title, at: nowInstant, zone: plan.timezone, sections: sections,
             accounts: accounts, runs: runs, runsSince: Instant(seconds: Int64(since.rounded(.down))), upcoming: Array(upcoming.prefix(10)))
     }
 }
@@ -210,7 +210,7 @@ private final class AcceptedRecipients: Sendable {
 extension ReportJob {
     /// The kind's descriptor (one line in ``JobsRegistry/standard``).
     public static let descriptor = JobKindDescriptor(
-        check: check,
+        typedOptions: ReportOptions.self, check: check,
         docs: [
             OptionDoc("to", "the notifiers that receive the report"),
             OptionDoc("sections", default: "all", "any of `balances`, `positions`, `orders`, `pnl`, `runs`, `upcoming`"),
@@ -237,7 +237,9 @@ extension ReportJob {
         for item in options["brokers"]?.listValue ?? [] where brokers[item.stringValue ?? ""] == nil {
             let known = brokers.keys.sorted()
             found.append(
-                .init(key: "brokers", message: "unknown broker '\(item)'; \(known.isEmpty ? "define it under 'brokers:'" : "defined: \(known.joined(separator: ", "))")"))
+                .init(
+                    key: "brokers",
+                    message: "unknown broker '\(item)'; \(known.isEmpty ? "define it under 'brokers:'" : "defined: \(known.joined(separator: ", "))")"))
         }
         return found
     }

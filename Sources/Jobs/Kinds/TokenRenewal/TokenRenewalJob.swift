@@ -30,12 +30,12 @@ public struct TokenRenewalJob: JobKind {
     public static let defaultAhead: Duration = .seconds(600)
 
     public func run(_ context: RunContext) async throws -> RunOutcome {
-        guard let name = context.job.options["broker"]?.stringValue else { throw JobFailure("the job names no broker", retryable: false) }
+        let options = try context.job.options(as: TokenRenewalOptions.self)
+        let name = options.broker
         guard let factory, let spec = plan?.current.brokers[name] else {
             throw JobFailure("broker '\(name)' is not available to this process; define it under 'brokers:'", retryable: false)
         }
-        let ahead = context.job.options["ahead"]?.durationValue ?? Self.defaultAhead
-        let seconds = TimeInterval(ahead.components.seconds)
+        let seconds = TimeInterval(options.ahead.components.seconds)
         switch spec.type {
         case "tradestation": return try await renewTradeStation(spec, factory: factory, ahead: seconds, context)
         case "tradovate": return try await renewTradovate(spec, factory: factory, ahead: seconds, context)
@@ -112,7 +112,7 @@ public struct TokenRenewalJob: JobKind {
 extension TokenRenewalJob {
     /// The kind's descriptor (one line in ``JobsRegistry/standard``).
     public static let descriptor = JobKindDescriptor(
-        check: check,
+        typedOptions: TokenRenewalOptions.self, check: check,
         docs: [
             OptionDoc("broker", "a `tradestation` or `tradovate` broker (any other type is a configuration error)"),
             OptionDoc("ahead", default: "10m", "renew when the token expires within this long"),
