@@ -65,7 +65,7 @@ public struct SchedulerService: Sendable {
             try await engine.reload(plan)
             source.publish(plan)
             return true
-        } catch let error as ConfigError {
+        } catch let error as ConfigError where error.kind == .configuration {
             logger.error("reload rejected; the running configuration stays", metadata: ["errors": "\(error.description)"])
         } catch {
             logger.error("reload failed; the running configuration stays", metadata: ["error": "\(error)"])

@@ -29,20 +29,6 @@ public struct Diagnostic: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// A configuration that cannot be used, with every problem found in one pass.
-public struct ConfigError: Error, Sendable, CustomStringConvertible {
-    /// All problems, in file order.
-    public var diagnostics: [Diagnostic]
-
-    /// An error from diagnostics.
-    public init(diagnostics: [Diagnostic]) { self.diagnostics = diagnostics }
-
-    public var description: String {
-        let count = diagnostics.count
-        return diagnostics.map(\.description).joined(separator: "\n")
-            + "\n\(count) error\(count == 1 ? "" : "s") in \(diagnostics.first?.file ?? "configuration")"
-    }
-}
 
 /// Spelling suggestions for unknown keys and names.
 enum Suggest {

@@ -201,7 +201,7 @@ extension Engine {
             end = .succeeded(RunOutcome(summary: secrets.redact(outcome.summary), detail: outcome.detail.map(secrets.redact)))
         case .failure(is TimedOut):
             end = .timedOut(job.timeout ?? .zero)
-        case .failure(let failure as JobFailure):
+        case .failure(let failure as JobFailure) where failure.kind == .jobFailed:
             end = .failed(message: secrets.redact(failure.message), detail: failure.detail.map(secrets.redact), retryable: failure.retryable)
         case .failure(is CancellationError):
             end = .cancelled

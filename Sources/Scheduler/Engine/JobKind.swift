@@ -35,25 +35,6 @@ public struct RunOutcome: Sendable, Hashable {
     }
 }
 
-/// An attempt that failed with something to record beyond the error message.
-public struct JobFailure: Error, CustomStringConvertible, Sendable {
-    /// What went wrong.
-    public var message: String
-    /// Optional detail (e.g. the tail of a command's output).
-    public var detail: String?
-    /// Whether another attempt could succeed (false: do not retry).
-    public var retryable: Bool
-
-    /// A failure.
-    public init(_ message: String, detail: String? = nil, retryable: Bool = true) {
-        self.message = message
-        self.detail = detail
-        self.retryable = retryable
-    }
-
-    public var description: String { message }
-}
-
 /// Everything an attempt may use: its job, its occurrence, a logger and fenced checkpoints.
 public struct RunContext: Sendable {
     /// The job's configuration.

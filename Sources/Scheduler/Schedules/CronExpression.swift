@@ -256,24 +256,6 @@ struct CronField: Sendable {
     }
 }
 
-/// A cron expression that cannot be used; `message` names the field, value and allowed range.
-public struct CronError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// The expression as written.
-    public var expression: String
-    /// What is wrong and how to fix it.
-    public var message: String
-    /// Zero-based offset of the offending field within the expression, when known.
-    public var column: Int?
-
-    /// A cron error.
-    public init(expression: String, message: String, column: Int? = nil) {
-        self.expression = expression
-        self.message = message
-        self.column = column
-    }
-
-    public var description: String { message }
-}
 
 /// Finds the next instant whose wall-clock reading matches a rule, walking the zone's spans of
 /// constant offset and applying a DST policy at the transitions between them.

@@ -188,16 +188,3 @@ extension Store {
     }
 }
 
-/// A backfill range with more occurrences than one backfill may queue.
-public struct BackfillTooLarge: Error, CustomStringConvertible, Sendable {
-    /// The job.
-    public var job: String
-    /// The most occurrences one backfill queues.
-    public var limit: Int
-    /// The last occurrence within the limit.
-    public var through: Instant
-
-    public var description: String {
-        "\(job): the range has more than \(limit) occurrences; nothing was queued — backfill at most \(limit) at a time (e.g. --to \(through.iso8601))"
-    }
-}

@@ -225,34 +225,6 @@ public enum Durability: String, Sendable, Hashable, CaseIterable {
     case normal
 }
 
-/// A database that cannot be used as it is.
-public struct StoreError: Error, CustomStringConvertible, Sendable {
-    /// What kind of problem.
-    public enum Code: Sendable { case cannotCreate, notADatabase, newerSchema, fenced }
-    /// The kind.
-    public var code: Code
-    /// The database file.
-    public var path: String
-    /// More about it.
-    public var detail: String
-
-    init(_ code: Code, path: String, detail: String) {
-        self.code = code
-        self.path = path
-        self.detail = detail
-    }
-
-    public var description: String {
-        switch code {
-        case .cannotCreate: return "cannot create the database \(path): \(detail); check the 'database:' path and its directory's permissions"
-        case .notADatabase: return "\(path) is not a schedctl database (\(detail)); point 'database:' at another file or move this one away"
-        case .newerSchema:
-            return "\(path) was written by a newer schedctl than this one (\(SchedulerInfo.version)); upgrade schedctl — nothing was written"
-        case .fenced: return detail
-        }
-    }
-}
-
 /// Facts about this build of the Scheduler module.
 public enum SchedulerInfo {
     /// The schedctl version.

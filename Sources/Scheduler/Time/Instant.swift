@@ -64,14 +64,6 @@ public struct Instant: Hashable, Comparable, Sendable, Codable, CustomStringConv
     }
 }
 
-/// A date-time text that could not be parsed.
-public struct TimeParseError: Error, CustomStringConvertible, Sendable {
-    /// The text as given.
-    public var text: String
-    /// What was expected instead.
-    public var expected: String
-    public var description: String { "'\(text)' is not \(expected)" }
-}
 
 /// A minimal ISO 8601 reader for `YYYY-MM-DD[T ]HH:MM[:SS][Z|±HH:MM]`.
 enum ISO8601Text {

@@ -74,7 +74,7 @@ struct CalendarCommand: AsyncParsableCommand {
             guard start <= end else { throw CommandFailure(message: "--from \(from) is after --to \(to)", code: 64) }
             guard end.daysSinceEpoch - start.daysSinceEpoch <= 366 * 20 else { throw CommandFailure(message: "the range is longer than 20 years", code: 64) }
             return start...end
-        } catch let error as TimeParseError {
+        } catch let error as TimeParseError where error.kind == .time {
             throw CommandFailure(message: "\(error)", code: 64)
         }
     }

@@ -131,7 +131,7 @@ struct BackfillCommand: AsyncParsableCommand {
             let result: (queued: Int, existing: Int)
             do {
                 result = try await Wiring.openStore(plan).backfill(job: spec, from: start, to: end, now: Date())
-            } catch let error as BackfillTooLarge {
+            } catch let error as BackfillTooLarge where error.kind == .backfillTooLarge {
                 throw CommandFailure(message: "\(error)", code: 64)
             }
             print("\(spec.name): \(result.queued) run(s) queued, \(result.existing) occurrence(s) already had a run")

@@ -305,7 +305,7 @@ extension RebalanceExecution {
         var retryable = false
         var detail: String?
         switch error {
-        case let f as JobFailure:
+        case let f as JobFailure where f.kind == .jobFailed:
             message = f.message
             retryable = f.retryable
             detail = f.detail

@@ -1,0 +1,49 @@
+import Foundation
+import Testing
+
+@testable import Scheduler
+
+/// Scheduler's errors are one struct with an open kind (like SecretsError and BrokerError); the
+/// older names are aliases of it and the messages are those the separate types had.
+@Suite("SchedulerError: one error type with an open kind")
+struct SchedulerErrorTests {
+    struct Row: Sendable, CustomStringConvertible {
+        var name: String
+        var error: SchedulerError
+        var kind: SchedulerError.Kind
+        var message: String
+        var description: String { name }
+    }
+
+    static let rows: [Row] = [
+        Row(name: "job failure", error: JobFailure("boom", retryable: false), kind: .jobFailed, message: "boom"),
+        Row(
+            name: "cron", error: CronError(expression: "61 * * * *", message: "minute 61 is out of range 0–59", column: 0), kind: .cron,
+            message: "minute 61 is out of range 0–59"),
+        Row(name: "time", error: TimeParseError(text: "soon", expected: "a date"), kind: .time, message: "'soon' is not a date"),
+        Row(
+            name: "backfill", error: BackfillTooLarge(job: "j", limit: 2, through: Instant(seconds: 0)), kind: .backfillTooLarge,
+            message: "j: the range has more than 2 occurrences; nothing was queued — backfill at most 2 at a time (e.g. --to 1970-01-01T00:00:00Z)"),
+        Row(
+            name: "newer schema", error: StoreError(.newerSchema, path: "/db", detail: ""), kind: .newerSchema,
+            message: "/db was written by a newer schedctl than this one (\(SchedulerInfo.version)); upgrade schedctl — nothing was written"),
+        Row(name: "fenced", error: StoreError(.fenced, path: "", detail: "write refused"), kind: .fenced, message: "write refused"),
+        Row(
+            name: "configuration", error: ConfigError(diagnostics: [Diagnostic(file: "jobs.yaml", line: 3, column: 5, path: "jobs.a", message: "bad")]),
+            kind: .configuration, message: "jobs.yaml:3:5: jobs.a: bad\n1 error in jobs.yaml"),
+    ]
+
+    @Test(arguments: rows)
+    func eachKindKeepsItsMessage(_ row: Row) {
+        #expect(row.error.kind == row.kind)
+        #expect(row.error.description == row.message)
+        #expect(row.error.message == row.message)
+        #expect(Self.rows.filter { $0.kind == row.kind }.count == 1, "kinds are distinct")
+    }
+
+    @Test func theParsersThrowTheirKind() {
+        #expect(throws: SchedulerError.self) { try CronExpression("61 * * * *") }
+        do { _ = try CronExpression("61 * * * *") } catch { #expect(error.kind == .cron) }
+        do { _ = try Instant(iso8601: "tomorrow") } catch { #expect(error.kind == .time) }
+    }
+}
