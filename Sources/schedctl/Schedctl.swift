@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Jobs
+import Scheduler
 
 /// The schedctl command line: the service and the tools around it.
 @main
@@ -55,6 +56,18 @@ struct ConfigOptions: ParsableArguments {
     var path: String { config ?? ProcessInfo.processInfo.environment["SCHEDCTL_CONFIG"] ?? "jobs.yaml" }
 }
 
+/// The job a command is about (`JOB`) and the configuration that defines it.
+struct JobArgument: ParsableArguments {
+    @Argument(help: "The job.") var job: String
+    @OptionGroup var config: ConfigOptions
+
+    /// The configuration and the job: how every command about one job starts.
+    func load() throws -> (plan: Plan, spec: JobSpec) {
+        let plan = try Wiring.loadPlan(config.path)
+        return (plan, try Wiring.job(job, in: plan))
+    }
+}
+
 /// Errors the commands raise on purpose, with their exit codes.
 struct CommandFailure: Error, CustomStringConvertible {
     var message: String
@@ -65,6 +78,12 @@ struct CommandFailure: Error, CustomStringConvertible {
 /// Writes to standard error.
 func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// `body`'s value; an error it throws becomes the command's failure: `prefix` and the error's
+/// message, with exit `code`.
+func reporting<T>(code: Int32 = 1, prefix: String = "", _ body: () throws -> T) throws -> T {
+    do { return try body() } catch { throw CommandFailure(message: prefix + "\(error)", code: code) }
 }
 
 /// Runs `body`, turning a `CommandFailure` into a message on stderr and its exit code.

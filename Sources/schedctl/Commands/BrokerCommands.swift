@@ -71,7 +71,7 @@ struct BrokerCommand: AsyncParsableCommand {
             guard !symbols.isEmpty else { throw CommandFailure(message: "give one or more symbols: schedctl broker \(name) quote SPY QQQ", code: 64) }
             var parsed: [Symbol] = []
             for text in symbols {
-                do { parsed.append(try Symbol(text)) } catch { throw CommandFailure(message: "\(error)", code: 64) }
+                parsed.append(try reporting(code: 64) { try Symbol(text) })
             }
             let result = try await broker.quotes(parsed)
             for error in result.errors { printError("warning: \(error.item): \(error.message)") }

@@ -35,7 +35,7 @@ struct NextCommand: AsyncParsableCommand {
             let (schedule, spec, plan) = try resolveJobOrRule()
             let start: Instant
             if let after {
-                do { start = try Instant(iso8601: after) } catch { throw CommandFailure(message: "--after: \(error)", code: 64) }
+                start = try reporting(code: 64, prefix: "--after: ") { try Instant(iso8601: after) }
             } else {
                 start = Instant(Date())
             }
@@ -145,8 +145,7 @@ struct JobsCommand: AsyncParsableCommand {
     func run() async throws {
         try await exiting {
             let plan = try Wiring.loadPlan(options.path)
-            let start: Instant
-            do { start = try after.map { try Instant(iso8601: $0) } ?? Instant(Date()) } catch { throw CommandFailure(message: "--after: \(error)", code: 64) }
+            let start = try reporting(code: 64, prefix: "--after: ") { try after.map { try Instant(iso8601: $0) } ?? Instant(Date()) }
             let records = await StrategyDatesView.records(for: plan)
             let watermarks = plan.jobs.contains { JobGrid.dependsOnWatermark($0.schedule) } ? await Wiring.watermarks(plan) : [:]
             let rows = plan.jobs.map { job -> [String: String] in

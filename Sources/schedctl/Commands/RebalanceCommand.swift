@@ -18,14 +18,12 @@ struct RebalancePlanCommand: AsyncParsableCommand {
         commandName: "plan",
         abstract: "Show what a rebalance job would trade right now (reads only; places and validates nothing).")
 
-    @Argument(help: "The rebalance job.") var job: String
-    @OptionGroup var options: ConfigOptions
+    @OptionGroup var target: JobArgument
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
         try await exiting {
-            let plan = try Wiring.loadPlan(options.path)
-            let spec = try Wiring.job(job, in: plan)
+            let (plan, spec) = try target.load()
             guard spec.typedOptions is RebalanceOptions else {
                 throw CommandFailure(message: "\(spec.name) is type \(spec.kind), not \(RebalanceJob.descriptor.name)", code: 64)
             }

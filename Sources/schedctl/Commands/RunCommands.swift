@@ -11,15 +11,13 @@ struct RunCommand: AsyncParsableCommand {
         abstract: "Run a job now (a manual run, recorded as such).",
         discussion: "With a service running on the database, the run is queued for it; --wait waits for the result. With none, it runs in this process.")
 
-    @Argument(help: "The job.") var job: String
-    @OptionGroup var options: ConfigOptions
+    @OptionGroup var target: JobArgument
     @Flag(help: "Wait for the run to finish and exit non-zero if it failed.") var wait = false
     @Flag(help: "Kinds that support it only (rebalance): plan and validate the orders with the broker, place nothing (this run only).") var dryRun = false
 
     func run() async throws {
         try await exiting {
-            let plan = try Wiring.loadPlan(options.path)
-            let spec = try Wiring.job(job, in: plan)
+            let (plan, spec) = try target.load()
             let kind = Wiring.kinds.kind(named: spec.kind)
             if dryRun, kind?.capabilities.contains(.dryRun) != true {
                 let kinds = Wiring.kinds.kinds.filter { $0.capabilities.contains(.dryRun) }.map(\.name).joined(separator: ", ")
@@ -65,13 +63,11 @@ struct RunCommand: AsyncParsableCommand {
 struct PauseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "pause", abstract: "Stop claiming a job's occurrences until it is resumed.")
 
-    @Argument(help: "The job.") var job: String
-    @OptionGroup var options: ConfigOptions
+    @OptionGroup var target: JobArgument
 
     func run() async throws {
         try await exiting {
-            let plan = try Wiring.loadPlan(options.path)
-            let spec = try Wiring.job(job, in: plan)
+            let (plan, spec) = try target.load()
             let changed = try await Wiring.openStore(plan).pause(job: spec, now: Date())
             print(changed ? "\(spec.name) paused" : "\(spec.name) was already paused")
         }
@@ -85,14 +81,12 @@ struct ResumeCommand: AsyncParsableCommand {
         discussion:
             "Occurrences that fell due while paused are recorded as skipped (reason: paused). With --catch-up, the job's misfire policy decides instead.")
 
-    @Argument(help: "The job.") var job: String
-    @OptionGroup var options: ConfigOptions
+    @OptionGroup var target: JobArgument
     @Flag(help: "Treat the occurrences missed while paused as misfires (the job's misfire policy applies).") var catchUp = false
 
     func run() async throws {
         try await exiting {
-            let plan = try Wiring.loadPlan(options.path)
-            let spec = try Wiring.job(job, in: plan)
+            let (plan, spec) = try target.load()
             let skipped = try await Wiring.openStore(plan).resume(job: spec, now: Date(), catchUp: catchUp)
             if skipped < 0 {
                 print("\(spec.name) was not paused")
@@ -110,15 +104,13 @@ struct BackfillCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backfill", abstract: "Queue runs for a job's occurrences in a past range that have no run yet.")
 
-    @Argument(help: "The job.") var job: String
-    @OptionGroup var options: ConfigOptions
+    @OptionGroup var target: JobArgument
     @Option(help: "First instant (ISO 8601), inclusive.") var from: String
     @Option(help: "Last instant (ISO 8601), inclusive.") var to: String
 
     func run() async throws {
         try await exiting {
-            let plan = try Wiring.loadPlan(options.path)
-            let spec = try Wiring.job(job, in: plan)
+            let (plan, spec) = try target.load()
             let start: Instant
             let end: Instant
             do {

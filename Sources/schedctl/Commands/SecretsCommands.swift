@@ -28,6 +28,12 @@ struct VaultOptions: ParsableArguments {
         try VaultOptions.open(jobsPath: config.path, sshKey: sshKey, create: create)
     }
 
+    /// `body` on the existing vault; a vault error becomes the command's message.
+    func withVault<T>(_ body: (Vault) throws -> T) throws -> T {
+        let vault = try open(create: false).vault
+        return try reporting { try body(vault) }
+    }
+
     /// The vault in the database `jobsPath` names. Only `database` and `secrets` are read, so a
     /// job still being written elsewhere in the file does not block storing its secrets.
     static func open(jobsPath: String, sshKey: String?, create: Bool) throws -> (
@@ -95,7 +101,7 @@ struct SetSecret: AsyncParsableCommand {
             let value = try Terminal.readValue(name: name)
             guard !value.isEmpty else { throw CommandFailure(message: "the value is empty; nothing was stored", code: 64) }
             let opened = try options.open(create: true)
-            do { try opened.vault.set(name, to: value) } catch { throw CommandFailure(message: "\(error)") }
+            try reporting { try opened.vault.set(name, to: value) }
             print("stored \(name) (sealed with \(opened.vault.keyFingerprint))")
         }
     }
@@ -108,10 +114,9 @@ struct GetSecret: AsyncParsableCommand {
 
     func run() async throws {
         try await exiting {
-            let opened = try options.open(create: false)
-            let value: Secret<String>?
-            do { value = try opened.vault.get(name) } catch { throw CommandFailure(message: "\(error)") }
-            guard let value else { throw CommandFailure(message: "no secret '\(name)' in the vault; add it with 'schedctl secrets set \(name)'", code: 2) }
+            guard let value = try options.withVault({ try $0.get(name) }) else {
+                throw CommandFailure(message: "no secret '\(name)' in the vault; add it with 'schedctl secrets set \(name)'", code: 2)
+            }
             print(value.value)
         }
     }
@@ -125,8 +130,7 @@ struct ListSecrets: AsyncParsableCommand {
     func run() async throws {
         try await exiting {
             let opened = try options.open(create: false)
-            let items: [SecretInfo]
-            do { items = try opened.vault.list() } catch { throw CommandFailure(message: "\(error)") }
+            let items = try reporting { try opened.vault.list() }
             let rows = items.map { ["name": $0.name, "updated": Timestamps.iso($0.updatedAt.timeIntervalSince1970), "version": String($0.version)] }
             if json {
                 print(try JSONText.encode(rows))
@@ -147,10 +151,7 @@ struct RemoveSecret: AsyncParsableCommand {
 
     func run() async throws {
         try await exiting {
-            let opened = try options.open(create: false)
-            let removed: Bool
-            do { removed = try opened.vault.remove(name) } catch { throw CommandFailure(message: "\(error)") }
-            guard removed else { throw CommandFailure(message: "no secret '\(name)' in the vault", code: 2) }
+            guard try options.withVault({ try $0.remove(name) }) else { throw CommandFailure(message: "no secret '\(name)' in the vault", code: 2) }
             print("removed \(name)")
         }
     }
@@ -206,7 +207,7 @@ struct ImportPVTradeStation: AsyncParsableCommand {
             for warning in imported.warnings { printError("warning: \(warning)") }
             let jobsPath = jobs ?? environment["SCHEDCTL_CONFIG"] ?? "jobs.yaml"
             let opened = try VaultOptions.open(jobsPath: jobsPath, sshKey: sshKey, create: true)
-            do { try opened.vault.store(imported) } catch { throw CommandFailure(message: "\(error)") }
+            try reporting { try opened.vault.store(imported) }
             for item in imported.items { print("imported \(item.name) (from \(item.origin))") }
             if let syncFile {
                 print("")

@@ -16,21 +16,19 @@ struct SessionStopCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stop", abstract: "Stop a running futures session now: cancel working orders, flatten (flatten_at_stop), report.")
 
-    @Argument(help: "The futures-session job.") var job: String
-    @OptionGroup var options: ConfigOptions
+    @OptionGroup var target: JobArgument
 
     func run() async throws {
         try await exiting {
-            let plan = try Wiring.loadPlan(options.path)
-            let spec = try Wiring.job(job, in: plan)
+            let (plan, spec) = try target.load()
             guard spec.typedOptions is FuturesSessionSettings else {
-                throw CommandFailure(message: "job '\(job)' is \(spec.kind), not \(FuturesSessionJob.descriptor.name)", code: 2)
+                throw CommandFailure(message: "job '\(spec.name)' is \(spec.kind), not \(FuturesSessionJob.descriptor.name)", code: 2)
             }
             let store = try Wiring.openStore(plan)
-            guard try await SessionControl(store: store).requestStop(job: job, now: Date()) else {
-                throw CommandFailure(message: "job '\(job)' has no running session")
+            guard try await SessionControl(store: store).requestStop(job: spec.name, now: Date()) else {
+                throw CommandFailure(message: "job '\(spec.name)' has no running session")
             }
-            print("stop requested: \(job) (the session cancels, flattens and reports within its poll interval)")
+            print("stop requested: \(spec.name) (the session cancels, flattens and reports within its poll interval)")
         }
     }
 }
