@@ -1,4 +1,5 @@
 import Foundation
+import SchedctlTesting
 import Testing
 
 @testable import Scheduler
@@ -45,5 +46,31 @@ struct SchedulerErrorTests {
         #expect(throws: SchedulerError.self) { try CronExpression("61 * * * *") }
         do { _ = try CronExpression("61 * * * *") } catch { #expect(error.kind == .cron) }
         do { _ = try Instant(iso8601: "tomorrow") } catch { #expect(error.kind == .time) }
+    }
+}
+
+/// A kind that throws a Scheduler error that is not a job failure (here a cron error).
+struct ThrowsCronError: JobKind {
+    let name = "throws-cron-error"
+    let options: [OptionSpec] = []
+    func run(_ context: RunContext) async throws -> RunOutcome {
+        throw CronError(expression: "61 * * * *", message: "minute 61 is out of range 0–59")
+    }
+}
+
+@Suite("SchedulerError through the engine")
+struct SchedulerErrorEngineTests {
+    /// With one error type, only the `jobFailed` kind is a job's own failure: another Scheduler
+    /// error a kind lets through is retried like any other error (it was before the types merged).
+    @Test func anotherKindOfSchedulerErrorIsNotTakenForAJobFailure() async throws {
+        let bed = try Bed()
+        let job = every("cron-inside", seconds: 3600, retry: RetryPolicy(attempts: 2, backoff: .seconds(10), jitter: false), kind: "throws-cron-error")
+        let engine = bed.engine([job], kinds: [ThrowsCronError()])
+        try await engine.start()
+        bed.wall.set("2026-11-23T16:00:00Z")
+        await tickAndSettle(engine)
+        let run = try #require(try await bed.runs().first)
+        #expect(run.state == .pending, "retried, not failed for good")
+        #expect(run.error == "minute 61 is out of range 0–59")
     }
 }
