@@ -81,7 +81,7 @@ public struct ShowJSON: Encodable, Sendable {
 
     /// The JSON of `found` (from `Store.run(id:)`); a rebalance job's detail is decoded as its summary.
     public init(_ found: (run: RunRecord, events: [RunEvent], lease: LeaseRecord?, checkpoint: String?), plan: Plan) {
-        let summary = plan.job(named: found.run.job)?.kind == "rebalance" ? found.run.detail.flatMap(RebalanceSummary.decode) : nil
+        let summary = plan.job(named: found.run.job)?.typedOptions is RebalanceOptions ? found.run.detail.flatMap(RebalanceSummary.decode) : nil
         events = found.events.map { EventJSON(at: Timestamps.iso($0.at), kind: $0.kind, message: $0.message, instance: $0.instance) }
         lease = found.lease.map { LeaseJSON(owner: $0.owner, generation: $0.generation, expires: Timestamps.iso($0.expiresAt)) }
         rebalance = summary
