@@ -4,6 +4,23 @@ import SchedctlTesting
 import Scheduler
 import Testing
 
+/// A test-only kind whose options parse refuses what its option kinds and check accept.
+struct PickyJob: JobKind {
+    let name = "picky"
+    let options = [OptionSpec("level", .string)]
+
+    struct Options: JobOptions {
+        init(job: JobSpec) throws {
+            guard job.options["level"]?.stringValue != "impossible" else { throw JobFailure("level 'impossible' cannot be parsed", retryable: false) }
+        }
+    }
+
+    func run(_ context: RunContext) async throws -> RunOutcome {
+        _ = try context.job.options(as: Options.self)
+        return RunOutcome(summary: "ok")
+    }
+}
+
 /// Options are parsed once, at load, into each kind's type; a run reads only that value.
 @Suite("typed options: parsed once at load")
 struct TypedOptionsTests {
@@ -26,6 +43,22 @@ struct TypedOptionsTests {
         #expect(exec.command == ["/bin/echo", "hi"] && exec.workdir == "/tmp" && exec.env == ["TZ": .text("UTC")] && exec.inheritEnv)
         _ = try #require(plan.job(named: "quiet")).options(as: NoopJob.Options.self)
         #expect(JobsRegistry.standard.catalog.jobOptions.keys.sorted() == JobsRegistry.standard.kinds.map(\.name).sorted())
+    }
+
+    @Test("a parse failure the check missed is reported at the job, not dropped")
+    func aParseFailureIsADiagnostic() throws {
+        let registry = JobsRegistry(
+            kinds: JobsRegistry.standard.kinds + [JobKindDescriptor(typedOptions: PickyJob.Options.self) { _ in PickyJob() }],
+            components: JobsRegistry.standard.components)
+        let file = directory.file("jobs.yaml")
+        let yaml = "jobs:\n  fine: { type: noop, schedule: { every: 1h } }\n  p: { type: picky, level: impossible, schedule: { every: 1h } }\n"
+        let error = try #require(throws: ConfigError.self) {
+            try ConfigLoader(catalog: registry.catalog).load(text: yaml, file: file, baseDirectory: directory.path)
+        }
+        #expect(error.diagnostics.map(\.description) == ["\(file):3:3: jobs.p: level 'impossible' cannot be parsed"])
+        let plan = try ConfigLoader(catalog: registry.catalog).load(
+            text: yaml.replacingOccurrences(of: "impossible", with: "easy"), file: file, baseDirectory: directory.path)
+        _ = try #require(plan.job(named: "p")).options(as: PickyJob.Options.self)
     }
 
     @Test("a spec the loader did not make, or whose options changed, fails clearly instead of being parsed at run time")
