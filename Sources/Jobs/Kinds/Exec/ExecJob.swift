@@ -47,12 +47,7 @@ public struct ExecJob: JobKind {
     /// then the run's identity; never a withheld variable.
     static func environment(for context: RunContext, _ options: ExecOptions, inherited: [String: String]) async throws -> [String: String] {
         var environment = options.inheritEnv ? inherited : [:]
-        for (key, value) in options.env {
-            switch value {
-            case .text(let text): environment[key] = text
-            case .secret(let name): environment[key] = try await context.secrets.resolve(name)
-            }
-        }
+        for (key, value) in options.env { environment[key] = try await value.resolved(context.secrets) }
         environment["SCHEDCTL_JOB"] = context.job.name
         environment["SCHEDCTL_RUN_ID"] = String(context.runID)
         environment["SCHEDCTL_NOMINAL"] = context.nominal.iso8601

@@ -857,13 +857,7 @@ actor FuturesSession {
     private func startStrategy() async throws {
         guard let s = settings.strategy else { return }
         var environment = Self.strategyEnvironment(inherited: ProcessInfo.processInfo.environment, context: context)
-        for (key, value) in s.env {
-            switch value {
-            case .string(let text): environment[key] = text
-            case .secret(let name): environment[key] = try await context.secrets.resolve(name)
-            default: break
-            }
-        }
+        for (key, value) in s.env { environment[key] = try await value.resolved(context.secrets) }
         strategyGeneration += 1
         let (generation, sink, logger, secrets, lane) = (strategyGeneration, self.sink, self.logger, context.secrets, intents)
         strategy = try StrategyProcess.start(

@@ -49,7 +49,7 @@ public struct FuturesSessionSettings: JobOptions, Hashable {
         /// Program and arguments.
         public var command: [String]
         /// Extra environment (`secret:NAME` values resolved at run time).
-        public var env: [String: ConfigValue]
+        public var env: [String: EnvironmentValue]
         /// Working directory.
         public var workdir: String?
     }
@@ -120,7 +120,7 @@ public struct FuturesSessionSettings: JobOptions, Hashable {
         if let s = o["strategy"]?.mapValue {
             let argv = (s["command"]?.listValue ?? []).compactMap(\.stringValue)
             guard !argv.isEmpty else { throw JobFailure("futures-session '\(job.name)': strategy.command is empty", retryable: false) }
-            strategy = Strategy(command: argv, env: s["env"]?.mapValue ?? [:], workdir: s["workdir"]?.stringValue)
+            strategy = Strategy(command: argv, env: EnvironmentValue.map(s["env"]), workdir: s["workdir"]?.stringValue)
         }
     }
 
