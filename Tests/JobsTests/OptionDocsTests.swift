@@ -36,7 +36,10 @@ struct OptionDocsTests {
 
     @Test("an undocumented option, or a line for an option that does not exist, is a problem")
     func missingAndStaleDocsAreProblems() {
-        #expect(StampJob.descriptor.docProblems.sorted() == ["stamp: option 'path' is not documented", "stamp: option 'text' is not documented", "stamp: option 'times' is not documented"])
+        #expect(
+            StampJob.descriptor.docProblems.sorted() == [
+                "stamp: option 'path' is not documented", "stamp: option 'text' is not documented", "stamp: option 'times' is not documented",
+            ])
         let stale = JobKindDescriptor(
             typedOptions: StampJob.Options.self,
             docs: [

@@ -29,7 +29,6 @@ public struct Diagnostic: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-
 /// Spelling suggestions for unknown keys and names.
 enum Suggest {
     /// The closest of `candidates` to `word`, when it is close enough to be a typo.

@@ -256,7 +256,6 @@ struct CronField: Sendable {
     }
 }
 
-
 /// Finds the next instant whose wall-clock reading matches a rule, walking the zone's spans of
 /// constant offset and applying a DST policy at the transitions between them.
 enum WallClockSearch {

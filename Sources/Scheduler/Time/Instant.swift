@@ -64,7 +64,6 @@ public struct Instant: Hashable, Comparable, Sendable, Codable, CustomStringConv
     }
 }
 
-
 /// A minimal ISO 8601 reader for `YYYY-MM-DD[T ]HH:MM[:SS][Z|±HH:MM]`.
 enum ISO8601Text {
     struct Parsed {
