@@ -28,12 +28,19 @@ public struct KindEnvironment: Sendable {
     public static let unbound = KindEnvironment()
 }
 
-/// One job kind, self-described: its `type:` name and options (taken from the kind itself), the
-/// type its options are parsed into at load, its check, its capabilities and its factory.
+/// A job kind that names the type its options are parsed into, once, at load: a run reads them
+/// with `context.job.options(as: Options.self)`.
+public protocol TypedJobKind: JobKind {
+    /// The kind's typed options.
+    associatedtype Options: JobOptions
+}
+
+/// One job kind, self-described: its `type:` name, options and typed options (taken from the kind
+/// itself), its check, its capabilities and its factory.
 ///
 /// ```swift
 /// extension NoopJob {
-///     public static let descriptor = JobKindDescriptor(typedOptions: NoopJob.Options.self) { _ in NoopJob() }
+///     public static let descriptor = JobKindDescriptor { _ in NoopJob() }
 /// }
 /// ```
 public struct JobKindDescriptor: Sendable {
@@ -57,20 +64,21 @@ public struct JobKindDescriptor: Sendable {
     /// runs it places nothing (kinds with ``Capability/dryRun`` that keep such a mark).
     public let dryRunCheckpoint: String?
 
-    /// A descriptor of the kind `make` builds; its name and options are read from `make(.unbound)`.
-    public init(
-        typedOptions: any JobOptions.Type, capabilities: Set<Capability> = [], dryRunCheckpoint: String? = nil, check: JobOptionCheck? = nil,
-        docs: [OptionDoc] = [], make: @escaping @Sendable (KindEnvironment) -> any JobKind
+    /// A descriptor of the kind `make` builds; its name and options are read from `make(.unbound)`,
+    /// its typed options are `Kind.Options`.
+    public init<Kind: TypedJobKind>(
+        capabilities: Set<Capability> = [], dryRunCheckpoint: String? = nil, check: JobOptionCheck? = nil, docs: [OptionDoc] = [],
+        make: @escaping @Sendable (KindEnvironment) -> Kind
     ) {
         self.docs = docs
-        self.typedOptions = typedOptions
+        typedOptions = Kind.Options.self
         self.dryRunCheckpoint = dryRunCheckpoint
         let described = make(.unbound)
         name = described.name
         options = described.options
         self.capabilities = capabilities
         self.check = check
-        self.make = make
+        self.make = { make($0) }
     }
 }
 

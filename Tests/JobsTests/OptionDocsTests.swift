@@ -36,16 +36,8 @@ struct OptionDocsTests {
 
     @Test("an undocumented option, or a line for an option that does not exist, is a problem")
     func missingAndStaleDocsAreProblems() {
-        #expect(
-            StampJob.descriptor.docProblems.sorted() == [
-                "stamp: option 'path' is not documented", "stamp: option 'text' is not documented", "stamp: option 'times' is not documented",
-            ])
-        let stale = JobKindDescriptor(
-            typedOptions: StampJob.Options.self,
-            docs: [
-                OptionDoc("path", "the file"), OptionDoc("text", "a line"), OptionDoc("times", default: "1", "how often"), OptionDoc("color", "no such key"),
-            ]
-        ) { _ in StampJob() }
+        #expect(StampJob.descriptor.docProblems.sorted() == ["stamp: option 'path' is not documented", "stamp: option 'text' is not documented", "stamp: option 'times' is not documented"])
+        let stale = JobKindDescriptor(docs: [OptionDoc("path", "the file"), OptionDoc("text", "a line"), OptionDoc("times", default: "1", "how often"), OptionDoc("color", "no such key")]) { _ in StampJob() }
         #expect(stale.docProblems == ["stamp: 'color' is documented but is no option"])
         #expect(stale.optionTable.contains("| `times` | how often | `1` |"))
         #expect(stale.optionTable.contains("| `path` | the file | required |"))

@@ -5,7 +5,7 @@ import Scheduler
 import Testing
 
 /// A test-only kind whose options parse refuses what its option kinds and check accept.
-struct PickyJob: JobKind {
+struct PickyJob: TypedJobKind {
     let name = "picky"
     let options = [OptionSpec("level", .string)]
 
@@ -48,7 +48,7 @@ struct TypedOptionsTests {
     @Test("a parse failure the check missed is reported at the job, not dropped")
     func aParseFailureIsADiagnostic() throws {
         let registry = JobsRegistry(
-            kinds: JobsRegistry.standard.kinds + [JobKindDescriptor(typedOptions: PickyJob.Options.self) { _ in PickyJob() }],
+            kinds: JobsRegistry.standard.kinds + [JobKindDescriptor { _ in PickyJob() }],
             components: JobsRegistry.standard.components)
         let file = directory.file("jobs.yaml")
         let yaml = "jobs:\n  fine: { type: noop, schedule: { every: 1h } }\n  p: { type: picky, level: impossible, schedule: { every: 1h } }\n"

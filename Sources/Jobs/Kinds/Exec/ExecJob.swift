@@ -24,7 +24,8 @@ import Synchronization
 /// backup: { type: exec, command: ["/usr/bin/rsync", "-a", "src/", "dst/"], timeout: 10m,
 ///           env: { TZ: UTC }, workdir: /srv, schedule: { cron: "0 3 * * *" } }
 /// ```
-public struct ExecJob: JobKind {
+public struct ExecJob: TypedJobKind {
+    public typealias Options = ExecOptions
     public let name = "exec"
     public let options: [OptionSpec] = [
         OptionSpec("command", .command, required: true), OptionSpec("env", .stringMap), OptionSpec("workdir", .string),
@@ -59,7 +60,7 @@ public struct ExecJob: JobKind {
     }
 
     public func run(_ context: RunContext) async throws -> RunOutcome {
-        let options = try context.job.options(as: ExecOptions.self)
+        let options = try context.job.options(as: Options.self)
         let argv = options.command
         let environment = try await Self.environment(for: context, options, inherited: ProcessInfo.processInfo.environment)
         if let result = try await resultOfPreviousCopy(context) { return try outcome(of: result, context: context) }
@@ -284,7 +285,6 @@ enum ExecResults {
 extension ExecJob {
     /// The kind's descriptor (one line in ``JobsRegistry/standard``).
     public static let descriptor = JobKindDescriptor(
-        typedOptions: ExecOptions.self,
         docs: [
             OptionDoc("command", "a list of arguments, or a string run by `/bin/sh -c`"),
             OptionDoc("env", "extra environment `{NAME: value}`; values may be `secret:NAME`"),

@@ -94,7 +94,8 @@ public struct FuturesSessionResources: Sendable {
 ///   risk: { daily_loss_limit: 500, max_position: 2, max_orders_per_minute: 10 }
 ///   flatten_at_stop: true
 /// ```
-public struct FuturesSessionJob: JobKind {
+public struct FuturesSessionJob: TypedJobKind {
+    public typealias Options = FuturesSessionSettings
     public let name = "futures-session"
     public let options = FuturesSessionSettings.options
     /// Nil in builds that only validate configurations.
@@ -105,7 +106,7 @@ public struct FuturesSessionJob: JobKind {
 
     public func run(_ context: RunContext) async throws -> RunOutcome {
         guard let resources else { throw JobFailure("futures-session runs only under 'schedctl serve' or 'schedctl run'", retryable: false) }
-        let settings = try context.job.options(as: FuturesSessionSettings.self)
+        let settings = try context.job.options(as: Options.self)
         let stopAt = try settings.stopInstant(start: context.nominal, calendars: resources.plan?.current.calendars ?? resources.calendars).date
         let journal = try await IntentJournal.open(context, initial: FuturesSessionState())
         let state = await journal.state
@@ -123,7 +124,7 @@ public struct FuturesSessionJob: JobKind {
 extension FuturesSessionJob {
     /// The kind's descriptor (one line in ``JobsRegistry/standard``).
     public static let descriptor = JobKindDescriptor(
-        typedOptions: FuturesSessionSettings.self, capabilities: [.placesOrders], check: FuturesSessionSettings.check,
+        capabilities: [.placesOrders], check: FuturesSessionSettings.check,
         docs: [
             OptionDoc("broker", "the Tradovate broker (another type is a configuration error)"),
             OptionDoc("stop", "`{ market: CME\\|XNYS, at: open\\|close, offset: D }` (the first such event after the start) or a duration up to `23h`"),

@@ -1,7 +1,7 @@
 public import Scheduler
 
 /// `type: noop`: records a run and does nothing else (smoke tests, benchmarks).
-public struct NoopJob: JobKind {
+public struct NoopJob: TypedJobKind {
     public let name = "noop"
     public let options: [OptionSpec] = []
 
@@ -21,5 +21,5 @@ extension NoopJob {
     }
 
     /// The kind's descriptor (one line in ``JobsRegistry/standard``).
-    public static let descriptor = JobKindDescriptor(typedOptions: Options.self) { _ in NoopJob() }
+    public static let descriptor = JobKindDescriptor { _ in NoopJob() }
 }

@@ -68,7 +68,8 @@ public struct StrategyFactory: Sendable {
 /// `type: rebalance`: moves a stock account to a strategy's target weights with iterative limit
 /// orders (sells first, then buys sized from the buying power left), idempotent across crashes
 /// and takeovers. See README "Rebalancing".
-public struct RebalanceJob: JobKind {
+public struct RebalanceJob: TypedJobKind {
+    public typealias Options = RebalanceOptions
     public let name = "rebalance"
     public let options: [OptionSpec] = RebalanceOptions.specs
     /// Nil in the catalog-only registry (`validate`); the composition root wires the real one.
@@ -177,7 +178,7 @@ enum PreviewContext {
 extension RebalanceJob {
     /// The kind's descriptor (one line in ``JobsRegistry/standard``).
     public static let descriptor = JobKindDescriptor(
-        typedOptions: RebalanceOptions.self, capabilities: [.dryRun, .placesOrders], dryRunCheckpoint: dryRunCheckpoint(), check: RebalanceOptions.check,
+        capabilities: [.dryRun, .placesOrders], dryRunCheckpoint: dryRunCheckpoint(), check: RebalanceOptions.check,
         docs: [
             OptionDoc("broker", "a `paper` or `tradestation` broker (`tradovate` is an error: futures accounts are not rebalanced)"),
             OptionDoc("strategy", "a `pennyvault`, `weights` or `file` strategy"),

@@ -37,7 +37,8 @@ public struct ReportEnvironment: Sendable {
 /// ```yaml
 /// daily-report: { type: report, to: [inbox, phone], schedule: { market: XNYS, at: close, offset: 15m } }
 /// ```
-public struct ReportJob: JobKind {
+public struct ReportJob: TypedJobKind {
+    public typealias Options = ReportOptions
     public let name = "report"
     public let options: [OptionSpec] = [
         OptionSpec("to", .notifierReferences, required: true), OptionSpec("sections", .stringList), OptionSpec("brokers", .stringList),
@@ -65,7 +66,7 @@ public struct ReportJob: JobKind {
         }
         let plan = environment.plan()
         let job = context.job
-        let options = try job.options(as: ReportOptions.self)
+        let options = try job.options(as: Options.self)
         let now = environment.wall()
         let data = try await gather(context: context, options: options, environment: environment, plan: plan, now: now)
         let message = ReportRenderer.message(data)
@@ -210,7 +211,7 @@ private final class AcceptedRecipients: Sendable {
 extension ReportJob {
     /// The kind's descriptor (one line in ``JobsRegistry/standard``).
     public static let descriptor = JobKindDescriptor(
-        typedOptions: ReportOptions.self, check: check,
+        check: check,
         docs: [
             OptionDoc("to", "the notifiers that receive the report"),
             OptionDoc("sections", default: "all", "any of `balances`, `positions`, `orders`, `pnl`, `runs`, `upcoming`"),

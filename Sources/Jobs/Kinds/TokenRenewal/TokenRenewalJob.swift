@@ -12,7 +12,8 @@ public import Scheduler
 /// ```yaml
 /// ts-token: { type: token-renewal, broker: ts, ahead: 10m, schedule: { every: 5m } }
 /// ```
-public struct TokenRenewalJob: JobKind {
+public struct TokenRenewalJob: TypedJobKind {
+    public typealias Options = TokenRenewalOptions
     public let name = "token-renewal"
     public let options: [OptionSpec] = [OptionSpec("broker", .brokerReference, required: true), OptionSpec("ahead", .duration)]
     /// The running plan (its brokers; replaced on reload); nil when unbound.
@@ -30,7 +31,7 @@ public struct TokenRenewalJob: JobKind {
     public static let defaultAhead: Duration = .seconds(600)
 
     public func run(_ context: RunContext) async throws -> RunOutcome {
-        let options = try context.job.options(as: TokenRenewalOptions.self)
+        let options = try context.job.options(as: Options.self)
         let name = options.broker
         guard let factory, let spec = plan?.current.brokers[name] else {
             throw JobFailure("broker '\(name)' is not available to this process; define it under 'brokers:'", retryable: false)
@@ -112,7 +113,7 @@ public struct TokenRenewalJob: JobKind {
 extension TokenRenewalJob {
     /// The kind's descriptor (one line in ``JobsRegistry/standard``).
     public static let descriptor = JobKindDescriptor(
-        typedOptions: TokenRenewalOptions.self, check: check,
+        check: check,
         docs: [
             OptionDoc("broker", "a `tradestation` or `tradovate` broker (any other type is a configuration error)"),
             OptionDoc("ahead", default: "10m", "renew when the token expires within this long"),

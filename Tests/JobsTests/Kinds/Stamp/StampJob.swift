@@ -4,7 +4,7 @@ import Scheduler
 
 /// A job kind that exists only in the tests, to prove that a new kind is this one folder plus one
 /// line in a registry (`JobsRegistry.withStamp`): it appends `text` to the file `path`.
-struct StampJob: JobKind {
+struct StampJob: TypedJobKind {
     let name = "stamp"
     let options = [OptionSpec("path", .string, required: true), OptionSpec("text", .string), OptionSpec("times", .integer(1...10))]
 
@@ -24,7 +24,7 @@ struct StampJob: JobKind {
 
     /// The kind's descriptor: `--dry-run` is allowed (the capability), and `text` may not hold a
     /// newline (the check, reported at the key).
-    static let descriptor = JobKindDescriptor(typedOptions: Options.self, capabilities: [.dryRun], check: check) { _ in StampJob() }
+    static let descriptor = JobKindDescriptor(capabilities: [.dryRun], check: check) { _ in StampJob() }
 
     static let check: JobOptionCheck = { options, _, _ in
         guard let text = options["text"]?.stringValue, text.contains("\n") else { return [] }
