@@ -24,8 +24,7 @@ import Synchronization
 /// backup: { type: exec, command: ["/usr/bin/rsync", "-a", "src/", "dst/"], timeout: 10m,
 ///           env: { TZ: UTC }, workdir: /srv, schedule: { cron: "0 3 * * *" } }
 /// ```
-public struct ExecJob: TypedJobKind {
-    public typealias Options = ExecOptions
+public struct ExecJob: JobKind {
     public let name = "exec"
     public let options: [OptionSpec] = [
         OptionSpec("command", .command, required: true), OptionSpec("env", .stringMap), OptionSpec("workdir", .string),
@@ -282,7 +281,10 @@ enum ExecResults {
     }
 }
 
-extension ExecJob {
+extension ExecJob: TypedJobKind {
+    /// Its jobs' options, parsed once at load.
+    public typealias Options = ExecOptions
+
     /// The kind's descriptor (one line in ``JobsRegistry/standard``).
     public static let descriptor = JobKindDescriptor(
         docs: [

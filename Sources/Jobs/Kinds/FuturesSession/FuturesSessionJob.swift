@@ -94,8 +94,7 @@ public struct FuturesSessionResources: Sendable {
 ///   risk: { daily_loss_limit: 500, max_position: 2, max_orders_per_minute: 10 }
 ///   flatten_at_stop: true
 /// ```
-public struct FuturesSessionJob: TypedJobKind {
-    public typealias Options = FuturesSessionSettings
+public struct FuturesSessionJob: JobKind {
     public let name = "futures-session"
     public let options = FuturesSessionSettings.options
     /// Nil in builds that only validate configurations.
@@ -121,7 +120,10 @@ public struct FuturesSessionJob: TypedJobKind {
     }
 }
 
-extension FuturesSessionJob {
+extension FuturesSessionJob: TypedJobKind {
+    /// Its jobs' options, parsed once at load.
+    public typealias Options = FuturesSessionSettings
+
     /// The kind's descriptor (one line in ``JobsRegistry/standard``).
     public static let descriptor = JobKindDescriptor(
         capabilities: [.placesOrders], check: FuturesSessionSettings.check,

@@ -1,7 +1,7 @@
 public import Scheduler
 
 /// `type: noop`: records a run and does nothing else (smoke tests, benchmarks).
-public struct NoopJob: TypedJobKind {
+public struct NoopJob: JobKind {
     public let name = "noop"
     public let options: [OptionSpec] = []
 
@@ -13,7 +13,7 @@ public struct NoopJob: TypedJobKind {
     }
 }
 
-extension NoopJob {
+extension NoopJob: TypedJobKind {
     /// `noop` takes no options of its own.
     public struct Options: JobOptions {
         /// Nothing to parse.

@@ -68,8 +68,7 @@ public struct StrategyFactory: Sendable {
 /// `type: rebalance`: moves a stock account to a strategy's target weights with iterative limit
 /// orders (sells first, then buys sized from the buying power left), idempotent across crashes
 /// and takeovers. See README "Rebalancing".
-public struct RebalanceJob: TypedJobKind {
-    public typealias Options = RebalanceOptions
+public struct RebalanceJob: JobKind {
     public let name = "rebalance"
     public let options: [OptionSpec] = RebalanceOptions.specs
     /// Nil in the catalog-only registry (`validate`); the composition root wires the real one.
@@ -175,7 +174,10 @@ enum PreviewContext {
     }
 }
 
-extension RebalanceJob {
+extension RebalanceJob: TypedJobKind {
+    /// Its jobs' options, parsed once at load.
+    public typealias Options = RebalanceOptions
+
     /// The kind's descriptor (one line in ``JobsRegistry/standard``).
     public static let descriptor = JobKindDescriptor(
         capabilities: [.dryRun, .placesOrders], dryRunCheckpoint: dryRunCheckpoint(), check: RebalanceOptions.check,

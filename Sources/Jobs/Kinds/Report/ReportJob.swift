@@ -37,8 +37,7 @@ public struct ReportEnvironment: Sendable {
 /// ```yaml
 /// daily-report: { type: report, to: [inbox, phone], schedule: { market: XNYS, at: close, offset: 15m } }
 /// ```
-public struct ReportJob: TypedJobKind {
-    public typealias Options = ReportOptions
+public struct ReportJob: JobKind {
     public let name = "report"
     public let options: [OptionSpec] = [
         OptionSpec("to", .notifierReferences, required: true), OptionSpec("sections", .stringList), OptionSpec("brokers", .stringList),
@@ -208,7 +207,10 @@ private final class AcceptedRecipients: Sendable {
     var all: [String] { list.withLock { $0 } }
 }
 
-extension ReportJob {
+extension ReportJob: TypedJobKind {
+    /// Its jobs' options, parsed once at load.
+    public typealias Options = ReportOptions
+
     /// The kind's descriptor (one line in ``JobsRegistry/standard``).
     public static let descriptor = JobKindDescriptor(
         check: check,

@@ -12,8 +12,7 @@ public import Scheduler
 /// ```yaml
 /// ts-token: { type: token-renewal, broker: ts, ahead: 10m, schedule: { every: 5m } }
 /// ```
-public struct TokenRenewalJob: TypedJobKind {
-    public typealias Options = TokenRenewalOptions
+public struct TokenRenewalJob: JobKind {
     public let name = "token-renewal"
     public let options: [OptionSpec] = [OptionSpec("broker", .brokerReference, required: true), OptionSpec("ahead", .duration)]
     /// The running plan (its brokers; replaced on reload); nil when unbound.
@@ -110,7 +109,10 @@ public struct TokenRenewalJob: TypedJobKind {
     }
 }
 
-extension TokenRenewalJob {
+extension TokenRenewalJob: TypedJobKind {
+    /// Its jobs' options, parsed once at load.
+    public typealias Options = TokenRenewalOptions
+
     /// The kind's descriptor (one line in ``JobsRegistry/standard``).
     public static let descriptor = JobKindDescriptor(
         check: check,
