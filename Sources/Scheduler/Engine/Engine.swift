@@ -369,8 +369,15 @@ public actor Engine: Service {
     public func reload(_ newPlan: Plan) async throws {
         let states = try await store.registerJobs(newPlan.jobs, now: wall())
         plan = newPlan
+        let slotsBefore = core.settings.maxConcurrentRuns
         core.reload(
             table: JobTable(newPlan.jobs), settings: Engine.settings(options, newPlan.service), watermarks: Engine.watermarks(states), now: wall())
+        if core.settings.maxConcurrentRuns > slotsBefore {
+            // More slots: the runs leased ahead that wait here take them at once, and pending
+            // runs fill the rest without waiting for the next pass.
+            startReady()
+            kick()
+        }
         logger.notice("configuration reloaded", metadata: ["jobs": "\(newPlan.jobs.count)"])
     }
 
