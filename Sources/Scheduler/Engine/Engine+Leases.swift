@@ -42,20 +42,19 @@ extension Engine {
     package func maintainLeases() {
         for action in core.maintainLeases(mono: mono()) {
             switch action {
-            case .stop(let id, let generation, .handBack):
-                logger.notice(
-                    "no slot freed for a run leased ahead; handing it back (any instance may start it)",
-                    metadata: ["run": "\(id)", "generation": "\(generation)"])
-                perform(action)
-            case .stop(let id, let generation, _):
-                logger.error(
-                    "lease not renewed in time; cancelling run (another instance may take it over)",
-                    metadata: ["run": "\(id)", "generation": "\(generation)"])
-                perform(action)
+            case .stop(let id, let generation, let reason):
+                if reason == .handBack {
+                    logger.notice(
+                        "no slot freed for a run leased ahead; handing it back (any instance may start it)",
+                        metadata: ["run": "\(id)", "generation": "\(generation)"])
+                } else {
+                    logger.error(
+                        "lease not renewed in time; cancelling run (another instance may take it over)",
+                        metadata: ["run": "\(id)", "generation": "\(generation)"])
+                }
+                perform(EngineCore.Stop(runID: id, generation: generation, reason: reason))
             case .renew(let held, let startedAt):
                 renewal = Task { await self.renew(held, startedAt: startedAt) }
-            default:
-                break
             }
         }
     }
@@ -79,11 +78,11 @@ extension Engine {
         }
         renewals += 1
         options.observer.leasesRenewed(succeeded: true, at: wall())
-        for action in core.renewed(held, answers: answers, startedAt: startedAt) {
-            if case .stop(let id, let generation, .leaseLost) = action {
-                logger.warning("lease lost; cancelling run", metadata: ["run": "\(id)", "generation": "\(generation)"])
+        for stop in core.renewed(held, answers: answers, startedAt: startedAt) {
+            if stop.reason == .leaseLost {
+                logger.warning("lease lost; cancelling run", metadata: ["run": "\(stop.runID)", "generation": "\(stop.generation)"])
             }
-            perform(action)
+            perform(stop)
         }
     }
 

@@ -80,10 +80,6 @@ public actor Engine: Service {
     var singleRun = false
     var started = Date()
     var idleWaiters: [CheckedContinuation<Void, Never>] = []
-    var kickScheduled = false
-    var finishQueue: [Finish] = []
-    var flushScheduled = false
-    var kickAgain = false
 
     typealias StopReason = EngineCore.StopReason
 
@@ -158,7 +154,7 @@ public actor Engine: Service {
     /// Registers the instance and the plan's jobs. `run()` calls it; tests may call it directly.
     package func start() async throws {
         core.schedule(watermarks: Engine.watermarks(try await store.registerJobs(plan.jobs, now: wall())), now: wall())
-        try await heartbeat(core.heartbeat(mono: mono()))
+        if case .heartbeat(let state, let withJobs) = core.heartbeat(mono: mono()) { try await heartbeat(state: state, withJobs: withJobs) }
         // Loading a large configuration leaves a lot of freed heap behind; give it back.
         HeapTrim.releaseFreedMemory()
         logger.info("started", metadata: ["instance": "\(instanceID)", "jobs": "\(plan.jobs.count)", "database": "\(store.path)"])
@@ -246,9 +242,10 @@ public actor Engine: Service {
                 let taken = try await takeOver(candidates)
                 if taken > 0 { options.observer.tookOver(count: taken) }
                 return .tookOver(taken)
-            case .heartbeat: try await heartbeat(action)
+            case .heartbeat(let state, let withJobs): try await heartbeat(state: state, withJobs: withJobs)
             case .checkpoint: startCheckpoint()
-            default: perform(action)
+            case .stop(let runID, let generation, let reason): perform(EngineCore.Stop(runID: runID, generation: generation, reason: reason))
+            case .passEnded: break
             }
             return .done
         } catch {
@@ -260,14 +257,14 @@ public actor Engine: Service {
             case .startPending: message = "start failed"
             case .checkPaused: message = "pause check failed"
             case .claim: message = "claim failed"
-            default: message = "step failed"
+            case .stop, .checkpoint, .passEnded: message = "step failed"
             }
             // A takeover or heartbeat that could not be written (a held write lock, a full disk):
             // this instance has no evidence that other owners could renew meanwhile. (Starts and
             // claims can fail for reasons of their own, which must not hold takeovers back.)
             switch action {
             case .takeOver, .heartbeat: core.writeFailed(mono: mono())
-            default: break
+            case .startPending, .checkPaused, .claim, .scanTakeovers, .stop, .checkpoint, .passEnded: break
             }
             if pass.logsFailure { logger.error(message, metadata: ["error": "\(secrets.redact(String(describing: error)))"]) }
             return .failed
@@ -338,8 +335,7 @@ public actor Engine: Service {
     /// whatever their heartbeat time reads after a wall-clock step.
     var liveInstances: Set<String> { core.liveInstances(mono: mono()) }
 
-    private func heartbeat(_ action: EngineCore.Action) async throws {
-        guard case .heartbeat(let state, let withJobs) = action else { return }
+    private func heartbeat(state: EngineCore.InstanceState, withJobs: Bool) async throws {
         let now = self.now
         let beats = try await store.heartbeat(
             instance: InstanceRecord(
@@ -352,8 +348,8 @@ public actor Engine: Service {
 
     /// Performs an action that needs no store call: stopping an execution (cancelling its task,
     /// or ending it unexecuted if it waits for a slot).
-    func perform(_ action: EngineCore.Action) {
-        guard case .stop(let runID, let generation, let reason) = action else { return }
+    func perform(_ stop: EngineCore.Stop) {
+        let (runID, generation, reason) = (stop.runID, stop.generation, stop.reason)
         if let run = tasks[runID], run.generation == generation {
             run.stopSignal.set(reason.forKinds)
             run.task.cancel()
@@ -406,7 +402,7 @@ public actor Engine: Service {
     public func waitForIdle() async {
         // Woken when the last execution ends and when a kick ends (never by spinning: a kick
         // can wait out a whole busy timeout).
-        while !core.executions.isEmpty || kickScheduled {
+        while !core.executions.isEmpty || core.ends.kicking {
             await withCheckedContinuation { idleWaiters.append($0) }
         }
     }
@@ -422,7 +418,7 @@ public actor Engine: Service {
     package func abandonForTesting() {
         core.stopClaiming()
         keeper?.cancel()
-        for action in core.stopAll(.leaseLost) { perform(action) }
+        for stop in core.stopAll(.leaseLost) { perform(stop) }
     }
 }
 

@@ -12,12 +12,11 @@ struct EngineCore {
         var mono: Duration
     }
 
-    /// What the core decides and the executor does.
-    enum Action: Equatable, Sendable {
+    /// A step of a main-loop pass (`beginPass`, `passStep`); `Engine.performStep` switches over
+    /// every case.
+    enum PassAction: Equatable, Sendable {
         /// Start the due pending runs into free slots (one or more `leasePending`s).
         case startPending
-        /// Lease up to `limit` due pending runs; the slots are reserved until `release`.
-        case leasePending(limit: Int)
         /// Read which jobs are paused (then `resumed`).
         case checkPaused(epoch: Int)
         /// Claim the due occurrences of these jobs (then `claimed` or `claimFailed`).
@@ -28,24 +27,39 @@ struct EngineCore {
         case takeOver([LeaseRecord])
         /// Record a heartbeat (with the job list when it changed; then `heartbeatRecorded`).
         case heartbeat(state: InstanceState, withJobs: Bool)
-        /// Renew these leases (then `renewed` or `renewalFailed`).
-        case renew([HeldLease], startedAt: Duration)
-        /// Cancel an execution.
+        /// Stop an execution (a claim found its cancel requested).
         case stop(runID: Int64, generation: Int64, reason: StopReason)
-        /// Record the end of an attempt (the slot stays taken until `removeExecution`).
-        case recordFinish(runID: Int64, generation: Int64, stopReason: StopReason?)
-        /// Forget a fenced execution without writing anything.
-        case forget(runID: Int64, generation: Int64, reason: StopReason)
-        /// Sleep, then decide again.
-        case sleep(Duration)
-        /// Drain: drop start times that passed, then start due pending runs.
-        case startDue
-        /// Drain: wait until no run executes here, then deregister the instance.
-        case deregister
-        /// Checkpoint the write-ahead log (a step of a pass).
+        /// Checkpoint the write-ahead log.
         case checkpoint
         /// The pass is over (see `beginPass`).
         case passEnded
+    }
+
+    /// What a start transaction may lease (`reserveStart`).
+    enum StartAction: Equatable, Sendable {
+        /// Lease up to `limit` due pending runs; the slots are reserved until `release`.
+        case leasePending(limit: Int)
+    }
+
+    /// An execution to stop (`stop`, `stopAll`): cancel its task, or end it unexecuted if it
+    /// waits for a slot.
+    struct Stop: Equatable, Sendable {
+        var runID: Int64
+        var generation: Int64
+        var reason: StopReason
+
+        /// The stop of (`runID`, `generation`) for `reason`.
+        static func stop(runID: Int64, generation: Int64, reason: StopReason) -> Stop {
+            Stop(runID: runID, generation: generation, reason: reason)
+        }
+    }
+
+    /// What becomes of an ended attempt (`attemptEnded`); the executor switches over both.
+    enum EndAction: Equatable, Sendable {
+        /// Record the end of an attempt (the execution stays until `removeExecution`).
+        case recordFinish(runID: Int64, generation: Int64, stopReason: StopReason?)
+        /// Forget a fenced execution without writing anything.
+        case forget(runID: Int64, generation: Int64, reason: StopReason)
     }
 
     /// The state a heartbeat reports.
@@ -140,18 +154,6 @@ struct EngineCore {
         var aheadHold: Duration = .seconds(1)
     }
 
-    /// Where a drain is.
-    enum DrainPhase: Equatable {
-        /// Not draining (or only asked to stop claiming).
-        case none
-        /// Starting the runs claimed ahead when due, until `limit`.
-        case aheadStarts(limit: Duration)
-        /// Letting executions finish until `deadline`.
-        case grace(deadline: Duration)
-        /// The rest was stopped; deregistering.
-        case stopped
-    }
-
     private(set) var settings: Settings
     private(set) var table: JobTable
     /// Bumped by every reload: outcomes of a call made before it are dropped.
@@ -164,39 +166,29 @@ struct EngineCore {
     private(set) var startTimes: [Double] = []
     /// Runs leased here: executing, waiting for a slot, or having their end recorded. Only the
     /// core's own methods add or remove entries (they keep `slotsInUse` and `ready` in step).
-    var executions: [Int64: Execution] = [:]
+    private(set) var executions: [Int64: Execution] = [:]
     /// Executions whose attempt is executing (each takes a slot).
     private(set) var slotsInUse = 0
     /// Runs leased ahead, in lease order: each executes when a slot frees (`takeReady`).
     private(set) var ready: [Int64] = []
     /// How long attempts recently took (monotonic, a moving average; nil until one ended).
-    var pace: Duration?
+    private(set) var pace: Duration?
     /// Quick attempt ends still needed after a hand-back before runs are leased ahead again (a
     /// hand-back means the slots are held by runs taking their time).
-    var aheadHeld = 0
-    /// Lapsed leases seen that did not fit the free slots: that many freed slots are kept for
-    /// the next takeover scan instead of being refilled with pending runs.
-    var takeoverWanted = 0
-    /// Other instances' heartbeats as this instance last read them (liveness judged on its own
-    /// monotonic clock, so a wall-clock step never makes a live instance look dead).
-    var instances: [String: InstanceSighting] = [:]
-    /// The service was cancelled: runs waiting for a slot never start.
-    private(set) var interrupted = false
+    private(set) var aheadHeld = 0
     /// Leases promised to start transactions in flight (slots and lease-ahead room count them).
-    var reserved = 0
-    /// Stop claiming and taking over.
-    var draining = false
-    var drainPhase = DrainPhase.none
+    private(set) var reserved = 0
+    // The machines: each keeps its state private and is driven only through its methods; the
+    // core's files route to them (the executor reads them through the core's methods).
+    /// Renewals, takeover observations and other instances' liveness.
+    var leases = LeaseMachine()
+    /// End recording and the starts that follow ends (kicks).
+    var ends = EndMachine()
+    /// The drain's phases.
+    var drain = DrainMachine()
     private(set) var lastHeartbeat: Duration?
     private(set) var jobsChanged = true
     private(set) var lastPauseCheck: (mono: Duration, wall: Double)?
-    var lastTakeoverScan: Duration?
-    /// Leases of other owners as last seen, and since when (monotonic) unchanged.
-    var observed: [Int64: Observation] = [:]
-    /// A renewal failed: the next one is not tried before this (monotonic).
-    var renewalRetry: Duration?
-    /// A renewal is in flight.
-    var renewing = false
     /// When the last checkpoint of the write-ahead log was started (monotonic).
     private(set) var lastCheckpoint: Duration?
     /// A checkpoint is in flight.
@@ -215,7 +207,7 @@ struct EngineCore {
     /// Slots neither executing, nor promised to a run waiting for one, nor reserved.
     var freeSlots: Int { max(0, settings.maxConcurrentRuns - slotsInUse - ready.count - reserved) }
     /// Free slots pending runs may take: those kept for lapsed leases excepted.
-    var freeForStarts: Int { max(0, freeSlots - takeoverWanted) }
+    var freeForStarts: Int { max(0, freeSlots - leases.takeoverWanted) }
 
     /// How many runs may be leased ahead of free slots, to begin the moment a slot frees instead
     /// of one synced commit later: as many as the slots get through in `aheadWindow` at the recent
@@ -228,7 +220,7 @@ struct EngineCore {
     }
 
     /// Leases a start may take now: the free slots and the lease-ahead room.
-    var leaseRoom: Int { max(0, settings.maxConcurrentRuns + aheadDepth - slotsInUse - ready.count - reserved - takeoverWanted) }
+    var leaseRoom: Int { max(0, settings.maxConcurrentRuns + aheadDepth - slotsInUse - ready.count - reserved - leases.takeoverWanted) }
 
     /// How many quick attempt ends (each under a tenth of `aheadHold`) a hand-back asks for
     /// before runs are leased ahead again.
@@ -285,7 +277,7 @@ struct EngineCore {
     }
 
     /// A pause check when a job is parked and `pauseCheckInterval` passed on either clock.
-    mutating func pauseCheck(now: Now) -> Action? {
+    mutating func pauseCheck(now: Now) -> PassAction? {
         let wallNow = now.wall.timeIntervalSince1970
         let due =
             lastPauseCheck.map { last in
@@ -306,7 +298,7 @@ struct EngineCore {
     }
 
     /// The due jobs, popped from the queue, in claim batches.
-    mutating func dueClaims(at now: Date) -> [Action] {
+    mutating func dueClaims(at now: Date) -> [PassAction] {
         let due = queue.popDue(upTo: now.timeIntervalSince1970)
         return stride(from: 0, to: due.count, by: max(1, settings.claimBatch)).map { start in
             .claim(positions: Array(due[start..<min(start + settings.claimBatch, due.count)]), epoch: epoch)
@@ -323,9 +315,9 @@ struct EngineCore {
     /// occurrence, ahead-claimed start times kept; executions whose cancel was requested are
     /// stopped, and `startPending` follows when a claimed run is due now. Nil when a reload
     /// came between (its fresh schedule covers these jobs): the rest of the pass is dropped.
-    mutating func claimed(positions: [Int], outcomes: [Store.ClaimOutcome], epoch: Int, now: Date) -> [Action]? {
+    mutating func claimed(positions: [Int], outcomes: [Store.ClaimOutcome], epoch: Int, now: Date) -> [PassAction]? {
         guard epoch == self.epoch else { return nil }
-        var actions: [Action] = []
+        var actions: [PassAction] = []
         var dueNow = false
         for (position, outcome) in zip(positions, outcomes) {
             let job = table.jobs[position]
@@ -340,20 +332,22 @@ struct EngineCore {
             for start in Set(outcome.dues + [outcome.earliestDue].compactMap { $0 }) where start > now.timeIntervalSince1970 {
                 startTimes.append(start)
             }
-            for id in outcome.cancelRequested { stop(id, .cancelRequested).map { actions.append($0) } }
+            for id in outcome.cancelRequested {
+                if let stop = stop(id, .cancelRequested) { actions.append(.stop(runID: stop.runID, generation: stop.generation, reason: stop.reason)) }
+            }
         }
         if dueNow { actions.append(.startPending) }
         return actions
     }
 
     /// A heartbeat when `heartbeatInterval` passed since the last one (or none was sent).
-    mutating func heartbeatIfDue(mono: Duration) -> Action? {
+    mutating func heartbeatIfDue(mono: Duration) -> PassAction? {
         guard lastHeartbeat.map({ mono - $0 >= settings.heartbeatInterval }) ?? true else { return nil }
         return heartbeat(mono: mono)
     }
 
     /// A heartbeat now.
-    mutating func heartbeat(mono: Duration) -> Action {
+    mutating func heartbeat(mono: Duration) -> PassAction {
         lastHeartbeat = mono
         return .heartbeat(state: draining ? .draining : .running, withJobs: jobsChanged)
     }
@@ -386,7 +380,7 @@ struct EngineCore {
     /// transaction only runs that execute at once (at most a chunk: a small commit, so the first
     /// runs begin sooner); after it a chunk, or as many as `startedSoFar` (so a burst doubles its
     /// transactions' size), at most the lease room (free slots and lease-ahead room).
-    mutating func reserveStart(single: Bool = false, startedSoFar: Int = 0) -> Action? {
+    mutating func reserveStart(single: Bool = false, startedSoFar: Int = 0) -> StartAction? {
         let chunk =
             single || startedSoFar == 0
             ? min(single ? freeSlots : freeForStarts, single ? 1 : settings.startChunk) : min(leaseRoom, max(settings.startChunk, startedSoFar))
@@ -403,6 +397,26 @@ struct EngineCore {
         let limit = leaseRoom
         reserved += limit
         return limit
+    }
+
+    /// Reserves one slot per lapsed lease a takeover takes (until `release`).
+    mutating func reserveTakeovers(_ count: Int) {
+        reserved += count
+    }
+
+    /// A run leased ahead waited `aheadHold` for a slot and is handed back: the slots are held by
+    /// runs taking their time, so nothing more is leased ahead until attempts end quickly again.
+    mutating func handedBack() {
+        pace = max(pace ?? .zero, settings.aheadHold)
+        aheadHeld = EngineCore.quickEndsAfterHandBack
+    }
+
+    /// A renewal started at `deadline − (lease − margin)` succeeded: the execution's local
+    /// deadline moves to `deadline` (never back).
+    mutating func extendDeadline(of runID: Int64, to deadline: Duration) {
+        guard var execution = executions[runID] else { return }
+        execution.validUntil = max(execution.validUntil, deadline)
+        executions[runID] = execution
     }
 
     /// Returns reserved slots (the transaction ended; what it leased is `launched`).
@@ -450,7 +464,7 @@ struct EngineCore {
 
     /// Stops an execution that is not stopped yet. One waiting for a slot leaves the queue: the
     /// executor ends it without executing it.
-    mutating func stop(_ runID: Int64, _ reason: StopReason) -> Action? {
+    mutating func stop(_ runID: Int64, _ reason: StopReason) -> Stop? {
         guard var execution = executions[runID], execution.stopReason == nil else { return nil }
         execution.stopReason = reason
         executions[runID] = execution
@@ -463,12 +477,11 @@ struct EngineCore {
     /// forgotten at once; any other is recorded, its lease kept renewed until then.
     /// `interrupted`: the run's task was cancelled from outside (the service is cancelled),
     /// which releases it like a drain and starts nothing more.
-    mutating func attemptEnded(runID: Int64, generation: Int64, interrupted: Bool = false, mono: Duration? = nil) -> Action? {
+    mutating func attemptEnded(runID: Int64, generation: Int64, interrupted: Bool = false, mono: Duration? = nil) -> EndAction? {
         guard var execution = executions[runID], execution.generation == generation, !execution.recording else { return nil }
         if interrupted && execution.stopReason == nil {
             execution.stopReason = .shutdown
-            self.interrupted = true
-            draining = true
+            drain.interrupt()
         }
         if execution.holdsSlot {
             slotsInUse -= 1
@@ -506,11 +519,11 @@ struct EngineCore {
     /// typically on a held write lock or a full disk): the time it waited is no evidence that
     /// other owners could have renewed their leases, so every observation starts again.
     mutating func writeFailed(mono: Duration) {
-        for id in observed.keys { observed[id]?.since = mono }
+        leases.writeFailed(mono: mono)
     }
 
     /// Stops every execution not stopped yet (in run order).
-    mutating func stopAll(_ reason: StopReason) -> [Action] {
+    mutating func stopAll(_ reason: StopReason) -> [Stop] {
         executions.keys.sorted().compactMap { stop($0, reason) }
     }
 }
