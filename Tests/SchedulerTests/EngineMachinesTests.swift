@@ -213,4 +213,45 @@ import Testing
         }
         #expect(!machine.kicking)
     }
+
+    // MARK: Pass
+
+    @Test(
+        "pass: one checkpoint in flight at a time, the next after the interval from the last start",
+        arguments: [
+            ([0, 500, 1000], [true, false, false]),
+            ([0, -1, 500, 1000], [true, false, true]),
+            ([0, -1, 999, -1, 1000], [true, false, true]),
+        ] as [([Int], [Bool])])
+    func checkpoints(events: [Int], expected: [Bool]) {
+        var machine = PassMachine()
+        var got: [Bool] = []
+        for event in events {
+            if event < 0 {
+                machine.checkpointEnded()
+            } else {
+                got.append(machine.checkpointIfDue(mono: .milliseconds(event), every: .seconds(1)))
+            }
+        }
+        #expect(got == expected)
+    }
+
+    @Test("pass: the job list goes with the first heartbeat and after a reload; a reload makes a heartbeat due and drops older claims")
+    func heartbeatsAndEpochs() {
+        var machine = PassMachine()
+        #expect(machine.heartbeatDue(mono: .zero, interval: .seconds(5)))
+        let first = machine.heartbeatSent(mono: .zero)
+        #expect(first)
+        machine.heartbeatRecorded(withJobs: true)
+        #expect(!machine.heartbeatDue(mono: .seconds(4), interval: .seconds(5)))
+        let second = machine.heartbeatSent(mono: .seconds(5))
+        #expect(second == false)
+        machine.reloaded()
+        #expect(machine.epoch == 1)
+        #expect(machine.heartbeatDue(mono: .seconds(6), interval: .seconds(5)))
+        let afterReload = machine.heartbeatSent(mono: .seconds(6))
+        #expect(afterReload)
+        machine.claimFailed(positions: [0], epoch: 0, at: Date(timeIntervalSince1970: 0))
+        #expect(machine.queue.earliest == nil)  // a claim of the old epoch requeues nothing
+    }
 }

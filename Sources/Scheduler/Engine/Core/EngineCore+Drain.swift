@@ -42,7 +42,7 @@ extension EngineCore {
     /// service is cancelled, so nothing more is waited for.
     mutating func drainStep(now: Now, cancelled: Bool) -> [DrainAction] {
         let step = drain.step(
-            now: now, nextStart: startTimes.min(), executing: !executions.isEmpty, grace: settings.shutdownGrace, cancelled: cancelled)
+            now: now, nextStart: passes.nextStart, executing: !executions.isEmpty, grace: settings.shutdownGrace, cancelled: cancelled)
         switch step {
         case .sleepThenStartDue(let wait): return [.sleep(wait), .startDue]
         case .startDue: return [.startDue]

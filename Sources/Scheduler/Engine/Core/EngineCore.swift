@@ -156,14 +156,9 @@ struct EngineCore {
 
     private(set) var settings: Settings
     private(set) var table: JobTable
-    /// Bumped by every reload: outcomes of a call made before it are dropped.
-    private(set) var epoch = 0
-    /// When each job next needs attention (at most one entry per job).
-    private(set) var queue = DueQueue()
-    /// Paused jobs: not in `queue` until a pause check finds them resumed.
-    private(set) var parked = Set<String>()
-    /// When runs this instance claimed ahead of time may start (seconds since the epoch).
-    private(set) var startTimes: [Double] = []
+    /// The pass's memory between passes: due queue, parked jobs, ahead starts, epoch, heartbeat,
+    /// pause check and checkpoint.
+    var passes = PassMachine()
     /// Runs leased here: executing, waiting for a slot, or having their end recorded. Only the
     /// core's own methods add or remove entries (they keep `slotsInUse` and `ready` in step).
     private(set) var executions: [Int64: Execution] = [:]
@@ -186,13 +181,6 @@ struct EngineCore {
     var ends = EndMachine()
     /// The drain's phases.
     var drain = DrainMachine()
-    private(set) var lastHeartbeat: Duration?
-    private(set) var jobsChanged = true
-    private(set) var lastPauseCheck: (mono: Duration, wall: Double)?
-    /// When the last checkpoint of the write-ahead log was started (monotonic).
-    private(set) var lastCheckpoint: Duration?
-    /// A checkpoint is in flight.
-    private(set) var checkpointing = false
 
     init(settings: Settings, table: JobTable) {
         self.settings = settings
@@ -226,16 +214,20 @@ struct EngineCore {
     /// before runs are leased ahead again.
     static let quickEndsAfterHandBack = 8
 
-    // MARK: Schedule
+    // MARK: Schedule (routed to `passes`)
+
+    /// Bumped by every reload: outcomes of a call made before it are dropped.
+    var epoch: Int { passes.epoch }
+    /// When each job next needs attention (at most one entry per job).
+    var queue: DueQueue { passes.queue }
+    /// Paused jobs: not in `queue` until a pause check finds them resumed.
+    var parked: Set<String> { passes.parked }
+    /// When runs this instance claimed ahead of time may start (seconds since the epoch).
+    var startTimes: [Double] { passes.startTimes }
 
     /// Refills the due queue from the jobs' watermarks (job name → watermark).
     mutating func schedule(watermarks: [String: Instant], now: Date) {
-        queue.removeAll()
-        parked.removeAll()
-        let (instant, now) = (Instant(now), now.timeIntervalSince1970)
-        for (position, job) in table.jobs.enumerated() {
-            if let next = job.schedule.next(after: watermarks[job.name] ?? instant) { queue.push(attendance(for: next, now: now), position) }
-        }
+        passes.schedule(table, settings: settings, watermarks: watermarks, now: now)
     }
 
     /// A new plan: a new epoch (outcomes of earlier calls are dropped), the queue rebuilt from
@@ -243,9 +235,7 @@ struct EngineCore {
     mutating func reload(table: JobTable, settings: Settings, watermarks: [String: Instant], now: Date) {
         self.table = table
         self.settings = settings
-        epoch += 1
-        jobsChanged = true
-        lastHeartbeat = nil
+        passes.reloaded()
         schedule(watermarks: watermarks, now: now)
     }
 
@@ -255,60 +245,40 @@ struct EngineCore {
     /// again when due). With the default half second, claims fall between the whole-second
     /// instants most runs start at, and never queue before their starts.
     func attendance(for next: Instant, now: Double) -> Double {
-        let ahead = Double(next.seconds) - settings.lookahead.seconds
-        return ahead > now ? ahead : Double(next.seconds)
+        PassMachine.attendance(for: next, now: now, lookahead: settings.lookahead)
     }
 
     /// How long the main loop sleeps after a pass: until the earliest job needs attention or a
     /// run claimed ahead is due, at most `maxSleep`; never less than a millisecond.
     func sleep(now: Date) -> Duration {
-        let now = now.timeIntervalSince1970
-        var wake = now + settings.maxSleep.seconds
-        if let earliest = queue.earliest { wake = min(wake, earliest) }
-        if let start = startTimes.min() { wake = min(wake, start) }
-        return .microseconds(Int64(max(0.001, wake - now) * 1_000_000))
+        passes.sleep(now: now, maxSleep: settings.maxSleep)
     }
 
     // MARK: Pass
 
     /// Forgets the start times that passed (the start that follows covers them).
     mutating func dropPassedStarts(now: Date) {
-        startTimes.removeAll { $0 <= now.timeIntervalSince1970 }
+        passes.dropPassedStarts(now: now)
     }
 
     /// A pause check when a job is parked and `pauseCheckInterval` passed on either clock.
     mutating func pauseCheck(now: Now) -> PassAction? {
-        let wallNow = now.wall.timeIntervalSince1970
-        let due =
-            lastPauseCheck.map { last in
-                now.mono - last.mono >= settings.pauseCheckInterval || abs(wallNow - last.wall) >= settings.pauseCheckInterval.seconds
-            } ?? true
-        guard !parked.isEmpty, due else { return nil }
-        lastPauseCheck = (now.mono, wallNow)
-        return .checkPaused(epoch: epoch)
+        passes.pauseCheckIfDue(now: now, interval: settings.pauseCheckInterval) ? .checkPaused(epoch: epoch) : nil
     }
 
     /// Parked jobs no longer in `paused` are queued at `at` (unless a reload came between).
     mutating func resumed(paused: Set<String>, epoch: Int, at: Date) {
-        guard epoch == self.epoch else { return }
-        for name in parked where !paused.contains(name) {
-            parked.remove(name)
-            if let position = table.position(of: name) { queue.push(at.timeIntervalSince1970, position) }
-        }
+        passes.resumed(paused: paused, epoch: epoch, at: at, table: table)
     }
 
     /// The due jobs, popped from the queue, in claim batches.
     mutating func dueClaims(at now: Date) -> [PassAction] {
-        let due = queue.popDue(upTo: now.timeIntervalSince1970)
-        return stride(from: 0, to: due.count, by: max(1, settings.claimBatch)).map { start in
-            .claim(positions: Array(due[start..<min(start + settings.claimBatch, due.count)]), epoch: epoch)
-        }
+        passes.dueBatches(at: now, batch: settings.claimBatch).map { .claim(positions: $0, epoch: epoch) }
     }
 
     /// A claim failed: nothing was claimed, so these jobs are looked at again in a second.
     mutating func claimFailed(positions: [Int], epoch: Int, at now: Date) {
-        guard epoch == self.epoch else { return }
-        for position in positions { queue.push(now.timeIntervalSince1970 + 1, position) }
+        passes.claimFailed(positions: positions, epoch: epoch, at: now)
     }
 
     /// Applies a claim's outcomes: paused jobs are parked, the others queued for their next
@@ -316,22 +286,11 @@ struct EngineCore {
     /// stopped, and `startPending` follows when a claimed run is due now. Nil when a reload
     /// came between (its fresh schedule covers these jobs): the rest of the pass is dropped.
     mutating func claimed(positions: [Int], outcomes: [Store.ClaimOutcome], epoch: Int, now: Date) -> [PassAction]? {
-        guard epoch == self.epoch else { return nil }
+        guard
+            let dueNow = passes.claimed(positions: positions, outcomes: outcomes, epoch: epoch, now: now, table: table, lookahead: settings.lookahead)
+        else { return nil }
         var actions: [PassAction] = []
-        var dueNow = false
-        for (position, outcome) in zip(positions, outcomes) {
-            let job = table.jobs[position]
-            if outcome.paused {
-                parked.insert(job.name)
-            } else if let next = outcome.watermark.flatMap({ job.schedule.next(after: $0) }) {
-                queue.push(attendance(for: next, now: now.timeIntervalSince1970), position)
-            }
-            // Every run claimed ahead is remembered (a drain starts each when due), not only the
-            // earliest: one claim may insert a run due now and the next one ahead.
-            if let start = outcome.earliestDue, start <= now.timeIntervalSince1970 { dueNow = true }
-            for start in Set(outcome.dues + [outcome.earliestDue].compactMap { $0 }) where start > now.timeIntervalSince1970 {
-                startTimes.append(start)
-            }
+        for outcome in outcomes {
             for id in outcome.cancelRequested {
                 if let stop = stop(id, .cancelRequested) { actions.append(.stop(runID: stop.runID, generation: stop.generation, reason: stop.reason)) }
             }
@@ -342,14 +301,13 @@ struct EngineCore {
 
     /// A heartbeat when `heartbeatInterval` passed since the last one (or none was sent).
     mutating func heartbeatIfDue(mono: Duration) -> PassAction? {
-        guard lastHeartbeat.map({ mono - $0 >= settings.heartbeatInterval }) ?? true else { return nil }
-        return heartbeat(mono: mono)
+        passes.heartbeatDue(mono: mono, interval: settings.heartbeatInterval) ? heartbeat(mono: mono) : nil
     }
 
     /// A heartbeat now.
     mutating func heartbeat(mono: Duration) -> PassAction {
-        lastHeartbeat = mono
-        return .heartbeat(state: draining ? .draining : .running, withJobs: jobsChanged)
+        let withJobs = passes.heartbeatSent(mono: mono)
+        return .heartbeat(state: draining ? .draining : .running, withJobs: withJobs)
     }
 
     /// Whether to start a checkpoint of the write-ahead log (beside the loop, which never waits
@@ -357,21 +315,17 @@ struct EngineCore {
     /// `checkpointInterval` passed, after any pass once five intervals passed (a service that
     /// never rests still keeps its log short).
     mutating func checkpointIfDue(mono: Duration, quiet: Bool) -> Bool {
-        let since = lastCheckpoint.map { mono - $0 } ?? .seconds(Int64.max)
-        guard !checkpointing, since >= settings.checkpointInterval * (quiet ? 1 : 5) else { return false }
-        lastCheckpoint = mono
-        checkpointing = true
-        return true
+        passes.checkpointIfDue(mono: mono, every: settings.checkpointInterval * (quiet ? 1 : 5))
     }
 
     /// The checkpoint in flight ended (done or failed).
     mutating func checkpointEnded() {
-        checkpointing = false
+        passes.checkpointEnded()
     }
 
     /// The heartbeat was written.
     mutating func heartbeatRecorded(withJobs: Bool) {
-        if withJobs { jobsChanged = false }
+        passes.heartbeatRecorded(withJobs: withJobs)
     }
 
     // MARK: Slots
