@@ -8,7 +8,9 @@ extension Engine {
     /// lease and cancels executions past their local deadline, whatever the main loop does.
     func startKeeper() {
         guard keeper == nil else { return }
-        keeper = Task { await self.keepLeases() }
+        let task = Task { await self.keepLeases() }
+        keeper = task
+        adopt(task)
     }
 
     /// Stops the keeper task.
@@ -54,7 +56,9 @@ extension Engine {
                 }
                 perform(EngineCore.Stop(runID: id, generation: generation, reason: reason))
             case .renew(let held, let startedAt):
-                renewal = Task { await self.renew(held, startedAt: startedAt) }
+                let task = Task { await self.renew(held, startedAt: startedAt) }
+                renewal = task
+                adopt(task)
             }
         }
     }

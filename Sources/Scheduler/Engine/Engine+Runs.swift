@@ -24,7 +24,7 @@ extension Engine {
         if core.launched(runID: run.id, generation: leased.generation, leasedAt: leasedAt, now: mono(), first: first) {
             execute(leased, job: job)
         } else {
-            waiting[run.id] = WaitingRun(leased: leased, job: job)
+            handles[run.id] = .waiting(WaitingRun(leased: leased, job: job))
             // The keeper may sleep for a third of the lease: wake it to hand this run back in time.
             wakeKeeper(by: leasedAt + core.settings.aheadHold)
         }
@@ -33,7 +33,7 @@ extension Engine {
     /// Starts the runs leased ahead into the slots that are free.
     func startReady() {
         for id in core.takeReady(now: mono()) {
-            guard let run = waiting.removeValue(forKey: id) else { continue }
+            guard case .waiting(let run)? = handles[id] else { continue }
             execute(run.leased, job: run.job)
         }
     }
@@ -42,8 +42,8 @@ extension Engine {
     /// once (nothing executed): a cancel is recorded, a shutdown releases it, a lost lease
     /// writes nothing.
     func endWaiting(_ runID: Int64, generation: Int64) {
-        guard let run = waiting[runID], run.leased.generation == generation else { return }
-        waiting[runID] = nil
+        guard case .waiting(let run)? = handles[runID], run.leased.generation == generation else { return }
+        handles[runID] = nil
         var runLogger = logger
         runLogger[metadataKey: "job"] = "\(run.job.name)"
         runLogger[metadataKey: "run"] = "\(runID)"
@@ -85,7 +85,7 @@ extension Engine {
             await self.finished(run: run, job: job, generation: leased.generation, result: result, interrupted: Task.isCancelled, logger: log)
         }
         let task = Task { await work() }
-        tasks[run.id] = RunTask(generation: leased.generation, task: task, stopSignal: stopSignal)
+        handles[run.id] = .running(RunTask(generation: leased.generation, task: task, stopSignal: stopSignal))
         adopt(task)
         runLogger.info("run started", metadata: ["attempt": "\(run.attempt)", "nominal": "\(run.nominalInstant)", "takeover": "\(leased.takenOver)"])
     }
@@ -166,7 +166,7 @@ extension Engine {
     /// Forgets execution (`id`, `generation`); a stale task never removes a newer execution.
     func remove(_ id: Int64, generation: Int64) {
         guard core.removeExecution(runID: id, generation: generation) else { return }
-        tasks[id] = nil
+        handles[id] = nil
     }
 
     var draining: Bool { core.draining }
@@ -185,7 +185,7 @@ extension Engine {
                 reason == .leaseLost
                     ? "run stopped: lease lost; another instance owns it now"
                     : "run stopped: its lease could not be renewed in time; nothing recorded")
-            if tasks[run.id]?.generation == generation { tasks[run.id] = nil }
+            if handles[run.id]?.generation == generation { handles[run.id] = nil }
             notifyIdleIfNeeded()
             kick()
             return
@@ -217,7 +217,7 @@ extension Engine {
         // recording). Ends are written in batches: completions that arrive together share one
         // transaction.
         let finish = EndMachine.Finish(end: Store.AttemptEnd(runID: run.id, generation: generation, result: attemptResult), logger: logger, job: job.name)
-        if core.ends.ended(finish) { Task { await self.flushFinishes() } }
+        if core.ends.ended(finish) { startFlush() }
     }
 
     /// Records every queued attempt end in one transaction (outside the runs' tasks, which may
@@ -284,7 +284,59 @@ extension Engine {
     /// Asks for pending runs to be started into free slots soon; completions that arrive
     /// together share one start transaction.
     func kick() {
-        if core.ends.kickRequested(allowed: !draining && !singleRun) { Task { await self.startWaitingRuns() } }
+        if core.ends.kickRequested(allowed: !draining && !singleRun) { startKick() }
+    }
+
+    /// Wakes the flush loop (a child of the run group), or, with no group open (tests driving
+    /// `tick()` directly), flushes in a task of its own.
+    private func startFlush() {
+        if let wake = loops?.flush, case .enqueued = wake.yield() { return }
+        Task { await self.flushFinishes() }
+    }
+
+    /// Wakes the kick loop (a child of the run group), or starts a task of its own without one.
+    private func startKick() {
+        if let wake = loops?.kick, case .enqueued = wake.yield() { return }
+        Task { await self.startWaitingRuns() }
+    }
+
+    /// Opens the flush and kick loops as children of the run group (`run()`, `executeNow`): each
+    /// waits for its wake-ups and ends when `closeLoops` finishes them.
+    func openLoops() {
+        guard let launcher, loops == nil else { return }
+        let (flushes, flush) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let (kicks, kick) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        loops = Loops(flush: flush, kick: kick)
+        launcher.yield {
+            // Each flush in a task the loop waits for: a cancelled group (the service cancelled)
+            // must still record its ends (a write in a cancelled task fails at once).
+            for await _ in flushes { await Task { await self.flushFinishes() }.value }
+            await self.loopEnded(flush: true)
+        }
+        launcher.yield {
+            for await _ in kicks { await self.startWaitingRuns() }
+            await self.loopEnded(flush: false)
+        }
+    }
+
+    /// A loop ended (finished, or its group was cancelled, which ends the wait for its wake-ups):
+    /// what it was woken for and did not do yet runs in a task of its own, as it does with no
+    /// group (the ends of a cancelled service are still recorded, its drain waits for them).
+    private func loopEnded(flush: Bool) {
+        if flush {
+            loops?.flush.finish()
+            if core.ends.flush != .idle { Task { await self.flushFinishes() } }
+        } else {
+            loops?.kick.finish()
+            if core.ends.kicking { Task { await self.startWaitingRuns() } }
+        }
+    }
+
+    /// Ends the flush and kick loops (after the drain: nothing is left to record or start).
+    func closeLoops() {
+        loops?.flush.finish()
+        loops?.kick.finish()
+        loops = nil
     }
 
     /// Starts pending runs into free slots right away (a queued or buffered run follows the
@@ -302,6 +354,12 @@ extension Engine {
             }
         } while core.ends.kickRoundEnded(allowed: true)
     }
+}
+
+/// The wake-ups of the run group's flush and kick loops.
+struct Loops {
+    let flush: AsyncStream<Void>.Continuation
+    let kick: AsyncStream<Void>.Continuation
 }
 
 /// A child of the run group: it owns one execution's task.
@@ -324,6 +382,22 @@ final class StopSignal: Sendable {
 
     func set(_ reason: RunStopReason) {
         value.withLock { if $0 == nil { $0 = reason } }
+    }
+}
+
+/// The actor's handle on one execution (the core decides which it is).
+enum ExecutionHandle {
+    /// Leased ahead of a free slot: the run and its job, to execute when the core gives it one.
+    case waiting(WaitingRun)
+    /// Executing (or recording its end): its task.
+    case running(RunTask)
+
+    /// The lease generation it belongs to.
+    var generation: Int64 {
+        switch self {
+        case .waiting(let run): run.leased.generation
+        case .running(let run): run.generation
+        }
     }
 }
 

@@ -58,12 +58,14 @@ public actor Engine: Service {
     let secrets: any SecretResolving
     let options: Options
 
-    /// The tasks of the runs executing here (the core holds their state).
-    var tasks: [Int64: RunTask] = [:]
-    /// Runs leased ahead of a free slot (the core orders them).
-    var waiting: [Int64: WaitingRun] = [:]
+    /// What the actor holds for each execution: its task, or the leased run that waits for a
+    /// slot. Only handles: whether it waits, runs or is recorded, and in what order waiting runs
+    /// begin, is the core's (`EngineCore.executions`, `ready`).
+    var handles: [Int64: ExecutionHandle] = [:]
     /// Where launched runs go while `run()` (or `executeNow`) owns a task group.
     var launcher: AsyncStream<RunWork>.Continuation?
+    /// The wake-ups of the end flush and the kick while they run as children of that group.
+    var loops: Loops?
     var renewal: Task<Void, Never>?
     /// Successful renewal transactions so far (tests wait on it).
     package internal(set) var renewals = 0
@@ -136,6 +138,7 @@ public actor Engine: Service {
         try await start()
         await takeOverCheckpoints()
         try await withRunGroup {
+            await self.openLoops()
             await self.startKeeper()
             await withGracefulShutdownHandler {
                 await self.loop()
@@ -143,6 +146,7 @@ public actor Engine: Service {
                 Task { await self.beginDrain() }
             }
             await self.drain()
+            await self.closeLoops()
         }
         // Handed back also when the service was cancelled (a cancelled task's write would fail).
         await checkpointing?.value
@@ -349,12 +353,12 @@ public actor Engine: Service {
     /// Performs an action that needs no store call: stopping an execution (cancelling its task,
     /// or ending it unexecuted if it waits for a slot).
     func perform(_ stop: EngineCore.Stop) {
-        let (runID, generation, reason) = (stop.runID, stop.generation, stop.reason)
-        if let run = tasks[runID], run.generation == generation {
-            run.stopSignal.set(reason.forKinds)
+        guard let execution = core.executions[stop.runID], execution.generation == stop.generation else { return }
+        if execution.waiting {
+            endWaiting(stop.runID, generation: stop.generation)
+        } else if case .running(let run)? = handles[stop.runID], run.generation == stop.generation {
+            run.stopSignal.set(stop.reason.forKinds)
             run.task.cancel()
-        } else {
-            endWaiting(runID, generation: generation)
         }
     }
 
@@ -383,10 +387,15 @@ public actor Engine: Service {
     public func executeNow(runID: Int64) async throws -> Bool {
         singleRun = true
         return try await withRunGroup {
-            guard try await self.startPending(only: runID) == 1 else { return false }
+            await self.openLoops()
+            guard try await self.startPending(only: runID) == 1 else {
+                await self.closeLoops()
+                return false
+            }
             await self.startKeeper()
             await self.waitForIdle()
             await self.stopKeeper()
+            await self.closeLoops()
             return true
         }
     }
