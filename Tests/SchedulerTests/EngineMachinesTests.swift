@@ -28,12 +28,16 @@ import Testing
         "drain: ahead starts when due (at most max(grace, 2 s)), then the grace, then stop all and deregister",
         arguments: [
             DrainRow(name: "nothing to wait for", nextStart: nil, executing: false, steps: [.stopAllThenDeregister, .deregister, .deregister]),
-            DrainRow(name: "an execution gets the grace", nextStart: nil, executing: true, steps: [.sleep(.milliseconds(50)), .sleep(.milliseconds(50)), .stopAllThenDeregister]),
+            DrainRow(
+                name: "an execution gets the grace", nextStart: nil, executing: true,
+                steps: [.sleep(.milliseconds(50)), .sleep(.milliseconds(50)), .stopAllThenDeregister]),
             DrainRow(name: "an ahead start due now", nextStart: 0, executing: false, steps: [.startDue, .stopAllThenDeregister, .deregister]),
             DrainRow(
                 name: "an ahead start later waits for it", nextStart: 1.5, executing: true,
                 steps: [.sleepThenStartDue(.milliseconds(1501)), .sleep(.milliseconds(50)), .stopAllThenDeregister]),
-            DrainRow(name: "a cancelled service waits for nothing", nextStart: 1.5, executing: true, cancelled: true, steps: [.stopAllThenDeregister, .deregister, .deregister]),
+            DrainRow(
+                name: "a cancelled service waits for nothing", nextStart: 1.5, executing: true, cancelled: true,
+                steps: [.stopAllThenDeregister, .deregister, .deregister]),
         ])
     func drain(row: DrainRow) {
         var machine = DrainMachine()
@@ -158,13 +162,17 @@ import Testing
                 [.flushStarts(true), .flushStarts(false), .write([1, 2], endsOnly: false), .none, .finished(kickAfter: false)]
             ),
             (
-                "an end during the write joins the next batch", [.ended(1), .next, .ended(2), .recorded(startsMayWait: true), .next, .recorded(startsMayWait: false), .next],
+                "an end during the write joins the next batch",
+                [.ended(1), .next, .ended(2), .recorded(startsMayWait: true), .next, .recorded(startsMayWait: false), .next],
                 [.flushStarts(true), .write([1], endsOnly: false), .flushStarts(false), .none, .write([2], endsOnly: false), .none, .finished(kickAfter: true)]
             ),
             (
                 "a failed write with starts: the ends alone at once, then starts again",
                 [.ended(1), .next, .failed(withStarts: true), .next, .recorded(startsMayWait: false), .ended(2), .next],
-                [.flushStarts(true), .write([1], endsOnly: false), .failure(.endsAloneNow), .write([1], endsOnly: true), .none, .flushStarts(false), .write([2], endsOnly: false)]
+                [
+                    .flushStarts(true), .write([1], endsOnly: false), .failure(.endsAloneNow), .write([1], endsOnly: true), .none, .flushStarts(false),
+                    .write([2], endsOnly: false),
+                ]
             ),
             (
                 "the ends alone failed: after a delay, before later ends", [.ended(1), .next, .ended(2), .failed(withStarts: false), .next],

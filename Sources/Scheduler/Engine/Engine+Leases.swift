@@ -132,7 +132,9 @@ extension Engine {
         var runLogger = logger
         runLogger[metadataKey: "job"] = "\(ended.job)"
         runLogger[metadataKey: "run"] = "\(ended.runID)"
-        let (log, events) = (runLogger, StoreRunEvents(store: store, runID: ended.runID, instance: instanceID, wall: wall, redact: { [secrets] in secrets.redact($0) }))
+        let (log, events) = (
+            runLogger, StoreRunEvents(store: store, runID: ended.runID, instance: instanceID, wall: wall, redact: { [secrets] in secrets.redact($0) })
+        )
         let task = Task {
             for kind in kinds { await kind.stopLeftovers(of: ended, logger: log, events: events) }
         }
