@@ -262,4 +262,17 @@ import Testing
         machine.claimFailed(positions: [0], epoch: 0, at: Date(timeIntervalSince1970: 0))
         #expect(machine.queue.earliest == nil)  // a claim of the old epoch requeues nothing
     }
+
+    @Test(
+        "leases: the keeper is woken only when its sleep would pass the new deadline",
+        arguments: [(nil, 5, true), (10, 5, true), (10, 10, false), (3, 5, false)] as [(Int?, Int, Bool)])
+    func keeperWake(sleepsUntil: Int?, deadline: Int, wakes: Bool) {
+        var machine = LeaseMachine()
+        if let sleepsUntil { machine.keeperSleeps(until: .seconds(sleepsUntil)) }
+        let first = machine.keeperWakes(by: .seconds(deadline), now: .seconds(1))
+        #expect(first == wakes)
+        // Once woken it decides at once: a second deadline does not wake it again.
+        let again = machine.keeperWakes(by: .seconds(deadline), now: .seconds(1))
+        #expect(!again)
+    }
 }

@@ -22,10 +22,9 @@ extension Engine {
     /// Makes a running keeper decide again now if it would sleep past `deadline` (monotonic; its
     /// sleep was chosen before that deadline existed).
     func wakeKeeper(by deadline: Duration) {
-        guard keeper != nil, keeperWake.map({ $0 > deadline }) ?? true else { return }
+        guard keeper != nil, core.leases.keeperWakes(by: deadline, now: mono()) else { return }
         stopKeeper()
         startKeeper()
-        keeperWake = mono()  // it decides at once
     }
 
     private func keepLeases() async {
@@ -33,7 +32,7 @@ extension Engine {
             maintainLeases()
             let now = mono()
             let sleep = core.keeperSleep(mono: now)
-            keeperWake = now + sleep
+            core.leases.keeperSleeps(until: now + sleep)
             do { try await clock.sleep(for: sleep) } catch { return }
         }
     }

@@ -72,8 +72,6 @@ public actor Engine: Service {
     /// End-of-run writes that failed and were queued again (tests wait on it).
     package internal(set) var finishFailures = 0
     var keeper: Task<Void, Never>?
-    /// When the keeper's current sleep ends (monotonic).
-    var keeperWake: Duration?
     /// Checkpoints the write-ahead log between bursts while `run()` runs (nil: commits do).
     var checkpointer: WALCheckpointer?
     /// The checkpoint in flight (it runs beside the loop: a slow disk never delays a claim).

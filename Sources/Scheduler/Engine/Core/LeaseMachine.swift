@@ -26,6 +26,8 @@ struct LeaseMachine: Equatable {
     /// Other instances' heartbeats as this instance last read them (liveness judged on its own
     /// monotonic clock, so a wall-clock step never makes a live instance look dead).
     private var instances: [String: EngineCore.InstanceSighting] = [:]
+    /// When the keeper's current sleep ends (monotonic; nil: it is not asleep).
+    private var keeperWake: Duration?
 
     // MARK: Renewal
 
@@ -52,6 +54,19 @@ struct LeaseMachine: Equatable {
     mutating func renewalFailed(mono: Duration) {
         renewal = .backoff(until: mono + .seconds(1))
         writeFailed(mono: mono)
+    }
+
+    /// The keeper sleeps until `wake` (monotonic).
+    mutating func keeperSleeps(until wake: Duration) {
+        keeperWake = wake
+    }
+
+    /// Whether the keeper must be woken at `now` to act by `deadline` (its sleep ends later, or
+    /// is unknown); if so it counts as woken (it decides at once).
+    mutating func keeperWakes(by deadline: Duration, now: Duration) -> Bool {
+        guard keeperWake.map({ $0 > deadline }) ?? true else { return false }
+        keeperWake = now
+        return true
     }
 
     // MARK: Takeover
