@@ -6,7 +6,7 @@ import Testing
 /// The engine's pure decision core: rows of (state, input) → the actions it returns.
 @Suite("Engine core")
 struct EngineCoreTests {
-    typealias Action = EngineCore.Action
+    typealias Action = EngineCore.PassAction
 
     /// 2027-01-15T08:00:00Z: a multiple of a minute.
     static let t0: Double = 1_800_000_000
@@ -279,7 +279,7 @@ struct EngineCoreTests {
         #expect(core.reserveStart() == nil)
         core.release(2)
         #expect(core.reserveAfterEnds(singleRun: true) == 0)
-        core.draining = true
+        core.stopClaiming()
         #expect(core.reserveAfterEnds(singleRun: false) == 0)
         #expect(core.reserved == 0)
     }
@@ -340,7 +340,7 @@ struct EngineCoreTests {
         ] as [(Int, Duration?, Bool, Int)])
     func aheadDepth(maxRuns: Int, pace: Duration?, draining: Bool, expected: Int) {
         var core = pace.map { Self.paced($0, maxRuns: maxRuns) } ?? Self.core(maxRuns: maxRuns)
-        core.draining = draining
+        if draining { core.stopClaiming() }
         #expect(core.aheadDepth == expected)
         #expect(core.leaseRoom == maxRuns + expected)
     }
@@ -371,8 +371,8 @@ struct EngineCoreTests {
             (.shutdown, .recordFinish(runID: 12, generation: 1, stopReason: .shutdown)),
             (.leaseLost, .forget(runID: 12, generation: 1, reason: .leaseLost)),
             (.leaseExpired, .forget(runID: 12, generation: 1, reason: .leaseExpired)),
-        ] as [(EngineCore.StopReason, Action)])
-    func waitingRunStopped(reason: EngineCore.StopReason, expected: Action) {
+        ] as [(EngineCore.StopReason, EngineCore.EndAction)])
+    func waitingRunStopped(reason: EngineCore.StopReason, expected: EngineCore.EndAction) {
         var core = Self.paced(.microseconds(100), maxRuns: 1)
         core.launched(runID: 11, generation: 1, leasedAt: .zero)
         core.launched(runID: 12, generation: 1, leasedAt: .zero)
@@ -617,8 +617,8 @@ struct EngineCoreTests {
             (.renewed(cancelRequested: false), 1, []),
             (.ended, 1, []),
             (.lost, 0, []),
-        ] as [(Store.Renewal, Int64, [Action])])
-    func renewalAnswers(answer: Store.Renewal, generation: Int64, expected: [Action]) {
+        ] as [(Store.Renewal, Int64, [EngineCore.Stop])])
+    func renewalAnswers(answer: Store.Renewal, generation: Int64, expected: [EngineCore.Stop]) {
         var core = Self.core()
         core.launched(runID: 1, generation: 1, leasedAt: .zero)
         _ = core.maintainLeases(mono: .zero)
@@ -658,8 +658,8 @@ struct EngineCoreTests {
             (.leaseLost, false, 1, .forget(runID: 1, generation: 1, reason: .leaseLost)),
             (.leaseExpired, true, 1, .forget(runID: 1, generation: 1, reason: .leaseExpired)),
             (nil, false, 2, nil),
-        ] as [(EngineCore.StopReason?, Bool, Int64, Action?)])
-    func attemptEnded(stop: EngineCore.StopReason?, interrupted: Bool, generation: Int64, expected: Action?) {
+        ] as [(EngineCore.StopReason?, Bool, Int64, EngineCore.EndAction?)])
+    func attemptEnded(stop: EngineCore.StopReason?, interrupted: Bool, generation: Int64, expected: EngineCore.EndAction?) {
         var core = Self.core()
         core.launched(runID: 1, generation: 1, leasedAt: .zero)
         if let stop { _ = core.stop(1, stop) }
@@ -811,8 +811,8 @@ struct EngineCoreTests {
             (true, 0.5, true, [.stop(runID: 4, generation: 2, reason: .shutdown), .deregister]),
             (false, 0.0, false, [.startDue]),
             (false, 5.0, false, [.sleep(.seconds(2)), .startDue]),
-        ] as [(Bool, Double?, Bool, [Action])])
-    func drainShortcuts(executing: Bool, aheadStart: Double?, cancelled: Bool, expected: [Action]) {
+        ] as [(Bool, Double?, Bool, [EngineCore.DrainAction])])
+    func drainShortcuts(executing: Bool, aheadStart: Double?, cancelled: Bool, expected: [EngineCore.DrainAction]) {
         var core = Self.core(grace: .seconds(1))
         if let aheadStart {
             _ = core.claimed(positions: [0], outcomes: [Self.outcome("minutely", earliestDue: aheadStart)], epoch: 0, now: Self.wall(-1))

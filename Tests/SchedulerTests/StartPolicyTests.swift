@@ -40,7 +40,9 @@ struct StartPolicyTests {
 
     static let rows: [Row] = [
         Row(name: "a due run of an idle job starts", run: run(), job: job(), expected: .start),
-        Row(name: "a requested cancel ends it first, even when paused and busy", run: run(cancel: true), job: job(), paused: true, busy: true, expected: cancelled),
+        Row(
+            name: "a requested cancel ends it first, even when paused and busy", run: run(cancel: true), job: job(), paused: true, busy: true,
+            expected: cancelled),
         Row(name: "a requested cancel ends it even when its job is gone", run: run(cancel: true), job: nil, expected: cancelled),
         Row(name: "a job missing here is left to the store's live-instance check", run: run(), job: nil, expected: .jobMissing),
         Row(name: "a paused job's scheduled run waits", run: run(), job: job(), paused: true, expected: .hold),

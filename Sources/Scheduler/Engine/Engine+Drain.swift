@@ -20,16 +20,14 @@ extension Engine {
                 case .startDue:
                     core.dropPassedStarts(now: wall())
                     _ = try? await startPending()
-                case .stop:
-                    perform(action)
+                case .stop(let runID, let generation, let reason):
+                    perform(EngineCore.Stop(runID: runID, generation: generation, reason: reason))
                 case .deregister:
                     await waitForIdle()
                     stopKeeper()
                     try? await store.removeInstance(instanceID)
                     logger.notice("stopped", metadata: ["instance": "\(instanceID)"])
                     return
-                default:
-                    break
                 }
             }
         }

@@ -8,7 +8,9 @@ extension Engine {
     /// lease and cancels executions past their local deadline, whatever the main loop does.
     func startKeeper() {
         guard keeper == nil else { return }
-        keeper = Task { await self.keepLeases() }
+        let task = Task { await self.keepLeases() }
+        keeper = task
+        adopt(task)
     }
 
     /// Stops the keeper task.
@@ -20,10 +22,9 @@ extension Engine {
     /// Makes a running keeper decide again now if it would sleep past `deadline` (monotonic; its
     /// sleep was chosen before that deadline existed).
     func wakeKeeper(by deadline: Duration) {
-        guard keeper != nil, keeperWake.map({ $0 > deadline }) ?? true else { return }
+        guard keeper != nil, core.leases.keeperWakes(by: deadline, now: mono()) else { return }
         stopKeeper()
         startKeeper()
-        keeperWake = mono()  // it decides at once
     }
 
     private func keepLeases() async {
@@ -31,7 +32,7 @@ extension Engine {
             maintainLeases()
             let now = mono()
             let sleep = core.keeperSleep(mono: now)
-            keeperWake = now + sleep
+            core.leases.keeperSleeps(until: now + sleep)
             do { try await clock.sleep(for: sleep) } catch { return }
         }
     }
@@ -42,20 +43,21 @@ extension Engine {
     package func maintainLeases() {
         for action in core.maintainLeases(mono: mono()) {
             switch action {
-            case .stop(let id, let generation, .handBack):
-                logger.notice(
-                    "no slot freed for a run leased ahead; handing it back (any instance may start it)",
-                    metadata: ["run": "\(id)", "generation": "\(generation)"])
-                perform(action)
-            case .stop(let id, let generation, _):
-                logger.error(
-                    "lease not renewed in time; cancelling run (another instance may take it over)",
-                    metadata: ["run": "\(id)", "generation": "\(generation)"])
-                perform(action)
+            case .stop(let id, let generation, let reason):
+                if reason == .handBack {
+                    logger.notice(
+                        "no slot freed for a run leased ahead; handing it back (any instance may start it)",
+                        metadata: ["run": "\(id)", "generation": "\(generation)"])
+                } else {
+                    logger.error(
+                        "lease not renewed in time; cancelling run (another instance may take it over)",
+                        metadata: ["run": "\(id)", "generation": "\(generation)"])
+                }
+                perform(EngineCore.Stop(runID: id, generation: generation, reason: reason))
             case .renew(let held, let startedAt):
-                renewal = Task { await self.renew(held, startedAt: startedAt) }
-            default:
-                break
+                let task = Task { await self.renew(held, startedAt: startedAt) }
+                renewal = task
+                adopt(task)
             }
         }
     }
@@ -79,11 +81,11 @@ extension Engine {
         }
         renewals += 1
         options.observer.leasesRenewed(succeeded: true, at: wall())
-        for action in core.renewed(held, answers: answers, startedAt: startedAt) {
-            if case .stop(let id, let generation, .leaseLost) = action {
-                logger.warning("lease lost; cancelling run", metadata: ["run": "\(id)", "generation": "\(generation)"])
+        for stop in core.renewed(held, answers: answers, startedAt: startedAt) {
+            if stop.reason == .leaseLost {
+                logger.warning("lease lost; cancelling run", metadata: ["run": "\(stop.runID)", "generation": "\(stop.generation)"])
             }
-            perform(action)
+            perform(stop)
         }
     }
 
@@ -129,7 +131,9 @@ extension Engine {
         var runLogger = logger
         runLogger[metadataKey: "job"] = "\(ended.job)"
         runLogger[metadataKey: "run"] = "\(ended.runID)"
-        let (log, events) = (runLogger, StoreRunEvents(store: store, runID: ended.runID, instance: instanceID, wall: wall, redact: { [secrets] in secrets.redact($0) }))
+        let (log, events) = (
+            runLogger, StoreRunEvents(store: store, runID: ended.runID, instance: instanceID, wall: wall, redact: { [secrets] in secrets.redact($0) })
+        )
         let task = Task {
             for kind in kinds { await kind.stopLeftovers(of: ended, logger: log, events: events) }
         }

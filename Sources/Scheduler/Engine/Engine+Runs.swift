@@ -24,7 +24,7 @@ extension Engine {
         if core.launched(runID: run.id, generation: leased.generation, leasedAt: leasedAt, now: mono(), first: first) {
             execute(leased, job: job)
         } else {
-            waiting[run.id] = WaitingRun(leased: leased, job: job)
+            handles[run.id] = .waiting(WaitingRun(leased: leased, job: job))
             // The keeper may sleep for a third of the lease: wake it to hand this run back in time.
             wakeKeeper(by: leasedAt + core.settings.aheadHold)
         }
@@ -33,7 +33,7 @@ extension Engine {
     /// Starts the runs leased ahead into the slots that are free.
     func startReady() {
         for id in core.takeReady(now: mono()) {
-            guard let run = waiting.removeValue(forKey: id) else { continue }
+            guard case .waiting(let run)? = handles[id] else { continue }
             execute(run.leased, job: run.job)
         }
     }
@@ -42,8 +42,8 @@ extension Engine {
     /// once (nothing executed): a cancel is recorded, a shutdown releases it, a lost lease
     /// writes nothing.
     func endWaiting(_ runID: Int64, generation: Int64) {
-        guard let run = waiting[runID], run.leased.generation == generation else { return }
-        waiting[runID] = nil
+        guard case .waiting(let run)? = handles[runID], run.leased.generation == generation else { return }
+        handles[runID] = nil
         var runLogger = logger
         runLogger[metadataKey: "job"] = "\(run.job.name)"
         runLogger[metadataKey: "run"] = "\(runID)"
@@ -85,7 +85,7 @@ extension Engine {
             await self.finished(run: run, job: job, generation: leased.generation, result: result, interrupted: Task.isCancelled, logger: log)
         }
         let task = Task { await work() }
-        tasks[run.id] = RunTask(generation: leased.generation, task: task, stopSignal: stopSignal)
+        handles[run.id] = .running(RunTask(generation: leased.generation, task: task, stopSignal: stopSignal))
         adopt(task)
         runLogger.info("run started", metadata: ["attempt": "\(run.attempt)", "nominal": "\(run.nominalInstant)", "takeover": "\(leased.takenOver)"])
     }
@@ -160,13 +160,13 @@ extension Engine {
     }
 
     func stop(_ id: Int64, _ reason: StopReason) {
-        core.stop(id, reason).map(perform)
+        if let stop = core.stop(id, reason) { perform(stop) }
     }
 
     /// Forgets execution (`id`, `generation`); a stale task never removes a newer execution.
     func remove(_ id: Int64, generation: Int64) {
         guard core.removeExecution(runID: id, generation: generation) else { return }
-        tasks[id] = nil
+        handles[id] = nil
     }
 
     var draining: Bool { core.draining }
@@ -180,18 +180,18 @@ extension Engine {
         let ended = core.attemptEnded(runID: run.id, generation: generation, interrupted: interrupted, mono: mono())
         startReady()
         switch ended {
-        case .forget(_, _, let reason):
+        case .forget(_, _, let reason)?:
             logger.warning(
                 reason == .leaseLost
                     ? "run stopped: lease lost; another instance owns it now"
                     : "run stopped: its lease could not be renewed in time; nothing recorded")
-            if tasks[run.id]?.generation == generation { tasks[run.id] = nil }
+            if handles[run.id]?.generation == generation { handles[run.id] = nil }
             notifyIdleIfNeeded()
             kick()
             return
-        case .recordFinish(_, _, let reason):
+        case .recordFinish(_, _, let reason)?:
             stopReason = reason
-        default:
+        case nil:
             logger.warning("a stale execution ended; nothing recorded", metadata: ["generation": "\(generation)"])
             return
         }
@@ -216,29 +216,8 @@ extension Engine {
         // The lease stays renewed until the end is recorded (the core marked the execution as
         // recording). Ends are written in batches: completions that arrive together share one
         // transaction.
-        finishQueue.append(Finish(end: Store.AttemptEnd(runID: run.id, generation: generation, result: attemptResult), logger: logger, job: job.name))
-        if !flushScheduled {
-            flushScheduled = true
-            Task { await self.flushFinishes() }
-        }
-    }
-
-    /// A finished attempt waiting to be recorded.
-    struct Finish {
-        var end: Store.AttemptEnd
-        var logger: Logger
-        var job: String
-
-        /// The state the run is left in once this end is recorded (nil: released or handed
-        /// back, not an end of the run).
-        var recordedState: RunState? {
-            switch end.result {
-            case .succeeded: return .succeeded
-            case .failed(_, _, let retryAfter): return retryAfter == nil ? .failed : .pending
-            case .cancelled: return .cancelled
-            case .released, .handedBack: return nil
-            }
-        }
+        let finish = EndMachine.Finish(end: Store.AttemptEnd(runID: run.id, generation: generation, result: attemptResult), logger: logger, job: job.name)
+        if core.ends.ended(finish) { startFlush() }
     }
 
     /// Records every queued attempt end in one transaction (outside the runs' tasks, which may
@@ -246,93 +225,141 @@ extension Engine {
     /// tried again (the leases stay renewed meanwhile) until it is recorded or fenced: a
     /// finished run is never left to lapse and run again.
     func flushFinishes() async {
-        // Whether runs may still wait for the freed slots (the combined start filled every slot it
-        // had, or started none): then a kick follows; otherwise nothing more was due.
-        var kickNeeded = false
-        // After a failed write the ends are retried alone: a start that keeps failing never
-        // keeps the ends from being recorded.
-        var endsOnly = false
         // Let the ends already on their way to this actor join the batch (one commit for a wave).
         await Task.yield()
-        while !finishQueue.isEmpty {
-            let batch = finishQueue
-            finishQueue = []
-            let (store, owner, now) = (self.store, instanceID, wall())
-            let ends = batch.map(\.end)
-            // The slots these ends freed (and the lease-ahead room) are leased in the same
-            // transaction (one commit, not two), reserved like `startPending`'s; the new runs
-            // launch only after it commits.
-            let limit = endsOnly ? 0 : core.reserveAfterEnds(singleRun: singleRun)
-            let (table, leasedAt) = (core.table, mono())
-            do {
-                let (fenced, leased) = try await store.finishAttempts(
-                    ends, owner: owner, now: now, thenStart: limit, leaseDuration: lease, jobs: table, liveSince: liveSince, live: liveInstances)
-                core.release(limit)
-                for finish in batch {
-                    if fenced.contains(finish.end.runID) {
-                        finish.logger.error("could not record the run's end: another instance holds its lease now")
-                    } else {
-                        if case .succeeded = finish.end.result { finish.logger.info("run succeeded") }
-                        if let state = finish.recordedState { options.observer.runRecorded(job: finish.job, state: state) }
-                    }
-                    remove(finish.end.runID, generation: finish.end.generation)
+        while true {
+            switch core.ends.next() {
+            case .finished(let kickAfter):
+                notifyIdleIfNeeded()
+                if kickAfter { kick() }
+                return
+            case .write(let batch, let endsOnly):
+                await write(batch, endsOnly: endsOnly)
+            }
+        }
+    }
+
+    /// Records `batch` and (unless `endsOnly`) leases the slots it frees (and the lease-ahead
+    /// room) in the same transaction: one commit, not two; reserved like `startPending`'s, the
+    /// new runs launch only after it commits. A failure goes back to the end machine.
+    private func write(_ batch: [EndMachine.Finish], endsOnly: Bool) async {
+        let (store, owner, now) = (self.store, instanceID, wall())
+        let ends = batch.map(\.end)
+        let limit = endsOnly ? 0 : core.reserveAfterEnds(singleRun: singleRun)
+        let (table, leasedAt) = (core.table, mono())
+        do {
+            let (fenced, leased) = try await store.finishAttempts(
+                ends, owner: owner, now: now, thenStart: limit, leaseDuration: lease, jobs: table, liveSince: liveSince, live: liveInstances)
+            core.release(limit)
+            for finish in batch {
+                if fenced.contains(finish.end.runID) {
+                    finish.logger.error("could not record the run's end: another instance holds its lease now")
+                } else {
+                    if case .succeeded = finish.end.result { finish.logger.info("run succeeded") }
+                    if let state = finish.recordedState { options.observer.runRecorded(job: finish.job, state: state) }
                 }
-                for run in leased { launch(run, job: table[run.run.job], leasedAt: leasedAt) }
-                if limit == 0 || leased.count == limit { kickNeeded = true }
-                endsOnly = false
-            } catch {
-                core.release(limit)
-                if limit > 0 {
-                    // Try the ends alone at once: the start may be what failed.
-                    endsOnly = true
-                    finishQueue = batch + finishQueue
-                    continue
-                }
+                remove(finish.end.runID, generation: finish.end.generation)
+            }
+            for run in leased { launch(run, job: table[run.run.job], leasedAt: leasedAt) }
+            // Runs may still wait for the freed slots when the start filled every slot it had
+            // (or had none): a kick follows the flush.
+            core.ends.recorded(startsMayWait: limit == 0 || leased.count == limit)
+        } catch {
+            core.release(limit)
+            switch core.ends.failed(batch, withStarts: limit > 0) {
+            case .endsAloneNow:
+                break  // the start may be what failed: the ends alone are tried at once
+            case .retryAfterDelay:
                 logger.error(
                     "could not record \(batch.count) run end(s); trying again (leases are kept)",
                     metadata: ["error": "\(secrets.redact(String(describing: error)))"])
-                finishQueue = batch + finishQueue
                 finishFailures += 1
                 // The ends alone could not be written: the database refuses this instance's writes.
                 core.writeFailed(mono: mono())
                 try? await clock.sleep(for: options.finishRetryDelay)
             }
         }
-        flushScheduled = false
-        notifyIdleIfNeeded()
-        if kickNeeded { kick() }
     }
 
     /// Asks for pending runs to be started into free slots soon; completions that arrive
     /// together share one start transaction.
     func kick() {
-        guard !draining, !singleRun else { return }
-        if kickScheduled {
-            kickAgain = true
-            return
-        }
-        kickScheduled = true
+        if core.ends.kickRequested(allowed: !draining && !singleRun) { startKick() }
+    }
+
+    /// Wakes the flush loop (a child of the run group), or, with no group open (tests driving
+    /// `tick()` directly), flushes in a task of its own.
+    private func startFlush() {
+        if let wake = loops?.flush, case .enqueued = wake.yield() { return }
+        Task { await self.flushFinishes() }
+    }
+
+    /// Wakes the kick loop (a child of the run group), or starts a task of its own without one.
+    private func startKick() {
+        if let wake = loops?.kick, case .enqueued = wake.yield() { return }
         Task { await self.startWaitingRuns() }
+    }
+
+    /// Opens the flush and kick loops as children of the run group (`run()`, `executeNow`): each
+    /// waits for its wake-ups and ends when `closeLoops` finishes them.
+    func openLoops() {
+        guard let launcher, loops == nil else { return }
+        let (flushes, flush) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let (kicks, kick) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        loops = Loops(flush: flush, kick: kick)
+        launcher.yield {
+            // Each flush in a task the loop waits for: a cancelled group (the service cancelled)
+            // must still record its ends (a write in a cancelled task fails at once).
+            for await _ in flushes { await Task { await self.flushFinishes() }.value }
+            await self.loopEnded(flush: true)
+        }
+        launcher.yield {
+            for await _ in kicks { await self.startWaitingRuns() }
+            await self.loopEnded(flush: false)
+        }
+    }
+
+    /// A loop ended (finished, or its group was cancelled, which ends the wait for its wake-ups):
+    /// what it was woken for and did not do yet runs in a task of its own, as it does with no
+    /// group (the ends of a cancelled service are still recorded, its drain waits for them).
+    private func loopEnded(flush: Bool) {
+        if flush {
+            loops?.flush.finish()
+            if core.ends.flush != .idle { Task { await self.flushFinishes() } }
+        } else {
+            loops?.kick.finish()
+            if core.ends.kicking { Task { await self.startWaitingRuns() } }
+        }
+    }
+
+    /// Ends the flush and kick loops (after the drain: nothing is left to record or start).
+    func closeLoops() {
+        loops?.flush.finish()
+        loops?.kick.finish()
+        loops = nil
     }
 
     /// Starts pending runs into free slots right away (a queued or buffered run follows the
     /// one that just ended without waiting for the next pass).
     private func startWaitingRuns() async {
-        defer {
-            kickScheduled = false
-            notifyIdleIfNeeded()
-        }
+        defer { notifyIdleIfNeeded() }
         repeat {
-            kickAgain = false
-            guard !draining else { return }
+            core.ends.kickRoundBegins()
+            guard !draining else { return core.ends.kickEnded() }
             do {
                 try await startPending()
             } catch {
                 logger.error("could not start waiting runs", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
-                return
+                return core.ends.kickEnded()
             }
-        } while kickAgain
+        } while core.ends.kickRoundEnded(allowed: true)
     }
+}
+
+/// The wake-ups of the run group's flush and kick loops.
+struct Loops {
+    let flush: AsyncStream<Void>.Continuation
+    let kick: AsyncStream<Void>.Continuation
 }
 
 /// A child of the run group: it owns one execution's task.
@@ -355,6 +382,22 @@ final class StopSignal: Sendable {
 
     func set(_ reason: RunStopReason) {
         value.withLock { if $0 == nil { $0 = reason } }
+    }
+}
+
+/// The actor's handle on one execution (the core decides which it is).
+enum ExecutionHandle {
+    /// Leased ahead of a free slot: the run and its job, to execute when the core gives it one.
+    case waiting(WaitingRun)
+    /// Executing (or recording its end): its task.
+    case running(RunTask)
+
+    /// The lease generation it belongs to.
+    var generation: Int64 {
+        switch self {
+        case .waiting(let run): run.leased.generation
+        case .running(let run): run.generation
+        }
     }
 }
 

@@ -58,20 +58,20 @@ public actor Engine: Service {
     let secrets: any SecretResolving
     let options: Options
 
-    /// The tasks of the runs executing here (the core holds their state).
-    var tasks: [Int64: RunTask] = [:]
-    /// Runs leased ahead of a free slot (the core orders them).
-    var waiting: [Int64: WaitingRun] = [:]
+    /// What the actor holds for each execution: its task, or the leased run that waits for a
+    /// slot. Only handles: whether it waits, runs or is recorded, and in what order waiting runs
+    /// begin, is the core's (`EngineCore.executions`, `ready`).
+    var handles: [Int64: ExecutionHandle] = [:]
     /// Where launched runs go while `run()` (or `executeNow`) owns a task group.
     var launcher: AsyncStream<RunWork>.Continuation?
+    /// The wake-ups of the end flush and the kick while they run as children of that group.
+    var loops: Loops?
     var renewal: Task<Void, Never>?
     /// Successful renewal transactions so far (tests wait on it).
     package internal(set) var renewals = 0
     /// End-of-run writes that failed and were queued again (tests wait on it).
     package internal(set) var finishFailures = 0
     var keeper: Task<Void, Never>?
-    /// When the keeper's current sleep ends (monotonic).
-    var keeperWake: Duration?
     /// Checkpoints the write-ahead log between bursts while `run()` runs (nil: commits do).
     var checkpointer: WALCheckpointer?
     /// The checkpoint in flight (it runs beside the loop: a slow disk never delays a claim).
@@ -80,10 +80,6 @@ public actor Engine: Service {
     var singleRun = false
     var started = Date()
     var idleWaiters: [CheckedContinuation<Void, Never>] = []
-    var kickScheduled = false
-    var finishQueue: [Finish] = []
-    var flushScheduled = false
-    var kickAgain = false
 
     typealias StopReason = EngineCore.StopReason
 
@@ -140,6 +136,7 @@ public actor Engine: Service {
         try await start()
         await takeOverCheckpoints()
         try await withRunGroup {
+            await self.openLoops()
             await self.startKeeper()
             await withGracefulShutdownHandler {
                 await self.loop()
@@ -147,6 +144,7 @@ public actor Engine: Service {
                 Task { await self.beginDrain() }
             }
             await self.drain()
+            await self.closeLoops()
         }
         // Handed back also when the service was cancelled (a cancelled task's write would fail).
         await checkpointing?.value
@@ -158,7 +156,7 @@ public actor Engine: Service {
     /// Registers the instance and the plan's jobs. `run()` calls it; tests may call it directly.
     package func start() async throws {
         core.schedule(watermarks: Engine.watermarks(try await store.registerJobs(plan.jobs, now: wall())), now: wall())
-        try await heartbeat(core.heartbeat(mono: mono()))
+        if case .heartbeat(let state, let withJobs) = core.heartbeat(mono: mono()) { try await heartbeat(state: state, withJobs: withJobs) }
         // Loading a large configuration leaves a lot of freed heap behind; give it back.
         HeapTrim.releaseFreedMemory()
         logger.info("started", metadata: ["instance": "\(instanceID)", "jobs": "\(plan.jobs.count)", "database": "\(store.path)"])
@@ -246,9 +244,10 @@ public actor Engine: Service {
                 let taken = try await takeOver(candidates)
                 if taken > 0 { options.observer.tookOver(count: taken) }
                 return .tookOver(taken)
-            case .heartbeat: try await heartbeat(action)
+            case .heartbeat(let state, let withJobs): try await heartbeat(state: state, withJobs: withJobs)
             case .checkpoint: startCheckpoint()
-            default: perform(action)
+            case .stop(let runID, let generation, let reason): perform(EngineCore.Stop(runID: runID, generation: generation, reason: reason))
+            case .passEnded: break
             }
             return .done
         } catch {
@@ -260,14 +259,14 @@ public actor Engine: Service {
             case .startPending: message = "start failed"
             case .checkPaused: message = "pause check failed"
             case .claim: message = "claim failed"
-            default: message = "step failed"
+            case .stop, .checkpoint, .passEnded: message = "step failed"
             }
             // A takeover or heartbeat that could not be written (a held write lock, a full disk):
             // this instance has no evidence that other owners could renew meanwhile. (Starts and
             // claims can fail for reasons of their own, which must not hold takeovers back.)
             switch action {
             case .takeOver, .heartbeat: core.writeFailed(mono: mono())
-            default: break
+            case .startPending, .checkPaused, .claim, .scanTakeovers, .stop, .checkpoint, .passEnded: break
             }
             if pass.logsFailure { logger.error(message, metadata: ["error": "\(secrets.redact(String(describing: error)))"]) }
             return .failed
@@ -338,8 +337,7 @@ public actor Engine: Service {
     /// whatever their heartbeat time reads after a wall-clock step.
     var liveInstances: Set<String> { core.liveInstances(mono: mono()) }
 
-    private func heartbeat(_ action: EngineCore.Action) async throws {
-        guard case .heartbeat(let state, let withJobs) = action else { return }
+    private func heartbeat(state: EngineCore.InstanceState, withJobs: Bool) async throws {
         let now = self.now
         let beats = try await store.heartbeat(
             instance: InstanceRecord(
@@ -352,13 +350,13 @@ public actor Engine: Service {
 
     /// Performs an action that needs no store call: stopping an execution (cancelling its task,
     /// or ending it unexecuted if it waits for a slot).
-    func perform(_ action: EngineCore.Action) {
-        guard case .stop(let runID, let generation, let reason) = action else { return }
-        if let run = tasks[runID], run.generation == generation {
-            run.stopSignal.set(reason.forKinds)
+    func perform(_ stop: EngineCore.Stop) {
+        guard let execution = core.executions[stop.runID], execution.generation == stop.generation else { return }
+        if execution.waiting {
+            endWaiting(stop.runID, generation: stop.generation)
+        } else if case .running(let run)? = handles[stop.runID], run.generation == stop.generation {
+            run.stopSignal.set(stop.reason.forKinds)
             run.task.cancel()
-        } else {
-            endWaiting(runID, generation: generation)
         }
     }
 
@@ -369,8 +367,15 @@ public actor Engine: Service {
     public func reload(_ newPlan: Plan) async throws {
         let states = try await store.registerJobs(newPlan.jobs, now: wall())
         plan = newPlan
+        let slotsBefore = core.settings.maxConcurrentRuns
         core.reload(
             table: JobTable(newPlan.jobs), settings: Engine.settings(options, newPlan.service), watermarks: Engine.watermarks(states), now: wall())
+        if core.settings.maxConcurrentRuns > slotsBefore {
+            // More slots: the runs leased ahead that wait here take them at once, and pending
+            // runs fill the rest without waiting for the next pass.
+            startReady()
+            kick()
+        }
         logger.notice("configuration reloaded", metadata: ["jobs": "\(newPlan.jobs.count)"])
     }
 
@@ -380,10 +385,15 @@ public actor Engine: Service {
     public func executeNow(runID: Int64) async throws -> Bool {
         singleRun = true
         return try await withRunGroup {
-            guard try await self.startPending(only: runID) == 1 else { return false }
+            await self.openLoops()
+            guard try await self.startPending(only: runID) == 1 else {
+                await self.closeLoops()
+                return false
+            }
             await self.startKeeper()
             await self.waitForIdle()
             await self.stopKeeper()
+            await self.closeLoops()
             return true
         }
     }
@@ -399,7 +409,7 @@ public actor Engine: Service {
     public func waitForIdle() async {
         // Woken when the last execution ends and when a kick ends (never by spinning: a kick
         // can wait out a whole busy timeout).
-        while !core.executions.isEmpty || kickScheduled {
+        while !core.executions.isEmpty || core.ends.kicking {
             await withCheckedContinuation { idleWaiters.append($0) }
         }
     }
@@ -415,7 +425,7 @@ public actor Engine: Service {
     package func abandonForTesting() {
         core.stopClaiming()
         keeper?.cancel()
-        for action in core.stopAll(.leaseLost) { perform(action) }
+        for stop in core.stopAll(.leaseLost) { perform(stop) }
     }
 }
 

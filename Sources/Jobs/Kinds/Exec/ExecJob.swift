@@ -211,7 +211,8 @@ public struct ExecJob: JobKind {
         if previous.result.map({ ExecResult.read($0) != nil }) == true { return }
         let (found, killed) = await ProcessTable.terminate(previous, grace: killGrace)
         guard found > 0 else { return }
-        let message = "the run ended; ended \(found) process(es) of group \(previous.pgid) left by generation \(previous.generation) (\(killed ? "SIGTERM, then SIGKILL" : "SIGTERM"))"
+        let message =
+            "the run ended; ended \(found) process(es) of group \(previous.pgid) left by generation \(previous.generation) (\(killed ? "SIGTERM, then SIGKILL" : "SIGTERM"))"
         logger.warning("\(message)")
         try? await events.record("exec-stopped", message)
     }

@@ -15,28 +15,18 @@ extension EngineCore {
     /// The heartbeats of the other instances, read at `mono` (instance id → heartbeat time).
     /// A changed (or first seen) heartbeat restarts that instance's observation.
     mutating func instancesSeen(_ beats: [String: Double], mono: Duration) {
-        var seen: [String: InstanceSighting] = [:]
-        for (id, beat) in beats {
-            if let old = instances[id], old.heartbeat == beat {
-                seen[id] = old
-            } else {
-                seen[id] = InstanceSighting(heartbeat: beat, since: mono)
-            }
-        }
-        instances = seen
+        leases.instancesSeen(beats, mono: mono)
     }
 
     /// The instances whose heartbeat changed within `liveWindow` of `mono` on this instance's
     /// clock (the store also counts any heartbeat recent by the wall as live).
     func liveInstances(mono: Duration) -> Set<String> {
-        Set(instances.filter { mono - $0.value.since < liveWindow }.keys)
+        leases.liveInstances(mono: mono, window: liveWindow)
     }
 
     /// The instances whose rows may be deleted: silent for `forgetAfter` both on this
     /// instance's clock and by the wall (they died without a goodbye: SIGKILL, power loss).
     func forgottenInstances(now: Now) -> [String] {
-        let wall = now.wall.timeIntervalSince1970
-        return instances.filter { now.mono - $0.value.since >= EngineCore.forgetAfter && wall - $0.value.heartbeat >= EngineCore.forgetAfter.seconds }
-            .keys.sorted()
+        leases.forgottenInstances(now: now, after: EngineCore.forgetAfter)
     }
 }

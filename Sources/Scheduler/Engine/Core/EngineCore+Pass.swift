@@ -23,7 +23,7 @@ extension EngineCore {
         }
 
         /// The action to perform now; `.passEnded` when the pass is over.
-        fileprivate(set) var action = Action.passEnded
+        fileprivate(set) var action = PassAction.passEnded
         /// The pass's time for its starts and claims (read when it began).
         let wall: Date
         /// Whether the executor can checkpoint the log (it has a checkpointer).
@@ -32,9 +32,9 @@ extension EngineCore {
         fileprivate(set) var report = PassReport()
         fileprivate(set) var stage = Stage.ended
         /// Claim batches not claimed yet.
-        fileprivate var claims: [Action] = []
+        fileprivate var claims: [PassAction] = []
         /// Stops a claim asked for, performed before anything else.
-        fileprivate var stops: [Action] = []
+        fileprivate var stops: [PassAction] = []
         /// A claim made runs due now: start them (between batches or after the last).
         fileprivate var startAfter = false
 
@@ -47,7 +47,7 @@ extension EngineCore {
             self.checkpoints = checkpoints
         }
 
-        fileprivate mutating func wait(_ stage: Stage, _ action: Action) {
+        fileprivate mutating func wait(_ stage: Stage, _ action: PassAction) {
             self.stage = stage
             self.action = action
         }

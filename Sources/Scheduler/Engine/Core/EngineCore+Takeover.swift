@@ -4,11 +4,8 @@ import SchedctlBase
 /// Takeover: which leases of other owners lapsed, judged on this instance's monotonic clock.
 extension EngineCore {
     /// A takeover scan at most every `min(1 s, lease / 4)`.
-    mutating func takeoverScanIfDue(mono: Duration) -> Action? {
-        let scanEvery = min(.seconds(1), lease / 4)
-        guard lastTakeoverScan.map({ mono - $0 >= scanEvery }) ?? true else { return nil }
-        lastTakeoverScan = mono
-        return .scanTakeovers
+    mutating func takeoverScanIfDue(mono: Duration) -> PassAction? {
+        leases.scanIfDue(mono: mono, every: min(.seconds(1), lease / 4)) ? .scanTakeovers : nil
     }
 
     /// Judges the leases read by a scan. A lease lapses when it stayed unchanged (not renewed)
@@ -20,42 +17,25 @@ extension EngineCore {
     /// executes are never taken over. Returns the lapsed leases that fit the free slots
     /// (earliest expiry first), their slots reserved; lapsed leases that do not fit keep as
     /// many freed slots from pending runs until a later scan takes them over.
-    mutating func leasesSeen(_ leases: [LeaseRecord], now: Now) -> Action? {
-        let wallNow = now.wall.timeIntervalSince1970
-        var seen: [Int64: Observation] = [:]
-        var lapsed: [LeaseRecord] = []
-        for held in leases where executions[held.runID] == nil {
-            if let old = observed[held.runID], old.lease == held {
-                seen[held.runID] = old
-                if now.mono - old.since >= old.patience { lapsed.append(held) }
-            } else {
-                let patience: Duration
-                if let ownerLease = held.duration {
-                    patience = max(lease, .milliseconds(Int64(ownerLease * 1000)))
-                } else {
-                    let remaining = min(max(0, held.expiresAt - wallNow), 10 * lease.seconds)
-                    patience = max(lease, .milliseconds(Int64(remaining * 1000)))
-                }
-                seen[held.runID] = Observation(lease: held, since: now.mono, patience: patience)
-            }
-        }
-        observed = seen
+    mutating func leasesSeen(_ leases: [LeaseRecord], now: Now) -> PassAction? {
+        let executions = self.executions
+        let lapsed = self.leases.lapsed(leases, now: now, lease: lease) { executions[$0] != nil }
         let free = freeSlots
         guard !lapsed.isEmpty, !draining else {
-            takeoverWanted = 0
+            self.leases.wantTakeovers(0)
             return nil
         }
         let candidates = Array(lapsed.sorted { $0.expiresAt < $1.expiresAt }.prefix(free))
-        takeoverWanted = min(lapsed.count - candidates.count, settings.maxConcurrentRuns)
+        self.leases.wantTakeovers(min(lapsed.count - candidates.count, settings.maxConcurrentRuns))
         guard !candidates.isEmpty else { return nil }
-        reserved += candidates.count
+        reserveTakeovers(candidates.count)
         return .takeOver(candidates)
     }
 
     /// A lease was taken over: whether to execute it here (not if this instance started the
     /// run meanwhile: a run never executes twice here).
     mutating func tookOver(runID: Int64) -> Bool {
-        observed[runID] = nil
+        leases.tookOver(runID: runID)
         return executions[runID] == nil
     }
 }

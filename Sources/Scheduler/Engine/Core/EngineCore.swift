@@ -12,12 +12,11 @@ struct EngineCore {
         var mono: Duration
     }
 
-    /// What the core decides and the executor does.
-    enum Action: Equatable, Sendable {
+    /// A step of a main-loop pass (`beginPass`, `passStep`); `Engine.performStep` switches over
+    /// every case.
+    enum PassAction: Equatable, Sendable {
         /// Start the due pending runs into free slots (one or more `leasePending`s).
         case startPending
-        /// Lease up to `limit` due pending runs; the slots are reserved until `release`.
-        case leasePending(limit: Int)
         /// Read which jobs are paused (then `resumed`).
         case checkPaused(epoch: Int)
         /// Claim the due occurrences of these jobs (then `claimed` or `claimFailed`).
@@ -28,24 +27,39 @@ struct EngineCore {
         case takeOver([LeaseRecord])
         /// Record a heartbeat (with the job list when it changed; then `heartbeatRecorded`).
         case heartbeat(state: InstanceState, withJobs: Bool)
-        /// Renew these leases (then `renewed` or `renewalFailed`).
-        case renew([HeldLease], startedAt: Duration)
-        /// Cancel an execution.
+        /// Stop an execution (a claim found its cancel requested).
         case stop(runID: Int64, generation: Int64, reason: StopReason)
-        /// Record the end of an attempt (the slot stays taken until `removeExecution`).
-        case recordFinish(runID: Int64, generation: Int64, stopReason: StopReason?)
-        /// Forget a fenced execution without writing anything.
-        case forget(runID: Int64, generation: Int64, reason: StopReason)
-        /// Sleep, then decide again.
-        case sleep(Duration)
-        /// Drain: drop start times that passed, then start due pending runs.
-        case startDue
-        /// Drain: wait until no run executes here, then deregister the instance.
-        case deregister
-        /// Checkpoint the write-ahead log (a step of a pass).
+        /// Checkpoint the write-ahead log.
         case checkpoint
         /// The pass is over (see `beginPass`).
         case passEnded
+    }
+
+    /// What a start transaction may lease (`reserveStart`).
+    enum StartAction: Equatable, Sendable {
+        /// Lease up to `limit` due pending runs; the slots are reserved until `release`.
+        case leasePending(limit: Int)
+    }
+
+    /// An execution to stop (`stop`, `stopAll`): cancel its task, or end it unexecuted if it
+    /// waits for a slot.
+    struct Stop: Equatable, Sendable {
+        var runID: Int64
+        var generation: Int64
+        var reason: StopReason
+
+        /// The stop of (`runID`, `generation`) for `reason`.
+        static func stop(runID: Int64, generation: Int64, reason: StopReason) -> Stop {
+            Stop(runID: runID, generation: generation, reason: reason)
+        }
+    }
+
+    /// What becomes of an ended attempt (`attemptEnded`); the executor switches over both.
+    enum EndAction: Equatable, Sendable {
+        /// Record the end of an attempt (the execution stays until `removeExecution`).
+        case recordFinish(runID: Int64, generation: Int64, stopReason: StopReason?)
+        /// Forget a fenced execution without writing anything.
+        case forget(runID: Int64, generation: Int64, reason: StopReason)
     }
 
     /// The state a heartbeat reports.
@@ -140,67 +154,33 @@ struct EngineCore {
         var aheadHold: Duration = .seconds(1)
     }
 
-    /// Where a drain is.
-    enum DrainPhase: Equatable {
-        /// Not draining (or only asked to stop claiming).
-        case none
-        /// Starting the runs claimed ahead when due, until `limit`.
-        case aheadStarts(limit: Duration)
-        /// Letting executions finish until `deadline`.
-        case grace(deadline: Duration)
-        /// The rest was stopped; deregistering.
-        case stopped
-    }
-
     private(set) var settings: Settings
     private(set) var table: JobTable
-    /// Bumped by every reload: outcomes of a call made before it are dropped.
-    private(set) var epoch = 0
-    /// When each job next needs attention (at most one entry per job).
-    private(set) var queue = DueQueue()
-    /// Paused jobs: not in `queue` until a pause check finds them resumed.
-    private(set) var parked = Set<String>()
-    /// When runs this instance claimed ahead of time may start (seconds since the epoch).
-    private(set) var startTimes: [Double] = []
+    /// The pass's memory between passes: due queue, parked jobs, ahead starts, epoch, heartbeat,
+    /// pause check and checkpoint.
+    var passes = PassMachine()
     /// Runs leased here: executing, waiting for a slot, or having their end recorded. Only the
     /// core's own methods add or remove entries (they keep `slotsInUse` and `ready` in step).
-    var executions: [Int64: Execution] = [:]
+    private(set) var executions: [Int64: Execution] = [:]
     /// Executions whose attempt is executing (each takes a slot).
     private(set) var slotsInUse = 0
     /// Runs leased ahead, in lease order: each executes when a slot frees (`takeReady`).
     private(set) var ready: [Int64] = []
     /// How long attempts recently took (monotonic, a moving average; nil until one ended).
-    var pace: Duration?
+    private(set) var pace: Duration?
     /// Quick attempt ends still needed after a hand-back before runs are leased ahead again (a
     /// hand-back means the slots are held by runs taking their time).
-    var aheadHeld = 0
-    /// Lapsed leases seen that did not fit the free slots: that many freed slots are kept for
-    /// the next takeover scan instead of being refilled with pending runs.
-    var takeoverWanted = 0
-    /// Other instances' heartbeats as this instance last read them (liveness judged on its own
-    /// monotonic clock, so a wall-clock step never makes a live instance look dead).
-    var instances: [String: InstanceSighting] = [:]
-    /// The service was cancelled: runs waiting for a slot never start.
-    private(set) var interrupted = false
+    private(set) var aheadHeld = 0
     /// Leases promised to start transactions in flight (slots and lease-ahead room count them).
-    var reserved = 0
-    /// Stop claiming and taking over.
-    var draining = false
-    var drainPhase = DrainPhase.none
-    private(set) var lastHeartbeat: Duration?
-    private(set) var jobsChanged = true
-    private(set) var lastPauseCheck: (mono: Duration, wall: Double)?
-    var lastTakeoverScan: Duration?
-    /// Leases of other owners as last seen, and since when (monotonic) unchanged.
-    var observed: [Int64: Observation] = [:]
-    /// A renewal failed: the next one is not tried before this (monotonic).
-    var renewalRetry: Duration?
-    /// A renewal is in flight.
-    var renewing = false
-    /// When the last checkpoint of the write-ahead log was started (monotonic).
-    private(set) var lastCheckpoint: Duration?
-    /// A checkpoint is in flight.
-    private(set) var checkpointing = false
+    private(set) var reserved = 0
+    // The machines: each keeps its state private and is driven only through its methods; the
+    // core's files route to them (the executor reads them through the core's methods).
+    /// Renewals, takeover observations and other instances' liveness.
+    var leases = LeaseMachine()
+    /// End recording and the starts that follow ends (kicks).
+    var ends = EndMachine()
+    /// The drain's phases.
+    var drain = DrainMachine()
 
     init(settings: Settings, table: JobTable) {
         self.settings = settings
@@ -215,7 +195,7 @@ struct EngineCore {
     /// Slots neither executing, nor promised to a run waiting for one, nor reserved.
     var freeSlots: Int { max(0, settings.maxConcurrentRuns - slotsInUse - ready.count - reserved) }
     /// Free slots pending runs may take: those kept for lapsed leases excepted.
-    var freeForStarts: Int { max(0, freeSlots - takeoverWanted) }
+    var freeForStarts: Int { max(0, freeSlots - leases.takeoverWanted) }
 
     /// How many runs may be leased ahead of free slots, to begin the moment a slot frees instead
     /// of one synced commit later: as many as the slots get through in `aheadWindow` at the recent
@@ -228,22 +208,26 @@ struct EngineCore {
     }
 
     /// Leases a start may take now: the free slots and the lease-ahead room.
-    var leaseRoom: Int { max(0, settings.maxConcurrentRuns + aheadDepth - slotsInUse - ready.count - reserved - takeoverWanted) }
+    var leaseRoom: Int { max(0, settings.maxConcurrentRuns + aheadDepth - slotsInUse - ready.count - reserved - leases.takeoverWanted) }
 
     /// How many quick attempt ends (each under a tenth of `aheadHold`) a hand-back asks for
     /// before runs are leased ahead again.
     static let quickEndsAfterHandBack = 8
 
-    // MARK: Schedule
+    // MARK: Schedule (routed to `passes`)
+
+    /// Bumped by every reload: outcomes of a call made before it are dropped.
+    var epoch: Int { passes.epoch }
+    /// When each job next needs attention (at most one entry per job).
+    var queue: DueQueue { passes.queue }
+    /// Paused jobs: not in `queue` until a pause check finds them resumed.
+    var parked: Set<String> { passes.parked }
+    /// When runs this instance claimed ahead of time may start (seconds since the epoch).
+    var startTimes: [Double] { passes.startTimes }
 
     /// Refills the due queue from the jobs' watermarks (job name → watermark).
     mutating func schedule(watermarks: [String: Instant], now: Date) {
-        queue.removeAll()
-        parked.removeAll()
-        let (instant, now) = (Instant(now), now.timeIntervalSince1970)
-        for (position, job) in table.jobs.enumerated() {
-            if let next = job.schedule.next(after: watermarks[job.name] ?? instant) { queue.push(attendance(for: next, now: now), position) }
-        }
+        passes.schedule(table, settings: settings, watermarks: watermarks, now: now)
     }
 
     /// A new plan: a new epoch (outcomes of earlier calls are dropped), the queue rebuilt from
@@ -251,9 +235,7 @@ struct EngineCore {
     mutating func reload(table: JobTable, settings: Settings, watermarks: [String: Instant], now: Date) {
         self.table = table
         self.settings = settings
-        epoch += 1
-        jobsChanged = true
-        lastHeartbeat = nil
+        passes.reloaded()
         schedule(watermarks: watermarks, now: now)
     }
 
@@ -263,99 +245,69 @@ struct EngineCore {
     /// again when due). With the default half second, claims fall between the whole-second
     /// instants most runs start at, and never queue before their starts.
     func attendance(for next: Instant, now: Double) -> Double {
-        let ahead = Double(next.seconds) - settings.lookahead.seconds
-        return ahead > now ? ahead : Double(next.seconds)
+        PassMachine.attendance(for: next, now: now, lookahead: settings.lookahead)
     }
 
     /// How long the main loop sleeps after a pass: until the earliest job needs attention or a
     /// run claimed ahead is due, at most `maxSleep`; never less than a millisecond.
     func sleep(now: Date) -> Duration {
-        let now = now.timeIntervalSince1970
-        var wake = now + settings.maxSleep.seconds
-        if let earliest = queue.earliest { wake = min(wake, earliest) }
-        if let start = startTimes.min() { wake = min(wake, start) }
-        return .microseconds(Int64(max(0.001, wake - now) * 1_000_000))
+        passes.sleep(now: now, maxSleep: settings.maxSleep)
     }
 
     // MARK: Pass
 
     /// Forgets the start times that passed (the start that follows covers them).
     mutating func dropPassedStarts(now: Date) {
-        startTimes.removeAll { $0 <= now.timeIntervalSince1970 }
+        passes.dropPassedStarts(now: now)
     }
 
     /// A pause check when a job is parked and `pauseCheckInterval` passed on either clock.
-    mutating func pauseCheck(now: Now) -> Action? {
-        let wallNow = now.wall.timeIntervalSince1970
-        let due =
-            lastPauseCheck.map { last in
-                now.mono - last.mono >= settings.pauseCheckInterval || abs(wallNow - last.wall) >= settings.pauseCheckInterval.seconds
-            } ?? true
-        guard !parked.isEmpty, due else { return nil }
-        lastPauseCheck = (now.mono, wallNow)
-        return .checkPaused(epoch: epoch)
+    mutating func pauseCheck(now: Now) -> PassAction? {
+        passes.pauseCheckIfDue(now: now, interval: settings.pauseCheckInterval) ? .checkPaused(epoch: epoch) : nil
     }
 
     /// Parked jobs no longer in `paused` are queued at `at` (unless a reload came between).
     mutating func resumed(paused: Set<String>, epoch: Int, at: Date) {
-        guard epoch == self.epoch else { return }
-        for name in parked where !paused.contains(name) {
-            parked.remove(name)
-            if let position = table.position(of: name) { queue.push(at.timeIntervalSince1970, position) }
-        }
+        passes.resumed(paused: paused, epoch: epoch, at: at, table: table)
     }
 
     /// The due jobs, popped from the queue, in claim batches.
-    mutating func dueClaims(at now: Date) -> [Action] {
-        let due = queue.popDue(upTo: now.timeIntervalSince1970)
-        return stride(from: 0, to: due.count, by: max(1, settings.claimBatch)).map { start in
-            .claim(positions: Array(due[start..<min(start + settings.claimBatch, due.count)]), epoch: epoch)
-        }
+    mutating func dueClaims(at now: Date) -> [PassAction] {
+        passes.dueBatches(at: now, batch: settings.claimBatch).map { .claim(positions: $0, epoch: epoch) }
     }
 
     /// A claim failed: nothing was claimed, so these jobs are looked at again in a second.
     mutating func claimFailed(positions: [Int], epoch: Int, at now: Date) {
-        guard epoch == self.epoch else { return }
-        for position in positions { queue.push(now.timeIntervalSince1970 + 1, position) }
+        passes.claimFailed(positions: positions, epoch: epoch, at: now)
     }
 
     /// Applies a claim's outcomes: paused jobs are parked, the others queued for their next
     /// occurrence, ahead-claimed start times kept; executions whose cancel was requested are
     /// stopped, and `startPending` follows when a claimed run is due now. Nil when a reload
     /// came between (its fresh schedule covers these jobs): the rest of the pass is dropped.
-    mutating func claimed(positions: [Int], outcomes: [Store.ClaimOutcome], epoch: Int, now: Date) -> [Action]? {
-        guard epoch == self.epoch else { return nil }
-        var actions: [Action] = []
-        var dueNow = false
-        for (position, outcome) in zip(positions, outcomes) {
-            let job = table.jobs[position]
-            if outcome.paused {
-                parked.insert(job.name)
-            } else if let next = outcome.watermark.flatMap({ job.schedule.next(after: $0) }) {
-                queue.push(attendance(for: next, now: now.timeIntervalSince1970), position)
+    mutating func claimed(positions: [Int], outcomes: [Store.ClaimOutcome], epoch: Int, now: Date) -> [PassAction]? {
+        guard
+            let dueNow = passes.claimed(positions: positions, outcomes: outcomes, epoch: epoch, now: now, table: table, lookahead: settings.lookahead)
+        else { return nil }
+        var actions: [PassAction] = []
+        for outcome in outcomes {
+            for id in outcome.cancelRequested {
+                if let stop = stop(id, .cancelRequested) { actions.append(.stop(runID: stop.runID, generation: stop.generation, reason: stop.reason)) }
             }
-            // Every run claimed ahead is remembered (a drain starts each when due), not only the
-            // earliest: one claim may insert a run due now and the next one ahead.
-            if let start = outcome.earliestDue, start <= now.timeIntervalSince1970 { dueNow = true }
-            for start in Set(outcome.dues + [outcome.earliestDue].compactMap { $0 }) where start > now.timeIntervalSince1970 {
-                startTimes.append(start)
-            }
-            for id in outcome.cancelRequested { stop(id, .cancelRequested).map { actions.append($0) } }
         }
         if dueNow { actions.append(.startPending) }
         return actions
     }
 
     /// A heartbeat when `heartbeatInterval` passed since the last one (or none was sent).
-    mutating func heartbeatIfDue(mono: Duration) -> Action? {
-        guard lastHeartbeat.map({ mono - $0 >= settings.heartbeatInterval }) ?? true else { return nil }
-        return heartbeat(mono: mono)
+    mutating func heartbeatIfDue(mono: Duration) -> PassAction? {
+        passes.heartbeatDue(mono: mono, interval: settings.heartbeatInterval) ? heartbeat(mono: mono) : nil
     }
 
     /// A heartbeat now.
-    mutating func heartbeat(mono: Duration) -> Action {
-        lastHeartbeat = mono
-        return .heartbeat(state: draining ? .draining : .running, withJobs: jobsChanged)
+    mutating func heartbeat(mono: Duration) -> PassAction {
+        let withJobs = passes.heartbeatSent(mono: mono)
+        return .heartbeat(state: draining ? .draining : .running, withJobs: withJobs)
     }
 
     /// Whether to start a checkpoint of the write-ahead log (beside the loop, which never waits
@@ -363,21 +315,17 @@ struct EngineCore {
     /// `checkpointInterval` passed, after any pass once five intervals passed (a service that
     /// never rests still keeps its log short).
     mutating func checkpointIfDue(mono: Duration, quiet: Bool) -> Bool {
-        let since = lastCheckpoint.map { mono - $0 } ?? .seconds(Int64.max)
-        guard !checkpointing, since >= settings.checkpointInterval * (quiet ? 1 : 5) else { return false }
-        lastCheckpoint = mono
-        checkpointing = true
-        return true
+        passes.checkpointIfDue(mono: mono, every: settings.checkpointInterval * (quiet ? 1 : 5))
     }
 
     /// The checkpoint in flight ended (done or failed).
     mutating func checkpointEnded() {
-        checkpointing = false
+        passes.checkpointEnded()
     }
 
     /// The heartbeat was written.
     mutating func heartbeatRecorded(withJobs: Bool) {
-        if withJobs { jobsChanged = false }
+        passes.heartbeatRecorded(withJobs: withJobs)
     }
 
     // MARK: Slots
@@ -386,7 +334,7 @@ struct EngineCore {
     /// transaction only runs that execute at once (at most a chunk: a small commit, so the first
     /// runs begin sooner); after it a chunk, or as many as `startedSoFar` (so a burst doubles its
     /// transactions' size), at most the lease room (free slots and lease-ahead room).
-    mutating func reserveStart(single: Bool = false, startedSoFar: Int = 0) -> Action? {
+    mutating func reserveStart(single: Bool = false, startedSoFar: Int = 0) -> StartAction? {
         let chunk =
             single || startedSoFar == 0
             ? min(single ? freeSlots : freeForStarts, single ? 1 : settings.startChunk) : min(leaseRoom, max(settings.startChunk, startedSoFar))
@@ -403,6 +351,26 @@ struct EngineCore {
         let limit = leaseRoom
         reserved += limit
         return limit
+    }
+
+    /// Reserves one slot per lapsed lease a takeover takes (until `release`).
+    mutating func reserveTakeovers(_ count: Int) {
+        reserved += count
+    }
+
+    /// A run leased ahead waited `aheadHold` for a slot and is handed back: the slots are held by
+    /// runs taking their time, so nothing more is leased ahead until attempts end quickly again.
+    mutating func handedBack() {
+        pace = max(pace ?? .zero, settings.aheadHold)
+        aheadHeld = EngineCore.quickEndsAfterHandBack
+    }
+
+    /// A renewal started at `deadline − (lease − margin)` succeeded: the execution's local
+    /// deadline moves to `deadline` (never back).
+    mutating func extendDeadline(of runID: Int64, to deadline: Duration) {
+        guard var execution = executions[runID] else { return }
+        execution.validUntil = max(execution.validUntil, deadline)
+        executions[runID] = execution
     }
 
     /// Returns reserved slots (the transaction ended; what it leased is `launched`).
@@ -450,7 +418,7 @@ struct EngineCore {
 
     /// Stops an execution that is not stopped yet. One waiting for a slot leaves the queue: the
     /// executor ends it without executing it.
-    mutating func stop(_ runID: Int64, _ reason: StopReason) -> Action? {
+    mutating func stop(_ runID: Int64, _ reason: StopReason) -> Stop? {
         guard var execution = executions[runID], execution.stopReason == nil else { return nil }
         execution.stopReason = reason
         executions[runID] = execution
@@ -463,12 +431,11 @@ struct EngineCore {
     /// forgotten at once; any other is recorded, its lease kept renewed until then.
     /// `interrupted`: the run's task was cancelled from outside (the service is cancelled),
     /// which releases it like a drain and starts nothing more.
-    mutating func attemptEnded(runID: Int64, generation: Int64, interrupted: Bool = false, mono: Duration? = nil) -> Action? {
+    mutating func attemptEnded(runID: Int64, generation: Int64, interrupted: Bool = false, mono: Duration? = nil) -> EndAction? {
         guard var execution = executions[runID], execution.generation == generation, !execution.recording else { return nil }
         if interrupted && execution.stopReason == nil {
             execution.stopReason = .shutdown
-            self.interrupted = true
-            draining = true
+            drain.interrupt()
         }
         if execution.holdsSlot {
             slotsInUse -= 1
@@ -506,11 +473,11 @@ struct EngineCore {
     /// typically on a held write lock or a full disk): the time it waited is no evidence that
     /// other owners could have renewed their leases, so every observation starts again.
     mutating func writeFailed(mono: Duration) {
-        for id in observed.keys { observed[id]?.since = mono }
+        leases.writeFailed(mono: mono)
     }
 
     /// Stops every execution not stopped yet (in run order).
-    mutating func stopAll(_ reason: StopReason) -> [Action] {
+    mutating func stopAll(_ reason: StopReason) -> [Stop] {
         executions.keys.sorted().compactMap { stop($0, reason) }
     }
 }
