@@ -187,8 +187,11 @@ actor FuturesSession {
         await trading.start()
         await market.start()
         let userID = try await client.auth.currentSession().userID
-        let snapshot = try await trading.syncRequest(userID: userID)
-        try await apply(snapshot: snapshot.payload ?? Data())
+        let snapshot: TradovateSyncSnapshot
+        do { snapshot = try await trading.syncRequest(userID: userID) } catch let e as BrokerError where e.isMalformedResponse {
+            throw JobFailure("Tradovate answered user/syncrequest with an unreadable snapshot")
+        }
+        try await apply(snapshot: snapshot)
         try await reconcilePending()
         await finishPendingCancels()
         for symbol in settings.symbols { try await market.subscribeQuote(symbol: symbol) }
@@ -343,51 +346,49 @@ actor FuturesSession {
         case .resynced(let snapshot):
             try? await apply(snapshot: snapshot)
             logger.notice("re-synced after reconnect", metadata: ["positions": "\(positions.filter { $0.value != 0 }.count)"])
-        case .props(let type, _, let data):
-            guard let entity = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return }
-            await props(type, entity)
+        case .props(let event):
+            await props(event.entity)
         default: break
         }
     }
 
-    private func props(_ type: String, _ e: [String: Any]) async {
-        switch type {
-        case "position":
-            guard int64(e["accountId"]) == account?.id, let cid = int64(e["contractId"]) else { return }
-            positions[cid] = int(e["netPos"]) ?? 0
-            if let symbol = symbols[cid] { send(["type": "position", "symbol": symbol, "net": positions[cid] ?? 0]) }
+    private func props(_ entity: TradovateEntity) async {
+        switch entity {
+        case .position(let p):
+            guard p.accountId == account?.id else { return }
+            positions[p.contractId] = p.netPos
+            if let symbol = symbols[p.contractId] { send(["type": "position", "symbol": symbol, "net": p.netPos]) }
             dirty = true
-        case "order":
+        case .order(let e):
             // Only the session's contracts: another contract's orders and fills (a second job, a
             // manual trade) are not this session's P&L, exposure or stop.
-            guard int64(e["accountId"]) == account?.id, let id = int64(e["id"]), orders[id] != nil || isSessionContract(int64(e["contractId"])) else { return }
-            var o = orders[id] ?? LiveOrder(status: "", contractID: int64(e["contractId"]) ?? 0, buy: e["action"] as? String == "Buy", quantity: 0)
-            o.status = e["ordStatus"] as? String ?? o.status
-            orders[id] = o
-            var message: [String: Any] = ["type": "order", "order_id": id, "status": o.status]
-            if let tag = state.placed.first(where: { $0.value.orderID == id })?.key { message["tag"] = tag }
+            guard e.accountId == account?.id, orders[e.id] != nil || isSessionContract(e.contractId) else { return }
+            var o = orders[e.id] ?? LiveOrder(status: "", contractID: e.contractId ?? 0, buy: e.isBuy, quantity: 0)
+            o.status = e.ordStatus ?? o.status
+            orders[e.id] = o
+            var message: [String: Any] = ["type": "order", "order_id": e.id, "status": o.status]
+            if let tag = state.placed.first(where: { $0.value.orderID == e.id })?.key { message["tag"] = tag }
             send(message)
             dirty = true
-        case "command":
-            if let cl = e["clOrdId"] as? String, let id = int64(e["orderId"]) { clOrdIDs[cl] = id }
-        case "fill":
-            guard let oid = int64(e["orderId"]), orders[oid] != nil, isSessionContract(int64(e["contractId"])) else { return }
-            await fill(e)
-        case "cashBalance":
-            guard int64(e["accountId"]) == account?.id else { return }
-            send(["type": "cash", "amount": e["amount"] ?? NSNull(), "realized_pnl": NSDecimalNumber(decimal: state.realized)])
+        case .command(let c):
+            if let cl = c.clOrdId, let id = c.orderId { clOrdIDs[cl] = id }
+        case .fill(let f):
+            guard orders[f.orderId] != nil, isSessionContract(f.contractId) else { return }
+            await fill(f)
+        case .cashBalance(let c):
+            guard c.accountId == account?.id else { return }
+            send(["type": "cash", "amount": c.amount.map { NSDecimalNumber(decimal: $0) } ?? NSNull(), "realized_pnl": NSDecimalNumber(decimal: state.realized)])
         default: break
         }
     }
 
-    private func fill(_ e: [String: Any]) async {
-        guard let id = int64(e["id"]), let cid = int64(e["contractId"]), let qty = int(e["qty"]), let price = decimal(e["price"]) else { return }
-        let buy = e["action"] as? String == "Buy"
-        guard let vpp = valuePerPoint[cid], state.apply(fillID: id, contractID: cid, buy: buy, quantity: qty, price: price, valuePerPoint: vpp) else { return }
+    private func fill(_ f: TradovateFill) async {
+        let (cid, qty, price, buy) = (f.contractId, f.qty, f.price, f.isBuy)
+        guard let vpp = valuePerPoint[cid], state.apply(fillID: f.id, contractID: cid, buy: buy, quantity: qty, price: price, valuePerPoint: vpp) else { return }
         prices[cid] = prices[cid] ?? price
         try? await persist()
         send([
-            "type": "fill", "order_id": int64(e["orderId"]) ?? 0, "symbol": symbols[cid] ?? "", "side": buy ? "buy" : "sell", "qty": qty,
+            "type": "fill", "order_id": f.orderId, "symbol": symbols[cid] ?? "", "side": buy ? "buy" : "sell", "qty": qty,
             "price": NSDecimalNumber(decimal: price),
         ])
         let open = state.open(prices: marks, valuePerPoint: valuePerPoint)
@@ -396,54 +397,42 @@ actor FuturesSession {
     }
 
     /// Applies a sync snapshot: the account, positions, orders, clOrdIds and fills.
-    private func apply(snapshot data: Data) async throws {
-        guard let s = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw JobFailure("Tradovate answered user/syncrequest with an unreadable snapshot")
-        }
-        let accounts = (s["accounts"] as? [[String: Any]] ?? []).compactMap { a -> (Int64, String)? in
-            guard let id = int64(a["id"]), let name = a["name"] as? String else { return nil }
-            return (id, name)
-        }
+    private func apply(snapshot s: TradovateSyncSnapshot) async throws {
+        let accounts = s.accounts
         if account == nil {
             if configuredAccount == nil, accounts.count > 1 {
                 throw JobFailure(
-                    "this Tradovate user sees \(accounts.count) accounts (\(accounts.map(\.1).joined(separator: ", "))); set account: under broker "
+                    "this Tradovate user sees \(accounts.count) accounts (\(accounts.map(\.name).joined(separator: ", "))); set account: under broker "
                         + "'\(settings.broker)' in jobs.yaml to the one this session trades",
                     retryable: false)
             }
-            guard let found = accounts.first(where: { configuredAccount == nil || $0.1 == configuredAccount || String($0.0) == configuredAccount }) else {
+            guard let found = accounts.first(where: { configuredAccount == nil || $0.name == configuredAccount || String($0.id) == configuredAccount }) else {
                 throw JobFailure(
-                    "Tradovate account '\(configuredAccount ?? "")' is not visible to this user; accounts: \(accounts.map(\.1).joined(separator: ", "))",
+                    "Tradovate account '\(configuredAccount ?? "")' is not visible to this user; accounts: \(accounts.map(\.name).joined(separator: ", "))",
                     retryable: false)
             }
-            account = (found.0, found.1)
+            account = (found.id, found.name)
         }
         let me = account?.id
-        for p in s["positions"] as? [[String: Any]] ?? [] where int64(p["accountId"]) == me {
-            if let cid = int64(p["contractId"]) { positions[cid] = int(p["netPos"]) ?? 0 }
-        }
+        for p in s.positions where p.accountId == me { positions[p.contractId] = p.netPos }
         var quantities: [Int64: Int] = [:]
-        for v in s["orderVersions"] as? [[String: Any]] ?? [] {
-            if let oid = int64(v["orderId"]), let q = int(v["orderQty"]) { quantities[oid] = q }
-        }
+        for v in s.orderVersions { quantities[v.orderId] = v.orderQty }
         let mine = Set(symbols.keys)
-        for o in s["orders"] as? [[String: Any]] ?? [] where int64(o["accountId"]) == me && mine.contains(int64(o["contractId"]) ?? 0) {
-            guard let id = int64(o["id"]) else { continue }
-            orders[id] = LiveOrder(
-                status: o["ordStatus"] as? String ?? "", contractID: int64(o["contractId"]) ?? 0, buy: o["action"] as? String == "Buy",
-                quantity: quantities[id] ?? orders[id]?.quantity ?? 0)
+        for o in s.orders where o.accountId == me && mine.contains(o.contractId ?? 0) {
+            orders[o.id] = LiveOrder(
+                status: o.ordStatus ?? "", contractID: o.contractId ?? 0, buy: o.isBuy, quantity: quantities[o.id] ?? orders[o.id]?.quantity ?? 0)
         }
-        for c in s["commands"] as? [[String: Any]] ?? [] {
-            if let cl = c["clOrdId"] as? String, let id = int64(c["orderId"]) { clOrdIDs[cl] = id }
+        for c in s.commands {
+            if let cl = c.clOrdId, let id = c.orderId { clOrdIDs[cl] = id }
         }
-        let fills = (s["fills"] as? [[String: Any]] ?? []).filter { int64($0["orderId"]).map { orders[$0] != nil } ?? false }
+        let fills = s.fills.filter { orders[$0.orderId] != nil }
         if !state.baselined {
             // Fills before the session belong to earlier sessions; positions held at the start
             // are valued from their average price.
-            for f in fills { if let id = int64(f["id"]) { state.seenFills.insert(id) } }
-            for p in s["positions"] as? [[String: Any]] ?? [] where int64(p["accountId"]) == me {
-                guard let cid = int64(p["contractId"]), symbols[cid] != nil, let net = int(p["netPos"]), net != 0 else { continue }
-                state.lots[cid] = FuturesSessionState.Lot(quantity: net, averagePrice: decimal(p["netPrice"]) ?? 0)
+            for f in fills { state.seenFills.insert(f.id) }
+            for p in s.positions where p.accountId == me {
+                guard symbols[p.contractId] != nil, p.netPos != 0 else { continue }
+                state.lots[p.contractId] = FuturesSessionState.Lot(quantity: p.netPos, averagePrice: p.netPrice ?? 0)
             }
             state.baselined = true
         } else {
@@ -1055,7 +1044,6 @@ actor FuturesSession {
     }
 }
 
-private func int64(_ v: Any?) -> Int64? { (v as? NSNumber)?.int64Value ?? (v as? String).flatMap { Int64($0) } }
 private func int(_ v: Any?) -> Int? {
     if let n = v as? NSNumber, n.doubleValue == n.doubleValue.rounded() { return n.intValue }
     return nil
