@@ -27,6 +27,20 @@ public struct TradovateQuote: Sendable, Hashable {
     public var askSize: Decimal?
     public var last: Decimal?
     public var timestamp: Date?
+
+    /// A quote.
+    public init(
+        contractID: Int64, bid: Decimal? = nil, bidSize: Decimal? = nil, ask: Decimal? = nil, askSize: Decimal? = nil, last: Decimal? = nil,
+        timestamp: Date? = nil
+    ) {
+        self.contractID = contractID
+        self.bid = bid
+        self.bidSize = bidSize
+        self.ask = ask
+        self.askSize = askSize
+        self.last = last
+        self.timestamp = timestamp
+    }
 }
 
 /// What the socket reports.

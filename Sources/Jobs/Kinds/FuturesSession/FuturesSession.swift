@@ -20,13 +20,6 @@ actor FuturesSession {
         case tick
     }
 
-    struct LiveOrder: Sendable {
-        var status: String
-        var contractID: Int64
-        var buy: Bool
-        var quantity: Int
-    }
-
     let context: RunContext
     let settings: FuturesSessionSettings
     let resources: FuturesSessionResources
@@ -48,14 +41,9 @@ actor FuturesSession {
     var state: FuturesSessionState
     var account: (id: Int64, name: String)?
     var contracts: [String: Int64] = [:]
-    var symbols: [Int64: String] = [:]
-    var valuePerPoint: [Int64: Decimal] = [:]
-    var prices: [Int64: Decimal] = [:]
-    /// The latest bid and ask by contract (open P&L is marked at the side that would close it).
-    var bids: [Int64: Decimal] = [:]
-    var asks: [Int64: Decimal] = [:]
-    /// When each contract was last quoted (wall time), and when the session opened.
-    var lastQuote: [Int64: Date] = [:]
+    /// The broker's side of the session: positions, orders, fills, quotes and P&L marks.
+    var book = SessionBook()
+    /// When the session opened.
     var openedAt = Date.distantPast
     /// Contracts whose quotes are stale (reported once per stale spell; no new order while any is).
     var staleContracts: Set<Int64> = []
@@ -69,9 +57,6 @@ actor FuturesSession {
     var strategyEnded = false
     /// The open P&L of the last loss check.
     var lastOpen: Decimal?
-    var positions: [Int64: Int] = [:]
-    var orders: [Int64: LiveOrder] = [:]
-    var clOrdIDs: [String: Int64] = [:]
     var strategy: StrategyProcess?
     var strategyGeneration = 0
     var strategyRestarts = 0
@@ -167,8 +152,7 @@ actor FuturesSession {
                 throw JobFailure("Tradovate has no contract '\(symbol)'; fix symbols in jobs.yaml (e.g. MESZ6)", retryable: false)
             }
             contracts[symbol] = contract.id
-            symbols[contract.id] = symbol
-            valuePerPoint[contract.id] = try await client.product(named: String(symbol.dropLast(2))).valuePerPoint
+            book.add(contract: contract.id, symbol: symbol, valuePerPoint: try await client.product(named: String(symbol.dropLast(2))).valuePerPoint)
         }
         if journal.resumed { state.reconnects += 1 }
         baseReconnects = state.reconnects
@@ -226,7 +210,7 @@ actor FuturesSession {
             // Opened locked (a takeover after the lock was written, or a later run the same trade
             // date), or a liquidation's outcome was never recorded: a locked session must be flat.
             await refreshPositions()
-            if !isFlat || pendingFlatten {
+            if !book.isFlat || pendingFlatten {
                 logger.notice("opened locked or mid-flatten; flattening first", metadata: ["positions": "\(openPositions)"])
                 await cancelWorking()
                 await startFlatten()
@@ -256,12 +240,8 @@ actor FuturesSession {
         switch input {
         case .trading(let event): await tradingEvent(event)
         case .market(let event):
-            if case .quote(let q) = event, let symbol = symbols[q.contractID] {
-                if let bid = q.bid { bids[q.contractID] = bid }
-                if let ask = q.ask { asks[q.contractID] = ask }
-                if let price = q.last ?? q.bid.flatMap({ b in q.ask.map { (b + $0) / 2 } }) { prices[q.contractID] = price }
-                guard q.bid != nil || q.ask != nil || q.last != nil else { return }
-                lastQuote[q.contractID] = resources.wall()
+            if case .quote(let q) = event, let symbol = book.symbols[q.contractID] {
+                guard book.apply(quote: q, at: resources.wall()) else { return }
                 if staleContracts.remove(q.contractID) != nil {
                     logger.notice("quotes are back", metadata: ["symbol": "\(symbol)"])
                 }
@@ -345,7 +325,7 @@ actor FuturesSession {
             logger.warning("trading socket disconnected; reconnecting", metadata: ["reason": "\(reason)"])
         case .resynced(let snapshot):
             try? await apply(snapshot: snapshot)
-            logger.notice("re-synced after reconnect", metadata: ["positions": "\(positions.filter { $0.value != 0 }.count)"])
+            logger.notice("re-synced after reconnect", metadata: ["positions": "\(book.openPositions.count)"])
         case .props(let event):
             await props(event.entity)
         default: break
@@ -353,50 +333,40 @@ actor FuturesSession {
     }
 
     private func props(_ entity: TradovateEntity) async {
-        switch entity {
-        case .position(let p):
-            guard p.accountId == account?.id else { return }
-            positions[p.contractId] = p.netPos
-            if let symbol = symbols[p.contractId] { send(["type": "position", "symbol": symbol, "net": p.netPos]) }
+        let changes = book.apply(entity, state: &state)
+        if changes.isEmpty, case .fillFee = entity { dirty = true }
+        await report(changes)
+    }
+
+    /// Tells the strategy what the broker changed; a counted fill is saved and checks the loss.
+    private func report(_ changes: [SessionBook.Change]) async {
+        for change in changes {
             dirty = true
-        case .order(let e):
-            // Only the session's contracts: another contract's orders and fills (a second job, a
-            // manual trade) are not this session's P&L, exposure or stop.
-            guard e.accountId == account?.id, orders[e.id] != nil || isSessionContract(e.contractId) else { return }
-            var o = orders[e.id] ?? LiveOrder(status: "", contractID: e.contractId ?? 0, buy: e.isBuy, quantity: 0)
-            o.status = e.ordStatus ?? o.status
-            orders[e.id] = o
-            var message: [String: Any] = ["type": "order", "order_id": e.id, "status": o.status]
-            if let tag = state.placed.first(where: { $0.value.orderID == e.id })?.key { message["tag"] = tag }
-            send(message)
-            dirty = true
-        case .command(let c):
-            if let cl = c.clOrdId, let id = c.orderId { clOrdIDs[cl] = id }
-        case .fill(let f):
-            guard orders[f.orderId] != nil, isSessionContract(f.contractId) else { return }
-            await fill(f)
-        case .cashBalance(let c):
-            guard c.accountId == account?.id else { return }
-            send(["type": "cash", "amount": c.amount.map { NSDecimalNumber(decimal: $0) } ?? NSNull(), "realized_pnl": NSDecimalNumber(decimal: state.realized)])
-        default: break
+            switch change {
+            case .position(let cid, let net):
+                if let symbol = book.symbols[cid] { send(["type": "position", "symbol": symbol, "net": net]) }
+            case .order(let id, let status):
+                var message: [String: Any] = ["type": "order", "order_id": id, "status": status]
+                if let tag = state.placed.first(where: { $0.value.orderID == id })?.key { message["tag"] = tag }
+                send(message)
+            case .fill(let f):
+                try? await persist()
+                send([
+                    "type": "fill", "order_id": f.orderId, "symbol": book.symbols[f.contractId] ?? "", "side": f.isBuy ? "buy" : "sell", "qty": f.qty,
+                    "price": NSDecimalNumber(decimal: f.price),
+                ])
+                send([
+                    "type": "cash", "realized_pnl": NSDecimalNumber(decimal: state.realized), "open_pnl": NSDecimalNumber(decimal: book.openPnL(state)),
+                ])
+                await checkLoss()
+            case .cash(let amount):
+                send(["type": "cash", "amount": amount.map { NSDecimalNumber(decimal: $0) } ?? NSNull(), "realized_pnl": NSDecimalNumber(decimal: state.realized)])
+            }
         }
     }
 
-    private func fill(_ f: TradovateFill) async {
-        let (cid, qty, price, buy) = (f.contractId, f.qty, f.price, f.isBuy)
-        guard let vpp = valuePerPoint[cid], state.apply(fillID: f.id, contractID: cid, buy: buy, quantity: qty, price: price, valuePerPoint: vpp) else { return }
-        prices[cid] = prices[cid] ?? price
-        try? await persist()
-        send([
-            "type": "fill", "order_id": f.orderId, "symbol": symbols[cid] ?? "", "side": buy ? "buy" : "sell", "qty": qty,
-            "price": NSDecimalNumber(decimal: price),
-        ])
-        let open = state.open(prices: marks, valuePerPoint: valuePerPoint)
-        send(["type": "cash", "realized_pnl": NSDecimalNumber(decimal: state.realized), "open_pnl": NSDecimalNumber(decimal: open)])
-        await checkLoss()
-    }
-
-    /// Applies a sync snapshot: the account, positions, orders, clOrdIds and fills.
+    /// Applies a sync snapshot: the account (chosen from the first), positions, orders, clOrdIds,
+    /// fills and fees.
     private func apply(snapshot s: TradovateSyncSnapshot) async throws {
         let accounts = s.accounts
         if account == nil {
@@ -412,32 +382,12 @@ actor FuturesSession {
                     retryable: false)
             }
             account = (found.id, found.name)
+            book.accountID = found.id
         }
-        let me = account?.id
-        for p in s.positions where p.accountId == me { positions[p.contractId] = p.netPos }
-        var quantities: [Int64: Int] = [:]
-        for v in s.orderVersions { quantities[v.orderId] = v.orderQty }
-        let mine = Set(symbols.keys)
-        for o in s.orders where o.accountId == me && mine.contains(o.contractId ?? 0) {
-            orders[o.id] = LiveOrder(
-                status: o.ordStatus ?? "", contractID: o.contractId ?? 0, buy: o.isBuy, quantity: quantities[o.id] ?? orders[o.id]?.quantity ?? 0)
-        }
-        for c in s.commands {
-            if let cl = c.clOrdId, let id = c.orderId { clOrdIDs[cl] = id }
-        }
-        let fills = s.fills.filter { orders[$0.orderId] != nil }
-        if !state.baselined {
-            // Fills before the session belong to earlier sessions; positions held at the start
-            // are valued from their average price.
-            for f in fills { state.seenFills.insert(f.id) }
-            for p in s.positions where p.accountId == me {
-                guard symbols[p.contractId] != nil, p.netPos != 0 else { continue }
-                state.lots[p.contractId] = FuturesSessionState.Lot(quantity: p.netPos, averagePrice: p.netPrice ?? 0)
-            }
-            state.baselined = true
-        } else {
-            for f in fills { await fill(f) }
-        }
+        let changes = book.apply(snapshot: s, state: &state)
+        // Only the fills missed while the socket was down are reported (positions and orders
+        // reach the strategy through their props as before).
+        await report(changes.filter { if case .fill = $0 { return true } else { return false } })
         dirty = true
     }
 
@@ -460,7 +410,7 @@ actor FuturesSession {
         }
         for entry in await journal.pending where entry.step.hasPrefix("order/") {
             let tag = String(entry.step.dropFirst("order/".count))
-            if let id = clOrdIDs[entry.key] {
+            if let id = book.clOrdIDs[entry.key] {
                 try await journal.resolve(step: entry.step, outcome: id)
                 state.placed[tag]?.orderID = id
                 logger.notice("resumed order found at the broker", metadata: ["tag": "\(tag)", "order": "\(id)"])
@@ -476,17 +426,8 @@ actor FuturesSession {
 
     // MARK: Risk
 
-    /// The closing-side mark of every contract with an open lot (bid for a long, ask for a short).
-    private var marks: [Int64: Decimal] {
-        var marks: [Int64: Decimal] = [:]
-        for (cid, lot) in state.lots {
-            if let mark = ClosingMark.price(quantity: lot.quantity, bid: bids[cid], ask: asks[cid], last: prices[cid]) { marks[cid] = mark }
-        }
-        return marks
-    }
-
     private func checkLoss() async {
-        let open = state.open(prices: marks, valuePerPoint: valuePerPoint)
+        let open = book.openPnL(state)
         let before = (state.peak, state.maxDrawdown)
         state.mark(equity: state.realized + open)
         let total = earlierRealized + state.realized + open
@@ -518,12 +459,8 @@ actor FuturesSession {
             job: context.job.name, run: context.runID, state: "running", locked: true, detail: statusDetail(), now: resources.wall())
     }
 
-    private static let workingStatuses: Set<String> = ["Working", "PendingNew", "PendingReplace", "Suspended"]
-
-    private func isWorking(_ o: LiveOrder) -> Bool { Self.workingStatuses.contains(o.status) }
-
     private func cancelWorking() async {
-        for (id, o) in orders.sorted(by: { $0.key < $1.key }) where isWorking(o) && symbols[o.contractID] != nil {
+        for (id, _) in book.workingOrders {
             do {
                 _ = try await cancelOrder(id)
             } catch {
@@ -538,7 +475,7 @@ actor FuturesSession {
     /// Returns the order's final status (`Canceled`, or e.g. `Filled` when it was too late).
     private func cancelOrder(_ id: Int64) async throws -> String {
         try await persist()
-        let (client, name, working) = (self.client, accountName, Self.workingStatuses)
+        let (client, name, working) = (self.client, accountName, SessionBook.workingStatuses)
         let status: String
         do {
             status = try await journal.perform(step: "cancel/\(id)", target: settings.broker, what: "cancel order \(id)") { _ in
@@ -559,7 +496,7 @@ actor FuturesSession {
             throw error
         }
         await reload()
-        orders[id]?.status = status
+        book.orders[id]?.status = status
         return status
     }
 
@@ -584,11 +521,11 @@ actor FuturesSession {
         let after = settings.risk.staleAfter.components
         let watch = QuoteWatch(staleAfter: Double(after.seconds) + Double(after.attoseconds) / 1e18)
         let stale = watch.stale(
-            positions: positions.filter { symbols[$0.key] != nil }, lastQuote: lastQuote, opened: openedAt, now: resources.wall())
+            positions: book.openPositions, lastQuote: book.lastQuote, opened: openedAt, now: resources.wall())
         let fresh = stale.filter { !staleContracts.contains($0) }
         guard !fresh.isEmpty else { return }
         staleContracts.formUnion(fresh)
-        let names = fresh.map { "\(symbols[$0] ?? String($0)) \(positions[$0] ?? 0)" }.joined(separator: ", ")
+        let names = fresh.map { "\(book.symbols[$0] ?? String($0)) \(book.positions[$0] ?? 0)" }.joined(separator: ", ")
         let action = settings.risk.onStale == .flatten ? "working orders cancelled, positions liquidated" : "positions kept (on_stale: alert)"
         let message = "no quote for \(DurationText.format(settings.risk.staleAfter)) while holding \(names); \(action)"
         logger.error("quotes are stale", metadata: ["held": "\(names)"])
@@ -625,7 +562,7 @@ actor FuturesSession {
                 let (client, name) = (self.client, accountName)
                 do {
                     let _: String = try await journal.perform(
-                        step: "flatten/\(state.flattens)/\(cid)", target: settings.broker, what: "liquidate \(net) \(symbols[cid] ?? "")"
+                        step: "flatten/\(state.flattens)/\(cid)", target: settings.broker, what: "liquidate \(net) \(book.symbols[cid] ?? "")"
                     ) { _ in
                         nil
                     } act: { _ in
@@ -641,7 +578,7 @@ actor FuturesSession {
             }
         case .failed(let open):
             flattening = nil
-            let names = open.sorted { $0.key < $1.key }.map { "\(symbols[$0.key] ?? String($0.key)) \($0.value)" }.joined(separator: ", ")
+            let names = open.sorted { $0.key < $1.key }.map { "\(book.symbols[$0.key] ?? String($0.key)) \($0.value)" }.joined(separator: ", ")
             let message = "not flat after \(loop.rounds) liquidation rounds; open positions: \(names)"
             flattenFailure = message
             logger.error("flatten failed", metadata: ["positions": "\(names)"])
@@ -654,7 +591,7 @@ actor FuturesSession {
     /// map when REST fails: the round then liquidates what it last knew).
     private func brokerPositions() async -> [Int64: Int] {
         await refreshPositions()
-        return positions.filter { symbols[$0.key] != nil && $0.value != 0 }
+        return book.openPositions
     }
 
     /// After a takeover: liquidations whose outcome was never recorded are settled by the flatten
@@ -759,7 +696,7 @@ actor FuturesSession {
         let now = resources.wall()
         if now >= stopAt { return await reject(tag, "stopped: the session's stop \(Instant(stopAt).iso8601) has passed; nothing was sent") }
         if let stale = staleContracts.first, settings.risk.onStale == .flatten {
-            return await reject(tag, "risk: no fresh quote for \(symbols[stale] ?? String(stale)); nothing is sent until quotes come back")
+            return await reject(tag, "risk: no fresh quote for \(book.symbols[stale] ?? String(stale)); nothing is sent until quotes come back")
         }
         if !state.locked {
             do {
@@ -774,8 +711,8 @@ actor FuturesSession {
         }
         // Working orders, and orders whose outcome is unknown at their requested quantity.
         let unknown = state.placed.values.filter { $0.orderID == 0 && $0.symbol == symbol && $0.side == side }.reduce(0) { $0 + $1.quantity }
-        let working = orders.values.filter { $0.contractID == cid && $0.buy == buy && isWorking($0) }.reduce(0) { $0 + $1.quantity } + unknown
-        if let why = risk.rejection(state: state, now: now, buy: buy, quantity: qty, net: positions[cid] ?? 0, working: working) {
+        let working = book.working(contract: cid, buy: buy, unknown: unknown)
+        if let why = risk.rejection(state: state, now: now, buy: buy, quantity: qty, net: book.positions[cid] ?? 0, working: working) {
             return await reject(tag, "risk: \(why)")
         }
         let key = journal.key(for: step)
@@ -790,7 +727,7 @@ actor FuturesSession {
         state.recentOrders = state.recentOrders.filter { now.timeIntervalSince($0) < 60 } + [now]
         state.ordersPlaced += 1
         try? await persist()
-        let (client, name, known) = (self.client, accountName, clOrdIDs)
+        let (client, name, known) = (self.client, accountName, book.clOrdIDs)
         do {
             let id: Int64 = try await journal.perform(step: step, target: settings.broker, what: "\(side) \(qty) \(symbol) (\(tag))") { key in
                 if let id = known[key] { return id }
@@ -800,7 +737,7 @@ actor FuturesSession {
             }
             await reload()
             state.placed[tag]?.orderID = id
-            orders[id] = LiveOrder(status: orders[id]?.status ?? "Working", contractID: cid, buy: buy, quantity: qty)
+            book.placed(id, contract: cid, buy: buy, quantity: qty)
             try? await persist()
             send(["type": "result", "tag": tag, "status": "placed", "order_id": id])
         } catch let error as BrokerError where (error.isRejected || error.isInvalidInput) && !error.message.lowercased().contains("duplicate") {
@@ -827,14 +764,13 @@ actor FuturesSession {
         for entry in unknown {
             let tag = String(entry.step.dropFirst("order/".count))
             guard let placed = state.placed[tag], placed.orderID == 0 else { continue }
-            var found = clOrdIDs[entry.key]
+            var found = book.clOrdIDs[entry.key]
             if found == nil { found = (try? await client.orderID(clOrdID: entry.key)) ?? nil }
             guard let id = found else { continue }
             try? await persist()
             do { try await journal.resolve(step: entry.step, outcome: id) } catch { continue }
             state.placed[tag]?.orderID = id
-            orders[id] = LiveOrder(
-                status: orders[id]?.status ?? "Working", contractID: contracts[placed.symbol] ?? 0, buy: placed.side == "buy", quantity: placed.quantity)
+            book.placed(id, contract: contracts[placed.symbol] ?? 0, buy: placed.side == "buy", quantity: placed.quantity)
             try? await persist()
             logger.notice("unknown order found at the broker", metadata: ["tag": "\(tag)", "order": "\(id)"])
             send(["type": "result", "tag": tag, "status": "placed", "order_id": id])
@@ -866,7 +802,7 @@ actor FuturesSession {
             "type": "session", "event": "start", "job": context.job.name, "run": context.runID, "symbols": settings.symbols,
             "stop_at": Instant(stopAt).iso8601, "locked": state.locked, "resumed": journal.resumed,
         ])
-        for (cid, symbol) in symbols.sorted(by: { $0.value < $1.value }) { send(["type": "position", "symbol": symbol, "net": positions[cid] ?? 0]) }
+        for (cid, symbol) in book.symbols.sorted(by: { $0.value < $1.value }) { send(["type": "position", "symbol": symbol, "net": book.positions[cid] ?? 0]) }
         send(["type": "cash", "realized_pnl": NSDecimalNumber(decimal: state.realized)])
     }
 
@@ -984,8 +920,7 @@ actor FuturesSession {
     /// cannot hide a position from the flatten).
     private func refreshPositions() async {
         guard let list = try? await client.positionContracts(account: accountName) else { return }
-        for cid in symbols.keys { positions[cid] = 0 }
-        for p in list { positions[p.contractID] = p.netPos }
+        book.broker(positions: Dictionary(list.map { ($0.contractID, $0.netPos) }, uniquingKeysWith: { $1 }))
     }
 
     /// A reload reaches the running session: when the plan source has a newer plan, the stop is
@@ -1013,30 +948,25 @@ actor FuturesSession {
 
     private var cmeCalendar: any TradingCalendar { resources.calendars[.cme] ?? Market.cme.calendar() }
 
-    /// Whether a Tradovate `contractId` is one of the session's symbols.
-    private func isSessionContract(_ id: Int64?) -> Bool { id.map { symbols[$0] != nil } ?? false }
-
-    private var isFlat: Bool { positions.allSatisfy { symbols[$0.key] == nil || $0.value == 0 } }
-
     /// The session's contracts with a position, as `SYMBOL net`.
     private var openPositions: String {
-        positions.filter { symbols[$0.key] != nil && $0.value != 0 }.sorted { $0.key < $1.key }.map { "\(symbols[$0.key] ?? "") \($0.value)" }
+        book.openPositions.sorted { $0.key < $1.key }.map { "\(book.symbols[$0.key] ?? "") \($0.value)" }
             .joined(separator: ", ")
     }
 
     /// Whether the fills the session counted leave no open lot.
-    private var lotsFlat: Bool { state.lots.allSatisfy { symbols[$0.key] == nil || $0.value.quantity == 0 } }
+    private var lotsFlat: Bool { state.lots.allSatisfy { book.symbols[$0.key] == nil || $0.value.quantity == 0 } }
 
     private func statusDetail() -> String {
-        let open = state.open(prices: marks, valuePerPoint: valuePerPoint)
+        let open = book.openPnL(state)
         var held: [String: Int] = [:]
-        for (cid, symbol) in symbols { held[symbol] = positions[cid] ?? 0 }
+        for (cid, symbol) in book.symbols { held[symbol] = book.positions[cid] ?? 0 }
         let object: [String: Any] = [
             "positions": held, "realized_pnl": NSDecimalNumber(decimal: state.realized), "open_pnl": NSDecimalNumber(decimal: open),
             "max_drawdown": NSDecimalNumber(decimal: state.maxDrawdown), "orders": state.ordersPlaced, "fills": state.fills,
             "rejects": state.rejects, "reconnects": state.reconnects,
             "day_realized_pnl": NSDecimalNumber(decimal: earlierRealized + state.realized),
-            "working_orders": orders.values.filter { isWorking($0) && symbols[$0.contractID] != nil }.count,
+            "working_orders": book.workingOrders.count,
             "sockets": socketStates.mapValues { context.secrets.redact($0) },
         ]
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
