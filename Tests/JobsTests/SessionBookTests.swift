@@ -134,3 +134,57 @@ import Testing
         #expect(b.isFlat)
     }
 }
+
+/// The risk monitor, pure: figures in, decisions out.
+@Suite struct RiskMonitorTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        var name: String
+        var snapshot: RiskMonitor.Snapshot
+        var decisions: [RiskMonitor.Decision]
+        var testDescription: String { name }
+    }
+
+    static let t0 = Date(timeIntervalSince1970: 1_000_000)
+    static func at(_ seconds: TimeInterval) -> Date { t0.addingTimeInterval(seconds) }
+
+    @Test(
+        arguments: [
+            Case(name: "within the limit", snapshot: .init(realized: -200, open: -299, opened: t0, now: at(1)), decisions: []),
+            Case(name: "realized plus open at the limit locks", snapshot: .init(realized: -200, open: -300, opened: t0, now: at(1)), decisions: [.lock(total: -500)]),
+            Case(
+                name: "earlier runs of the trade date count", snapshot: .init(earlierRealized: -450, open: -50, opened: t0, now: at(1)),
+                decisions: [.lock(total: -500)]),
+            Case(name: "a locked day is not locked again", snapshot: .init(open: -900, locked: true, opened: t0, now: at(1)), decisions: []),
+            Case(
+                name: "a held contract without a quote for 10 s is stale",
+                snapshot: .init(positions: [1: 2, 2: 0], lastQuote: [1: at(5)], opened: t0, now: at(15)), decisions: [.stale([1], flatten: true)]),
+            Case(name: "a quote 9 s ago is fresh", snapshot: .init(positions: [1: 2], lastQuote: [1: at(6)], opened: t0, now: at(15)), decisions: []),
+            Case(
+                name: "a stale spell is reported once", snapshot: .init(positions: [1: 2], alreadyStale: [1], opened: t0, now: at(60)), decisions: []),
+            Case(
+                name: "the loss comes before staleness",
+                snapshot: .init(open: -600, positions: [1: -1], opened: t0, now: at(10)), decisions: [.lock(total: -600), .stale([1], flatten: true)]),
+        ])
+    func decides(_ c: Case) {
+        let monitor = RiskMonitor(limits: .init(dailyLossLimit: 500, maxPosition: 2, maxOrdersPerMinute: 2))
+        #expect(monitor.check(c.snapshot) == c.decisions)
+    }
+
+    @Test func onStaleAlertOnlyAlerts() {
+        let monitor = RiskMonitor(limits: .init(dailyLossLimit: 500, maxPosition: 2, maxOrdersPerMinute: 2, staleAfter: .seconds(5), onStale: .alert))
+        #expect(monitor.check(.init(positions: [1: 1], opened: Self.t0, now: Self.at(5))) == [.stale([1], flatten: false)])
+    }
+
+    @Test func ordersAreRefusedWhenLockedTooFastOrTooLarge() {
+        let monitor = RiskMonitor(limits: .init(dailyLossLimit: 500, maxPosition: 2, maxOrdersPerMinute: 2))
+        var state = FuturesSessionState()
+        #expect(monitor.rejection(state: state, now: Self.t0, buy: true, quantity: 1, net: 0, working: 1) == nil)
+        #expect(monitor.rejection(state: state, now: Self.t0, buy: true, quantity: 1, net: 1, working: 1)?.hasPrefix("max_position") == true)
+        #expect(monitor.rejection(state: state, now: Self.t0, buy: false, quantity: 1, net: -2, working: 0)?.hasPrefix("max_position") == true)
+        state.recentOrders = [Self.t0, Self.t0]
+        #expect(monitor.rejection(state: state, now: Self.at(30), buy: true, quantity: 1, net: 0, working: 0)?.hasPrefix("max_orders_per_minute") == true)
+        #expect(monitor.rejection(state: state, now: Self.at(61), buy: true, quantity: 1, net: 0, working: 0) == nil)
+        state.locked = true
+        #expect(monitor.rejection(state: state, now: Self.at(61), buy: true, quantity: 1, net: 0, working: 0)?.hasPrefix("locked") == true)
+    }
+}

@@ -31,7 +31,7 @@ actor FuturesSession {
     var stopAt: Date
     /// The plan generation ``stopAt`` was computed from.
     var planGeneration: Int?
-    let risk: RiskGuard
+    let risk: RiskMonitor
     let trading: TradovateWebSocket
     let market: TradovateWebSocket
     let sink: AsyncStream<Input>.Continuation
@@ -85,7 +85,7 @@ actor FuturesSession {
         self.configuredAccount = connection.account
         self.stopAt = stopAt
         self.state = state
-        self.risk = RiskGuard(limits: settings.risk)
+        self.risk = RiskMonitor(limits: settings.risk)
         self.trading = TradovateWebSocket(url: connection.client.tradingSocketURL, auth: connection.client.auth, configuration: resources.socket)
         var md = resources.socket
         md.useMarketDataToken = true
@@ -434,7 +434,9 @@ actor FuturesSession {
         // Marked on every tick too: only a change of the figures is written.
         if open != lastOpen || before != (state.peak, state.maxDrawdown) { dirty = true }
         lastOpen = open
-        guard !state.locked, risk.lossLimitReached(total: total) else { return }
+        let figures = RiskMonitor.Snapshot(
+            earlierRealized: earlierRealized, realized: state.realized, open: open, locked: state.locked, opened: openedAt, now: resources.wall())
+        guard risk.check(figures).contains(.lock(total: total)) else { return }
         let earlier = earlierRealized == 0 ? "" : ", earlier runs this trade date \(earlierRealized)"
         let message =
             "daily loss \(total) reached the limit -\(settings.risk.dailyLossLimit) (realized \(state.realized)\(earlier), open \(open)); "
@@ -518,12 +520,10 @@ actor FuturesSession {
     /// event (`risk-stale`); with `on_stale: flatten` working orders are cancelled, the position is
     /// flattened and no new order goes out until quotes come back.
     private func checkStaleQuotes() async {
-        let after = settings.risk.staleAfter.components
-        let watch = QuoteWatch(staleAfter: Double(after.seconds) + Double(after.attoseconds) / 1e18)
-        let stale = watch.stale(
-            positions: book.openPositions, lastQuote: book.lastQuote, opened: openedAt, now: resources.wall())
-        let fresh = stale.filter { !staleContracts.contains($0) }
-        guard !fresh.isEmpty else { return }
+        // Only staleness here (the loss is checked on its own, first): checked as if locked.
+        let figures = RiskMonitor.Snapshot(
+            locked: true, positions: book.openPositions, lastQuote: book.lastQuote, alreadyStale: staleContracts, opened: openedAt, now: resources.wall())
+        guard case .stale(let fresh, _)? = risk.check(figures).first else { return }
         staleContracts.formUnion(fresh)
         let names = fresh.map { "\(book.symbols[$0] ?? String($0)) \(book.positions[$0] ?? 0)" }.joined(separator: ", ")
         let action = settings.risk.onStale == .flatten ? "working orders cancelled, positions liquidated" : "positions kept (on_stale: alert)"
