@@ -471,28 +471,15 @@ actor FuturesSession {
         }
     }
 
-    /// Cancels order `id` through the intent journal (step `cancel/ID`, shared by the stop, the
-    /// loss limit and strategy intents): a cancel whose answer was lost, or that a crash left
-    /// unrecorded, is reconciled from the order's status at the broker before it is sent again.
-    /// Returns the order's final status (`Canceled`, or e.g. `Filled` when it was too late).
+    /// The order desk of the account traded (every order write goes through the journal).
+    private var desk: OrderDesk { OrderDesk(journal: journal, client: client, broker: settings.broker, account: accountName) }
+
+    /// Cancels order `id` at the desk (``OrderDesk/cancel(orderID:)``) and keeps the book's status.
     private func cancelOrder(_ id: Int64) async throws -> String {
         try await persist()
-        let (client, name, working) = (self.client, accountName, SessionBook.workingStatuses)
         let status: String
         do {
-            status = try await journal.perform(step: "cancel/\(id)", target: settings.broker, what: "cancel order \(id)") { _ in
-                let current = try await client.order(id: String(id), account: name).brokerStatus
-                return working.contains(current) ? nil : current
-            } act: { _ in
-                do {
-                    try await client.cancel(orderID: String(id), account: name)
-                    return "Canceled"
-                } catch let error as BrokerError where error.isRejected {
-                    // Too late (filled, or cancelled already): the order is over either way.
-                    if let current = try? await client.order(id: String(id), account: name).brokerStatus, !working.contains(current) { return current }
-                    throw error
-                }
-            }
+            status = try await desk.cancel(orderID: id)
         } catch {
             await reload()
             throw error
@@ -559,15 +546,8 @@ actor FuturesSession {
             state.flattens += 1
             try? await persist()
             for (cid, net) in open.sorted(by: { $0.key < $1.key }) {
-                let (client, name) = (self.client, accountName)
                 do {
-                    let _: String = try await journal.perform(
-                        step: "flatten/\(state.flattens)/\(cid)", target: settings.broker, what: "liquidate \(net) \(book.symbols[cid] ?? "")"
-                    ) { _ in
-                        nil
-                    } act: { _ in
-                        try await client.liquidate(account: name, contractID: cid)
-                    }
+                    try await desk.liquidate(step: "flatten/\(state.flattens)/\(cid)", contractID: cid, what: "liquidate \(net) \(book.symbols[cid] ?? "")")
                     await reload()
                 } catch {
                     await reload()
@@ -727,14 +707,8 @@ actor FuturesSession {
         state.recentOrders = state.recentOrders.filter { now.timeIntervalSince($0) < 60 } + [now]
         state.ordersPlaced += 1
         try? await persist()
-        let (client, name, known) = (self.client, accountName, book.clOrdIDs)
         do {
-            let id: Int64 = try await journal.perform(step: step, target: settings.broker, what: "\(side) \(qty) \(symbol) (\(tag))") { key in
-                if let id = known[key] { return id }
-                return try await client.orderID(clOrdID: key)
-            } act: { _ in
-                Int64(try await client.place(request, account: name).orderID) ?? 0
-            }
+            let id = try await desk.place(step: step, request: request, what: "\(side) \(qty) \(symbol) (\(tag))", known: book.clOrdIDs)
             await reload()
             state.placed[tag]?.orderID = id
             book.placed(id, contract: cid, buy: buy, quantity: qty)
@@ -764,9 +738,7 @@ actor FuturesSession {
         for entry in unknown {
             let tag = String(entry.step.dropFirst("order/".count))
             guard let placed = state.placed[tag], placed.orderID == 0 else { continue }
-            var found = book.clOrdIDs[entry.key]
-            if found == nil { found = (try? await client.orderID(clOrdID: entry.key)) ?? nil }
-            guard let id = found else { continue }
+            guard let id = await desk.find(clOrdID: entry.key, known: book.clOrdIDs) else { continue }
             try? await persist()
             do { try await journal.resolve(step: entry.step, outcome: id) } catch { continue }
             state.placed[tag]?.orderID = id
@@ -919,8 +891,8 @@ actor FuturesSession {
     /// Positions from the broker's REST list (authoritative at the stop: events still in flight
     /// cannot hide a position from the flatten).
     private func refreshPositions() async {
-        guard let list = try? await client.positionContracts(account: accountName) else { return }
-        book.broker(positions: Dictionary(list.map { ($0.contractID, $0.netPos) }, uniquingKeysWith: { $1 }))
+        guard let list = await desk.positions() else { return }
+        book.broker(positions: list)
     }
 
     /// A reload reaches the running session: when the plan source has a newer plan, the stop is
