@@ -29,12 +29,18 @@ import Testing
         (
             "fill",
             #"{"id":44,"orderId":42,"contractId":3001,"timestamp":"2026-01-02T15:00:00Z","tradeDate":{"year":2026,"month":1,"day":2},"action":"Sell","qty":1,"price":5001.75,"active":true,"finallyPaired":0}"#,
-            .fill(TradovateFill(id: 44, orderId: 42, contractId: 3001, action: "Sell", qty: 1, price: Decimal(string: "5001.75")!, active: true, timestamp: "2026-01-02T15:00:00Z"))
+            .fill(
+                TradovateFill(
+                    id: 44, orderId: 42, contractId: 3001, action: "Sell", qty: 1, price: Decimal(string: "5001.75")!, active: true,
+                    timestamp: "2026-01-02T15:00:00Z"))
         ),
         (
             "fillFee",
             #"{"id":44,"clearingFee":0.19,"exchangeFee":0.35,"nfaFee":0.02,"commission":0.25}"#,
-            .fillFee(TradovateFillFee(id: 44, clearingFee: Decimal(string: "0.19"), exchangeFee: Decimal(string: "0.35"), nfaFee: Decimal(string: "0.02"), commission: Decimal(string: "0.25")))
+            .fillFee(
+                TradovateFillFee(
+                    id: 44, clearingFee: Decimal(string: "0.19"), exchangeFee: Decimal(string: "0.35"), nfaFee: Decimal(string: "0.02"),
+                    commission: Decimal(string: "0.25")))
         ),
         (
             "command",
@@ -111,10 +117,11 @@ import Testing
     }
 
     @Test func aFillsFeesAddUp() {
-        #expect(TradovateFillFee(
-                    id: 1, clearingFee: Decimal(string: "0.19"), exchangeFee: Decimal(string: "0.35"), nfaFee: Decimal(string: "0.02"),
-                    commission: Decimal(string: "0.25")
-                ).total == Decimal(string: "0.81"))
+        #expect(
+            TradovateFillFee(
+                id: 1, clearingFee: Decimal(string: "0.19"), exchangeFee: Decimal(string: "0.35"), nfaFee: Decimal(string: "0.02"),
+                commission: Decimal(string: "0.25")
+            ).total == Decimal(string: "0.81"))
         #expect(TradovateFillFee(id: 1).total == 0)
     }
 }

@@ -405,7 +405,8 @@ extension FuturesSessionRiskTests {
         let h = try await SessionHarness()
         let engine = try await h.startSession(try h.job(onStart: "[]", strategy: environmentStrategy))
         let file = h.strategyLog + ".env"
-        #expect(await eventually { FileManager.default.fileExists(atPath: file) && ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").hasSuffix("]") })
+        #expect(
+            await eventually { FileManager.default.fileExists(atPath: file) && ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").hasSuffix("]") })
         let names = Set(try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [String]))
         let allowed: Set<String> = [
             "PATH", "HOME", "LANG", "SCHEDCTL_JOB", "SCHEDCTL_RUN_ID", "SCHEDCTL_NOMINAL", "SCHEDCTL_ATTEMPT", "SCHEDCTL_GENERATION",

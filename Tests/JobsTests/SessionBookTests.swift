@@ -78,26 +78,41 @@ import Testing
             PnLCase(
                 name: "MNQ round trip, 2 a point", events: [order(1, nq), fill(11, order: 1, nq, "Sell", 2, 21000), fill(12, order: 1, nq, "Buy", 2, 20990)],
                 realized: 40, open: 0),
-            PnLCase(name: "a long is marked at the bid", events: [order(1, es), fill(11, order: 1, es, "Buy", 2, 5000)], bid: 4999, ask: 5001, realized: 0, open: -100),
-            PnLCase(name: "a short is marked at the ask", events: [order(1, es, "Sell"), fill(11, order: 1, es, "Sell", 1, 5000)], bid: 4999, ask: 5001, realized: 0, open: -50),
+            PnLCase(
+                name: "a long is marked at the bid", events: [order(1, es), fill(11, order: 1, es, "Buy", 2, 5000)], bid: 4999, ask: 5001, realized: 0,
+                open: -100),
+            PnLCase(
+                name: "a short is marked at the ask", events: [order(1, es, "Sell"), fill(11, order: 1, es, "Sell", 1, 5000)], bid: 4999, ask: 5001,
+                realized: 0, open: -50),
             PnLCase(
                 name: "a fee after its fill is taken from realized",
-                events: [order(1, es), fill(11, order: 1, es, "Buy", 1, 5000), .fillFee(TradovateFillFee(id: 11, exchangeFee: 1, commission: Decimal(string: "0.5")))],
+                events: [
+                    order(1, es), fill(11, order: 1, es, "Buy", 1, 5000),
+                    .fillFee(TradovateFillFee(id: 11, exchangeFee: 1, commission: Decimal(string: "0.5"))),
+                ],
                 realized: Decimal(string: "-1.5")!, open: 0),
             PnLCase(
                 name: "a fee before its fill waits for it",
                 events: [order(1, es), .fillFee(TradovateFillFee(id: 11, commission: 2)), fill(11, order: 1, es, "Buy", 1, 5000)], realized: -2, open: 0),
             PnLCase(
                 name: "a fee is charged once",
-                events: [order(1, es), fill(11, order: 1, es, "Buy", 1, 5000), .fillFee(TradovateFillFee(id: 11, commission: 2)), .fillFee(TradovateFillFee(id: 11, commission: 2))],
+                events: [
+                    order(1, es), fill(11, order: 1, es, "Buy", 1, 5000), .fillFee(TradovateFillFee(id: 11, commission: 2)),
+                    .fillFee(TradovateFillFee(id: 11, commission: 2)),
+                ],
                 realized: -2, open: 0),
             PnLCase(
                 name: "another contract's fill and its fee are not the session's",
-                events: [order(1, other), fill(11, order: 1, other, "Buy", 1, 100), fill(12, order: 1, other, "Sell", 1, 200), .fillFee(TradovateFillFee(id: 12, commission: 2))],
+                events: [
+                    order(1, other), fill(11, order: 1, other, "Buy", 1, 100), fill(12, order: 1, other, "Sell", 1, 200),
+                    .fillFee(TradovateFillFee(id: 12, commission: 2)),
+                ],
                 realized: 0, open: 0),
             PnLCase(
                 name: "a fill counted twice counts once",
-                events: [order(1, es), fill(11, order: 1, es, "Buy", 1, 5000), fill(11, order: 1, es, "Buy", 1, 5000), fill(12, order: 1, es, "Sell", 1, 5001)],
+                events: [
+                    order(1, es), fill(11, order: 1, es, "Buy", 1, 5000), fill(11, order: 1, es, "Buy", 1, 5000), fill(12, order: 1, es, "Sell", 1, 5001),
+                ],
                 realized: 50, open: 0),
         ])
     func pnl(_ c: PnLCase) {
@@ -150,7 +165,9 @@ import Testing
     @Test(
         arguments: [
             Case(name: "within the limit", snapshot: .init(realized: -200, open: -299, opened: t0, now: at(1)), decisions: []),
-            Case(name: "realized plus open at the limit locks", snapshot: .init(realized: -200, open: -300, opened: t0, now: at(1)), decisions: [.lock(total: -500)]),
+            Case(
+                name: "realized plus open at the limit locks", snapshot: .init(realized: -200, open: -300, opened: t0, now: at(1)),
+                decisions: [.lock(total: -500)]),
             Case(
                 name: "earlier runs of the trade date count", snapshot: .init(earlierRealized: -450, open: -50, opened: t0, now: at(1)),
                 decisions: [.lock(total: -500)]),

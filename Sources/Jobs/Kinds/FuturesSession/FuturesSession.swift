@@ -182,7 +182,8 @@ actor FuturesSession {
         let today = tradeDate(resources.wall())
         if let end = CMETradeDate.end(of: today, calendar: cmeCalendar)?.date, end < stopAt {
             // A session never spans two trade dates: the lock, the day's P&L and the stop are one date's.
-            logger.notice("the stop is moved to the close of the session's trade date", metadata: ["trade_date": "\(today)", "close": "\(Instant(end).iso8601)"])
+            logger.notice(
+                "the stop is moved to the close of the session's trade date", metadata: ["trade_date": "\(today)", "close": "\(Instant(end).iso8601)"])
             stopAt = end
         }
         if !state.locked, let reason = try await resources.control.lockReason(job: context.job.name, tradeDate: today) {
@@ -360,7 +361,9 @@ actor FuturesSession {
                 ])
                 await checkLoss()
             case .cash(let amount):
-                send(["type": "cash", "amount": amount.map { NSDecimalNumber(decimal: $0) } ?? NSNull(), "realized_pnl": NSDecimalNumber(decimal: state.realized)])
+                send([
+                    "type": "cash", "amount": amount.map { NSDecimalNumber(decimal: $0) } ?? NSNull(), "realized_pnl": NSDecimalNumber(decimal: state.realized),
+                ])
             }
         }
     }
