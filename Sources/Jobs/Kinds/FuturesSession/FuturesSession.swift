@@ -246,10 +246,7 @@ actor FuturesSession {
                 if staleContracts.remove(q.contractID) != nil {
                     logger.notice("quotes are back", metadata: ["symbol": "\(symbol)"])
                 }
-                send(
-                    [
-                        "type": "quote", "symbol": symbol, "bid": number(q.bid), "ask": number(q.ask), "last": number(q.last),
-                    ], quoteOf: symbol)
+                send(.quote(symbol: symbol, bid: q.bid, ask: q.ask, last: q.last), quoteOf: symbol)
                 await checkLoss()
             } else if case .connected(let n) = event, n > 1 {
                 logger.notice("market-data socket reconnected", metadata: ["connection": "\(n)"])
@@ -345,25 +342,16 @@ actor FuturesSession {
             dirty = true
             switch change {
             case .position(let cid, let net):
-                if let symbol = book.symbols[cid] { send(["type": "position", "symbol": symbol, "net": net]) }
+                if let symbol = book.symbols[cid] { send(.position(symbol: symbol, net: net)) }
             case .order(let id, let status):
-                var message: [String: Any] = ["type": "order", "order_id": id, "status": status]
-                if let tag = state.placed.first(where: { $0.value.orderID == id })?.key { message["tag"] = tag }
-                send(message)
+                send(.order(id: id, status: status, tag: state.placed.first(where: { $0.value.orderID == id })?.key))
             case .fill(let f):
                 try? await persist()
-                send([
-                    "type": "fill", "order_id": f.orderId, "symbol": book.symbols[f.contractId] ?? "", "side": f.isBuy ? "buy" : "sell", "qty": f.qty,
-                    "price": NSDecimalNumber(decimal: f.price),
-                ])
-                send([
-                    "type": "cash", "realized_pnl": NSDecimalNumber(decimal: state.realized), "open_pnl": NSDecimalNumber(decimal: book.openPnL(state)),
-                ])
+                send(.fill(orderID: f.orderId, symbol: book.symbols[f.contractId] ?? "", side: f.isBuy ? "buy" : "sell", qty: f.qty, price: f.price))
+                send(.pnl(realized: state.realized, open: book.openPnL(state)))
                 await checkLoss()
             case .cash(let amount):
-                send([
-                    "type": "cash", "amount": amount.map { NSDecimalNumber(decimal: $0) } ?? NSNull(), "realized_pnl": NSDecimalNumber(decimal: state.realized),
-                ])
+                send(.cash(amount: amount, realized: state.realized))
             }
         }
     }
@@ -457,7 +445,7 @@ actor FuturesSession {
         try? await persist()
         logger.error("risk limit reached", metadata: ["total": "\(total)", "limit": "\(settings.risk.dailyLossLimit)"])
         try? await context.events.record("risk-limit", context.secrets.redact(message))
-        send(["type": "risk-limit", "message": message])
+        send(.riskLimit(message))
         await cancelWorking()
         await startFlatten()
         try? await resources.control.update(
@@ -520,7 +508,7 @@ actor FuturesSession {
         let message = "no quote for \(DurationText.format(settings.risk.staleAfter)) while holding \(names); \(action)"
         logger.error("quotes are stale", metadata: ["held": "\(names)"])
         try? await context.events.record("risk-stale", context.secrets.redact(message))
-        send(["type": "risk-stale", "message": message])
+        send(.riskStale(message))
         if settings.risk.onStale == .flatten {
             await cancelWorking()
             await startFlatten()
@@ -566,7 +554,7 @@ actor FuturesSession {
             flattenFailure = message
             logger.error("flatten failed", metadata: ["positions": "\(names)"])
             try? await context.events.record("flatten-failed", context.secrets.redact(message))
-            send(["type": "flatten-failed", "message": message])
+            send(.flattenFailed(message))
         }
     }
 
@@ -603,39 +591,36 @@ actor FuturesSession {
     // MARK: Intents
 
     private func intent(_ line: String) async {
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any], let type = object["type"] as? String else {
+        guard let intent = StrategyIntent.decode(line) else {
             logger.warning("strategy wrote a line that is not an intent", metadata: ["line": "\(context.secrets.redact(String(line.prefix(200))))"])
-            send(["type": "reject", "reason": "invalid: each line must be a JSON object with a type (order, cancel, flatten)"])
+            send(.reject(tag: nil, reason: "invalid: each line must be a JSON object with a type (order, cancel, flatten)"))
             return
         }
-        let tag = object["tag"] as? String
-        switch type {
-        case "order": await order(object, tag: tag ?? "")
+        let tag = intent.tag
+        switch intent.type {
+        case "order": await order(intent, tag: tag ?? "")
         case "cancel":
             guard let tag, let placed = state.placed[tag], placed.orderID != 0 else {
-                send(["type": "reject", "tag": tag ?? "", "reason": "invalid: no order with this tag"])
+                send(.reject(tag: tag ?? "", reason: "invalid: no order with this tag"))
                 return
             }
             do {
                 let status = try await cancelOrder(placed.orderID)
-                send([
-                    "type": "result", "tag": tag, "status": status == "Canceled" ? "cancelled" : "not-working", "order_id": placed.orderID,
-                    "order_status": status,
-                ])
+                send(.result(tag: tag, status: status == "Canceled" ? "cancelled" : "not-working", orderID: placed.orderID, orderStatus: status))
             } catch let error as BrokerError where error.isRejected || error.isInvalidInput {
-                send(["type": "reject", "tag": tag, "reason": "broker: \(context.secrets.redact(error.message))"])
+                send(.reject(tag: tag, reason: "broker: \(context.secrets.redact(error.message))"))
             } catch {
-                send([
-                    "type": "reject", "tag": tag,
-                    "reason": "unknown: \(context.secrets.redact("\(error)")); the cancel is reconciled from the order's status before it is sent again",
-                ])
+                send(
+                    .reject(
+                        tag: tag,
+                        reason: "unknown: \(context.secrets.redact("\(error)")); the cancel is reconciled from the order's status before it is sent again"))
             }
         case "flatten":
             await cancelWorking()
             await startFlatten()
-            send(["type": "result", "status": "flatten-sent"])
+            send(.result(tag: nil, status: "flatten-sent", orderID: nil, orderStatus: nil))
         default:
-            send(["type": "reject", "tag": tag ?? "", "reason": "invalid: unknown intent type '\(type)'; use order, cancel or flatten"])
+            send(.reject(tag: tag ?? "", reason: "invalid: unknown intent type '\(intent.type)'; use order, cancel or flatten"))
         }
     }
 
@@ -643,24 +628,24 @@ actor FuturesSession {
         state.rejects += 1
         dirty = true
         logger.notice("order rejected", metadata: ["tag": "\(tag)", "reason": "\(reason)"])
-        send(["type": "reject", "tag": tag, "reason": reason])
+        send(.reject(tag: tag, reason: reason))
     }
 
-    private func order(_ o: [String: Any], tag: String) async {
+    private func order(_ o: StrategyIntent, tag: String) async {
         guard !tag.isEmpty, tag.count <= 64 else { return await reject(tag, "invalid: every order needs a tag of 1 to 64 characters") }
-        let symbol = (o["symbol"] as? String) ?? (settings.symbols.count == 1 ? settings.symbols[0] : "")
+        let symbol = o.symbol ?? (settings.symbols.count == 1 ? settings.symbols[0] : "")
         guard let cid = contracts[symbol] else { return await reject(tag, "invalid: symbol '\(symbol)' is not one of \(settings.symbols)") }
-        guard let side = o["side"] as? String, side == "buy" || side == "sell" else { return await reject(tag, "invalid: side must be buy or sell") }
-        guard let qty = int(o["qty"]), qty > 0 else { return await reject(tag, "invalid: qty must be a whole number above 0") }
-        let kind = o["order"] as? String ?? "market"
+        guard let side = o.side, side == "buy" || side == "sell" else { return await reject(tag, "invalid: side must be buy or sell") }
+        guard let qty = o.qty, qty > 0 else { return await reject(tag, "invalid: qty must be a whole number above 0") }
+        let kind = o.order ?? "market"
         let type: OrderType
         switch kind {
         case "market": type = .market
         case "limit":
-            guard let p = decimal(o["price"]) else { return await reject(tag, "invalid: a limit order needs price") }
+            guard let p = o.price else { return await reject(tag, "invalid: a limit order needs price") }
             type = .limit(p)
         case "stop":
-            guard let p = decimal(o["stop_price"] ?? o["price"]) else { return await reject(tag, "invalid: a stop order needs stop_price") }
+            guard let p = o.stopTrigger else { return await reject(tag, "invalid: a stop order needs stop_price") }
             type = .stop(p)
         default: return await reject(tag, "invalid: order must be market, limit or stop")
         }
@@ -672,7 +657,7 @@ actor FuturesSession {
                 tag, "unknown: the outcome of order \(tag) (clOrdId \(unknown.clOrdID)) is still being reconciled; it is not sent again")
         }
         if let done = state.placed[tag], done.orderID != 0 {
-            send(["type": "result", "tag": tag, "status": "duplicate", "order_id": done.orderID])
+            send(.result(tag: tag, status: "duplicate", orderID: done.orderID, orderStatus: nil))
             return
         }
         let buy = side == "buy"
@@ -716,7 +701,7 @@ actor FuturesSession {
             state.placed[tag]?.orderID = id
             book.placed(id, contract: cid, buy: buy, quantity: qty)
             try? await persist()
-            send(["type": "result", "tag": tag, "status": "placed", "order_id": id])
+            send(.result(tag: tag, status: "placed", orderID: id, orderStatus: nil))
         } catch let error as BrokerError where (error.isRejected || error.isInvalidInput) && !error.message.lowercased().contains("duplicate") {
             // The broker refused it: nothing was placed, the tag may be used again. ("Duplicate
             // clOrdId" is not such an answer: an order with this clOrdId exists; it is reconciled.)
@@ -748,7 +733,7 @@ actor FuturesSession {
             book.placed(id, contract: contracts[placed.symbol] ?? 0, buy: placed.side == "buy", quantity: placed.quantity)
             try? await persist()
             logger.notice("unknown order found at the broker", metadata: ["tag": "\(tag)", "order": "\(id)"])
-            send(["type": "result", "tag": tag, "status": "placed", "order_id": id])
+            send(.result(tag: tag, status: "placed", orderID: id, orderStatus: nil))
         }
     }
 
@@ -773,12 +758,12 @@ actor FuturesSession {
             onExit: { sink.yield(.strategyExit($0, generation: generation)) },
             queueLimit: resources.strategyQueueLimit, intentBacklog: resources.strategyIntentBacklog,
             onFlood: { sink.yield(.strategyFlood(generation: generation)) })
-        send([
-            "type": "session", "event": "start", "job": context.job.name, "run": context.runID, "symbols": settings.symbols,
-            "stop_at": Instant(stopAt).iso8601, "locked": state.locked, "resumed": journal.resumed,
-        ])
-        for (cid, symbol) in book.symbols.sorted(by: { $0.value < $1.value }) { send(["type": "position", "symbol": symbol, "net": book.positions[cid] ?? 0]) }
-        send(["type": "cash", "realized_pnl": NSDecimalNumber(decimal: state.realized)])
+        send(
+            .sessionStart(
+                job: context.job.name, run: context.runID, symbols: settings.symbols, stopAt: Instant(stopAt).iso8601, locked: state.locked,
+                resumed: journal.resumed))
+        for (cid, symbol) in book.symbols.sorted(by: { $0.value < $1.value }) { send(.position(symbol: symbol, net: book.positions[cid] ?? 0)) }
+        send(.pnl(realized: state.realized, open: nil))
     }
 
     /// The strategy's environment before its `strategy.env`: built from scratch (`PATH`, `HOME`,
@@ -819,9 +804,9 @@ actor FuturesSession {
 
     /// Queues a message for the strategy; never blocks. A strategy that lets `strategyQueueLimit`
     /// messages pile up is ended after the current input (``endStrategyIfBehind()``).
-    private func send(_ message: [String: Any], quoteOf symbol: String? = nil) {
-        guard let strategy, let data = try? JSONSerialization.data(withJSONObject: message, options: [.sortedKeys]) else { return }
-        if strategy.send(String(decoding: data, as: UTF8.self), quoteOf: symbol) == .overflow, strategyToEnd == nil {
+    private func send(_ message: StrategyMessage, quoteOf symbol: String? = nil) {
+        guard let strategy, let line = message.line else { return }
+        if strategy.send(line, quoteOf: symbol) == .overflow, strategyToEnd == nil {
             strategyToEnd = "it did not read its input: \(resources.strategyQueueLimit) messages were waiting"
         }
     }
@@ -854,7 +839,7 @@ actor FuturesSession {
         logger.info("session stopping", metadata: ["reason": "\(reason)"])
         try? await resources.control.update(
             job: context.job.name, run: context.runID, state: "stopping", locked: state.locked, detail: statusDetail(), now: resources.wall())
-        send(["type": "session", "event": "stop", "reason": reason])
+        send(.sessionStop(reason: reason))
         stopStrategy()
         await cancelWorking()
         var flattened = false
@@ -948,17 +933,6 @@ actor FuturesSession {
         return String(decoding: data, as: UTF8.self)
     }
 }
-
-private func int(_ v: Any?) -> Int? {
-    if let n = v as? NSNumber, n.doubleValue == n.doubleValue.rounded() { return n.intValue }
-    return nil
-}
-private func decimal(_ v: Any?) -> Decimal? {
-    if let n = v as? NSNumber { return Decimal(string: n.stringValue) }
-    if let s = v as? String { return Decimal(string: s) }
-    return nil
-}
-private func number(_ d: Decimal?) -> Any { d.map { NSDecimalNumber(decimal: $0) } ?? NSNull() }
 
 /// The strategy's intents waiting for the session, beside its input stream: the stream carries
 /// one `intentsReady` signal at a time, and each turn handles one intent and signals again while
