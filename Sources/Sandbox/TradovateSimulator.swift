@@ -101,6 +101,10 @@ public final class TradovateSimulator: Sendable {
         var silent = false
         var mdConnects = 0
         var syncRequests = 0
+        /// The fee charged per contract of every fill (a `fillFee` entity per fill), if any.
+        var feePerContract: Decimal?
+        /// Each charged fill's fee by fill id.
+        var fillFees: [Int64: Decimal] = [:]
         /// Endpoints whose next request is carried out and then answered by a dropped connection.
         var loseAnswers: [String] = []
         /// Socket requests (endpoint, status) answered with that status instead of being served.
@@ -234,6 +238,9 @@ public final class TradovateSimulator: Sendable {
     /// Whether a placement with a `clOrdId` already used is refused ("Duplicate clOrdId", the
     /// default) or placed as a second order (Tradovate documents no de-duplication).
     public func setDeduplicateClOrdIds(_ on: Bool) { state.withLock { $0.deduplicateClOrdIds = on } }
+    /// Charges `fee` per contract of every later fill: a `fillFee` entity (its `commission`) is
+    /// pushed after each fill and listed in the sync snapshot. Nil: no fees (the default).
+    public func setFillFee(perContract fee: Decimal?) { state.withLock { $0.feePerContract = fee } }
     /// Adds an account the user sees (with 50 000 cash).
     public func addAccount(id: Int64, name: String) {
         state.withLock { s in
@@ -345,7 +352,13 @@ public final class TradovateSimulator: Sendable {
         pushProps(
             &s, "fill", ["id": id, "orderId": o.id, "contractId": o.contractId, "qty": qty, "price": NSDecimalNumber(decimal: price), "action": o.action],
             "Created")
+        if let fee = s.feePerContract {
+            s.fillFees[id] = fee * Decimal(qty)
+            pushProps(&s, "fillFee", feeJSON(id, fee * Decimal(qty)), "Created")
+        }
     }
+
+    static func feeJSON(_ fillID: Int64, _ fee: Decimal) -> [String: Any] { ["id": fillID, "commission": NSDecimalNumber(decimal: fee)] }
 
     static func matchAll(_ s: inout State) {
         for i in s.orders.indices where s.orders[i].status == "Working" {
@@ -625,6 +638,7 @@ public final class TradovateSimulator: Sendable {
                     isAutomated: json["isAutomated"] as? Bool ?? false, timestamp: Date())
                 s.orders.append(o)
                 Self.pushProps(&s, "order", Self.orderJSON(o), "Created")
+                Self.pushProps(&s, "orderVersion", Self.versionJSON(o), "Created")
                 Self.pushProps(&s, "command", Self.commandJSON(o), "Created")
                 if s.fillMode == .instant { Self.matchAll(&s) }
                 return Reply(status: 200, payload: ["orderId": id])
@@ -640,6 +654,7 @@ public final class TradovateSimulator: Sendable {
                 s.orders[i].price = jsonDecimal(json["price"])
                 s.orders[i].stop = jsonDecimal(json["stopPrice"])
                 Self.pushProps(&s, "order", Self.orderJSON(s.orders[i]), "Updated")
+                Self.pushProps(&s, "orderVersion", Self.versionJSON(s.orders[i]), "Created")
                 if s.fillMode == .instant { Self.matchAll(&s) }
                 return Reply(status: 200, payload: ["commandId": s.nextID])
             case "order/cancelorder":
@@ -829,7 +844,7 @@ public final class TradovateSimulator: Sendable {
                     "orders": s.orders.map(Self.orderJSON), "orderVersions": s.orders.map(Self.versionJSON),
                     "cashBalances": s.cash.map { ["accountId": $0.key, "amount": NSDecimalNumber(decimal: $0.value)] as [String: Any] },
                     "contracts": s.contracts.map { ["id": $0.id, "name": $0.name] as [String: Any] }, "contractGroups": [],
-                    "commands": s.orders.map(Self.commandJSON),
+                    "commands": s.orders.map(Self.commandJSON), "fillFees": s.fillFees.sorted { $0.key < $1.key }.map { Self.feeJSON($0.key, $0.value) },
                     "fills": s.fills.map {
                         [
                             "id": $0.id, "orderId": $0.orderId, "contractId": $0.contractId, "qty": $0.qty, "price": NSDecimalNumber(decimal: $0.price),

@@ -41,7 +41,9 @@ func isQuote(_ price: Decimal) -> (TradovateEvent) -> Bool {
 }
 func isProps(_ type: String, containing text: String = "") -> (TradovateEvent) -> Bool {
     { e in
-        if case .props(let t, _, let entity) = e { return t == type && (text.isEmpty || String(decoding: entity, as: UTF8.self).contains(text)) }
+        if case .props(let p) = e {
+            return p.entity.entityType == type && (text.isEmpty || String(decoding: p.entity.json, as: UTF8.self).contains(text))
+        }
         return false
     }
 }
@@ -95,11 +97,10 @@ struct WSHarness {
         let h = try await WSHarness.make()
         #expect(await h.events.wait(isConnected))
         let sync = try await h.ws.syncRequest(userID: 7001)
-        let snapshot = try #require(sync.json() as? [String: Any])
-        #expect((snapshot["accounts"] as? [[String: Any]])?.first?["name"] as? String == "DEMO123456")
+        #expect(sync.accounts.first?.name == "DEMO123456")
         // Requests by id over the socket.
         let r = try await h.ws.request("account/list")
-        #expect(r.status == 200 && (r.json() as? [Any])?.count == 1)
+        #expect(r.status == 200 && (try? r.decode([TradovateAccount].self))?.count == 1)
         let missing = try await h.ws.request("contract/find", query: "name=NOPE")
         #expect(missing.status == 404)
         // An order placed over REST shows up as props events on the socket.

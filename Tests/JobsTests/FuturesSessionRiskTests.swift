@@ -405,7 +405,8 @@ extension FuturesSessionRiskTests {
         let h = try await SessionHarness()
         let engine = try await h.startSession(try h.job(onStart: "[]", strategy: environmentStrategy))
         let file = h.strategyLog + ".env"
-        #expect(await eventually { FileManager.default.fileExists(atPath: file) && ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").hasSuffix("]") })
+        #expect(
+            await eventually { FileManager.default.fileExists(atPath: file) && ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").hasSuffix("]") })
         let names = Set(try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [String]))
         let allowed: Set<String> = [
             "PATH", "HOME", "LANG", "SCHEDCTL_JOB", "SCHEDCTL_RUN_ID", "SCHEDCTL_NOMINAL", "SCHEDCTL_ATTEMPT", "SCHEDCTL_GENERATION",
@@ -570,6 +571,64 @@ extension FuturesSessionRiskTests {
         let placed = h.sim.placedOrderBodies.count
         #expect(placed < 200, "\(placed) of 400 queued intents reached the broker after the stop was asked")
         #expect(h.sim.workingOrderCount == 0, "what was placed was cancelled at the stop")
+        await h.close()
+    }
+}
+
+/// A strategy that logs every line and, once the session reports a working order it did not
+/// place (no tag), writes the intents in `ON_START`.
+let onForeignOrderStrategy = """
+    import json, os, sys
+    log = open(os.environ["STRATEGY_LOG"], "a")
+    sent = False
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            break
+        log.write(line)
+        log.flush()
+        m = json.loads(line)
+        if not sent and m.get("type") == "order" and m.get("status") == "Working" and "tag" not in m:
+            sent = True
+            for intent in json.loads(os.environ.get("ON_START", "[]")):
+                sys.stdout.write(json.dumps(intent) + "\\n")
+            sys.stdout.flush()
+    """
+
+extension FuturesSessionRiskTests {
+    /// Review #10: an order the session learns from events only (placed by another program on
+    /// the session's contract) counts toward max_position at its quantity (its order version);
+    /// before, it counted 0 and a second buy took the possible position to 3 against a limit of 2.
+    @Test func anOrderLearnedFromEventsCountsAtItsQuantity() async throws {
+        let h = try await SessionHarness()
+        let engine = try await h.startSession(
+            try h.job(onStart: #"[{"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"more"}]"#, strategy: onForeignOrderStrategy))
+        let foreign = try OrderRequest(symbol: "ESZ5", side: .buy, quantity: 2, type: .limit(4000), key: .random())
+        _ = try await h.client.place(foreign, account: "DEMO123456")
+        #expect(await eventually { h.strategySaw(type: "reject", tag: "more") || h.strategySaw(type: "result", tag: "more") })
+        #expect(h.strategySaw(type: "reject", tag: "more", containing: "max_position"), "the foreign working buy counts at its 2")
+        #expect(h.sim.placedOrderBodies.count == 1, "only the foreign order reached the broker")
+        let run = try await h.stopAtEnd(engine)
+        #expect(run.state == .succeeded)
+        await h.close()
+    }
+
+    /// Review #9: fees and commissions are part of the day's P&L. A round trip at one price with
+    /// a fee of 1.25 per contract per fill realizes −2.50 (before, 0: the loss limit ignored fees).
+    @Test func feesAreTakenFromTheRealizedPnL() async throws {
+        let h = try await SessionHarness()
+        h.sim.setFillFee(perContract: Decimal(string: "1.25")!)
+        let engine = try await h.startSession(try h.job(onStart: "[]"))
+        for side in [OrderSide.buy, .sell] {
+            _ = try await h.client.place(try OrderRequest(symbol: "ESZ5", side: side, quantity: 1, type: .market, key: .random()), account: "DEMO123456")
+        }
+        #expect(
+            await eventually {
+                h.sessionClock.advance(by: .seconds(1))
+                return (try? await SessionControl(store: h.store).rows().first?.detail)?.contains("\"realized_pnl\":-2.5") == true
+            }, "both fills' fees were counted")
+        let run = try await h.stopNow(engine)
+        #expect(run.detail?.contains("\"realized_pnl\":-2.5") == true, "\(run.detail ?? "")")
         await h.close()
     }
 }

@@ -7,6 +7,13 @@ public struct TradovateContract: Sendable, Hashable, Codable {
     public var id: Int64
     public var name: String
     public var contractMaturityId: Int64?
+
+    /// A contract.
+    public init(id: Int64, name: String, contractMaturityId: Int64? = nil) {
+        self.id = id
+        self.name = name
+        self.contractMaturityId = contractMaturityId
+    }
 }
 
 /// A Tradovate product (e.g. `ES`: value per point 50, tick 0.25).

@@ -9,8 +9,13 @@ public struct TradovateResponse: Sendable {
     public var status: Int
     /// The raw JSON of `d`, if any.
     public var payload: Data?
-    /// `d` decoded with `JSONSerialization`.
-    public func json() -> Any? { payload.flatMap { try? JSONSerialization.jsonObject(with: $0, options: [.fragmentsAllowed]) } }
+    /// `d` decoded as `T`; throws a `malformedResponse` error when it is absent or of another shape.
+    public func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        guard let payload, let value = try? JSONDecoder().decode(T.self, from: payload) else {
+            throw BrokerError(.malformedResponse, broker: "tradovate", "Tradovate answered on the WebSocket with an unreadable payload (status \(status))")
+        }
+        return value
+    }
 }
 
 /// A market-data quote from an `md` event. Missing entries stay nil.
@@ -22,6 +27,20 @@ public struct TradovateQuote: Sendable, Hashable {
     public var askSize: Decimal?
     public var last: Decimal?
     public var timestamp: Date?
+
+    /// A quote.
+    public init(
+        contractID: Int64, bid: Decimal? = nil, bidSize: Decimal? = nil, ask: Decimal? = nil, askSize: Decimal? = nil, last: Decimal? = nil,
+        timestamp: Date? = nil
+    ) {
+        self.contractID = contractID
+        self.bid = bid
+        self.bidSize = bidSize
+        self.ask = ask
+        self.askSize = askSize
+        self.last = last
+        self.timestamp = timestamp
+    }
 }
 
 /// What the socket reports.
@@ -30,13 +49,14 @@ public enum TradovateEvent: Sendable {
     case connected(connection: Int)
     /// The connection ended; a reconnect follows unless stopped.
     case disconnected(reason: String)
-    /// A `props` entity event (`entityType` e.g. `order`, `position`; `eventType` Created/Updated/Deleted).
-    case props(entityType: String, eventType: String, entity: Data)
+    /// A `props` entity event, typed (an entity type the session does not use, or an entity that
+    /// lacks a required field, is not reported).
+    case props(TradovateProps)
     /// A quote.
     case quote(TradovateQuote)
     /// The snapshot of a `user/syncrequest` re-sent after a reconnect (the caller applies what
     /// happened while the socket was down).
-    case resynced(snapshot: Data)
+    case resynced(snapshot: TradovateSyncSnapshot)
     /// Another server event (`chart`, `clock`, …) with its raw `d`.
     case other(name: String, payload: Data)
 }
@@ -219,14 +239,14 @@ public actor TradovateWebSocket {
 
     /// `user/syncrequest`; remembered and re-sent after every reconnect (props events resume).
     @discardableResult
-    public func syncRequest(userID: Int64? = nil, accounts: [Int64]? = nil) async throws -> TradovateResponse {
+    public func syncRequest(userID: Int64? = nil, accounts: [Int64]? = nil) async throws -> TradovateSyncSnapshot {
         var body: [String: Any] = ["splitResponses": false]
         if let userID { body["users"] = [userID] }
         if let accounts { body["accounts"] = accounts }
         let data = try JSONSerialization.data(withJSONObject: body)
         let r = try await checked(request("user/syncrequest", body: data), "user/syncrequest")
         syncBody = data
-        return r
+        return try TradovateSyncSnapshot.decode(r.payload ?? Data())
     }
 
     /// `md/subscribequote`; remembered and re-sent after every reconnect.
@@ -455,8 +475,10 @@ public actor TradovateWebSocket {
         if connection > 1, sync != nil || !symbols.isEmpty {
             Task {
                 if let sync {
-                    guard let snapshot = await self.resend("user/syncrequest", sync, connection: connection) else { return }
-                    self.eventSink.yield(.resynced(snapshot: snapshot))
+                    guard let data = await self.resend("user/syncrequest", sync, connection: connection) else { return }
+                    do { self.eventSink.yield(.resynced(snapshot: try TradovateSyncSnapshot.decode(data))) } catch {
+                        self.logger.error("unreadable snapshot after a reconnect", metadata: ["broker": "tradovate"])
+                    }
                 }
                 for s in symbols {
                     guard let data = try? JSONSerialization.data(withJSONObject: ["symbol": s]) else { continue }
@@ -496,7 +518,12 @@ public actor TradovateWebSocket {
         case "props":
             guard let d = d as? [String: Any], let type = d["entityType"] as? String else { return }
             let entity = d["entity"].flatMap { try? JSONSerialization.data(withJSONObject: $0) } ?? Data("{}".utf8)
-            eventSink.yield(.props(entityType: type, eventType: d["eventType"] as? String ?? "", entity: entity))
+            switch TradovateEntity.decode(entityType: type, entity: entity) {
+            case .success(let typed): eventSink.yield(.props(TradovateProps(eventType: d["eventType"] as? String ?? "", entity: typed)))
+            case .failure(.unknownType): break
+            case .failure(.unreadable):
+                logger.warning("props entity without a required field; ignored", metadata: ["broker": "tradovate", "entity_type": "\(type)"])
+            }
         case "md":
             guard let d = d as? [String: Any] else { return }
             if let quotes = d["quotes"] as? [[String: Any]] {

@@ -20,13 +20,6 @@ actor FuturesSession {
         case tick
     }
 
-    struct LiveOrder: Sendable {
-        var status: String
-        var contractID: Int64
-        var buy: Bool
-        var quantity: Int
-    }
-
     let context: RunContext
     let settings: FuturesSessionSettings
     let resources: FuturesSessionResources
@@ -38,7 +31,7 @@ actor FuturesSession {
     var stopAt: Date
     /// The plan generation ``stopAt`` was computed from.
     var planGeneration: Int?
-    let risk: RiskGuard
+    let risk: RiskMonitor
     let trading: TradovateWebSocket
     let market: TradovateWebSocket
     let sink: AsyncStream<Input>.Continuation
@@ -48,14 +41,9 @@ actor FuturesSession {
     var state: FuturesSessionState
     var account: (id: Int64, name: String)?
     var contracts: [String: Int64] = [:]
-    var symbols: [Int64: String] = [:]
-    var valuePerPoint: [Int64: Decimal] = [:]
-    var prices: [Int64: Decimal] = [:]
-    /// The latest bid and ask by contract (open P&L is marked at the side that would close it).
-    var bids: [Int64: Decimal] = [:]
-    var asks: [Int64: Decimal] = [:]
-    /// When each contract was last quoted (wall time), and when the session opened.
-    var lastQuote: [Int64: Date] = [:]
+    /// The broker's side of the session: positions, orders, fills, quotes and P&L marks.
+    var book = SessionBook()
+    /// When the session opened.
     var openedAt = Date.distantPast
     /// Contracts whose quotes are stale (reported once per stale spell; no new order while any is).
     var staleContracts: Set<Int64> = []
@@ -69,9 +57,6 @@ actor FuturesSession {
     var strategyEnded = false
     /// The open P&L of the last loss check.
     var lastOpen: Decimal?
-    var positions: [Int64: Int] = [:]
-    var orders: [Int64: LiveOrder] = [:]
-    var clOrdIDs: [String: Int64] = [:]
     var strategy: StrategyProcess?
     var strategyGeneration = 0
     var strategyRestarts = 0
@@ -100,7 +85,7 @@ actor FuturesSession {
         self.configuredAccount = connection.account
         self.stopAt = stopAt
         self.state = state
-        self.risk = RiskGuard(limits: settings.risk)
+        self.risk = RiskMonitor(limits: settings.risk)
         self.trading = TradovateWebSocket(url: connection.client.tradingSocketURL, auth: connection.client.auth, configuration: resources.socket)
         var md = resources.socket
         md.useMarketDataToken = true
@@ -167,8 +152,7 @@ actor FuturesSession {
                 throw JobFailure("Tradovate has no contract '\(symbol)'; fix symbols in jobs.yaml (e.g. MESZ6)", retryable: false)
             }
             contracts[symbol] = contract.id
-            symbols[contract.id] = symbol
-            valuePerPoint[contract.id] = try await client.product(named: String(symbol.dropLast(2))).valuePerPoint
+            book.add(contract: contract.id, symbol: symbol, valuePerPoint: try await client.product(named: String(symbol.dropLast(2))).valuePerPoint)
         }
         if journal.resumed { state.reconnects += 1 }
         baseReconnects = state.reconnects
@@ -187,15 +171,19 @@ actor FuturesSession {
         await trading.start()
         await market.start()
         let userID = try await client.auth.currentSession().userID
-        let snapshot = try await trading.syncRequest(userID: userID)
-        try await apply(snapshot: snapshot.payload ?? Data())
+        let snapshot: TradovateSyncSnapshot
+        do { snapshot = try await trading.syncRequest(userID: userID) } catch let e as BrokerError where e.isMalformedResponse {
+            throw JobFailure("Tradovate answered user/syncrequest with an unreadable snapshot")
+        }
+        try await apply(snapshot: snapshot)
         try await reconcilePending()
         await finishPendingCancels()
         for symbol in settings.symbols { try await market.subscribeQuote(symbol: symbol) }
         let today = tradeDate(resources.wall())
         if let end = CMETradeDate.end(of: today, calendar: cmeCalendar)?.date, end < stopAt {
             // A session never spans two trade dates: the lock, the day's P&L and the stop are one date's.
-            logger.notice("the stop is moved to the close of the session's trade date", metadata: ["trade_date": "\(today)", "close": "\(Instant(end).iso8601)"])
+            logger.notice(
+                "the stop is moved to the close of the session's trade date", metadata: ["trade_date": "\(today)", "close": "\(Instant(end).iso8601)"])
             stopAt = end
         }
         if !state.locked, let reason = try await resources.control.lockReason(job: context.job.name, tradeDate: today) {
@@ -223,7 +211,7 @@ actor FuturesSession {
             // Opened locked (a takeover after the lock was written, or a later run the same trade
             // date), or a liquidation's outcome was never recorded: a locked session must be flat.
             await refreshPositions()
-            if !isFlat || pendingFlatten {
+            if !book.isFlat || pendingFlatten {
                 logger.notice("opened locked or mid-flatten; flattening first", metadata: ["positions": "\(openPositions)"])
                 await cancelWorking()
                 await startFlatten()
@@ -253,19 +241,12 @@ actor FuturesSession {
         switch input {
         case .trading(let event): await tradingEvent(event)
         case .market(let event):
-            if case .quote(let q) = event, let symbol = symbols[q.contractID] {
-                if let bid = q.bid { bids[q.contractID] = bid }
-                if let ask = q.ask { asks[q.contractID] = ask }
-                if let price = q.last ?? q.bid.flatMap({ b in q.ask.map { (b + $0) / 2 } }) { prices[q.contractID] = price }
-                guard q.bid != nil || q.ask != nil || q.last != nil else { return }
-                lastQuote[q.contractID] = resources.wall()
+            if case .quote(let q) = event, let symbol = book.symbols[q.contractID] {
+                guard book.apply(quote: q, at: resources.wall()) else { return }
                 if staleContracts.remove(q.contractID) != nil {
                     logger.notice("quotes are back", metadata: ["symbol": "\(symbol)"])
                 }
-                send(
-                    [
-                        "type": "quote", "symbol": symbol, "bid": number(q.bid), "ask": number(q.ask), "last": number(q.last),
-                    ], quoteOf: symbol)
+                send(.quote(symbol: symbol, bid: q.bid, ask: q.ask, last: q.last), quoteOf: symbol)
                 await checkLoss()
             } else if case .connected(let n) = event, n > 1 {
                 logger.notice("market-data socket reconnected", metadata: ["connection": "\(n)"])
@@ -342,113 +323,62 @@ actor FuturesSession {
             logger.warning("trading socket disconnected; reconnecting", metadata: ["reason": "\(reason)"])
         case .resynced(let snapshot):
             try? await apply(snapshot: snapshot)
-            logger.notice("re-synced after reconnect", metadata: ["positions": "\(positions.filter { $0.value != 0 }.count)"])
-        case .props(let type, _, let data):
-            guard let entity = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return }
-            await props(type, entity)
+            logger.notice("re-synced after reconnect", metadata: ["positions": "\(book.openPositions.count)"])
+        case .props(let event):
+            await props(event.entity)
         default: break
         }
     }
 
-    private func props(_ type: String, _ e: [String: Any]) async {
-        switch type {
-        case "position":
-            guard int64(e["accountId"]) == account?.id, let cid = int64(e["contractId"]) else { return }
-            positions[cid] = int(e["netPos"]) ?? 0
-            if let symbol = symbols[cid] { send(["type": "position", "symbol": symbol, "net": positions[cid] ?? 0]) }
+    private func props(_ entity: TradovateEntity) async {
+        let changes = book.apply(entity, state: &state)
+        if changes.isEmpty, case .fillFee = entity { dirty = true }
+        await report(changes)
+    }
+
+    /// Tells the strategy what the broker changed; a counted fill is saved and checks the loss.
+    private func report(_ changes: [SessionBook.Change]) async {
+        for change in changes {
             dirty = true
-        case "order":
-            // Only the session's contracts: another contract's orders and fills (a second job, a
-            // manual trade) are not this session's P&L, exposure or stop.
-            guard int64(e["accountId"]) == account?.id, let id = int64(e["id"]), orders[id] != nil || isSessionContract(int64(e["contractId"])) else { return }
-            var o = orders[id] ?? LiveOrder(status: "", contractID: int64(e["contractId"]) ?? 0, buy: e["action"] as? String == "Buy", quantity: 0)
-            o.status = e["ordStatus"] as? String ?? o.status
-            orders[id] = o
-            var message: [String: Any] = ["type": "order", "order_id": id, "status": o.status]
-            if let tag = state.placed.first(where: { $0.value.orderID == id })?.key { message["tag"] = tag }
-            send(message)
-            dirty = true
-        case "command":
-            if let cl = e["clOrdId"] as? String, let id = int64(e["orderId"]) { clOrdIDs[cl] = id }
-        case "fill":
-            guard let oid = int64(e["orderId"]), orders[oid] != nil, isSessionContract(int64(e["contractId"])) else { return }
-            await fill(e)
-        case "cashBalance":
-            guard int64(e["accountId"]) == account?.id else { return }
-            send(["type": "cash", "amount": e["amount"] ?? NSNull(), "realized_pnl": NSDecimalNumber(decimal: state.realized)])
-        default: break
+            switch change {
+            case .position(let cid, let net):
+                if let symbol = book.symbols[cid] { send(.position(symbol: symbol, net: net)) }
+            case .order(let id, let status):
+                send(.order(id: id, status: status, tag: state.placed.first(where: { $0.value.orderID == id })?.key))
+            case .fill(let f):
+                try? await persist()
+                send(.fill(orderID: f.orderId, symbol: book.symbols[f.contractId] ?? "", side: f.isBuy ? "buy" : "sell", qty: f.qty, price: f.price))
+                send(.pnl(realized: state.realized, open: book.openPnL(state)))
+                await checkLoss()
+            case .cash(let amount):
+                send(.cash(amount: amount, realized: state.realized))
+            }
         }
     }
 
-    private func fill(_ e: [String: Any]) async {
-        guard let id = int64(e["id"]), let cid = int64(e["contractId"]), let qty = int(e["qty"]), let price = decimal(e["price"]) else { return }
-        let buy = e["action"] as? String == "Buy"
-        guard let vpp = valuePerPoint[cid], state.apply(fillID: id, contractID: cid, buy: buy, quantity: qty, price: price, valuePerPoint: vpp) else { return }
-        prices[cid] = prices[cid] ?? price
-        try? await persist()
-        send([
-            "type": "fill", "order_id": int64(e["orderId"]) ?? 0, "symbol": symbols[cid] ?? "", "side": buy ? "buy" : "sell", "qty": qty,
-            "price": NSDecimalNumber(decimal: price),
-        ])
-        let open = state.open(prices: marks, valuePerPoint: valuePerPoint)
-        send(["type": "cash", "realized_pnl": NSDecimalNumber(decimal: state.realized), "open_pnl": NSDecimalNumber(decimal: open)])
-        await checkLoss()
-    }
-
-    /// Applies a sync snapshot: the account, positions, orders, clOrdIds and fills.
-    private func apply(snapshot data: Data) async throws {
-        guard let s = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw JobFailure("Tradovate answered user/syncrequest with an unreadable snapshot")
-        }
-        let accounts = (s["accounts"] as? [[String: Any]] ?? []).compactMap { a -> (Int64, String)? in
-            guard let id = int64(a["id"]), let name = a["name"] as? String else { return nil }
-            return (id, name)
-        }
+    /// Applies a sync snapshot: the account (chosen from the first), positions, orders, clOrdIds,
+    /// fills and fees.
+    private func apply(snapshot s: TradovateSyncSnapshot) async throws {
+        let accounts = s.accounts
         if account == nil {
             if configuredAccount == nil, accounts.count > 1 {
                 throw JobFailure(
-                    "this Tradovate user sees \(accounts.count) accounts (\(accounts.map(\.1).joined(separator: ", "))); set account: under broker "
+                    "this Tradovate user sees \(accounts.count) accounts (\(accounts.map(\.name).joined(separator: ", "))); set account: under broker "
                         + "'\(settings.broker)' in jobs.yaml to the one this session trades",
                     retryable: false)
             }
-            guard let found = accounts.first(where: { configuredAccount == nil || $0.1 == configuredAccount || String($0.0) == configuredAccount }) else {
+            guard let found = accounts.first(where: { configuredAccount == nil || $0.name == configuredAccount || String($0.id) == configuredAccount }) else {
                 throw JobFailure(
-                    "Tradovate account '\(configuredAccount ?? "")' is not visible to this user; accounts: \(accounts.map(\.1).joined(separator: ", "))",
+                    "Tradovate account '\(configuredAccount ?? "")' is not visible to this user; accounts: \(accounts.map(\.name).joined(separator: ", "))",
                     retryable: false)
             }
-            account = (found.0, found.1)
+            account = (found.id, found.name)
+            book.accountID = found.id
         }
-        let me = account?.id
-        for p in s["positions"] as? [[String: Any]] ?? [] where int64(p["accountId"]) == me {
-            if let cid = int64(p["contractId"]) { positions[cid] = int(p["netPos"]) ?? 0 }
-        }
-        var quantities: [Int64: Int] = [:]
-        for v in s["orderVersions"] as? [[String: Any]] ?? [] {
-            if let oid = int64(v["orderId"]), let q = int(v["orderQty"]) { quantities[oid] = q }
-        }
-        let mine = Set(symbols.keys)
-        for o in s["orders"] as? [[String: Any]] ?? [] where int64(o["accountId"]) == me && mine.contains(int64(o["contractId"]) ?? 0) {
-            guard let id = int64(o["id"]) else { continue }
-            orders[id] = LiveOrder(
-                status: o["ordStatus"] as? String ?? "", contractID: int64(o["contractId"]) ?? 0, buy: o["action"] as? String == "Buy",
-                quantity: quantities[id] ?? orders[id]?.quantity ?? 0)
-        }
-        for c in s["commands"] as? [[String: Any]] ?? [] {
-            if let cl = c["clOrdId"] as? String, let id = int64(c["orderId"]) { clOrdIDs[cl] = id }
-        }
-        let fills = (s["fills"] as? [[String: Any]] ?? []).filter { int64($0["orderId"]).map { orders[$0] != nil } ?? false }
-        if !state.baselined {
-            // Fills before the session belong to earlier sessions; positions held at the start
-            // are valued from their average price.
-            for f in fills { if let id = int64(f["id"]) { state.seenFills.insert(id) } }
-            for p in s["positions"] as? [[String: Any]] ?? [] where int64(p["accountId"]) == me {
-                guard let cid = int64(p["contractId"]), symbols[cid] != nil, let net = int(p["netPos"]), net != 0 else { continue }
-                state.lots[cid] = FuturesSessionState.Lot(quantity: net, averagePrice: decimal(p["netPrice"]) ?? 0)
-            }
-            state.baselined = true
-        } else {
-            for f in fills { await fill(f) }
-        }
+        let changes = book.apply(snapshot: s, state: &state)
+        // Only the fills missed while the socket was down are reported (positions and orders
+        // reach the strategy through their props as before).
+        await report(changes.filter { if case .fill = $0 { return true } else { return false } })
         dirty = true
     }
 
@@ -471,7 +401,7 @@ actor FuturesSession {
         }
         for entry in await journal.pending where entry.step.hasPrefix("order/") {
             let tag = String(entry.step.dropFirst("order/".count))
-            if let id = clOrdIDs[entry.key] {
+            if let id = book.clOrdIDs[entry.key] {
                 try await journal.resolve(step: entry.step, outcome: id)
                 state.placed[tag]?.orderID = id
                 logger.notice("resumed order found at the broker", metadata: ["tag": "\(tag)", "order": "\(id)"])
@@ -487,24 +417,17 @@ actor FuturesSession {
 
     // MARK: Risk
 
-    /// The closing-side mark of every contract with an open lot (bid for a long, ask for a short).
-    private var marks: [Int64: Decimal] {
-        var marks: [Int64: Decimal] = [:]
-        for (cid, lot) in state.lots {
-            if let mark = ClosingMark.price(quantity: lot.quantity, bid: bids[cid], ask: asks[cid], last: prices[cid]) { marks[cid] = mark }
-        }
-        return marks
-    }
-
     private func checkLoss() async {
-        let open = state.open(prices: marks, valuePerPoint: valuePerPoint)
+        let open = book.openPnL(state)
         let before = (state.peak, state.maxDrawdown)
         state.mark(equity: state.realized + open)
         let total = earlierRealized + state.realized + open
         // Marked on every tick too: only a change of the figures is written.
         if open != lastOpen || before != (state.peak, state.maxDrawdown) { dirty = true }
         lastOpen = open
-        guard !state.locked, risk.lossLimitReached(total: total) else { return }
+        let figures = RiskMonitor.Snapshot(
+            earlierRealized: earlierRealized, realized: state.realized, open: open, locked: state.locked, opened: openedAt, now: resources.wall())
+        guard risk.check(figures).contains(.lock(total: total)) else { return }
         let earlier = earlierRealized == 0 ? "" : ", earlier runs this trade date \(earlierRealized)"
         let message =
             "daily loss \(total) reached the limit -\(settings.risk.dailyLossLimit) (realized \(state.realized)\(earlier), open \(open)); "
@@ -522,19 +445,15 @@ actor FuturesSession {
         try? await persist()
         logger.error("risk limit reached", metadata: ["total": "\(total)", "limit": "\(settings.risk.dailyLossLimit)"])
         try? await context.events.record("risk-limit", context.secrets.redact(message))
-        send(["type": "risk-limit", "message": message])
+        send(.riskLimit(message))
         await cancelWorking()
         await startFlatten()
         try? await resources.control.update(
             job: context.job.name, run: context.runID, state: "running", locked: true, detail: statusDetail(), now: resources.wall())
     }
 
-    private static let workingStatuses: Set<String> = ["Working", "PendingNew", "PendingReplace", "Suspended"]
-
-    private func isWorking(_ o: LiveOrder) -> Bool { Self.workingStatuses.contains(o.status) }
-
     private func cancelWorking() async {
-        for (id, o) in orders.sorted(by: { $0.key < $1.key }) where isWorking(o) && symbols[o.contractID] != nil {
+        for (id, _) in book.workingOrders {
             do {
                 _ = try await cancelOrder(id)
             } catch {
@@ -543,34 +462,21 @@ actor FuturesSession {
         }
     }
 
-    /// Cancels order `id` through the intent journal (step `cancel/ID`, shared by the stop, the
-    /// loss limit and strategy intents): a cancel whose answer was lost, or that a crash left
-    /// unrecorded, is reconciled from the order's status at the broker before it is sent again.
-    /// Returns the order's final status (`Canceled`, or e.g. `Filled` when it was too late).
+    /// The order desk of the account traded (every order write goes through the journal).
+    private var desk: OrderDesk { OrderDesk(journal: journal, client: client, broker: settings.broker, account: accountName) }
+
+    /// Cancels order `id` at the desk (``OrderDesk/cancel(orderID:)``) and keeps the book's status.
     private func cancelOrder(_ id: Int64) async throws -> String {
         try await persist()
-        let (client, name, working) = (self.client, accountName, Self.workingStatuses)
         let status: String
         do {
-            status = try await journal.perform(step: "cancel/\(id)", target: settings.broker, what: "cancel order \(id)") { _ in
-                let current = try await client.order(id: String(id), account: name).brokerStatus
-                return working.contains(current) ? nil : current
-            } act: { _ in
-                do {
-                    try await client.cancel(orderID: String(id), account: name)
-                    return "Canceled"
-                } catch let error as BrokerError where error.isRejected {
-                    // Too late (filled, or cancelled already): the order is over either way.
-                    if let current = try? await client.order(id: String(id), account: name).brokerStatus, !working.contains(current) { return current }
-                    throw error
-                }
-            }
+            status = try await desk.cancel(orderID: id)
         } catch {
             await reload()
             throw error
         }
         await reload()
-        orders[id]?.status = status
+        book.orders[id]?.status = status
         return status
     }
 
@@ -592,19 +498,17 @@ actor FuturesSession {
     /// event (`risk-stale`); with `on_stale: flatten` working orders are cancelled, the position is
     /// flattened and no new order goes out until quotes come back.
     private func checkStaleQuotes() async {
-        let after = settings.risk.staleAfter.components
-        let watch = QuoteWatch(staleAfter: Double(after.seconds) + Double(after.attoseconds) / 1e18)
-        let stale = watch.stale(
-            positions: positions.filter { symbols[$0.key] != nil }, lastQuote: lastQuote, opened: openedAt, now: resources.wall())
-        let fresh = stale.filter { !staleContracts.contains($0) }
-        guard !fresh.isEmpty else { return }
+        // Only staleness here (the loss is checked on its own, first): checked as if locked.
+        let figures = RiskMonitor.Snapshot(
+            locked: true, positions: book.openPositions, lastQuote: book.lastQuote, alreadyStale: staleContracts, opened: openedAt, now: resources.wall())
+        guard case .stale(let fresh, _)? = risk.check(figures).first else { return }
         staleContracts.formUnion(fresh)
-        let names = fresh.map { "\(symbols[$0] ?? String($0)) \(positions[$0] ?? 0)" }.joined(separator: ", ")
+        let names = fresh.map { "\(book.symbols[$0] ?? String($0)) \(book.positions[$0] ?? 0)" }.joined(separator: ", ")
         let action = settings.risk.onStale == .flatten ? "working orders cancelled, positions liquidated" : "positions kept (on_stale: alert)"
         let message = "no quote for \(DurationText.format(settings.risk.staleAfter)) while holding \(names); \(action)"
         logger.error("quotes are stale", metadata: ["held": "\(names)"])
         try? await context.events.record("risk-stale", context.secrets.redact(message))
-        send(["type": "risk-stale", "message": message])
+        send(.riskStale(message))
         if settings.risk.onStale == .flatten {
             await cancelWorking()
             await startFlatten()
@@ -633,15 +537,8 @@ actor FuturesSession {
             state.flattens += 1
             try? await persist()
             for (cid, net) in open.sorted(by: { $0.key < $1.key }) {
-                let (client, name) = (self.client, accountName)
                 do {
-                    let _: String = try await journal.perform(
-                        step: "flatten/\(state.flattens)/\(cid)", target: settings.broker, what: "liquidate \(net) \(symbols[cid] ?? "")"
-                    ) { _ in
-                        nil
-                    } act: { _ in
-                        try await client.liquidate(account: name, contractID: cid)
-                    }
+                    try await desk.liquidate(step: "flatten/\(state.flattens)/\(cid)", contractID: cid, what: "liquidate \(net) \(book.symbols[cid] ?? "")")
                     await reload()
                 } catch {
                     await reload()
@@ -652,12 +549,12 @@ actor FuturesSession {
             }
         case .failed(let open):
             flattening = nil
-            let names = open.sorted { $0.key < $1.key }.map { "\(symbols[$0.key] ?? String($0.key)) \($0.value)" }.joined(separator: ", ")
+            let names = open.sorted { $0.key < $1.key }.map { "\(book.symbols[$0.key] ?? String($0.key)) \($0.value)" }.joined(separator: ", ")
             let message = "not flat after \(loop.rounds) liquidation rounds; open positions: \(names)"
             flattenFailure = message
             logger.error("flatten failed", metadata: ["positions": "\(names)"])
             try? await context.events.record("flatten-failed", context.secrets.redact(message))
-            send(["type": "flatten-failed", "message": message])
+            send(.flattenFailed(message))
         }
     }
 
@@ -665,7 +562,7 @@ actor FuturesSession {
     /// map when REST fails: the round then liquidates what it last knew).
     private func brokerPositions() async -> [Int64: Int] {
         await refreshPositions()
-        return positions.filter { symbols[$0.key] != nil && $0.value != 0 }
+        return book.openPositions
     }
 
     /// After a takeover: liquidations whose outcome was never recorded are settled by the flatten
@@ -694,39 +591,36 @@ actor FuturesSession {
     // MARK: Intents
 
     private func intent(_ line: String) async {
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any], let type = object["type"] as? String else {
+        guard let intent = StrategyIntent.decode(line) else {
             logger.warning("strategy wrote a line that is not an intent", metadata: ["line": "\(context.secrets.redact(String(line.prefix(200))))"])
-            send(["type": "reject", "reason": "invalid: each line must be a JSON object with a type (order, cancel, flatten)"])
+            send(.reject(tag: nil, reason: "invalid: each line must be a JSON object with a type (order, cancel, flatten)"))
             return
         }
-        let tag = object["tag"] as? String
-        switch type {
-        case "order": await order(object, tag: tag ?? "")
+        let tag = intent.tag
+        switch intent.type {
+        case "order": await order(intent, tag: tag ?? "")
         case "cancel":
             guard let tag, let placed = state.placed[tag], placed.orderID != 0 else {
-                send(["type": "reject", "tag": tag ?? "", "reason": "invalid: no order with this tag"])
+                send(.reject(tag: tag ?? "", reason: "invalid: no order with this tag"))
                 return
             }
             do {
                 let status = try await cancelOrder(placed.orderID)
-                send([
-                    "type": "result", "tag": tag, "status": status == "Canceled" ? "cancelled" : "not-working", "order_id": placed.orderID,
-                    "order_status": status,
-                ])
+                send(.result(tag: tag, status: status == "Canceled" ? "cancelled" : "not-working", orderID: placed.orderID, orderStatus: status))
             } catch let error as BrokerError where error.isRejected || error.isInvalidInput {
-                send(["type": "reject", "tag": tag, "reason": "broker: \(context.secrets.redact(error.message))"])
+                send(.reject(tag: tag, reason: "broker: \(context.secrets.redact(error.message))"))
             } catch {
-                send([
-                    "type": "reject", "tag": tag,
-                    "reason": "unknown: \(context.secrets.redact("\(error)")); the cancel is reconciled from the order's status before it is sent again",
-                ])
+                send(
+                    .reject(
+                        tag: tag,
+                        reason: "unknown: \(context.secrets.redact("\(error)")); the cancel is reconciled from the order's status before it is sent again"))
             }
         case "flatten":
             await cancelWorking()
             await startFlatten()
-            send(["type": "result", "status": "flatten-sent"])
+            send(.result(tag: nil, status: "flatten-sent", orderID: nil, orderStatus: nil))
         default:
-            send(["type": "reject", "tag": tag ?? "", "reason": "invalid: unknown intent type '\(type)'; use order, cancel or flatten"])
+            send(.reject(tag: tag ?? "", reason: "invalid: unknown intent type '\(intent.type)'; use order, cancel or flatten"))
         }
     }
 
@@ -734,24 +628,24 @@ actor FuturesSession {
         state.rejects += 1
         dirty = true
         logger.notice("order rejected", metadata: ["tag": "\(tag)", "reason": "\(reason)"])
-        send(["type": "reject", "tag": tag, "reason": reason])
+        send(.reject(tag: tag, reason: reason))
     }
 
-    private func order(_ o: [String: Any], tag: String) async {
+    private func order(_ o: StrategyIntent, tag: String) async {
         guard !tag.isEmpty, tag.count <= 64 else { return await reject(tag, "invalid: every order needs a tag of 1 to 64 characters") }
-        let symbol = (o["symbol"] as? String) ?? (settings.symbols.count == 1 ? settings.symbols[0] : "")
+        let symbol = o.symbol ?? (settings.symbols.count == 1 ? settings.symbols[0] : "")
         guard let cid = contracts[symbol] else { return await reject(tag, "invalid: symbol '\(symbol)' is not one of \(settings.symbols)") }
-        guard let side = o["side"] as? String, side == "buy" || side == "sell" else { return await reject(tag, "invalid: side must be buy or sell") }
-        guard let qty = int(o["qty"]), qty > 0 else { return await reject(tag, "invalid: qty must be a whole number above 0") }
-        let kind = o["order"] as? String ?? "market"
+        guard let side = o.side, side == "buy" || side == "sell" else { return await reject(tag, "invalid: side must be buy or sell") }
+        guard let qty = o.qty, qty > 0 else { return await reject(tag, "invalid: qty must be a whole number above 0") }
+        let kind = o.order ?? "market"
         let type: OrderType
         switch kind {
         case "market": type = .market
         case "limit":
-            guard let p = decimal(o["price"]) else { return await reject(tag, "invalid: a limit order needs price") }
+            guard let p = o.price else { return await reject(tag, "invalid: a limit order needs price") }
             type = .limit(p)
         case "stop":
-            guard let p = decimal(o["stop_price"] ?? o["price"]) else { return await reject(tag, "invalid: a stop order needs stop_price") }
+            guard let p = o.stopTrigger else { return await reject(tag, "invalid: a stop order needs stop_price") }
             type = .stop(p)
         default: return await reject(tag, "invalid: order must be market, limit or stop")
         }
@@ -763,14 +657,14 @@ actor FuturesSession {
                 tag, "unknown: the outcome of order \(tag) (clOrdId \(unknown.clOrdID)) is still being reconciled; it is not sent again")
         }
         if let done = state.placed[tag], done.orderID != 0 {
-            send(["type": "result", "tag": tag, "status": "duplicate", "order_id": done.orderID])
+            send(.result(tag: tag, status: "duplicate", orderID: done.orderID, orderStatus: nil))
             return
         }
         let buy = side == "buy"
         let now = resources.wall()
         if now >= stopAt { return await reject(tag, "stopped: the session's stop \(Instant(stopAt).iso8601) has passed; nothing was sent") }
         if let stale = staleContracts.first, settings.risk.onStale == .flatten {
-            return await reject(tag, "risk: no fresh quote for \(symbols[stale] ?? String(stale)); nothing is sent until quotes come back")
+            return await reject(tag, "risk: no fresh quote for \(book.symbols[stale] ?? String(stale)); nothing is sent until quotes come back")
         }
         if !state.locked {
             do {
@@ -785,8 +679,8 @@ actor FuturesSession {
         }
         // Working orders, and orders whose outcome is unknown at their requested quantity.
         let unknown = state.placed.values.filter { $0.orderID == 0 && $0.symbol == symbol && $0.side == side }.reduce(0) { $0 + $1.quantity }
-        let working = orders.values.filter { $0.contractID == cid && $0.buy == buy && isWorking($0) }.reduce(0) { $0 + $1.quantity } + unknown
-        if let why = risk.rejection(state: state, now: now, buy: buy, quantity: qty, net: positions[cid] ?? 0, working: working) {
+        let working = book.working(contract: cid, buy: buy, unknown: unknown)
+        if let why = risk.rejection(state: state, now: now, buy: buy, quantity: qty, net: book.positions[cid] ?? 0, working: working) {
             return await reject(tag, "risk: \(why)")
         }
         let key = journal.key(for: step)
@@ -801,19 +695,13 @@ actor FuturesSession {
         state.recentOrders = state.recentOrders.filter { now.timeIntervalSince($0) < 60 } + [now]
         state.ordersPlaced += 1
         try? await persist()
-        let (client, name, known) = (self.client, accountName, clOrdIDs)
         do {
-            let id: Int64 = try await journal.perform(step: step, target: settings.broker, what: "\(side) \(qty) \(symbol) (\(tag))") { key in
-                if let id = known[key] { return id }
-                return try await client.orderID(clOrdID: key)
-            } act: { _ in
-                Int64(try await client.place(request, account: name).orderID) ?? 0
-            }
+            let id = try await desk.place(step: step, request: request, what: "\(side) \(qty) \(symbol) (\(tag))", known: book.clOrdIDs)
             await reload()
             state.placed[tag]?.orderID = id
-            orders[id] = LiveOrder(status: orders[id]?.status ?? "Working", contractID: cid, buy: buy, quantity: qty)
+            book.placed(id, contract: cid, buy: buy, quantity: qty)
             try? await persist()
-            send(["type": "result", "tag": tag, "status": "placed", "order_id": id])
+            send(.result(tag: tag, status: "placed", orderID: id, orderStatus: nil))
         } catch let error as BrokerError where (error.isRejected || error.isInvalidInput) && !error.message.lowercased().contains("duplicate") {
             // The broker refused it: nothing was placed, the tag may be used again. ("Duplicate
             // clOrdId" is not such an answer: an order with this clOrdId exists; it is reconciled.)
@@ -838,17 +726,14 @@ actor FuturesSession {
         for entry in unknown {
             let tag = String(entry.step.dropFirst("order/".count))
             guard let placed = state.placed[tag], placed.orderID == 0 else { continue }
-            var found = clOrdIDs[entry.key]
-            if found == nil { found = (try? await client.orderID(clOrdID: entry.key)) ?? nil }
-            guard let id = found else { continue }
+            guard let id = await desk.find(clOrdID: entry.key, known: book.clOrdIDs) else { continue }
             try? await persist()
             do { try await journal.resolve(step: entry.step, outcome: id) } catch { continue }
             state.placed[tag]?.orderID = id
-            orders[id] = LiveOrder(
-                status: orders[id]?.status ?? "Working", contractID: contracts[placed.symbol] ?? 0, buy: placed.side == "buy", quantity: placed.quantity)
+            book.placed(id, contract: contracts[placed.symbol] ?? 0, buy: placed.side == "buy", quantity: placed.quantity)
             try? await persist()
             logger.notice("unknown order found at the broker", metadata: ["tag": "\(tag)", "order": "\(id)"])
-            send(["type": "result", "tag": tag, "status": "placed", "order_id": id])
+            send(.result(tag: tag, status: "placed", orderID: id, orderStatus: nil))
         }
     }
 
@@ -867,12 +752,12 @@ actor FuturesSession {
             onExit: { sink.yield(.strategyExit($0, generation: generation)) },
             queueLimit: resources.strategyQueueLimit, intentBacklog: resources.strategyIntentBacklog,
             onFlood: { sink.yield(.strategyFlood(generation: generation)) })
-        send([
-            "type": "session", "event": "start", "job": context.job.name, "run": context.runID, "symbols": settings.symbols,
-            "stop_at": Instant(stopAt).iso8601, "locked": state.locked, "resumed": journal.resumed,
-        ])
-        for (cid, symbol) in symbols.sorted(by: { $0.value < $1.value }) { send(["type": "position", "symbol": symbol, "net": positions[cid] ?? 0]) }
-        send(["type": "cash", "realized_pnl": NSDecimalNumber(decimal: state.realized)])
+        send(
+            .sessionStart(
+                job: context.job.name, run: context.runID, symbols: settings.symbols, stopAt: Instant(stopAt).iso8601, locked: state.locked,
+                resumed: journal.resumed))
+        for (cid, symbol) in book.symbols.sorted(by: { $0.value < $1.value }) { send(.position(symbol: symbol, net: book.positions[cid] ?? 0)) }
+        send(.pnl(realized: state.realized, open: nil))
     }
 
     /// The strategy's environment before its `strategy.env`: built from scratch (`PATH`, `HOME`,
@@ -913,9 +798,9 @@ actor FuturesSession {
 
     /// Queues a message for the strategy; never blocks. A strategy that lets `strategyQueueLimit`
     /// messages pile up is ended after the current input (``endStrategyIfBehind()``).
-    private func send(_ message: [String: Any], quoteOf symbol: String? = nil) {
-        guard let strategy, let data = try? JSONSerialization.data(withJSONObject: message, options: [.sortedKeys]) else { return }
-        if strategy.send(String(decoding: data, as: UTF8.self), quoteOf: symbol) == .overflow, strategyToEnd == nil {
+    private func send(_ message: StrategyMessage, quoteOf symbol: String? = nil) {
+        guard let strategy, let line = message.line else { return }
+        if strategy.send(line, quoteOf: symbol) == .overflow, strategyToEnd == nil {
             strategyToEnd = "it did not read its input: \(resources.strategyQueueLimit) messages were waiting"
         }
     }
@@ -948,7 +833,7 @@ actor FuturesSession {
         logger.info("session stopping", metadata: ["reason": "\(reason)"])
         try? await resources.control.update(
             job: context.job.name, run: context.runID, state: "stopping", locked: state.locked, detail: statusDetail(), now: resources.wall())
-        send(["type": "session", "event": "stop", "reason": reason])
+        send(.sessionStop(reason: reason))
         stopStrategy()
         await cancelWorking()
         var flattened = false
@@ -988,9 +873,8 @@ actor FuturesSession {
     /// Positions from the broker's REST list (authoritative at the stop: events still in flight
     /// cannot hide a position from the flatten).
     private func refreshPositions() async {
-        guard let list = try? await client.positionContracts(account: accountName) else { return }
-        for cid in symbols.keys { positions[cid] = 0 }
-        for p in list { positions[p.contractID] = p.netPos }
+        guard let list = await desk.positions() else { return }
+        book.broker(positions: list)
     }
 
     /// A reload reaches the running session: when the plan source has a newer plan, the stop is
@@ -1018,48 +902,31 @@ actor FuturesSession {
 
     private var cmeCalendar: any TradingCalendar { resources.calendars[.cme] ?? Market.cme.calendar() }
 
-    /// Whether a Tradovate `contractId` is one of the session's symbols.
-    private func isSessionContract(_ id: Int64?) -> Bool { id.map { symbols[$0] != nil } ?? false }
-
-    private var isFlat: Bool { positions.allSatisfy { symbols[$0.key] == nil || $0.value == 0 } }
-
     /// The session's contracts with a position, as `SYMBOL net`.
     private var openPositions: String {
-        positions.filter { symbols[$0.key] != nil && $0.value != 0 }.sorted { $0.key < $1.key }.map { "\(symbols[$0.key] ?? "") \($0.value)" }
+        book.openPositions.sorted { $0.key < $1.key }.map { "\(book.symbols[$0.key] ?? "") \($0.value)" }
             .joined(separator: ", ")
     }
 
     /// Whether the fills the session counted leave no open lot.
-    private var lotsFlat: Bool { state.lots.allSatisfy { symbols[$0.key] == nil || $0.value.quantity == 0 } }
+    private var lotsFlat: Bool { state.lots.allSatisfy { book.symbols[$0.key] == nil || $0.value.quantity == 0 } }
 
     private func statusDetail() -> String {
-        let open = state.open(prices: marks, valuePerPoint: valuePerPoint)
+        let open = book.openPnL(state)
         var held: [String: Int] = [:]
-        for (cid, symbol) in symbols { held[symbol] = positions[cid] ?? 0 }
+        for (cid, symbol) in book.symbols { held[symbol] = book.positions[cid] ?? 0 }
         let object: [String: Any] = [
             "positions": held, "realized_pnl": NSDecimalNumber(decimal: state.realized), "open_pnl": NSDecimalNumber(decimal: open),
             "max_drawdown": NSDecimalNumber(decimal: state.maxDrawdown), "orders": state.ordersPlaced, "fills": state.fills,
             "rejects": state.rejects, "reconnects": state.reconnects,
             "day_realized_pnl": NSDecimalNumber(decimal: earlierRealized + state.realized),
-            "working_orders": orders.values.filter { isWorking($0) && symbols[$0.contractID] != nil }.count,
+            "working_orders": book.workingOrders.count,
             "sockets": socketStates.mapValues { context.secrets.redact($0) },
         ]
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }
 }
-
-private func int64(_ v: Any?) -> Int64? { (v as? NSNumber)?.int64Value ?? (v as? String).flatMap { Int64($0) } }
-private func int(_ v: Any?) -> Int? {
-    if let n = v as? NSNumber, n.doubleValue == n.doubleValue.rounded() { return n.intValue }
-    return nil
-}
-private func decimal(_ v: Any?) -> Decimal? {
-    if let n = v as? NSNumber { return Decimal(string: n.stringValue) }
-    if let s = v as? String { return Decimal(string: s) }
-    return nil
-}
-private func number(_ d: Decimal?) -> Any { d.map { NSDecimalNumber(decimal: $0) } ?? NSNull() }
 
 /// The strategy's intents waiting for the session, beside its input stream: the stream carries
 /// one `intentsReady` signal at a time, and each turn handles one intent and signals again while

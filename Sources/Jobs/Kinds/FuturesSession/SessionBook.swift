@@ -1,3 +1,4 @@
+import Brokers
 public import Foundation
 
 /// What a session keeps across crashes (inside the intent journal's state): the lock, the P&L
@@ -51,6 +52,11 @@ public struct FuturesSessionState: Codable, Sendable, Hashable {
     public var flattens = 0
     /// Why the run failed after its report (the stop could not make it flat), if it did.
     public var failure: String?
+    /// Fills whose fees were taken from ``realized`` (optional: checkpoints written before fees
+    /// were counted still decode).
+    public var feesCharged: Set<Int64>?
+    /// The fees and commissions taken from ``realized``.
+    public var fees: Decimal?
 
     /// A fresh state.
     public init() {}
@@ -73,6 +79,16 @@ public struct FuturesSessionState: Codable, Sendable, Hashable {
         lot.quantity += signed
         if lot.quantity == 0 { lot.averagePrice = 0 }
         lots[contractID] = lot
+        return true
+    }
+
+    /// Takes a fill's fees from the realized P&L once; false for a fee already charged.
+    @discardableResult
+    public mutating func charge(fee: Decimal, fillID: Int64) -> Bool {
+        guard (feesCharged ?? []).contains(fillID) == false else { return false }
+        feesCharged = (feesCharged ?? []).union([fillID])
+        fees = (fees ?? 0) + fee
+        realized -= fee
         return true
     }
 
@@ -148,4 +164,223 @@ public struct RiskGuard: Sendable {
 
     /// Whether realized plus open P&L reached the loss limit.
     public func lossLimitReached(total: Decimal) -> Bool { total <= -limits.dailyLossLimit }
+}
+
+/// What the session knows of the broker, kept from the typed sync snapshot and `props` events:
+/// the account's positions in the session's contracts, their orders (with their quantities from
+/// order versions, and fills against them), clOrdIds, quotes, and each contract's value per
+/// point. Pure: the session applies broker entities and reads exposure and P&L from it; the P&L
+/// that must survive a crash lives in ``FuturesSessionState``, which `apply` updates.
+struct SessionBook: Sendable {
+    /// An order of one of the session's contracts.
+    struct LiveOrder: Sendable, Hashable {
+        var status: String
+        var contractID: Int64
+        var buy: Bool
+        /// The order's quantity (its latest order version; the requested quantity for the
+        /// session's own placements); 0 until a version is known.
+        var quantity: Int
+        /// The quantity filled so far (fills the book saw).
+        var filled = 0
+
+        /// What is still to be filled.
+        var remaining: Int { max(0, quantity - filled) }
+    }
+
+    /// What an applied entity changed, for the strategy and the risk checks.
+    enum Change: Sendable, Hashable {
+        case position(contractID: Int64, net: Int)
+        case order(id: Int64, status: String)
+        /// A fill counted into the P&L (once).
+        case fill(TradovateFill)
+        case cash(amount: Decimal?)
+    }
+
+    static let workingStatuses: Set<String> = ["Working", "PendingNew", "PendingReplace", "Suspended"]
+
+    /// The account the session trades (entities of other accounts are not the session's).
+    var accountID: Int64?
+    /// The session's contracts: symbol by contract id, and value per point.
+    private(set) var symbols: [Int64: String] = [:]
+    private(set) var valuePerPoint: [Int64: Decimal] = [:]
+    var positions: [Int64: Int] = [:]
+    var orders: [Int64: LiveOrder] = [:]
+    var clOrdIDs: [String: Int64] = [:]
+    /// Order quantities from versions that arrived before their order.
+    private var versions: [Int64: Int] = [:]
+    /// Fees of fills not counted yet (the fee arrived first), by fill id.
+    private var waitingFees: [Int64: Decimal] = [:]
+    var bids: [Int64: Decimal] = [:]
+    var asks: [Int64: Decimal] = [:]
+    var prices: [Int64: Decimal] = [:]
+    /// When each contract was last quoted (wall time).
+    var lastQuote: [Int64: Date] = [:]
+
+    /// Adds one of the session's contracts.
+    mutating func add(contract id: Int64, symbol: String, valuePerPoint vpp: Decimal) {
+        symbols[id] = symbol
+        valuePerPoint[id] = vpp
+    }
+
+    /// Whether a Tradovate `contractId` is one of the session's symbols.
+    func isSessionContract(_ id: Int64?) -> Bool { id.map { symbols[$0] != nil } ?? false }
+
+    static func isWorking(_ o: LiveOrder) -> Bool { workingStatuses.contains(o.status) }
+
+    /// Applies a `props` entity.
+    mutating func apply(_ entity: TradovateEntity, state: inout FuturesSessionState) -> [Change] {
+        switch entity {
+        case .position(let p):
+            guard p.accountId == accountID else { return [] }
+            positions[p.contractId] = p.netPos
+            return [.position(contractID: p.contractId, net: p.netPos)]
+        case .order(let e):
+            // Only the session's contracts: another contract's orders and fills (a second job, a
+            // manual trade) are not this session's P&L, exposure or stop.
+            guard e.accountId == accountID, orders[e.id] != nil || isSessionContract(e.contractId) else { return [] }
+            var o = orders[e.id] ?? LiveOrder(status: "", contractID: e.contractId ?? 0, buy: e.isBuy, quantity: versions[e.id] ?? 0)
+            o.status = e.ordStatus ?? o.status
+            orders[e.id] = o
+            return [.order(id: e.id, status: o.status)]
+        case .orderVersion(let v):
+            if orders[v.orderId] != nil { orders[v.orderId]?.quantity = v.orderQty } else { versions[v.orderId] = v.orderQty }
+            return []
+        case .command(let c):
+            if let cl = c.clOrdId, let id = c.orderId { clOrdIDs[cl] = id }
+            return []
+        case .fill(let f):
+            guard orders[f.orderId] != nil, isSessionContract(f.contractId) else { return [] }
+            let changes = count(f, state: &state)
+            if !changes.isEmpty { orders[f.orderId]?.filled += f.qty }
+            return changes
+        case .fillFee(let fee):
+            if state.seenFills.contains(fee.id) {
+                // A fill the session counted (fills before its baseline are marked charged then).
+                state.charge(fee: fee.total, fillID: fee.id)
+            } else {
+                waitingFees[fee.id] = fee.total
+            }
+            return []
+        case .cashBalance(let c):
+            guard c.accountId == accountID else { return [] }
+            return [.cash(amount: c.amount)]
+        case .contract, .account:
+            return []
+        }
+    }
+
+    private mutating func count(_ f: TradovateFill, state: inout FuturesSessionState) -> [Change] {
+        guard let vpp = valuePerPoint[f.contractId],
+            state.apply(fillID: f.id, contractID: f.contractId, buy: f.isBuy, quantity: f.qty, price: f.price, valuePerPoint: vpp)
+        else { return [] }
+        if let fee = waitingFees.removeValue(forKey: f.id) { state.charge(fee: fee, fillID: f.id) }
+        prices[f.contractId] = prices[f.contractId] ?? f.price
+        return [.fill(f)]
+    }
+
+    /// Applies a sync snapshot of the account ``accountID``: positions, orders at their versions'
+    /// quantities, clOrdIds, and fills and fees. The first snapshot of a session is its baseline:
+    /// fills before it belong to earlier sessions, and positions held are valued from their
+    /// average price. Later ones (after a reconnect) count the fills and fees missed meanwhile.
+    mutating func apply(snapshot s: TradovateSyncSnapshot, state: inout FuturesSessionState) -> [Change] {
+        let me = accountID
+        for p in s.positions where p.accountId == me { positions[p.contractId] = p.netPos }
+        for v in s.orderVersions { versions[v.orderId] = v.orderQty }
+        var filled: [Int64: Int] = [:]
+        for f in s.fills where f.active ?? true { filled[f.orderId, default: 0] += f.qty }
+        for o in s.orders where o.accountId == me && isSessionContract(o.contractId) {
+            orders[o.id] = LiveOrder(
+                status: o.ordStatus ?? "", contractID: o.contractId ?? 0, buy: o.isBuy, quantity: versions[o.id] ?? orders[o.id]?.quantity ?? 0,
+                filled: filled[o.id] ?? 0)
+        }
+        for c in s.commands {
+            if let cl = c.clOrdId, let id = c.orderId { clOrdIDs[cl] = id }
+        }
+        let fills = s.fills.filter { orders[$0.orderId] != nil }
+        var changes: [Change] = []
+        if !state.baselined {
+            for f in fills {
+                state.seenFills.insert(f.id)
+                // Its fee (if any) was an earlier session's: never charged to this one.
+                state.feesCharged = (state.feesCharged ?? []).union([f.id])
+            }
+            for p in s.positions where p.accountId == me {
+                guard symbols[p.contractId] != nil, p.netPos != 0 else { continue }
+                state.lots[p.contractId] = FuturesSessionState.Lot(quantity: p.netPos, averagePrice: p.netPrice ?? 0)
+            }
+            state.baselined = true
+        } else {
+            for f in fills { changes += count(f, state: &state) }
+            for fee in s.fillFees {
+                if state.seenFills.contains(fee.id) { state.charge(fee: fee.total, fillID: fee.id) } else { waitingFees[fee.id] = fee.total }
+            }
+        }
+        return changes
+    }
+
+    /// Applies a quote; false when it carries no price.
+    mutating func apply(quote q: TradovateQuote, at now: Date) -> Bool {
+        if let bid = q.bid { bids[q.contractID] = bid }
+        if let ask = q.ask { asks[q.contractID] = ask }
+        if let price = q.last ?? q.bid.flatMap({ b in q.ask.map { (b + $0) / 2 } }) { prices[q.contractID] = price }
+        guard q.bid != nil || q.ask != nil || q.last != nil else { return false }
+        lastQuote[q.contractID] = now
+        return true
+    }
+
+    /// The quantity still to fill of the working orders of `contract` on one side, plus
+    /// `unknown` (orders whose placement outcome is unknown, at their requested quantity).
+    func working(contract: Int64, buy: Bool, unknown: Int = 0) -> Int {
+        orders.values.filter { $0.contractID == contract && $0.buy == buy && Self.isWorking($0) }.reduce(0) { $0 + $1.remaining } + unknown
+    }
+
+    /// The working orders of the session's contracts.
+    var workingOrders: [(id: Int64, order: LiveOrder)] {
+        orders.filter { Self.isWorking($0.value) && symbols[$0.value.contractID] != nil }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    /// The closing-side mark of every contract with an open lot (bid for a long, ask for a short).
+    func marks(_ state: FuturesSessionState) -> [Int64: Decimal] {
+        var marks: [Int64: Decimal] = [:]
+        for (cid, lot) in state.lots {
+            if let mark = ClosingMark.price(quantity: lot.quantity, bid: bids[cid], ask: asks[cid], last: prices[cid]) { marks[cid] = mark }
+        }
+        return marks
+    }
+
+    /// Open P&L of the session's lots, each at its closing-side mark and its product's value per point.
+    func openPnL(_ state: FuturesSessionState) -> Decimal { state.open(prices: marks(state), valuePerPoint: valuePerPoint) }
+
+    /// Open P&L by symbol (contracts with an open lot and a mark).
+    func openPnLBySymbol(_ state: FuturesSessionState) -> [String: Decimal] {
+        let marks = marks(state)
+        var out: [String: Decimal] = [:]
+        for (cid, lot) in state.lots where lot.quantity != 0 {
+            guard let symbol = symbols[cid], let mark = marks[cid], let vpp = valuePerPoint[cid] else { continue }
+            out[symbol] = (mark - lot.averagePrice) * Decimal(lot.quantity) * vpp
+        }
+        return out
+    }
+
+    /// The session's contracts with a non-zero position.
+    var openPositions: [Int64: Int] { positions.filter { symbols[$0.key] != nil && $0.value != 0 } }
+
+    var isFlat: Bool { openPositions.isEmpty }
+}
+
+extension SessionBook {
+    /// Records an order the session placed (or reconciled) at its requested quantity; what the
+    /// book already learned of it from events (status, fills) is kept.
+    mutating func placed(_ id: Int64, contract: Int64, buy: Bool, quantity: Int) {
+        var o = orders[id] ?? LiveOrder(status: "Working", contractID: contract, buy: buy, quantity: quantity)
+        o.quantity = quantity
+        orders[id] = o
+    }
+
+    /// The broker's positions read over REST (contract id → net): authoritative for the
+    /// session's contracts, which are flat when not listed.
+    mutating func broker(positions list: [Int64: Int]) {
+        for cid in symbols.keys { positions[cid] = 0 }
+        for (cid, net) in list { positions[cid] = net }
+    }
 }
