@@ -112,12 +112,14 @@ final class ConfigReader {
         // Duplicate keys never get here: the YAML parser rejects them (see `reportYAML`).
         var result: [(String, Node, Node)] = []
         result.reserveCapacity(mapping.count)
-        for (key, value) in mapping {
-            guard let name = key.scalar?.string else {
+        // By index: `Node.Mapping`'s iterator first copies every pair into a new array.
+        for index in mapping.indices {
+            let (key, value) = mapping[index]
+            guard case .scalar(let scalar) = key else {
                 error(key, path, "keys must be plain text")
                 continue
             }
-            result.append((name, key, value))
+            result.append((scalar.string, key, value))
         }
         return result
     }
