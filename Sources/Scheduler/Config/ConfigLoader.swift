@@ -281,7 +281,8 @@ final class ConfigReader {
                 switch error {
                 case .syntax(let detail, let line, let column):
                     diagnostics.append(
-                        Diagnostic(file: file, line: line, column: column, path: "", message: "invalid YAML: \(detail); check indentation and quoting on this line"))
+                        Diagnostic(
+                            file: file, line: line, column: column, path: "", message: "invalid YAML: \(detail); check indentation and quoting on this line"))
                 case .duplicateKeys(let keys, let line, let column):
                     reportDuplicates(keys, firstLine: line, firstColumn: column, in: text)
                 case .yams(let yamlError):
