@@ -28,6 +28,36 @@ struct YAMLComposerTests {
         #expect(Self.describe(ours) == Self.describe(yams))
     }
 
+    @Test("tags shared between nodes resolve as Yams' own do, whichever node resolves first", arguments: documents)
+    func sharedTags(_ text: String) throws {
+        let ours = Self.nodes(try YAMLComposer.compose(text))
+        let yams = Self.nodes(try Yams.compose(yaml: text, .basic))
+        try #require(ours.count == yams.count)
+        // Resolving ours last-to-first: a tag shared with an earlier node of another kind would
+        // take the later node's resolution.
+        // (`Node.tag` resolves the node's tag.)
+        let oursResolved = ours.reversed().map { "\($0.tag)" }.reversed()
+        #expect(Array(oursResolved) == yams.map { "\($0.tag)" })
+        #expect(ours.map { "\($0.tag)" } == yams.map { "\($0.tag)" })
+    }
+
+    @Test("a mapping's entries in order, each key that is not text reported where it is")
+    func mappingEntries() throws {
+        let composed = try YAMLComposer.compose("m:\n  b: 1\n  [x]: 2\n  a: { c: 3 }\n  ? { k: v }\n  : 4\n  z:\n")
+        let root = try #require(composed)
+        let reader = ConfigReader(file: "jobs.yaml", catalog: ConfigCatalog(), baseDirectory: ".")
+        let top = try #require(reader.mapping(root, ""))
+        let m = try #require(reader.lookup(top, "m"))
+        let entries = try #require(reader.mapping(m.value, "m"))
+        #expect(entries.map(\.key) == ["b", "a", "z"])
+        #expect(entries.map { $0.keyNode.mark?.line } == [2, 4, 7])
+        #expect(entries.map { $0.value.mark?.line } == [2, 4, 7])
+        #expect(
+            reader.diagnostics.map { "\($0.line):\($0.column) \($0.path) \($0.message)" } == [
+                "3:3 m keys must be plain text", "5:5 m keys must be plain text",
+            ])
+    }
+
     @Test("an empty stream has no root")
     func empty() throws {
         #expect(try YAMLComposer.compose("") == nil)
@@ -72,6 +102,16 @@ struct YAMLComposerTests {
         }
         #expect(!ours.isEmpty)
         #expect(ours == yams)
+    }
+
+    /// Every node of the tree, in order (a mapping's key before its value).
+    static func nodes(_ node: Node?) -> [Node] {
+        guard let node else { return [] }
+        switch node {
+        case .scalar, .alias: return [node]
+        case .sequence(let s): return [node] + s.flatMap { nodes($0) }
+        case .mapping(let m): return [node] + m.flatMap { nodes($0.key) + nodes($0.value) }
+        }
     }
 
     /// Every node with its kind, text, style, tag and mark, in order.

@@ -112,12 +112,14 @@ final class ConfigReader {
         // Duplicate keys never get here: the YAML parser rejects them (see `reportYAML`).
         var result: [(String, Node, Node)] = []
         result.reserveCapacity(mapping.count)
-        for (key, value) in mapping {
-            guard let name = key.scalar?.string else {
+        // By index: `Node.Mapping`'s iterator first copies every pair into a new array.
+        for index in mapping.indices {
+            let (key, value) = mapping[index]
+            guard case .scalar(let scalar) = key else {
                 error(key, path, "keys must be plain text")
                 continue
             }
-            result.append((name, key, value))
+            result.append((scalar.string, key, value))
         }
         return result
     }
@@ -279,7 +281,8 @@ final class ConfigReader {
                 switch error {
                 case .syntax(let detail, let line, let column):
                     diagnostics.append(
-                        Diagnostic(file: file, line: line, column: column, path: "", message: "invalid YAML: \(detail); check indentation and quoting on this line"))
+                        Diagnostic(
+                            file: file, line: line, column: column, path: "", message: "invalid YAML: \(detail); check indentation and quoting on this line"))
                 case .duplicateKeys(let keys, let line, let column):
                     reportDuplicates(keys, firstLine: line, firstColumn: column, in: text)
                 case .yams(let yamlError):

@@ -94,7 +94,20 @@ enum YAMLComposer {
         /// with its tables, on every use) and shared by every tag, as `Parser` shares its own.
         let constructor = Constructor.default
 
-        func tag(_ name: String?) -> Tag { Tag(name.map(Tag.Name.init(rawValue:)) ?? .implicit, .basic, constructor) }
+        /// One `Tag` per tag name and kind of node, shared by every node that has it (a file of
+        /// 100,000 jobs has about a million nodes; a `Tag` is an object). Sharing is safe: with the
+        /// `.basic` resolver a tag resolves by the kind of its node alone (`str`, `seq`, `map`),
+        /// which is why the kinds keep separate tags, and nothing else changes a tag.
+        var scalarTags: [String?: Tag] = [:]
+        var sequenceTags: [String?: Tag] = [:]
+        var mappingTags: [String?: Tag] = [:]
+
+        func tag(_ name: String?, in tags: inout [String?: Tag]) -> Tag {
+            if let shared = tags[name] { return shared }
+            let made = Tag(name.map(Tag.Name.init(rawValue:)) ?? .implicit, .basic, constructor)
+            tags[name] = made
+            return made
+        }
 
         /// The document's root, as `Yams.compose` (`Parser.singleRoot`) gives it.
         func root() throws(Problem) -> Node? {
@@ -127,7 +140,8 @@ enum YAMLComposer {
                 // A mapping key's implicit tag is resolved (with no rules: `str`), as Yams' duplicate
                 // check leaves it when it hashes the key.
                 let isKey = stack.last.map { $0.isMapping && $0.items.count % 2 == 0 } ?? false
-                let scalarTag = tag(scalar.quoted_implicit == 1 || (isKey && scalar.tag == nil) ? Tag.Name.str.rawValue : Self.string(scalar.tag))
+                let scalarTag = tag(
+                    scalar.quoted_implicit == 1 || (isKey && scalar.tag == nil) ? Tag.Name.str.rawValue : Self.string(scalar.tag), in: &scalarTags)
                 let style = Node.Scalar.Style(rawValue: scalar.style.rawValue) ?? .any
                 node = .scalar(Node.Scalar(value, scalarTag, style, startMark()))
                 if let anchor = Self.string(scalar.anchor) { anchors[anchor] = node }
@@ -141,14 +155,14 @@ enum YAMLComposer {
                 let start = event.data.sequence_start
                 stack.append(
                     Open(
-                        isMapping: false, tag: tag(start.implicit != 0 ? nil : Self.string(start.tag)), style: start.style.rawValue,
+                        isMapping: false, tag: tag(start.implicit != 0 ? nil : Self.string(start.tag), in: &sequenceTags), style: start.style.rawValue,
                         mark: startMark(), anchor: Self.string(start.anchor)))
                 return nil
             case YAML_MAPPING_START_EVENT:
                 let start = event.data.mapping_start
                 stack.append(
                     Open(
-                        isMapping: true, tag: tag(start.implicit != 0 ? nil : Self.string(start.tag)), style: start.style.rawValue,
+                        isMapping: true, tag: tag(start.implicit != 0 ? nil : Self.string(start.tag), in: &mappingTags), style: start.style.rawValue,
                         mark: startMark(), anchor: Self.string(start.anchor)))
                 return nil
             case YAML_SEQUENCE_END_EVENT:
