@@ -13,7 +13,8 @@ struct DocsLinkTests {
         let checker = DocLinkChecker(root: root)
         let links = try (["README.md"] + docs).flatMap { try checker.links(of: $0) }
         #expect(links.count > 20)
-        #expect(try checker.problems(in: ["README.md"] + docs) == [])
+        let problems = try checker.problems(in: ["README.md"] + docs)
+        #expect(problems == [], "broken links:\n\(problems.joined(separator: "\n"))")
     }
 
     @Test(
@@ -52,11 +53,11 @@ struct DocsLinkTests {
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("docs"), withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         try """
-            # Front
-            [ok](docs/a.md#the-part) [self](#front) [png](docs/shot.png)
-            [gone](docs/missing.md)
-            [no such part](docs/a.md#other-part) [nor here](#back)
-            """.write(to: directory.appendingPathComponent("README.md"), atomically: true, encoding: .utf8)
+        # Front
+        [ok](docs/a.md#the-part) [self](#front) [png](docs/shot.png)
+        [gone](docs/missing.md)
+        [no such part](docs/a.md#other-part) [nor here](#back)
+        """.write(to: directory.appendingPathComponent("README.md"), atomically: true, encoding: .utf8)
         try "# A\n\n## The part\n\n[up](../README.md#front) [down](../docs)\n".write(
             to: directory.appendingPathComponent("docs/a.md"), atomically: true, encoding: .utf8)
         try Data([0x89]).write(to: directory.appendingPathComponent("docs/shot.png"))
