@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A small strategy for `type: futures-session` (see the README, "Futures sessions").
+"""A small strategy for `type: futures-session` (see docs/futures-sessions.md).
 
 schedctl writes one JSON object per line to stdin (session start/stop, quotes, orders, fills,
 positions, cash, results and rejects) and reads intents, one JSON object per line, from stdout.

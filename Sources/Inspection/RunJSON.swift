@@ -76,7 +76,7 @@ public struct ShowJSON: Encodable, Sendable {
     public var events: [EventJSON]
     public var lease: LeaseJSON?
     public var checkpoint: String?
-    /// A rebalance run's summary (see README "Rebalancing").
+    /// A rebalance run's summary (see docs/rebalancing.md).
     public var rebalance: RebalanceSummary?
 
     /// The JSON of `found` (from `Store.run(id:)`); a rebalance job's detail is decoded as its summary.

@@ -46,21 +46,30 @@ extension JobKindDescriptor {
     }
 
     /// The option table of `docs/configuration.md` (`| key | meaning | default |`); a required key's
-    /// default reads `required`.
+    /// default reads `required` (inside an optional mapping: "required when `strategy` is set").
     public var optionTable: String {
-        func isRequired(_ key: String) -> Bool {
+        /// The specs along `key`'s path, or nil when the path names no option.
+        func path(_ key: String) -> [OptionSpec]? {
             var specs = options
-            var found: OptionSpec?
+            var found: [OptionSpec] = []
             for part in key.split(separator: ".").map(String.init) {
-                guard let spec = specs.first(where: { $0.name == part }) else { return false }
-                found = spec
-                if case .options(let nested) = spec.kind { specs = nested } else { break }
+                guard let spec = specs.first(where: { $0.name == part }) else { return nil }
+                found.append(spec)
+                if case .options(let nested) = spec.kind { specs = nested } else { specs = [] }
             }
-            return found?.required == true && found?.name == key.split(separator: ".").last.map(String.init)
+            return found
+        }
+        func requirement(_ key: String) -> String? {
+            guard let specs = path(key), let leaf = specs.last, leaf.required else { return nil }
+            var optional: [String] = []
+            for (index, spec) in specs.dropLast().enumerated() where !spec.required {
+                optional.append(specs[...index].map(\.name).joined(separator: "."))
+            }
+            return optional.isEmpty ? "required" : "required when " + optional.map { "`\($0)`" }.joined(separator: " and ") + " is set"
         }
         var lines = ["| key | meaning | default |", "|---|---|---|"]
         for doc in docs {
-            let value = isRequired(doc.key) ? "required" : doc.defaultValue.map { "`\($0)`" } ?? "none"
+            let value = requirement(doc.key) ?? doc.defaultValue.map { "`\($0)`" } ?? "none"
             lines.append("| `\(doc.key)` | \(doc.meaning) | \(value) |")
         }
         return lines.joined(separator: "\n")

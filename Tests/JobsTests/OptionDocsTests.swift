@@ -36,10 +36,25 @@ struct OptionDocsTests {
 
     @Test("an undocumented option, or a line for an option that does not exist, is a problem")
     func missingAndStaleDocsAreProblems() {
-        #expect(StampJob.descriptor.docProblems.sorted() == ["stamp: option 'path' is not documented", "stamp: option 'text' is not documented", "stamp: option 'times' is not documented"])
-        let stale = JobKindDescriptor(docs: [OptionDoc("path", "the file"), OptionDoc("text", "a line"), OptionDoc("times", default: "1", "how often"), OptionDoc("color", "no such key")]) { _ in StampJob() }
+        #expect(
+            StampJob.descriptor.docProblems.sorted() == [
+                "stamp: option 'path' is not documented", "stamp: option 'text' is not documented", "stamp: option 'times' is not documented",
+            ])
+        let stale = JobKindDescriptor(docs: [
+            OptionDoc("path", "the file"), OptionDoc("text", "a line"), OptionDoc("times", default: "1", "how often"), OptionDoc("color", "no such key"),
+        ]) { _ in StampJob() }
         #expect(stale.docProblems == ["stamp: 'color' is documented but is no option"])
         #expect(stale.optionTable.contains("| `times` | how often | `1` |"))
         #expect(stale.optionTable.contains("| `path` | the file | required |"))
+    }
+
+    @Test("a key required inside an optional mapping is documented as required only with that mapping")
+    func requiredInsideAnOptionalMapping() {
+        let table = FuturesSessionJob.descriptor.optionTable
+        #expect(table.contains("| `strategy.command` | the strategy process (none: risk-only) | required when `strategy` is set |"))
+        #expect(
+            table.contains(
+                "| `risk.daily_loss_limit` | realized plus open loss (dollars) that liquidates and locks the job until the next CME trade date | required |"))
+        #expect(table.contains("| `broker` | the Tradovate broker (another type is a configuration error) | required |"))
     }
 }

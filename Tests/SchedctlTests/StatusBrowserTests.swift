@@ -59,7 +59,7 @@ struct StatusBrowserTests {
         return url
     }
 
-    @Test("every page loads in Chromium with its content and no console errors; the screenshot for the README")
+    @Test("every page loads in Chromium with its content and no console errors; the screenshot for docs/monitoring.md")
     func pagesInChromium() async throws {
         let directory = TemporaryDirectory(prefix: "schedctl-browser")
         let config = directory.file("jobs.yaml")
@@ -109,7 +109,7 @@ struct StatusBrowserTests {
         _ = try await Self.browse(chromium, ["--screenshot=\(screenshot)", "--window-size=1200,1100", "--hide-scrollbars"], url)
         let png = try Data(contentsOf: URL(fileURLWithPath: screenshot))
         #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]), "a PNG")
-        // `SCHEDCTL_SCREENSHOT=docs/status-page.png swift test --filter StatusBrowserTests` refreshes the README's.
+        // `SCHEDCTL_SCREENSHOT=docs/status-page.png swift test --filter StatusBrowserTests` refreshes docs/monitoring.md's.
         if let target = ProcessInfo.processInfo.environment["SCHEDCTL_SCREENSHOT"] {
             try? FileManager.default.removeItem(atPath: target)
             try FileManager.default.copyItem(atPath: screenshot, toPath: target)

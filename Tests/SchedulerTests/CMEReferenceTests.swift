@@ -23,7 +23,7 @@ struct CMEReferenceTests {
     }()
 
     /// Every trade date where schedctl deliberately differs, with CME's close on our side and the
-    /// package's (CT; nil: no session). The README's calendar section gives the source of each.
+    /// package's (CT; nil: no session). docs/configuration.md's *Calendars* gives the source of each.
     static let documented: [String: (ours: String?, theirs: String?)] = {
         var rows: [String: (String?, String?)] = [:]
         // Good Friday: CME opens equity futures only when payrolls are released that day (2026);

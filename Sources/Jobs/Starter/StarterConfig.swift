@@ -4,7 +4,7 @@ public enum StarterConfig {
     /// The file's text.
     public static let text = #"""
         # schedctl starter configuration: runs with no credentials (embedded SQLite, the paper broker).
-        # Reference: README.md, "Configuration reference". Check it with: schedctl validate
+        # Reference: docs/configuration.md. Check it with: schedctl validate
         timezone: America/New_York            # default zone of wall-clock schedules
         database: state/schedctl.sqlite       # relative to this file; created with mode 0600
 

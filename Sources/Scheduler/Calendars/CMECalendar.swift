@@ -5,7 +5,7 @@
 /// at 12:00; July 3 (when the NYSE closes early), the day after Thanksgiving and Christmas Eve
 /// close at 12:15; New Year's Day and Christmas Day have no session. Good Friday is closed except
 /// in the years listed in `goodFridaySessions`; `specialCloses` holds CME's unplanned changes.
-/// Every date can be overridden from `jobs.yaml`. The README's calendar section lists where this
+/// Every date can be overridden from `jobs.yaml`. docs/configuration.md's *Calendars* lists where this
 /// differs from `pandas_market_calendars` and why.
 public struct CMECalendar: TradingCalendar {
     public let code = "CME"

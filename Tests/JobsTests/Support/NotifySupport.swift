@@ -64,7 +64,7 @@ struct DecodedMail {
     }
 }
 
-/// Verifies `Schedctl-Signature: t=<unix seconds>,v1=<hex>` as the README tells receivers to:
+/// Verifies `Schedctl-Signature: t=<unix seconds>,v1=<hex>` as docs/reports-and-alerts.md tells receivers to:
 /// HMAC-SHA256 of "<t>.<raw body>", compared in constant time, and `t` within 5 minutes of `now`.
 func verifySignature(_ header: String, body: Data, key: String, now: Int64) -> Bool {
     var fields: [String: String] = [:]

@@ -67,7 +67,7 @@ public struct StrategyFactory: Sendable {
 
 /// `type: rebalance`: moves a stock account to a strategy's target weights with iterative limit
 /// orders (sells first, then buys sized from the buying power left), idempotent across crashes
-/// and takeovers. See README "Rebalancing".
+/// and takeovers. See docs/rebalancing.md.
 public struct RebalanceJob: JobKind {
     public let name = "rebalance"
     public let options: [OptionSpec] = RebalanceOptions.specs
