@@ -248,7 +248,8 @@ let package = Package(
         .testTarget(
             name: "SchedctlTests",
             dependencies: [
-                "schedctl", "SchedctlBase", "Scheduler", "Jobs", "Brokers", "Sandbox", "SchedctlTesting", "Secrets", "StatusHTTP", "Inspection", "SchedctlService",
+                "schedctl", "SchedctlBase", "Scheduler", "Jobs", "Brokers", "Sandbox", "SchedctlTesting", "Secrets", "StatusHTTP", "Inspection",
+                "SchedctlService",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),

@@ -3,8 +3,8 @@ import GRDB
 import Inspection
 import Jobs
 import Mustache
-import Synchronization
 public import Scheduler
+import Synchronization
 
 /// What the pages and `/api` read: the store, the running plan, the wall clock and the token
 /// expiry cache. Every query is bounded (recent runs by `LIMIT` on indexed orders, per-job

@@ -84,7 +84,11 @@ struct RegistryTests {
             return
         }
         let found = error.diagnostics.map { "\($0.line):\($0.column) \($0.path)" }
-        #expect(found == ["8:15 brokers.ts.base_url", "10:68 strategies.pv.base_url", "12:31 notifiers.hook.url", "13:65 notifiers.tg.format", "14:49 notifiers.slow.timeout"])
+        #expect(
+            found == [
+                "8:15 brokers.ts.base_url", "10:68 strategies.pv.base_url", "12:31 notifiers.hook.url", "13:65 notifiers.tg.format",
+                "14:49 notifiers.slow.timeout",
+            ])
         #expect(error.diagnostics.allSatisfy { $0.file == file })
     }
 
