@@ -128,7 +128,7 @@ public struct StatusPages: Sendable {
         return await Self.rendering { [self] in
             let shown = ShowJSON(found, plan: plan)
             let r = found.run
-            let kind = plan.job(named: r.job)?.kind
+            let isSession = plan.job(named: r.job)?.typedOptions is FuturesSessionSettings
             var body: [String: Any] = [
                 "id": r.id, "job": r.job, "jobPath": Self.pathComponent(r.job), "trigger": r.trigger.rawValue, "state": r.state.rawValue,
                 "nominal": Self.time(r.nominalInstant, zone), "attempt": r.attempt, "maxAttempts": r.maxAttempts, "generation": r.generation,
@@ -161,7 +161,7 @@ public struct StatusPages: Sendable {
                         },
                         "hasOrders": !rebalance.orders.isEmpty,
                     ] as [String: Any]
-            } else if kind == "futures-session", let detail = r.detail, !detail.isEmpty {
+            } else if isSession, let detail = r.detail, !detail.isEmpty {
                 body["report"] = Self.prettyJSON(detail)
             } else if let detail = r.detail, !detail.isEmpty {
                 body["output"] = detail
