@@ -207,6 +207,8 @@ public final class TradovateSimulator: Sendable {
     public var evictedSessionCount: Int { state.withLock { $0.evictions } }
     /// Invalidates every token (next REST call gets 401; renewal is refused).
     public func expireTokens() { state.withLock { $0.tokens.removeAll() } }
+    /// Invalidates only the market-data tokens (`mdAccessToken`); access tokens stay valid.
+    public func expireMarketDataTokens() { state.withLock { s in s.tokens = s.tokens.filter { !$0.key.hasPrefix("tv-md-") } } }
     public func enqueueFaults(_ f: Fault...) { state.withLock { $0.faults += f } }
     /// Queues faults for the next order writes (`order/placeorder`, `modifyorder`, `cancelorder`, …).
     public func enqueueWriteFaults(_ f: WriteFault...) { state.withLock { $0.writeFaults += f } }

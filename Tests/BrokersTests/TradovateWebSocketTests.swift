@@ -271,6 +271,9 @@ struct WSHarness {
         // Time moves 30 s per real 10 ms poll, so the socket has real time to act between steps.
         #expect(
             (try? await pollUntil(within: 20, every: .milliseconds(10)) {
+                // Time stops once connected: another 30 s step would outlast the socket's 3 s
+                // silence watchdog and drop the connection the test is about to look at.
+                if events.count(isConnected) >= 1 { return true }
                 now.withLock { $0 = $0.addingTimeInterval(30) }
                 timers.advance(by: .seconds(30))
                 return events.count(isConnected) >= 1
@@ -316,6 +319,21 @@ struct WSHarness {
         h.sim.dropConnections()
         #expect(await h.events.wait(for: 2, isConnected), "reconnected with a new md token")
         #expect(h.sim.loginCount == 2)
+        await h.close()
+    }
+
+    /// Issue 18 ("a refused market-data token is rotated"): a market-data socket that authorizes
+    /// with `mdAccessToken` and has only that token refused (the access token still valid) gets a
+    /// new pair by signing in again, instead of retrying the refused token forever.
+    @Test func aRefusedMarketDataTokenAloneIsRotated() async throws {
+        var config = fastWS
+        config.useMarketDataToken = true
+        let h = try await WSHarness.make(config, marketData: true)
+        #expect(await h.events.wait(isConnected))
+        h.sim.expireMarketDataTokens()
+        h.sim.dropConnections()
+        #expect(await h.events.wait(for: 2, isConnected), "reconnected with a new md token")
+        #expect(h.sim.loginCount == 2, "one more sign-in for the new token pair")
         await h.close()
     }
 }

@@ -151,7 +151,8 @@ public actor TradovateAuth {
     /// Forgets `token` after the server refused it, unless another caller already replaced it.
     public func invalidate(token: String) async {
         _ = try? await mutate { state in
-            guard state.accessToken == token else { return false }
+            // A refused market-data token rotates the pair too: only a new sign-in issues one.
+            guard state.accessToken == token || state.mdAccessToken == token else { return false }
             state.accessToken = nil
             state.mdAccessToken = nil
             state.expirationTime = nil
