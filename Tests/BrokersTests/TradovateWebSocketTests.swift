@@ -34,6 +34,14 @@ final class EventCollector: Sendable {
     }
 }
 
+/// Polls `condition` every 10 ms of real time for up to 20 s. The sockets under test run on
+/// real threads while their timers follow a manual clock, so a condition that moves the clock
+/// must give them real time between steps (the shared `eventually` first spins on yields, which
+/// would move such a clock thousands of steps before a socket could answer).
+func polled(_ condition: @escaping () async -> Bool) async -> Bool {
+    (try? await pollUntil(within: 20, every: .milliseconds(10), condition)) ?? false
+}
+
 func isConnected(_ e: TradovateEvent) -> Bool { if case .connected = e { return true } else { return false } }
 func isDisconnected(_ e: TradovateEvent) -> Bool { if case .disconnected = e { return true } else { return false } }
 func isQuote(_ price: Decimal) -> (TradovateEvent) -> Bool {
@@ -126,7 +134,7 @@ struct WSHarness {
         for _ in 0..<40 {
             let sent = await h.ws.heartbeatsSent
             clock.advance(by: .milliseconds(40))
-            #expect(await eventually { await h.ws.heartbeatsSent > sent })
+            #expect(await polled { await h.ws.heartbeatsSent > sent })
         }
         #expect(await h.ws.heartbeatsSent >= 40)
         #expect(h.events.count(isDisconnected) == 0)
@@ -177,7 +185,7 @@ struct WSHarness {
         #expect(await h.events.wait(isConnected))
         #expect(await h.ws.heartbeatsSent == 0, "heartbeats follow the injected clock")
         #expect(
-            await eventually {
+            await polled {
                 clock.advance(by: .milliseconds(40))
                 return await h.ws.heartbeatsSent >= 1
             }, "a heartbeat once the clock moves")
@@ -185,17 +193,17 @@ struct WSHarness {
         // Half the 1 s silence limit: still connected, still heartbeating.
         let sent = await h.ws.heartbeatsSent
         clock.advance(by: .milliseconds(500))
-        #expect(await eventually { await h.ws.heartbeatsSent > sent })
+        #expect(await polled { await h.ws.heartbeatsSent > sent })
         #expect(h.events.count(isDisconnected) == 0)
         // Past it: the watchdog gives up on the silent server and reconnects.
         #expect(
-            await eventually {
+            await polled {
                 clock.advance(by: .milliseconds(40))
                 return h.events.count(isDisconnected) >= 1
             })
         h.sim.setSendHeartbeats(true)
         #expect(
-            await eventually {
+            await polled {
                 clock.advance(by: .milliseconds(40))
                 return h.events.count(isConnected) >= 2
             })
@@ -211,7 +219,7 @@ struct WSHarness {
         let h = try await WSHarness.make(config, clientTimeout: 0.1, timers: clock)
         #expect(await h.events.wait(isConnected))
         #expect(
-            await eventually {
+            await polled {
                 clock.advance(by: .milliseconds(40))
                 return h.events.count(isDisconnected) >= 1
             }, "the server dropped the client past its 0.1 s timeout")
@@ -262,7 +270,7 @@ struct WSHarness {
         await ws.start()
         #expect(await events.wait(isDisconnected), "the blocked sign-in is reported")
         #expect(
-            await eventually {
+            await polled {
                 if case .paused(_, let reason) = await ws.state { return reason.contains("penalty") }
                 return false
             }, "paused, with the reason")
@@ -271,11 +279,13 @@ struct WSHarness {
         // Time moves 30 s per real 10 ms poll, so the socket has real time to act between steps.
         #expect(
             (try? await pollUntil(within: 20, every: .milliseconds(10)) {
-                // Time stops once connected: another 30 s step would outlast the socket's 3 s
-                // silence watchdog and drop the connection the test is about to look at.
+                // Time moves only while the socket is paused: a 30 s step while it connects would
+                // outlast its 3 s silence watchdog and drop the connection the test looks at.
                 if events.count(isConnected) >= 1 { return true }
-                now.withLock { $0 = $0.addingTimeInterval(30) }
-                timers.advance(by: .seconds(30))
+                if case .paused = await ws.state {
+                    now.withLock { $0 = $0.addingTimeInterval(30) }
+                    timers.advance(by: .seconds(30))
+                }
                 return events.count(isConnected) >= 1
             }) ?? false, "connected once the block lifted")
         #expect(sim.loginCount - before == 1 && sim.webSocketConnectCount >= 1, "one sign-in, after the block")

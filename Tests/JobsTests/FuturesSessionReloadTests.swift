@@ -31,7 +31,7 @@ struct FuturesSessionReloadTests {
         try await engine.start()
         h.wall.set("2026-11-23T16:00:00Z")
         await engine.tick()
-        #expect(await eventually { await h.sessionState() == "running" }, "the session opened; its stop is the CME close, 16:00 CT (22:00Z)")
+        #expect(await polled { await h.sessionState() == "running" }, "the session opened; its stop is the CME close, 16:00 CT (22:00Z)")
 
         // The reload: an early close at 10:30 CT (16:30Z) on the session's trade date.
         var reloaded = plan
@@ -39,14 +39,14 @@ struct FuturesSessionReloadTests {
         reloaded.calendars[.cme] = Market.cme.calendar(overrides: CalendarOverrides(closes: [day: 10 * 3600 + 30 * 60]))
         source.publish(reloaded)
         h.wall.set("2026-11-23T16:30:01Z")
-        let ended = await eventually {
+        let ended = await polled {
             h.sessionClock.advance(by: .seconds(1))
             return await h.sessionState() == "finished"
         }
         #expect(ended, "the running session stopped at the reloaded close")
         if !ended {
             h.wall.set("2026-11-23T22:00:01Z")
-            _ = await eventually {
+            _ = await polled {
                 h.sessionClock.advance(by: .seconds(1))
                 return await h.sessionState() == "finished"
             }

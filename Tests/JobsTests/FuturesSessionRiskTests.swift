@@ -36,19 +36,19 @@ struct FuturesSessionRiskTests {
     @Test func aStrategyThatNeverReadsCannotBlockTheSession() async throws {
         let h = try await SessionHarness(strategyQueueLimit: 4, strategyIntentBacklog: 100_000)
         let engine = try await h.startSession(try h.job(onStart: "[]", strategy: neverReadingStrategy))
-        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 2 }, "the strategy's one order was placed")
+        #expect(await polled { h.sim.netPosition(symbol: "ESZ5") == 2 }, "the strategy's one order was placed")
         // Far more quotes than a 64 KiB pipe holds (about 75 bytes each).
         for i in 0..<3000 { h.sim.setPrice(symbol: "ESZ5", Decimal(string: i % 2 == 0 ? "5000.25" : "5000.5")!) }
         h.sim.setPrice(symbol: "ESZ5", 4990)
-        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 0 }, "the loss limit still liquidated")
+        #expect(await polled { h.sim.netPosition(symbol: "ESZ5") == 0 }, "the loss limit still liquidated")
         let run = try #require(try await h.store.history(job: "es-day", limit: 1).first)
         #expect(try await h.events(run.id).contains { $0.kind == "risk-limit" })
         #expect(
-            await eventually { (try? await h.events(run.id).contains { $0.kind == "strategy-ended" && $0.message.contains("did not read") }) == true },
+            await polled { (try? await h.events(run.id).contains { $0.kind == "strategy-ended" && $0.message.contains("did not read") }) == true },
             "the strategy was ended once its input piled up")
         h.wall.set("2026-11-23T16:00:20Z")
         #expect(
-            await eventually {
+            await polled {
                 h.sessionClock.advance(by: .seconds(1))
                 return (try? await SessionControl(store: h.store).rows().first?.updated) == h.wall.now()
             }, "session status kept updating")
@@ -64,7 +64,7 @@ struct FuturesSessionRiskTests {
         let h = try await SessionHarness(strategyQueueLimit: 64, strategyIntentBacklog: 64)
         let engine = try await h.startSession(try h.job(onStart: "[]", strategy: floodingStrategy))
         let run = try #require(try await h.store.history(job: "es-day", limit: 1).first)
-        #expect(await eventually { (try? await h.events(run.id).contains { $0.kind == "strategy-ended" }) == true }, "the flood ended the strategy")
+        #expect(await polled { (try? await h.events(run.id).contains { $0.kind == "strategy-ended" }) == true }, "the flood ended the strategy")
         let finished = try await h.stopAtEnd(engine)
         #expect(finished.state == .succeeded)
         #expect(h.sim.placedOrderBodies.isEmpty)
@@ -76,13 +76,13 @@ struct FuturesSessionRiskTests {
     @Test func aRejectedLiquidationAtTheLossLimitIsRetriedUntilFlat() async throws {
         let h = try await SessionHarness()
         let engine = try await h.startSession(try h.job(onStart: #"[{"type":"order","side":"buy","qty":2,"order":"market","tag":"entry"}]"#))
-        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 2 })
+        #expect(await polled { h.sim.netPosition(symbol: "ESZ5") == 2 })
         h.sim.rejectLiquidations(1)
         h.sim.setPrice(symbol: "ESZ5", 4990)
-        #expect(await eventually { h.sim.liquidationRequestCount == 1 }, "the first liquidation was sent (and rejected)")
+        #expect(await polled { h.sim.liquidationRequestCount == 1 }, "the first liquidation was sent (and rejected)")
         #expect(h.sim.netPosition(symbol: "ESZ5") == 2)
         #expect(
-            await eventually {
+            await polled {
                 h.sessionClock.advance(by: .seconds(1))
                 return h.sim.netPosition(symbol: "ESZ5") == 0
             }, "retried until flat")
@@ -98,7 +98,7 @@ struct FuturesSessionRiskTests {
     @Test func aStopThatCannotFlattenFailsTheRun() async throws {
         let h = try await SessionHarness()
         let engine = try await h.startSession(try h.job(onStart: #"[{"type":"order","side":"buy","qty":1,"order":"market","tag":"entry"}]"#))
-        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 1 })
+        #expect(await polled { h.sim.netPosition(symbol: "ESZ5") == 1 })
         h.sim.rejectLiquidations(10_000)
         let run = try await h.stopAtEnd(engine)
         #expect(run.state == .failed, "\(run.state)")
@@ -118,7 +118,7 @@ struct FuturesSessionRiskTests {
         let h = try await SessionHarness()
         let job = try h.job(onStart: #"[{"type":"order","side":"buy","qty":2,"order":"market","tag":"entry"}]"#)
         let a = try await h.startSession(job)
-        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 2 })
+        #expect(await polled { h.sim.netPosition(symbol: "ESZ5") == 2 })
         await a.abandonForTesting()
         await a.waitForIdle()
         // The crash window: the lock row and the locked state were saved; nothing was liquidated.
@@ -129,7 +129,7 @@ struct FuturesSessionRiskTests {
         try await h.rewriteSavedState { $0["locked"] = true }
         #expect(h.sim.liquidationRequestCount == 0 && h.sim.netPosition(symbol: "ESZ5") == 2)
         let b = try await h.takeOver(job)
-        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 0 }, "the taker flattened the locked position")
+        #expect(await polled { h.sim.netPosition(symbol: "ESZ5") == 0 }, "the taker flattened the locked position")
         #expect(h.sim.liquidationRequestCount == 1 && h.sim.placedOrderBodies.count == 1)
         let finished = try await h.stopAtEnd(b)
         #expect(finished.state == .succeeded && finished.detail?.contains("\"locked\":true") == true, "\(finished.detail ?? "")")
@@ -141,14 +141,14 @@ struct FuturesSessionRiskTests {
     @Test func aStaleMarketDataFeedWithALosingPositionFlattens() async throws {
         let h = try await SessionHarness()
         let engine = try await h.startSession(try h.job(onStart: #"[{"type":"order","side":"buy","qty":2,"order":"market","tag":"entry"}]"#))
-        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 2 })
+        #expect(await polled { h.sim.netPosition(symbol: "ESZ5") == 2 })
         h.sim.setMarketDataSilent(true)
         h.sim.setPrice(symbol: "ESZ5", 4990)  // −1025 at the broker; the session never hears of it
         for _ in 0..<3 { h.sessionClock.advance(by: .seconds(1)) }
         #expect(h.sim.netPosition(symbol: "ESZ5") == 2, "quotes are stale only after stale_after")
         h.wall.advance(11)
         #expect(
-            await eventually {
+            await polled {
                 h.sessionClock.advance(by: .seconds(1))
                 return h.sim.netPosition(symbol: "ESZ5") == 0
             }, "the stale feed flattened the position")
@@ -168,14 +168,14 @@ struct FuturesSessionRiskTests {
         let job = try h.job(onStart: #"[{"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"entry-1"}]"#)
         h.sim.rejectNextOrder(reason: "RiskCheck")
         let a = try await h.startSession(job)
-        #expect(await eventually { h.strategySaw(type: "reject", tag: "entry-1", containing: "broker") })
+        #expect(await polled { h.strategySaw(type: "reject", tag: "entry-1", containing: "broker") })
         #expect(h.sim.placedOrderBodies.count == 1)
         await a.abandonForTesting()
         await a.waitForIdle()
         h.wall.set("2026-11-23T16:30:30Z")  // the stop was 16:30:00
         let b = try await h.takeOver(job)
         #expect(
-            await eventually { (try? await h.store.history(job: "es-day", limit: 1).first?.state) == .succeeded }, "ended at once, with no poll")
+            await polled { (try? await h.store.history(job: "es-day", limit: 1).first?.state) == .succeeded }, "ended at once, with no poll")
         await b.waitForIdle()
         #expect(h.sim.placedOrderBodies.count == 1, "nothing was sent after the stop")
         #expect(h.strategyLines.filter { $0["type"] as? String == "session" && $0["event"] as? String == "start" }.count == 1)
@@ -196,11 +196,11 @@ extension FuturesSessionRiskTests {
                 """)
         job.timeout = .seconds(60)
         let engine = try await h.startSession(job)
-        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 1 && h.sim.workingOrderCount == 1 })
+        #expect(await polled { h.sim.netPosition(symbol: "ESZ5") == 1 && h.sim.workingOrderCount == 1 })
         h.wall.set("2026-11-23T16:01:01Z")
         h.engineClock.advance(by: .seconds(61))
         #expect(
-            await eventually {
+            await polled {
                 h.sessionClock.advance(by: .seconds(1))
                 return await h.sessionState() == "finished"
             }, "the session stopped")
@@ -230,7 +230,7 @@ extension FuturesSessionRiskTests {
                      {"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"more"},
                      {"type":"order","side":"buy","qty":2,"order":"limit","price":4000,"tag":"entry"}]
                     """))
-        #expect(await eventually { h.strategySaw(type: "result", tag: "entry", containing: "duplicate") }, "the replay was answered")
+        #expect(await polled { h.strategySaw(type: "result", tag: "entry", containing: "duplicate") }, "the replay was answered")
         #expect(h.strategySaw(type: "reject", tag: "entry", containing: "unknown"), "the first answer was lost")
         #expect(h.strategySaw(type: "reject", tag: "more", containing: "max_position"), "the unknown order counts at its 2")
         #expect(h.strategySaw(type: "result", tag: "entry", containing: "placed"), "reconciled by clOrdId within the session")
@@ -336,7 +336,7 @@ struct FuturesSessionDefaultsTests {
         try await engine.start()
         h.wall.set("2026-11-23T16:00:00Z")
         await engine.tick()
-        #expect(await eventually { (try? await h.store.history(job: "es-day", limit: 1).first?.state) == .failed })
+        #expect(await polled { (try? await h.store.history(job: "es-day", limit: 1).first?.state) == .failed })
         await engine.waitForIdle()
         let run = try #require(try await h.store.history(job: "es-day", limit: 1).first)
         #expect(run.error?.contains("DEMO123456, FUNDED7") == true && run.error?.contains("account:") == true, "\(run.error ?? "")")
@@ -390,7 +390,7 @@ extension FuturesSessionRiskTests {
                     [{"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"entry"},
                      {"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"entry"}]
                     """))
-        #expect(await eventually { h.strategySaw(type: "result", tag: "entry", containing: "placed") }, "reconciled by clOrdId")
+        #expect(await polled { h.strategySaw(type: "result", tag: "entry", containing: "placed") }, "reconciled by clOrdId")
         #expect(h.strategySaw(type: "reject", tag: "entry", containing: "unknown"), "the 408 is an unknown outcome")
         #expect(h.sim.placedOrderBodies.count == 1 && h.sim.acceptedOrderCount == 1, "one order at the broker")
         _ = try await h.stopAtEnd(engine)
@@ -406,7 +406,7 @@ extension FuturesSessionRiskTests {
         let engine = try await h.startSession(try h.job(onStart: "[]", strategy: environmentStrategy))
         let file = h.strategyLog + ".env"
         #expect(
-            await eventually { FileManager.default.fileExists(atPath: file) && ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").hasSuffix("]") })
+            await polled { FileManager.default.fileExists(atPath: file) && ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").hasSuffix("]") })
         let names = Set(try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [String]))
         let allowed: Set<String> = [
             "PATH", "HOME", "LANG", "SCHEDCTL_JOB", "SCHEDCTL_RUN_ID", "SCHEDCTL_NOMINAL", "SCHEDCTL_ATTEMPT", "SCHEDCTL_GENERATION",
@@ -433,12 +433,12 @@ extension FuturesSessionRiskTests {
                 """, schedule: Schedule(.interval(seconds: 600, aligned: true, zone: .utc)), strategy: onceStrategy)
         job.overlap = .cancelPrevious
         let engine = try await h.startSession(job)
-        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 1 && h.sim.workingOrderCount == 1 })
+        #expect(await polled { h.sim.netPosition(symbol: "ESZ5") == 1 && h.sim.workingOrderCount == 1 })
         let first = try #require(try await h.store.history(job: "es-day", limit: 1).first)
         h.wall.set("2026-11-23T16:10:00Z")
         await engine.tick()
         #expect(
-            await eventually {
+            await polled {
                 h.sessionClock.advance(by: .seconds(1))
                 return (try? await h.store.run(id: first.id)).map { $0.run.state.isFinal } ?? false
             }, "the replaced session ended")
@@ -451,7 +451,7 @@ extension FuturesSessionRiskTests {
         #expect(h.sim.placedOrderBodies.count == 2, "the replacing run traded nothing")
         h.wall.set("2026-11-23T16:40:01Z")  // the replacing run's stop
         #expect(
-            await eventually {
+            await polled {
                 h.sessionClock.advance(by: .seconds(1))
                 return (try? await h.store.history(job: "es-day", limit: 1).first).map { $0.state.isFinal } ?? false
             })
@@ -468,17 +468,17 @@ extension FuturesSessionRiskTests {
         let engine = h.engine(job, id: "a")
         try await engine.start()
         _ = try await h.startManualRun(job, on: engine, at: "2026-11-23T21:50:00Z")
-        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 1 })
+        #expect(await polled { h.sim.netPosition(symbol: "ESZ5") == 1 })
         h.wall.set("2026-11-23T22:00:01Z")  // 16:00:01 CT: trade date 2026-11-24 begins
         #expect(
-            await eventually {
+            await polled {
                 h.sessionClock.advance(by: .seconds(1))
                 return await h.sessionState() == "finished"
             }, "stopped at the close of trade date 2026-11-23")
         if await h.sessionState() != "finished" {
             // Not stopped at the close: end it at its own stop, so the test ends.
             h.wall.set("2026-11-23T22:20:01Z")
-            _ = await eventually {
+            _ = await polled {
                 h.sessionClock.advance(by: .seconds(1))
                 return await h.sessionState() == "finished"
             }
@@ -537,15 +537,15 @@ extension FuturesSessionRiskTests {
         let client = h.client
         let buy = try OrderRequest(symbol: "MNQZ5", side: .buy, quantity: 1, type: .market, key: .random())
         _ = try await client.place(buy, account: "DEMO123456")
-        #expect(await eventually { h.sim.netPosition(symbol: "MNQZ5") == 1 })
+        #expect(await polled { h.sim.netPosition(symbol: "MNQZ5") == 1 })
         h.sim.setPrice(symbol: "MNQZ5", 20900)
         let sell = try OrderRequest(symbol: "MNQZ5", side: .sell, quantity: 1, type: .market, key: .random())
         _ = try await client.place(sell, account: "DEMO123456")
-        #expect(await eventually { h.sim.netPosition(symbol: "MNQZ5") == 0 })
+        #expect(await polled { h.sim.netPosition(symbol: "MNQZ5") == 0 })
         // An ES order after them: once the session shows it, it has handled the MNQ events too.
         _ = try await client.place(try OrderRequest(symbol: "ESZ5", side: .buy, quantity: 1, type: .market, key: .random()), account: "DEMO123456")
         #expect(
-            await eventually {
+            await polled {
                 h.sessionClock.advance(by: .seconds(1))
                 return (try? await SessionControl(store: h.store).rows().first?.detail)?.contains("\"ESZ5\":1") == true
             })
@@ -565,7 +565,7 @@ extension FuturesSessionRiskTests {
         let intents = (0..<400).map { #"{"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"t\#($0)"}"# }
         let engine = try await h.startSession(
             try h.job(maxPosition: 1000, perMinute: 1000, onStart: "[" + intents.joined(separator: ",") + "]", strategy: onceStrategy))
-        #expect(await eventually { h.sim.placedOrderBodies.count >= 1 })
+        #expect(await polled { h.sim.placedOrderBodies.count >= 1 })
         let run = try await h.stopNow(engine)
         #expect(run.state == .succeeded)
         let placed = h.sim.placedOrderBodies.count
@@ -605,7 +605,7 @@ extension FuturesSessionRiskTests {
             try h.job(onStart: #"[{"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"more"}]"#, strategy: onForeignOrderStrategy))
         let foreign = try OrderRequest(symbol: "ESZ5", side: .buy, quantity: 2, type: .limit(4000), key: .random())
         _ = try await h.client.place(foreign, account: "DEMO123456")
-        #expect(await eventually { h.strategySaw(type: "reject", tag: "more") || h.strategySaw(type: "result", tag: "more") })
+        #expect(await polled { h.strategySaw(type: "reject", tag: "more") || h.strategySaw(type: "result", tag: "more") })
         #expect(h.strategySaw(type: "reject", tag: "more", containing: "max_position"), "the foreign working buy counts at its 2")
         #expect(h.sim.placedOrderBodies.count == 1, "only the foreign order reached the broker")
         let run = try await h.stopAtEnd(engine)
@@ -623,7 +623,7 @@ extension FuturesSessionRiskTests {
             _ = try await h.client.place(try OrderRequest(symbol: "ESZ5", side: side, quantity: 1, type: .market, key: .random()), account: "DEMO123456")
         }
         #expect(
-            await eventually {
+            await polled {
                 h.sessionClock.advance(by: .seconds(1))
                 return (try? await SessionControl(store: h.store).rows().first?.detail)?.contains("\"realized_pnl\":-2.5") == true
             }, "both fills' fees were counted")

@@ -144,7 +144,7 @@ final class SessionHarness: Sendable {
         try await engine.start()
         wall.set("2026-11-23T16:00:00Z")
         await engine.tick()
-        #expect(await eventually { await self.sessionState() == "running" }, "the session opened")
+        #expect(await polled { await self.sessionState() == "running" }, "the session opened")
         return engine
     }
 
@@ -154,7 +154,7 @@ final class SessionHarness: Sendable {
         let id = try await store.enqueueManualRun(job: job, now: wall.now(), by: "test")
         await engine.tick()
         #expect(
-            await eventually { (try? await SessionControl(store: self.store).rows().first).map { $0.run == id && $0.state == "running" } ?? false },
+            await polled { (try? await SessionControl(store: self.store).rows().first).map { $0.run == id && $0.state == "running" } ?? false },
             "run #\(id) opened")
         return id
     }
@@ -163,7 +163,7 @@ final class SessionHarness: Sendable {
     func stopNow(_ engine: Engine) async throws -> RunRecord {
         #expect(try await SessionControl(store: store).requestStop(job: "es-day", now: wall.now()))
         #expect(
-            await eventually {
+            await polled {
                 self.sessionClock.advance(by: .seconds(1))
                 return await self.sessionState() == "finished"
             }, "the session finished")
@@ -177,7 +177,7 @@ final class SessionHarness: Sendable {
     func stopAtEnd(_ engine: Engine) async throws -> RunRecord {
         wall.set("2026-11-23T16:30:01Z")
         #expect(
-            await eventually {
+            await polled {
                 self.sessionClock.advance(by: .seconds(1))
                 return await self.sessionState() == "finished"
             }, "the session finished")
@@ -214,4 +214,11 @@ final class SessionHarness: Sendable {
     }
 
     func close() async { await sim.stop() }
+}
+
+/// Polls `condition` every 10 ms of real time for up to 30 s. The sessions' sockets and strategy
+/// processes are real, so conditions wait on real time; the shared `eventually` first spins on
+/// yields, which under a full parallel run starves the two-thread pool those sockets need.
+func polled(_ condition: @escaping () async -> Bool) async -> Bool {
+    (try? await pollUntil(within: 30, every: .milliseconds(10), condition)) ?? false
 }

@@ -43,7 +43,7 @@ struct FuturesSessionTests {
              {"type":"order","side":"up","qty":1,"tag":"bad"}]
             """
         let engine = try await h.startSession(try h.job(perMinute: 2, onStart: intents))
-        #expect(await eventually { h.strategySaw(type: "reject", tag: "bad") }, "every intent was answered")
+        #expect(await polled { h.strategySaw(type: "reject", tag: "bad") }, "every intent was answered")
         #expect(h.strategySaw(type: "result", tag: "entry-1", containing: "placed"))
         #expect(h.strategySaw(type: "reject", tag: "too-big", containing: "max_position"))
         #expect(h.strategySaw(type: "result", tag: "entry-1", containing: "duplicate"), "a replayed tag is not sent again")
@@ -52,7 +52,7 @@ struct FuturesSessionTests {
         #expect(h.strategySaw(type: "reject", tag: "bad", containing: "invalid"))
         #expect(h.sim.placedOrderBodies.count == 2, "only the two accepted intents reached the broker")
         #expect(h.sim.placedOrderBodies.allSatisfy { ($0["clOrdId"] as? String)?.hasPrefix("sc") == true && $0["isAutomated"] as? Bool == true })
-        #expect(await eventually { h.strategySaw(type: "fill") && h.strategySaw(type: "position") })
+        #expect(await polled { h.strategySaw(type: "fill") && h.strategySaw(type: "position") })
         #expect(h.strategySaw(type: "quote"))
         let run = try await h.stopAtEnd(engine)
         #expect(run.state == .succeeded)
@@ -72,11 +72,11 @@ struct FuturesSessionTests {
             onLock: #"[{"type":"order","side":"buy","qty":1,"order":"market","tag":"after-lock"}]"#,
             onStartLocked: #"[{"type":"order","side":"buy","qty":1,"order":"market","tag":"after-restart"}]"#)
         let a = try await h.startSession(job)
-        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 2 && h.sim.workingOrderCount == 1 })
+        #expect(await polled { h.sim.netPosition(symbol: "ESZ5") == 2 && h.sim.workingOrderCount == 1 })
         // The price moves against the long: (4990 − 5000.25) × 2 × 50 = −1025, past −500.
         h.sim.setPrice(symbol: "ESZ5", 4990)
-        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 0 && h.sim.workingOrderCount == 0 }, "cancelled and liquidated")
-        #expect(await eventually { h.strategySaw(type: "reject", tag: "after-lock", containing: "locked") })
+        #expect(await polled { h.sim.netPosition(symbol: "ESZ5") == 0 && h.sim.workingOrderCount == 0 }, "cancelled and liquidated")
+        #expect(await polled { h.strategySaw(type: "reject", tag: "after-lock", containing: "locked") })
         let run = try #require(try await h.store.history(job: "es-day", limit: 1).first)
         #expect(try await h.events(run.id).contains { $0.kind == "risk-limit" && $0.message.contains("-500") })
         #expect(h.sim.placedOrderBodies.count == 2, "no order after the lock")
@@ -84,7 +84,7 @@ struct FuturesSessionTests {
         await a.abandonForTesting()
         await a.waitForIdle()
         let b = try await h.takeOver(job)
-        #expect(await eventually { h.strategySaw(type: "reject", tag: "after-restart", containing: "locked") })
+        #expect(await polled { h.strategySaw(type: "reject", tag: "after-restart", containing: "locked") })
         #expect(h.sim.placedOrderBodies.count == 2)
         let finished = try await h.stopAtEnd(b)
         #expect(finished.state == .succeeded)
@@ -105,16 +105,16 @@ struct FuturesSessionTests {
         try await engine.start()
         // Run 1 on trade date 2026-11-23 (Monday, CME 17:00 CT Sunday to 16:00 CT): loses past the limit.
         _ = try await h.startManualRun(job, on: engine, at: "2026-11-23T16:00:00Z")
-        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 2 })
+        #expect(await polled { h.sim.netPosition(symbol: "ESZ5") == 2 })
         h.sim.setPrice(symbol: "ESZ5", 4990)
-        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 0 }, "liquidated at the limit")
+        #expect(await polled { h.sim.netPosition(symbol: "ESZ5") == 0 }, "liquidated at the limit")
         let first = try await h.stopNow(engine)
         #expect(first.detail?.contains("\"locked\":true") == true, "\(first.detail ?? "")")
         #expect(h.sim.placedOrderBodies.count == 1)
 
         // Run 2, same trade date: locked from the start, its order never reaches the broker.
         _ = try await h.startManualRun(job, on: engine, at: "2026-11-23T18:00:00Z")
-        #expect(await eventually { h.strategySaw(type: "reject", tag: "after-lock", containing: "locked") }, "the strategy was told")
+        #expect(await polled { h.strategySaw(type: "reject", tag: "after-lock", containing: "locked") }, "the strategy was told")
         let row = try #require(try await SessionControl(store: h.store).rows().first)
         #expect(row.locked && row.tradeDate == "2026-11-23" && row.lockReason?.contains("daily loss") == true, "\(row)")
         let second = try await h.stopNow(engine)
@@ -123,7 +123,7 @@ struct FuturesSessionTests {
 
         // Run 3, the next trade date (Tuesday 2026-11-24): not locked, it trades.
         _ = try await h.startManualRun(job, on: engine, at: "2026-11-24T16:00:00Z")
-        #expect(await eventually { h.sim.placedOrderBodies.count == 2 }, "the next trade date trades")
+        #expect(await polled { h.sim.placedOrderBodies.count == 2 }, "the next trade date trades")
         let open = try #require(try await SessionControl(store: h.store).rows().first)
         #expect(!open.locked && open.tradeDate == "2026-11-24", "\(open)")
         let third = try await h.stopNow(engine)
@@ -140,16 +140,16 @@ struct FuturesSessionTests {
         let engine = h.engine(job, id: "a")
         try await engine.start()
         _ = try await h.startManualRun(job, on: engine, at: "2026-11-23T16:00:00Z")
-        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 2 })
+        #expect(await polled { h.sim.netPosition(symbol: "ESZ5") == 2 })
         h.sim.setPrice(symbol: "ESZ5", Decimal(string: "4997.25")!)  // −3 points × 2 × 50 = −300 open: under the limit
         let first = try await h.stopNow(engine)
         #expect(first.detail?.contains("\"realized_pnl\":-300") == true && first.detail?.contains("\"locked\":false") == true, "\(first.detail ?? "")")
 
         _ = try await h.startManualRun(job, on: engine, at: "2026-11-23T18:00:00Z")
-        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 2 })
+        #expect(await polled { h.sim.netPosition(symbol: "ESZ5") == 2 })
         // The bid is 4995: −225 open (marked at the bid, the side that closes a long), −525 for the day.
         h.sim.setPrice(symbol: "ESZ5", Decimal(string: "4995.25")!)
-        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 0 }, "liquidated at the daily limit")
+        #expect(await polled { h.sim.netPosition(symbol: "ESZ5") == 0 }, "liquidated at the daily limit")
         let second = try await h.stopNow(engine)
         #expect(second.detail?.contains("\"locked\":true") == true, "\(second.detail ?? "")")
         let limit = try #require(try await h.events(second.id).first { $0.kind == "risk-limit" })
@@ -157,10 +157,10 @@ struct FuturesSessionTests {
 
         // The next trade date: the same move (−225 at the bid) does not lock.
         _ = try await h.startManualRun(job, on: engine, at: "2026-11-24T16:00:00Z")
-        #expect(await eventually { h.sim.netPosition(symbol: "ESZ5") == 2 })
+        #expect(await polled { h.sim.netPosition(symbol: "ESZ5") == 2 })
         h.sim.setPrice(symbol: "ESZ5", Decimal(string: "4993.25")!)
         #expect(
-            await eventually {
+            await polled {
                 h.sessionClock.advance(by: .seconds(1))
                 return (try? await SessionControl(store: h.store).rows().first?.detail.contains("\"open_pnl\":-225")) == true
             })
@@ -173,14 +173,14 @@ struct FuturesSessionTests {
         let h = try await SessionHarness()
         let job = try h.job(onStart: #"[{"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"entry-1"}]"#)
         let a = try await h.startSession(job)
-        #expect(await eventually { h.strategySaw(type: "result", tag: "entry-1", containing: "placed") })
+        #expect(await polled { h.strategySaw(type: "result", tag: "entry-1", containing: "placed") })
         #expect(h.sim.placedOrderBodies.count == 1)
         await a.abandonForTesting()  // the owner dies mid-session; nothing is cancelled or flattened
         await a.waitForIdle()
         #expect(h.sim.workingOrderCount == 1)
         let b = try await h.takeOver(job)
         // The restarted strategy replays its intent: it is answered from the journal.
-        #expect(await eventually { h.strategySaw(type: "result", tag: "entry-1", containing: "duplicate") })
+        #expect(await polled { h.strategySaw(type: "result", tag: "entry-1", containing: "duplicate") })
         #expect(h.sim.placedOrderBodies.count == 1, "the order was not sent twice")
         #expect(h.sim.acceptedOrderCount == 1)
         let run = try await h.stopAtEnd(b)
@@ -222,12 +222,12 @@ struct FuturesSessionTests {
         let h = try await SessionHarness()
         let job = try h.job(onStart: #"[{"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"entry-1"}]"#)
         let a = try await h.startSession(job)
-        #expect(await eventually { h.strategySaw(type: "result", tag: "entry-1", containing: "placed") })
+        #expect(await polled { h.strategySaw(type: "result", tag: "entry-1", containing: "placed") })
         await a.abandonForTesting()
         await a.waitForIdle()
         try await h.rewriteSavedState { try window.rewrite(&$0) }
         let b = try await h.takeOver(job)
-        #expect(await eventually { h.strategySaw(type: "result", tag: "entry-1", containing: "duplicate") })
+        #expect(await polled { h.strategySaw(type: "result", tag: "entry-1", containing: "duplicate") })
         #expect(h.sim.placedOrderBodies.count == 1)
         let finished = try await h.stopAtEnd(b)
         #expect(finished.state == .succeeded && finished.detail?.contains("\"orders\":1") == true, "\(finished.detail ?? "")")
@@ -246,7 +246,7 @@ struct FuturesSessionTests {
                  {"type":"cancel","tag":"entry-1"}]
                 """)
         let a = try await h.startSession(job)
-        #expect(await eventually { h.strategySaw(type: "reject", tag: "entry-1", containing: "unknown") }, "the cancel's outcome is unknown")
+        #expect(await polled { h.strategySaw(type: "reject", tag: "entry-1", containing: "unknown") }, "the cancel's outcome is unknown")
         let placed = h.strategyLines.first { $0["type"] as? String == "result" && $0["tag"] as? String == "entry-1" && $0["status"] as? String == "placed" }
         let orderID = try #require((placed?["order_id"] as? NSNumber)?.int64Value)
         #expect(h.sim.orderStatus(orderID) == "Canceled", "the broker did cancel")
@@ -256,7 +256,7 @@ struct FuturesSessionTests {
         let b = try await h.takeOver(job)
         // The restarted strategy replays both intents: the order is a duplicate, the cancel is
         // answered from the order's status without a second request.
-        #expect(await eventually { h.strategySaw(type: "result", tag: "entry-1", containing: "cancelled") })
+        #expect(await polled { h.strategySaw(type: "result", tag: "entry-1", containing: "cancelled") })
         #expect(h.strategySaw(type: "result", tag: "entry-1", containing: "duplicate"))
         #expect(h.sim.cancelRequests(orderID: orderID) == 1, "the cancel was not sent twice")
         let run = try await h.stopAtEnd(b)
@@ -270,11 +270,11 @@ struct FuturesSessionTests {
         let engine = try await h.startSession(try h.job())
         #expect(h.sim.syncRequestCount == 1 && h.sim.webSocketConnectCount == 2)
         h.sim.dropConnections()
-        #expect(await eventually { h.sim.syncRequestCount == 2 && h.sim.openWebSocketCount == 2 }, "re-authorized and re-synced")
+        #expect(await polled { h.sim.syncRequestCount == 2 && h.sim.openWebSocketCount == 2 }, "re-authorized and re-synced")
         // A fill after the reconnect reaches the session as props events on the re-synced socket.
         _ = try await h.client.place(try OrderRequest(symbol: "ESZ5", side: .sell, quantity: 1, type: .market, key: .random()), account: "DEMO123456")
         #expect(
-            await eventually {
+            await polled {
                 h.sessionClock.advance(by: .seconds(1))
                 return (try? await SessionControl(store: h.store).rows().first?.detail.contains("\"ESZ5\":-1")) == true
             }, "session status shows the new position")
@@ -295,13 +295,13 @@ struct FuturesSessionTests {
         let before = h.sim.webSocketConnectCount
         h.sim.setSilent(true)
         #expect(
-            await eventually {
+            await polled {
                 clock.advance(by: .milliseconds(50))
                 return h.sim.webSocketConnectCount >= before + 2
             }, "the watchdog gave up on the silent sockets")
         h.sim.setSilent(false)
         #expect(
-            await eventually {
+            await polled {
                 clock.advance(by: .milliseconds(50))
                 return h.sim.syncRequestCount >= 2
             }, "re-synced once the server spoke again")
@@ -319,7 +319,7 @@ struct FuturesSessionTests {
         let control = SessionControl(store: h.store)
         // The first poll writes the figures of the open, at 16:00:00.
         #expect(
-            await eventually {
+            await polled {
                 h.sessionClock.advance(by: .seconds(1))
                 return (try? await control.rows().first?.detail) != "{}"
             }, "the session wrote its figures")
@@ -327,7 +327,7 @@ struct FuturesSessionTests {
         #expect(opened.updated == h.wall.now())
         h.wall.set("2026-11-23T16:00:10Z")
         #expect(
-            await eventually {
+            await polled {
                 h.sessionClock.advance(by: .seconds(1))
                 return (try? await control.rows().first?.updated) == h.wall.now()
             }, "updated moved with the wall clock while nothing changed")
@@ -343,7 +343,7 @@ struct FuturesSessionTests {
         let engine = try await h.startSession(try h.job())
         #expect(try await SessionControl(store: h.store).requestStop(job: "es-day", now: h.wall.now()))
         #expect(
-            await eventually {
+            await polled {
                 h.sessionClock.advance(by: .seconds(1))
                 return await h.sessionState() == "finished"
             })

@@ -61,6 +61,9 @@ actor FuturesSession {
     var strategyGeneration = 0
     var strategyRestarts = 0
     var stopReason: String?
+    /// Placements sent and not yet answered (the actor is re-entered while one awaits): the stop
+    /// waits for them, so an order placed just before it is known and cancelled.
+    var placing = 0
     var dirty = false
     /// When the session last wrote its `futures_session` row (its liveness stamp).
     var statusStamped: Date?
@@ -696,6 +699,8 @@ actor FuturesSession {
         state.ordersPlaced += 1
         try? await persist()
         do {
+            placing += 1
+            defer { placing -= 1 }
             let id = try await desk.place(step: step, request: request, what: "\(side) \(qty) \(symbol) (\(tag))", known: book.clOrdIDs)
             await reload()
             state.placed[tag]?.orderID = id
@@ -835,6 +840,13 @@ actor FuturesSession {
             job: context.job.name, run: context.runID, state: "stopping", locked: state.locked, detail: statusDetail(), now: resources.wall())
         send(.sessionStop(reason: reason))
         stopStrategy()
+        // A placement still awaiting its answer is let finish (bounded), so its order is in the
+        // book when the working orders are cancelled.
+        var waited = 0
+        while placing > 0, waited < resources.flattenTicks, let input = await nextInput(&inputs) {
+            if case .tick = input { waited += 1 }
+            await handle(input, stopping: true)
+        }
         await cancelWorking()
         var flattened = false
         if settings.flattenAtStop || state.locked || flattenFailure != nil {
@@ -853,6 +865,9 @@ actor FuturesSession {
             }
             flattened = flattenFailure == nil
         }
+        // Orders the book learned of while flattening (an event that was still on its way) are
+        // cancelled too: no order of the session's own is left working.
+        await cancelWorking()
         state.reconnects = baseReconnects + max(0, await trading.connectionCount - 1) + max(0, await market.connectionCount - 1)
         let report = FuturesSessionReport(
             orders: state.ordersPlaced, fills: state.fills, rejects: state.rejects, realizedPnL: state.realized, maxDrawdown: state.maxDrawdown,
