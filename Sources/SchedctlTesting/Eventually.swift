@@ -25,3 +25,12 @@ public func eventually(
     }
     return try await condition()
 }
+
+/// Polls `condition` every 10 ms of real time for up to `seconds`, and says whether it held.
+/// For conditions that wait on real sockets or processes, or that move a manual clock a step
+/// per check: ``eventually(_:wakeLoop:within:_:)`` first spins on task yields, which would move
+/// such a clock thousands of steps before a socket could answer, and starves the pool the
+/// sockets need while tests run side by side.
+public func polled(within seconds: Double = 30, _ condition: () async throws -> Bool) async -> Bool {
+    (try? await pollUntil(within: seconds, every: .milliseconds(10), condition)) ?? false
+}

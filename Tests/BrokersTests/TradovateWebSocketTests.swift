@@ -34,14 +34,6 @@ final class EventCollector: Sendable {
     }
 }
 
-/// Polls `condition` every 10 ms of real time for up to 20 s. The sockets under test run on
-/// real threads while their timers follow a manual clock, so a condition that moves the clock
-/// must give them real time between steps (the shared `eventually` first spins on yields, which
-/// would move such a clock thousands of steps before a socket could answer).
-func polled(_ condition: @escaping () async -> Bool) async -> Bool {
-    (try? await pollUntil(within: 20, every: .milliseconds(10), condition)) ?? false
-}
-
 func isConnected(_ e: TradovateEvent) -> Bool { if case .connected = e { return true } else { return false } }
 func isDisconnected(_ e: TradovateEvent) -> Bool { if case .disconnected = e { return true } else { return false } }
 func isQuote(_ price: Decimal) -> (TradovateEvent) -> Bool {
@@ -276,9 +268,8 @@ struct WSHarness {
             }, "paused, with the reason")
         #expect(!events.finished, "not stopped for good")
         let before = sim.loginCount
-        // Time moves 30 s per real 10 ms poll, so the socket has real time to act between steps.
         #expect(
-            (try? await pollUntil(within: 20, every: .milliseconds(10)) {
+            await polled {
                 // Time moves only while the socket is paused: a 30 s step while it connects would
                 // outlast its 3 s silence watchdog and drop the connection the test looks at.
                 if events.count(isConnected) >= 1 { return true }
@@ -287,7 +278,7 @@ struct WSHarness {
                     timers.advance(by: .seconds(30))
                 }
                 return events.count(isConnected) >= 1
-            }) ?? false, "connected once the block lifted")
+            }, "connected once the block lifted")
         #expect(sim.loginCount - before == 1 && sim.webSocketConnectCount >= 1, "one sign-in, after the block")
         #expect(await ws.state == .connected)
         await ws.stop()

@@ -215,10 +215,3 @@ final class SessionHarness: Sendable {
 
     func close() async { await sim.stop() }
 }
-
-/// Polls `condition` every 10 ms of real time for up to 30 s. The sessions' sockets and strategy
-/// processes are real, so conditions wait on real time; the shared `eventually` first spins on
-/// yields, which under a full parallel run starves the two-thread pool those sockets need.
-func polled(_ condition: @escaping () async -> Bool) async -> Bool {
-    (try? await pollUntil(within: 30, every: .milliseconds(10), condition)) ?? false
-}
