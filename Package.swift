@@ -159,6 +159,8 @@ let package = Package(
         .target(
             name: "SchedctlService",
             dependencies: [
+                "CProcessSpawn",
+                "SchedctlBase",
                 "Scheduler",
                 "Jobs",
                 "StatusHTTP",

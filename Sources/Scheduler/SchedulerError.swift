@@ -11,7 +11,7 @@
 /// ```
 public struct SchedulerError: Error, CustomStringConvertible, Sendable, Hashable {
     fileprivate enum Code: Hashable, Sendable {
-        case cannotCreate, notADatabase, newerSchema, fenced
+        case cannotCreate, notADatabase, newerSchema, fenced, oldSQLite
         case configuration, cron, time, backfillTooLarge
         case jobFailed
     }
@@ -27,6 +27,8 @@ public struct SchedulerError: Error, CustomStringConvertible, Sendable, Hashable
         public static let notADatabase = Kind(.notADatabase)
         /// The database was written by a newer schedctl.
         public static let newerSchema = Kind(.newerSchema)
+        /// The SQLite library is older than the one schedctl's SQL needs.
+        public static let oldSQLite = Kind(.oldSQLite)
         /// A write was refused because the run's lease moved on to another owner or generation.
         public static let fenced = Kind(.fenced)
         /// The configuration has problems (``SchedulerError/diagnostics``).
@@ -108,13 +110,16 @@ extension SchedulerError {
     public var expression: String { text ?? "" }
 
     /// A database problem (``Kind/cannotCreate``, ``Kind/notADatabase``, ``Kind/newerSchema``,
-    /// ``Kind/fenced``) with the database's path.
+    /// ``Kind/oldSQLite``, ``Kind/fenced``) with the database's path.
     init(_ kind: Kind, path: String, detail: String) {
         let message =
             switch kind.code {
             case .cannotCreate: "cannot create the database \(path): \(detail); check the 'database:' path and its directory's permissions"
             case .notADatabase: "\(path) is not a schedctl database (\(detail)); point 'database:' at another file or move this one away"
             case .newerSchema: "\(path) was written by a newer schedctl than this one (\(SchedulerInfo.version)); upgrade schedctl — nothing was written"
+            case .oldSQLite:
+                "the SQLite library is version \(detail), older than \(Store.minimumSQLiteVersion), which schedctl needs (JSON '->>' and RETURNING); "
+                    + "install a newer libsqlite3 (Debian 12 has 3.40) — \(path) was not opened"
             default: detail
             }
         self.init(kind.code, message, detail: detail, path: path)

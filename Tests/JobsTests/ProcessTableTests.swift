@@ -1,4 +1,5 @@
 import Foundation
+import SchedctlBase
 import Testing
 
 @testable import Jobs

@@ -40,6 +40,28 @@ struct StoreTests {
         #expect(migrations == (known + ["engine-v99"]).sorted())
     }
 
+    /// The store's SQL needs SQLite 3.38 (`->>`, `RETURNING`): an older library is refused with
+    /// the version and the fix, before any file is made; this machine's library is accepted.
+    @Test(arguments: [
+        ("3.37.2", false), ("3.31.1", false), ("2.99", false), ("3.38.0", true), ("3.38", true), ("3.40.1", true), ("3.45.1", true),
+        ("4.0.0", true),
+    ])
+    func sqliteOlderThan338IsRefused(version: String, accepted: Bool) throws {
+        if accepted {
+            try Store.checkSQLiteVersion(version, path: "/tmp/state.sqlite")
+        } else {
+            let error = try #require(throws: StoreError.self) { try Store.checkSQLiteVersion(version, path: "/tmp/state.sqlite") }
+            #expect(error.kind == .oldSQLite)
+            #expect(error.description.contains("SQLite library is version \(version), older than 3.38.0"))
+            #expect(error.description.contains("install a newer libsqlite3"))
+        }
+    }
+
+    @Test func theLinkedSQLiteIsNewEnough() throws {
+        let version = try #require(Store.sqliteVersion)
+        try Store.checkSQLiteVersion(version, path: "/tmp/state.sqlite")
+    }
+
     /// Commits stop checkpointing (SQLite would do it inside the commit that crosses 1,000
     /// pages); the checkpointer's own connection copies the whole log, and hands back.
     @Test func theCheckpointerTakesCheckpointsOffTheCommits() async throws {

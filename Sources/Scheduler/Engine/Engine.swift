@@ -342,7 +342,9 @@ public actor Engine: Service {
         let beats = try await store.heartbeat(
             instance: InstanceRecord(
                 id: instanceID, pid: Int(getpid()), host: ProcessInfo.processInfo.hostName, startedAt: started.timeIntervalSince1970,
-                heartbeatAt: now.wall.timeIntervalSince1970, state: state.rawValue, config: plan.source),
+                heartbeatAt: now.wall.timeIntervalSince1970, state: state.rawValue, config: plan.source,
+                boot: ProcessIdentity.current.boot, pidNamespace: ProcessIdentity.current.pidNamespace,
+                pidStart: Int64(ProcessIdentity.current.start)),
             jobs: withJobs ? plan.jobs.map(\.name) : nil, forget: core.forgottenInstances(now: now))
         core.heartbeatRecorded(withJobs: withJobs)
         core.instancesSeen(beats, mono: mono())

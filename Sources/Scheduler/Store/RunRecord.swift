@@ -111,11 +111,38 @@ public struct InstanceRecord: Codable, Sendable, Hashable, FetchableRecord {
     public var heartbeatAt: Double
     public var state: String
     public var config: String
+    /// The kernel boot the process runs on (nil in rows written before it was recorded).
+    public var boot: String? = nil
+    /// The PID namespace its pid belongs to (nil in rows written before it was recorded).
+    public var pidNamespace: String? = nil
+    /// The process's start time in clock ticks since boot (nil in rows written before it was
+    /// recorded): with the boot and the namespace, it tells the process apart from a later one
+    /// that reused the pid.
+    public var pidStart: Int64? = nil
+
+    /// An instance's row.
+    public init(
+        id: String, pid: Int, host: String, startedAt: Double, heartbeatAt: Double, state: String, config: String, boot: String? = nil,
+        pidNamespace: String? = nil, pidStart: Int64? = nil
+    ) {
+        self.id = id
+        self.pid = pid
+        self.host = host
+        self.startedAt = startedAt
+        self.heartbeatAt = heartbeatAt
+        self.state = state
+        self.config = config
+        self.boot = boot
+        self.pidNamespace = pidNamespace
+        self.pidStart = pidStart
+    }
 
     enum CodingKeys: String, CodingKey {
-        case id, pid, host, state, config
+        case id, pid, host, state, config, boot
         case startedAt = "started_at"
         case heartbeatAt = "heartbeat_at"
+        case pidNamespace = "pidns"
+        case pidStart = "pid_start"
     }
 }
 

@@ -446,10 +446,14 @@ extension Store {
         try await writer.write { db in
             try db.execute(
                 cached: """
-                    INSERT INTO instance (id, pid, host, started_at, heartbeat_at, state, config) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO instance (id, pid, host, started_at, heartbeat_at, state, config, boot, pidns, pid_start)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, state = excluded.state, config = excluded.config
                     """,
-                arguments: [instance.id, instance.pid, instance.host, instance.startedAt, instance.heartbeatAt, instance.state, instance.config])
+                arguments: [
+                    instance.id, instance.pid, instance.host, instance.startedAt, instance.heartbeatAt, instance.state, instance.config,
+                    instance.boot, instance.pidNamespace, instance.pidStart,
+                ])
             if let jobs {
                 try db.execute(cached: "UPDATE instance SET jobs = ? WHERE id = ?", arguments: [jobs.joined(separator: "\n"), instance.id])
             }

@@ -29,12 +29,14 @@ public final class Store: Sendable {
     /// Opens (creating with mode 0600 if needed) and migrates the database at `path`.
     /// `durability` sets SQLite's `synchronous` (`full` by default: a commit survives power loss).
     ///
-    /// Throws `StoreError` when the file was written by a newer schedctl, is not a database, or
-    /// cannot be created; nothing is written in those cases. Several processes may open a fresh
+    /// Throws `StoreError` when the file was written by a newer schedctl, is not a database,
+    /// cannot be created, or the SQLite library is older than ``minimumSQLiteVersion``; nothing
+    /// is written in those cases. Several processes may open a fresh
     /// file at once: each waits for the others' migration instead of failing.
     public init(path: String, durability: Durability = .full, extraMigrations: [MigrationRegistration] = []) throws {
         self.path = path
         self.durability = durability
+        if let version = Store.sqliteVersion { try Store.checkSQLiteVersion(version, path: path) }
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
             do {
@@ -76,6 +78,24 @@ public final class Store: Sendable {
             throw StoreError(.notADatabase, path: path, detail: "\(error)")
         }
         for suffix in ["", "-wal", "-shm"] { chmod(path + suffix, 0o600) }
+    }
+
+    /// The oldest SQLite whose SQL the store uses: `->>` (3.38) and `RETURNING` (3.35).
+    public static let minimumSQLiteVersion = "3.38.0"
+
+    /// The linked SQLite library's version (`sqlite_version()`), read once in memory.
+    static let sqliteVersion: String? = try? DatabaseQueue().read { db in try String.fetchOne(db, sql: "SELECT sqlite_version()") }
+
+    /// Throws ``StoreError`` (``SchedulerError/Kind/oldSQLite``) when `version` (as
+    /// `sqlite_version()` prints it) is older than ``minimumSQLiteVersion``.
+    static func checkSQLiteVersion(_ version: String, path: String) throws {
+        func parts(_ text: String) -> [Int] {
+            let numbers = text.split(separator: ".").map { Int($0.prefix { $0.isNumber }) ?? 0 }
+            return numbers + Array(repeating: 0, count: max(0, 3 - numbers.count))
+        }
+        if parts(version).lexicographicallyPrecedes(parts(minimumSQLiteVersion)) {
+            throw StoreError(.oldSQLite, path: path, detail: version)
+        }
     }
 
     /// Opens the pool; a fresh file that another process is turning into WAL at this moment is
@@ -202,6 +222,13 @@ public final class Store: Sendable {
             // count of renewals (a renewal always changes the row, whatever the wall clock does).
             try db.execute(sql: "ALTER TABLE lease ADD COLUMN duration REAL")
             try db.execute(sql: "ALTER TABLE lease ADD COLUMN renewals INTEGER NOT NULL DEFAULT 0")
+        }
+        migrator.registerMigration("engine-v5-instance-process") { db in
+            // Who an instance's pid is (boot, PID namespace, start time), so `schedctl reload`
+            // never signals a later process that reused the pid.
+            try db.execute(sql: "ALTER TABLE instance ADD COLUMN boot TEXT")
+            try db.execute(sql: "ALTER TABLE instance ADD COLUMN pidns TEXT")
+            try db.execute(sql: "ALTER TABLE instance ADD COLUMN pid_start INTEGER")
         }
         return migrator
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Jobs
 import Logging
+import SchedctlService
 import Scheduler
 
 /// `schedctl run JOB`: a manual run, recorded as such.
@@ -29,22 +30,23 @@ struct RunCommand: AsyncParsableCommand {
             let id = try await store.enqueueManualRun(
                 job: spec, now: Date(), by: "schedctl run\(dryRun ? " --dry-run" : "") (pid \(getpid()))",
                 checkpoint: dryRun ? kind?.dryRunCheckpoint : nil)
-            let live = try await store.status(now: Date()).instances
-            if live.isEmpty {
+            let outcome = try await ManualRun.dispatch(runID: id, store: store) {
                 print("run #\(id) of \(spec.name): no service is running, so it runs here")
                 LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: .logfmt, level: .warning, redact: Wiring.redact) }
                 let secrets = Wiring.secrets(for: plan, store: store)
-                let engine = Engine(
+                return Engine(
                     store: store, plan: plan, registry: Wiring.registry(for: PlanHolder(plan), store: store, secrets: secrets),
                     logger: Logger(label: "schedctl"), secrets: secrets)
-                guard try await engine.executeNow(runID: id) else {
-                    // Nothing ran: say why, and leave no pending run behind for a later service.
-                    let why = "could not start here (the job is busy with another run, or the run is not pending)"
-                    _ = try await store.cancelPendingRun(id: id, reason: "schedctl run: \(why)", now: Date())
-                    throw CommandFailure(message: "run #\(id) of \(spec.name) \(why); nothing was executed", code: 1)
-                }
-            } else {
-                print("run #\(id) of \(spec.name) queued for \(live.map(\.id).joined(separator: ", "))")
+            }
+            switch outcome {
+            case .executedHere:
+                break
+            case .notExecuted(let why):
+                // Nothing ran, and no pending run is left behind for a later service.
+                throw CommandFailure(message: "run #\(id) of \(spec.name) \(why); nothing was executed", code: 1)
+            case .queued(let instances, let meanwhile):
+                let when = meanwhile ? " (a service took it meanwhile)" : ""
+                print("run #\(id) of \(spec.name) queued for \(instances.joined(separator: ", "))\(when)")
                 guard wait else { return }
                 while let record = try await store.run(id: id)?.run, !record.state.isFinal {
                     try await Task.sleep(for: .milliseconds(200))

@@ -122,12 +122,16 @@ struct ReloadCommand: AsyncParsableCommand {
             let host = ProcessInfo.processInfo.hostName
             let local = status.instances.filter { $0.host == host }
             guard !local.isEmpty else { throw CommandFailure(message: "no schedctl service is running on this host for \(plan.database)") }
-            for instance in local {
-                if kill(pid_t(instance.pid), SIGHUP) == 0 {
-                    print("reload requested: \(instance.id) (pid \(instance.pid))")
+            let outcomes = ReloadSignal.reload(local)
+            for outcome in outcomes {
+                if let reason = outcome.skipped {
+                    printError("not signalled: \(outcome.instance.id) (pid \(outcome.instance.pid)): \(reason)")
                 } else {
-                    printError("could not signal pid \(instance.pid): \(String(cString: strerror(errno)))")
+                    print("reload requested: \(outcome.instance.id) (pid \(outcome.instance.pid))")
                 }
+            }
+            guard outcomes.contains(where: { $0.skipped == nil }) else {
+                throw CommandFailure(message: "no schedctl service on this host could be signalled for \(plan.database) (see above); nothing was reloaded")
             }
         }
     }

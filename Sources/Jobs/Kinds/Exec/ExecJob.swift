@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+import SchedctlBase
 public import Scheduler
 import Secrets
 import Synchronization

@@ -1,4 +1,5 @@
 import Foundation
+import SchedctlBase
 
 #if canImport(Glibc)
     import Glibc
@@ -44,19 +45,9 @@ struct ProcessGroupIdentity: Codable, Sendable, Equatable {
     /// can it be found here).
     var isLocal: Bool { sameBoot && samePIDNamespace }
 
-    static let thisPIDNamespace: String = {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid")) ?? ""
-    }()
-
-    static let thisHost: String = {
-        var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }()
-
-    static let thisBoot: String = {
-        (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-    }()
+    static var thisPIDNamespace: String { ProcessTable.pidNamespace }
+    static var thisHost: String { ProcessTable.hostName }
+    static var thisBoot: String { ProcessTable.bootID }
 }
 
 /// What the exec kind keeps in a run's checkpoint: the group of the child that is running, if any.
@@ -74,30 +65,7 @@ struct ExecCheckpoint: Codable, Sendable, Equatable {
     }
 }
 
-/// The processes of this host, as `/proc` shows them (Linux only; elsewhere nothing is found).
-enum ProcessTable {
-    /// One process's state letter, process group and start time.
-    struct Stat: Equatable {
-        var state: Character
-        var pgrp: Int32
-        var start: UInt64
-    }
-
-    /// Fields of `/proc/PID/stat`, or nil if there is no such process.
-    static func stat(_ pid: Int32) -> Stat? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return nil }
-        return parse(text)
-    }
-
-    /// Parses a `/proc/PID/stat` line (the command name may contain spaces and parentheses).
-    static func parse(_ text: String) -> Stat? {
-        guard let close = text.lastIndex(of: ")") else { return nil }
-        let fields = text[text.index(after: close)...].split(separator: " ", omittingEmptySubsequences: true)
-        // fields[0] is field 3 (state), fields[2] field 5 (pgrp), fields[19] field 22 (starttime).
-        guard fields.count > 19, let state = fields[0].first, let pgrp = Int32(fields[2]), let start = UInt64(fields[19]) else { return nil }
-        return Stat(state: state, pgrp: pgrp, start: start)
-    }
-
+extension ProcessTable {
     /// Live (not zombie) processes of group `pgid` that started no earlier than its leader did.
     /// Empty when the leader's pid now belongs to a later process: the group is gone.
     static func survivors(of identity: ProcessGroupIdentity) -> [Int32] {

@@ -1,5 +1,6 @@
 import CProcessSpawn
 import Foundation
+import SchedctlBase
 import Scheduler
 import Synchronization
 
