@@ -26,7 +26,7 @@ extension Engine {
         } else {
             handles[run.id] = .waiting(WaitingRun(leased: leased, job: job))
             // The keeper may sleep for a third of the lease: wake it to hand this run back in time.
-            wakeKeeper(by: leasedAt + core.settings.aheadHold)
+            wakeKeeper(by: core.handBackDue(leasedAt: leasedAt))
         }
     }
 

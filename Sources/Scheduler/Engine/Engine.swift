@@ -348,15 +348,18 @@ public actor Engine: Service {
         core.instancesSeen(beats, mono: mono())
     }
 
-    /// Performs an action that needs no store call: stopping an execution (cancelling its task,
-    /// or ending it unexecuted if it waits for a slot).
+    /// Performs a stop: the core says whether it cancels the execution's task or ends it
+    /// unexecuted (it waits for a slot); nothing for an execution that is gone.
     func perform(_ stop: EngineCore.Stop) {
-        guard let execution = core.executions[stop.runID], execution.generation == stop.generation else { return }
-        if execution.waiting {
-            endWaiting(stop.runID, generation: stop.generation)
-        } else if case .running(let run)? = handles[stop.runID], run.generation == stop.generation {
-            run.stopSignal.set(stop.reason.forKinds)
+        switch core.stopping(stop) {
+        case .cancel(let runID, let generation, let reason)?:
+            guard case .running(let run)? = handles[runID], run.generation == generation else { return }
+            run.stopSignal.set(reason.forKinds)
             run.task.cancel()
+        case .endUnexecuted(let runID, let generation)?:
+            endWaiting(runID, generation: generation)
+        case nil:
+            break
         }
     }
 
