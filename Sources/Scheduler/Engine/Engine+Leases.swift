@@ -22,7 +22,7 @@ extension Engine {
     /// Makes a running keeper decide again now if it would sleep past `deadline` (monotonic; its
     /// sleep was chosen before that deadline existed).
     func wakeKeeper(by deadline: Duration) {
-        guard keeper != nil, core.leases.keeperWakes(by: deadline, now: mono()) else { return }
+        guard keeper != nil, core.keeperWakes(by: deadline, mono: mono()) else { return }
         stopKeeper()
         startKeeper()
     }
@@ -30,9 +30,7 @@ extension Engine {
     private func keepLeases() async {
         while !Task.isCancelled {
             maintainLeases()
-            let now = mono()
-            let sleep = core.keeperSleep(mono: now)
-            core.leases.keeperSleeps(until: now + sleep)
+            let sleep = core.keeperSleeps(mono: mono())
             do { try await clock.sleep(for: sleep) } catch { return }
         }
     }

@@ -217,7 +217,10 @@ extension Engine {
         // recording). Ends are written in batches: completions that arrive together share one
         // transaction.
         let finish = EndMachine.Finish(end: Store.AttemptEnd(runID: run.id, generation: generation, result: attemptResult), logger: logger, job: job.name)
-        if core.ends.ended(finish) { startFlush() }
+        switch core.endQueued(finish) {
+        case .startFlush: startFlush()
+        case .joinsFlush: break
+        }
     }
 
     /// Records every queued attempt end in one transaction (outside the runs' tasks, which may
@@ -228,7 +231,7 @@ extension Engine {
         // Let the ends already on their way to this actor join the batch (one commit for a wave).
         await Task.yield()
         while true {
-            switch core.ends.next() {
+            switch core.nextFlushStep() {
             case .finished(let kickAfter):
                 notifyIdleIfNeeded()
                 if kickAfter { kick() }
@@ -263,10 +266,10 @@ extension Engine {
             for run in leased { launch(run, job: table[run.run.job], leasedAt: leasedAt) }
             // Runs may still wait for the freed slots when the start filled every slot it had
             // (or had none): a kick follows the flush.
-            core.ends.recorded(startsMayWait: limit == 0 || leased.count == limit)
+            core.endsRecorded(startsMayWait: limit == 0 || leased.count == limit)
         } catch {
             core.release(limit)
-            switch core.ends.failed(batch, withStarts: limit > 0) {
+            switch core.endsFailed(batch, withStarts: limit > 0) {
             case .endsAloneNow:
                 break  // the start may be what failed: the ends alone are tried at once
             case .retryAfterDelay:
@@ -284,7 +287,10 @@ extension Engine {
     /// Asks for pending runs to be started into free slots soon; completions that arrive
     /// together share one start transaction.
     func kick() {
-        if core.ends.kickRequested(allowed: !draining && !singleRun) { startKick() }
+        switch core.startsRequested(singleRun: singleRun) {
+        case .startKick: startKick()
+        case .joinsKick, .refused: break
+        }
     }
 
     /// Wakes the flush loop (a child of the run group), or, with no group open (tests driving
@@ -325,10 +331,10 @@ extension Engine {
     private func loopEnded(flush: Bool) {
         if flush {
             loops?.flush.finish()
-            if core.ends.flush != .idle { Task { await self.flushFinishes() } }
+            if core.flushing { Task { await self.flushFinishes() } }
         } else {
             loops?.kick.finish()
-            if core.ends.kicking { Task { await self.startWaitingRuns() } }
+            if core.kicking { Task { await self.startWaitingRuns() } }
         }
     }
 
@@ -343,16 +349,21 @@ extension Engine {
     /// one that just ended without waiting for the next pass).
     private func startWaitingRuns() async {
         defer { notifyIdleIfNeeded() }
-        repeat {
-            core.ends.kickRoundBegins()
-            guard !draining else { return core.ends.kickEnded() }
-            do {
-                try await startPending()
-            } catch {
-                logger.error("could not start waiting runs", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
-                return core.ends.kickEnded()
+        var round = core.kickRoundBegins()
+        while true {
+            switch round {
+            case .over: return
+            case .startPending:
+                var failed = false
+                do {
+                    try await startPending()
+                } catch {
+                    logger.error("could not start waiting runs", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
+                    failed = true
+                }
+                if core.kickRoundEnded(failed: failed) == .startPending { round = core.kickRoundBegins() } else { return }
             }
-        } while core.ends.kickRoundEnded(allowed: true)
+        }
     }
 }
 

@@ -403,22 +403,22 @@ public actor Engine: Service {
 
     /// The number of runs this process holds: executing, waiting for a slot, or having their
     /// end recorded.
-    public var executingCount: Int { core.executions.count }
+    public var executingCount: Int { core.executionCount }
 
     /// The runs leased ahead that wait here for a slot.
-    public var waitingCount: Int { core.ready.count }
+    public var waitingCount: Int { core.waitingCount }
 
     /// Waits until no run executes in this process (tests).
     public func waitForIdle() async {
         // Woken when the last execution ends and when a kick ends (never by spinning: a kick
         // can wait out a whole busy timeout).
-        while !core.executions.isEmpty || core.ends.kicking {
+        while !core.idle {
             await withCheckedContinuation { idleWaiters.append($0) }
         }
     }
 
     func notifyIdleIfNeeded() {
-        guard core.executions.isEmpty else { return }
+        guard core.executionCount == 0 else { return }
         let waiters = idleWaiters
         idleWaiters = []
         for waiter in waiters { waiter.resume() }

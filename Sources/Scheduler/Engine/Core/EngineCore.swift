@@ -166,6 +166,10 @@ struct EngineCore {
     var pace: Duration? { runs.pace }
     /// Leases promised to start transactions in flight (slots and lease-ahead room count them).
     var reserved: Int { runs.reserved }
+    /// How many runs are held here: executing, waiting for a slot, or having their end recorded.
+    var executionCount: Int { runs.executions.count }
+    /// How many runs leased ahead wait here for a slot.
+    var waitingCount: Int { runs.ready.count }
     /// How often held leases are renewed.
     var renewalInterval: Duration { lease / 3 }
     /// The safety margin before a lease's expiry at which an unrenewed execution is stopped.
