@@ -66,16 +66,20 @@ public actor Engine: Service {
     var launcher: AsyncStream<RunWork>.Continuation?
     /// The wake-ups of the end flush and the kick while they run as children of that group.
     var loops: Loops?
-    var renewal: Task<Void, Never>?
     /// Successful renewal transactions so far (tests wait on it).
     package internal(set) var renewals = 0
     /// End-of-run writes that failed and were queued again (tests wait on it).
     package internal(set) var finishFailures = 0
-    var keeper: Task<Void, Never>?
+    /// The lease keeper's loop: stopped, or running (`run` counts its starts) and asleep in `nap`.
+    var keeper = Keeper.stopped
+    var keeperRuns = 0
+    /// `settleRenewal`'s callers, resumed when the renewal in flight settles.
+    var renewalWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Tasks of their own (`spawn`) that `run()` waits for before it returns.
+    var strays: [Int: Task<Void, Never>] = [:]
+    var strayCount = 0
     /// Checkpoints the write-ahead log between bursts while `run()` runs (nil: commits do).
     var checkpointer: WALCheckpointer?
-    /// The checkpoint in flight (it runs beside the loop: a slow disk never delays a claim).
-    var checkpointing: Task<Void, Never>?
     /// `schedctl run`: execute one run, start nothing else.
     var singleRun = false
     var started = Date()
@@ -146,8 +150,9 @@ public actor Engine: Service {
             await self.drain()
             await self.closeLoops()
         }
+        // What was left to a task of its own (ends of a cancelled service) ends before this call.
+        await awaitStrays()
         // Handed back also when the service was cancelled (a cancelled task's write would fail).
-        await checkpointing?.value
         let checkpointer = self.checkpointer
         self.checkpointer = nil
         await Task { try? await checkpointer?.handBack() }.value
@@ -273,22 +278,25 @@ public actor Engine: Service {
         }
     }
 
-    /// Starts the checkpoint of the write-ahead log the pass asked for, beside the loop (which
-    /// never waits for it); the core allows one at a time.
+    /// Starts the checkpoint of the write-ahead log the pass asked for, in the checkpoint loop
+    /// beside the pass (which never waits for it); the core allows one at a time.
     private func startCheckpoint() {
-        guard let checkpointer else {
+        guard checkpointer != nil, let loop = loops?.checkpoint, case .enqueued = loop.yield() else {
             core.checkpointEnded()
             return
         }
-        checkpointing = Task {
+    }
+
+    /// Checkpoints the write-ahead log (the checkpoint loop's step).
+    func checkpoint() async {
+        if let checkpointer {
             do {
                 try await checkpointer.checkpoint()
             } catch {
                 logger.warning("WAL checkpoint failed", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
             }
-            core.checkpointEnded()
-            checkpointing = nil
         }
+        core.checkpointEnded()
     }
 
     /// Claims the due occurrences of the jobs at `positions` up to `now` plus the lookahead.
@@ -387,7 +395,7 @@ public actor Engine: Service {
     /// other run. Returns false if the run could not start (not pending, or its job busy).
     public func executeNow(runID: Int64) async throws -> Bool {
         singleRun = true
-        return try await withRunGroup {
+        let executed = try await withRunGroup {
             await self.openLoops()
             guard try await self.startPending(only: runID) == 1 else {
                 await self.closeLoops()
@@ -399,6 +407,8 @@ public actor Engine: Service {
             await self.closeLoops()
             return true
         }
+        await awaitStrays()
+        return executed
     }
 
     /// The number of runs this process holds: executing, waiting for a slot, or having their
@@ -427,7 +437,7 @@ public actor Engine: Service {
     /// Simulates a crash for tests: forgets runs without writing anything (their leases lapse).
     package func abandonForTesting() {
         core.stopClaiming()
-        keeper?.cancel()
+        stopKeeper()
         for stop in core.stopAll(.leaseLost) { perform(stop) }
     }
 }
