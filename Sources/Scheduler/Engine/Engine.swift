@@ -62,28 +62,35 @@ public actor Engine: Service {
     /// slot. Only handles: whether it waits, runs or is recorded, and in what order waiting runs
     /// begin, is the core's (`EngineCore.executions`, `ready`).
     var handles: [Int64: ExecutionHandle] = [:]
+
+    // Task ownership (`Engine+Tasks.swift`): the run group, its loops, the keeper, and the
+    // tasks of their own `run()` waits for. Handles only; every decision is the core's.
     /// Where launched runs go while `run()` (or `executeNow`) owns a task group.
     var launcher: AsyncStream<RunWork>.Continuation?
-    /// The wake-ups of the end flush and the kick while they run as children of that group.
+    /// The wake-ups of the group's loops (end flush, kick, renewals, checkpoints).
     var loops: Loops?
+    /// The lease keeper's loop: stopped, or running (its start's number) and asleep in `nap`.
+    var keeper = Keeper.stopped
+    /// How many times the keeper was started (tells a stopped loop from a later one).
+    var keeperRuns = 0
+    /// Tasks of their own (`spawn`) that `run()` waits for before it returns, by number.
+    var strays: [Int: Task<Void, Never>] = [:]
+    var strayCount = 0
+
+    /// `settleRenewal`'s callers, resumed when the renewal in flight settles.
+    var renewalWaiters: [CheckedContinuation<Void, Never>] = []
+    /// `waitForIdle`'s callers, resumed when nothing is held here.
+    var idleWaiters: [CheckedContinuation<Void, Never>] = []
     /// Successful renewal transactions so far (tests wait on it).
     package internal(set) var renewals = 0
     /// End-of-run writes that failed and were queued again (tests wait on it).
     package internal(set) var finishFailures = 0
-    /// The lease keeper's loop: stopped, or running (`run` counts its starts) and asleep in `nap`.
-    var keeper = Keeper.stopped
-    var keeperRuns = 0
-    /// `settleRenewal`'s callers, resumed when the renewal in flight settles.
-    var renewalWaiters: [CheckedContinuation<Void, Never>] = []
-    /// Tasks of their own (`spawn`) that `run()` waits for before it returns.
-    var strays: [Int: Task<Void, Never>] = [:]
-    var strayCount = 0
     /// Checkpoints the write-ahead log between bursts while `run()` runs (nil: commits do).
     var checkpointer: WALCheckpointer?
     /// `schedctl run`: execute one run, start nothing else.
     var singleRun = false
+    /// When `run()` began (the instance row's `started_at`).
     var started = Date()
-    var idleWaiters: [CheckedContinuation<Void, Never>] = []
 
     typealias StopReason = EngineCore.StopReason
 
