@@ -136,11 +136,12 @@ struct EngineCore {
 
     private(set) var settings: Settings
     private(set) var table: JobTable
+    // The machines: each keeps its state private and is driven only through its methods. These
+    // properties are internal only because the core's files (`EngineCore+*.swift`) route to
+    // them; the actor never names them (`EngineBoundaryTests`), it calls the core's entry points.
     /// The pass's memory between passes: due queue, parked jobs, ahead starts, epoch, heartbeat,
     /// pause check and checkpoint.
     var passes = PassMachine()
-    // The machines: each keeps its state private and is driven only through its methods; the
-    // core's files route to them (the executor reads them through the core's methods).
     /// The runs leased here (waiting, executing, recording) and the slots they take.
     var runs = ExecutionMachine()
     /// Renewals, takeover observations and other instances' liveness.
