@@ -109,6 +109,35 @@ struct EngineRunGroupTests {
         #expect(await engine.draining)  // nothing more is started
     }
 
+    /// Every task of the engine (the loop, the keeper, renewals, the end flush, the kick,
+    /// checkpoints, executions) is a child of `run()`'s group or awaited by it: once a cancelled
+    /// service returned, nothing of it sleeps on its clock, and however far its clock and the
+    /// wall move on, the database sees no further commit (`PRAGMA data_version` of another
+    /// connection changes with every commit of the engine's).
+    @Test func aCancelledServiceLeavesNoTaskThatWrites() async throws {
+        let bed = try Bed()
+        let probe = ProbeJob(blocking: true)
+        let (engine, service, _) = try await serviceWithARun(bed, probe)
+        // A renewal, with the loop and the keeper asleep: the renewal loop has had work.
+        #expect(await eventually(bed.clock) { bed.clock.sleeperCount >= 2 })
+        bed.clock.advance(by: .seconds(10))
+        #expect(await eventually(bed.clock) { await engine.renewals >= 1 })
+        service.cancel()
+        try await service.value
+        #expect(bed.clock.sleeperCount == 0)
+        let observer = try DatabaseQueue(path: bed.store.path)
+        func version() async throws -> Int { try await observer.read { db in try Int.fetchOne(db, sql: "PRAGMA data_version") ?? -1 } }
+        let before = try await version()
+        for _ in 0..<12 {
+            bed.clock.advance(by: .seconds(10))
+            bed.wall.advance(10)
+            for _ in 0..<50 { await Task.yield() }
+        }
+        #expect(try await version() == before)
+        #expect(bed.clock.sleeperCount == 0)
+        #expect(try await bed.runs().first?.state == .pending)  // released, and nobody took it since
+    }
+
     @Test func aDrainWithNoGraceStopsAndReleasesTheRunBeforeRunReturns() async throws {
         let bed = try Bed()
         let probe = ProbeJob(blocking: true)

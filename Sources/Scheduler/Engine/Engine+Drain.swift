@@ -11,7 +11,7 @@ extension Engine {
         core.beginDrain(mono: mono())
         startKeeper()
         logger.notice(
-            "draining", metadata: ["running": "\(core.executions.count)", "grace": "\(DurationText.format(plan.service.shutdownGrace))"])
+            "draining", metadata: ["running": "\(core.executionCount)", "grace": "\(DurationText.format(plan.service.shutdownGrace))"])
         while true {
             for action in core.drainStep(now: now, cancelled: Task.isCancelled) {
                 switch action {

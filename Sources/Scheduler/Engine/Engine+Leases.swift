@@ -4,36 +4,44 @@ import Logging
 /// The lease keeper (renewal on its own schedule with a local monotonic deadline) and the
 /// takeover of leases whose owners stopped renewing them. The core decides; this performs.
 extension Engine {
-    /// Starts the keeper task if it is not running: it renews held leases every third of the
-    /// lease and cancels executions past their local deadline, whatever the main loop does.
+    /// Starts the keeper if it is not running: a loop, a child of the run group (`run()`,
+    /// `executeNow`; a task of its own without one), that renews held leases every third of the
+    /// lease and cancels executions past their local deadline, whatever the main loop does. It
+    /// ends with `stopKeeper` or when the group is cancelled.
     func startKeeper() {
-        guard keeper == nil else { return }
-        let task = Task { await self.keepLeases() }
-        keeper = task
-        adopt(task)
+        guard case .stopped = keeper else { return }
+        keeperRuns += 1
+        let run = keeperRuns
+        keeper = .running(run: run, nap: nil)
+        child(orElse: .drop) { await self.keepLeases(run) }
     }
 
-    /// Stops the keeper task.
+    /// Stops the keeper (its loop ends at once: its sleep is cancelled).
     func stopKeeper() {
-        keeper?.cancel()
-        keeper = nil
+        if case .running(_, let nap?) = keeper { nap.cancel() }
+        keeper = .stopped
     }
 
     /// Makes a running keeper decide again now if it would sleep past `deadline` (monotonic; its
-    /// sleep was chosen before that deadline existed).
+    /// sleep was chosen before that deadline existed): its sleep is cancelled.
     func wakeKeeper(by deadline: Duration) {
-        guard keeper != nil, core.leases.keeperWakes(by: deadline, now: mono()) else { return }
-        stopKeeper()
-        startKeeper()
+        guard case .running(_, let nap) = keeper, core.keeperWakes(by: deadline, mono: mono()) else { return }
+        nap?.cancel()
     }
 
-    private func keepLeases() async {
-        while !Task.isCancelled {
+    /// The keeper's loop (`run` tells it from a later keeper's after a stop and a start). Each
+    /// sleep is a task of its own, awaited here, so that a wake-up cancels the sleep, not the loop.
+    private func keepLeases(_ run: Int) async {
+        while case .running(run, _) = keeper, !Task.isCancelled {
             maintainLeases()
-            let now = mono()
-            let sleep = core.keeperSleep(mono: now)
-            core.leases.keeperSleeps(until: now + sleep)
-            do { try await clock.sleep(for: sleep) } catch { return }
+            let (clock, sleep) = (self.clock, core.keeperSleeps(mono: mono()))
+            let nap = Task<Void, Never> { _ = try? await clock.sleep(for: sleep) }
+            keeper = .running(run: run, nap: nap)
+            await withTaskCancellationHandler {
+                await nap.value
+            } onCancel: {
+                nap.cancel()
+            }
         }
     }
 
@@ -55,20 +63,38 @@ extension Engine {
                 }
                 perform(EngineCore.Stop(runID: id, generation: generation, reason: reason))
             case .renew(let held, let startedAt):
-                let task = Task { await self.renew(held, startedAt: startedAt) }
-                renewal = task
-                adopt(task)
+                let request = RenewalRequest(held: held, startedAt: startedAt)
+                if let loop = loops?.renew {
+                    // The renewal loop ended (the group was cancelled): the renewal is not made.
+                    if case .enqueued = loop.yield(request) {} else { renewalDropped() }
+                } else {
+                    spawn { await self.renew(request) }
+                }
             }
         }
     }
 
     /// Waits for the renewal in flight, if any (tests).
     package func settleRenewal() async {
-        await renewal?.value
+        while core.renewing { await withCheckedContinuation { renewalWaiters.append($0) } }
     }
 
-    private func renew(_ held: [EngineCore.HeldLease], startedAt: Duration) async {
-        defer { renewal = nil }
+    /// A renewal the keeper asked for cannot be made (its loop ended): it counts as failed.
+    func renewalDropped() {
+        core.renewalFailed(mono: mono())
+        renewalSettled()
+    }
+
+    private func renewalSettled() {
+        let waiters = renewalWaiters
+        renewalWaiters = []
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Renews the leases of `request` (the renewal loop's, or a task of its own without a group).
+    func renew(_ request: RenewalRequest) async {
+        defer { renewalSettled() }
+        let (held, startedAt) = (request.held, request.startedAt)
         let answers: [Int64: Store.Renewal]
         do {
             answers = try await store.renew(held.map { (id: $0.id, generation: $0.generation) }, owner: instanceID, now: wall, leaseDuration: lease)
@@ -134,9 +160,15 @@ extension Engine {
         let (log, events) = (
             runLogger, StoreRunEvents(store: store, runID: ended.runID, instance: instanceID, wall: wall, redact: { [secrets] in secrets.redact($0) })
         )
-        let task = Task {
+        child {
             for kind in kinds { await kind.stopLeftovers(of: ended, logger: log, events: events) }
         }
-        adopt(task)
     }
+}
+
+/// The lease keeper's loop, as the actor holds it.
+enum Keeper {
+    case stopped
+    /// Its loop runs (`run` tells it from a later start's); `nap` is its current sleep.
+    case running(run: Int, nap: Task<Void, Never>?)
 }

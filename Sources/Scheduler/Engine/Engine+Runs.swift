@@ -13,8 +13,10 @@ extension Engine {
         let run = leased.run
         guard let job else {
             // Leased for a job this configuration no longer has: end it rather than let it cycle.
+            // In a task of its own (a write in a cancelled group's child would fail at once),
+            // which `run()` waits for.
             let (store, owner, now) = (self.store, instanceID, wall())
-            Task.detached {
+            spawn {
                 try? await store.finishAttempt(
                     runID: run.id, owner: owner, generation: leased.generation, now: now,
                     result: .cancelled(reason: "the job is no longer in the configuration"))
@@ -26,7 +28,7 @@ extension Engine {
         } else {
             handles[run.id] = .waiting(WaitingRun(leased: leased, job: job))
             // The keeper may sleep for a third of the lease: wake it to hand this run back in time.
-            wakeKeeper(by: leasedAt + core.settings.aheadHold)
+            wakeKeeper(by: core.handBackDue(leasedAt: leasedAt))
         }
     }
 
@@ -88,44 +90,6 @@ extension Engine {
         handles[run.id] = .running(RunTask(generation: leased.generation, task: task, stopSignal: stopSignal))
         adopt(task)
         runLogger.info("run started", metadata: ["attempt": "\(run.attempt)", "nominal": "\(run.nominalInstant)", "takeover": "\(leased.takenOver)"])
-    }
-
-    /// Makes a child of the run group (when one is open: `run()`, `executeNow`) own `task`: the
-    /// child waits for it and cancels it when the group is cancelled, so the group (and the call
-    /// that opened it) ends only after the run ended. The engine still cancels the task itself
-    /// (at once, on its actor) when it stops a run; cancelling a group child from outside would
-    /// arrive later, after a job released meanwhile may have succeeded.
-    func adopt(_ task: Task<Void, Never>) {
-        _ = launcher?.yield {
-            await withTaskCancellationHandler {
-                await task.value
-            } onCancel: {
-                task.cancel()
-            }
-        }
-    }
-
-    /// Runs `body` while the runs it launches are owned by children of one discarding task group
-    /// (a finished child leaves nothing behind, however long the service runs): the call returns
-    /// only when `body` and every run it launched ended.
-    func withRunGroup<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        let (runs, launcher) = AsyncStream.makeStream(of: RunWork.self)
-        self.launcher = launcher
-        defer { self.launcher = nil }
-        async let result = Engine.run(body, thenFinish: launcher)
-        await withDiscardingTaskGroup { group in
-            for await work in runs {
-                group.addTask { await work() }
-            }
-        }
-        return try await result
-    }
-
-    private static func run<T: Sendable>(
-        _ body: @Sendable () async throws -> T, thenFinish launcher: AsyncStream<RunWork>.Continuation
-    ) async throws -> T {
-        defer { launcher.finish() }
-        return try await body()
     }
 
     struct TimedOut: Error {}
@@ -217,7 +181,10 @@ extension Engine {
         // recording). Ends are written in batches: completions that arrive together share one
         // transaction.
         let finish = EndMachine.Finish(end: Store.AttemptEnd(runID: run.id, generation: generation, result: attemptResult), logger: logger, job: job.name)
-        if core.ends.ended(finish) { startFlush() }
+        switch core.endQueued(finish) {
+        case .startFlush: startFlush()
+        case .joinsFlush: break
+        }
     }
 
     /// Records every queued attempt end in one transaction (outside the runs' tasks, which may
@@ -228,7 +195,7 @@ extension Engine {
         // Let the ends already on their way to this actor join the batch (one commit for a wave).
         await Task.yield()
         while true {
-            switch core.ends.next() {
+            switch core.nextFlushStep() {
             case .finished(let kickAfter):
                 notifyIdleIfNeeded()
                 if kickAfter { kick() }
@@ -263,10 +230,10 @@ extension Engine {
             for run in leased { launch(run, job: table[run.run.job], leasedAt: leasedAt) }
             // Runs may still wait for the freed slots when the start filled every slot it had
             // (or had none): a kick follows the flush.
-            core.ends.recorded(startsMayWait: limit == 0 || leased.count == limit)
+            core.endsRecorded(startsMayWait: limit == 0 || leased.count == limit)
         } catch {
             core.release(limit)
-            switch core.ends.failed(batch, withStarts: limit > 0) {
+            switch core.endsFailed(batch, withStarts: limit > 0) {
             case .endsAloneNow:
                 break  // the start may be what failed: the ends alone are tried at once
             case .retryAfterDelay:
@@ -284,86 +251,46 @@ extension Engine {
     /// Asks for pending runs to be started into free slots soon; completions that arrive
     /// together share one start transaction.
     func kick() {
-        if core.ends.kickRequested(allowed: !draining && !singleRun) { startKick() }
+        switch core.startsRequested(singleRun: singleRun) {
+        case .startKick: startKick()
+        case .joinsKick, .refused: break
+        }
     }
 
     /// Wakes the flush loop (a child of the run group), or, with no group open (tests driving
     /// `tick()` directly), flushes in a task of its own.
     private func startFlush() {
         if let wake = loops?.flush, case .enqueued = wake.yield() { return }
-        Task { await self.flushFinishes() }
+        spawn { await self.flushFinishes() }
     }
 
     /// Wakes the kick loop (a child of the run group), or starts a task of its own without one.
     private func startKick() {
         if let wake = loops?.kick, case .enqueued = wake.yield() { return }
-        Task { await self.startWaitingRuns() }
-    }
-
-    /// Opens the flush and kick loops as children of the run group (`run()`, `executeNow`): each
-    /// waits for its wake-ups and ends when `closeLoops` finishes them.
-    func openLoops() {
-        guard let launcher, loops == nil else { return }
-        let (flushes, flush) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        let (kicks, kick) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        loops = Loops(flush: flush, kick: kick)
-        launcher.yield {
-            // Each flush in a task the loop waits for: a cancelled group (the service cancelled)
-            // must still record its ends (a write in a cancelled task fails at once).
-            for await _ in flushes { await Task { await self.flushFinishes() }.value }
-            await self.loopEnded(flush: true)
-        }
-        launcher.yield {
-            for await _ in kicks { await self.startWaitingRuns() }
-            await self.loopEnded(flush: false)
-        }
-    }
-
-    /// A loop ended (finished, or its group was cancelled, which ends the wait for its wake-ups):
-    /// what it was woken for and did not do yet runs in a task of its own, as it does with no
-    /// group (the ends of a cancelled service are still recorded, its drain waits for them).
-    private func loopEnded(flush: Bool) {
-        if flush {
-            loops?.flush.finish()
-            if core.ends.flush != .idle { Task { await self.flushFinishes() } }
-        } else {
-            loops?.kick.finish()
-            if core.ends.kicking { Task { await self.startWaitingRuns() } }
-        }
-    }
-
-    /// Ends the flush and kick loops (after the drain: nothing is left to record or start).
-    func closeLoops() {
-        loops?.flush.finish()
-        loops?.kick.finish()
-        loops = nil
+        spawn { await self.startWaitingRuns() }
     }
 
     /// Starts pending runs into free slots right away (a queued or buffered run follows the
     /// one that just ended without waiting for the next pass).
-    private func startWaitingRuns() async {
+    func startWaitingRuns() async {
         defer { notifyIdleIfNeeded() }
-        repeat {
-            core.ends.kickRoundBegins()
-            guard !draining else { return core.ends.kickEnded() }
-            do {
-                try await startPending()
-            } catch {
-                logger.error("could not start waiting runs", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
-                return core.ends.kickEnded()
+        var round = core.kickRoundBegins()
+        while true {
+            switch round {
+            case .over: return
+            case .startPending:
+                var failed = false
+                do {
+                    try await startPending()
+                } catch {
+                    logger.error("could not start waiting runs", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
+                    failed = true
+                }
+                if core.kickRoundEnded(failed: failed) == .startPending { round = core.kickRoundBegins() } else { return }
             }
-        } while core.ends.kickRoundEnded(allowed: true)
+        }
     }
 }
-
-/// The wake-ups of the run group's flush and kick loops.
-struct Loops {
-    let flush: AsyncStream<Void>.Continuation
-    let kick: AsyncStream<Void>.Continuation
-}
-
-/// A child of the run group: it owns one execution's task.
-typealias RunWork = @Sendable () async -> Void
 
 /// The task of one execution (of lease `generation`).
 struct RunTask {

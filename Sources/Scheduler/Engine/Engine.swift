@@ -62,24 +62,35 @@ public actor Engine: Service {
     /// slot. Only handles: whether it waits, runs or is recorded, and in what order waiting runs
     /// begin, is the core's (`EngineCore.executions`, `ready`).
     var handles: [Int64: ExecutionHandle] = [:]
+
+    // Task ownership (`Engine+Tasks.swift`): the run group, its loops, the keeper, and the
+    // tasks of their own `run()` waits for. Handles only; every decision is the core's.
     /// Where launched runs go while `run()` (or `executeNow`) owns a task group.
     var launcher: AsyncStream<RunWork>.Continuation?
-    /// The wake-ups of the end flush and the kick while they run as children of that group.
+    /// The wake-ups of the group's loops (end flush, kick, renewals, checkpoints).
     var loops: Loops?
-    var renewal: Task<Void, Never>?
+    /// The lease keeper's loop: stopped, or running (its start's number) and asleep in `nap`.
+    var keeper = Keeper.stopped
+    /// How many times the keeper was started (tells a stopped loop from a later one).
+    var keeperRuns = 0
+    /// Tasks of their own (`spawn`) that `run()` waits for before it returns, by number.
+    var strays: [Int: Task<Void, Never>] = [:]
+    var strayCount = 0
+
+    /// `settleRenewal`'s callers, resumed when the renewal in flight settles.
+    var renewalWaiters: [CheckedContinuation<Void, Never>] = []
+    /// `waitForIdle`'s callers, resumed when nothing is held here.
+    var idleWaiters: [CheckedContinuation<Void, Never>] = []
     /// Successful renewal transactions so far (tests wait on it).
     package internal(set) var renewals = 0
     /// End-of-run writes that failed and were queued again (tests wait on it).
     package internal(set) var finishFailures = 0
-    var keeper: Task<Void, Never>?
     /// Checkpoints the write-ahead log between bursts while `run()` runs (nil: commits do).
     var checkpointer: WALCheckpointer?
-    /// The checkpoint in flight (it runs beside the loop: a slow disk never delays a claim).
-    var checkpointing: Task<Void, Never>?
     /// `schedctl run`: execute one run, start nothing else.
     var singleRun = false
+    /// When `run()` began (the instance row's `started_at`).
     var started = Date()
-    var idleWaiters: [CheckedContinuation<Void, Never>] = []
 
     typealias StopReason = EngineCore.StopReason
 
@@ -146,8 +157,9 @@ public actor Engine: Service {
             await self.drain()
             await self.closeLoops()
         }
+        // What was left to a task of its own (ends of a cancelled service) ends before this call.
+        await awaitStrays()
         // Handed back also when the service was cancelled (a cancelled task's write would fail).
-        await checkpointing?.value
         let checkpointer = self.checkpointer
         self.checkpointer = nil
         await Task { try? await checkpointer?.handBack() }.value
@@ -273,22 +285,25 @@ public actor Engine: Service {
         }
     }
 
-    /// Starts the checkpoint of the write-ahead log the pass asked for, beside the loop (which
-    /// never waits for it); the core allows one at a time.
+    /// Starts the checkpoint of the write-ahead log the pass asked for, in the checkpoint loop
+    /// beside the pass (which never waits for it); the core allows one at a time.
     private func startCheckpoint() {
-        guard let checkpointer else {
+        guard checkpointer != nil, let loop = loops?.checkpoint, case .enqueued = loop.yield() else {
             core.checkpointEnded()
             return
         }
-        checkpointing = Task {
+    }
+
+    /// Checkpoints the write-ahead log (the checkpoint loop's step).
+    func checkpoint() async {
+        if let checkpointer {
             do {
                 try await checkpointer.checkpoint()
             } catch {
                 logger.warning("WAL checkpoint failed", metadata: ["error": "\(secrets.redact(String(describing: error)))"])
             }
-            core.checkpointEnded()
-            checkpointing = nil
         }
+        core.checkpointEnded()
     }
 
     /// Claims the due occurrences of the jobs at `positions` up to `now` plus the lookahead.
@@ -350,15 +365,18 @@ public actor Engine: Service {
         core.instancesSeen(beats, mono: mono())
     }
 
-    /// Performs an action that needs no store call: stopping an execution (cancelling its task,
-    /// or ending it unexecuted if it waits for a slot).
+    /// Performs a stop: the core says whether it cancels the execution's task or ends it
+    /// unexecuted (it waits for a slot); nothing for an execution that is gone.
     func perform(_ stop: EngineCore.Stop) {
-        guard let execution = core.executions[stop.runID], execution.generation == stop.generation else { return }
-        if execution.waiting {
-            endWaiting(stop.runID, generation: stop.generation)
-        } else if case .running(let run)? = handles[stop.runID], run.generation == stop.generation {
-            run.stopSignal.set(stop.reason.forKinds)
+        switch core.stopping(stop) {
+        case .cancel(let runID, let generation, let reason)?:
+            guard case .running(let run)? = handles[runID], run.generation == generation else { return }
+            run.stopSignal.set(reason.forKinds)
             run.task.cancel()
+        case .endUnexecuted(let runID, let generation)?:
+            endWaiting(runID, generation: generation)
+        case nil:
+            break
         }
     }
 
@@ -386,7 +404,7 @@ public actor Engine: Service {
     /// other run. Returns false if the run could not start (not pending, or its job busy).
     public func executeNow(runID: Int64) async throws -> Bool {
         singleRun = true
-        return try await withRunGroup {
+        let executed = try await withRunGroup {
             await self.openLoops()
             guard try await self.startPending(only: runID) == 1 else {
                 await self.closeLoops()
@@ -398,26 +416,28 @@ public actor Engine: Service {
             await self.closeLoops()
             return true
         }
+        await awaitStrays()
+        return executed
     }
 
     /// The number of runs this process holds: executing, waiting for a slot, or having their
     /// end recorded.
-    public var executingCount: Int { core.executions.count }
+    public var executingCount: Int { core.executionCount }
 
     /// The runs leased ahead that wait here for a slot.
-    public var waitingCount: Int { core.ready.count }
+    public var waitingCount: Int { core.waitingCount }
 
     /// Waits until no run executes in this process (tests).
     public func waitForIdle() async {
         // Woken when the last execution ends and when a kick ends (never by spinning: a kick
         // can wait out a whole busy timeout).
-        while !core.executions.isEmpty || core.ends.kicking {
+        while !core.idle {
             await withCheckedContinuation { idleWaiters.append($0) }
         }
     }
 
     func notifyIdleIfNeeded() {
-        guard core.executions.isEmpty else { return }
+        guard core.executionCount == 0 else { return }
         let waiters = idleWaiters
         idleWaiters = []
         for waiter in waiters { waiter.resume() }
@@ -426,7 +446,7 @@ public actor Engine: Service {
     /// Simulates a crash for tests: forgets runs without writing anything (their leases lapse).
     package func abandonForTesting() {
         core.stopClaiming()
-        keeper?.cancel()
+        stopKeeper()
         for stop in core.stopAll(.leaseLost) { perform(stop) }
     }
 }

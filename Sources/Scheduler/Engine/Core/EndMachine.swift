@@ -54,6 +54,32 @@ struct EndMachine {
         case finished(kickAfter: Bool)
     }
 
+    /// What an ended attempt asks of the executor (`EngineCore.endQueued`).
+    enum Queued: Equatable {
+        /// No flush runs: start one.
+        case startFlush
+        /// The running flush takes it in its next batch.
+        case joinsFlush
+    }
+
+    /// What a request for starts asks of the executor (`EngineCore.startsRequested`).
+    enum KickRequest: Equatable {
+        /// No start round runs: start the kick.
+        case startKick
+        /// A round runs: it goes once more.
+        case joinsKick
+        /// Starts are not allowed now (draining, or executing a single run).
+        case refused
+    }
+
+    /// What the kick does next (`EngineCore.kickRoundBegins`, `kickRoundEnded`).
+    enum KickRound: Equatable {
+        /// Start pending runs into free slots.
+        case startPending
+        /// The kick is over.
+        case over
+    }
+
     /// What follows a failed write.
     enum FailedWrite: Equatable {
         /// Starts were in it: try the ends alone at once.

@@ -72,6 +72,20 @@ extension EngineCore {
     /// A renewal is in flight.
     var renewing: Bool { leases.renewing }
 
+    /// The keeper goes to sleep at `now`: for `keeperSleep` (it is woken early only for a
+    /// deadline before its sleep ends: `keeperWakes`).
+    mutating func keeperSleeps(mono now: Duration) -> Duration {
+        let sleep = keeperSleep(mono: now)
+        leases.keeperSleeps(until: now + sleep)
+        return sleep
+    }
+
+    /// Whether the sleeping keeper must be woken at `mono` to act by `deadline` (its sleep ends
+    /// later); if so it counts as woken.
+    mutating func keeperWakes(by deadline: Duration, mono: Duration) -> Bool {
+        leases.keeperWakes(by: deadline, now: mono)
+    }
+
     /// How long the keeper sleeps: until the next renewal or the earliest local deadline.
     func keeperSleep(mono now: Duration) -> Duration {
         var wait = renewalInterval

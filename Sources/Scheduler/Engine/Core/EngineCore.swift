@@ -94,28 +94,8 @@ struct EngineCore {
         }
     }
 
-    /// One execution of a run in this process, as the core sees it.
-    struct Execution: Equatable {
-        var generation: Int64
-        /// Why the engine cancelled it, if it did.
-        var stopReason: StopReason?
-        /// The attempt ended; its end is being recorded (the lease stays renewed meanwhile, the
-        /// slot is free).
-        var recording = false
-        /// Leased ahead of a free slot: it holds its lease and waits here (in `ready`) for a slot;
-        /// nothing has executed.
-        var waiting = false
-        /// When the attempt began executing (monotonic; nil while waiting).
-        var began: Duration?
-        /// When its lease was taken (monotonic).
-        var leasedAt: Duration = .zero
-        /// Monotonic deadline: last successful renewal (its start) + lease − margin. Past it the
-        /// execution is stopped even if the database cannot be reached.
-        var validUntil: Duration
-
-        /// Whether it takes one of the `max_concurrent_runs` slots: its attempt is executing.
-        var holdsSlot: Bool { !waiting && !recording }
-    }
+    /// One execution of a run in this process (`ExecutionMachine`'s).
+    typealias Execution = ExecutionMachine.Execution
 
     /// Another instance's heartbeat as last read, and since when (monotonic) it stayed unchanged.
     struct InstanceSighting: Equatable {
@@ -156,25 +136,14 @@ struct EngineCore {
 
     private(set) var settings: Settings
     private(set) var table: JobTable
+    // The machines: each keeps its state private and is driven only through its methods. These
+    // properties are internal only because the core's files (`EngineCore+*.swift`) route to
+    // them; the actor never names them (`EngineBoundaryTests`), it calls the core's entry points.
     /// The pass's memory between passes: due queue, parked jobs, ahead starts, epoch, heartbeat,
     /// pause check and checkpoint.
     var passes = PassMachine()
-    /// Runs leased here: executing, waiting for a slot, or having their end recorded. Only the
-    /// core's own methods add or remove entries (they keep `slotsInUse` and `ready` in step).
-    private(set) var executions: [Int64: Execution] = [:]
-    /// Executions whose attempt is executing (each takes a slot).
-    private(set) var slotsInUse = 0
-    /// Runs leased ahead, in lease order: each executes when a slot frees (`takeReady`).
-    private(set) var ready: [Int64] = []
-    /// How long attempts recently took (monotonic, a moving average; nil until one ended).
-    private(set) var pace: Duration?
-    /// Quick attempt ends still needed after a hand-back before runs are leased ahead again (a
-    /// hand-back means the slots are held by runs taking their time).
-    private(set) var aheadHeld = 0
-    /// Leases promised to start transactions in flight (slots and lease-ahead room count them).
-    private(set) var reserved = 0
-    // The machines: each keeps its state private and is driven only through its methods; the
-    // core's files route to them (the executor reads them through the core's methods).
+    /// The runs leased here (waiting, executing, recording) and the slots they take.
+    var runs = ExecutionMachine()
     /// Renewals, takeover observations and other instances' liveness.
     var leases = LeaseMachine()
     /// End recording and the starts that follow ends (kicks).
@@ -188,6 +157,20 @@ struct EngineCore {
     }
 
     var lease: Duration { settings.lease }
+    /// Runs leased here: executing, waiting for a slot, or having their end recorded.
+    var executions: [Int64: Execution] { runs.executions }
+    /// Executions whose attempt is executing (each takes a slot).
+    var slotsInUse: Int { runs.slotsInUse }
+    /// Runs leased ahead, in lease order: each executes when a slot frees (`takeReady`).
+    var ready: [Int64] { runs.ready }
+    /// How long attempts recently took (monotonic, a moving average; nil until one ended).
+    var pace: Duration? { runs.pace }
+    /// Leases promised to start transactions in flight (slots and lease-ahead room count them).
+    var reserved: Int { runs.reserved }
+    /// How many runs are held here: executing, waiting for a slot, or having their end recorded.
+    var executionCount: Int { runs.executions.count }
+    /// How many runs leased ahead wait here for a slot.
+    var waitingCount: Int { runs.ready.count }
     /// How often held leases are renewed.
     var renewalInterval: Duration { lease / 3 }
     /// The safety margin before a lease's expiry at which an unrenewed execution is stopped.
@@ -202,17 +185,13 @@ struct EngineCore {
     /// pace, at most 16 per slot and 256. None before an attempt ended, none while draining; a
     /// run taking its time (past the window) leaves none leased ahead.
     var aheadDepth: Int {
-        guard let pace, !draining, aheadHeld == 0 else { return 0 }
+        guard let pace, !draining, runs.aheadHeld == 0 else { return 0 }
         let fits = Double(settings.maxConcurrentRuns) * (settings.aheadWindow / max(pace, .microseconds(1)))
         return Int(min(Double(min(settings.maxConcurrentRuns * 16, 256)), fits))
     }
 
     /// Leases a start may take now: the free slots and the lease-ahead room.
     var leaseRoom: Int { max(0, settings.maxConcurrentRuns + aheadDepth - slotsInUse - ready.count - reserved - leases.takeoverWanted) }
-
-    /// How many quick attempt ends (each under a tenth of `aheadHold`) a hand-back asks for
-    /// before runs are leased ahead again.
-    static let quickEndsAfterHandBack = 8
 
     // MARK: Schedule (routed to `passes`)
 
@@ -339,7 +318,7 @@ struct EngineCore {
             single || startedSoFar == 0
             ? min(single ? freeSlots : freeForStarts, single ? 1 : settings.startChunk) : min(leaseRoom, max(settings.startChunk, startedSoFar))
         guard chunk > 0 else { return nil }
-        reserved += chunk
+        runs.reserve(chunk)
         return .leasePending(limit: chunk)
     }
 
@@ -349,81 +328,68 @@ struct EngineCore {
     mutating func reserveAfterEnds(singleRun: Bool) -> Int {
         guard !draining, !singleRun else { return 0 }
         let limit = leaseRoom
-        reserved += limit
+        runs.reserve(limit)
         return limit
     }
 
     /// Reserves one slot per lapsed lease a takeover takes (until `release`).
     mutating func reserveTakeovers(_ count: Int) {
-        reserved += count
+        runs.reserve(count)
     }
 
     /// A run leased ahead waited `aheadHold` for a slot and is handed back: the slots are held by
     /// runs taking their time, so nothing more is leased ahead until attempts end quickly again.
     mutating func handedBack() {
-        pace = max(pace ?? .zero, settings.aheadHold)
-        aheadHeld = EngineCore.quickEndsAfterHandBack
+        runs.handedBack(aheadHold: settings.aheadHold)
     }
 
     /// A renewal started at `deadline − (lease − margin)` succeeded: the execution's local
     /// deadline moves to `deadline` (never back).
     mutating func extendDeadline(of runID: Int64, to deadline: Duration) {
-        guard var execution = executions[runID] else { return }
-        execution.validUntil = max(execution.validUntil, deadline)
-        executions[runID] = execution
+        runs.extendDeadline(of: runID, to: deadline)
     }
 
     /// Returns reserved slots (the transaction ended; what it leased is `launched`).
     mutating func release(_ slots: Int) {
-        reserved -= slots
+        runs.release(slots)
     }
 
-    // MARK: Executions
+    // MARK: Executions (routed to `runs`)
 
     /// A run leased at `leasedAt` (monotonic) is held here: returns true when it executes now
     /// (a slot is free: `now` is when it began), false when it waits for a slot (`takeReady`).
-    @discardableResult
     /// A taken-over run (`first`) goes ahead of the runs leased ahead: its owner died with it
     /// started, so it is resumed before new work.
+    @discardableResult
     mutating func launched(runID: Int64, generation: Int64, leasedAt: Duration, now: Duration? = nil, first: Bool = false) -> Bool {
-        drop(runID)
-        let executes = slotsInUse < settings.maxConcurrentRuns && (ready.isEmpty || first) && !interrupted
-        executions[runID] = Execution(
-            generation: generation, waiting: !executes, began: executes ? (now ?? leasedAt) : nil, leasedAt: leasedAt,
-            validUntil: leasedAt + lease - margin)
-        if executes {
-            slotsInUse += 1
-        } else if first {
-            ready.insert(runID, at: 0)
-        } else {
-            ready.append(runID)
-        }
-        return executes
+        runs.launched(
+            runID: runID, generation: generation, leasedAt: leasedAt, now: now, first: first, maxRuns: settings.maxConcurrentRuns,
+            validUntil: leasedAt + lease - margin, interrupted: interrupted)
     }
 
-    /// The runs waiting for a slot that begin now (`now`), one per free slot, in lease order.
+    /// When a run leased at `leasedAt` that still waits for a slot is handed back (the keeper
+    /// must be awake by then).
+    func handBackDue(leasedAt: Duration) -> Duration {
+        leasedAt + settings.aheadHold
+    }
+
+    /// The runs waiting for a slot that begin now (`now`), one per free slot, in lease order
+    /// (none once the service is cancelled).
     mutating func takeReady(now: Duration) -> [Int64] {
-        var begun: [Int64] = []
-        while slotsInUse < settings.maxConcurrentRuns, !interrupted, !ready.isEmpty {
-            let id = ready.removeFirst()
-            guard var execution = executions[id], execution.waiting else { continue }
-            execution.waiting = false
-            execution.began = now
-            executions[id] = execution
-            slotsInUse += 1
-            begun.append(id)
-        }
-        return begun
+        guard !interrupted else { return [] }
+        return runs.takeReady(now: now, maxRuns: settings.maxConcurrentRuns)
     }
 
     /// Stops an execution that is not stopped yet. One waiting for a slot leaves the queue: the
     /// executor ends it without executing it.
     mutating func stop(_ runID: Int64, _ reason: StopReason) -> Stop? {
-        guard var execution = executions[runID], execution.stopReason == nil else { return nil }
-        execution.stopReason = reason
-        executions[runID] = execution
-        if execution.waiting { ready.removeAll { $0 == runID } }
-        return .stop(runID: runID, generation: execution.generation, reason: reason)
+        runs.stop(runID, reason)
+    }
+
+    /// What performing `stop` means now: cancel the execution's task, or end it unexecuted if it
+    /// waits for a slot; nil when the execution is gone (or of another generation).
+    func stopping(_ stop: Stop) -> ExecutionMachine.Action? {
+        runs.stopping(stop)
     }
 
     /// An attempt ended at `mono` (or a run stopped while waiting for a slot): its slot frees
@@ -432,41 +398,16 @@ struct EngineCore {
     /// `interrupted`: the run's task was cancelled from outside (the service is cancelled),
     /// which releases it like a drain and starts nothing more.
     mutating func attemptEnded(runID: Int64, generation: Int64, interrupted: Bool = false, mono: Duration? = nil) -> EndAction? {
-        guard var execution = executions[runID], execution.generation == generation, !execution.recording else { return nil }
-        if interrupted && execution.stopReason == nil {
-            execution.stopReason = .shutdown
-            drain.interrupt()
-        }
-        if execution.holdsSlot {
-            slotsInUse -= 1
-            if let began = execution.began, let mono {
-                let took = mono - began
-                pace = pace.map { $0 + (took - $0) / 8 } ?? took
-                if aheadHeld > 0, took <= settings.aheadHold / 10 { aheadHeld -= 1 }
-            }
-        }
-        if let reason = execution.stopReason, reason.fenced {
-            executions[runID] = nil  // a stop took it out of `ready`; its slot is counted free above
-            return .forget(runID: runID, generation: generation, reason: reason)
-        }
-        execution.recording = true
-        executions[runID] = execution
-        return .recordFinish(runID: runID, generation: generation, stopReason: execution.stopReason)
+        guard let ended = runs.attemptEnded(runID: runID, generation: generation, interrupted: interrupted, mono: mono, aheadHold: settings.aheadHold)
+        else { return nil }
+        if ended.interrupts { drain.interrupt() }
+        return ended.action
     }
 
     /// Forgets execution (`runID`, `generation`); a stale one never removes a newer execution.
     @discardableResult
     mutating func removeExecution(runID: Int64, generation: Int64) -> Bool {
-        guard executions[runID]?.generation == generation else { return false }
-        drop(runID)
-        return true
-    }
-
-    /// Removes an execution, freeing its slot or its place in `ready`.
-    private mutating func drop(_ runID: Int64) {
-        guard let execution = executions.removeValue(forKey: runID) else { return }
-        if execution.holdsSlot { slotsInUse -= 1 }
-        if execution.waiting && execution.stopReason == nil { ready.removeAll { $0 == runID } }
+        runs.remove(runID: runID, generation: generation)
     }
 
     /// This instance could not write (a heartbeat, takeover, renewal or the ends alone failed,
