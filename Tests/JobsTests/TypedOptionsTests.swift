@@ -139,7 +139,9 @@ struct TypedOptionsTests {
         #expect(try #require(plan.job(named: "b")).options(as: CountedJob.Options.self).limit == 5)
 
         let bad = yaml.replacingOccurrences(of: "limit: 5", with: "limit: -1").replacingOccurrences(of: "broker: paper", with: "broker: ts")
-        let error = try #require(throws: ConfigError.self) { try ConfigLoader(catalog: registry.catalog).load(text: bad, file: file, baseDirectory: directory.path) }
+        let error = try #require(throws: ConfigError.self) {
+            try ConfigLoader(catalog: registry.catalog).load(text: bad, file: file, baseDirectory: directory.path)
+        }
         #expect(error.kind == .configuration)
         let lines = bad.components(separatedBy: "\n")
         let brokerColumn = try #require(lines[4].range(of: "ts,")).lowerBound.utf16Offset(in: lines[4]) + 1
