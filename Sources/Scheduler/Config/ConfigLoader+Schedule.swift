@@ -149,7 +149,10 @@ extension ConfigReader {
 
     func cron(_ text: String, _ node: ConfigNode, _ path: @autoclosure () -> String, zone: ZoneRules, dst: DSTPolicy?) -> Schedule? {
         do {
-            return Schedule.cron(try CronExpression(text), zone: zone, dst: dst)
+            if let known = cronExpressions[text] { return Schedule.cron(known, zone: zone, dst: dst) }
+            let expression = try CronExpression(text)
+            cronExpressions[text] = expression
+            return Schedule.cron(expression, zone: zone, dst: dst)
         } catch {
             self.error(node, path(), error.message, columnOffset: error.column)
             return nil

@@ -140,6 +140,9 @@ final class ConfigReader {
 
     private var kindKeyCache: [String: (Set<String>, [String])] = [:]
 
+    /// Cron expressions parsed so far, by their text: a file repeats a few (`0 17 * * 1-5`).
+    var cronExpressions: [String: CronExpression] = [:]
+
     /// A job kind's own keys, and every key its jobs accept (computed once per kind).
     func keys(ofKind kind: String, _ specs: [OptionSpec]) -> (Set<String>, [String]) {
         if let cached = kindKeyCache[kind] { return cached }
