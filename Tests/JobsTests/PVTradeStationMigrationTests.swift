@@ -39,9 +39,10 @@ struct PVTradeStationMigrationTests {
         #expect(fragment.contains("environment: live"))
         #expect(fragment.contains("# max_notional:"))
         // As printed, a live fragment is refused until the user sets max_notional …
-        #expect(throws: ConfigError.self) {
+        let refused = #expect(throws: ConfigError.self) {
             try ConfigLoader(catalog: Self.catalog).load(text: "database: s.sqlite\n" + fragment, file: "jobs.yaml", baseDirectory: "/tmp")
         }
+        #expect(refused?.kind == .configuration)
         // … and accepted once they do.
         let filled = fragment.replacingOccurrences(
             of: "    # max_notional: the most one run may trade; required for environment: live — set your own", with: "    max_notional: 250000")

@@ -33,11 +33,13 @@ struct RegistryTests {
                 path: \(out)
                 text: "two\\nlines"
             """, registry: .withStamp)
-        #expect(throws: ConfigError.self) { try bad.get() }
+        let refused = #expect(throws: ConfigError.self) { try bad.get() }
+        #expect(refused?.kind == .configuration)
         if case .failure(let error) = bad {
             #expect(error.diagnostics.map(\.description) == ["\(directory.file("jobs.yaml")):6:11: jobs.s.text: one line only; remove the line break"])
         }
-        #expect(throws: ConfigError.self) { try load("jobs:\n  s: { type: stamp, schedule: { every: 1h }, path: x }").get() }
+        let unknown = #expect(throws: ConfigError.self) { try load("jobs:\n  s: { type: stamp, schedule: { every: 1h }, path: x }").get() }
+        #expect(unknown?.kind == .configuration)
 
         let plan = try load(
             """

@@ -144,6 +144,7 @@ struct ReportJobTests {
         let second = try await store.enqueueManualRun(job: spec, now: wall.now(), by: "test")
         let checkpoints = MemoryCheckpoints()
         let failure = await #expect(throws: JobFailure.self) { try await attempt(second, checkpoints) }
+        #expect(failure?.kind == .jobFailed)
         #expect(failure?.message.hasPrefix("the report was not delivered to 1 of 2 notifiers: hook: the webhook at 127.0.0.1 failed 4 times") == true)
         #expect(checkpoints.value.withLock { $0 } == "log")
         _ = try await attempt(second, checkpoints)
@@ -188,6 +189,7 @@ struct ReportJobTests {
             }
             twilio.enqueueFaults(.status(500))
             let failure = await #expect(throws: JobFailure.self) { try await attempt() }
+            #expect(failure?.kind == .jobFailed)
             #expect(failure?.message.contains("+15550002222: HTTP 500") == true)
             #expect(twilio.messages.map(\.to) == ["+15550003333"])
             _ = try await attempt()

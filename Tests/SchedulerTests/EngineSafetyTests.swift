@@ -597,10 +597,11 @@ struct CatchUpTests {
     @Test func aBackfillLargerThanTheLimitIsRefusedAndWritesNothing() async throws {
         let bed = try Bed()
         let job = every("second", seconds: 1)
-        await #expect(throws: BackfillTooLarge.self) {
+        let refused = await #expect(throws: BackfillTooLarge.self) {
             try await bed.store.backfill(
                 job: job, from: instant("2026-10-01T00:00:00Z"), to: instant("2026-10-31T00:00:00Z"), now: bed.wall.now())
         }
+        #expect(refused?.kind == .backfillTooLarge)
         #expect(try await bed.runs().isEmpty)
     }
 }

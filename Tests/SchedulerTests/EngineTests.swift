@@ -351,12 +351,14 @@ struct EngineTests {
         #expect(bed.kind.attempts[1].generation == 2)
         #expect(bed.kind.attempts[1].checkpoint == "started by generation 1")
         // The old owner's late write carries generation 1 and is refused.
-        await #expect(throws: StoreError.self) {
+        let staleCheckpoint = await #expect(throws: StoreError.self) {
             try await bed.store.saveCheckpoint(runID: run.id, owner: "a", generation: 1, value: "stale", now: bed.wall.now())
         }
-        await #expect(throws: StoreError.self) {
+        #expect(staleCheckpoint?.kind == .fenced)
+        let staleEnd = await #expect(throws: StoreError.self) {
             try await bed.store.finishAttempt(runID: run.id, owner: "a", generation: 1, now: bed.wall.now(), result: .succeeded(RunOutcome(summary: "stale")))
         }
+        #expect(staleEnd?.kind == .fenced)
         bed.kind.release()
         await b.waitForIdle()
         let done = try #require(try await bed.store.run(id: run.id))

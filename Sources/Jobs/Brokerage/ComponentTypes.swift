@@ -5,6 +5,13 @@ extension Capability {
     public static let renewableToken = Capability("renewable-token")
     /// A broker type a `futures-session` job trades through (a live order and quote socket).
     public static let futuresSession = Capability("futures-session")
+    /// A broker type signed in once in a browser (`schedctl auth tradestation`); a refresh token
+    /// kept in the vault renews its access token.
+    public static let browserSignIn = Capability("browser-sign-in")
+    /// A broker type signed in with a username and password; its session token is renewed.
+    public static let passwordSignIn = Capability("password-sign-in")
+    /// A broker type that trades shares: a `rebalance` job can use it.
+    public static let stockOrders = Capability("stock-orders")
 }
 
 /// The broker types this build knows: options, URL checks and capabilities. Their clients are
@@ -14,7 +21,8 @@ public enum BrokerTypes {
     public static let all: [ComponentType] = [
         ComponentType(
             section: "brokers", name: "paper",
-            options: [OptionSpec("cash", .number), OptionSpec("seed", .integer(0...Int(Int32.max))), OptionSpec("prices", .string)]),
+            options: [OptionSpec("cash", .number), OptionSpec("seed", .integer(0...Int(Int32.max))), OptionSpec("prices", .string)],
+            capabilities: [.stockOrders]),
         ComponentType(
             section: "brokers", name: "tradestation",
             options: [
@@ -22,7 +30,7 @@ public enum BrokerTypes {
                 OptionSpec("client_id", .secret, required: true), OptionSpec("client_secret", .secret, required: true),
                 OptionSpec("base_url", .string), OptionSpec("auth_url", .string),
             ],
-            capabilities: [.renewableToken], check: EndpointURL.check(keys: ["base_url", "auth_url"])),
+            capabilities: [.renewableToken, .browserSignIn, .stockOrders], check: EndpointURL.check(keys: ["base_url", "auth_url"])),
         ComponentType(
             section: "brokers", name: "tradovate",
             options: [
@@ -31,7 +39,7 @@ public enum BrokerTypes {
                 OptionSpec("cid", .secret), OptionSpec("sec", .secret), OptionSpec("device_id", .string), OptionSpec("account", .string),
                 OptionSpec("base_url", .string), OptionSpec("ws_url", .string), OptionSpec("md_url", .string),
             ],
-            capabilities: [.renewableToken, .futuresSession], check: EndpointURL.check(keys: ["base_url"], socketKeys: ["ws_url", "md_url"])),
+            capabilities: [.renewableToken, .passwordSignIn, .futuresSession], check: EndpointURL.check(keys: ["base_url"], socketKeys: ["ws_url", "md_url"])),
     ]
 
     /// The names of the broker types with `capability`, sorted (for messages).

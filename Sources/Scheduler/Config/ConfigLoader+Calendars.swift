@@ -1,8 +1,6 @@
-import Yams
-
 /// `calendars`: closures and early closes added to the built-in exchange calendars.
 extension ConfigReader {
-    func readCalendars(_ node: Node?) -> [Market: any TradingCalendar] {
+    func readCalendars(_ node: ConfigNode?) -> [Market: any TradingCalendar] {
         var overrides: [Market: CalendarOverrides] = [:]
         if let node, let entries = mapping(node, "calendars") {
             for entry in entries {
@@ -49,7 +47,7 @@ extension ConfigReader {
         return calendars
     }
 
-    func date(_ node: Node, _ path: String) -> LocalDate? {
+    func date(_ node: ConfigNode, _ path: String) -> LocalDate? {
         guard let text = string(node, path) else { return nil }
         do {
             return try LocalDate(parsing: text)

@@ -1,5 +1,3 @@
-import Yams
-
 /// `brokers`, `strategies` and `notifiers`: named components with a `type` and its options.
 extension ConfigReader {
     struct References {
@@ -10,7 +8,7 @@ extension ConfigReader {
         var strategyTypes: [String: String] = [:]
     }
 
-    func components(_ node: Node?, _ section: String, types: [String: [OptionSpec]]) -> [String: ComponentSpec] {
+    func components(_ node: ConfigNode?, _ section: String, types: [String: [OptionSpec]]) -> [String: ComponentSpec] {
         guard let node, let entries = mapping(node, section) else { return [:] }
         var result: [String: ComponentSpec] = [:]
         for entry in entries {
@@ -49,7 +47,7 @@ extension ConfigReader {
             }
     }
 
-    func validateName(_ name: String, _ node: Node, _ path: String) {
+    func validateName(_ name: String, _ node: ConfigNode, _ path: String) {
         if !Self.isValidName(name) {
             error(node, path, "name '\(name)' may use only letters, digits, '.', '_' and '-'")
         }

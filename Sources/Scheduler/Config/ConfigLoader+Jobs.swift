@@ -1,9 +1,7 @@
-import Yams
-
 /// `jobs`: each job's type, options and policies (misfire, overlap, retry, timeout).
 extension ConfigReader {
     func readJob(
-        _ name: String, _ keyNode: Node, _ node: Node, timezone: ZoneRules, calendars: [Market: any TradingCalendar], references: References
+        _ name: String, _ keyNode: ConfigNode, _ node: ConfigNode, timezone: ZoneRules, calendars: [Market: any TradingCalendar], references: References
     ) -> JobSpec? {
         let path = join("jobs", name)
         let problemsBefore = diagnostics.count
@@ -20,13 +18,25 @@ extension ConfigReader {
             return nil
         }
         let (kindKeys, allowedKeys) = keys(ofKind: kind, kindSpecs)
-        checkKeys(selecting(fields) { !kindKeys.contains($0) }, allowed: allowedKeys, path)
-        let options = readOptions(
-            selecting(fields) { kindKeys.contains($0) }, specs: kindSpecs, path: path, parent: keyNode, references: references)
-        if let check = catalog.jobChecks[kind] {
-            for problem in check(options, brokerSpecs, strategySpecs) {
-                error(optionNode(at: problem.key, in: fields) ?? keyNode, problem.key.isEmpty ? path : join(path, problem.key), problem.message)
-            }
+        // One pass: the job's own keys (checked here) and the kind's options.
+        var jobFields: [Field] = []
+        var optionFields: [Field] = []
+        for index in fields.indices {
+            if kindKeys.contains(fields[index].key) { optionFields.append(fields[index]) } else { jobFields.append(fields[index]) }
+        }
+        checkKeys(jobFields, allowed: allowedKeys, path)
+        let options = readOptions(optionFields, specs: kindSpecs, path: path, parent: keyNode, references: references)
+        var problems: [OptionProblem] = []
+        if let check = catalog.jobChecks[kind] { problems = check(options, brokerSpecs, strategySpecs) }
+        // Options that are their own check are parsed here, once, and kept (below) if the job is valid.
+        var checked: (any CheckedJobOptions)?
+        if let type = catalog.jobOptions[kind] as? any CheckedJobOptions.Type {
+            let parsed = type.init(options: options, problems: &problems)
+            problems += parsed.problems(brokers: brokerSpecs, strategies: strategySpecs)
+            checked = parsed
+        }
+        for problem in problems {
+            error(optionNode(at: problem.key, in: fields) ?? keyNode, problem.key.isEmpty ? path : join(path, problem.key), problem.message)
         }
 
         var schedule: Schedule?
@@ -54,7 +64,9 @@ extension ConfigReader {
         // A kind that declares its own `notify` option keeps it; otherwise `notify:` is the alert rule.
         if !kindKeys.contains("notify"), let f = field("notify") { job.notify = readNotify(f.value, join(path, "notify"), references: references) }
         // Options are parsed once, here, into the kind's type; a job with problems is not parsed.
-        if diagnostics.count == problemsBefore, let type = catalog.jobOptions[kind] {
+        if diagnostics.count == problemsBefore, let checked {
+            job.typedOptions = checked
+        } else if diagnostics.count == problemsBefore, let type = catalog.jobOptions[kind] {
             do { job.typedOptions = try type.init(job: job) } catch { self.error(keyNode, path, "\(error)") }
         }
         return schedule == nil ? nil : job
@@ -62,7 +74,7 @@ extension ConfigReader {
 
     /// The value of the dotted option key `key` (`risk.daily_loss_limit`) among `fields`: the
     /// deepest mapping entry the YAML has on that path (the top key's value when it goes no deeper).
-    func optionNode(at key: String, in fields: [Field]) -> Node? {
+    func optionNode(at key: String, in fields: [Field]) -> ConfigNode? {
         let parts = key.split(separator: ".").map(String.init)
         guard let first = parts.first, var found = lookup(fields, first)?.value else { return nil }
         for part in parts.dropFirst() {
@@ -74,7 +86,7 @@ extension ConfigReader {
 
     /// `days: strategy` needs the job's `strategy:` to name a strategy that announces trade dates
     /// (`pennyvault`); `weights` and `file` strategies have none.
-    func checkStrategyDays(_ scheduleNode: Node, _ path: String, options: [String: ConfigValue], kindSpecs: [OptionSpec], references: References) {
+    func checkStrategyDays(_ scheduleNode: ConfigNode, _ path: String, options: [String: ConfigValue], kindSpecs: [OptionSpec], references: References) {
         var daysNode = scheduleNode
         if case .mapping(let mapping) = scheduleNode, let entry = mapping.first(where: { $0.key.scalar?.string == "days" }) { daysNode = entry.value }
         guard kindSpecs.contains(where: { $0.kind == .strategyReference }) else {
@@ -96,10 +108,10 @@ extension ConfigReader {
         }
     }
 
-    func readMisfire(_ node: Node, _ path: String) -> MisfirePolicy? {
+    func readMisfire(_ node: ConfigNode, _ path: String) -> MisfirePolicy? {
         var policy = MisfirePolicy()
         let modeNames = MisfirePolicy.Mode.allCases.map(\.rawValue)
-        func mode(_ node: Node, _ path: String) -> MisfirePolicy.Mode? {
+        func mode(_ node: ConfigNode, _ path: String) -> MisfirePolicy.Mode? {
             guard let text = string(node, path) else { return nil }
             guard let mode = MisfirePolicy.Mode(rawValue: text) else {
                 error(node, path, "unknown misfire policy '\(text)'\(Suggest.hint(for: text, in: modeNames))")
@@ -117,7 +129,7 @@ extension ConfigReader {
         return policy
     }
 
-    func readRetry(_ node: Node, _ path: String) -> RetryPolicy? {
+    func readRetry(_ node: ConfigNode, _ path: String) -> RetryPolicy? {
         var policy = RetryPolicy()
         if case .scalar = node {
             return integer(node, path, 1...100).map { RetryPolicy(attempts: $0) }

@@ -1,15 +1,13 @@
-import Yams
-
 extension ConfigReader {
     /// `notify: { on: [failure, skipped], to: [phone], expire: 24h }` (per job, or the file's default).
-    func readNotify(_ node: Node, _ path: String, references: References) -> NotifyRule? {
+    func readNotify(_ node: ConfigNode, _ path: String, references: References) -> NotifyRule? {
         guard let fields = mapping(node, path, what: "a mapping like { on: [failure], to: [phone] }") else { return nil }
         checkKeys(fields, allowed: ["on", "to", "expire"], path)
         var rule = NotifyRule(on: [], to: [])
         var valid = true
         let names = catalog.alertEvents.map(\.event.rawValue)
         if let on = lookup(fields, "on") {
-            let items: [Node]
+            let items: [ConfigNode]
             if case .sequence(let sequence) = on.value { items = Array(sequence) } else { items = [on.value] }
             for item in items {
                 guard let text = string(item, join(path, "on")) else {

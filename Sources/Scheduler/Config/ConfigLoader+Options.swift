@@ -1,12 +1,11 @@
 import Foundation
-import Yams
 
 /// Option values of components and jobs, read by their declared ``OptionKind``.
 extension ConfigReader {
     func readOptions(
-        _ fields: [(key: String, keyNode: Node, value: Node)], specs: [OptionSpec], path: String, parent: Node, references: References?
+        _ fields: [Field], specs: [OptionSpec], path: String, parent: ConfigNode, references: References?
     ) -> [String: ConfigValue] {
-        checkKeys(fields, allowed: specs.map(\.name), path)
+        if fields.contains(where: { field in !specs.contains { $0.name == field.key } }) { checkKeys(fields, allowed: specs.map(\.name), path) }
         var options: [String: ConfigValue] = [:]
         for spec in specs {
             guard let field = lookup(fields, spec.name) else {
@@ -20,7 +19,7 @@ extension ConfigReader {
         return options
     }
 
-    func option(_ node: Node, _ kind: OptionKind, _ path: String, references: References?) -> ConfigValue? {
+    func option(_ node: ConfigNode, _ kind: OptionKind, _ path: String, references: References?) -> ConfigValue? {
         switch kind {
         case .string:
             guard let text = string(node, path) else { return nil }
@@ -101,7 +100,7 @@ extension ConfigReader {
             }
             return string(node, path).map { .string($0) }
         case .notifierReferences:
-            let nodes: [Node]
+            let nodes: [ConfigNode]
             if case .sequence(let items) = node { nodes = Array(items) } else { nodes = [node] }
             var names: [ConfigValue] = []
             for item in nodes {
@@ -125,7 +124,7 @@ extension ConfigReader {
     }
 
     /// `6h`, or `{ market: CME, at: close, offset: -10m }`.
-    func sessionEnd(_ node: Node, _ path: String) -> ConfigValue? {
+    func sessionEnd(_ node: ConfigNode, _ path: String) -> ConfigValue? {
         if case .scalar = node {
             guard let d = duration(node, path) else { return nil }
             guard d > .zero else {
@@ -164,7 +163,7 @@ extension ConfigReader {
         return .map(["market": .string(name), "at": .string(at), "offset": .duration(offset)])
     }
 
-    func secretOrString(_ text: String, _ node: Node, _ path: String) -> ConfigValue {
+    func secretOrString(_ text: String, _ node: ConfigNode, _ path: String) -> ConfigValue {
         guard text.hasPrefix("secret:") else { return .string(text) }
         let name = String(text.dropFirst("secret:".count))
         if !Self.isValidName(name, extra: "/") {

@@ -10,9 +10,9 @@ extension ConfigLoader {
         let reader = ConfigReader(file: source, catalog: catalog, baseDirectory: ".")
         let yaml = "{" + fields.map { "\(Self.flowScalar($0.key)): \(Self.flowScalar($0.value))" }.joined(separator: ", ") + "}"
         let calendars = Dictionary(uniqueKeysWithValues: Market.allCases.map { ($0, $0.calendar()) })
-        let node: Node?
+        let node: ConfigNode?
         do {
-            node = try Yams.compose(yaml: yaml, .basic)
+            node = try Yams.compose(yaml: yaml, .basic).map(ConfigNode.init)
         } catch {
             throw ConfigError(diagnostics: [Diagnostic(file: source, line: 0, column: 0, path: "schedule", message: "cannot read the rule: \(error)")])
         }
@@ -45,15 +45,16 @@ extension ConfigLoader {
 extension ConfigReader {
     static let scheduleForms = ["cron", "every", "at", "market"]
 
-    func readSchedule(_ node: Node, _ path: String, timezone: ZoneRules, calendars: [Market: any TradingCalendar]) -> Schedule? {
+    func readSchedule(_ node: ConfigNode, _ path: String, timezone: ZoneRules, calendars: [Market: any TradingCalendar]) -> Schedule? {
         if case .scalar = node {
             guard let text = string(node, path) else { return nil }
             return cron(text, node, path, zone: timezone, dst: nil)
         }
         guard let fields = mapping(node, path) else { return nil }
         let field = { (key: String) in self.lookup(fields, key) }
-        let forms = fields.indices.map { fields[$0].key }.filter { $0 == "cron" || $0 == "every" || $0 == "market" }
-        if forms.count > 1 {
+        let isForm = { (key: String) in key == "cron" || key == "every" || key == "market" }
+        if fields.count(where: { isForm($0.key) }) > 1 {
+            let forms = fields.map(\.key).filter(isForm)
             error(node, path, "a schedule takes one of cron, every, at or market; found \(forms.joined(separator: " and "))")
             return nil
         }
@@ -146,16 +147,19 @@ extension ConfigReader {
         return nil
     }
 
-    func cron(_ text: String, _ node: Node, _ path: String, zone: ZoneRules, dst: DSTPolicy?) -> Schedule? {
+    func cron(_ text: String, _ node: ConfigNode, _ path: @autoclosure () -> String, zone: ZoneRules, dst: DSTPolicy?) -> Schedule? {
         do {
-            return Schedule.cron(try CronExpression(text), zone: zone, dst: dst)
+            if let known = cronExpressions[text] { return Schedule.cron(known, zone: zone, dst: dst) }
+            let expression = try CronExpression(text)
+            cronExpressions[text] = expression
+            return Schedule.cron(expression, zone: zone, dst: dst)
         } catch {
-            self.error(node, path, error.message, columnOffset: error.column)
+            self.error(node, path(), error.message, columnOffset: error.column)
             return nil
         }
     }
 
-    func readDST(_ node: Node, _ path: String) -> DSTPolicy? {
+    func readDST(_ node: ConfigNode, _ path: String) -> DSTPolicy? {
         guard let fields = mapping(node, path) else { return nil }
         checkKeys(fields, allowed: ["spring_forward", "fall_back"], path)
         var policy = DSTPolicy()
@@ -179,7 +183,7 @@ extension ConfigReader {
         return policy
     }
 
-    func readDays(_ node: Node, _ path: String) -> DayRule? {
+    func readDays(_ node: ConfigNode, _ path: String) -> DayRule? {
         if case .sequence(let items) = node {
             var set = Set<Weekday>()
             for item in items {

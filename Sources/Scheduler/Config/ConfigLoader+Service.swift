@@ -1,9 +1,7 @@
-import Yams
-
 /// `service`: the settings of `schedctl serve`.
 extension ConfigReader {
     /// `service.retention: { runs: 90d, failed: 365d }` (each at least 1h; `failed` defaults to `runs`).
-    func readRetention(_ node: Node, _ path: String) -> RetentionPolicy? {
+    func readRetention(_ node: ConfigNode, _ path: String) -> RetentionPolicy? {
         guard let fields = mapping(node, path) else { return nil }
         checkKeys(fields, allowed: ["runs", "failed"], path)
         var runs: Duration?
@@ -26,7 +24,7 @@ extension ConfigReader {
 
     /// `service.http`: `off`, or `{ listen: HOST:PORT, token: secret:NAME }`. A listen address
     /// that is not loopback needs a token.
-    func readHTTP(_ node: Node, _ path: String) -> HTTPSettings? {
+    func readHTTP(_ node: ConfigNode, _ path: String) -> HTTPSettings? {
         if case .scalar(let scalar) = node, !isNull(node) {
             if ["off", "false", "no"].contains(scalar.string.lowercased()) { return nil }
             error(node, path, "expected 'off' or a mapping like { listen: 127.0.0.1:8377 }, found '\(scalar.string)'")
@@ -35,7 +33,7 @@ extension ConfigReader {
         var settings = HTTPSettings()
         guard let fields = mapping(node, path) else { return settings }
         checkKeys(fields, allowed: ["listen", "token"], path)
-        var listenNode: Node?
+        var listenNode: ConfigNode?
         if let field = lookup(fields, "listen"), let text = string(field.value, join(path, "listen")) {
             listenNode = field.value
             if let (host, port) = HTTPSettings.parseListen(text) {
@@ -63,7 +61,7 @@ extension ConfigReader {
         return settings
     }
 
-    func readService(_ node: Node?) -> ServiceSettings {
+    func readService(_ node: ConfigNode?) -> ServiceSettings {
         var settings = ServiceSettings()
         guard let node, let fields = mapping(node, "service") else { return settings }
         checkKeys(fields, allowed: ["max_concurrent_runs", "lease", "shutdown_grace", "log_format", "log_level", "retention", "durability", "http"], "service")

@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// `database` and `secrets`: the settings the vault commands read on their own.
 extension ConfigReader {

@@ -92,7 +92,7 @@ final class ConfigReader {
 
     /// Records a problem at `node`; `columnOffset` is a position inside the scalar's text (past
     /// its opening quote, if quoted), such as the offending field of a cron expression.
-    func error(_ node: Node?, _ path: String, _ message: String, columnOffset: Int? = nil) {
+    func error(_ node: ConfigNode?, _ path: String, _ message: String, columnOffset: Int? = nil) {
         let mark = node?.mark
         var column = (mark?.column ?? 0) + (columnOffset ?? 0)
         if columnOffset != nil, case .scalar(let scalar) = node, scalar.style == .doubleQuoted || scalar.style == .singleQuoted {
@@ -103,30 +103,45 @@ final class ConfigReader {
 
     // MARK: Node helpers
 
-    func mapping(_ node: Node, _ path: String, what: String = "a mapping") -> [(key: String, keyNode: Node, value: Node)]? {
+    func mapping(_ node: ConfigNode, _ path: String, what: String = "a mapping") -> [Field]? {
         guard case .mapping(let mapping) = node else {
             if isNull(node) { return [] }
             error(node, path, "expected \(what), found \(describe(node))")
             return nil
         }
         // Duplicate keys never get here: the YAML parser rejects them (see `reportYAML`).
-        var result: [(String, Node, Node)] = []
+        var result: [Field] = []
         result.reserveCapacity(mapping.count)
-        // By index: `Node.Mapping`'s iterator first copies every pair into a new array.
-        for index in mapping.indices {
-            let (key, value) = mapping[index]
-            guard case .scalar(let scalar) = key else {
+        var index = 0
+        while index + 1 < mapping.items.count {
+            let key = mapping.items[index]
+            if case .scalar(let scalar) = key {
+                result.append(Field(key: scalar.string, keyNode: key, value: mapping.items[index + 1]))
+            } else {
                 error(key, path, "keys must be plain text")
-                continue
             }
-            result.append((scalar.string, key, value))
+            index += 2
         }
         return result
     }
 
-    typealias Field = (key: String, keyNode: Node, value: Node)
+    /// The entries of Yams' `node` (see the other `mapping`).
+    func mapping(_ node: Node, _ path: String, what: String = "a mapping") -> [Field]? {
+        mapping(ConfigNode(node), path, what: what)
+    }
+
+    /// One entry of a mapping whose key is text: the key, its node and the value. (A struct, not
+    /// a tuple: the compiler copies a tuple of these through its generic value witnesses.)
+    struct Field {
+        var key: String
+        var keyNode: ConfigNode
+        var value: ConfigNode
+    }
 
     private var kindKeyCache: [String: (Set<String>, [String])] = [:]
+
+    /// Cron expressions parsed so far, by their text: a file repeats a few (`0 17 * * 1-5`).
+    var cronExpressions: [String: CronExpression] = [:]
 
     /// A job kind's own keys, and every key its jobs accept (computed once per kind).
     func keys(ofKind kind: String, _ specs: [OptionSpec]) -> (Set<String>, [String]) {
@@ -149,76 +164,77 @@ final class ConfigReader {
         return result
     }
 
-    func checkKeys(_ entries: [(key: String, keyNode: Node, value: Node)], allowed: [String], _ path: String) {
+    func checkKeys(_ entries: [Field], allowed: [String], _ path: String) {
         for index in entries.indices where !allowed.contains(entries[index].key) {
             let entry = entries[index]
             error(entry.keyNode, join(path, entry.key), "unknown key '\(entry.key)'\(Suggest.hint(for: entry.key, in: allowed))")
         }
     }
 
-    func isNull(_ node: Node) -> Bool {
+    func isNull(_ node: ConfigNode) -> Bool {
         guard case .scalar(let scalar) = node, scalar.style == .plain else { return false }
         return ["", "~", "null", "Null", "NULL"].contains(scalar.string)
     }
 
-    func describe(_ node: Node) -> String {
+    func describe(_ node: ConfigNode) -> String {
         switch node {
         case .mapping: return "a mapping"
         case .sequence: return "a list"
         case .scalar(let s): return isNull(node) ? "nothing" : "'\(s.string)'"
-        case .alias: return "an alias"
         }
     }
 
     func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
-    func string(_ node: Node, _ path: String) -> String? {
+    // The leaf readers take their key path as an autoclosure: it is built only for a diagnostic.
+
+    func string(_ node: ConfigNode, _ path: @autoclosure () -> String) -> String? {
         guard case .scalar(let scalar) = node, !isNull(node) else {
-            error(node, path, "expected text, found \(describe(node))")
+            error(node, path(), "expected text, found \(describe(node))")
             return nil
         }
         return scalar.string
     }
 
-    func bool(_ node: Node, _ path: String) -> Bool? {
-        guard let text = string(node, path) else { return nil }
+    func bool(_ node: ConfigNode, _ path: @autoclosure () -> String) -> Bool? {
+        guard let text = string(node, path()) else { return nil }
         switch text.lowercased() {
         case "true", "yes", "on": return true
         case "false", "no", "off": return false
         default:
-            error(node, path, "expected true or false, found '\(text)'")
+            error(node, path(), "expected true or false, found '\(text)'")
             return nil
         }
     }
 
-    func integer(_ node: Node, _ path: String, _ range: ClosedRange<Int>) -> Int? {
-        guard let text = string(node, path) else { return nil }
+    func integer(_ node: ConfigNode, _ path: @autoclosure () -> String, _ range: ClosedRange<Int>) -> Int? {
+        guard let text = string(node, path()) else { return nil }
         guard let value = Int(text), range.contains(value) else {
-            error(node, path, "expected a whole number from \(range.lowerBound) to \(range.upperBound), found '\(text)'")
+            error(node, path(), "expected a whole number from \(range.lowerBound) to \(range.upperBound), found '\(text)'")
             return nil
         }
         return value
     }
 
-    func duration(_ node: Node, _ path: String, allowNegative: Bool = false) -> Duration? {
-        guard let text = string(node, path) else { return nil }
+    func duration(_ node: ConfigNode, _ path: @autoclosure () -> String, allowNegative: Bool = false) -> Duration? {
+        guard let text = string(node, path()) else { return nil }
         guard let value = DurationText.parse(text) else {
-            error(node, path, "'\(text)' is not a duration; write it like 30s, 15m, 1h30m or 2d")
+            error(node, path(), "'\(text)' is not a duration; write it like 30s, 15m, 1h30m or 2d")
             return nil
         }
         if !allowNegative && value < .zero {
-            error(node, path, "'\(text)' must not be negative")
+            error(node, path(), "'\(text)' must not be negative")
             return nil
         }
         return value
     }
 
-    func zone(_ node: Node, _ path: String) -> ZoneRules? {
-        guard let text = string(node, path) else { return nil }
+    func zone(_ node: ConfigNode, _ path: @autoclosure () -> String) -> ZoneRules? {
+        guard let text = string(node, path()) else { return nil }
         guard let rules = ZoneRules.named(text) else {
             let candidates = TimeZone.knownTimeZoneIdentifiers
             let hint = Suggest.closest(to: text, in: candidates).map { " — did you mean '\($0)'?" } ?? "; use an IANA name such as America/New_York or UTC"
-            error(node, path, "unknown time zone '\(text)'\(hint)")
+            error(node, path(), "unknown time zone '\(text)'\(hint)")
             return nil
         }
         return rules
@@ -250,6 +266,7 @@ final class ConfigReader {
         var jobs: [JobSpec] = []
         if let node = value("jobs"), let entries = mapping(node, "jobs") {
             if entries.isEmpty { error(node, "jobs", "'jobs:' is empty; add at least one job (see 'schedctl init')") }
+            jobs.reserveCapacity(entries.count)
             for entry in entries {
                 if let job = readJob(entry.key, entry.keyNode, entry.value, timezone: timezone, calendars: calendars, references: references) {
                     jobs.append(job)
@@ -265,14 +282,16 @@ final class ConfigReader {
 
     /// The top-level mapping, or nil (with a diagnostic) when the file is not one.
     func readTop(_ text: String) -> [Field]? {
-        let root: Node
-        if let problem = YAMLGuard.problem(beforeParsing: text) {
+        let root: ConfigNode
+        // (A text over the size limit is refused unscanned.)
+        let scan = text.utf8.count > YAMLGuard.maxBytes ? YAMLGuard.Scan() : YAMLGuard.scan(text)
+        if let problem = YAMLGuard.problem(beforeParsing: text, scan: scan) {
             error(nil, "", "\(problem); nothing was loaded")
             return nil
         }
         if YAMLComposer.marksHold {
             do {
-                guard let composed = try YAMLComposer.compose(text) else {
+                guard let composed = try YAMLComposer.composeConfig(text) else {
                     error(nil, "", "the file is empty; run 'schedctl init' for a starter jobs.yaml")
                     return nil
                 }
@@ -290,27 +309,23 @@ final class ConfigReader {
                 }
                 return nil
             }
-            if YAMLGuard.hasAliases(text), let problem = YAMLGuard.problem(afterComposing: root) {
-                error(nil, "", "\(problem); nothing was loaded")
+        } else {
+            do {
+                guard let composed = try Yams.compose(yaml: text, .basic) else {
+                    error(nil, "", "the file is empty; run 'schedctl init' for a starter jobs.yaml")
+                    return nil
+                }
+                root = ConfigNode(composed)
+            } catch let yamlError as YamlError {
+                reportYAML(yamlError)
+                return nil
+            } catch {
+                self.error(nil, "", "cannot parse YAML: \(error)")
                 return nil
             }
-            return mapping(root, "", what: "a mapping of settings at the top level")
         }
-        do {
-            guard let composed = try Yams.compose(yaml: text, .basic) else {
-                error(nil, "", "the file is empty; run 'schedctl init' for a starter jobs.yaml")
-                return nil
-            }
-            root = composed
-            if YAMLGuard.hasAliases(text), let problem = YAMLGuard.problem(afterComposing: root) {
-                error(nil, "", "\(problem); nothing was loaded")
-                return nil
-            }
-        } catch let yamlError as YamlError {
-            reportYAML(yamlError)
-            return nil
-        } catch {
-            self.error(nil, "", "cannot parse YAML: \(error)")
+        if scan.aliases > 0, let problem = YAMLGuard.problem(afterComposing: root) {
+            error(nil, "", "\(problem); nothing was loaded")
             return nil
         }
         return mapping(root, "", what: "a mapping of settings at the top level")

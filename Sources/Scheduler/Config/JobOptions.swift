@@ -40,3 +40,13 @@ extension JobSpec {
         return parsed
     }
 }
+
+/// Typed options that are also their kind's check: the loader parses them once, reports what
+/// parsing and ``problems(brokers:strategies:)`` find at each key, and keeps the parsed value,
+/// instead of a ``JobOptionCheck`` that parses the same options a second time.
+public protocol CheckedJobOptions: JobOptions {
+    /// Parses `options`, appending every problem found.
+    init(options: [String: ConfigValue], problems: inout [OptionProblem])
+    /// What is wrong with these options given the file's brokers and strategies.
+    func problems(brokers: [String: ComponentSpec], strategies: [String: ComponentSpec]) -> [OptionProblem]
+}

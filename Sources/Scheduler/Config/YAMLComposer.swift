@@ -19,12 +19,21 @@ enum YAMLComposer {
         case yams(YamlError)
     }
 
-    /// The root node of `text`, nil for an empty stream.
+    /// The root node of `text` as Yams' tree, nil for an empty stream.
     static func compose(_ text: String) throws(Problem) -> Node? {
+        try compose(text, into: YamsTree())
+    }
+
+    /// The root node of `text` as the reader's tree, nil for an empty stream.
+    static func composeConfig(_ text: String) throws(Problem) -> ConfigNode? {
+        try compose(text, into: ConfigTree())
+    }
+
+    static func compose<Tree: YAMLTree>(_ text: String, into tree: Tree) throws(Problem) -> Tree.Node? {
         var text = text
         let yaml = text
-        let result: Result<Node?, Problem> = text.withUTF8 { bytes in
-            let composer = Composer(yaml: yaml, bytes: bytes)
+        let result: Result<Tree.Node?, Problem> = text.withUTF8 { bytes in
+            let composer = Composer(yaml: yaml, bytes: bytes, tree: tree)
             do throws(Problem) { return .success(try composer.root()) } catch { return .failure(error) }
         }
         return try result.get()
@@ -44,28 +53,40 @@ enum YAMLComposer {
         return ours.line == made.line && ours.column == made.column
     }()
 
-    /// One pass over the events of one text.
-    private final class Composer {
+    /// One pass over the events of one text, making `Tree`'s nodes.
+    private final class Composer<Tree: YAMLTree> {
         let yaml: String
+        let initialTree: Tree
         var parser = yaml_parser_t()
         var event = yaml_event_t()
         var hasEvent = false
-        var anchors: [String: Node] = [:]
 
-        /// A collection being built: its items (a mapping's keys and values alternate), and
-        /// what its start event said.
+        /// A collection being built: where its items start in ``State/pending`` (a mapping's
+        /// keys and values alternate), and what its start event said.
         struct Open {
             var isMapping: Bool
-            var items: [Node] = []
-            var tag: Tag
+            var start: Int
+            var tag: String?
             var style: UInt32
-            var mark: Mark
+            var line: Int
+            var column: Int
             var anchor: String?
         }
-        var stack: [Open] = []
 
-        init(yaml: String, bytes: UnsafeBufferPointer<UInt8>) {
+        /// What the pass builds, kept in a local variable (a class's stored properties are
+        /// checked for exclusive access at run time on every use).
+        struct State {
+            var tree: Tree
+            var anchors: [String: Tree.Node] = [:]
+            var stack: [Open] = []
+            /// The items of every open collection, innermost last: a completed collection takes
+            /// its own off the end, into an array of exactly its size.
+            var pending: [Tree.Node] = []
+        }
+
+        init(yaml: String, bytes: UnsafeBufferPointer<UInt8>, tree: Tree) {
             self.yaml = yaml
+            self.initialTree = tree
             yaml_parser_initialize(&parser)
             yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
             yaml_parser_set_input_string(&parser, bytes.baseAddress, bytes.count)
@@ -90,35 +111,17 @@ enum YAMLComposer {
 
         static func string(_ pointer: UnsafePointer<UInt8>?) -> String? { pointer.map { String(cString: $0) } }
 
-        /// Yams' default constructor, made once per file (`Constructor.default` builds a new one,
-        /// with its tables, on every use) and shared by every tag, as `Parser` shares its own.
-        let constructor = Constructor.default
-
-        /// One `Tag` per tag name and kind of node, shared by every node that has it (a file of
-        /// 100,000 jobs has about a million nodes; a `Tag` is an object). Sharing is safe: with the
-        /// `.basic` resolver a tag resolves by the kind of its node alone (`str`, `seq`, `map`),
-        /// which is why the kinds keep separate tags, and nothing else changes a tag.
-        var scalarTags: [String?: Tag] = [:]
-        var sequenceTags: [String?: Tag] = [:]
-        var mappingTags: [String?: Tag] = [:]
-
-        func tag(_ name: String?, in tags: inout [String?: Tag]) -> Tag {
-            if let shared = tags[name] { return shared }
-            let made = Tag(name.map(Tag.Name.init(rawValue:)) ?? .implicit, .basic, constructor)
-            tags[name] = made
-            return made
-        }
-
         /// The document's root, as `Yams.compose` (`Parser.singleRoot`) gives it.
-        func root() throws(Problem) -> Node? {
+        func root() throws(Problem) -> Tree.Node? {
             try next()  // stream start
             try next()
             if event.type == YAML_STREAM_END_EVENT { return nil }
             // A document start: its content follows.
-            var root: Node?
+            var root: Tree.Node?
+            var state = State(tree: initialTree)
             try next()
             while root == nil {
-                root = try consume()
+                root = try consume(&state)
                 if root == nil { try next() }
             }
             try next()  // document end
@@ -131,69 +134,76 @@ enum YAMLComposer {
         }
 
         /// Takes the current event; returns the root once the outermost node is complete.
-        func consume() throws(Problem) -> Node? {
-            let node: Node
+        func consume(_ state: inout State) throws(Problem) -> Tree.Node? {
+            let node: Tree.Node
             switch event.type {
             case YAML_SCALAR_EVENT:
                 let scalar = event.data.scalar
                 let value = String(decoding: UnsafeBufferPointer(start: scalar.value, count: scalar.length), as: UTF8.self)
                 // A mapping key's implicit tag is resolved (with no rules: `str`), as Yams' duplicate
                 // check leaves it when it hashes the key.
-                let isKey = stack.last.map { $0.isMapping && $0.items.count % 2 == 0 } ?? false
-                let scalarTag = tag(
-                    scalar.quoted_implicit == 1 || (isKey && scalar.tag == nil) ? Tag.Name.str.rawValue : Self.string(scalar.tag), in: &scalarTags)
-                let style = Node.Scalar.Style(rawValue: scalar.style.rawValue) ?? .any
-                node = .scalar(Node.Scalar(value, scalarTag, style, startMark()))
-                if let anchor = Self.string(scalar.anchor) { anchors[anchor] = node }
+                let isKey = state.stack.last.map { $0.isMapping && (state.pending.count - $0.start) % 2 == 0 } ?? false
+                node = state.tree.scalar(
+                    value, tag: scalar.quoted_implicit == 1 || (isKey && scalar.tag == nil) ? Tag.Name.str.rawValue : Self.string(scalar.tag),
+                    style: scalar.style.rawValue, line: event.start_mark.line + 1, column: event.start_mark.column + 1)
+                if let anchor = Self.string(scalar.anchor) { state.anchors[anchor] = node }
             case YAML_ALIAS_EVENT:
-                guard let name = Self.string(event.data.alias.anchor), let target = anchors[name] else {
+                guard let name = Self.string(event.data.alias.anchor), let target = state.anchors[name] else {
                     let mark = startMark()
                     throw .syntax(detail: "found undefined alias", line: mark.line, column: mark.column)
                 }
                 node = target
             case YAML_SEQUENCE_START_EVENT:
                 let start = event.data.sequence_start
-                stack.append(
+                state.stack.append(
                     Open(
-                        isMapping: false, tag: tag(start.implicit != 0 ? nil : Self.string(start.tag), in: &sequenceTags), style: start.style.rawValue,
-                        mark: startMark(), anchor: Self.string(start.anchor)))
+                        isMapping: false, start: state.pending.count, tag: start.implicit != 0 ? nil : Self.string(start.tag), style: start.style.rawValue,
+                        line: event.start_mark.line + 1, column: event.start_mark.column + 1, anchor: Self.string(start.anchor)))
                 return nil
             case YAML_MAPPING_START_EVENT:
                 let start = event.data.mapping_start
-                stack.append(
+                state.stack.append(
                     Open(
-                        isMapping: true, tag: tag(start.implicit != 0 ? nil : Self.string(start.tag), in: &mappingTags), style: start.style.rawValue,
-                        mark: startMark(), anchor: Self.string(start.anchor)))
+                        isMapping: true, start: state.pending.count, tag: start.implicit != 0 ? nil : Self.string(start.tag), style: start.style.rawValue,
+                        line: event.start_mark.line + 1, column: event.start_mark.column + 1, anchor: Self.string(start.anchor)))
                 return nil
             case YAML_SEQUENCE_END_EVENT:
-                let open = stack.removeLast()
-                node = .sequence(Node.Sequence(open.items, open.tag, Node.Sequence.Style(rawValue: open.style) ?? .any, open.mark))
-                if let anchor = open.anchor { anchors[anchor] = node }
+                let open = state.stack.removeLast()
+                let items = Array(state.pending[open.start...])
+                state.pending.removeSubrange(open.start...)
+                node = state.tree.sequence(items, tag: open.tag, style: open.style, line: open.line, column: open.column)
+                if let anchor = open.anchor { state.anchors[anchor] = node }
             case YAML_MAPPING_END_EVENT:
-                let open = stack.removeLast()
-                var pairs: [(Node, Node)] = []
-                pairs.reserveCapacity(open.items.count / 2)
-                var keys: [String?] = []
-                keys.reserveCapacity(open.items.count / 2)
-                var index = 0
-                while index + 1 < open.items.count {
-                    let key = open.items[index]
-                    if case .scalar(let scalar) = key { keys.append(scalar.string) } else { keys.append(nil) }
-                    pairs.append((key, open.items[index + 1]))
-                    index += 2
+                let open = state.stack.removeLast()
+                let items = Array(state.pending[open.start...])
+                state.pending.removeSubrange(open.start...)
+                if Self.mayRepeat(items, state.tree) {
+                    let keys = stride(from: 0, to: items.count - 1, by: 2).map { state.tree.text(ofKey: items[$0]) }
+                    if let repeated = Self.repeated(keys) {
+                        let first = state.tree.place(of: items[2 * keys.firstIndex(of: repeated[0])!])
+                        throw .duplicateKeys(repeated, line: first.line, column: first.column)
+                    }
                 }
-                if let repeated = Self.repeated(keys) {
-                    let first = open.items[2 * keys.firstIndex(of: repeated[0])!].mark
-                    throw .duplicateKeys(repeated, line: first?.line ?? 0, column: first?.column ?? 0)
-                }
-                node = .mapping(Node.Mapping(pairs, open.tag, Node.Mapping.Style(rawValue: open.style) ?? .any, open.mark))
-                if let anchor = open.anchor { anchors[anchor] = node }
+                node = state.tree.mapping(items, tag: open.tag, style: open.style, line: open.line, column: open.column)
+                if let anchor = open.anchor { state.anchors[anchor] = node }
             default:
                 return nil
             }
-            if stack.isEmpty { return node }
-            stack[stack.count - 1].items.append(node)
+            if state.stack.isEmpty { return node }
+            state.pending.append(node)
             return nil
+        }
+
+        /// Whether a mapping's keys (its even `items`) may repeat: false when a few keys are
+        /// compared pairwise and differ, without collecting them.
+        static func mayRepeat(_ items: [Tree.Node], _ tree: Tree) -> Bool {
+            let count = items.count / 2
+            guard count <= 16 else { return true }
+            for i in 0..<count {
+                guard let key = tree.text(ofKey: items[2 * i]) else { continue }
+                for j in (i + 1)..<count where tree.text(ofKey: items[2 * j]) == key { return true }
+            }
+            return false
         }
 
         /// The scalar keys (`keys`, nil for a key that is not a scalar) used more than once,
@@ -230,4 +240,90 @@ enum YAMLComposer {
             }
         }
     }
+}
+
+/// What `YAMLComposer` makes nodes of. A mapping's `items` are its keys and values, alternating;
+/// `tag` is the tag name libyaml gave (nil: implicit), `line` and `column` are 1-based.
+protocol YAMLTree {
+    associatedtype Node
+    mutating func scalar(_ value: String, tag: @autoclosure () -> String?, style: UInt32, line: Int, column: Int) -> Node
+    mutating func sequence(_ items: [Node], tag: String?, style: UInt32, line: Int, column: Int) -> Node
+    mutating func mapping(_ items: [Node], tag: String?, style: UInt32, line: Int, column: Int) -> Node
+    /// The text of a mapping key, nil when the key is not a scalar (for the duplicate check).
+    func text(ofKey node: Node) -> String?
+    /// Where `node` starts.
+    func place(of node: Node) -> (line: Int, column: Int)
+}
+
+/// Yams' own `Node` tree, as `Yams.compose(yaml:, .basic)` makes it.
+struct YamsTree: YAMLTree {
+    /// Yams' default constructor, made once per file (`Constructor.default` builds a new one,
+    /// with its tables, on every use) and shared by every tag, as `Parser` shares its own.
+    let constructor = Constructor.default
+
+    /// One `Tag` per tag name and kind of node, shared by every node that has it (a file of
+    /// 100,000 jobs has about a million nodes; a `Tag` is an object). Sharing is safe: with the
+    /// `.basic` resolver a tag resolves by the kind of its node alone (`str`, `seq`, `map`),
+    /// which is why the kinds keep separate tags, and nothing else changes a tag.
+    var scalarTags: [String?: Tag] = [:]
+    var sequenceTags: [String?: Tag] = [:]
+    var mappingTags: [String?: Tag] = [:]
+
+    func tag(_ name: String?, in tags: inout [String?: Tag]) -> Tag {
+        if let shared = tags[name] { return shared }
+        let made = Tag(name.map(Tag.Name.init(rawValue:)) ?? .implicit, .basic, constructor)
+        tags[name] = made
+        return made
+    }
+
+    mutating func scalar(_ value: String, tag name: @autoclosure () -> String?, style: UInt32, line: Int, column: Int) -> Node {
+        .scalar(
+            Node.Scalar(
+                value, tag(name(), in: &scalarTags), Node.Scalar.Style(rawValue: style) ?? .any, YAMLComposer.mark(line: line, column: column)))
+    }
+
+    mutating func sequence(_ items: [Node], tag name: String?, style: UInt32, line: Int, column: Int) -> Node {
+        .sequence(
+            Node.Sequence(items, tag(name, in: &sequenceTags), Node.Sequence.Style(rawValue: style) ?? .any, YAMLComposer.mark(line: line, column: column)))
+    }
+
+    mutating func mapping(_ items: [Node], tag name: String?, style: UInt32, line: Int, column: Int) -> Node {
+        var pairs: [(Node, Node)] = []
+        pairs.reserveCapacity(items.count / 2)
+        var index = 0
+        while index + 1 < items.count {
+            pairs.append((items[index], items[index + 1]))
+            index += 2
+        }
+        return .mapping(
+            Node.Mapping(pairs, tag(name, in: &mappingTags), Node.Mapping.Style(rawValue: style) ?? .any, YAMLComposer.mark(line: line, column: column)))
+    }
+
+    func text(ofKey node: Node) -> String? {
+        if case .scalar(let scalar) = node { return scalar.string }
+        return nil
+    }
+
+    func place(of node: Node) -> (line: Int, column: Int) { (node.mark?.line ?? 0, node.mark?.column ?? 0) }
+}
+
+/// The reader's `ConfigNode` tree: no tags, anchors or styles of collections.
+struct ConfigTree: YAMLTree {
+    func scalar(_ value: String, tag: @autoclosure () -> String?, style: UInt32, line: Int, column: Int) -> ConfigNode {
+        .scalar(
+            ConfigNode.Scalar(
+                string: value, style: ConfigNode.Scalar.Style(rawValue: UInt8(clamping: style)) ?? .any, place: ConfigNode.Mark(line: line, column: column)))
+    }
+
+    func sequence(_ items: [ConfigNode], tag: String?, style: UInt32, line: Int, column: Int) -> ConfigNode {
+        .sequence(ConfigNode.Sequence(items: items, place: ConfigNode.Mark(line: line, column: column)))
+    }
+
+    func mapping(_ items: [ConfigNode], tag: String?, style: UInt32, line: Int, column: Int) -> ConfigNode {
+        .mapping(ConfigNode.Mapping(items: items, place: ConfigNode.Mark(line: line, column: column)))
+    }
+
+    func text(ofKey node: ConfigNode) -> String? { node.scalar?.string }
+
+    func place(of node: ConfigNode) -> (line: Int, column: Int) { (node.mark?.line ?? 0, node.mark?.column ?? 0) }
 }

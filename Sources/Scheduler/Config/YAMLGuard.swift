@@ -1,5 +1,3 @@
-import Yams
-
 /// Limits that keep a hostile or broken `jobs.yaml` from costing minutes of CPU or gigabytes of
 /// memory: a size cap, no aliases in key position (the YAML parser hashes key nodes in full, so
 /// `? *lots` multiplies), and a bound on how many nodes the aliases expand to.
@@ -9,24 +7,21 @@ enum YAMLGuard {
     /// The most nodes a file with aliases may expand to.
     static let maxExpandedNodes = 100_000
 
-    /// Why `text` is refused before it is parsed, or nil.
-    static func problem(beforeParsing text: String) -> String? {
+    /// Why `text` is refused before it is parsed, or nil; `scan` is `scan(text)`, which the
+    /// caller keeps for ``Scan/aliases``.
+    static func problem(beforeParsing text: String, scan: Scan) -> String? {
         let size = text.utf8.count
         if size > maxBytes {
             return "the file is \(size / (1 << 20)) MiB; jobs.yaml may be at most \(maxBytes >> 20) MiB"
         }
-        let scan = scan(text)
         if scan.aliasAsKey {
             return "an alias or a collection is used as a mapping key; jobs.yaml keys are plain text (write the key out instead of `*name` or `? …`)"
         }
         return nil
     }
 
-    /// Whether `text` uses aliases at all (only then is the composed tree measured).
-    static func hasAliases(_ text: String) -> Bool { scan(text).aliases > 0 }
-
     /// Why the composed `root` is refused: its aliases expand to too many nodes.
-    static func problem(afterComposing root: Node) -> String? {
+    static func problem(afterComposing root: ConfigNode) -> String? {
         var budget = maxExpandedNodes
         var stack = [root]
         while let node = stack.popLast() {
@@ -55,8 +50,13 @@ enum YAMLGuard {
     /// A lexical pass over `text` outside quoted scalars, comments and block scalars: counts
     /// aliases and notices keys that are aliases, explicit (`? `) or flow collections.
     static func scan(_ text: String) -> Scan {
+        if let scanned = text.utf8.withContiguousStorageIfAvailable({ scan(bytes: $0) }) { return scanned }
+        return Array(text.utf8).withUnsafeBufferPointer { scan(bytes: $0) }
+    }
+
+    /// `scan` of the UTF-8 `bytes` of a text.
+    static func scan(bytes: UnsafeBufferPointer<UInt8>) -> Scan {
         var result = Scan()
-        let bytes = Array(text.utf8)
         let n = bytes.count
         var i = 0
         var lineStart = true

@@ -156,7 +156,7 @@ struct AuthTradeStation: AsyncParsableCommand {
     func run() async throws {
         try await exiting {
             let plan = try Wiring.loadPlan(options.path)
-            let candidates = plan.brokers.values.filter { $0.type == "tradestation" && (broker == nil || $0.name == broker) }
+            let candidates = plan.brokers.values.filter { BrokerTypes.type($0.type, has: .browserSignIn) && (broker == nil || $0.name == broker) }
             guard candidates.count == 1, let spec = candidates.first else {
                 throw CommandFailure(
                     message: broker.map { "no tradestation broker '\($0)' in \(plan.source)" } ?? "name the tradestation broker with --broker", code: 2)

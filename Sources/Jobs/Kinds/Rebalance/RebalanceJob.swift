@@ -149,8 +149,8 @@ public struct RebalanceJob: JobKind {
         guard let brokerSpec = brokers[options.broker] else {
             throw JobFailure("broker '\(options.broker)' is not configured", retryable: false)
         }
-        if brokerSpec.type == "tradovate" {
-            throw JobFailure("broker '\(brokerSpec.name)' is a Tradovate futures account; futures accounts are not rebalanced", retryable: false)
+        if !BrokerTypes.type(brokerSpec.type, has: .stockOrders) {
+            throw JobFailure(RebalanceOptions.noStockOrders(brokerSpec), retryable: false)
         }
         guard let strategySpec = strategies[options.strategy] else {
             throw JobFailure("strategy '\(options.strategy)' is not configured", retryable: false)
@@ -180,7 +180,7 @@ extension RebalanceJob: TypedJobKind {
 
     /// The kind's descriptor (one line in ``JobsRegistry/standard``).
     public static let descriptor = JobKindDescriptor(
-        capabilities: [.dryRun, .placesOrders], dryRunCheckpoint: dryRunCheckpoint(), check: RebalanceOptions.check,
+        capabilities: [.dryRun, .placesOrders], dryRunCheckpoint: dryRunCheckpoint(),
         docs: [
             OptionDoc("broker", "a `paper` or `tradestation` broker (`tradovate` is an error: futures accounts are not rebalanced)"),
             OptionDoc("strategy", "a `pennyvault`, `weights` or `file` strategy"),

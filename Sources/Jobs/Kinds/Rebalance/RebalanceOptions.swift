@@ -8,7 +8,7 @@ public import Scheduler
 /// rebalance-growth: { type: rebalance, broker: tradestation, strategy: growth, cash_buffer: 1%, min_trade: 100,
 ///                     drift: 0.5%, pricing: { start: mid, step: 25%, limit: 0.5% }, deadline: 2h, max_notional: 250000 }
 /// ```
-public struct RebalanceOptions: JobOptions, Hashable, Codable {
+public struct RebalanceOptions: CheckedJobOptions, Hashable, Codable {
     /// A percentage of equity or an amount of money.
     public enum Amount: Sendable, Hashable, Codable {
         /// A fraction of equity (0.01 = 1%).
@@ -215,17 +215,26 @@ public struct RebalanceOptions: JobOptions, Hashable, Codable {
         }
     }
 
-    /// `validate`'s check of a rebalance job against its broker and strategy.
-    public static let check: JobOptionCheck = { options, brokers, _ in
+    /// `validate`'s check of a rebalance job against its broker and strategy: what parsing finds,
+    /// then ``problems(brokers:strategies:)`` (the loader does both with one parse).
+    public static let check: JobOptionCheck = { options, brokers, strategies in
         var problems: [OptionProblem] = []
-        let parsed = RebalanceOptions(options, problems: &problems)
+        let parsed = RebalanceOptions(options: options, problems: &problems)
+        return problems + parsed.problems(brokers: brokers, strategies: strategies)
+    }
+
+    /// Parses `options`, appending every problem found.
+    public init(options: [String: ConfigValue], problems: inout [OptionProblem]) { self.init(options, problems: &problems) }
+
+    /// What is wrong with these options given the file's brokers.
+    public func problems(brokers: [String: ComponentSpec], strategies: [String: ComponentSpec]) -> [OptionProblem] {
+        let parsed = self
+        var problems: [OptionProblem] = []
         guard let broker = brokers[parsed.broker] else { return problems }
+        guard BrokerTypes.type(broker.type, has: .stockOrders) else {
+            return problems + [.init(key: "broker", message: Self.noStockOrders(broker))]
+        }
         switch broker.type {
-        case "tradovate":
-            problems.append(
-                .init(
-                    key: "broker",
-                    message: "broker '\(broker.name)' is a Tradovate futures account; futures accounts are not rebalanced (use paper or tradestation)"))
         case "tradestation":
             if parsed.fractional {
                 problems.append(.init(key: "fractional", message: "TradeStation takes whole shares only; remove fractional: true"))
@@ -244,6 +253,15 @@ public struct RebalanceOptions: JobOptions, Hashable, Codable {
         default: break
         }
         return problems
+    }
+
+    /// Why broker `spec`, whose type trades no shares, cannot be rebalanced.
+    static func noStockOrders(_ spec: ComponentSpec) -> String {
+        let types = BrokerTypes.named(with: .stockOrders).joined(separator: " or ")
+        if BrokerTypes.type(spec.type, has: .futuresSession) {
+            return "broker '\(spec.name)' is a \(spec.type) futures account; futures accounts are not rebalanced (use \(types))"
+        }
+        return "broker '\(spec.name)' is a \(spec.type) broker, which trades no shares; a rebalance needs a \(types) broker"
     }
 
     /// The account to trade at broker `spec`.

@@ -36,14 +36,11 @@ public struct TokenRenewalJob: JobKind {
             throw JobFailure("broker '\(name)' is not available to this process; define it under 'brokers:'", retryable: false)
         }
         let seconds = TimeInterval(options.ahead.components.seconds)
-        switch spec.type {
-        case "tradestation": return try await renewTradeStation(spec, factory: factory, ahead: seconds, context)
-        case "tradovate": return try await renewTradovate(spec, factory: factory, ahead: seconds, context)
-        default:
-            throw JobFailure(
-                "broker '\(name)' is a \(spec.type) broker, which has no token to renew; token-renewal works with tradestation and tradovate brokers"
-                    + " (jobs.yaml:\(context.job.line))", retryable: false)
-        }
+        if BrokerTypes.type(spec.type, has: .browserSignIn) { return try await renewTradeStation(spec, factory: factory, ahead: seconds, context) }
+        if BrokerTypes.type(spec.type, has: .passwordSignIn) { return try await renewTradovate(spec, factory: factory, ahead: seconds, context) }
+        throw JobFailure(
+            "broker '\(name)' is a \(spec.type) broker, which has no token to renew; token-renewal works with "
+                + "\(BrokerTypes.named(with: .renewableToken).joined(separator: " and ")) brokers (jobs.yaml:\(context.job.line))", retryable: false)
     }
 
     private func renewTradeStation(_ spec: ComponentSpec, factory: BrokerFactory, ahead: TimeInterval, _ context: RunContext) async throws -> RunOutcome {
