@@ -6,19 +6,25 @@ import SchedctlBase
 extension Store {
     /// Makes sure every job has a state row; a new job's watermark starts at `now`, so it does
     /// not count the time before it existed as misfires. Returns every job's state.
+    ///
+    /// The rows are read first and only the jobs without one are inserted (one prepared
+    /// statement), so a restart with 100,000 jobs costs one read, not 100,000 upserts.
     public func registerJobs(_ jobs: [JobSpec], now: Date) async throws -> [String: JobStateRecord] {
         try await writer.write { db in
-            for job in jobs {
-                try db.execute(
-                    cached: "INSERT INTO job_state (job, watermark, paused, first_seen) VALUES (?, ?, ?, ?) ON CONFLICT(job) DO NOTHING",
-                    arguments: [job.name, Store.initialWatermark(job, now: now).seconds, job.paused, now.timeIntervalSince1970])
-            }
             var states: [String: JobStateRecord] = [:]
             states.reserveCapacity(jobs.count)
             let rows = try Row.fetchCursor(db.cached("SELECT job, watermark, paused, paused_at, first_seen FROM job_state"))
             while let row = try rows.next() {
                 let state = JobStateRecord(job: row[0], watermark: row[1], paused: row[2], pausedAt: row[3], firstSeen: row[4])
                 states[state.job] = state
+            }
+            let seen = now.timeIntervalSince1970
+            let insert = try db.cachedStatement(sql: "INSERT INTO job_state (job, watermark, paused, first_seen) VALUES (?, ?, ?, ?)")
+            for job in jobs where states[job.name] == nil {
+                let watermark = Store.initialWatermark(job, now: now).seconds
+                insert.setUncheckedArguments([job.name, watermark, job.paused, seen])
+                try insert.execute()
+                states[job.name] = JobStateRecord(job: job.name, watermark: watermark, paused: job.paused, pausedAt: nil, firstSeen: seen)
             }
             return states
         }
