@@ -38,7 +38,10 @@ enum LifecycleBenchmarks {
         var plan = EngineBenchmarks.plan(jobs, database: database, maxConcurrent: maxConcurrent)
         plan.service.durability = durability
         let kind = CountingNoop()
-        let engine = Engine(store: store, plan: plan, registry: JobKindRegistry([kind]), logger: EngineBenchmarks.quiet)
+        var options = Engine.Options()
+        // `SCHEDBENCH_CLAIM_BATCH=N`: jobs claimed per transaction (to compare batch sizes).
+        if let batch = ProcessInfo.processInfo.environment["SCHEDBENCH_CLAIM_BATCH"].flatMap({ Int($0) }), batch > 0 { options.claimBatch = batch }
+        let engine = Engine(store: store, plan: plan, registry: JobKindRegistry([kind]), logger: EngineBenchmarks.quiet, options: options)
         let cpuBefore = processCPUSeconds()
         let task = Task { try await engine.run() }
         let deadline = Date().addingTimeInterval(120)
