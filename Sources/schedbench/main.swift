@@ -3,7 +3,8 @@ import Scheduler
 
 // schedbench: prints performance figures (never pass/fail). Run in release:
 //   swift run -c release schedbench [all|foundation|engine|loading|rebalance|history|status|status-page|status-lateness|status-lateness-external]
-// and parts of `engine` alone: claims, throughput [slots [full|normal]], lateness [slots], idle.
+// and parts of `engine` alone: claims, throughput [slots [full|normal]], lateness [slots], idle;
+// store-lifecycle [full|normal]: the store's share of throughput, without the engine.
 let arguments = CommandLine.arguments
 if arguments.count >= 6, arguments[1] == "renew-worker" {
     try await EngineBenchmarks.renewWorker(database: arguments[2], leases: Int(arguments[3])!, seconds: Double(arguments[4])!, owner: arguments[5])
@@ -34,6 +35,13 @@ if which == "all" || which == "engine" || which == "throughput" {
     let only = which == "throughput" && arguments.count > 3 ? Durability(rawValue: arguments[3]) : nil
     for durability in [Durability.full, .normal] where only == nil || only == durability {
         try await LifecycleBenchmarks.throughput(durability: durability, maxConcurrent: slots)
+    }
+}
+if which == "store-lifecycle" {
+    // The store's share of `throughput`, without the engine (`schedbench store-lifecycle [full|normal]`).
+    let only = arguments.count > 2 ? Durability(rawValue: arguments[2]) : nil
+    for durability in [Durability.full, .normal] where only == nil || only == durability {
+        try await EngineBenchmarks.storeLifecycle(durability: durability)
     }
 }
 if which == "all" || which == "engine" || which == "lateness" {
