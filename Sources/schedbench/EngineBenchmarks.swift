@@ -64,6 +64,51 @@ enum EngineBenchmarks {
                 Double(claimed) / seconds))
     }
 
+    /// The store's share of the end-to-end figure, without the engine: 10,000 one-shots due at
+    /// once claimed in transactions of 512, then leased 512 at a time, each batch's ends recorded in
+    /// the transaction that leases the next (as the engine's end flush does). What the writer
+    /// alone sustains per run at `durability`.
+    static func storeLifecycle(durability: Durability) async throws {
+        let count = 10_000
+        let store = try Store(path: temporaryDatabase("lifecycle"), durability: durability, extraMigrations: StoreSchema.extensions)
+        let due = Instant(seconds: Int64(Date().timeIntervalSince1970.rounded(.down)) - 1)
+        let jobs = (0..<count).map {
+            JobSpec(
+                name: "once-\($0)", kind: "noop", schedule: Schedule(.once(due)), misfire: MisfirePolicy(mode: .all, grace: .seconds(3600)))
+        }
+        _ = try await store.registerJobs(jobs, now: Date(timeIntervalSince1970: Double(due.seconds) - 60))
+        let table = JobTable(jobs)
+        let clock = ContinuousClock()
+        let cpuBefore = LifecycleBenchmarks.processCPUSeconds()
+        var claimed = 0
+        let claiming = try await clock.measure {
+            for start in stride(from: 0, to: count, by: 512) {
+                let batch = Array(jobs[start..<min(start + 512, count)])
+                claimed += try await store.claim(batch, now: Date(), instance: "bench").reduce(0) { $0 + $1.inserted.count }
+            }
+        }
+        let cpuClaims = LifecycleBenchmarks.processCPUSeconds() - cpuBefore
+        var ended = 0
+        let running = try await clock.measure {
+            var leased = try await store.startPending(now: Date(), owner: "bench", leaseDuration: .seconds(30), limit: 512, jobs: table)
+            while !leased.isEmpty {
+                let ends = leased.map { Store.AttemptEnd(runID: $0.run.id, generation: $0.generation, result: .succeeded(RunOutcome(summary: "ok"))) }
+                let (fenced, next) = try await store.finishAttempts(
+                    ends, owner: "bench", now: Date(), thenStart: 512, leaseDuration: .seconds(30), jobs: table)
+                ended += ends.count - fenced.count
+                leased = next
+            }
+        }
+        let cpu = LifecycleBenchmarks.processCPUSeconds() - cpuBefore
+        let seconds = claiming.seconds + running.seconds
+        print(
+            String(
+                format:
+                    "store alone, %d one-shots due at once, durability %@: %d claimed in %.3f s (%.3f s of CPU), %d started and ended in %.3f s (%.3f s of CPU) → %.0f runs/s, %.3f s of CPU per 10,000 runs; load average %@",
+                count, durability.rawValue, claimed, claiming.seconds, cpuClaims, ended, running.seconds, cpu - cpuClaims,
+                Double(ended) / seconds, cpu * 10_000 / Double(max(ended, 1)), LifecycleBenchmarks.loadAverage()))
+    }
+
     /// A job kind that records how late its code started (the moment `run` is called).
     final class LatenessProbe: JobKind, Sendable {
         let name = "noop"

@@ -38,7 +38,10 @@ enum LifecycleBenchmarks {
         var plan = EngineBenchmarks.plan(jobs, database: database, maxConcurrent: maxConcurrent)
         plan.service.durability = durability
         let kind = CountingNoop()
-        let engine = Engine(store: store, plan: plan, registry: JobKindRegistry([kind]), logger: EngineBenchmarks.quiet)
+        var options = Engine.Options()
+        // `SCHEDBENCH_CLAIM_BATCH=N`: jobs claimed per transaction (to compare batch sizes).
+        if let batch = ProcessInfo.processInfo.environment["SCHEDBENCH_CLAIM_BATCH"].flatMap({ Int($0) }), batch > 0 { options.claimBatch = batch }
+        let engine = Engine(store: store, plan: plan, registry: JobKindRegistry([kind]), logger: EngineBenchmarks.quiet, options: options)
         let cpuBefore = processCPUSeconds()
         let task = Task { try await engine.run() }
         let deadline = Date().addingTimeInterval(120)
@@ -63,8 +66,9 @@ enum LifecycleBenchmarks {
         print(
             String(
                 format:
-                    "end to end, %d one-shot occurrences due at once (claim, lease, noop, record the end), durability %@, max_concurrent_runs %d: %d succeeded in %.3f s → %.0f runs/s (first start after %.3f s; %.2f s of CPU)",
-                count, durability.rawValue, maxConcurrent, succeeded, seconds, Double(succeeded) / seconds, firstStart, cpu))
+                    "end to end, %d one-shot occurrences due at once (claim, lease, noop, record the end), durability %@, max_concurrent_runs %d: %d succeeded in %.3f s → %.0f runs/s (first start after %.3f s; %.2f s of CPU, %.3f s per 10,000 runs; load average %@)",
+                count, durability.rawValue, maxConcurrent, succeeded, seconds, Double(succeeded) / seconds, firstStart, cpu,
+                cpu * 10_000 / Double(succeeded), loadAverage()))
     }
 
     /// CPU of this process while a service with 1,000 jobs idles: a tenth of them paused and
@@ -98,6 +102,12 @@ enum LifecycleBenchmarks {
             String(
                 format: "idle: 1,000 jobs (100 paused and due, 900 not due for hours), %.0f s: %.3f s of CPU → %.2f%% of one core; %d runs",
                 wall, cpu, cpu / wall * 100, kind.count.load(ordering: .relaxed)))
+    }
+
+    /// The machine's 1-minute load average (`/proc/loadavg`), to print beside a figure.
+    static func loadAverage() -> String {
+        let text = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? ""
+        return text.split(separator: " ").first.map(String.init) ?? "unknown"
     }
 
     /// User + system CPU seconds of this process so far.

@@ -3,7 +3,8 @@ import Scheduler
 
 // schedbench: prints performance figures (never pass/fail). Run in release:
 //   swift run -c release schedbench [all|foundation|engine|loading|rebalance|history|status|status-page|status-lateness|status-lateness-external]
-// and parts of `engine` alone: claims, throughput [slots], lateness [slots], idle.
+// and parts of `engine` alone: claims, throughput [slots [full|normal]], lateness [slots], idle;
+// store-lifecycle [full|normal]: the store's share of throughput, without the engine.
 let arguments = CommandLine.arguments
 if arguments.count >= 6, arguments[1] == "renew-worker" {
     try await EngineBenchmarks.renewWorker(database: arguments[2], leases: Int(arguments[3])!, seconds: Double(arguments[4])!, owner: arguments[5])
@@ -28,10 +29,20 @@ if which == "all" || which == "engine" || which == "claims" {
     try await EngineBenchmarks.claims()
 }
 if which == "all" || which == "engine" || which == "throughput" {
-    // `schedbench throughput N` runs it at N slots.
+    // `schedbench throughput N` runs it at N slots; `schedbench throughput N full` (or `normal`)
+    // at that durability only.
     let slots = which == "throughput" && arguments.count > 2 ? Int(arguments[2]) ?? LifecycleBenchmarks.slots : LifecycleBenchmarks.slots
-    try await LifecycleBenchmarks.throughput(durability: .full, maxConcurrent: slots)
-    try await LifecycleBenchmarks.throughput(durability: .normal, maxConcurrent: slots)
+    let only = which == "throughput" && arguments.count > 3 ? Durability(rawValue: arguments[3]) : nil
+    for durability in [Durability.full, .normal] where only == nil || only == durability {
+        try await LifecycleBenchmarks.throughput(durability: durability, maxConcurrent: slots)
+    }
+}
+if which == "store-lifecycle" {
+    // The store's share of `throughput`, without the engine (`schedbench store-lifecycle [full|normal]`).
+    let only = arguments.count > 2 ? Durability(rawValue: arguments[2]) : nil
+    for durability in [Durability.full, .normal] where only == nil || only == durability {
+        try await EngineBenchmarks.storeLifecycle(durability: durability)
+    }
 }
 if which == "all" || which == "engine" || which == "lateness" {
     // The default max_concurrent_runs (8), and a wide one; `schedbench lateness N [normal]` at N

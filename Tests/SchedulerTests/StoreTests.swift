@@ -142,4 +142,40 @@ struct StoreTests {
         #expect(ra[0].inserted.count + ra[0].skipped + rb[0].inserted.count + rb[0].skipped == 5)
         #expect(try await a.history(job: "j").count == 5)
     }
+
+    /// A claim batch reads its jobs' states in one statement (the names as a JSON array): names
+    /// that need escaping are found, a job given again reads the watermark its first claim wrote,
+    /// and a job without state gets one.
+    @Test(arguments: [
+        ["plain"], ["plain", "plain"], ["a \"quoted\" name", "back\\slash", "tab\tand\nnewline", "ünïcødé ✓"],
+        ["plain", "other", "plain", "new-job", "other", "plain"],
+    ])
+    func aClaimBatchClaimsEachOccurrenceOnceWhateverTheNames(_ names: [String]) async throws {
+        let directory = TemporaryDirectory()
+        let store = try Store(path: directory.file("state.sqlite"))
+        let jobs = names.map { JobSpec(name: $0, kind: "noop", schedule: Schedule(.interval(seconds: 60, aligned: true, zone: .utc))) }
+        let start = try Instant(iso8601: "2026-11-23T15:00:10Z").date
+        _ = try await store.registerJobs(jobs.filter { $0.name != "new-job" }, now: start)
+        let later = start.addingTimeInterval(300)
+        let outcomes = try await store.claim(jobs, now: later, instance: "a")
+        #expect(outcomes.map(\.job) == names)
+        for name in Set(names) {
+            let mine = outcomes.filter { $0.job == name }
+            let runs = try await store.history(job: name)
+            if name == "new-job" {
+                #expect(mine.allSatisfy { $0.inserted.isEmpty && $0.skipped == 0 } && runs.isEmpty)
+            } else {
+                // 15:01 to 15:05, each once, claimed by the job's first entry in the batch.
+                #expect(mine.reduce(0) { $0 + $1.inserted.count + $1.skipped } == 5, "\(name)")
+                #expect(mine.dropFirst().allSatisfy { $0.inserted.isEmpty && $0.skipped == 0 }, "\(name)")
+                #expect(Set(runs.map(\.nominal)).count == 5 && runs.count == 5, "\(name)")
+                #expect(Set(mine[0].inserted) == Set(runs.filter { $0.state == .pending }.map(\.id)), "\(name)")
+            }
+        }
+        let states = try await store.registerJobs([], now: later)
+        #expect(Set(states.keys) == Set(names))
+        // The watermarks were written: the same claim again finds nothing.
+        let again = try await store.claim(jobs, now: later, instance: "a")
+        #expect(again.allSatisfy { $0.inserted.isEmpty && $0.skipped == 0 })
+    }
 }

@@ -23,6 +23,30 @@ extension RunRecord {
     }
 }
 
+extension RunRecord {
+    /// The `run` columns `init(row:at:)` reads, in its order (for a `SELECT` that names them).
+    static let columns =
+        "id, job, nominal, trigger, state, attempt, max_attempts, takeovers, generation, created_at, due_at, started_at, finished_at, cancel_requested, reason, error, summary, detail"
+
+    /// A run from the columns `columns` names, in that order from position `offset`: read by
+    /// position, with no lookup of each column's name (the start transaction reads a row per run).
+    init(row: Row, at offset: Int) throws {
+        let state: String = try row.decode(atIndex: offset + 4)
+        let trigger: String = try row.decode(atIndex: offset + 3)
+        guard let runState = RunState(rawValue: state), let runTrigger = RunTrigger(rawValue: trigger) else {
+            throw StoreError(.notADatabase, path: "", detail: "a run row with state '\(state)' and trigger '\(trigger)' is not one schedctl writes")
+        }
+        self.init(
+            id: try row.decode(atIndex: offset), job: try row.decode(atIndex: offset + 1), nominal: try row.decode(atIndex: offset + 2),
+            trigger: runTrigger, state: runState, attempt: try row.decode(atIndex: offset + 5), maxAttempts: try row.decode(atIndex: offset + 6),
+            takeovers: try row.decode(atIndex: offset + 7), generation: try row.decode(atIndex: offset + 8),
+            createdAt: try row.decode(atIndex: offset + 9), dueAt: try row.decode(atIndex: offset + 10),
+            startedAt: try row.decode(atIndex: offset + 11), finishedAt: try row.decode(atIndex: offset + 12),
+            cancelRequested: try row.decode(atIndex: offset + 13), reason: try row.decode(atIndex: offset + 14),
+            error: try row.decode(atIndex: offset + 15), summary: try row.decode(atIndex: offset + 16), detail: try row.decode(atIndex: offset + 17))
+    }
+}
+
 extension LeaseRecord {
     /// A lease from a `lease` row.
     public init(row: Row) throws {

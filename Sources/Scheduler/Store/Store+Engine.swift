@@ -75,17 +75,39 @@ extension Store {
         let t = now.timeIntervalSince1970
         return try await writer.write { db in
             var outcomes: [ClaimOutcome] = []
-            // The job's state and its active runs in one read (one row per active run, or one
-            // row of NULL run columns; none when the job has no state yet).
-            let read = try db.cachedStatement(
-                sql: """
-                    SELECT job_state.watermark, job_state.paused, run.id, run.state, job_state.rowid FROM job_state
-                    LEFT JOIN run ON run.job = job_state.job AND run.\(Store.active) WHERE job_state.job = ?
-                    """)
+            // Each job's state and its active runs, read for a segment of the batch at once (one
+            // row per active run, or one row of NULL run columns; none when the job has no state
+            // yet), keyed by the job's position in the segment. A segment ends before a job given
+            // twice, which must read the watermark its first claim wrote.
+            let read = try db.cached(
+                """
+                SELECT e.key, job_state.watermark, job_state.paused, run.id, run.state, job_state.rowid
+                FROM json_each(?) AS e JOIN job_state ON job_state.job = e.value
+                LEFT JOIN run ON run.job = job_state.job AND run.\(Store.active)
+                """)
+            var states: [(watermark: Int64?, paused: Bool, rowid: Int64)?] = []
+            var actives: [OccurrencePlanner.Active] = []
+            // Where the segment read last begins in `jobs`, and where it ends.
+            var segment = (start: 0, end: 0)
+            func readSegment(from start: Int) throws {
+                var names = Set<String>()
+                var end = start
+                while end < jobs.count, names.insert(jobs[end].name).inserted { end += 1 }
+                segment = (start, end)
+                states = Array(repeating: nil, count: end - start)
+                actives = Array(repeating: OccurrencePlanner.Active(), count: end - start)
+                let list = "[" + jobs[start..<end].map { Store.jsonString($0.name) }.joined(separator: ",") + "]"
+                let rows = try Row.fetchCursor(read, arguments: [list])
+                while let row = try rows.next() {
+                    let index: Int = try row.decode(atIndex: 0)
+                    if states[index] == nil { states[index] = (try row.decode(atIndex: 1), try row.decode(atIndex: 2), try row.decode(atIndex: 5)) }
+                    guard let id = try row.decode(Int64?.self, atIndex: 3) else { continue }
+                    if try row.decode(String.self, atIndex: 4) == "running" { actives[index].running.append(id) } else { actives[index].pending.append(id) }
+                }
+            }
             // New watermarks, written together per value at the end (jobs due at the same instant
             // share one): the job_state rows' rowids.
             var marks: [Int64: [Int64]] = [:]
-            var seen = Set<String>()
             // Pending runs to insert, written together (one statement per claim batch): the
             // outcome's index, the job_state rowid, the occurrence, its attempts and due time.
             var pending: [(outcome: Int, rowid: Int64, nominal: Int64, attempts: Int, due: Double)] = []
@@ -97,46 +119,41 @@ extension Store {
                         arguments: [mark, "[" + rowids.map(String.init).joined(separator: ",") + "]"])
                 }
                 marks = [:]
-                seen = []
             }
             func insertPending() throws {
                 guard !pending.isEmpty else { return }
                 let rows = "[" + pending.map { "[\($0.rowid),\($0.nominal),\($0.attempts),\($0.due)]" }.joined(separator: ",") + "]"
-                var ids: [String: [Int64: Int64]] = [:]
+                // The new runs' ids by occurrence. Inserted in the order of
+                // `rows` (a scan of the JSON array; no sort of the batch).
+                var ids: [Occurrence: Int64] = [:]
+                ids.reserveCapacity(pending.count)
                 let inserted = try Row.fetchCursor(
                     db.cached(
                         """
                         INSERT INTO run (job, nominal, trigger, state, max_attempts, created_at, due_at)
                         SELECT job_state.job, e.value ->> 1, 'schedule', 'pending', e.value ->> 2, ?, e.value ->> 3
-                        FROM json_each(?) AS e JOIN job_state ON job_state.rowid = e.value ->> 0 WHERE true ORDER BY e.key
+                        FROM json_each(?) AS e JOIN job_state ON job_state.rowid = e.value ->> 0 WHERE true
                         ON CONFLICT (job, nominal) WHERE trigger != 'manual' DO NOTHING
                         RETURNING id, job, nominal
                         """), arguments: [t, rows])
                 while let row = try inserted.next() {
-                    ids[try row.decode(String.self, atIndex: 1), default: [:]][try row.decode(Int64.self, atIndex: 2)] = try row.decode(Int64.self, atIndex: 0)
+                    ids[Occurrence(job: try row.decode(atIndex: 1), nominal: try row.decode(atIndex: 2))] = try row.decode(Int64.self, atIndex: 0)
                 }
                 for run in pending {
-                    guard let id = ids[outcomes[run.outcome].job]?[run.nominal] else { continue }
+                    guard let id = ids[Occurrence(job: outcomes[run.outcome].job, nominal: run.nominal)] else { continue }
                     outcomes[run.outcome].inserted.append(id)
                     outcomes[run.outcome].earliestDue = min(outcomes[run.outcome].earliestDue ?? run.due, run.due)
                     outcomes[run.outcome].dues.append(run.due)
                 }
                 pending = []
             }
-            for job in jobs {
-                // A job given twice reads the watermark its first claim wrote.
-                if !seen.insert(job.name).inserted {
-                    try writeMarks()
-                    seen.insert(job.name)
+            for (position, job) in jobs.enumerated() {
+                if position == segment.end {
+                    // A job given twice reads the watermark its first claim wrote.
+                    if position > 0 { try writeMarks() }
+                    try readSegment(from: position)
                 }
-                var state: (watermark: Int64?, paused: Bool, rowid: Int64)?
-                var active = OccurrencePlanner.Active()
-                let rows = try Row.fetchCursor(read, arguments: [job.name])
-                while let row = try rows.next() {
-                    if state == nil { state = (try row.decode(atIndex: 0), try row.decode(atIndex: 1), try row.decode(atIndex: 4)) }
-                    guard let id = try row.decode(Int64?.self, atIndex: 2) else { continue }
-                    if try row.decode(String.self, atIndex: 3) == "running" { active.running.append(id) } else { active.pending.append(id) }
-                }
+                let (state, active) = (states[position - segment.start], actives[position - segment.start])
                 guard let state else {
                     try db.execute(
                         cached: "INSERT INTO job_state (job, watermark, paused, first_seen) VALUES (?, ?, ?, ?)",
@@ -202,6 +219,18 @@ extension Store {
             try writeMarks()
             return outcomes
         }
+    }
+
+    /// A claimed occurrence: its job and its instant.
+    private struct Occurrence: Hashable {
+        var job: String
+        var nominal: Int64
+    }
+
+    /// `value` as a JSON string (for a `json_each` argument).
+    static func jsonString(_ value: String) -> String {
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) { return "\"" + value + "\"" }
+        return LineLogHandler.jsonString(value)
     }
 
     /// Inserts a run unless its occurrence already has one; returns the new id or `nil`.

@@ -44,9 +44,11 @@ extension Store {
         var ended = 0
         // Each candidate comes with whether its job is paused and whether it has a running run
         // (as of this transaction; `runningJobs` adds the runs started in it).
+        // Read by position (`RunRecord(row:at:)`): the two flags first, then the run's columns.
         let columns = """
-            SELECT run.*, (SELECT paused FROM job_state WHERE job_state.job = run.job) AS job_paused,
-                EXISTS (SELECT 1 FROM run AS other WHERE other.job = run.job AND other.\(Store.active) AND other.state = 'running') AS job_busy FROM run
+            SELECT (SELECT paused FROM job_state WHERE job_state.job = run.job),
+                EXISTS (SELECT 1 FROM run AS other WHERE other.job = run.job AND other.\(Store.active) AND other.state = 'running'),
+                \(RunRecord.columns) FROM run
             """
         while true {
             let query: Statement
@@ -66,12 +68,11 @@ extension Store {
                     "\(columns) WHERE state = 'pending' AND due_at <= ? AND job NOT IN (SELECT value FROM json_each(?)) ORDER BY due_at, id LIMIT ?")
                 arguments = [t, excluded, window]
             }
-            // Decoded from the cursor's rows (whose columns are looked up by a hashed name).
+            // Decoded from the cursor's rows, column by position.
             var candidates: [(run: RunRecord, paused: Bool, busy: Bool)] = []
             let rows = try Row.fetchCursor(query, arguments: arguments)
             while let row = try rows.next() {
-                candidates.append(
-                    (try RunRecord(row: row), try row.decode(Bool?.self, forColumn: "job_paused") ?? false, try row.decode(Bool.self, forColumn: "job_busy")))
+                candidates.append((try RunRecord(row: row, at: 2), try row.decode(Bool?.self, atIndex: 0) ?? false, try row.decode(Bool.self, atIndex: 1)))
             }
             let (waitingBefore, endedBefore) = (waiting.count, ended)
             var starting: [LeasedRun] = []
