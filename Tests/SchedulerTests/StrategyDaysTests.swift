@@ -164,6 +164,25 @@ struct StrategyDaysValidationTests {
         #expect(plan.jobs.first?.schedule.summary == "XNYS open +5m, trading days on or after the strategy's next trade date")
     }
 
+    /// The loader names no strategy type: it asks the type's capability, so a type of another
+    /// name that announces trade dates is accepted, and the fix names the types that do.
+    @Test("any strategy type that announces trade dates is accepted")
+    func byCapability() throws {
+        var catalog = ConfigTests.withReferences
+        catalog.strategies["oracle"] = [OptionSpec("portfolio", .string, required: true)]
+        catalog.componentCapabilities["strategies", default: [:]]["oracle"] = [.tradeDates]
+        let plan = try ConfigTests.load(
+            "strategies:\n  seer: { type: oracle, portfolio: p }\nbrokers:\n  paper: { type: paper }\njobs:\n"
+                + "  r:\n    type: rebalance\n    broker: paper\n    strategy: seer\n    schedule: { market: XNYS, at: open, days: strategy }\n",
+            catalog: catalog)
+        #expect(plan.jobs.first?.schedule.strategyRule != nil)
+        let refused = ConfigTests.diagnostics(
+            Self.strategies
+                + "  r:\n    type: rebalance\n    broker: paper\n    strategy: sixty-forty\n    schedule: { market: XNYS, at: open, days: strategy }\n",
+            catalog: catalog)
+        #expect(refused.first?.message.contains("or a oracle or pennyvault strategy") == true, "\(refused)")
+    }
+
     @Test("a weights strategy is an error naming the line and the fix")
     func weights() {
         let found = Self.diagnostics(

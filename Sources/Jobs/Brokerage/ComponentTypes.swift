@@ -60,7 +60,7 @@ public enum StrategyTypes {
         ComponentType(
             section: "strategies", name: "pennyvault",
             options: [OptionSpec("portfolio", .string, required: true), OptionSpec("token", .secret, required: true), OptionSpec("base_url", .string)],
-            check: EndpointURL.check(keys: ["base_url"])),
+            capabilities: [.tradeDates], check: EndpointURL.check(keys: ["base_url"])),
         ComponentType(section: "strategies", name: "weights", options: [OptionSpec("weights", .numberMap, required: true)]),
         ComponentType(section: "strategies", name: "file", options: [OptionSpec("path", .string, required: true)]),
     ]

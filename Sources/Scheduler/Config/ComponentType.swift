@@ -7,6 +7,9 @@ public struct Capability: RawRepresentable, Hashable, Sendable, CustomStringConv
     /// The capability called `name`.
     public init(_ name: String) { rawValue = name }
     public var description: String { rawValue }
+
+    /// A strategy type that announces its next trade date, which `days: strategy` follows.
+    public static let tradeDates = Capability("trade-dates")
 }
 
 /// Checks one component's options for what option kinds cannot express (a URL that does not parse,
@@ -54,6 +57,7 @@ extension ConfigCatalog {
             default: notifiers[type.name] = type.options
             }
             if let check = type.check { componentChecks[type.section, default: [:]][type.name] = check }
+            if !type.capabilities.isEmpty { componentCapabilities[type.section, default: [:]][type.name] = type.capabilities }
         }
     }
 }

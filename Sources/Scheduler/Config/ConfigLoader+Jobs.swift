@@ -84,8 +84,8 @@ extension ConfigReader {
         return found
     }
 
-    /// `days: strategy` needs the job's `strategy:` to name a strategy that announces trade dates
-    /// (`pennyvault`); `weights` and `file` strategies have none.
+    /// `days: strategy` needs the job's `strategy:` to name a strategy whose type announces trade
+    /// dates (``Capability/tradeDates``, e.g. `pennyvault`); other types have none.
     func checkStrategyDays(_ scheduleNode: ConfigNode, _ path: String, options: [String: ConfigValue], kindSpecs: [OptionSpec], references: References) {
         var daysNode = scheduleNode
         if case .mapping(let mapping) = scheduleNode, let entry = mapping.first(where: { $0.key.scalar?.string == "days" }) { daysNode = entry.value }
@@ -96,15 +96,17 @@ extension ConfigReader {
             )
             return
         }
+        let announcing = catalog.componentCapabilities["strategies", default: [:]].filter { $0.value.contains(.tradeDates) }.keys.sorted()
+        let types = announcing.isEmpty ? "a strategy that announces trade dates" : "a \(announcing.joined(separator: " or ")) strategy"
         guard let name = options.first(where: { key, _ in kindSpecs.contains { $0.name == key && $0.kind == .strategyReference } })?.value.stringValue else {
-            error(daysNode, path, "'days: strategy' needs the job's 'strategy:' set to a pennyvault strategy; add 'strategy: NAME', or use another day rule")
+            error(daysNode, path, "'days: strategy' needs the job's 'strategy:' set to \(types); add 'strategy: NAME', or use another day rule")
             return
         }
-        if let type = references.strategyTypes[name], type != "pennyvault" {
+        if let type = references.strategyTypes[name], !announcing.contains(type) {
             error(
                 daysNode, path,
-                "'days: strategy' follows Penny Vault's next trade date, but strategy '\(name)' is type \(type), which has none; "
-                    + "use a day rule such as first-trading-day-of-month, or a pennyvault strategy")
+                "'days: strategy' follows the next trade date its strategy announces, but strategy '\(name)' is type \(type), which announces none; "
+                    + "use a day rule such as first-trading-day-of-month, or \(types)")
         }
     }
 

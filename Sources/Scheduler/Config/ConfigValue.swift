@@ -135,6 +135,9 @@ public struct ConfigCatalog: Sendable {
     /// Per section (`brokers`, `strategies`, `notifiers`) and type, the checks the loader runs on
     /// each component of that type (see ``ComponentType``).
     public var componentChecks: [String: [String: ComponentCheck]] = [:]
+    /// Per section and type, what the type offers (``ComponentType/capabilities``), for checks
+    /// that ask instead of naming types (`days: strategy` needs ``Capability/tradeDates``).
+    public var componentCapabilities: [String: [String: Set<Capability>]] = [:]
     /// Per job kind, the type its options are parsed into, once, at load (``JobSpec/options(as:)``).
     public var jobOptions: [String: any JobOptions.Type] = [:]
     /// The alert events `notify: { on: [...] }` accepts (the engine's own unless a build adds more).
