@@ -1,0 +1,90 @@
+import Brokers
+import Foundation
+import Logging
+import Scheduler
+
+/// The status row, the plan a reload may move the stop with, and the session's trade date.
+extension FuturesSession {
+    /// The longest the session leaves its status row unwritten while it runs (wall time).
+    static let statusRefresh: TimeInterval = 5
+
+    /// The status part of a tick: the sockets' states and reconnects, the checkpoint when the
+    /// figures changed, and the `futures_session` row (its `updated` is the liveness signal of
+    /// `session status`: written when the figures change and at least every ``statusRefresh``).
+    func publishStatus() async {
+        let sockets = ["trading": "\(await trading.state)", "market": "\(await market.state)"]
+        if sockets != socketStates {
+            for (name, text) in sockets where socketStates[name] != text && text.hasPrefix("paused") {
+                logger.error("\(name) socket paused", metadata: ["state": "\(context.secrets.redact(text))"])
+            }
+            socketStates = sockets
+            dirty = true
+        }
+        let reconnects = baseReconnects + max(0, await trading.connectionCount - 1) + max(0, await market.connectionCount - 1)
+        if reconnects != state.reconnects {
+            state.reconnects = reconnects
+            dirty = true
+        }
+        let now = resources.wall()
+        let stale = statusStamped.map { now.timeIntervalSince($0) >= Self.statusRefresh || now < $0 } ?? true
+        guard dirty || stale else { return }
+        if dirty {
+            dirty = false
+            try? await persist()
+            try? await recordRealized()
+        }
+        statusStamped = now
+        try? await resources.control.update(
+            job: context.job.name, run: context.runID, state: "running", locked: state.locked, detail: statusDetail(), now: now)
+    }
+
+    /// A reload reaches the running session: when the plan source has a newer plan, the stop is
+    /// computed again from its calendars and this job's `stop:` (an early close added under
+    /// `calendars:`, a shorter `stop:`), still no later than the end of the session's trade date.
+    /// A job that is gone or no longer valid keeps the stop.
+    func followPlan() {
+        guard let source = resources.plan else { return }
+        let snapshot = source.snapshot
+        guard snapshot.generation != planGeneration else { return }
+        planGeneration = snapshot.generation
+        guard let job = snapshot.plan.job(named: context.job.name), job.kind == context.job.kind,
+            let reloaded = try? job.options(as: FuturesSessionSettings.self),
+            var next = try? reloaded.stopInstant(start: context.nominal, calendars: snapshot.plan.calendars).date
+        else { return }
+        let calendar = snapshot.plan.calendars[.cme] ?? cmeCalendar
+        if let sessionDate, let end = CMETradeDate.end(of: sessionDate, calendar: calendar)?.date, end < next { next = end }
+        guard next != stopAt else { return }
+        logger.notice("reload moved the stop", metadata: ["from": "\(Instant(stopAt).iso8601)", "stop": "\(Instant(next).iso8601)"])
+        stopAt = next
+    }
+
+    /// The CME clearing trade date of `date` (``CMETradeDate``), on the session's CME calendar.
+    func tradeDate(_ date: Date) -> LocalDate { CMETradeDate.of(Instant(date), calendar: cmeCalendar) }
+
+    var cmeCalendar: any TradingCalendar { resources.calendars[.cme] ?? Market.cme.calendar() }
+
+    /// The session's contracts with a position, as `SYMBOL net`.
+    var openPositions: String {
+        book.openPositions.sorted { $0.key < $1.key }.map { "\(book.symbols[$0.key] ?? "") \($0.value)" }
+            .joined(separator: ", ")
+    }
+
+    /// Whether the fills the session counted leave no open lot.
+    var lotsFlat: Bool { state.lots.allSatisfy { book.symbols[$0.key] == nil || $0.value.quantity == 0 } }
+
+    func statusDetail() -> String {
+        let open = book.openPnL(state)
+        var held: [String: Int] = [:]
+        for (cid, symbol) in book.symbols { held[symbol] = book.positions[cid] ?? 0 }
+        let object: [String: Any] = [
+            "positions": held, "realized_pnl": NSDecimalNumber(decimal: state.realized), "open_pnl": NSDecimalNumber(decimal: open),
+            "max_drawdown": NSDecimalNumber(decimal: state.maxDrawdown), "orders": state.ordersPlaced, "fills": state.fills,
+            "rejects": state.rejects, "reconnects": state.reconnects,
+            "day_realized_pnl": NSDecimalNumber(decimal: earlierRealized + state.realized),
+            "working_orders": book.workingOrders.count,
+            "sockets": socketStates.mapValues { context.secrets.redact($0) },
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}
