@@ -72,19 +72,55 @@ extension FuturesSession {
     /// Whether the fills the session counted leave no open lot.
     var lotsFlat: Bool { state.lots.allSatisfy { book.symbols[$0.key] == nil || $0.value.quantity == 0 } }
 
+    /// The running session's figures, as its status row shows them.
     func statusDetail() -> String {
-        let open = book.openPnL(state)
         var held: [String: Int] = [:]
         for (cid, symbol) in book.symbols { held[symbol] = book.positions[cid] ?? 0 }
-        let object: [String: Any] = [
-            "positions": held, "realized_pnl": NSDecimalNumber(decimal: state.realized), "open_pnl": NSDecimalNumber(decimal: open),
-            "max_drawdown": NSDecimalNumber(decimal: state.maxDrawdown), "orders": state.ordersPlaced, "fills": state.fills,
-            "rejects": state.rejects, "reconnects": state.reconnects,
-            "day_realized_pnl": NSDecimalNumber(decimal: earlierRealized + state.realized),
-            "working_orders": book.workingOrders.count,
-            "sockets": socketStates.mapValues { context.secrets.redact($0) },
-        ]
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+        return FuturesSessionStatus(
+            positions: held, realizedPnL: state.realized, openPnL: book.openPnL(state), maxDrawdown: state.maxDrawdown, orders: state.ordersPlaced,
+            fills: state.fills, rejects: state.rejects, reconnects: state.reconnects, dayRealizedPnL: earlierRealized + state.realized,
+            workingOrders: book.workingOrders.count, sockets: socketStates.mapValues { context.secrets.redact($0) }
+        ).json
+    }
+}
+
+/// The `detail` of a running session's `futures_session` row, as `session status` and the status
+/// page show it: JSON with sorted keys, the same bytes the session wrote before this type.
+struct FuturesSessionStatus: Encodable, Sendable, Hashable {
+    /// Each session contract's net position at the broker, by symbol.
+    var positions: [String: Int]
+    var realizedPnL: Decimal
+    /// The open P&L at the closing side's mark.
+    var openPnL: Decimal
+    var maxDrawdown: Decimal
+    var orders: Int
+    var fills: Int
+    var rejects: Int
+    var reconnects: Int
+    /// This run's realized P&L plus the earlier runs' of the same trade date.
+    var dayRealizedPnL: Decimal
+    var workingOrders: Int
+    /// Each socket's state (redacted), e.g. `paused: …`.
+    var sockets: [String: String]
+
+    private enum CodingKeys: String, CodingKey {
+        case positions, orders, fills, rejects, reconnects, sockets
+        case realizedPnL = "realized_pnl"
+        case openPnL = "open_pnl"
+        case maxDrawdown = "max_drawdown"
+        case dayRealizedPnL = "day_realized_pnl"
+        case workingOrders = "working_orders"
+    }
+
+    /// The row's `detail`.
+    var json: String { SortedJSON.string(self) }
+}
+
+/// JSON with sorted keys, as the session's status and report are written.
+enum SortedJSON {
+    static func string(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 }
