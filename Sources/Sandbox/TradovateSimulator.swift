@@ -32,7 +32,11 @@ public final class TradovateSimulator: Sendable {
         var qty: Int, type: String, price: Decimal?, stop: Decimal?, clOrdId: String?, isAutomated: Bool, timestamp: Date
     }
     struct Fill: Sendable { var id: Int64, orderId: Int64, contractId: Int64, action: String, qty: Int, price: Decimal, timestamp: Date }
-    struct Pos: Sendable { var netPos: Int = 0, netPrice: Decimal = 0, bought = 0, sold = 0 }
+    struct Pos: Sendable {
+        var netPos: Int = 0, netPrice: Decimal = 0, bought = 0, sold = 0
+        /// The position carried from the previous trade date, and that date's settlement price.
+        var prevPos = 0, prevPrice: Decimal?
+    }
     struct Conn: Sendable {
         var send: AsyncStream<String>.Continuation
         var channel: any Channel
@@ -293,6 +297,19 @@ public final class TradovateSimulator: Sendable {
             if s.fillMode == .instant { Self.matchAll(&s) }
         }
     }
+    /// Ends the trade date of `symbol` at a settlement `price`: every account's position in it is
+    /// carried (`prevPos`, `prevPrice`) into the next, whose `bought` and `sold` start at 0;
+    /// `netPrice` stays the entry, as Tradovate's does.
+    public func settle(symbol: String, price: Decimal) {
+        state.withLock { s in
+            guard let c = s.contracts.first(where: { $0.name == symbol }) else { return }
+            for (account, held) in s.positions {
+                guard var p = held[c.id] else { continue }
+                (p.prevPos, p.prevPrice, p.bought, p.sold) = (p.netPos, price, 0, 0)
+                s.positions[account]?[c.id] = p
+            }
+        }
+    }
     /// Fills a working order (manually).
     @discardableResult
     public func fill(orderID: Int64, quantity: Int? = nil) -> Bool {
@@ -410,10 +427,11 @@ public final class TradovateSimulator: Sendable {
     static func positionJSON(_ account: Int64, _ contract: Int64, _ p: Pos) -> [String: Any] {
         var d: [String: Any] = [
             "id": account * 100_000 + contract, "accountId": account, "contractId": contract, "netPos": p.netPos,
-            "bought": p.bought, "sold": p.sold, "prevPos": 0, "timestamp": ISO8601DateFormatter().string(from: Date()),
+            "bought": p.bought, "sold": p.sold, "prevPos": p.prevPos, "timestamp": ISO8601DateFormatter().string(from: Date()),
             "tradeDate": ["year": 2026, "month": 1, "day": 2], "boughtValue": 0, "soldValue": 0,
         ]
         if p.netPos != 0 { d["netPrice"] = NSDecimalNumber(decimal: p.netPrice) }
+        if let prev = p.prevPrice { d["prevPrice"] = NSDecimalNumber(decimal: prev) }
         return d
     }
 

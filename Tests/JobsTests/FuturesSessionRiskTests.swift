@@ -556,6 +556,34 @@ extension FuturesSessionRiskTests {
 }
 
 extension FuturesSessionRiskTests {
+    /// Review #9: a position carried from an earlier trade date is valued from that date's
+    /// settlement (`prevPrice`), not from its entry (`netPrice`): the loss up to the settlement
+    /// was the earlier date's, and must not lock (and liquidate) today.
+    @Test func aCarriedPositionIsValuedFromTheSettlement() async throws {
+        let h = try await SessionHarness()
+        h.sim.setPrice(symbol: "ESZ5", 5000)
+        _ = try await h.client.place(try OrderRequest(symbol: "ESZ5", side: .buy, quantity: 1, type: .market, key: .random()), account: "DEMO123456")
+        #expect(await polled { h.sim.netPosition(symbol: "ESZ5") == 1 })
+        h.sim.settle(symbol: "ESZ5", price: 4980)
+        var job = try h.job(flatten: false)
+        job.options["risk"] = .map([
+            "daily_loss_limit": .number(500), "max_position": .number(2), "max_orders_per_minute": .number(10), "on_stale": .string("alert"),
+        ])
+        let engine = try await h.startSession(try JobsRegistry.standard.parsed(job))
+        // The bid 4984.75: +237.5 from the settlement; from the entry it would be −762.5, past −500.
+        h.sim.setPrice(symbol: "ESZ5", 4985)
+        #expect(
+            await polled {
+                h.sessionClock.advance(by: .seconds(1))
+                return (try? await SessionControl(store: h.store).rows().first?.detail)?.contains("\"open_pnl\":237.5") == true
+            }, "marked from the settlement")
+        let run = try await h.stopAtEnd(engine)
+        #expect(h.sim.netPosition(symbol: "ESZ5") == 1, "not liquidated")
+        #expect(try await h.events(run.id).contains { $0.kind == "risk-limit" } == false)
+        #expect(run.detail?.contains("\"locked\":false") == true, "\(run.detail ?? "")")
+        await h.close()
+    }
+
     /// Review #11: the stop (and every tick's risk work) never waits behind the strategy's
     /// intents. 400 order intents written at once; `session stop` while they are being placed
     /// stops the session after at most one more intent, so most of them never reach the broker

@@ -318,7 +318,8 @@ struct SessionBook: Sendable {
             }
             for p in s.positions where p.accountId == me {
                 guard symbols[p.contractId] != nil, p.netPos != 0 else { continue }
-                state.lots[p.contractId] = FuturesSessionState.Lot(quantity: p.netPos, averagePrice: p.netPrice ?? 0)
+                // Valued from the previous settlement for the part carried from an earlier trade date.
+                state.lots[p.contractId] = FuturesSessionState.Lot(quantity: p.netPos, averagePrice: p.openingPrice)
             }
             state.baselined = true
         } else {
