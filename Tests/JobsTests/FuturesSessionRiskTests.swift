@@ -390,7 +390,11 @@ extension FuturesSessionRiskTests {
                     [{"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"entry"},
                      {"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"entry"}]
                     """))
-        #expect(await polled { h.strategySaw(type: "result", tag: "entry", containing: "placed") }, "reconciled by clOrdId")
+        #expect(
+            await polled {
+                h.sessionClock.advance(by: .seconds(1))
+                return h.strategySaw(type: "result", tag: "entry", containing: "placed")
+            }, "reconciled by clOrdId on a tick")
         #expect(h.strategySaw(type: "reject", tag: "entry", containing: "unknown"), "the 408 is an unknown outcome")
         #expect(h.sim.placedOrderBodies.count == 1 && h.sim.acceptedOrderCount == 1, "one order at the broker")
         _ = try await h.stopAtEnd(engine)
@@ -657,6 +661,51 @@ extension FuturesSessionRiskTests {
             }, "both fills' fees were counted")
         let run = try await h.stopNow(engine)
         #expect(run.detail?.contains("\"realized_pnl\":-2.5") == true, "\(run.detail ?? "")")
+        await h.close()
+    }
+}
+
+/// Review L (low items) against the simulator.
+extension FuturesSessionRiskTests {
+    /// An order whose placement answer was lost is an order (counted, reconciled), not a reject:
+    /// the report counts it once, in `orders`.
+    @Test func anUnknownOutcomeOrderIsNotAlsoAReject() async throws {
+        let h = try await SessionHarness()
+        h.sim.loseNextAnswer(to: "order/placeorder")
+        let engine = try await h.startSession(try h.job(onStart: #"[{"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"entry"}]"#))
+        #expect(
+            await polled {
+                h.sessionClock.advance(by: .seconds(1))
+                return h.strategySaw(type: "result", tag: "entry", containing: "placed")
+            }, "reconciled by clOrdId on a tick")
+        #expect(h.strategySaw(type: "reject", tag: "entry", containing: "unknown"), "the strategy was told the answer was lost")
+        let run = try await h.stopAtEnd(engine)
+        #expect(h.sim.placedOrderBodies.count == 1)
+        #expect(run.detail?.contains("\"orders\":1") == true && run.detail?.contains("\"rejects\":0") == true, "\(run.detail ?? "")")
+        await h.close()
+    }
+
+    /// A strategy restarted after it exited gets `session start` with `resumed: true`: the session
+    /// has orders and positions it has not seen (as the docs say).
+    @Test func aRestartedStrategyIsToldTheSessionResumed() async throws {
+        let h = try await SessionHarness()
+        let exitsOnce = """
+            import os, sys
+            log = open(os.environ["STRATEGY_LOG"], "a")
+            marker = os.environ["STRATEGY_LOG"] + ".started"
+            first = not os.path.exists(marker)
+            open(marker, "a").close()
+            for line in sys.stdin:
+                log.write(line)
+                log.flush()
+                if first:
+                    sys.exit(3)
+            """
+        let engine = try await h.startSession(try h.job(onStart: "[]", strategy: exitsOnce))
+        let starts = { h.strategyLines.filter { $0["type"] as? String == "session" && $0["event"] as? String == "start" } }
+        #expect(await polled { starts().count == 2 }, "restarted once")
+        #expect(starts().map { $0["resumed"] as? Bool } == [false, true])
+        _ = try await h.stopAtEnd(engine)
         await h.close()
     }
 }

@@ -150,7 +150,9 @@ extension FuturesSession {
         } catch {
             // Unknown outcome: the intent stays in the journal and is reconciled by clOrdId.
             await reload()
-            await reject(tag, "unknown: \(context.secrets.redact("\(error)")); it is reconciled by clOrdId before anything else is sent")
+            // Counted in `orders` (it may be at the broker), not in `rejects`.
+            logger.notice("order outcome unknown", metadata: ["tag": "\(tag)"])
+            send(.reject(tag: tag, reason: "unknown: \(context.secrets.redact("\(error)")); it is reconciled by clOrdId before anything else is sent"))
         }
     }
 

@@ -22,7 +22,7 @@ extension FuturesSession {
         send(
             .sessionStart(
                 job: context.job.name, run: context.runID, symbols: settings.symbols, stopAt: Instant(stopAt).iso8601, locked: state.locked,
-                resumed: journal.resumed))
+                resumed: journal.resumed || strategyRestarts > 0))
         for (cid, symbol) in book.symbols.sorted(by: { $0.value < $1.value }) { send(.position(symbol: symbol, net: book.positions[cid] ?? 0)) }
         send(.pnl(realized: state.realized, open: nil))
     }
