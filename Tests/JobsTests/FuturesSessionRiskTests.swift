@@ -709,3 +709,30 @@ extension FuturesSessionRiskTests {
         await h.close()
     }
 }
+
+extension FuturesSessionRiskTests {
+    /// Review L: the strategy is ended with its process group, so a helper it started (here a
+    /// `sleep`) does not outlive the session.
+    @Test func theStrategysOwnChildrenEndWithIt() async throws {
+        let h = try await SessionHarness()
+        let spawns = """
+            import os, subprocess, sys
+            child = subprocess.Popen(["sleep", "300"])
+            with open(os.environ["STRATEGY_LOG"] + ".child", "w") as f:
+                f.write("%d %d %d" % (child.pid, os.getpid(), os.getpgid(0)))
+            for line in sys.stdin:
+                pass
+            """
+        let engine = try await h.startSession(try h.job(onStart: "[]", strategy: spawns))
+        let file = h.strategyLog + ".child"
+        #expect(await polled { FileManager.default.fileExists(atPath: file) && ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").contains(" ") })
+        let ids = try String(contentsOfFile: file, encoding: .utf8).split(separator: " ").compactMap { Int32($0) }
+        let child = try #require(ids.first)
+        #expect(kill(child, 0) == 0, "the strategy's child runs")
+        _ = try await h.stopAtEnd(engine)
+        let gone = await polled { kill(child, 0) != 0 }
+        #expect(gone, "the strategy's child ended with it (strategy pid, pgid: \(ids.dropFirst()))")
+        if !gone { kill(child, SIGKILL) }
+        await h.close()
+    }
+}
