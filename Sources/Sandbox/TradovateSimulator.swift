@@ -310,6 +310,14 @@ public final class TradovateSimulator: Sendable {
             }
         }
     }
+    /// Lists one more contract of an existing product (e.g. a name that is not the product plus a
+    /// month and a one-digit year), at `price`.
+    public func addContract(id: Int64, name: String, product: String, price: Decimal) {
+        state.withLock { s in
+            s.contracts.append(Contract(id: id, name: name, maturityId: id + 1000, product: product))
+            s.prices[id] = price
+        }
+    }
     /// Fills a working order (manually).
     @discardableResult
     public func fill(orderID: Int64, quantity: Int? = nil) -> Bool {
@@ -604,8 +612,16 @@ public final class TradovateSimulator: Sendable {
             case "contract/item":
                 guard let c = s.contracts.first(where: { String($0.id) == query["id"] }) else { return Reply(status: 404, payload: nil) }
                 return Reply(status: 200, payload: ["id": c.id, "name": c.name, "contractMaturityId": c.maturityId, "timestamp": "2026-01-01T00:00:00Z"])
-            case "product/find":
-                guard let p = s.products.first(where: { $0.name == query["name"] }) else { return Reply(status: 404, payload: nil) }
+            case "contractMaturity/item":
+                guard let c = s.contracts.first(where: { String($0.maturityId) == query["id"] }),
+                    let p = s.products.first(where: { $0.name == c.product })
+                else { return Reply(status: 404, payload: nil) }
+                return Reply(
+                    status: 200,
+                    payload: ["id": c.maturityId, "productId": p.id, "expirationMonth": 12, "expirationDate": "2026-12-18T14:30:00Z", "isFront": true])
+            case "product/find", "product/item":
+                guard let p = s.products.first(where: { endpoint == "product/item" ? String($0.id) == query["id"] : $0.name == query["name"] })
+                else { return Reply(status: 404, payload: nil) }
                 return Reply(
                     status: 200,
                     payload: [

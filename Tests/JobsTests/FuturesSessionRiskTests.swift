@@ -736,3 +736,50 @@ extension FuturesSessionRiskTests {
         await h.close()
     }
 }
+
+extension FuturesSessionRiskTests {
+    /// A placement whose answer was lost, then a job `timeout:` before any tick reconciled it:
+    /// the stop finds it by clOrdId and cancels it, so no order of the session is left working.
+    @Test func theStopCancelsAnOrderWhoseOutcomeWasUnknown() async throws {
+        let h = try await SessionHarness()
+        h.sim.loseNextAnswer(to: "order/placeorder")
+        var job = try h.job(onStart: #"[{"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"far"}]"#)
+        job.timeout = .seconds(60)
+        let engine = try await h.startSession(job)
+        #expect(await polled { h.strategySaw(type: "reject", tag: "far", containing: "unknown") })
+        #expect(h.sim.workingOrderCount == 1, "the order is at the broker")
+        h.wall.set("2026-11-23T16:01:01Z")
+        h.engineClock.advance(by: .seconds(61))
+        #expect(
+            await polled {
+                h.sessionClock.advance(by: .seconds(1))
+                return await h.sessionState() == "finished"
+            }, "the session stopped")
+        await engine.waitForIdle()
+        #expect(h.sim.workingOrderCount == 0, "the order found by its clOrdId was cancelled at the stop")
+        await h.close()
+    }
+}
+
+extension FuturesSessionRiskTests {
+    /// Review L: a contract's product (and its value per point) comes from the contract's
+    /// maturity, not from its name less two characters (`ESH26` is not product `ESH`).
+    @Test func theProductComesFromTheContractsMaturity() async throws {
+        let h = try await SessionHarness()
+        h.sim.addContract(id: 3003, name: "ESH26", product: "ES", price: 5000)
+        _ = try await h.client.place(try OrderRequest(symbol: "ESH26", side: .buy, quantity: 1, type: .market, key: .random()), account: "DEMO123456")
+        var job = try h.job()
+        job.options["symbols"] = .list([.string("ESH26")])
+        let engine = try await h.startSession(try JobsRegistry.standard.parsed(job))
+        // The bid 5009.75 against the entry 5000, at ES's 50 a point.
+        h.sim.setPrice(symbol: "ESH26", 5010)
+        #expect(
+            await polled {
+                h.sessionClock.advance(by: .seconds(1))
+                return (try? await SessionControl(store: h.store).rows().first?.detail)?.contains("\"open_pnl\":487.5") == true
+            }, "marked at ES's value per point")
+        _ = try await h.stopAtEnd(engine)
+        #expect(h.sim.netPosition(symbol: "ESH26") == 0)
+        await h.close()
+    }
+}

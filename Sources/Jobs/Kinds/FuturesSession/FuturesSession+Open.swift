@@ -13,7 +13,7 @@ extension FuturesSession {
                 throw JobFailure("Tradovate has no contract '\(symbol)'; fix symbols in jobs.yaml (e.g. MESZ6)", retryable: false)
             }
             contracts[symbol] = contract.id
-            book.add(contract: contract.id, symbol: symbol, valuePerPoint: try await client.product(named: String(symbol.dropLast(2))).valuePerPoint)
+            book.add(contract: contract.id, symbol: symbol, valuePerPoint: try await client.product(of: contract).valuePerPoint)
         }
         if journal.resumed { state.reconnects += 1 }
         baseReconnects = state.reconnects
