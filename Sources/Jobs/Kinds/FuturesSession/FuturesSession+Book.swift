@@ -52,7 +52,7 @@ extension FuturesSession {
             case .order(let id, let status):
                 send(.order(id: id, status: status, tag: state.placed.first(where: { $0.value.orderID == id })?.key))
             case .fill(let f):
-                try? await persist()
+                await checkpoint()
                 send(.fill(orderID: f.orderId, symbol: book.symbols[f.contractId] ?? "", side: f.isBuy ? "buy" : "sell", qty: f.qty, price: f.price))
                 send(.pnl(realized: state.realized, open: book.openPnL(state)))
                 await checkLoss()
@@ -70,6 +70,21 @@ extension FuturesSession {
 
     /// Keeps the actor's copy of the state in step with the journal's after a `perform`.
     func reload() async { state = await journal.state }
+
+    /// Saves the session's state. A failure (a full disk, a fenced run) stops trading: no order
+    /// goes out after it, and the session stops the orderly way with the reason (the run fails),
+    /// rather than trade on with fills and orders it could not save.
+    func checkpoint() async {
+        do { try await persist() } catch {
+            // A cancelled run's task cannot write (the store refuses it): the stop that follows
+            // (or the taker) saves the state; that is no failure of the checkpoint.
+            guard checkpointFailure == nil, !Task.isCancelled, !(error is CancellationError) else { return }
+            let reason = "the session's state could not be saved: \(context.secrets.redact("\(error)"))"
+            checkpointFailure = reason
+            logger.error("checkpoint failed; the session stops", metadata: ["error": "\(context.secrets.redact("\(error)"))"])
+            if stopReason == nil { stopReason = reason }
+        }
+    }
 
     func persist() async throws {
         let snapshot = state

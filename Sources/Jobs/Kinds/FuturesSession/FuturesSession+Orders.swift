@@ -128,7 +128,12 @@ extension FuturesSession {
         state.placed[tag] = FuturesSessionState.Placed(orderID: 0, clOrdID: key, symbol: symbol, side: side, quantity: qty)
         state.recentOrders = state.recentOrders.filter { now.timeIntervalSince($0) < 60 } + [now]
         state.ordersPlaced += 1
-        try? await persist()
+        await checkpoint()
+        if let checkpointFailure {
+            state.placed[tag] = nil
+            state.ordersPlaced -= 1
+            return await reject(tag, "stopped: \(checkpointFailure); nothing was sent")
+        }
         do {
             placing += 1
             defer { placing -= 1 }
@@ -136,7 +141,7 @@ extension FuturesSession {
             await reload()
             state.placed[tag]?.orderID = id
             book.placed(id, contract: cid, buy: buy, quantity: qty)
-            try? await persist()
+            await checkpoint()
             send(.result(tag: tag, status: "placed", orderID: id, orderStatus: nil))
         } catch let error as BrokerError where (error.isRejected || error.isInvalidInput) && !error.message.lowercased().contains("duplicate") {
             // The broker refused it: nothing was placed, the tag may be used again. ("Duplicate
@@ -144,7 +149,7 @@ extension FuturesSession {
             await reload()
             state.placed[tag] = nil
             state.ordersPlaced -= 1
-            try? await persist()
+            await checkpoint()
             try? await journal.forget(step: step)
             await reject(tag, "broker: \(context.secrets.redact(error.message))")
         } catch {
@@ -165,11 +170,11 @@ extension FuturesSession {
             let tag = String(entry.step.dropFirst("order/".count))
             guard let placed = state.placed[tag], placed.orderID == 0 else { continue }
             guard let id = await desk.find(clOrdID: entry.key, known: book.clOrdIDs) else { continue }
-            try? await persist()
+            await checkpoint()
             do { try await journal.resolve(step: entry.step, outcome: id) } catch { continue }
             state.placed[tag]?.orderID = id
             book.placed(id, contract: contracts[placed.symbol] ?? 0, buy: placed.side == "buy", quantity: placed.quantity)
-            try? await persist()
+            await checkpoint()
             logger.notice("unknown order found at the broker", metadata: ["tag": "\(tag)", "order": "\(id)"])
             send(.result(tag: tag, status: "placed", orderID: id, orderStatus: nil))
         }

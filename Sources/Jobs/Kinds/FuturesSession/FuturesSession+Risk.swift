@@ -40,7 +40,7 @@ extension FuturesSession {
         }
         state.locked = true
         state.lockReason = message
-        try? await persist()
+        await checkpoint()
         logger.error("risk limit reached", metadata: ["total": "\(total)", "limit": "\(settings.risk.dailyLossLimit)"])
         try? await context.events.record("risk-limit", context.secrets.redact(message))
         send(.riskLimit(message))
@@ -100,7 +100,7 @@ extension FuturesSession {
             logger.info("flat", metadata: ["rounds": "\(loop.rounds)"])
         case .liquidate(let open):
             state.flattens += 1
-            try? await persist()
+            await checkpoint()
             for (cid, net) in open.sorted(by: { $0.key < $1.key }) {
                 do {
                     try await desk.liquidate(step: "flatten/\(state.flattens)/\(cid)", contractID: cid, what: "liquidate \(net) \(book.symbols[cid] ?? "")")

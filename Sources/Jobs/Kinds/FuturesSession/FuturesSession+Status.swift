@@ -30,7 +30,7 @@ extension FuturesSession {
         guard dirty || stale else { return }
         if dirty {
             dirty = false
-            try? await persist()
+            await checkpoint()
             try? await recordRealized()
         }
         statusStamped = now

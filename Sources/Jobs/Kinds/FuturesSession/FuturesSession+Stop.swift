@@ -65,7 +65,8 @@ extension FuturesSession {
         }
         await cancelWorking()
         var flattened = false
-        if settings.flattenAtStop || state.locked || flattenFailure != nil {
+        // Without a checkpoint no liquidation can be journaled: the run fails and says so.
+        if checkpointFailure == nil, settings.flattenAtStop || state.locked || flattenFailure != nil {
             // Flatten means flat: a round a tick (REST re-read, liquidate what is open) until the
             // broker reads flat or the rounds run out; then until the fills are counted.
             flattening = nil
@@ -91,13 +92,20 @@ extension FuturesSession {
         state.finished = true
         state.report = report
         if let flattenFailure { state.failure = "session \(reason), but flatten failed: \(flattenFailure)" }
-        try await persist()
+        var saveError: (any Error)?
+        do { try await persist() } catch { saveError = error }
         try? await recordRealized()
         try? await context.events.record("session-report", report.json)
         try? await resources.control.update(
             job: context.job.name, run: context.runID, state: "finished", locked: state.locked, detail: report.json, now: resources.wall())
         await close()
+        if let checkpointFailure, state.failure == nil {
+            let why = reason == checkpointFailure ? reason : "\(reason), but \(checkpointFailure)"
+            state.failure =
+                "session stopped: \(why); nothing was flattened (no liquidation can be journaled); open positions: \(openPositions.isEmpty ? "none" : openPositions)"
+        }
         if let failure = state.failure { throw JobFailure(failure, retryable: false) }
+        if let saveError { throw saveError }
         return RunOutcome(summary: report.summary, detail: report.json)
     }
 }

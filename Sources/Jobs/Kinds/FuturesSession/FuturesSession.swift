@@ -60,6 +60,8 @@ actor FuturesSession {
     var strategyGeneration = 0
     var strategyRestarts = 0
     var stopReason: String?
+    /// Why the session's state could not be saved (``checkpoint()``): no order goes out after it.
+    var checkpointFailure: String?
     /// Placements sent and not yet answered (the actor is re-entered while one awaits): the stop
     /// waits for them, so an order placed just before it is known and cancelled.
     var placing = 0
