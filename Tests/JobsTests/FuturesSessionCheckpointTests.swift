@@ -5,6 +5,7 @@ import Jobs
 import Sandbox
 import SchedctlTesting
 import Scheduler
+import Synchronization
 import Testing
 
 /// Review L: `try? await persist()` let a session trade on after its checkpoint could not be
@@ -25,9 +26,14 @@ struct FuturesSessionCheckpointTests {
                     sql: "CREATE TRIGGER refuse_\(event.lowercased()) BEFORE \(event) ON checkpoint BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
             }
         }
-        // The held contract's price moves: the session's figures change and must be saved.
-        h.sim.setPrice(symbol: "ESZ5", 5010)
+        // The held contract's price keeps moving: the session's figures change and must be saved.
+        let moves = Mutex(0)
         let stopped = await polled {
+            let n = moves.withLock { n in
+                n += 1
+                return n
+            }
+            h.sim.setPrice(symbol: "ESZ5", 5010 + Decimal(n % 2))
             h.sessionClock.advance(by: .seconds(1))
             return await h.sessionState() == "finished"
         }
