@@ -32,7 +32,11 @@ public final class TradovateSimulator: Sendable {
         var qty: Int, type: String, price: Decimal?, stop: Decimal?, clOrdId: String?, isAutomated: Bool, timestamp: Date
     }
     struct Fill: Sendable { var id: Int64, orderId: Int64, contractId: Int64, action: String, qty: Int, price: Decimal, timestamp: Date }
-    struct Pos: Sendable { var netPos: Int = 0, netPrice: Decimal = 0, bought = 0, sold = 0 }
+    struct Pos: Sendable {
+        var netPos: Int = 0, netPrice: Decimal = 0, bought = 0, sold = 0
+        /// The position carried from the previous trade date, and that date's settlement price.
+        var prevPos = 0, prevPrice: Decimal?
+    }
     struct Conn: Sendable {
         var send: AsyncStream<String>.Continuation
         var channel: any Channel
@@ -293,6 +297,27 @@ public final class TradovateSimulator: Sendable {
             if s.fillMode == .instant { Self.matchAll(&s) }
         }
     }
+    /// Ends the trade date of `symbol` at a settlement `price`: every account's position in it is
+    /// carried (`prevPos`, `prevPrice`) into the next, whose `bought` and `sold` start at 0;
+    /// `netPrice` stays the entry, as Tradovate's does.
+    public func settle(symbol: String, price: Decimal) {
+        state.withLock { s in
+            guard let c = s.contracts.first(where: { $0.name == symbol }) else { return }
+            for (account, held) in s.positions {
+                guard var p = held[c.id] else { continue }
+                (p.prevPos, p.prevPrice, p.bought, p.sold) = (p.netPos, price, 0, 0)
+                s.positions[account]?[c.id] = p
+            }
+        }
+    }
+    /// Lists one more contract of an existing product (e.g. a name that is not the product plus a
+    /// month and a one-digit year), at `price`.
+    public func addContract(id: Int64, name: String, product: String, price: Decimal) {
+        state.withLock { s in
+            s.contracts.append(Contract(id: id, name: name, maturityId: id + 1000, product: product))
+            s.prices[id] = price
+        }
+    }
     /// Fills a working order (manually).
     @discardableResult
     public func fill(orderID: Int64, quantity: Int? = nil) -> Bool {
@@ -410,10 +435,11 @@ public final class TradovateSimulator: Sendable {
     static func positionJSON(_ account: Int64, _ contract: Int64, _ p: Pos) -> [String: Any] {
         var d: [String: Any] = [
             "id": account * 100_000 + contract, "accountId": account, "contractId": contract, "netPos": p.netPos,
-            "bought": p.bought, "sold": p.sold, "prevPos": 0, "timestamp": ISO8601DateFormatter().string(from: Date()),
+            "bought": p.bought, "sold": p.sold, "prevPos": p.prevPos, "timestamp": ISO8601DateFormatter().string(from: Date()),
             "tradeDate": ["year": 2026, "month": 1, "day": 2], "boughtValue": 0, "soldValue": 0,
         ]
         if p.netPos != 0 { d["netPrice"] = NSDecimalNumber(decimal: p.netPrice) }
+        if let prev = p.prevPrice { d["prevPrice"] = NSDecimalNumber(decimal: prev) }
         return d
     }
 
@@ -586,8 +612,16 @@ public final class TradovateSimulator: Sendable {
             case "contract/item":
                 guard let c = s.contracts.first(where: { String($0.id) == query["id"] }) else { return Reply(status: 404, payload: nil) }
                 return Reply(status: 200, payload: ["id": c.id, "name": c.name, "contractMaturityId": c.maturityId, "timestamp": "2026-01-01T00:00:00Z"])
-            case "product/find":
-                guard let p = s.products.first(where: { $0.name == query["name"] }) else { return Reply(status: 404, payload: nil) }
+            case "contractMaturity/item":
+                guard let c = s.contracts.first(where: { String($0.maturityId) == query["id"] }),
+                    let p = s.products.first(where: { $0.name == c.product })
+                else { return Reply(status: 404, payload: nil) }
+                return Reply(
+                    status: 200,
+                    payload: ["id": c.maturityId, "productId": p.id, "expirationMonth": 12, "expirationDate": "2026-12-18T14:30:00Z", "isFront": true])
+            case "product/find", "product/item":
+                guard let p = s.products.first(where: { endpoint == "product/item" ? String($0.id) == query["id"] : $0.name == query["name"] })
+                else { return Reply(status: 404, payload: nil) }
                 return Reply(
                     status: 200,
                     payload: [

@@ -328,3 +328,25 @@ let wrongPassword = InMemoryCredentials([
         #expect(book.signIns.isEmpty && book.claimUntil == nil)
     }
 }
+
+/// Review L: a stored auth book that lacks a field (written by an older schedctl) or has one it
+/// cannot read keeps the rest, above all a captcha lock-out (`lockedUntil`).
+@Suite struct TradovateAuthBookDecodingTests {
+    @Test(arguments: ["signIns", "failedSignIns", "renewals"])
+    func aBookWithoutAFieldKeepsItsLockOut(missing: String) throws {
+        var book = TradovateAuthBook()
+        book.lockedUntil = Date(timeIntervalSince1970: 1_800_000_000)
+        book.lockReason = "captcha required"
+        book.signIns = [Date(timeIntervalSince1970: 1_799_999_000)]
+        var object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(book)) as? [String: Any])
+        object[missing] = nil
+        let decoded = try JSONDecoder().decode(TradovateAuthBook.self, from: JSONSerialization.data(withJSONObject: object))
+        #expect(decoded.lockedUntil == book.lockedUntil && decoded.lockReason == "captcha required")
+    }
+
+    @Test func aFieldOfTheWrongTypeIsDroppedAlone() throws {
+        let json = #"{"signIns":"yesterday","lockedUntil":819000000,"lockReason":"captcha required","failedSignIns":[],"renewals":[]}"#
+        let decoded = try JSONDecoder().decode(TradovateAuthBook.self, from: Data(json.utf8))
+        #expect(decoded.lockedUntil == Date(timeIntervalSinceReferenceDate: 819_000_000) && decoded.signIns.isEmpty)
+    }
+}

@@ -124,4 +124,21 @@ import Testing
             ).total == Decimal(string: "0.81"))
         #expect(TradovateFillFee(id: 1).total == 0)
     }
+
+    /// Review #9: a carried position counts today's P&L from the previous settlement.
+    @Test(
+        arguments: [
+            (#"{"accountId":1,"contractId":2,"netPos":1,"netPrice":5000,"prevPos":1,"prevPrice":4980}"#, "4980"),
+            (#"{"accountId":1,"contractId":2,"netPos":-2,"netPrice":5000,"prevPos":-2,"prevPrice":5010.5}"#, "5010.5"),
+            (#"{"accountId":1,"contractId":2,"netPos":1,"netPrice":5000,"prevPos":3,"prevPrice":4980}"#, "4980"),
+            (#"{"accountId":1,"contractId":2,"netPos":2,"netPrice":5000,"prevPos":1,"prevPrice":4980}"#, "4990"),
+            (#"{"accountId":1,"contractId":2,"netPos":-1,"netPrice":5000,"prevPos":2,"prevPrice":4980}"#, "5000"),
+            (#"{"accountId":1,"contractId":2,"netPos":1,"netPrice":5000,"prevPos":0,"prevPrice":4980}"#, "5000"),
+            (#"{"accountId":1,"contractId":2,"netPos":1,"netPrice":5000}"#, "5000"),
+            (#"{"accountId":1,"contractId":2,"netPos":0}"#, "0"),
+        ])
+    func aPositionsOpeningPrice(json: String, price: String) throws {
+        let p = try JSONDecoder().decode(TradovatePosition.self, from: Data(json.utf8))
+        #expect(p.openingPrice == Decimal(string: price))
+    }
 }

@@ -112,6 +112,33 @@ struct WSHarness {
         await h.close()
     }
 
+    /// Review L: events nobody has read yet are kept up to `eventBuffer`; past it the oldest is
+    /// dropped, and a fresh snapshot follows, so a fill dropped unread is still learned.
+    @Test func eventsDroppedUnreadAreFollowedByAReSync() async throws {
+        var config = fastWS
+        config.eventBuffer = 3
+        let sim = TradovateSimulator()
+        try await sim.start(port: 0)
+        sim.setHeartbeat(interval: .milliseconds(40), clientTimeout: 5)
+        let auth = TradovateAuth(configuration: tvConfig(sim), credentials: tvSecrets, sleeper: .immediate)
+        let ws = TradovateWebSocket(url: sim.webSocketURL, auth: auth, configuration: config)
+        await ws.start()
+        _ = try await ws.syncRequest(userID: 7001)
+        // Nobody reads the events: three filled orders make far more than three props.
+        let tv = TradovateClient(auth: auth)
+        for _ in 0..<3 {
+            _ = try await tv.place(try OrderRequest(symbol: "ESZ5", side: .buy, quantity: 1, type: .market, key: .random()), account: "DEMO123456")
+        }
+        _ = try await ws.request("account/list")  // answered after the orders' props
+        let events = EventCollector(ws)
+        #expect(
+            await events.wait { e in
+                if case .resynced(let snapshot) = e { return snapshot.fills.count == 3 } else { return false }
+            }, "a snapshot with the three fills followed the drop")
+        await ws.stop()
+        await sim.stop()
+    }
+
     @Test func quotesStreamAndHeartbeatsKeepTheConnection() async throws {
         let clock = ManualClock()
         let h = try await WSHarness.make(clientTimeout: 1, marketData: true, timers: clock)

@@ -390,7 +390,11 @@ extension FuturesSessionRiskTests {
                     [{"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"entry"},
                      {"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"entry"}]
                     """))
-        #expect(await polled { h.strategySaw(type: "result", tag: "entry", containing: "placed") }, "reconciled by clOrdId")
+        #expect(
+            await polled {
+                h.sessionClock.advance(by: .seconds(1))
+                return h.strategySaw(type: "result", tag: "entry", containing: "placed")
+            }, "reconciled by clOrdId on a tick")
         #expect(h.strategySaw(type: "reject", tag: "entry", containing: "unknown"), "the 408 is an unknown outcome")
         #expect(h.sim.placedOrderBodies.count == 1 && h.sim.acceptedOrderCount == 1, "one order at the broker")
         _ = try await h.stopAtEnd(engine)
@@ -556,6 +560,34 @@ extension FuturesSessionRiskTests {
 }
 
 extension FuturesSessionRiskTests {
+    /// Review #9: a position carried from an earlier trade date is valued from that date's
+    /// settlement (`prevPrice`), not from its entry (`netPrice`): the loss up to the settlement
+    /// was the earlier date's, and must not lock (and liquidate) today.
+    @Test func aCarriedPositionIsValuedFromTheSettlement() async throws {
+        let h = try await SessionHarness()
+        h.sim.setPrice(symbol: "ESZ5", 5000)
+        _ = try await h.client.place(try OrderRequest(symbol: "ESZ5", side: .buy, quantity: 1, type: .market, key: .random()), account: "DEMO123456")
+        #expect(await polled { h.sim.netPosition(symbol: "ESZ5") == 1 })
+        h.sim.settle(symbol: "ESZ5", price: 4980)
+        var job = try h.job(flatten: false)
+        job.options["risk"] = .map([
+            "daily_loss_limit": .number(500), "max_position": .number(2), "max_orders_per_minute": .number(10), "on_stale": .string("alert"),
+        ])
+        let engine = try await h.startSession(try JobsRegistry.standard.parsed(job))
+        // The bid 4984.75: +237.5 from the settlement; from the entry it would be −762.5, past −500.
+        h.sim.setPrice(symbol: "ESZ5", 4985)
+        #expect(
+            await polled {
+                h.sessionClock.advance(by: .seconds(1))
+                return (try? await SessionControl(store: h.store).rows().first?.detail)?.contains("\"open_pnl\":237.5") == true
+            }, "marked from the settlement")
+        let run = try await h.stopAtEnd(engine)
+        #expect(h.sim.netPosition(symbol: "ESZ5") == 1, "not liquidated")
+        #expect(try await h.events(run.id).contains { $0.kind == "risk-limit" } == false)
+        #expect(run.detail?.contains("\"locked\":false") == true, "\(run.detail ?? "")")
+        await h.close()
+    }
+
     /// Review #11: the stop (and every tick's risk work) never waits behind the strategy's
     /// intents. 400 order intents written at once; `session stop` while they are being placed
     /// stops the session after at most one more intent, so most of them never reach the broker
@@ -629,6 +661,125 @@ extension FuturesSessionRiskTests {
             }, "both fills' fees were counted")
         let run = try await h.stopNow(engine)
         #expect(run.detail?.contains("\"realized_pnl\":-2.5") == true, "\(run.detail ?? "")")
+        await h.close()
+    }
+}
+
+/// Review L (low items) against the simulator.
+extension FuturesSessionRiskTests {
+    /// An order whose placement answer was lost is an order (counted, reconciled), not a reject:
+    /// the report counts it once, in `orders`.
+    @Test func anUnknownOutcomeOrderIsNotAlsoAReject() async throws {
+        let h = try await SessionHarness()
+        h.sim.loseNextAnswer(to: "order/placeorder")
+        let engine = try await h.startSession(try h.job(onStart: #"[{"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"entry"}]"#))
+        #expect(
+            await polled {
+                h.sessionClock.advance(by: .seconds(1))
+                return h.strategySaw(type: "result", tag: "entry", containing: "placed")
+            }, "reconciled by clOrdId on a tick")
+        #expect(h.strategySaw(type: "reject", tag: "entry", containing: "unknown"), "the strategy was told the answer was lost")
+        let run = try await h.stopAtEnd(engine)
+        #expect(h.sim.placedOrderBodies.count == 1)
+        #expect(run.detail?.contains("\"orders\":1") == true && run.detail?.contains("\"rejects\":0") == true, "\(run.detail ?? "")")
+        await h.close()
+    }
+
+    /// A strategy restarted after it exited gets `session start` with `resumed: true`: the session
+    /// has orders and positions it has not seen (as the docs say).
+    @Test func aRestartedStrategyIsToldTheSessionResumed() async throws {
+        let h = try await SessionHarness()
+        let exitsOnce = """
+            import os, sys
+            log = open(os.environ["STRATEGY_LOG"], "a")
+            marker = os.environ["STRATEGY_LOG"] + ".started"
+            first = not os.path.exists(marker)
+            open(marker, "a").close()
+            for line in sys.stdin:
+                log.write(line)
+                log.flush()
+                if first:
+                    sys.exit(3)
+            """
+        let engine = try await h.startSession(try h.job(onStart: "[]", strategy: exitsOnce))
+        let starts = { h.strategyLines.filter { $0["type"] as? String == "session" && $0["event"] as? String == "start" } }
+        #expect(await polled { starts().count == 2 }, "restarted once")
+        #expect(starts().map { $0["resumed"] as? Bool } == [false, true])
+        _ = try await h.stopAtEnd(engine)
+        await h.close()
+    }
+}
+
+extension FuturesSessionRiskTests {
+    /// Review L: the strategy is ended with its process group, so a helper it started (here a
+    /// `sleep`) does not outlive the session.
+    @Test func theStrategysOwnChildrenEndWithIt() async throws {
+        let h = try await SessionHarness()
+        let spawns = """
+            import os, subprocess, sys
+            child = subprocess.Popen(["sleep", "300"])
+            with open(os.environ["STRATEGY_LOG"] + ".child", "w") as f:
+                f.write("%d %d %d" % (child.pid, os.getpid(), os.getpgid(0)))
+            for line in sys.stdin:
+                pass
+            """
+        let engine = try await h.startSession(try h.job(onStart: "[]", strategy: spawns))
+        let file = h.strategyLog + ".child"
+        #expect(await polled { FileManager.default.fileExists(atPath: file) && ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").contains(" ") })
+        let ids = try String(contentsOfFile: file, encoding: .utf8).split(separator: " ").compactMap { Int32($0) }
+        let child = try #require(ids.first)
+        #expect(kill(child, 0) == 0, "the strategy's child runs")
+        _ = try await h.stopAtEnd(engine)
+        let gone = await polled { kill(child, 0) != 0 }
+        #expect(gone, "the strategy's child ended with it (strategy pid, pgid: \(ids.dropFirst()))")
+        if !gone { kill(child, SIGKILL) }
+        await h.close()
+    }
+}
+
+extension FuturesSessionRiskTests {
+    /// A placement whose answer was lost, then a job `timeout:` before any tick reconciled it:
+    /// the stop finds it by clOrdId and cancels it, so no order of the session is left working.
+    @Test func theStopCancelsAnOrderWhoseOutcomeWasUnknown() async throws {
+        let h = try await SessionHarness()
+        h.sim.loseNextAnswer(to: "order/placeorder")
+        var job = try h.job(onStart: #"[{"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"far"}]"#)
+        job.timeout = .seconds(60)
+        let engine = try await h.startSession(job)
+        #expect(await polled { h.strategySaw(type: "reject", tag: "far", containing: "unknown") })
+        #expect(h.sim.workingOrderCount == 1, "the order is at the broker")
+        h.wall.set("2026-11-23T16:01:01Z")
+        h.engineClock.advance(by: .seconds(61))
+        #expect(
+            await polled {
+                h.sessionClock.advance(by: .seconds(1))
+                return await h.sessionState() == "finished"
+            }, "the session stopped")
+        await engine.waitForIdle()
+        #expect(h.sim.workingOrderCount == 0, "the order found by its clOrdId was cancelled at the stop")
+        await h.close()
+    }
+}
+
+extension FuturesSessionRiskTests {
+    /// Review L: a contract's product (and its value per point) comes from the contract's
+    /// maturity, not from its name less two characters (`ESH26` is not product `ESH`).
+    @Test func theProductComesFromTheContractsMaturity() async throws {
+        let h = try await SessionHarness()
+        h.sim.addContract(id: 3003, name: "ESH26", product: "ES", price: 5000)
+        _ = try await h.client.place(try OrderRequest(symbol: "ESH26", side: .buy, quantity: 1, type: .market, key: .random()), account: "DEMO123456")
+        var job = try h.job()
+        job.options["symbols"] = .list([.string("ESH26")])
+        let engine = try await h.startSession(try JobsRegistry.standard.parsed(job))
+        // The bid 5009.75 against the entry 5000, at ES's 50 a point.
+        h.sim.setPrice(symbol: "ESH26", 5010)
+        #expect(
+            await polled {
+                h.sessionClock.advance(by: .seconds(1))
+                return (try? await SessionControl(store: h.store).rows().first?.detail)?.contains("\"open_pnl\":487.5") == true
+            }, "marked at ES's value per point")
+        _ = try await h.stopAtEnd(engine)
+        #expect(h.sim.netPosition(symbol: "ESH26") == 0)
         await h.close()
     }
 }

@@ -405,3 +405,28 @@ struct FuturesSessionSettingsTests {
         #expect(throws: JobFailure.self) { try FuturesSessionSettings(other) }
     }
 }
+
+extension FuturesSessionTests {
+    /// `examples/futures-strategy.py`, as shipped, against the simulator: it buys one point under
+    /// the first quote, offers the fill two points higher, and both orders reach the broker (the
+    /// exit fills at 5002: (5002 − 4998) × 50 = 200).
+    @Test func theExampleStrategyTradesEndToEnd() async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let example = try String(contentsOf: root.appendingPathComponent("examples/futures-strategy.py"), encoding: .utf8)
+        let h = try await SessionHarness()
+        h.sim.setPrice(symbol: "ESZ5", 5000)
+        let engine = try await h.startSession(try h.job(onStart: "[]", strategy: example))
+        #expect(await polled { h.sim.workingOrderCount == 1 }, "the entry: a limit buy under the first quote")
+        h.sim.setPrice(symbol: "ESZ5", 4998)
+        #expect(await polled { h.sim.netPosition(symbol: "ESZ5") == 1 && h.sim.workingOrderCount == 1 }, "filled; the exit works")
+        h.sim.setPrice(symbol: "ESZ5", 5002)
+        #expect(await polled { h.sim.netPosition(symbol: "ESZ5") == 0 && h.sim.workingOrderCount == 0 }, "the exit filled")
+        let prices = h.sim.placedOrderBodies.map { ($0["action"] as? String ?? "", ($0["price"] as? NSNumber)?.decimalValue) }
+        // The entry at the first quote's last − 1; the exit at its fill (4998, the better price) + 2.
+        #expect(prices.map(\.0) == ["Buy", "Sell"] && prices.map(\.1) == [4999, 5000], "\(prices)")
+        let run = try await h.stopAtEnd(engine)
+        #expect(run.state == .succeeded)
+        #expect(run.detail?.contains("\"orders\":2") == true && run.detail?.contains("\"realized_pnl\":200") == true, "\(run.detail ?? "")")
+        await h.close()
+    }
+}

@@ -152,6 +152,16 @@ public final class TradovateClient: Brokerage {
         try await get("product/find", query: [("name", name)])
     }
 
+    /// The product of a contract, from its maturity (`contractMaturity/item` → `productId` →
+    /// `product/item`), never guessed from the contract's name. A contract without a maturity
+    /// id falls back to its name less the month and year (`ESZ5` → `ES`).
+    public func product(of contract: TradovateContract) async throws -> TradovateProduct {
+        guard let maturity = contract.contractMaturityId else { return try await product(named: String(contract.name.dropLast(2))) }
+        struct Maturity: Decodable { var productId: Int64 }
+        let m: Maturity = try await get("contractMaturity/item", query: [("id", String(maturity))])
+        return try await get("product/item", query: [("id", String(m.productId))])
+    }
+
     public func orders(account: String) async throws -> [Order] {
         let a = try await resolve(account)
         let list: [TVOrder] = try await get("order/list")

@@ -16,21 +16,51 @@ public struct TradovateAccount: Sendable, Hashable, Codable {
     }
 }
 
-/// A net position of one account in one contract (`netPrice` is absent when flat).
+/// A net position of one account in one contract (`netPrice`, the average entry, is absent when
+/// flat; `prevPos` is the part carried from the previous trade date, `prevPrice` its settlement).
 public struct TradovatePosition: Sendable, Hashable, Codable {
     public var id: Int64?
     public var accountId: Int64
     public var contractId: Int64
     public var netPos: Int
     public var netPrice: Decimal?
+    public var prevPos: Int?
+    public var prevPrice: Decimal?
 
     /// A position.
-    public init(id: Int64? = nil, accountId: Int64, contractId: Int64, netPos: Int, netPrice: Decimal? = nil) {
+    public init(
+        id: Int64? = nil, accountId: Int64, contractId: Int64, netPos: Int, netPrice: Decimal? = nil, prevPos: Int? = nil, prevPrice: Decimal? = nil
+    ) {
         self.id = id
         self.accountId = accountId
         self.contractId = contractId
         self.netPos = netPos
         self.netPrice = netPrice
+        self.prevPos = prevPos
+        self.prevPrice = prevPrice
+    }
+
+    private enum CodingKeys: String, CodingKey { case id, accountId, contractId, netPos, netPrice, prevPos, prevPrice }
+
+    /// Decodes a position; `prevPos` 0 (nothing carried) is absent.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            id: try c.decodeIfPresent(Int64.self, forKey: .id), accountId: try c.decode(Int64.self, forKey: .accountId),
+            contractId: try c.decode(Int64.self, forKey: .contractId), netPos: try c.decode(Int.self, forKey: .netPos),
+            netPrice: try c.decodeIfPresent(Decimal.self, forKey: .netPrice),
+            prevPos: try c.decodeIfPresent(Int.self, forKey: .prevPos).flatMap { $0 == 0 ? nil : $0 },
+            prevPrice: try c.decodeIfPresent(Decimal.self, forKey: .prevPrice))
+    }
+
+    /// The price today's P&L of this position counts from: the part carried from the previous
+    /// trade date (at most `netPos`, on the same side) at its settlement `prevPrice` (the loss or
+    /// gain up to it was that date's), the rest at `netPrice`. Without `prevPrice`, `netPrice`.
+    public var openingPrice: Decimal {
+        let entry = netPrice ?? 0
+        guard netPos != 0, let settlement = prevPrice, let prev = prevPos, prev != 0, (prev > 0) == (netPos > 0) else { return entry }
+        let carried = min(abs(prev), abs(netPos))
+        return (settlement * Decimal(carried) + entry * Decimal(abs(netPos) - carried)) / Decimal(abs(netPos))
     }
 }
 

@@ -33,6 +33,32 @@ public struct TradovateAuthBook: Sendable, Hashable, Codable {
     /// An empty book.
     public init() {}
 
+    private enum CodingKeys: String, CodingKey {
+        case userID, signIns, failedSignIns, lastFailure, renewals, signInNotBefore, signInTicket, renewNotBefore, renewTicket, lockedUntil, lockReason
+        case claimUntil, failedCredentials
+    }
+
+    /// Decodes a stored book field by field: a field that is missing (a book written before it
+    /// existed) or unreadable is left at its default, and the rest, above all a lock-out
+    /// (`lockedUntil`), is kept.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func field<T: Decodable>(_ key: CodingKeys) -> T? { (try? c.decodeIfPresent(T.self, forKey: key)) ?? nil }
+        userID = field(.userID)
+        signIns = field(.signIns) ?? []
+        failedSignIns = field(.failedSignIns) ?? []
+        lastFailure = field(.lastFailure)
+        renewals = field(.renewals) ?? []
+        signInNotBefore = field(.signInNotBefore)
+        signInTicket = field(.signInTicket)
+        renewNotBefore = field(.renewNotBefore)
+        renewTicket = field(.renewTicket)
+        lockedUntil = field(.lockedUntil)
+        lockReason = field(.lockReason)
+        claimUntil = field(.claimUntil)
+        failedCredentials = field(.failedCredentials)
+    }
+
     /// Drops attempt times older than `cutoff`.
     mutating func prune(before cutoff: Date) {
         signIns.removeAll { $0 < cutoff }

@@ -103,6 +103,9 @@ public struct TradovateWebSocketConfiguration: Sendable {
     /// The clock every timer runs on: heartbeats, the silence watchdog, request and connect
     /// timeouts, reconnect backoff. Tests pass a manual clock.
     public var clock: any Clock<Duration>
+    /// Events that may wait unread in ``TradovateWebSocket/events``; past it the oldest is
+    /// dropped and a re-sync (`.resynced`) follows, so a consumer's book never silently misses one.
+    public var eventBuffer = 10_000
 
     public init(
         heartbeatInterval: Duration = .milliseconds(2500), serverSilenceTimeout: Duration = .seconds(10),
@@ -183,7 +186,7 @@ public actor TradovateWebSocket {
         self.configuration = configuration
         self.logger = logger
         self.elapsed = Self.stopwatch(configuration.clock)
-        (events, eventSink) = AsyncStream<TradovateEvent>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
+        (events, eventSink) = AsyncStream<TradovateEvent>.makeStream(bufferingPolicy: .bufferingNewest(max(1, configuration.eventBuffer)))
     }
 
     /// Time on `clock` since this call.
@@ -296,7 +299,7 @@ public actor TradovateWebSocket {
                 state = .paused(retryAfter: wait, reason: why)
                 failAll(block.error)
                 failWaiters(block.error)
-                eventSink.yield(.disconnected(reason: why))
+                emit(.disconnected(reason: why))
                 try? await clock.sleep(for: .secondsDouble(wait))
                 if stopped || Task.isCancelled { break }
                 state = .connecting
@@ -312,7 +315,7 @@ public actor TradovateWebSocket {
             failAll(BrokerError(.transport, broker: "tradovate", "the Tradovate WebSocket disconnected (\(reason.prefix(120)))"))
             if stopped || Task.isCancelled { break }
             state = .connecting
-            eventSink.yield(.disconnected(reason: String(reason.prefix(200))))
+            emit(.disconnected(reason: String(reason.prefix(200))))
             failures = wasAuthorized ? 1 : failures + 1
             if let max = configuration.maxConsecutiveFailures, failures > max {
                 logger.error("giving up on the Tradovate WebSocket", metadata: ["broker": "tradovate", "failures": "\(failures)"])
@@ -466,7 +469,7 @@ public actor TradovateWebSocket {
         authorized = true
         state = .connected
         connectionCount += 1
-        eventSink.yield(.connected(connection: connectionCount))
+        emit(.connected(connection: connectionCount))
         for (_, w) in connectWaiters { w.resume() }
         connectWaiters.removeAll()
         // Re-send what the caller had subscribed to (after a reconnect); each is retried, and a
@@ -476,7 +479,7 @@ public actor TradovateWebSocket {
             Task {
                 if let sync {
                     guard let data = await self.resend("user/syncrequest", sync, connection: connection) else { return }
-                    do { self.eventSink.yield(.resynced(snapshot: try TradovateSyncSnapshot.decode(data))) } catch {
+                    do { self.emit(.resynced(snapshot: try TradovateSyncSnapshot.decode(data))) } catch {
                         self.logger.error("unreadable snapshot after a reconnect", metadata: ["broker": "tradovate"])
                     }
                 }
@@ -513,13 +516,45 @@ public actor TradovateWebSocket {
         return nil
     }
 
+    /// Whether a re-sync for dropped events is in flight, and whether more were dropped meanwhile.
+    private var dropResync: (running: Bool, again: Bool) = (false, false)
+
+    /// Hands an event to ``events``. When the buffer was full its oldest event was dropped (a
+    /// fill, a position): the book built from the events missed it, so a fresh snapshot follows
+    /// as `.resynced` (again after the one in flight, when more were dropped meanwhile).
+    private func emit(_ event: TradovateEvent) {
+        guard case .dropped = eventSink.yield(event) else { return }
+        resyncAfterDrop()
+    }
+
+    private func resyncAfterDrop() {
+        guard let sync = syncBody, authorized, !stopped else { return }
+        guard !dropResync.running else {
+            dropResync.again = true
+            return
+        }
+        dropResync = (true, false)
+        logger.warning("events were dropped unread; re-syncing", metadata: ["broker": "tradovate", "buffer": "\(configuration.eventBuffer)"])
+        let connection = connectionCount
+        Task {
+            if let data = await self.resend("user/syncrequest", sync, connection: connection) {
+                do { self.emit(.resynced(snapshot: try TradovateSyncSnapshot.decode(data))) } catch {
+                    self.logger.error("unreadable snapshot after dropped events", metadata: ["broker": "tradovate"])
+                }
+            }
+            let again = self.dropResync.again
+            self.dropResync = (false, false)
+            if again { self.resyncAfterDrop() }
+        }
+    }
+
     private func dispatchEvent(_ name: String, _ d: Any?) {
         switch name {
         case "props":
             guard let d = d as? [String: Any], let type = d["entityType"] as? String else { return }
             let entity = d["entity"].flatMap { try? JSONSerialization.data(withJSONObject: $0) } ?? Data("{}".utf8)
             switch TradovateEntity.decode(entityType: type, entity: entity) {
-            case .success(let typed): eventSink.yield(.props(TradovateProps(eventType: d["eventType"] as? String ?? "", entity: typed)))
+            case .success(let typed): emit(.props(TradovateProps(eventType: d["eventType"] as? String ?? "", entity: typed)))
             case .failure(.unknownType): break
             case .failure(.unreadable):
                 logger.warning("props entity without a required field; ignored", metadata: ["broker": "tradovate", "entity_type": "\(type)"])
@@ -531,7 +566,7 @@ public actor TradovateWebSocket {
                     guard let cid = (q["contractId"] as? NSNumber)?.int64Value else { continue }
                     let entries = q["entries"] as? [String: Any] ?? [:]
                     func entry(_ k: String, _ f: String) -> Decimal? { jsonDecimal((entries[k] as? [String: Any])?[f]) }
-                    eventSink.yield(
+                    emit(
                         .quote(
                             TradovateQuote(
                                 contractID: cid, bid: entry("Bid", "price"), bidSize: entry("Bid", "size"),
@@ -539,11 +574,11 @@ public actor TradovateWebSocket {
                                 timestamp: (q["timestamp"] as? String).flatMap(parseTimestamp))))
                 }
             } else {
-                eventSink.yield(.other(name: "md", payload: (try? JSONSerialization.data(withJSONObject: d)) ?? Data()))
+                emit(.other(name: "md", payload: (try? JSONSerialization.data(withJSONObject: d)) ?? Data()))
             }
         default:
             let payload = d.flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.fragmentsAllowed]) } ?? Data()
-            eventSink.yield(.other(name: name, payload: payload))
+            emit(.other(name: name, payload: payload))
         }
     }
 

@@ -126,14 +126,26 @@ public struct FuturesSessionReport: Codable, Sendable, Hashable {
     }
 
     /// Canonical JSON (`orders`, `fills`, `rejects`, `realized_pnl`, `max_drawdown`, `reconnects`, `locked`, `flattened`, `stop_reason`).
-    public var json: String {
-        let object: [String: Any] = [
-            "orders": orders, "fills": fills, "rejects": rejects, "realized_pnl": NSDecimalNumber(decimal: realizedPnL),
-            "max_drawdown": NSDecimalNumber(decimal: maxDrawdown), "reconnects": reconnects, "locked": locked, "flattened": flattened,
-            "stop_reason": stopReason,
-        ]
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-        return String(decoding: data, as: UTF8.self)
+    public var json: String { SortedJSON.string(Wire(self)) }
+
+    /// The report's JSON shape (the checkpoint keeps the synthesized keys).
+    private struct Wire: Encodable {
+        var orders, fills, rejects, reconnects: Int
+        var realizedPnL, maxDrawdown: Decimal
+        var locked, flattened: Bool
+        var stopReason: String
+
+        init(_ r: FuturesSessionReport) {
+            (orders, fills, rejects, reconnects) = (r.orders, r.fills, r.rejects, r.reconnects)
+            (realizedPnL, maxDrawdown, locked, flattened, stopReason) = (r.realizedPnL, r.maxDrawdown, r.locked, r.flattened, r.stopReason)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case orders, fills, rejects, reconnects, locked, flattened
+            case realizedPnL = "realized_pnl"
+            case maxDrawdown = "max_drawdown"
+            case stopReason = "stop_reason"
+        }
     }
 }
 
@@ -306,7 +318,8 @@ struct SessionBook: Sendable {
             }
             for p in s.positions where p.accountId == me {
                 guard symbols[p.contractId] != nil, p.netPos != 0 else { continue }
-                state.lots[p.contractId] = FuturesSessionState.Lot(quantity: p.netPos, averagePrice: p.netPrice ?? 0)
+                // Valued from the previous settlement for the part carried from an earlier trade date.
+                state.lots[p.contractId] = FuturesSessionState.Lot(quantity: p.netPos, averagePrice: p.openingPrice)
             }
             state.baselined = true
         } else {

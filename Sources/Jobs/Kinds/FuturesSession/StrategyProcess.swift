@@ -169,18 +169,22 @@ final class StrategyProcess: Sendable {
     /// One intent line from stdout was handled (the reader's backlog shrinks).
     func consumed() { backlog.count.withLock { $0 = max(0, $0 - 1) } }
 
-    /// Closes stdin and ends the child (SIGTERM, SIGKILL after `grace`).
+    /// Closes stdin and ends the child with its process group (SIGTERM, SIGKILL after `grace`),
+    /// so helpers the strategy started end with it. The child leads its own group (Foundation's
+    /// `Process` starts it so; `theStrategysOwnChildrenEndWithIt` holds it to that).
     /// The writer closes stdin once it is idle; a writer stuck on a full pipe is freed when the
     /// child dies.
     func terminate(grace: Duration = .seconds(2)) {
         writer.withLock { $0.closed = true }
         wake.signal()
-        guard process.isRunning else { return }
-        process.terminate()
-        let pid = process.processIdentifier
+        // The group outlives a leader that already exited (on the stdin EOF) while any helper of
+        // it runs, and its id is not reused while it has a member.
+        let group = process.processIdentifier
+        guard group > 0 else { return }
+        kill(-group, SIGTERM)
         let seconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
-        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [process] in
-            if process.isRunning { kill(pid, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
+            if kill(-group, 0) == 0 { kill(-group, SIGKILL) }
         }
     }
 }
