@@ -63,6 +63,10 @@ extension FuturesSession {
             if case .tick = input { waited += 1 }
             await handle(input, in: .stopping)
         }
+        // An order whose placement outcome is unknown (its answer lost, or cut off by the
+        // cancellation that stops the session) and whose events have not arrived is found by its
+        // clOrdId, so it is cancelled with the rest.
+        await reconcileUnknownOrders()
         await cancelWorking()
         var flattened = false
         // Without a checkpoint no liquidation can be journaled: the run fails and says so.
@@ -82,8 +86,10 @@ extension FuturesSession {
             }
             flattened = flattenFailure == nil
         }
-        // Orders the book learned of while flattening (an event that was still on its way) are
-        // cancelled too: no order of the session's own is left working.
+        // Orders the book learned of while flattening (an event that was still on its way, or
+        // a placement found by its clOrdId only now) are cancelled too: no order of the
+        // session's own is left working.
+        await reconcileUnknownOrders()
         await cancelWorking()
         state.reconnects = baseReconnects + max(0, await trading.connectionCount - 1) + max(0, await market.connectionCount - 1)
         let report = FuturesSessionReport(
