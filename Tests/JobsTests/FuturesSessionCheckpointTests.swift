@@ -27,6 +27,8 @@ struct FuturesSessionCheckpointTests {
             }
         }
         // The held contract's price keeps moving: the session's figures change and must be saved.
+        // (Every 200th poll the broker also drops the sockets: the reconnect is a change to save
+        // too, should quotes stop reaching a session on a loaded machine.)
         let moves = Mutex(0)
         let stopped = await polled {
             let n = moves.withLock { n in
@@ -34,6 +36,7 @@ struct FuturesSessionCheckpointTests {
                 return n
             }
             h.sim.setPrice(symbol: "ESZ5", 5010 + Decimal(n % 2))
+            if n % 200 == 0 { h.sim.dropConnections() }
             h.sessionClock.advance(by: .seconds(1))
             return await h.sessionState() == "finished"
         }

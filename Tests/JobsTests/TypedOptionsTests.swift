@@ -145,7 +145,8 @@ struct TypedOptionsTests {
         #expect(error.kind == .configuration)
         let lines = bad.components(separatedBy: "\n")
         let brokerColumn = try #require(lines[4].range(of: "ts,")).lowerBound.utf16Offset(in: lines[4]) + 1
-        let limitColumn = try #require(lines[5].range(of: "-1")).lowerBound.utf16Offset(in: lines[5]) + 1
+        // (Found after its key: the tag, a UUID, may contain "-1" too.)
+        let limitColumn = try #require(lines[5].range(of: "limit: -1")).lowerBound.utf16Offset(in: lines[5]) + 1 + "limit: ".count
         #expect(
             error.diagnostics.map(\.description) == [
                 "\(file):5:\(brokerColumn): jobs.a.broker: broker 'ts' is not a paper broker",
