@@ -20,6 +20,13 @@ struct FuturesSessionCheckpointTests {
         let h = try await SessionHarness()
         _ = try await h.client.place(try OrderRequest(symbol: "ESZ5", side: .buy, quantity: 1, type: .market, key: .random()), account: "DEMO123456")
         let engine = try await h.startSession(try h.job(onStart: #"[]"#))
+        // The session has opened (its first status is out, so its opening checkpoint is saved)
+        // before the checkpoint table starts refusing writes.
+        #expect(
+            await polled {
+                h.sessionClock.advance(by: .seconds(1))
+                return (try? await SessionControl(store: h.store).rows().first?.detail).map { $0 != "{}" && !$0.isEmpty } ?? false
+            }, "the session opened")
         try await h.store.writer.write { db in
             for event in ["INSERT", "UPDATE"] {
                 try db.execute(
