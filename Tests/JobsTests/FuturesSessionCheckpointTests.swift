@@ -22,11 +22,7 @@ struct FuturesSessionCheckpointTests {
         let engine = try await h.startSession(try h.job(onStart: #"[]"#))
         // The session has opened (its first status is out, so its opening checkpoint is saved)
         // before the checkpoint table starts refusing writes.
-        #expect(
-            await polled {
-                h.sessionClock.advance(by: .seconds(1))
-                return (try? await SessionControl(store: h.store).rows().first?.detail).map { $0 != "{}" && !$0.isEmpty } ?? false
-            }, "the session opened")
+        #expect(await h.statusShows { $0 != "{}" && !$0.isEmpty }, "the session opened")
         try await h.store.writer.write { db in
             for event in ["INSERT", "UPDATE"] {
                 try db.execute(

@@ -580,11 +580,7 @@ extension FuturesSessionRiskTests {
         #expect(await polled { h.sim.netPosition(symbol: "MNQZ5") == 0 })
         // An ES order after them: once the session shows it, it has handled the MNQ events too.
         _ = try await client.place(try OrderRequest(symbol: "ESZ5", side: .buy, quantity: 1, type: .market, key: .random()), account: "DEMO123456")
-        #expect(
-            await polled {
-                h.sessionClock.advance(by: .seconds(1))
-                return (try? await SessionControl(store: h.store).rows().first?.detail)?.contains("\"ESZ5\":1") == true
-            })
+        #expect(await h.statusShows("\"ESZ5\":1"))
         let run = try await h.stopNow(engine)
         #expect(run.detail?.contains("\"realized_pnl\":0") == true, "an ES round trip at one price; no MNQ: \(run.detail ?? "")")
         await h.close()
@@ -608,11 +604,7 @@ extension FuturesSessionRiskTests {
         let engine = try await h.startSession(try JobsRegistry.standard.parsed(job))
         // The bid 4984.75: +237.5 from the settlement; from the entry it would be −762.5, past −500.
         h.sim.setPrice(symbol: "ESZ5", 4985)
-        #expect(
-            await polled {
-                h.sessionClock.advance(by: .seconds(1))
-                return (try? await SessionControl(store: h.store).rows().first?.detail)?.contains("\"open_pnl\":237.5") == true
-            }, "marked from the settlement")
+        #expect(await h.statusShows("\"open_pnl\":237.5"), "marked from the settlement")
         let run = try await h.stopAtEnd(engine)
         #expect(h.sim.netPosition(symbol: "ESZ5") == 1, "not liquidated")
         #expect(try await h.events(run.id).contains { $0.kind == "risk-limit" } == false)
@@ -686,11 +678,7 @@ extension FuturesSessionRiskTests {
         for side in [OrderSide.buy, .sell] {
             _ = try await h.client.place(try OrderRequest(symbol: "ESZ5", side: side, quantity: 1, type: .market, key: .random()), account: "DEMO123456")
         }
-        #expect(
-            await polled {
-                h.sessionClock.advance(by: .seconds(1))
-                return (try? await SessionControl(store: h.store).rows().first?.detail)?.contains("\"realized_pnl\":-2.5") == true
-            }, "both fills' fees were counted")
+        #expect(await h.statusShows("\"realized_pnl\":-2.5"), "both fills' fees were counted")
         let run = try await h.stopNow(engine)
         #expect(run.detail?.contains("\"realized_pnl\":-2.5") == true, "\(run.detail ?? "")")
         await h.close()
@@ -805,11 +793,7 @@ extension FuturesSessionRiskTests {
         let engine = try await h.startSession(try JobsRegistry.standard.parsed(job))
         // The bid 5009.75 against the entry 5000, at ES's 50 a point.
         h.sim.setPrice(symbol: "ESH26", 5010)
-        #expect(
-            await polled {
-                h.sessionClock.advance(by: .seconds(1))
-                return (try? await SessionControl(store: h.store).rows().first?.detail)?.contains("\"open_pnl\":487.5") == true
-            }, "marked at ES's value per point")
+        #expect(await h.statusShows("\"open_pnl\":487.5"), "marked at ES's value per point")
         _ = try await h.stopAtEnd(engine)
         #expect(h.sim.netPosition(symbol: "ESH26") == 0)
         await h.close()

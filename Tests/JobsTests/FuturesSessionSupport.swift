@@ -173,6 +173,21 @@ final class SessionHarness: Sendable {
 
     func sessionState() async -> String? { try? await SessionControl(store: store).rows().first?.state }
 
+    /// The session's status detail, as `session status` shows it.
+    func sessionDetail() async -> String? { try? await SessionControl(store: store).rows().first?.detail }
+
+    /// Polls, moving the session's clock a second per poll (its ticks publish the status), until
+    /// `shown` holds for the session's status detail.
+    func statusShows(_ shown: (String) -> Bool) async -> Bool {
+        await polled {
+            self.sessionClock.advance(by: .seconds(1))
+            return await self.sessionDetail().map(shown) ?? false
+        }
+    }
+
+    /// ``statusShows(_:)`` until the detail contains `text`.
+    func statusShows(_ text: String) async -> Bool { await statusShows { $0.contains(text) } }
+
     /// Ends the session at its stop time: moves the wall past it and lets the session poll.
     func stopAtEnd(_ engine: Engine) async throws -> RunRecord {
         wall.set("2026-11-23T16:30:01Z")

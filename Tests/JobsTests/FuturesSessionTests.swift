@@ -159,11 +159,7 @@ struct FuturesSessionTests {
         _ = try await h.startManualRun(job, on: engine, at: "2026-11-24T16:00:00Z")
         #expect(await polled { h.sim.netPosition(symbol: "ESZ5") == 2 })
         h.sim.setPrice(symbol: "ESZ5", Decimal(string: "4993.25")!)
-        #expect(
-            await polled {
-                h.sessionClock.advance(by: .seconds(1))
-                return (try? await SessionControl(store: h.store).rows().first?.detail.contains("\"open_pnl\":-225")) == true
-            })
+        #expect(await h.statusShows("\"open_pnl\":-225"))
         let third = try await h.stopNow(engine)
         #expect(third.detail?.contains("\"locked\":false") == true, "\(third.detail ?? "")")
         await h.close()
@@ -273,11 +269,7 @@ struct FuturesSessionTests {
         #expect(await polled { h.sim.syncRequestCount == 2 && h.sim.openWebSocketCount == 2 }, "re-authorized and re-synced")
         // A fill after the reconnect reaches the session as props events on the re-synced socket.
         _ = try await h.client.place(try OrderRequest(symbol: "ESZ5", side: .sell, quantity: 1, type: .market, key: .random()), account: "DEMO123456")
-        #expect(
-            await polled {
-                h.sessionClock.advance(by: .seconds(1))
-                return (try? await SessionControl(store: h.store).rows().first?.detail.contains("\"ESZ5\":-1")) == true
-            }, "session status shows the new position")
+        #expect(await h.statusShows("\"ESZ5\":-1"), "session status shows the new position")
         #expect(h.sim.loginCount <= 2, "reconnecting reuses the token instead of signing in")
         let run = try await h.stopAtEnd(engine)
         #expect(run.state == .succeeded)
