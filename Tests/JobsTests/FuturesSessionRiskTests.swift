@@ -380,38 +380,6 @@ extension FuturesSessionRiskTests {
     /// Review #12: a placement the broker carried out but answered with an ambiguous status (a
     /// gateway's 408) is not "not placed": it is reconciled by clOrdId, and a replay of its tag
     /// sends nothing (against a broker that does not de-duplicate clOrdIds).
-    /// A job `timeout:` that lands while a placement's outcome is unknown (the broker took the
-    /// order, its answer was lost, no tick has reconciled it yet): the stop finds it by its
-    /// clOrdId and cancels it. No order of the session's own is left working, and none is sent
-    /// again. (Under load, a placement cut off by the timeout's cancellation left it working.)
-    @Test func aJobTimeoutCancelsAnOrderWhoseOutcomeIsUnknown() async throws {
-        let h = try await SessionHarness()
-        h.sim.enqueueWriteFaults(.acceptThenStatus(408))
-        var job = try h.job(onStart: #"[{"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"far"}]"#)
-        job.timeout = .seconds(60)
-        let engine = try await h.startSession(job)
-        // The socket's events about the order never arrive (under load they may come too late):
-        // the session knows only that its placement's outcome is unknown. (The strategy sends
-        // the order once it has the session's start, after the session is running.)
-        h.sim.setSilent(true)
-        #expect(await polled { h.strategySaw(type: "reject", tag: "far", containing: "unknown") }, "the 408 is an unknown outcome")
-        #expect(h.sim.workingOrderCount == 1)
-        h.wall.set("2026-11-23T16:01:01Z")
-        h.engineClock.advance(by: .seconds(61))
-        // No tick while trading reconciles it first: the session's clock stands still until the
-        // stop has begun.
-        #expect(await polled { ["stopping", "finished"].contains(await h.sessionState()) }, "the stop began")
-        #expect(
-            await polled {
-                h.sessionClock.advance(by: .seconds(1))
-                return await h.sessionState() == "finished"
-            }, "the session stopped")
-        await engine.waitForIdle()
-        #expect(h.sim.workingOrderCount == 0, "the order of unknown outcome was found by its clOrdId and cancelled")
-        #expect(h.sim.placedOrderBodies.count == 1, "and never sent again")
-        await h.close()
-    }
-
     @Test func aPlacementAnsweredWithAnAmbiguousStatusIsReconciledNotSentAgain() async throws {
         let h = try await SessionHarness()
         h.sim.setDeduplicateClOrdIds(false)
@@ -758,18 +726,29 @@ extension FuturesSessionRiskTests {
 }
 
 extension FuturesSessionRiskTests {
-    /// A placement whose answer was lost, then a job `timeout:` before any tick reconciled it:
-    /// the stop finds it by clOrdId and cancels it, so no order of the session is left working.
-    @Test func theStopCancelsAnOrderWhoseOutcomeWasUnknown() async throws {
+    /// A job `timeout:` that lands while a placement's outcome is unknown (the broker took the
+    /// order; its answer was lost, or ambiguous; no tick has reconciled it yet): the stop finds
+    /// it by its clOrdId and cancels it. No order of the session's own is left working, and none
+    /// is sent again. (Under load, a placement cut off by the timeout's cancellation left it
+    /// working: the stop cancelled only what the socket's events had told the book.)
+    @Test(arguments: ["answer lost", "408"])
+    func aJobTimeoutCancelsAnOrderWhoseOutcomeIsUnknown(fault: String) async throws {
         let h = try await SessionHarness()
-        h.sim.loseNextAnswer(to: "order/placeorder")
+        if fault == "408" { h.sim.enqueueWriteFaults(.acceptThenStatus(408)) } else { h.sim.loseNextAnswer(to: "order/placeorder") }
         var job = try h.job(onStart: #"[{"type":"order","side":"buy","qty":1,"order":"limit","price":4000,"tag":"far"}]"#)
         job.timeout = .seconds(60)
         let engine = try await h.startSession(job)
-        #expect(await polled { h.strategySaw(type: "reject", tag: "far", containing: "unknown") })
+        // The socket's events about the order never arrive (under load they may come too late):
+        // the session knows only that its placement's outcome is unknown. (The strategy sends
+        // the order once it has the session's start, after the session is running.)
+        h.sim.setSilent(true)
+        #expect(await polled { h.strategySaw(type: "reject", tag: "far", containing: "unknown") }, "an unknown outcome")
         #expect(h.sim.workingOrderCount == 1, "the order is at the broker")
         h.wall.set("2026-11-23T16:01:01Z")
         h.engineClock.advance(by: .seconds(61))
+        // No tick while trading reconciles it first: the session's clock stands still until the
+        // stop has begun.
+        #expect(await polled { ["stopping", "finished"].contains(await h.sessionState()) }, "the stop began")
         #expect(
             await polled {
                 h.sessionClock.advance(by: .seconds(1))
@@ -777,6 +756,7 @@ extension FuturesSessionRiskTests {
             }, "the session stopped")
         await engine.waitForIdle()
         #expect(h.sim.workingOrderCount == 0, "the order found by its clOrdId was cancelled at the stop")
+        #expect(h.sim.placedOrderBodies.count == 1, "and never sent again")
         await h.close()
     }
 }
